@@ -1,0 +1,45 @@
+// Last-resort cleanup for a benchmark that cannot finish normally (interrupted by a signal, or a
+// case that stopped making progress): kills the server process and removes the files that client
+// and server share, so that no stray process or pool file outlives the benchmark.
+#ifndef NOTNETS_BENCH_EMERGENCY_H_
+#define NOTNETS_BENCH_EMERGENCY_H_
+
+#include <sys/types.h>
+
+#include <string>
+
+namespace notnets::bench {
+
+// Makes SIGINT, SIGTERM and SIGHUP run EmergencyExit(128 + signal number).
+void InstallEmergencyHandlers();
+
+// Kills the registered server process with SIGKILL and reaps it, removes the registered files,
+// and ends the process with `code`. Async-signal-safe.
+[[noreturn]] void EmergencyExit(int code);
+
+// Registers `pid` as the server process for EmergencyExit while alive. At most one at a time.
+// The process must not be reaped while registered, so that its pid cannot have been reused.
+class EmergencyKill {
+ public:
+  explicit EmergencyKill(pid_t pid);
+  ~EmergencyKill();
+  EmergencyKill(const EmergencyKill&) = delete;
+  EmergencyKill& operator=(const EmergencyKill&) = delete;
+};
+
+// Registers the file at `path` for EmergencyExit to remove while alive. Holds up to a few paths
+// at once; aborts if there is no room (a programming error).
+class EmergencyUnlink {
+ public:
+  explicit EmergencyUnlink(const std::string& path);
+  ~EmergencyUnlink();
+  EmergencyUnlink(const EmergencyUnlink&) = delete;
+  EmergencyUnlink& operator=(const EmergencyUnlink&) = delete;
+
+ private:
+  int slot_;
+};
+
+}  // namespace notnets::bench
+
+#endif  // NOTNETS_BENCH_EMERGENCY_H_

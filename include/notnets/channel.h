@@ -1,0 +1,86 @@
+// The client side of the native API: a connection to one service in a pool.
+#ifndef NOTNETS_CHANNEL_H_
+#define NOTNETS_CHANNEL_H_
+
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "notnets/client_context.h"
+#include "notnets/message.h"
+#include "notnets/pool.h"
+#include "notnets/status.h"
+
+namespace notnets {
+
+namespace internal {
+class ClientConnection;
+}  // namespace internal
+
+// Options for Channel::Connect.
+struct ChannelOptions {
+  // Most calls outstanding at once on this channel (a power of two, 2..4096). Also the capacity
+  // of the connection's request and response rings.
+  uint32_t max_outstanding_calls = 128;
+  // How long Connect waits for the service to appear in the directory (0: fail at once).
+  std::chrono::milliseconds wait_for_service{0};
+};
+
+// The result of an asynchronous call.
+struct CallResult {
+  Status status;
+  ReceivedMessage response;
+};
+
+// A connection to a service by name, through the pool's directory: no address, no port.
+// Thread-safe: any number of threads may call at once, up to max_outstanding_calls.
+class Channel {
+ public:
+  // Connects to `service` in `pool`. Fails with UNAVAILABLE naming the service if no server has
+  // registered it, and with RESOURCE_EXHAUSTED if the pool has no room for the connection.
+  static Status Connect(std::shared_ptr<Pool> pool, std::string_view service,
+                        const ChannelOptions& options, std::shared_ptr<Channel>* channel);
+
+  ~Channel();
+  Channel(const Channel&) = delete;
+  Channel& operator=(const Channel&) = delete;
+
+  // Calls `method` with a copy of `request` and copies the response into `*response`. Blocks
+  // until the call completes, fails, passes its deadline or is cancelled.
+  Status Call(std::string_view method, std::string_view request, std::string* response,
+              ClientContext* context);
+
+  // Zero-copy call: sends `request` (from AllocateMessage) without copying and returns the
+  // response in place in the pool.
+  Status Call(std::string_view method, MessageBuffer request, ReceivedMessage* response,
+              ClientContext* context);
+
+  // Asynchronous call: returns at once; `done` runs exactly once, on a notnets thread, when the
+  // call completes. `context` must outlive the call. `done` must not block for long.
+  void CallAsync(std::string_view method, std::string_view request, ClientContext* context,
+                 std::function<void(CallResult)> done);
+  void CallAsync(std::string_view method, MessageBuffer request, ClientContext* context,
+                 std::function<void(CallResult)> done);
+
+  // Asynchronous call whose result arrives through a future.
+  std::future<CallResult> CallAsync(std::string_view method, std::string_view request,
+                                    ClientContext* context);
+
+  // Obtains a pool buffer of at least `size` bytes to build a request in place. Fails with
+  // RESOURCE_EXHAUSTED if the pool cannot hold it.
+  Status AllocateMessage(size_t size, MessageBuffer* buffer);
+
+  // The service this channel is connected to.
+  const std::string& service() const;
+
+ private:
+  explicit Channel(std::unique_ptr<internal::ClientConnection> connection);
+  std::unique_ptr<internal::ClientConnection> connection_;
+};
+
+}  // namespace notnets
+
+#endif  // NOTNETS_CHANNEL_H_

@@ -1,0 +1,70 @@
+// Per-call options and results on the client side, named as in grpc::ClientContext.
+#ifndef NOTNETS_CLIENT_CONTEXT_H_
+#define NOTNETS_CLIENT_CONTEXT_H_
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "notnets/metadata.h"
+
+namespace notnets {
+
+namespace internal {
+class ClientContextAccess;
+}  // namespace internal
+
+// Options of one call (deadline, metadata) and what the server sent back besides the message
+// (initial metadata, trailers). One context serves one call; it must outlive an asynchronous call.
+class ClientContext {
+ public:
+  ClientContext() = default;
+  ClientContext(const ClientContext&) = delete;
+  ClientContext& operator=(const ClientContext&) = delete;
+
+  // The call fails with DEADLINE_EXCEEDED if it has not completed by `deadline`. The remaining
+  // time travels to the server, which sees it as ServerContext::deadline().
+  void set_deadline(std::chrono::system_clock::time_point deadline);
+  void set_deadline(std::chrono::steady_clock::time_point deadline) { deadline_ = deadline; }
+  // Sets the deadline to now + `timeout`.
+  void set_timeout(std::chrono::nanoseconds timeout) {
+    deadline_ = std::chrono::steady_clock::now() + timeout;
+  }
+  // The deadline, or steady_clock::time_point::max() for none.
+  std::chrono::steady_clock::time_point deadline() const { return deadline_; }
+
+  // Adds a request header. Keys must be lower-case; values of keys ending in "-bin" may hold any
+  // bytes.
+  void AddMetadata(const std::string& key, const std::string& value) {
+    client_metadata_.emplace(key, value);
+  }
+  const Metadata& client_metadata() const { return client_metadata_; }
+
+  // Asks for the call to end with CANCELLED. Safe from any thread, before or during the call; the
+  // server's handler sees ServerContext::IsCancelled(). A call that already completed keeps its
+  // result.
+  void TryCancel() { cancel_requested_.store(true, std::memory_order_release); }
+  bool cancel_requested() const { return cancel_requested_.load(std::memory_order_acquire); }
+
+  // Valid after the call completed.
+  const Metadata& GetServerInitialMetadata() const { return server_initial_metadata_; }
+  const Metadata& GetServerTrailingMetadata() const { return server_trailing_metadata_; }
+
+  // "notnets:<pool path>/<service>" once the call has been sent, as grpc::ClientContext::peer().
+  std::string peer() const { return peer_ != nullptr ? *peer_ : std::string(); }
+
+ private:
+  friend class internal::ClientContextAccess;
+  std::chrono::steady_clock::time_point deadline_ = std::chrono::steady_clock::time_point::max();
+  Metadata client_metadata_;
+  Metadata server_initial_metadata_;
+  Metadata server_trailing_metadata_;
+  std::shared_ptr<const std::string> peer_;
+  std::atomic<bool> cancel_requested_{false};
+};
+
+}  // namespace notnets
+
+#endif  // NOTNETS_CLIENT_CONTEXT_H_

@@ -1,0 +1,108 @@
+// A named shared memory pool: the memory that services and their clients share.
+//
+// A pool lives in any file that can be mapped with mmap: by default a file under /dev/shm, but a
+// file on hugetlbfs or a DAX character device (/dev/daxX.Y, the way CXL memory appears on Linux)
+// goes through the same code. Every process that attaches a pool maps it at its own address; all
+// references inside the pool are offsets.
+#ifndef NOTNETS_POOL_H_
+#define NOTNETS_POOL_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "notnets/status.h"
+
+namespace notnets {
+
+namespace internal {
+class PoolMapping;
+}  // namespace internal
+
+// How processes make their writes visible to each other through the pool.
+enum class CoherenceMode : uint32_t {
+  // The memory is cache-coherent between all users (one host's shared memory).
+  kCoherent = 0,
+  // The memory is not coherent between users (CXL memory shared by several hosts): writers write
+  // back their cache lines before publishing, readers invalidate theirs before consuming.
+  kWriteBackInvalidate = 1,
+};
+
+// Options for creating a pool.
+struct PoolOptions {
+  // Total size of the pool in bytes, including its header and directory.
+  uint64_t size_bytes = 64ull << 20;
+  // Number of services the directory can hold at once.
+  uint32_t max_services = 64;
+  CoherenceMode coherence = CoherenceMode::kCoherent;
+  // File permissions for a newly created pool file.
+  uint32_t file_mode = 0600;
+};
+
+// A snapshot of a pool's header and memory use, for tools and tests.
+struct PoolStats {
+  std::string path;
+  uint32_t layout_version = 0;
+  uint64_t size_bytes = 0;
+  uint64_t heap_bytes = 0;        // bytes available to message buffers and connections
+  uint64_t heap_used_bytes = 0;   // bytes in blocks that are not free
+  uint64_t heap_free_bytes = 0;   // bytes in free blocks and never-used heap
+  uint64_t blocks_in_use = 0;
+  CoherenceMode coherence = CoherenceMode::kCoherent;
+  struct ServiceInfo {
+    std::string name;
+    int32_t server_pid = 0;
+    uint32_t method_count = 0;
+    uint64_t connections_accepted = 0;
+  };
+  std::vector<ServiceInfo> services;
+};
+
+// An attached pool. Thread-safe. The mapping stays valid while any Pool, Channel or Server that
+// uses it is alive.
+class Pool {
+ public:
+  // Returns the path for a pool name: a name with a '/' is a path; any other name means
+  // "/dev/shm/notnets-<name>". The empty name means the NOTNETS_POOL environment variable, or
+  // "default" if it is unset.
+  static std::string PathFor(const std::string& name);
+
+  // Creates a new pool at PathFor(name) and attaches it. Fails with ALREADY_EXISTS if the file
+  // already holds a pool, INVALID_ARGUMENT if the options are out of range.
+  static Status Create(const std::string& name, const PoolOptions& options,
+                       std::shared_ptr<Pool>* pool);
+
+  // Attaches an existing pool. Fails with NOT_FOUND if there is no such file, and with
+  // FAILED_PRECONDITION if the file is not a pool, is corrupt, or has another layout version.
+  static Status Attach(const std::string& name, std::shared_ptr<Pool>* pool);
+
+  // Attaches the pool if it exists, otherwise creates it with `options`.
+  static Status AttachOrCreate(const std::string& name, const PoolOptions& options,
+                               std::shared_ptr<Pool>* pool);
+
+  // Removes the pool's file (processes that have it attached keep their mapping).
+  static Status Remove(const std::string& name);
+
+  ~Pool();
+  Pool(const Pool&) = delete;
+  Pool& operator=(const Pool&) = delete;
+
+  // The path of the file behind this pool.
+  const std::string& path() const;
+
+  // Reads the pool's header, directory and heap.
+  PoolStats Stats() const;
+
+  // For the runtime's own use.
+  internal::PoolMapping& mapping() const { return *mapping_; }
+
+ private:
+  explicit Pool(std::unique_ptr<internal::PoolMapping> mapping);
+  std::unique_ptr<internal::PoolMapping> mapping_;
+};
+
+}  // namespace notnets
+
+#endif  // NOTNETS_POOL_H_

@@ -1,0 +1,141 @@
+// The server side of the native API: services registered by name in a pool's directory.
+#ifndef NOTNETS_SERVER_H_
+#define NOTNETS_SERVER_H_
+
+#include <atomic>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "notnets/message.h"
+#include "notnets/metadata.h"
+#include "notnets/pool.h"
+#include "notnets/status.h"
+
+namespace notnets {
+
+namespace internal {
+class BufferCache;
+class ServerRuntime;
+}  // namespace internal
+
+// What a handler knows about its call, named as in grpc::ServerContext.
+class ServerContext {
+ public:
+  // The caller's deadline, as remaining time measured on arrival; time_point::max() for none.
+  std::chrono::steady_clock::time_point deadline() const { return deadline_; }
+  // True once the client cancelled the call or its deadline passed. Long handlers should poll it.
+  bool IsCancelled() const;
+  // The request headers.
+  const Metadata& client_metadata() const { return client_metadata_; }
+  // Adds response metadata sent before the message / with the status.
+  void AddInitialMetadata(const std::string& key, const std::string& value) {
+    initial_metadata_.emplace(key, value);
+  }
+  void AddTrailingMetadata(const std::string& key, const std::string& value) {
+    trailing_metadata_.emplace(key, value);
+  }
+
+ private:
+  friend class internal::ServerRuntime;
+  std::chrono::steady_clock::time_point deadline_;
+  const std::atomic<bool>* cancelled_ = nullptr;
+  Metadata client_metadata_;
+  Metadata initial_metadata_;
+  Metadata trailing_metadata_;
+};
+
+// The response a handler produces: a copy of some bytes, or a pool buffer filled in place.
+class ServerResponse {
+ public:
+  // Sends a copy of `message`.
+  void Copy(std::string_view message);
+  // Obtains a pool buffer of at least `size` bytes to build the response in place (zero-copy).
+  Status Allocate(size_t size, MessageBuffer* buffer);
+  // Sends `buffer` (from Allocate) without copying.
+  void Send(MessageBuffer buffer) { buffer_ = std::move(buffer); }
+
+ private:
+  friend class internal::ServerRuntime;
+  static constexpr size_t kInlineCapacity = 24;
+  explicit ServerResponse(internal::BufferCache* cache) : cache_(cache) {}
+  internal::BufferCache* cache_;
+  MessageBuffer buffer_;
+  uint8_t inline_[kInlineCapacity] = {};
+  size_t inline_size_ = 0;
+  Status error_;  // set if a copy did not fit in the pool
+};
+
+// Handles one call. The request is valid only during the call. A non-OK status is sent to the
+// client with its message; the response is then ignored.
+using MethodHandler =
+    std::function<Status(ServerContext* context, const ReceivedMessage& request,
+                         ServerResponse* response)>;
+
+// A named service and its methods. Register it with a ServerBuilder; it must outlive the Server.
+class Service {
+ public:
+  explicit Service(std::string name) : name_(std::move(name)) {}
+  // Adds a method; names are unique within the service.
+  void AddMethod(std::string name, MethodHandler handler) {
+    methods_.push_back({std::move(name), std::move(handler)});
+  }
+  const std::string& name() const { return name_; }
+
+  struct Method {
+    std::string name;
+    MethodHandler handler;
+  };
+  const std::vector<Method>& methods() const { return methods_; }
+
+ private:
+  std::string name_;
+  std::vector<Method> methods_;
+};
+
+// A running server: worker threads serving the registered services' connections.
+class Server {
+ public:
+  ~Server();  // Shuts down if still running.
+  // Unregisters the services, fails calls that have not started with UNAVAILABLE, waits for
+  // running handlers to return, and stops the workers.
+  void Shutdown();
+  // Blocks until Shutdown() is called from another thread.
+  void Wait();
+
+ private:
+  friend class ServerBuilder;
+  explicit Server(std::unique_ptr<internal::ServerRuntime> runtime);
+  std::unique_ptr<internal::ServerRuntime> runtime_;
+};
+
+// Builds and starts a Server, named as in grpc::ServerBuilder.
+class ServerBuilder {
+ public:
+  explicit ServerBuilder(std::shared_ptr<Pool> pool) : pool_(std::move(pool)) {}
+  // Serves `service` (not owned; must outlive the server).
+  ServerBuilder& RegisterService(Service* service) {
+    services_.push_back(service);
+    return *this;
+  }
+  // Number of worker threads that poll connections and run handlers (default 1).
+  ServerBuilder& SetWorkerThreads(int count) {
+    worker_threads_ = count;
+    return *this;
+  }
+  // Registers the services in the pool's directory and starts the workers. Fails with
+  // ALREADY_EXISTS if a live server already serves one of the names.
+  Status BuildAndStart(std::unique_ptr<Server>* server);
+
+ private:
+  std::shared_ptr<Pool> pool_;
+  std::vector<Service*> services_;
+  int worker_threads_ = 1;
+};
+
+}  // namespace notnets
+
+#endif  // NOTNETS_SERVER_H_

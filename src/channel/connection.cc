@@ -1,0 +1,118 @@
+#include "channel/connection.h"
+
+#include <cstring>
+#include <new>
+
+#include "pool/process_identity.h"
+
+namespace notnets::internal {
+
+namespace {
+
+void FillView(const PoolMapping& mapping, uint64_t block_offset, uint32_t capacity,
+              ConnectionView* view) {
+  ConnectionGeometry geometry(capacity);
+  view->block_offset = block_offset;
+  view->capacity = capacity;
+  view->header = mapping.At<ConnectionHeader>(block_offset + geometry.header());
+  view->requests = mapping.At<DirectionHeader>(block_offset + geometry.requests());
+  view->responses = mapping.At<DirectionHeader>(block_offset + geometry.responses());
+}
+
+// Frees the blocks referenced by descriptors of `slots` published at or after `consumed`.
+void FreeUnconsumed(Allocator* allocator, const Descriptor* slots, uint32_t capacity,
+                    uint64_t consumed) {
+  const Visibility& visibility = allocator->mapping()->visibility();
+  for (uint32_t i = 0; i < capacity; ++i) {
+    uint64_t sequence = visibility.Consume(&slots[i].sequence);
+    if (sequence <= consumed) continue;
+    Message message;
+    std::memcpy(&message, reinterpret_cast<const uint8_t*>(&slots[i]) + sizeof(SharedWord),
+                sizeof(message));
+    uint64_t blocks[2] = {message.flags & kPayloadInBlock ? message.payload.block.block_offset : 0,
+                          message.flags & kHasMetadata ? message.metadata_offset : 0};
+    for (uint64_t block : blocks) {
+      BlockHeader* header = block != 0 ? allocator->ValidBlock(block) : nullptr;
+      if (header != nullptr && (header->ownership.load(std::memory_order_relaxed) & 0xff) ==
+                                   static_cast<uint8_t>(BlockState::kPublished)) {
+        allocator->Free(block);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+Status CreateConnection(Allocator* allocator, uint32_t capacity, const ServiceRef& service,
+                        ConnectionView* view) {
+  ConnectionGeometry geometry(capacity);
+  uint64_t block_offset;
+  Status status = allocator->Allocate(geometry.payload_bytes(), 0, &block_offset);
+  if (!status.ok()) return status;
+  const PoolMapping& mapping = *allocator->mapping();
+  FillView(mapping, block_offset, capacity, view);
+  ProcessIdentity self = SelfIdentity();
+  auto* header = new (view->header) ConnectionHeader{};
+  header->magic = kConnectionMagic;
+  header->version = kConnectionVersion;
+  header->ring_capacity = capacity;
+  header->requests_offset = block_offset + geometry.requests();
+  header->responses_offset = block_offset + geometry.responses();
+  header->service_index = service.index;
+  header->service_generation = service.generation;
+  header->client_pid = static_cast<uint64_t>(self.pid);
+  header->client_start_ticks = self.start_ticks;
+  for (DirectionHeader* direction : {view->requests, view->responses}) {
+    new (direction) DirectionHeader{};
+    auto* slots = reinterpret_cast<Descriptor*>(direction + 1);
+    for (uint32_t i = 0; i < capacity; ++i) new (&slots[i]) Descriptor{};
+  }
+  allocator->mapping()->At<BlockHeader>(block_offset)->ownership.store(
+      BlockOwnership(view->endpoint(Side::kClient), BlockState::kOwned),
+      std::memory_order_relaxed);
+  mapping.visibility().WriteBack(view->header, geometry.payload_bytes());
+  return Status::OK;
+}
+
+bool OpenConnection(const Allocator& allocator, uint64_t block_offset, const ServiceRef& service,
+                    ConnectionView* view) {
+  BlockHeader* block = allocator.ValidBlock(block_offset);
+  if (block == nullptr) return false;
+  const PoolMapping& mapping = *allocator.mapping();
+  auto* header = mapping.At<ConnectionHeader>(block_offset + kCacheLineBytes);
+  mapping.visibility().Invalidate(header, sizeof(*header));
+  // Read each field once; the client may still be writing garbage.
+  uint64_t magic = header->magic;
+  uint32_t version = header->version;
+  uint32_t capacity = header->ring_capacity;
+  uint64_t requests = header->requests_offset;
+  uint64_t responses = header->responses_offset;
+  if (magic != kConnectionMagic || version != kConnectionVersion ||
+      !IsValidRingCapacity(capacity) || header->service_index != service.index ||
+      header->service_generation != service.generation) {
+    return false;
+  }
+  ConnectionGeometry geometry(capacity);
+  if (Allocator::PayloadCapacity(Allocator::SizeClassOf(block)) < geometry.payload_bytes() ||
+      requests != block_offset + geometry.requests() ||
+      responses != block_offset + geometry.responses()) {
+    return false;
+  }
+  FillView(mapping, block_offset, capacity, view);
+  mapping.visibility().Invalidate(view->requests, 2 * geometry.direction_bytes());
+  return true;
+}
+
+void DetachConnection(Allocator* allocator, const ConnectionView& view, Side side) {
+  uint64_t bit = side == Side::kClient ? kClientDetached : kServerDetached;
+  uint64_t before = Visibility::FetchOr(&view.header->lifecycle, bit);
+  if ((before | bit) != (kClientDetached | kServerDetached) || (before & bit) != 0) return;
+  const Visibility& visibility = allocator->mapping()->visibility();
+  FreeUnconsumed(allocator, view.request_slots(), view.capacity,
+                 visibility.Consume(&view.responses->peer_consumed));
+  FreeUnconsumed(allocator, view.response_slots(), view.capacity,
+                 visibility.Consume(&view.requests->peer_consumed));
+  allocator->Free(view.block_offset);
+}
+
+}  // namespace notnets::internal

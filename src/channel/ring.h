@@ -1,0 +1,96 @@
+// The two ends of one direction of a connection: a ring of descriptors.
+//
+// A writer claims a position, fills the slot and publishes the slot's sequence word (position +
+// 1). The reader polls the slot of its next position for that sequence, copies the descriptor out
+// and publishes how far it has read; writers reuse a slot only after that counter passes it.
+// Nothing else synchronizes the two sides, so neither can leave the other locked out by dying.
+#ifndef NOTNETS_CHANNEL_RING_H_
+#define NOTNETS_CHANNEL_RING_H_
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+
+#include "channel/descriptor.h"
+#include "pool/shared_memory.h"
+
+namespace notnets::internal {
+
+class RingWriter {
+ public:
+  // `reader_consumed` is the reader's counter of descriptors it has consumed.
+  RingWriter(Descriptor* slots, uint32_t capacity, const SharedWord* reader_consumed,
+             const Visibility* visibility)
+      : slots_(slots), mask_(capacity - 1), reader_consumed_(reader_consumed),
+        visibility_(visibility) {}
+
+  // Reserves the next position if the ring has room for it. Thread-safe among the writers of one
+  // process; a claimed position must be published.
+  bool TryClaim(uint64_t* position) {
+    uint64_t next = next_.load(std::memory_order_relaxed);
+    while (true) {
+      if (next - known_consumed_.load(std::memory_order_relaxed) > mask_) {
+        // Looks full: refresh our cached copy of the reader's counter.
+        uint64_t consumed = visibility_->Consume(reader_consumed_);
+        if (consumed > next) return false;  // a counter ahead of what we wrote is garbage
+        known_consumed_.store(consumed, std::memory_order_relaxed);
+        if (next - consumed > mask_) return false;
+      }
+      if (next_.compare_exchange_weak(next, next + 1, std::memory_order_relaxed)) {
+        *position = next;
+        return true;
+      }
+    }
+  }
+
+  // Writes `message` into the slot at `position` (from TryClaim) and publishes it.
+  void Publish(uint64_t position, const Message& message) {
+    Descriptor* slot = &slots_[position & mask_];
+    std::memcpy(reinterpret_cast<uint8_t*>(slot) + sizeof(SharedWord), &message, sizeof(message));
+    visibility_->Publish(&slot->sequence, position + 1);
+  }
+
+ private:
+  Descriptor* slots_;
+  uint64_t mask_;
+  const SharedWord* reader_consumed_;
+  const Visibility* visibility_;
+  std::atomic<uint64_t> next_{0};
+  std::atomic<uint64_t> known_consumed_{0};
+};
+
+class RingReader {
+ public:
+  // `consumed` is this reader's counter, in the reader's own direction.
+  RingReader(const Descriptor* slots, uint32_t capacity, SharedWord* consumed,
+             const Visibility* visibility)
+      : slots_(slots), mask_(capacity - 1), consumed_(consumed), visibility_(visibility) {}
+
+  // Copies the next published message into `*message` and releases its slot. False if none is
+  // published. One reader at a time: callers serialize.
+  bool TryRead(Message* message) {
+    const Descriptor* slot = &slots_[next_ & mask_];
+    if (visibility_->Consume(&slot->sequence) != next_ + 1) return false;
+    std::memcpy(message, reinterpret_cast<const uint8_t*>(slot) + sizeof(SharedWord),
+                sizeof(*message));
+    ++next_;
+    visibility_->Publish(consumed_, next_);
+    return true;
+  }
+
+  // True if the next message is published.
+  bool HasMessage() const {
+    return visibility_->Consume(&slots_[next_ & mask_].sequence) == next_ + 1;
+  }
+
+ private:
+  const Descriptor* slots_;
+  uint64_t mask_;
+  SharedWord* consumed_;
+  const Visibility* visibility_;
+  uint64_t next_ = 0;
+};
+
+}  // namespace notnets::internal
+
+#endif  // NOTNETS_CHANNEL_RING_H_

@@ -1,0 +1,46 @@
+// Adaptive waiting for pollers: spin, then pause, then yield, then sleep, so that a busy peer is
+// answered in nanoseconds and an idle one costs almost no CPU.
+#ifndef NOTNETS_CHANNEL_WAIT_H_
+#define NOTNETS_CHANNEL_WAIT_H_
+
+#include <chrono>
+#include <cstdint>
+
+namespace notnets::internal {
+
+// One CPU hint that a spin loop is waiting (x86 PAUSE).
+inline void CpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
+class Backoff {
+ public:
+  // Time spent spinning before yielding, and yielding before sleeping.
+  static constexpr std::chrono::microseconds kSpinFor{50};
+  static constexpr std::chrono::microseconds kYieldUntil{200};
+  // Sleeps start here and double up to kMaxSleep: the worst added latency after idleness.
+  static constexpr std::chrono::microseconds kFirstSleep{20};
+  static constexpr std::chrono::microseconds kMaxSleep{1000};
+
+  // Starts over after work was found.
+  void Reset() { rounds_ = 0; }
+
+  // Waits a little, longer the longer nothing has happened.
+  void Wait();
+
+  // True once waiting has reached the sleeping phase (a cheap moment for slow checks).
+  bool sleeping() const { return sleep_ > std::chrono::microseconds::zero() && rounds_ != 0; }
+
+ private:
+  uint64_t rounds_ = 0;
+  std::chrono::steady_clock::time_point started_;
+  std::chrono::microseconds sleep_{0};
+};
+
+}  // namespace notnets::internal
+
+#endif  // NOTNETS_CHANNEL_WAIT_H_

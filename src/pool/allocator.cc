@@ -1,0 +1,156 @@
+#include "pool/allocator.h"
+
+#include <bit>
+#include <string>
+
+namespace notnets::internal {
+
+namespace {
+
+constexpr uint64_t kRefMask = 0xffffffffull;
+
+uint64_t TaggedHead(uint64_t previous_head, uint64_t block_offset) {
+  return ((previous_head >> 32) + 1) << 32 | (block_offset / kCacheLineBytes);
+}
+
+}  // namespace
+
+uint32_t SizeClassFor(uint64_t payload_bytes) {
+  if (payload_bytes > BlockBytes(kMaxBlockShift) - kBlockHeaderBytes) return 0;
+  uint64_t needed = payload_bytes + kBlockHeaderBytes;
+  uint32_t shift = static_cast<uint32_t>(std::bit_width(needed - 1));
+  return shift < kMinBlockShift ? kMinBlockShift : shift;
+}
+
+std::atomic<uint64_t>* Allocator::FreeHead(uint32_t size_class) const {
+  return &mapping_->header()->allocator.free_heads[size_class - kMinBlockShift];
+}
+
+BlockHeader* Allocator::ValidBlock(uint64_t block_offset) const {
+  if (!mapping_->InHeap(block_offset, kBlockHeaderBytes)) return nullptr;
+  auto* block = mapping_->At<BlockHeader>(block_offset);
+  uint64_t format = block->format.load(std::memory_order_relaxed);
+  uint32_t size_class = static_cast<uint32_t>(format & 0xff);
+  if (format >> 32 != kBlockMagic || size_class < kMinBlockShift || size_class > kMaxBlockShift) {
+    return nullptr;
+  }
+  if (!mapping_->InHeap(block_offset, BlockBytes(size_class))) return nullptr;
+  return block;
+}
+
+void Allocator::Push(std::atomic<uint64_t>* head, uint64_t block_offset) const {
+  auto* block = mapping_->At<BlockHeader>(block_offset);
+  uint64_t old_head = head->load(std::memory_order_relaxed);
+  do {
+    block->next_free.store((old_head & kRefMask) * kCacheLineBytes, std::memory_order_relaxed);
+  } while (!head->compare_exchange_weak(old_head, TaggedHead(old_head, block_offset),
+                                        std::memory_order_release, std::memory_order_relaxed));
+}
+
+bool Allocator::Pop(std::atomic<uint64_t>* head, uint64_t* block_offset) const {
+  uint64_t old_head = head->load(std::memory_order_acquire);
+  while (true) {
+    uint64_t top = (old_head & kRefMask) * kCacheLineBytes;
+    if (top == 0) return false;
+    // The next link is read while another process may pop and reuse `top`; the tag makes the
+    // CAS fail in that case, and the bounds check keeps a torn value from being installed.
+    uint64_t next = mapping_->At<BlockHeader>(top)->next_free.load(std::memory_order_relaxed);
+    if (next != 0 && ValidBlock(next) == nullptr) {
+      uint64_t again = head->load(std::memory_order_acquire);
+      if (again == old_head) return false;  // a corrupt list: treat the class as empty
+      old_head = again;
+      continue;
+    }
+    if (head->compare_exchange_weak(old_head, TaggedHead(old_head, next),
+                                    std::memory_order_acquire, std::memory_order_acquire)) {
+      *block_offset = top;
+      return true;
+    }
+  }
+}
+
+bool Allocator::Carve(uint32_t size_class, uint64_t* block_offset) {
+  SharedWord* top_word = &mapping_->header()->allocator.heap_top;
+  uint64_t top = top_word->load(std::memory_order_relaxed);
+  do {
+    if (top < mapping_->heap_offset() || top > mapping_->heap_end() ||
+        mapping_->heap_end() - top < BlockBytes(size_class)) {
+      return false;
+    }
+  } while (!Visibility::CompareExchange(top_word, top, top + BlockBytes(size_class)));
+  *block_offset = top;
+  return true;
+}
+
+bool Allocator::Split(uint32_t size_class, uint64_t* block_offset) {
+  for (uint32_t larger = size_class + 1; larger <= kMaxBlockShift; ++larger) {
+    uint64_t offset;
+    if (!Pop(FreeHead(larger), &offset)) continue;
+    for (uint32_t half = larger - 1; half >= size_class; --half) {
+      uint64_t buddy = offset + BlockBytes(half);
+      auto* buddy_block = mapping_->At<BlockHeader>(buddy);
+      buddy_block->format.store(BlockFormat(half), std::memory_order_relaxed);
+      buddy_block->ownership.store(BlockOwnership(0, BlockState::kFree), std::memory_order_relaxed);
+      Push(FreeHead(half), buddy);
+      if (half == size_class) break;
+    }
+    *block_offset = offset;
+    return true;
+  }
+  return false;
+}
+
+Status Allocator::Allocate(uint64_t payload_bytes, uint64_t owner, uint64_t* block_offset) {
+  uint32_t size_class = SizeClassFor(payload_bytes);
+  uint64_t offset = 0;
+  if (size_class == 0 ||
+      !(Pop(FreeHead(size_class), &offset) || Carve(size_class, &offset) ||
+        Split(size_class, &offset))) {
+    return Status(StatusCode::RESOURCE_EXHAUSTED,
+                  "the pool " + mapping_->path() + " has no free block for " +
+                      std::to_string(payload_bytes) + " bytes (heap of " +
+                      std::to_string(mapping_->heap_end() - mapping_->heap_offset()) +
+                      " bytes); send less at once or create the pool with a larger size");
+  }
+  auto* block = mapping_->At<BlockHeader>(offset);
+  block->format.store(BlockFormat(size_class), std::memory_order_relaxed);
+  block->ownership.store(BlockOwnership(owner, BlockState::kOwned), std::memory_order_relaxed);
+  *block_offset = offset;
+  return Status::OK;
+}
+
+void Allocator::Free(uint64_t block_offset) {
+  auto* block = mapping_->At<BlockHeader>(block_offset);
+  block->ownership.store(BlockOwnership(0, BlockState::kFree), std::memory_order_relaxed);
+  Push(FreeHead(SizeClassOf(block)), block_offset);
+}
+
+HeapUsage Allocator::Usage() const {
+  HeapUsage usage;
+  uint64_t top = mapping_->header()->allocator.heap_top.load(std::memory_order_acquire);
+  if (top < mapping_->heap_offset() || top > mapping_->heap_end()) {
+    usage.consistent = false;
+    return usage;
+  }
+  uint64_t offset = mapping_->heap_offset();
+  while (offset < top) {
+    BlockHeader* block = ValidBlock(offset);
+    if (block == nullptr) {
+      usage.consistent = false;
+      break;
+    }
+    uint64_t bytes = BlockBytes(SizeClassOf(block));
+    auto state = static_cast<BlockState>(block->ownership.load(std::memory_order_relaxed) & 0xff);
+    if (state == BlockState::kFree) {
+      usage.free_bytes += bytes;
+    } else {
+      usage.used_bytes += bytes;
+      ++usage.blocks_in_use;
+    }
+    offset += bytes;
+  }
+  usage.free_bytes += mapping_->heap_end() - top;
+  return usage;
+}
+
+}  // namespace notnets::internal

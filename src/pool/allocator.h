@@ -1,0 +1,68 @@
+// The pool-wide block allocator: power-of-two size classes carved from the heap, with lock-free
+// free lists. Used off the call path; connections keep their own caches (BufferCache).
+#ifndef NOTNETS_POOL_ALLOCATOR_H_
+#define NOTNETS_POOL_ALLOCATOR_H_
+
+#include <atomic>
+#include <cstdint>
+
+#include "notnets/status.h"
+#include "pool/block.h"
+#include "pool/pool_mapping.h"
+
+namespace notnets::internal {
+
+// Heap totals, found by walking the heap.
+struct HeapUsage {
+  uint64_t used_bytes = 0;
+  uint64_t free_bytes = 0;  // free blocks plus the never-used tail
+  uint64_t blocks_in_use = 0;
+  bool consistent = true;  // false if the walk met a block header that does not validate
+};
+
+class Allocator {
+ public:
+  explicit Allocator(PoolMapping* mapping) : mapping_(mapping) {}
+
+  // Allocates a block whose payload holds `payload_bytes`, owned by `owner`, and returns the pool
+  // offset of its header. RESOURCE_EXHAUSTED, with the size and what to do, if the pool is full.
+  Status Allocate(uint64_t payload_bytes, uint64_t owner, uint64_t* block_offset);
+
+  // Returns a block (from ValidBlock) to the pool.
+  void Free(uint64_t block_offset);
+
+  // Validates a block offset read from shared memory: inside the heap, aligned, with a block
+  // header whose magic and size fit. Returns its header, or nullptr.
+  BlockHeader* ValidBlock(uint64_t block_offset) const;
+
+  // Payload bytes a block of `size_class` holds.
+  static uint64_t PayloadCapacity(uint32_t size_class) {
+    return BlockBytes(size_class) - kBlockHeaderBytes;
+  }
+  // The size class recorded in a validated block.
+  static uint32_t SizeClassOf(const BlockHeader* block) {
+    return static_cast<uint32_t>(block->format.load(std::memory_order_relaxed) & 0xff);
+  }
+
+  // Lock-free stack of blocks on any head word (the pool's free lists, or a process's cache):
+  // head = tag << 32 | block offset / 64.
+  void Push(std::atomic<uint64_t>* head, uint64_t block_offset) const;
+  // Pops a block into *block_offset; false if the stack is empty.
+  bool Pop(std::atomic<uint64_t>* head, uint64_t* block_offset) const;
+
+  // Walks the heap and adds up its blocks.
+  HeapUsage Usage() const;
+
+  PoolMapping* mapping() const { return mapping_; }
+
+ private:
+  std::atomic<uint64_t>* FreeHead(uint32_t size_class) const;
+  bool Carve(uint32_t size_class, uint64_t* block_offset);
+  bool Split(uint32_t size_class, uint64_t* block_offset);
+
+  PoolMapping* mapping_;
+};
+
+}  // namespace notnets::internal
+
+#endif  // NOTNETS_POOL_ALLOCATOR_H_

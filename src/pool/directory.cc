@@ -1,0 +1,247 @@
+#include "pool/directory.h"
+
+#include <cstring>
+#include <set>
+
+#include "pool/process_identity.h"
+
+namespace notnets::internal {
+
+namespace {
+
+// "MTB1": a block holding a service's method names.
+constexpr uint32_t kMethodTableMagic = 0x3142544d;
+
+struct MethodTableHeader {
+  uint32_t magic;
+  uint32_t count;
+  uint64_t record_bytes;  // bytes of records after this header
+};
+static_assert(sizeof(MethodTableHeader) == 16);
+
+uint64_t RecordBytes(const std::string& name) { return 4 + (name.size() + 3) / 4 * 4; }
+
+}  // namespace
+
+Directory::Directory(PoolMapping* mapping, Allocator* allocator)
+    : mapping_(mapping), allocator_(allocator) {}
+
+ServiceEntry* Directory::entry(uint32_t index) const {
+  return mapping_->At<ServiceEntry>(mapping_->directory_offset() + index * sizeof(ServiceEntry));
+}
+
+void Directory::WriteName(ServiceEntry* entry, std::string_view name) {
+  char bytes[kMaxServiceNameBytes] = {};
+  std::memcpy(bytes, name.data(), name.size());
+  for (size_t i = 0; i < kMaxServiceNameBytes / 8; ++i) {
+    uint64_t word;
+    std::memcpy(&word, bytes + i * 8, 8);
+    entry->name_words[i].store(word, std::memory_order_relaxed);
+  }
+  entry->name_length.store(name.size(), std::memory_order_relaxed);
+}
+
+bool Directory::ReadName(const ServiceEntry& entry, std::string* name) const {
+  uint64_t length = entry.name_length.load(std::memory_order_relaxed);
+  if (length == 0 || length > kMaxServiceNameBytes) return false;
+  char bytes[kMaxServiceNameBytes];
+  for (size_t i = 0; i < kMaxServiceNameBytes / 8; ++i) {
+    uint64_t word = entry.name_words[i].load(std::memory_order_relaxed);
+    std::memcpy(bytes + i * 8, &word, 8);
+  }
+  name->assign(bytes, length);
+  return true;
+}
+
+bool Directory::ReadMethods(uint64_t offset, std::vector<std::string>* methods) const {
+  BlockHeader* block = allocator_->ValidBlock(offset);
+  if (block == nullptr) return false;
+  uint64_t capacity = Allocator::PayloadCapacity(Allocator::SizeClassOf(block));
+  const uint8_t* payload = mapping_->At<uint8_t>(offset + kBlockHeaderBytes);
+  mapping_->visibility().Invalidate(payload, capacity);
+  MethodTableHeader table;
+  std::memcpy(&table, payload, sizeof(table));
+  if (table.magic != kMethodTableMagic || table.count > kMaxMethodsPerService ||
+      table.record_bytes > capacity - sizeof(table)) {
+    return false;
+  }
+  const uint8_t* cursor = payload + sizeof(table);
+  const uint8_t* end = cursor + table.record_bytes;
+  methods->clear();
+  for (uint32_t i = 0; i < table.count; ++i) {
+    uint32_t length;
+    if (end - cursor < 4) return false;
+    std::memcpy(&length, cursor, 4);
+    if (length == 0 || length > kMaxMethodNameBytes || uint64_t(end - cursor - 4) < length) {
+      return false;
+    }
+    methods->emplace_back(reinterpret_cast<const char*>(cursor + 4), length);
+    cursor += 4 + (length + 3) / 4 * 4;
+  }
+  return true;
+}
+
+Status Directory::Register(std::string_view name, const std::vector<std::string>& methods,
+                           ServiceRef* ref) {
+  if (name.empty() || name.size() > kMaxServiceNameBytes) {
+    return Status(StatusCode::INVALID_ARGUMENT,
+                  "service name must be 1 to " + std::to_string(kMaxServiceNameBytes) + " bytes");
+  }
+  if (methods.size() > kMaxMethodsPerService) {
+    return Status(StatusCode::INVALID_ARGUMENT,
+                  "a service has at most " + std::to_string(kMaxMethodsPerService) + " methods");
+  }
+  std::set<std::string> unique;
+  uint64_t record_bytes = 0;
+  for (const std::string& method : methods) {
+    if (method.empty() || method.size() > kMaxMethodNameBytes || !unique.insert(method).second) {
+      return Status(StatusCode::INVALID_ARGUMENT,
+                    "method name '" + method + "' of service '" + std::string(name) +
+                        "' is empty, longer than " + std::to_string(kMaxMethodNameBytes) +
+                        " bytes, or repeated");
+    }
+    record_bytes += RecordBytes(method);
+  }
+
+  ProcessIdentity self = SelfIdentity();
+  // Find an entry to claim: a free one, or one whose server died. Refuse if a live one has the name.
+  uint32_t claimed = mapping_->max_services();
+  uint64_t claimed_state = 0;
+  for (uint32_t i = 0; i < mapping_->max_services(); ++i) {
+    ServiceEntry* e = entry(i);
+    uint64_t state = Visibility::LoadOrdered(&e->state);
+    std::string existing;
+    if (StateOf(state) == ServiceState::kFree) {
+      if (claimed == mapping_->max_services()) {
+        claimed = i;
+        claimed_state = state;
+      }
+      continue;
+    }
+    if (StateOf(state) != ServiceState::kActive || !ReadName(*e, &existing) || existing != name) {
+      continue;
+    }
+    ProcessIdentity owner{static_cast<int32_t>(e->server_pid.load(std::memory_order_relaxed)),
+                          e->server_start_ticks.load(std::memory_order_relaxed)};
+    if (IsAlive(owner)) {
+      return Status(StatusCode::ALREADY_EXISTS,
+                    "service '" + std::string(name) + "' is already served by process " +
+                        std::to_string(owner.pid) + " in pool " + mapping_->path());
+    }
+    claimed = i;  // take over the entry of a dead server
+    claimed_state = state;
+    break;
+  }
+  if (claimed == mapping_->max_services()) {
+    return Status(StatusCode::RESOURCE_EXHAUSTED,
+                  "the directory of pool " + mapping_->path() + " is full (" +
+                      std::to_string(mapping_->max_services()) +
+                      " services); create the pool with more services");
+  }
+  ServiceEntry* e = entry(claimed);
+  uint64_t generation = GenerationOf(claimed_state) + 1;
+  if (!Visibility::CompareExchange(&e->state, claimed_state,
+                                   ServiceStateWord(generation, ServiceState::kClaimed))) {
+    return Register(name, methods, ref);  // another server took it meanwhile: look again
+  }
+  if (StateOf(claimed_state) == ServiceState::kActive) {
+    uint64_t dead_table = e->methods_offset.load(std::memory_order_relaxed);
+    if (allocator_->ValidBlock(dead_table) != nullptr) allocator_->Free(dead_table);
+  }
+
+  uint64_t table_offset;
+  Status status =
+      allocator_->Allocate(sizeof(MethodTableHeader) + record_bytes, 0, &table_offset);
+  if (!status.ok()) {
+    Visibility::Exchange(&e->state, ServiceStateWord(generation, ServiceState::kFree));
+    return status;
+  }
+  uint8_t* payload = mapping_->At<uint8_t>(table_offset + kBlockHeaderBytes);
+  MethodTableHeader table{kMethodTableMagic, static_cast<uint32_t>(methods.size()), record_bytes};
+  std::memcpy(payload, &table, sizeof(table));
+  uint8_t* cursor = payload + sizeof(table);
+  for (const std::string& method : methods) {
+    uint32_t length = static_cast<uint32_t>(method.size());
+    std::memcpy(cursor, &length, 4);
+    std::memcpy(cursor + 4, method.data(), length);
+    cursor += RecordBytes(method);
+  }
+  mapping_->visibility().WriteBack(payload, sizeof(table) + record_bytes);
+
+  e->pending_connections.store(0, std::memory_order_relaxed);
+  e->server_pid.store(static_cast<uint64_t>(self.pid), std::memory_order_relaxed);
+  e->server_start_ticks.store(self.start_ticks, std::memory_order_relaxed);
+  e->methods_offset.store(table_offset, std::memory_order_relaxed);
+  e->connections_accepted.store(0, std::memory_order_relaxed);
+  WriteName(e, name);
+  mapping_->visibility().WriteBack(e, sizeof(*e));
+  Visibility::Exchange(&e->state, ServiceStateWord(generation, ServiceState::kActive));
+  ref->index = claimed;
+  ref->generation = generation;
+
+  // Two servers may have claimed different entries for one name at once; the lower index wins.
+  for (uint32_t i = 0; i < claimed; ++i) {
+    std::string existing;
+    if (StateOf(Visibility::LoadOrdered(&entry(i)->state)) == ServiceState::kActive &&
+        ReadName(*entry(i), &existing) && existing == name) {
+      Unregister(*ref);
+      return Status(StatusCode::ALREADY_EXISTS,
+                    "service '" + std::string(name) + "' was registered concurrently by another "
+                                                      "server in pool " + mapping_->path());
+    }
+  }
+  return Status::OK;
+}
+
+void Directory::BeginClose(const ServiceRef& ref) {
+  uint64_t expected = ServiceStateWord(ref.generation, ServiceState::kActive);
+  Visibility::CompareExchange(&entry(ref.index)->state, expected,
+                              ServiceStateWord(ref.generation, ServiceState::kClosing));
+}
+
+void Directory::Unregister(const ServiceRef& ref) {
+  ServiceEntry* e = entry(ref.index);
+  uint64_t state = Visibility::LoadOrdered(&e->state);
+  if (GenerationOf(state) != ref.generation || StateOf(state) == ServiceState::kFree) return;
+  uint64_t methods_offset = e->methods_offset.load(std::memory_order_relaxed);
+  e->name_length.store(0, std::memory_order_relaxed);
+  if (Visibility::CompareExchange(&e->state, state,
+                                  ServiceStateWord(ref.generation, ServiceState::kFree)) &&
+      allocator_->ValidBlock(methods_offset) != nullptr) {
+    allocator_->Free(methods_offset);
+  }
+}
+
+bool Directory::IsActive(const ServiceRef& ref) const {
+  return mapping_->visibility().Consume(&entry(ref.index)->state) ==
+         ServiceStateWord(ref.generation, ServiceState::kActive);
+}
+
+std::string Directory::NameOf(uint32_t index) const {
+  std::string name;
+  if (StateOf(mapping_->visibility().Consume(&entry(index)->state)) != ServiceState::kActive ||
+      !ReadName(*entry(index), &name)) {
+    name.clear();
+  }
+  return name;
+}
+
+Status Directory::Lookup(std::string_view name, ServiceView* view) const {
+  for (uint32_t i = 0; i < mapping_->max_services(); ++i) {
+    ServiceEntry* e = entry(i);
+    uint64_t state = mapping_->visibility().Consume(&e->state);
+    if (StateOf(state) != ServiceState::kActive) continue;
+    std::string existing;
+    if (!ReadName(*e, &existing) || existing != name) continue;
+    if (!ReadMethods(e->methods_offset.load(std::memory_order_relaxed), &view->methods)) continue;
+    // The entry may have been re-registered while we read it.
+    if (mapping_->visibility().Consume(&e->state) != state) continue;
+    view->ref = ServiceRef{i, GenerationOf(state)};
+    return Status::OK;
+  }
+  return Status(StatusCode::UNAVAILABLE,
+                "service '" + std::string(name) + "' is not registered in pool " +
+                    mapping_->path() + "; start its server, or check the service and pool names");
+}
+
+}  // namespace notnets::internal

@@ -1,0 +1,101 @@
+// The service directory: a fixed table in the pool where servers register services by name and
+// clients find them and leave connection requests. No locks: entries move between states by CAS.
+#ifndef NOTNETS_POOL_DIRECTORY_H_
+#define NOTNETS_POOL_DIRECTORY_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "notnets/status.h"
+#include "pool/allocator.h"
+#include "pool/pool_mapping.h"
+#include "pool/shared_memory.h"
+
+namespace notnets::internal {
+
+inline constexpr size_t kMaxServiceNameBytes = 184;
+inline constexpr size_t kMaxMethodNameBytes = 256;
+inline constexpr uint32_t kMaxMethodsPerService = 1024;
+
+enum class ServiceState : uint8_t {
+  kFree = 0,     // unused
+  kClaimed = 1,  // a server is writing the entry
+  kActive = 2,   // serving; name and methods are immutable
+  kClosing = 3,  // the server is shutting down; no new connections
+};
+
+struct alignas(kCacheLineBytes) ServiceEntry {
+  // generation << 8 | ServiceState; the generation changes whenever the entry is claimed.
+  SharedWord state;
+  // Push-only stack of connections waiting to be accepted: pool offset of the newest
+  // ConnectionHeader, linked through ConnectionHeader::next_pending. 0 when empty.
+  SharedWord pending_connections;
+  SharedWord server_pid;
+  SharedWord server_start_ticks;  // with the pid, identifies the server process
+  SharedWord methods_offset;      // pool offset of the block holding the method table
+  SharedWord connections_accepted;
+  SharedWord name_length;
+  SharedWord name_words[kMaxServiceNameBytes / 8];
+  uint8_t reserved[256 - 7 * 8 - kMaxServiceNameBytes];
+};
+static_assert(sizeof(ServiceEntry) == 256);
+static_assert(offsetof(ServiceEntry, name_words) == 56);
+
+inline uint64_t ServiceStateWord(uint64_t generation, ServiceState state) {
+  return generation << 8 | static_cast<uint8_t>(state);
+}
+inline ServiceState StateOf(uint64_t word) { return static_cast<ServiceState>(word & 0xff); }
+inline uint64_t GenerationOf(uint64_t word) { return word >> 8; }
+
+// A registered service as seen by one process: where its entry is and which generation of it.
+struct ServiceRef {
+  uint32_t index = 0;
+  uint64_t generation = 0;
+};
+
+// A service found in the directory, with its method names, validated.
+struct ServiceView {
+  ServiceRef ref;
+  std::vector<std::string> methods;
+};
+
+class Directory {
+ public:
+  Directory(PoolMapping* mapping, Allocator* allocator);
+
+  // Registers `name` with `methods` for this process. Fails with ALREADY_EXISTS if a live process
+  // serves the name, RESOURCE_EXHAUSTED if the directory or the pool is full, INVALID_ARGUMENT
+  // for names that are empty or too long.
+  Status Register(std::string_view name, const std::vector<std::string>& methods,
+                  ServiceRef* ref);
+  // Moves the entry to kClosing: new connections are refused.
+  void BeginClose(const ServiceRef& ref);
+  // Frees the entry and its method table.
+  void Unregister(const ServiceRef& ref);
+
+  // Finds an active service by name. UNAVAILABLE, naming the service and pool, if there is none.
+  Status Lookup(std::string_view name, ServiceView* view) const;
+
+  // True if `ref` still designates an active entry.
+  bool IsActive(const ServiceRef& ref) const;
+
+  // The entry at `index` (< max_services).
+  ServiceEntry* entry(uint32_t index) const;
+
+  // Reads the name of entry `index`; empty if the entry is not active.
+  std::string NameOf(uint32_t index) const;
+
+ private:
+  bool ReadName(const ServiceEntry& entry, std::string* name) const;
+  void WriteName(ServiceEntry* entry, std::string_view name);
+  bool ReadMethods(uint64_t offset, std::vector<std::string>* methods) const;
+
+  PoolMapping* mapping_;
+  Allocator* allocator_;
+};
+
+}  // namespace notnets::internal
+
+#endif  // NOTNETS_POOL_DIRECTORY_H_

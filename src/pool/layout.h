@@ -1,0 +1,67 @@
+// The pool's header: the first bytes of every pool file, describing the rest.
+//
+//   [PoolHeader, 4 KiB][service directory: max_services x ServiceEntry][heap: blocks ...]
+//
+// Offsets stored anywhere in the pool are relative to the start of the pool file.
+#ifndef NOTNETS_POOL_LAYOUT_H_
+#define NOTNETS_POOL_LAYOUT_H_
+
+#include <cstddef>
+#include <cstdint>
+
+#include "pool/shared_memory.h"
+
+namespace notnets::internal {
+
+// "NOTNETS1" read as a little-endian word.
+inline constexpr uint64_t kPoolMagic = 0x315354454e544f4eull;
+inline constexpr uint32_t kPoolLayoutVersion = 1;
+inline constexpr uint64_t kPoolHeaderBytes = 4096;
+inline constexpr uint64_t kMinPoolBytes = 1ull << 20;
+// Blocks are addressed by 32-bit multiples of 64 bytes in free lists.
+inline constexpr uint64_t kMaxPoolBytes = 1ull << 38;
+
+// Block sizes are 2^k bytes for k in [kMinBlockShift, kMaxBlockShift].
+inline constexpr uint32_t kMinBlockShift = 8;
+inline constexpr uint32_t kMaxBlockShift = 38;
+inline constexpr uint32_t kSizeClassCount = kMaxBlockShift - kMinBlockShift + 1;
+
+// State of the pool-wide block allocator. Free-list heads are tagged (tag << 32 | offset / 64)
+// against ABA.
+struct alignas(kCacheLineBytes) AllocatorState {
+  SharedWord heap_top;  // pool offset of the first byte never handed out
+  uint8_t reserved[kCacheLineBytes - sizeof(SharedWord)];
+  SharedWord free_heads[kSizeClassCount];
+};
+static_assert(sizeof(AllocatorState) % kCacheLineBytes == 0);
+
+struct alignas(kCacheLineBytes) PoolHeader {
+  // Written last when the pool is created; a pool without it is not (yet) a pool.
+  SharedWord magic;
+  uint32_t layout_version;
+  uint32_t header_bytes;
+  uint64_t pool_bytes;
+  uint32_t coherence;  // CoherenceMode
+  uint32_t max_services;
+  uint64_t directory_offset;
+  uint64_t heap_offset;
+  uint64_t heap_bytes;
+  uint64_t created_unix_ns;
+  // FNV-1a of the fields from layout_version to created_unix_ns: catches a corrupt header.
+  uint64_t checksum;
+  uint8_t reserved[128 - 72];
+  AllocatorState allocator;
+};
+static_assert(offsetof(PoolHeader, magic) == 0);
+static_assert(offsetof(PoolHeader, layout_version) == 8);
+static_assert(offsetof(PoolHeader, pool_bytes) == 16);
+static_assert(offsetof(PoolHeader, checksum) == 64);
+static_assert(offsetof(PoolHeader, allocator) == 128);
+static_assert(sizeof(PoolHeader) <= kPoolHeaderBytes);
+
+// Returns the checksum PoolHeader::checksum must hold.
+uint64_t PoolHeaderChecksum(const PoolHeader& header);
+
+}  // namespace notnets::internal
+
+#endif  // NOTNETS_POOL_LAYOUT_H_

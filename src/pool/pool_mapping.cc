@@ -1,0 +1,237 @@
+#include "pool/pool_mapping.h"
+
+#include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "pool/directory.h"
+
+namespace notnets::internal {
+
+namespace {
+
+Status ErrnoStatus(StatusCode code, const std::string& what, const std::string& path) {
+  return Status(code, what + " " + path + ": " + std::strerror(errno));
+}
+
+uint64_t RoundUp(uint64_t value, uint64_t unit) { return (value + unit - 1) / unit * unit; }
+
+// The size of a character device (DAX), from sysfs; 0 if unknown.
+uint64_t CharDeviceBytes(const struct stat& st) {
+  std::string sysfs = "/sys/dev/char/" + std::to_string(major(st.st_rdev)) + ":" +
+                      std::to_string(minor(st.st_rdev)) + "/size";
+  int fd = ::open(sysfs.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  char text[32] = {};
+  ssize_t n = ::read(fd, text, sizeof(text) - 1);
+  ::close(fd);
+  return n > 0 ? std::strtoull(text, nullptr, 10) : 0;
+}
+
+void InitializeHeader(uint8_t* base, uint64_t pool_bytes, const PoolOptions& options) {
+  auto* header = new (base) PoolHeader{};
+  header->layout_version = kPoolLayoutVersion;
+  header->header_bytes = kPoolHeaderBytes;
+  header->pool_bytes = pool_bytes;
+  header->coherence = static_cast<uint32_t>(options.coherence);
+  header->max_services = options.max_services;
+  header->directory_offset = kPoolHeaderBytes;
+  header->heap_offset =
+      RoundUp(kPoolHeaderBytes + uint64_t{options.max_services} * sizeof(ServiceEntry), 4096);
+  header->heap_bytes = pool_bytes - header->heap_offset;
+  header->created_unix_ns = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(
+          std::chrono::system_clock::now().time_since_epoch())
+          .count());
+  header->checksum = PoolHeaderChecksum(*header);
+  header->allocator.heap_top.store(header->heap_offset, std::memory_order_relaxed);
+  for (uint32_t i = 0; i < options.max_services; ++i) {
+    new (base + header->directory_offset + i * sizeof(ServiceEntry)) ServiceEntry{};
+  }
+  Visibility visibility(options.coherence);
+  visibility.WriteBack(base, header->heap_offset);
+  visibility.Publish(&header->magic, kPoolMagic);
+}
+
+Status ValidateHeader(const std::string& path, const PoolHeader& header, uint64_t mapped_bytes) {
+  auto corrupt = [&](const std::string& why) {
+    return Status(StatusCode::FAILED_PRECONDITION,
+                  "pool " + path + " has a corrupt header (" + why +
+                      "); remove it with 'notnets-pool remove' and create it again");
+  };
+  uint64_t magic = header.magic.load(std::memory_order_acquire);
+  if (magic != kPoolMagic) {
+    return Status(StatusCode::FAILED_PRECONDITION,
+                  path + " is not a notnets pool (no pool magic number); create one with "
+                         "'notnets-pool create'");
+  }
+  if (header.layout_version != kPoolLayoutVersion) {
+    return Status(StatusCode::FAILED_PRECONDITION,
+                  "pool " + path + " has layout version " + std::to_string(header.layout_version) +
+                      " but this notnets reads version " + std::to_string(kPoolLayoutVersion) +
+                      "; use the matching notnets release or recreate the pool");
+  }
+  if (header.checksum != PoolHeaderChecksum(header)) return corrupt("checksum mismatch");
+  if (header.header_bytes != kPoolHeaderBytes) return corrupt("header size");
+  if (header.pool_bytes > mapped_bytes || header.pool_bytes < kMinPoolBytes) {
+    return corrupt("pool size " + std::to_string(header.pool_bytes) + " but the file holds " +
+                   std::to_string(mapped_bytes));
+  }
+  if (header.coherence > static_cast<uint32_t>(CoherenceMode::kWriteBackInvalidate)) {
+    return corrupt("coherence mode");
+  }
+  uint64_t directory_end =
+      header.directory_offset + uint64_t{header.max_services} * sizeof(ServiceEntry);
+  if (header.directory_offset != kPoolHeaderBytes || header.max_services == 0 ||
+      header.max_services > 65536 || directory_end > header.heap_offset ||
+      header.heap_offset % 4096 != 0 || header.heap_offset > header.pool_bytes ||
+      header.heap_bytes != header.pool_bytes - header.heap_offset) {
+    return corrupt("layout bounds");
+  }
+  return Status::OK;
+}
+
+}  // namespace
+
+uint64_t PoolHeaderChecksum(const PoolHeader& header) {
+  const auto* bytes = reinterpret_cast<const uint8_t*>(&header.layout_version);
+  const auto* end = reinterpret_cast<const uint8_t*>(&header.checksum);
+  uint64_t hash = 0xcbf29ce484222325ull;
+  for (; bytes < end; ++bytes) hash = (hash ^ *bytes) * 0x100000001b3ull;
+  return hash;
+}
+
+PoolMapping::PoolMapping(std::string path, uint8_t* base, uint64_t size)
+    : path_(std::move(path)), base_(base), size_(size) {}
+
+PoolMapping::~PoolMapping() { ::munmap(base_, size_); }
+
+void PoolMapping::LoadBounds() {
+  const PoolHeader* h = header();
+  visibility_ = Visibility(static_cast<CoherenceMode>(h->coherence));
+  heap_offset_ = h->heap_offset;
+  heap_end_ = h->pool_bytes;
+  directory_offset_ = h->directory_offset;
+  max_services_ = h->max_services;
+}
+
+Status PoolMapping::Create(const std::string& path, const PoolOptions& options,
+                           std::unique_ptr<PoolMapping>* mapping) {
+  if (options.size_bytes < kMinPoolBytes || options.size_bytes > kMaxPoolBytes) {
+    return Status(StatusCode::INVALID_ARGUMENT,
+                  "pool size " + std::to_string(options.size_bytes) + " is outside [" +
+                      std::to_string(kMinPoolBytes) + ", " + std::to_string(kMaxPoolBytes) + "]");
+  }
+  if (options.max_services == 0 || options.max_services > 65536) {
+    return Status(StatusCode::INVALID_ARGUMENT, "max_services must be in [1, 65536]");
+  }
+  struct stat st {};
+  bool is_device = ::stat(path.c_str(), &st) == 0 && S_ISCHR(st.st_mode);
+  if (!is_device && ::access(path.c_str(), F_OK) == 0) {
+    return Status(StatusCode::ALREADY_EXISTS,
+                  "pool " + path + " already exists; attach it, or remove it first");
+  }
+  std::string build_path = is_device ? path : path + ".creating." + std::to_string(::getpid());
+  int flags = is_device ? O_RDWR | O_CLOEXEC : O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC;
+  int fd = ::open(build_path.c_str(), flags, options.file_mode);
+  if (fd < 0) return ErrnoStatus(StatusCode::UNAVAILABLE, "cannot create pool file", build_path);
+
+  uint64_t pool_bytes = options.size_bytes;
+  struct statfs fs {};
+  if (!is_device && ::fstatfs(fd, &fs) == 0 && fs.f_type == HUGETLBFS_MAGIC) {
+    pool_bytes = RoundUp(pool_bytes, static_cast<uint64_t>(fs.f_bsize));
+  }
+  if (is_device) {
+    uint64_t device_bytes = CharDeviceBytes(st);
+    if (device_bytes != 0 && device_bytes < pool_bytes) pool_bytes = device_bytes;
+  } else if (::ftruncate(fd, static_cast<off_t>(pool_bytes)) != 0) {
+    Status status = ErrnoStatus(StatusCode::RESOURCE_EXHAUSTED, "cannot size pool file", build_path);
+    ::close(fd);
+    ::unlink(build_path.c_str());
+    return status;
+  }
+  void* base = ::mmap(nullptr, pool_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (base == MAP_FAILED) {
+    Status status = ErrnoStatus(StatusCode::UNAVAILABLE, "cannot map pool file", build_path);
+    if (!is_device) ::unlink(build_path.c_str());
+    return status;
+  }
+  auto* bytes = static_cast<uint8_t*>(base);
+  if (is_device &&
+      reinterpret_cast<PoolHeader*>(bytes)->magic.load(std::memory_order_acquire) == kPoolMagic) {
+    ::munmap(base, pool_bytes);
+    return Status(StatusCode::ALREADY_EXISTS, "device " + path + " already holds a pool");
+  }
+  InitializeHeader(bytes, pool_bytes, options);
+  if (!is_device && ::link(build_path.c_str(), path.c_str()) != 0) {
+    Status status = errno == EEXIST
+                        ? Status(StatusCode::ALREADY_EXISTS,
+                                 "pool " + path + " was created by another process meanwhile")
+                        : ErrnoStatus(StatusCode::UNAVAILABLE, "cannot publish pool file", path);
+    ::unlink(build_path.c_str());
+    ::munmap(base, pool_bytes);
+    return status;
+  }
+  if (!is_device) ::unlink(build_path.c_str());
+  mapping->reset(new PoolMapping(path, bytes, pool_bytes));
+  (*mapping)->LoadBounds();
+  return Status::OK;
+}
+
+Status PoolMapping::Attach(const std::string& path, std::unique_ptr<PoolMapping>* mapping) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) {
+    StatusCode code = errno == ENOENT ? StatusCode::NOT_FOUND
+                      : errno == EACCES ? StatusCode::PERMISSION_DENIED
+                                        : StatusCode::UNAVAILABLE;
+    std::string hint = errno == ENOENT ? " (create it with 'notnets-pool create')" : "";
+    return Status(code, "cannot open pool " + path + ": " + std::strerror(errno) + hint);
+  }
+  struct stat st {};
+  ::fstat(fd, &st);
+  uint64_t file_bytes = S_ISCHR(st.st_mode) ? CharDeviceBytes(st) : static_cast<uint64_t>(st.st_size);
+  if (S_ISCHR(st.st_mode) && file_bytes == 0) file_bytes = kPoolHeaderBytes;
+  if (file_bytes < kPoolHeaderBytes) {
+    ::close(fd);
+    return Status(StatusCode::FAILED_PRECONDITION,
+                  path + " is not a notnets pool (only " + std::to_string(file_bytes) + " bytes)");
+  }
+  // Map the header alone first: its pool size says how much to map.
+  void* head = ::mmap(nullptr, kPoolHeaderBytes, PROT_READ, MAP_SHARED, fd, 0);
+  if (head == MAP_FAILED) {
+    ::close(fd);
+    return ErrnoStatus(StatusCode::UNAVAILABLE, "cannot map pool", path);
+  }
+  const auto* header = static_cast<const PoolHeader*>(head);
+  uint64_t pool_bytes = header->pool_bytes;
+  if (S_ISCHR(st.st_mode) && file_bytes == kPoolHeaderBytes) file_bytes = pool_bytes;
+  Status status = ValidateHeader(path, *header, file_bytes);
+  ::munmap(head, kPoolHeaderBytes);
+  if (!status.ok()) {
+    ::close(fd);
+    return status;
+  }
+  void* base = ::mmap(nullptr, pool_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (base == MAP_FAILED) return ErrnoStatus(StatusCode::UNAVAILABLE, "cannot map pool", path);
+  mapping->reset(new PoolMapping(path, static_cast<uint8_t*>(base), pool_bytes));
+  // Validate again in the full mapping: the header could have changed between the two maps.
+  status = ValidateHeader(path, *(*mapping)->header(), pool_bytes);
+  if (!status.ok()) {
+    mapping->reset();
+    return status;
+  }
+  (*mapping)->LoadBounds();
+  return Status::OK;
+}
+
+}  // namespace notnets::internal

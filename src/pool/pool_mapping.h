@@ -1,0 +1,72 @@
+// One process's mapping of a pool file, and bounds-checked access to what is inside.
+#ifndef NOTNETS_POOL_POOL_MAPPING_H_
+#define NOTNETS_POOL_POOL_MAPPING_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "notnets/pool.h"
+#include "notnets/status.h"
+#include "pool/layout.h"
+#include "pool/shared_memory.h"
+
+namespace notnets::internal {
+
+class PoolMapping {
+ public:
+  // Creates the pool file at `path` (a regular file: written under a temporary name and renamed
+  // into place, so nobody attaches a half-built pool; a character device: initialized in place).
+  static Status Create(const std::string& path, const PoolOptions& options,
+                       std::unique_ptr<PoolMapping>* mapping);
+  // Maps an existing pool and checks its header.
+  static Status Attach(const std::string& path, std::unique_ptr<PoolMapping>* mapping);
+
+  ~PoolMapping();
+  PoolMapping(const PoolMapping&) = delete;
+  PoolMapping& operator=(const PoolMapping&) = delete;
+
+  const std::string& path() const { return path_; }
+  uint64_t size() const { return size_; }
+  PoolHeader* header() const { return reinterpret_cast<PoolHeader*>(base_); }
+  const Visibility& visibility() const { return visibility_; }
+  // The heap bounds, copied from the header at attach (never re-read from shared memory).
+  uint64_t heap_offset() const { return heap_offset_; }
+  uint64_t heap_end() const { return heap_end_; }
+  uint64_t directory_offset() const { return directory_offset_; }
+  uint32_t max_services() const { return max_services_; }
+
+  // True if [offset, offset + length) lies inside the heap and offset is 64-byte aligned.
+  bool InHeap(uint64_t offset, uint64_t length) const {
+    return offset % kCacheLineBytes == 0 && offset >= heap_offset_ && offset < heap_end_ &&
+           length <= heap_end_ - offset;
+  }
+
+  // The address of pool offset `offset`. Callers check bounds first (InHeap or a layout bound).
+  template <typename T>
+  T* At(uint64_t offset) const {
+    return reinterpret_cast<T*>(base_ + offset);
+  }
+  // The pool offset of `address`, which must lie in this mapping.
+  uint64_t OffsetOf(const void* address) const {
+    return static_cast<uint64_t>(static_cast<const uint8_t*>(address) - base_);
+  }
+
+ private:
+  PoolMapping(std::string path, uint8_t* base, uint64_t size);
+  // Copies the layout bounds out of the (already validated) header.
+  void LoadBounds();
+
+  std::string path_;
+  uint8_t* base_;
+  uint64_t size_;
+  Visibility visibility_{CoherenceMode::kCoherent};
+  uint64_t heap_offset_ = 0;
+  uint64_t heap_end_ = 0;
+  uint64_t directory_offset_ = 0;
+  uint32_t max_services_ = 0;
+};
+
+}  // namespace notnets::internal
+
+#endif  // NOTNETS_POOL_POOL_MAPPING_H_

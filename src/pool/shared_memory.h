@@ -1,0 +1,84 @@
+// The only primitives through which processes exchange data in the pool.
+//
+// Every store another process must see and every load of something another process wrote goes
+// through Publish / Consume (single words) or WriteBack / Invalidate (ranges), so that a pool in
+// memory without cache coherence between hosts is a policy switch (CoherenceMode), not a rewrite.
+// Read-modify-write operations (used by the allocator and the directory, never on the call path
+// between two connected peers) need atomics that span the pool's users.
+#ifndef NOTNETS_POOL_SHARED_MEMORY_H_
+#define NOTNETS_POOL_SHARED_MEMORY_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "notnets/pool.h"
+
+namespace notnets::internal {
+
+// A 64-bit word in shared memory. Always naturally aligned; lock-free so no process can die
+// holding it.
+using SharedWord = std::atomic<uint64_t>;
+static_assert(sizeof(SharedWord) == 8 && alignof(SharedWord) == 8);
+static_assert(SharedWord::is_always_lock_free);
+
+inline constexpr size_t kCacheLineBytes = 64;
+
+// How this process makes its writes to a pool visible to others and others' writes to itself.
+class Visibility {
+ public:
+  explicit Visibility(CoherenceMode mode) : write_back_(mode == CoherenceMode::kWriteBackInvalidate) {}
+
+  // Makes `value` visible in `word` after every write this thread made before (release).
+  void Publish(SharedWord* word, uint64_t value) const {
+    word->store(value, std::memory_order_release);
+    if (write_back_) WriteBackLines(word, sizeof(*word));
+  }
+
+  // Reads `word`; writes the publisher made before publishing it become visible (acquire).
+  uint64_t Consume(const SharedWord* word) const {
+    if (write_back_) InvalidateLines(word, sizeof(*word));
+    return word->load(std::memory_order_acquire);
+  }
+
+  // Writes back [data, data+size) so that a later Publish makes it visible without coherence.
+  void WriteBack(const void* data, size_t size) const {
+    if (write_back_) WriteBackLines(data, size);
+  }
+
+  // Discards stale cached copies of [data, data+size) after a Consume, before reading it.
+  void Invalidate(const void* data, size_t size) const {
+    if (write_back_) InvalidateLines(data, size);
+  }
+
+  // Reads `word` in the single total order of all ordered operations: for protocols where each
+  // side writes its own word and then reads the other's (directory registration).
+  static uint64_t LoadOrdered(const SharedWord* word) {
+    return word->load(std::memory_order_seq_cst);
+  }
+
+  // Atomically replaces `expected` with `desired` in `word`; on failure `expected` gets the value
+  // seen. Sequentially consistent.
+  static bool CompareExchange(SharedWord* word, uint64_t& expected, uint64_t desired) {
+    return word->compare_exchange_strong(expected, desired, std::memory_order_seq_cst);
+  }
+  static uint64_t Exchange(SharedWord* word, uint64_t value) {
+    return word->exchange(value, std::memory_order_seq_cst);
+  }
+  static uint64_t FetchOr(SharedWord* word, uint64_t bits) {
+    return word->fetch_or(bits, std::memory_order_seq_cst);
+  }
+  static uint64_t FetchAdd(SharedWord* word, uint64_t delta) {
+    return word->fetch_add(delta, std::memory_order_relaxed);
+  }
+
+ private:
+  static void WriteBackLines(const void* data, size_t size);
+  static void InvalidateLines(const void* data, size_t size);
+
+  bool write_back_;
+};
+
+}  // namespace notnets::internal
+
+#endif  // NOTNETS_POOL_SHARED_MEMORY_H_

@@ -1,0 +1,66 @@
+// One connection side's cache of free pool blocks, so that calls rarely touch the pool-wide
+// allocator: a block the peer releases comes back here and is reused for the next message.
+#ifndef NOTNETS_RPC_BUFFER_CACHE_H_
+#define NOTNETS_RPC_BUFFER_CACHE_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+
+#include "channel/descriptor.h"
+#include "notnets/message.h"
+#include "notnets/status.h"
+#include "pool/allocator.h"
+#include "pool/layout.h"
+
+namespace notnets::internal {
+
+class BufferCache {
+ public:
+  // Blocks are owned by `endpoint` while in this cache or being written.
+  BufferCache(Allocator* allocator, uint64_t endpoint) : allocator_(allocator), endpoint_(endpoint) {}
+  // Returns every cached block to the pool.
+  ~BufferCache();
+  BufferCache(const BufferCache&) = delete;
+  BufferCache& operator=(const BufferCache&) = delete;
+
+  // A block whose payload holds `payload_bytes`, owned by this endpoint. Thread-safe.
+  Status AllocateBlock(uint64_t payload_bytes, uint64_t* block_offset);
+  // The same, wrapped for the user to write in place.
+  Status Allocate(uint64_t payload_bytes, MessageBuffer* buffer);
+
+  // Puts a block this endpoint owns back in the cache, or in the pool if the cache is full.
+  void Release(uint64_t block_offset);
+
+  // Hands the block to endpoint `reader`: after this, only the reader may touch it.
+  void PublishBlock(uint64_t block_offset, uint64_t length, uint64_t reader);
+  // Publishes a user's buffer and returns where it is; the buffer becomes empty.
+  BlockPayload Publish(MessageBuffer* buffer, uint64_t reader);
+
+  // Validates a block the peer published to this endpoint (read once, bounds-checked), takes
+  // ownership, and returns its payload address and capacity; nullptr if it does not validate.
+  const uint8_t* Adopt(uint64_t block_offset, uint64_t length);
+  // Wraps a validated payload for the user (ReceivedMessage releases it back here).
+  bool AdoptMessage(const BlockPayload& payload, ReceivedMessage* message);
+  // Wraps inline bytes (copied) for the user.
+  static void InlineMessage(const uint8_t* bytes, size_t length, ReceivedMessage* message);
+
+  uint8_t* PayloadOf(uint64_t block_offset) const {
+    return allocator_->mapping()->At<uint8_t>(block_offset + kBlockHeaderBytes);
+  }
+  uint64_t endpoint() const { return endpoint_; }
+  Allocator* allocator() const { return allocator_; }
+
+ private:
+  static constexpr uint32_t kSmallClassLimit = 16;  // blocks up to 64 KiB
+  static uint32_t Limit(uint32_t size_class) { return size_class <= 16 ? 32 : 2; }
+
+  Allocator* allocator_;
+  uint64_t endpoint_;
+  std::array<std::atomic<uint64_t>, kSizeClassCount> heads_{};
+  std::array<std::atomic<uint32_t>, kSizeClassCount> counts_{};
+};
+
+}  // namespace notnets::internal
+
+#endif  // NOTNETS_RPC_BUFFER_CACHE_H_

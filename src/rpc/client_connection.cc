@@ -1,0 +1,484 @@
+#include "rpc/client_connection.h"
+
+#include <cstring>
+
+#include "channel/wait.h"
+#include "pool/directory.h"
+#include "pool/pool_mapping.h"
+#include "rpc/client_context_access.h"
+#include "rpc/metadata_codec.h"
+
+namespace notnets::internal {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr auto kProcessCheckInterval = std::chrono::milliseconds(20);
+
+}  // namespace
+
+Status ClientConnection::Connect(std::shared_ptr<Pool> pool, std::string_view service,
+                                 const ChannelOptions& options,
+                                 std::unique_ptr<ClientConnection>* out) {
+  if (!IsValidRingCapacity(options.max_outstanding_calls)) {
+    return Status(StatusCode::INVALID_ARGUMENT,
+                  "max_outstanding_calls must be a power of two in [" +
+                      std::to_string(kMinRingCapacity) + ", " + std::to_string(kMaxRingCapacity) +
+                      "], not " + std::to_string(options.max_outstanding_calls));
+  }
+  PoolMapping* mapping = &pool->mapping();
+  Allocator allocator(mapping);
+  Directory directory(mapping, &allocator);
+  ServiceView found;
+  Status status = directory.Lookup(service, &found);
+  Backoff backoff;
+  for (auto give_up = Clock::now() + options.wait_for_service;
+       !status.ok() && Clock::now() < give_up; status = directory.Lookup(service, &found)) {
+    backoff.Wait();
+  }
+  if (!status.ok()) return status;
+
+  ConnectionView view;
+  status = CreateConnection(&allocator, options.max_outstanding_calls, found.ref, &view);
+  if (!status.ok()) return status;
+  ServiceEntry* entry = directory.entry(found.ref.index);
+  std::unique_ptr<ClientConnection> connection(
+      new ClientConnection(std::move(pool), std::string(service), view));
+  connection->server_ = ProcessIdentity{
+      static_cast<int32_t>(entry->server_pid.load(std::memory_order_relaxed)),
+      entry->server_start_ticks.load(std::memory_order_relaxed)};
+  for (uint32_t i = 0; i < found.methods.size(); ++i) connection->methods_[found.methods[i]] = i;
+
+  uint64_t head = entry->pending_connections.load(std::memory_order_relaxed);
+  do {
+    view.header->next_pending.store(head, std::memory_order_relaxed);
+    mapping->visibility().WriteBack(view.header, sizeof(*view.header));
+  } while (!Visibility::CompareExchange(&entry->pending_connections, head, view.block_offset));
+  if (!directory.IsActive(found.ref)) {
+    return Status(StatusCode::UNAVAILABLE, "service '" + std::string(service) +
+                                               "' shut down while connecting; try again");
+  }
+  *out = std::move(connection);
+  return Status::OK;
+}
+
+ClientConnection::ClientConnection(std::shared_ptr<Pool> pool, std::string service,
+                                   const ConnectionView& view)
+    : pool_(std::move(pool)),
+      service_(std::move(service)),
+      peer_(std::make_shared<const std::string>("notnets:" + pool_->path() + "/" + service_)),
+      allocator_(&pool_->mapping()),
+      view_(view),
+      cache_(std::make_unique<BufferCache>(&allocator_, view.endpoint(Side::kClient))),
+      requests_(view.request_slots(), view.capacity, &view.responses->peer_consumed,
+                &pool_->mapping().visibility()),
+      responses_(view.response_slots(), view.capacity, &view.requests->peer_consumed,
+                 &pool_->mapping().visibility()),
+      slots_(new CallSlot[view.capacity]),
+      capacity_(view.capacity) {
+  for (uint32_t i = capacity_; i > 0; --i) ReleaseSlot(i - 1);
+}
+
+ClientConnection::~ClientConnection() {
+  stopping_.store(true);
+  {
+    std::lock_guard<std::mutex> lock(completion_mutex_);
+    completion_wakeup_.notify_all();
+  }
+  if (completion_thread_.joinable()) completion_thread_.join();
+  for (uint32_t i = 0; i < capacity_; ++i) {
+    uint32_t expected = kAsyncWaiting;
+    if (slots_[i].state.compare_exchange_strong(expected, kFinishing)) {
+      auto done = std::move(slots_[i].done);
+      done(CallResult{Status(StatusCode::CANCELLED,
+                             "the channel to service '" + service_ + "' was destroyed"),
+                      ReceivedMessage()});
+    }
+  }
+  pool_->mapping().visibility().Publish(&view_.requests->closed, kClosedBySender);
+  cache_.reset();
+  DetachConnection(&allocator_, view_, Side::kClient);
+}
+
+uint32_t ClientConnection::AcquireSlot() {
+  uint64_t head = free_slots_.load(std::memory_order_acquire);
+  while (true) {
+    uint32_t index_plus_one = static_cast<uint32_t>(head);
+    if (index_plus_one == 0) return capacity_;
+    uint64_t next = slots_[index_plus_one - 1].next_free.load(std::memory_order_relaxed);
+    if (free_slots_.compare_exchange_weak(head, ((head >> 32) + 1) << 32 | next,
+                                          std::memory_order_acquire)) {
+      return index_plus_one - 1;
+    }
+  }
+}
+
+void ClientConnection::ReleaseSlot(uint32_t index) {
+  CallSlot& slot = slots_[index];
+  slot.generation.fetch_add(1, std::memory_order_relaxed);
+  slot.context = nullptr;
+  slot.state.store(kFree, std::memory_order_relaxed);
+  uint64_t head = free_slots_.load(std::memory_order_relaxed);
+  do {
+    slot.next_free.store(static_cast<uint32_t>(head), std::memory_order_relaxed);
+  } while (!free_slots_.compare_exchange_weak(head, ((head >> 32) + 1) << 32 | (index + 1),
+                                              std::memory_order_release));
+}
+
+Status ClientConnection::PeerStatus(bool check_process) {
+  if (server_gone_.load(std::memory_order_relaxed)) {
+    return Status(StatusCode::UNAVAILABLE, "the server of service '" + service_ +
+                                               "' has shut down; reconnect when it is back");
+  }
+  bool closed =
+      pool_->mapping().visibility().Consume(&view_.responses->closed) != kOpen ||
+      (check_process && !IsAlive(server_));
+  if (!closed) return Status::OK;
+  server_gone_.store(true, std::memory_order_relaxed);
+  return PeerStatus(false);
+}
+
+Status ClientConnection::BuildRequest(uint32_t method_index, Request request,
+                                      ClientContext* context, Message* message) {
+  message->code = method_index;
+  message->flags = static_cast<uint16_t>(DescriptorKind::kRequest);
+  if (context->deadline() != Clock::time_point::max()) {
+    auto remaining = context->deadline() - Clock::now();
+    if (remaining <= Clock::duration::zero()) {
+      return Status(StatusCode::DEADLINE_EXCEEDED, "deadline passed before the call to '" +
+                                                       service_ + "' was sent");
+    }
+    message->timeout_ns = static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(remaining).count());
+  }
+  uint64_t server = view_.endpoint(Side::kServer);
+  if (request.buffer != nullptr) {
+    if (!request.buffer->valid()) {
+      return Status(StatusCode::INVALID_ARGUMENT,
+                    "the request buffer is empty; obtain it from Channel::AllocateMessage");
+    }
+    message->flags |= kPayloadInBlock;
+    message->payload.block = cache_->Publish(request.buffer, server);
+  } else if (request.bytes.size() <= kInlinePayloadBytes) {
+    message->inline_length = static_cast<uint16_t>(request.bytes.size());
+    std::memcpy(message->payload.inline_bytes, request.bytes.data(), request.bytes.size());
+  } else {
+    uint64_t block;
+    Status status = cache_->AllocateBlock(request.bytes.size(), &block);
+    if (!status.ok()) return status;
+    std::memcpy(cache_->PayloadOf(block), request.bytes.data(), request.bytes.size());
+    cache_->PublishBlock(block, request.bytes.size(), server);
+    message->flags |= kPayloadInBlock;
+    message->payload.block = BlockPayload{block, request.bytes.size()};
+  }
+  if (!context->client_metadata().empty()) {
+    MetadataSet set;
+    set.sections[static_cast<int>(MetadataSection::kRequest)] = &context->client_metadata();
+    uint64_t bytes = EncodedMetadataBytes(set);
+    uint64_t block;
+    Status status = cache_->AllocateBlock(bytes, &block);
+    if (!status.ok()) {
+      Discard(*message);
+      return status;
+    }
+    EncodeMetadata(set, cache_->PayloadOf(block));
+    cache_->PublishBlock(block, bytes, server);
+    message->flags |= kHasMetadata;
+    message->metadata_offset = block;
+  }
+  return Status::OK;
+}
+
+void ClientConnection::Discard(const Message& message) {
+  // Blocks we published but never sent are still ours; blocks the server sent must validate.
+  uint64_t blocks[2] = {message.flags & kPayloadInBlock ? message.payload.block.block_offset : 0,
+                        message.flags & kHasMetadata ? message.metadata_offset : 0};
+  for (uint64_t block : blocks) {
+    if (block == 0) continue;
+    BlockHeader* header = allocator_.ValidBlock(block);
+    if (header == nullptr) continue;
+    uint64_t ownership = header->ownership.load(std::memory_order_relaxed);
+    if (ownership == BlockOwnership(view_.endpoint(Side::kClient), BlockState::kPublished) ||
+        ownership == BlockOwnership(view_.endpoint(Side::kServer), BlockState::kPublished)) {
+      cache_->Release(block);
+    }
+  }
+}
+
+Status ClientConnection::Start(std::string_view method, Request request, ClientContext* context,
+                               SlotState state, std::function<void(CallResult)>* done,
+                               uint32_t* slot_index) {
+  if (context->cancel_requested()) {
+    return Status(StatusCode::CANCELLED, "the call was cancelled before it started");
+  }
+  auto method_entry = methods_.find(method);
+  if (method_entry == methods_.end()) {
+    return Status(StatusCode::UNIMPLEMENTED,
+                  "service '" + service_ + "' has no method '" + std::string(method) + "'");
+  }
+  Status status = PeerStatus(false);
+  if (!status.ok()) return status;
+
+  Backoff backoff;
+  uint32_t index;
+  while ((index = AcquireSlot()) == capacity_) {
+    if (Clock::now() >= context->deadline()) {
+      return Status(StatusCode::DEADLINE_EXCEEDED,
+                    "deadline passed while waiting for one of the " + std::to_string(capacity_) +
+                        " call slots of the channel to '" + service_ + "'");
+    }
+    TryDrain();
+    backoff.Wait();
+  }
+  Message message;
+  status = BuildRequest(method_entry->second, request, context, &message);
+  if (!status.ok()) {
+    ReleaseSlot(index);
+    return status;
+  }
+  message.call_id = CallId(index);
+  CallSlot& slot = slots_[index];
+  slot.context = context;
+  if (done != nullptr) slot.done = std::move(*done);
+  slot.state.store(state, std::memory_order_release);
+  if (state == kAsyncWaiting) async_outstanding_.fetch_add(1, std::memory_order_relaxed);
+
+  uint64_t position;
+  while (!requests_.TryClaim(&position)) {
+    if (Clock::now() >= context->deadline() || !PeerStatus(true).ok()) {
+      if (state == kAsyncWaiting) async_outstanding_.fetch_sub(1, std::memory_order_relaxed);
+      if (done != nullptr) *done = std::move(slot.done);
+      Discard(message);
+      ReleaseSlot(index);
+      return PeerStatus(false).ok()
+                 ? Status(StatusCode::DEADLINE_EXCEEDED,
+                          "deadline passed while the request ring to '" + service_ + "' was full")
+                 : PeerStatus(false);
+    }
+    TryDrain();
+    backoff.Wait();
+  }
+  ClientContextAccess::set_peer(context, peer_);
+  requests_.Publish(position, message);
+  *slot_index = index;
+  return Status::OK;
+}
+
+Status ClientConnection::CallSync(std::string_view method, Request request,
+                                  ClientContext* context, ReceivedMessage* response) {
+  uint32_t index;
+  Status status = Start(method, request, context, kSyncWaiting, nullptr, &index);
+  if (!status.ok()) return status;
+  CallSlot& slot = slots_[index];
+  Backoff backoff;
+  auto next_process_check = Clock::now() + kProcessCheckInterval;
+  for (uint32_t round = 1;; ++round) {
+    if (slot.state.load(std::memory_order_acquire) == kCompleted) break;
+    if (TryDrain()) continue;
+    if (round % 64 == 0 || backoff.sleeping()) {
+      auto now = Clock::now();
+      Status failure;
+      if (context->cancel_requested()) {
+        failure = Status(StatusCode::CANCELLED, "the call was cancelled");
+      } else if (now >= context->deadline()) {
+        failure = Status(StatusCode::DEADLINE_EXCEEDED,
+                         "deadline exceeded waiting for service '" + service_ + "'");
+      } else if (bool check = now >= next_process_check; !(failure = PeerStatus(check)).ok()) {
+        TryDrain();  // responses published before the server went away still count
+      } else if (check) {
+        next_process_check = now + kProcessCheckInterval;
+      }
+      if (!failure.ok() && Abandon(index, kSyncWaiting)) {
+        SendCancel(CallId(index));
+        return failure;
+      }
+    }
+    backoff.Wait();
+  }
+  Message message = slot.response;
+  ReleaseSlot(index);
+  return Finish(message, context, response);
+}
+
+void ClientConnection::CallAsync(std::string_view method, Request request,
+                                 ClientContext* context, std::function<void(CallResult)> done) {
+  uint32_t index;
+  EnsureCompletionThread();
+  Status status = Start(method, request, context, kAsyncWaiting, &done, &index);
+  if (!status.ok()) {
+    done(CallResult{status, ReceivedMessage()});
+    return;
+  }
+  std::lock_guard<std::mutex> lock(completion_mutex_);
+  completion_wakeup_.notify_one();
+}
+
+bool ClientConnection::Abandon(uint32_t index, SlotState from) {
+  uint32_t expected = from;
+  return slots_[index].state.compare_exchange_strong(expected, kAbandoned,
+                                                     std::memory_order_acq_rel);
+}
+
+void ClientConnection::SendCancel(uint64_t call_id) {
+  uint64_t position;
+  if (!requests_.TryClaim(&position)) return;  // best effort: the deadline still ends it there
+  Message cancel;
+  cancel.call_id = call_id;
+  cancel.flags = static_cast<uint16_t>(DescriptorKind::kCancel);
+  requests_.Publish(position, cancel);
+}
+
+bool ClientConnection::TryDrain() {
+  if (polling_.test_and_set(std::memory_order_acquire)) return false;
+  if (!responses_.HasMessage()) {
+    polling_.clear(std::memory_order_release);
+    return false;
+  }
+  std::vector<Completion> completions;
+  DrainResponses(&completions);
+  polling_.clear(std::memory_order_release);
+  for (Completion& completion : completions) {
+    completion.done(std::move(completion.result));
+    async_outstanding_.fetch_sub(1, std::memory_order_relaxed);
+  }
+  return true;
+}
+
+void ClientConnection::DrainResponses(std::vector<Completion>* completions) {
+  Message message;
+  while (responses_.TryRead(&message)) {
+    uint32_t index = static_cast<uint32_t>(message.call_id);
+    if (message.kind() != DescriptorKind::kResponse || index >= capacity_ ||
+        slots_[index].generation.load(std::memory_order_relaxed) != message.call_id >> 32) {
+      Discard(message);
+      continue;
+    }
+    CallSlot& slot = slots_[index];
+    uint32_t state = slot.state.load(std::memory_order_acquire);
+    while (state == kFinishing) {
+      CpuRelax();
+      state = slot.state.load(std::memory_order_acquire);
+    }
+    if (state == kSyncWaiting) {
+      slot.response = message;
+      if (slot.state.compare_exchange_strong(state, kCompleted, std::memory_order_acq_rel)) {
+        continue;
+      }
+    } else if (state == kAsyncWaiting &&
+               slot.state.compare_exchange_strong(state, kFinishing, std::memory_order_acq_rel)) {
+      Completion completion{std::move(slot.done), CallResult{}};
+      completion.result.status = Finish(message, slot.context, &completion.result.response);
+      ReleaseSlot(index);
+      completions->push_back(std::move(completion));
+      continue;
+    }
+    // The caller gave up on this call: the response only frees the slot.
+    Discard(message);
+    ReleaseSlot(index);
+  }
+}
+
+Status ClientConnection::Finish(const Message& response, ClientContext* context,
+                                ReceivedMessage* message) {
+  auto invalid = [this](const char* what) {
+    return Status(StatusCode::INTERNAL, std::string("the server of '") + service_ +
+                                            "' sent an invalid response (" + what + ")");
+  };
+  std::string status_message;
+  if (response.flags & kHasMetadata) {
+    BlockHeader* block = allocator_.ValidBlock(response.metadata_offset);
+    uint64_t capacity = block ? Allocator::PayloadCapacity(Allocator::SizeClassOf(block)) : 0;
+    const uint8_t* bytes = cache_->Adopt(response.metadata_offset, capacity);
+    if (bytes == nullptr) {
+      Discard(response);
+      return invalid("metadata block");
+    }
+    Metadata* sections[kMetadataSectionCount] = {
+        nullptr, ClientContextAccess::server_initial_metadata(context),
+        ClientContextAccess::server_trailing_metadata(context)};
+    bool decoded = DecodeMetadata(bytes, capacity, &status_message, sections);
+    cache_->Release(response.metadata_offset);
+    if (!decoded) {
+      Message payload_only = response;
+      payload_only.flags &= ~kHasMetadata;
+      Discard(payload_only);
+      return invalid("metadata encoding");
+    }
+  }
+  if (!IsValidStatusCode(static_cast<int>(response.code))) {
+    Discard(response);
+    return invalid("status code");
+  }
+  auto code = static_cast<StatusCode>(response.code);
+  if (response.flags & kPayloadInBlock) {
+    if (!cache_->AdoptMessage(response.payload.block, message)) return invalid("payload block");
+  } else if (response.inline_length <= kInlinePayloadBytes) {
+    BufferCache::InlineMessage(response.payload.inline_bytes, response.inline_length, message);
+  } else {
+    return invalid("inline length");
+  }
+  return Status(code, std::move(status_message));
+}
+
+void ClientConnection::EnsureCompletionThread() {
+  std::lock_guard<std::mutex> lock(completion_mutex_);
+  if (!completion_thread_.joinable()) completion_thread_ = std::thread([this] { CompletionLoop(); });
+}
+
+uint32_t ClientConnection::ExpireAsyncCalls(std::vector<Completion>* completions) {
+  uint32_t waiting = 0;
+  auto now = Clock::now();
+  bool check_process = now >= next_process_check_;
+  if (check_process) next_process_check_ = now + kProcessCheckInterval;
+  Status peer = PeerStatus(check_process);
+  for (uint32_t i = 0; i < capacity_; ++i) {
+    CallSlot& slot = slots_[i];
+    if (slot.state.load(std::memory_order_acquire) != kAsyncWaiting) continue;
+    Status failure = !peer.ok()                         ? peer
+                     : slot.context->cancel_requested() ? Status(StatusCode::CANCELLED,
+                                                                 "the call was cancelled")
+                     : now >= slot.context->deadline()
+                         ? Status(StatusCode::DEADLINE_EXCEEDED,
+                                  "deadline exceeded waiting for service '" + service_ + "'")
+                         : Status::OK;
+    uint32_t expected = kAsyncWaiting;
+    if (failure.ok() ||
+        !slot.state.compare_exchange_strong(expected, kFinishing, std::memory_order_acq_rel)) {
+      ++waiting;
+      continue;
+    }
+    completions->push_back(Completion{std::move(slot.done), CallResult{failure, {}}});
+    slot.state.store(kAbandoned, std::memory_order_release);
+    SendCancel(CallId(i));
+  }
+  return waiting;
+}
+
+void ClientConnection::CompletionLoop() {
+  Backoff backoff;
+  for (uint32_t round = 1; !stopping_.load(std::memory_order_relaxed); ++round) {
+    if (async_outstanding_.load(std::memory_order_relaxed) == 0) {
+      std::unique_lock<std::mutex> lock(completion_mutex_);
+      completion_wakeup_.wait_for(lock, std::chrono::milliseconds(100), [this] {
+        return stopping_.load() || async_outstanding_.load() > 0;
+      });
+      continue;
+    }
+    if (TryDrain()) {
+      backoff.Reset();
+      continue;
+    }
+    if (round % 256 == 0 || backoff.sleeping()) {
+      std::vector<Completion> expired;
+      ExpireAsyncCalls(&expired);
+      for (Completion& completion : expired) {
+        completion.done(std::move(completion.result));
+        async_outstanding_.fetch_sub(1, std::memory_order_relaxed);
+      }
+    }
+    backoff.Wait();
+  }
+}
+
+}  // namespace notnets::internal

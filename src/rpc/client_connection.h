@@ -1,0 +1,132 @@
+// The client end of one connection: call slots, the request ring it writes, the response ring it
+// reads, and the thread that completes asynchronous calls.
+#ifndef NOTNETS_RPC_CLIENT_CONNECTION_H_
+#define NOTNETS_RPC_CLIENT_CONNECTION_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "channel/connection.h"
+#include "channel/ring.h"
+#include "notnets/channel.h"
+#include "pool/process_identity.h"
+#include "rpc/buffer_cache.h"
+
+namespace notnets::internal {
+
+class ClientConnection {
+ public:
+  static Status Connect(std::shared_ptr<Pool> pool, std::string_view service,
+                        const ChannelOptions& options, std::unique_ptr<ClientConnection>* out);
+  // Completes outstanding asynchronous calls with CANCELLED and leaves the connection.
+  ~ClientConnection();
+
+  // The request of a call: bytes to copy, or a buffer to hand over.
+  struct Request {
+    std::string_view bytes;
+    MessageBuffer* buffer = nullptr;
+  };
+
+  // Runs a call to completion on the calling thread.
+  Status CallSync(std::string_view method, Request request, ClientContext* context,
+                  ReceivedMessage* response);
+  // Starts a call whose result goes to `done`.
+  void CallAsync(std::string_view method, Request request, ClientContext* context,
+                 std::function<void(CallResult)> done);
+
+  BufferCache& cache() { return *cache_; }
+  const std::string& service() const { return service_; }
+
+ private:
+  enum SlotState : uint32_t {
+    kFree,
+    kSyncWaiting,   // a thread waits in CallSync
+    kAsyncWaiting,  // `done` runs when the response arrives
+    kFinishing,     // one thread is completing the call; others keep out
+    kCompleted,     // the response is in `response`, for the waiting thread
+    kAbandoned,     // the caller gave up; the late response only frees the slot
+  };
+  struct CallSlot {
+    std::atomic<uint32_t> state{kFree};
+    std::atomic<uint32_t> generation{0};
+    Message response;
+    ClientContext* context = nullptr;
+    std::function<void(CallResult)> done;
+    std::atomic<uint32_t> next_free{0};  // index + 1 of the next free slot
+  };
+  struct Completion {
+    std::function<void(CallResult)> done;
+    CallResult result;
+  };
+
+  ClientConnection(std::shared_ptr<Pool> pool, std::string service, const ConnectionView& view);
+
+  // Sends a call. On success `*done` (if given) has moved into the slot; on failure it is intact.
+  Status Start(std::string_view method, Request request, ClientContext* context, SlotState state,
+               std::function<void(CallResult)>* done, uint32_t* slot_index);
+  Status BuildRequest(uint32_t method_index, Request request, ClientContext* context,
+                      Message* message);
+  // Turns a response into the caller's status, message and metadata.
+  Status Finish(const Message& response, ClientContext* context, ReceivedMessage* message);
+  // Releases the blocks a message refers to without reading them.
+  void Discard(const Message& message);
+  // Reads all available responses; async completions are appended for running outside the poll.
+  void DrainResponses(std::vector<Completion>* completions);
+  bool TryDrain();
+  // Gives up on a waiting call: true if this thread won it (and must report `status`).
+  bool Abandon(uint32_t index, SlotState from);
+  void SendCancel(uint64_t call_id);
+  // Why calls cannot complete, if the server went away; OK while it is there.
+  // `check_process` also asks the kernel whether the server process still exists (a syscall).
+  Status PeerStatus(bool check_process);
+
+  uint32_t AcquireSlot();
+  void ReleaseSlot(uint32_t index);
+  uint64_t CallId(uint32_t index) const {
+    return uint64_t{slots_[index].generation.load(std::memory_order_relaxed)} << 32 | index;
+  }
+  void EnsureCompletionThread();
+  void CompletionLoop();
+  // Fails async calls past their deadline or cancelled; returns how many are still waiting.
+  uint32_t ExpireAsyncCalls(std::vector<Completion>* completions);
+
+  std::shared_ptr<Pool> pool_;
+  std::string service_;
+  std::shared_ptr<const std::string> peer_;
+  Allocator allocator_;
+  ConnectionView view_;
+  ProcessIdentity server_;
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view name) const { return std::hash<std::string_view>()(name); }
+  };
+  std::unordered_map<std::string, uint32_t, NameHash, std::equal_to<>> methods_;
+  std::unique_ptr<BufferCache> cache_;
+  RingWriter requests_;
+  RingReader responses_;
+  std::atomic_flag polling_ = ATOMIC_FLAG_INIT;
+  std::unique_ptr<CallSlot[]> slots_;
+  uint32_t capacity_;
+  std::atomic<uint64_t> free_slots_{0};  // tag << 32 | index + 1
+  std::atomic<bool> server_gone_{false};
+
+  std::mutex completion_mutex_;
+  std::condition_variable completion_wakeup_;
+  std::atomic<uint32_t> async_outstanding_{0};
+  std::atomic<bool> stopping_{false};
+  std::thread completion_thread_;
+  std::chrono::steady_clock::time_point next_process_check_;  // completion thread only
+};
+
+}  // namespace notnets::internal
+
+#endif  // NOTNETS_RPC_CLIENT_CONNECTION_H_

@@ -1,0 +1,27 @@
+// The runtime's access to the parts of ClientContext that users only read.
+#ifndef NOTNETS_RPC_CLIENT_CONTEXT_ACCESS_H_
+#define NOTNETS_RPC_CLIENT_CONTEXT_ACCESS_H_
+
+#include <memory>
+#include <string>
+
+#include "notnets/client_context.h"
+
+namespace notnets::internal {
+
+class ClientContextAccess {
+ public:
+  static Metadata* server_initial_metadata(ClientContext* context) {
+    return &context->server_initial_metadata_;
+  }
+  static Metadata* server_trailing_metadata(ClientContext* context) {
+    return &context->server_trailing_metadata_;
+  }
+  static void set_peer(ClientContext* context, std::shared_ptr<const std::string> peer) {
+    context->peer_ = std::move(peer);
+  }
+};
+
+}  // namespace notnets::internal
+
+#endif  // NOTNETS_RPC_CLIENT_CONTEXT_ACCESS_H_

@@ -1,0 +1,334 @@
+#include "rpc/server_runtime.h"
+
+#include <cstring>
+#include <exception>
+
+#include "channel/wait.h"
+#include "pool/pool_mapping.h"
+#include "rpc/metadata_codec.h"
+
+namespace notnets::internal {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A hostile client could link pending connections into a cycle: never walk more than this.
+constexpr uint32_t kMaxPendingWalk = 65536;
+
+}  // namespace
+
+ServerRuntime::Connection::Connection(const ConnectionView& view,
+                                      const RegisteredService* service, Allocator* allocator,
+                                      const Visibility* visibility)
+    : view(view),
+      service(service),
+      cache(std::make_unique<BufferCache>(allocator, view.endpoint(Side::kServer))),
+      requests(view.request_slots(), view.capacity, &view.responses->peer_consumed, visibility),
+      responses(view.response_slots(), view.capacity, &view.requests->peer_consumed, visibility),
+      calls(new CallState[view.capacity]) {}
+
+ServerRuntime::ServerRuntime(std::shared_ptr<Pool> pool, int workers)
+    : pool_(std::move(pool)),
+      allocator_(&pool_->mapping()),
+      directory_(&pool_->mapping(), &allocator_),
+      connections_(new std::atomic<Connection*>[kMaxConnections]),
+      worker_passes_(new std::atomic<uint64_t>[workers]) {
+  for (uint32_t i = 0; i < kMaxConnections; ++i) connections_[i].store(nullptr);
+  for (int i = 0; i < workers; ++i) worker_passes_[i].store(0);
+}
+
+Status ServerRuntime::Start(std::shared_ptr<Pool> pool, const std::vector<Service*>& services,
+                            int workers, std::unique_ptr<ServerRuntime>* runtime) {
+  if (workers < 1 || workers > 1024) {
+    return Status(StatusCode::INVALID_ARGUMENT, "worker threads must be in [1, 1024]");
+  }
+  if (services.empty()) {
+    return Status(StatusCode::INVALID_ARGUMENT, "register at least one service before starting");
+  }
+  std::unique_ptr<ServerRuntime> server(new ServerRuntime(std::move(pool), workers));
+  for (Service* service : services) {
+    std::vector<std::string> names;
+    for (const Service::Method& method : service->methods()) names.push_back(method.name);
+    ServiceRef ref;
+    Status status = server->directory_.Register(service->name(), names, &ref);
+    if (!status.ok()) {
+      for (const RegisteredService& done : server->services_) {
+        server->directory_.Unregister(done.ref);
+      }
+      server->services_.clear();
+      return status;
+    }
+    server->services_.push_back(RegisteredService{service, ref});
+  }
+  for (int i = 0; i < workers; ++i) {
+    server->workers_.emplace_back([raw = server.get(), i] { raw->WorkerLoop(i); });
+  }
+  *runtime = std::move(server);
+  return Status::OK;
+}
+
+ServerRuntime::~ServerRuntime() { Shutdown(); }
+
+void ServerRuntime::Shutdown() {
+  {
+    std::lock_guard<std::mutex> lock(shutdown_mutex_);
+    if (shut_down_) return;
+    shut_down_ = true;
+  }
+  for (const RegisteredService& service : services_) directory_.BeginClose(service.ref);
+  stopping_.store(true);
+  for (std::thread& worker : workers_) worker.join();
+  // Connections that arrived after the last accept are taken now only to be closed.
+  AcceptPending();
+  const Visibility& visibility = pool_->mapping().visibility();
+  for (uint32_t i = 0; i < connection_slots_used_.load(); ++i) {
+    Connection* connection = connections_[i].load();
+    if (connection == nullptr) continue;
+    visibility.Publish(&connection->view.responses->closed, kClosedBySender);
+    connection->cache.reset();
+    DetachConnection(&allocator_, connection->view, Side::kServer);
+    delete connection;
+    connections_[i].store(nullptr);
+  }
+  retired_.clear();
+  for (const RegisteredService& service : services_) directory_.Unregister(service.ref);
+  std::lock_guard<std::mutex> lock(shutdown_mutex_);
+  shutdown_done_.notify_all();
+}
+
+void ServerRuntime::Wait() {
+  std::unique_lock<std::mutex> lock(shutdown_mutex_);
+  shutdown_done_.wait(lock, [this] { return shut_down_; });
+}
+
+void ServerRuntime::WorkerLoop(uint32_t worker) {
+  Backoff backoff;
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    bool worked = false;
+    if (!housekeeping_.test_and_set(std::memory_order_acquire)) {
+      worked = AcceptPending();
+      if (backoff.sleeping()) ReclaimRetired();
+      housekeeping_.clear(std::memory_order_release);
+    }
+    uint32_t used = connection_slots_used_.load(std::memory_order_acquire);
+    for (uint32_t i = 0; i < used; ++i) {
+      Connection* connection = connections_[i].load(std::memory_order_acquire);
+      if (connection != nullptr && Poll(connection)) worked = true;
+    }
+    worker_passes_[worker].fetch_add(1, std::memory_order_release);
+    if (worked) {
+      backoff.Reset();
+    } else {
+      backoff.Wait();
+    }
+  }
+}
+
+bool ServerRuntime::AcceptPending() {
+  bool accepted = false;
+  const Visibility& visibility = pool_->mapping().visibility();
+  for (const RegisteredService& service : services_) {
+    ServiceEntry* entry = directory_.entry(service.ref.index);
+    if (visibility.Consume(&entry->pending_connections) == 0) continue;
+    uint64_t offset = Visibility::Exchange(&entry->pending_connections, 0);
+    for (uint32_t walked = 0; offset != 0 && walked < kMaxPendingWalk; ++walked) {
+      ConnectionView view;
+      if (!OpenConnection(allocator_, offset, service.ref, &view)) break;
+      uint64_t next = visibility.Consume(&view.header->next_pending);
+      Accept(service, offset);
+      accepted = true;
+      offset = next;
+    }
+  }
+  return accepted;
+}
+
+void ServerRuntime::Accept(const RegisteredService& service, uint64_t block_offset) {
+  ConnectionView view;
+  OpenConnection(allocator_, block_offset, service.ref, &view);
+  const Visibility& visibility = pool_->mapping().visibility();
+  uint32_t used = connection_slots_used_.load(std::memory_order_relaxed);
+  uint32_t slot = 0;
+  while (slot < used && connections_[slot].load(std::memory_order_relaxed) != nullptr) ++slot;
+  if (slot == kMaxConnections || stopping_.load()) {
+    visibility.Publish(&view.responses->closed, kClosedBySender);
+    DetachConnection(&allocator_, view, Side::kServer);
+    return;
+  }
+  auto* connection = new Connection(view, &service, &allocator_, &visibility);
+  connections_[slot].store(connection, std::memory_order_release);
+  if (slot == used) connection_slots_used_.store(used + 1, std::memory_order_release);
+  Visibility::FetchAdd(&directory_.entry(service.ref.index)->connections_accepted, 1);
+}
+
+bool ServerRuntime::Poll(Connection* connection) {
+  if (connection->polling.test_and_set(std::memory_order_acquire)) return false;
+  if (connection->retired) {
+    connection->polling.clear(std::memory_order_release);
+    return false;
+  }
+  Message request;
+  bool got = false;
+  while (connection->requests.TryRead(&request)) {
+    if (request.kind() == DescriptorKind::kRequest) {
+      CallState& call = connection->calls[static_cast<uint32_t>(request.call_id) &
+                                          (connection->view.capacity - 1)];
+      call.cancelled.store(false, std::memory_order_relaxed);
+      call.call_id.store(request.call_id, std::memory_order_release);
+      connection->handlers_running.fetch_add(1, std::memory_order_relaxed);
+      got = true;
+      break;
+    }
+    if (request.kind() == DescriptorKind::kCancel) MarkCancelled(connection, request.call_id);
+  }
+  if (!got && connection->handlers_running.load(std::memory_order_acquire) == 0 &&
+      pool_->mapping().visibility().Consume(&connection->view.requests->closed) != kOpen) {
+    uint32_t used = connection_slots_used_.load(std::memory_order_acquire);
+    for (uint32_t slot = 0; slot < used; ++slot) {
+      if (connections_[slot].load(std::memory_order_relaxed) == connection) {
+        Retire(slot, connection);
+        break;
+      }
+    }
+  }
+  connection->polling.clear(std::memory_order_release);
+  if (got) {
+    Handle(connection, request);
+    connection->handlers_running.fetch_sub(1, std::memory_order_release);
+  }
+  return got;
+}
+
+void ServerRuntime::MarkCancelled(Connection* connection, uint64_t call_id) {
+  CallState& call =
+      connection->calls[static_cast<uint32_t>(call_id) & (connection->view.capacity - 1)];
+  if (call.call_id.load(std::memory_order_acquire) == call_id) {
+    call.cancelled.store(true, std::memory_order_release);
+  }
+}
+
+void ServerRuntime::Retire(uint32_t slot, Connection* connection) {
+  connection->retired = true;
+  connections_[slot].store(nullptr, std::memory_order_release);
+  connection->cache.reset();
+  DetachConnection(&allocator_, connection->view, Side::kServer);
+  Retired retired{std::unique_ptr<Connection>(connection), {}};
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    retired.passes.push_back(worker_passes_[i].load(std::memory_order_acquire));
+  }
+  std::lock_guard<std::mutex> lock(retired_mutex_);
+  retired_.push_back(std::move(retired));
+}
+
+void ServerRuntime::ReclaimRetired() {
+  std::lock_guard<std::mutex> lock(retired_mutex_);
+  std::erase_if(retired_, [this](const Retired& retired) {
+    // A worker that finished a pass after the retirement no longer holds the pointer.
+    for (size_t i = 0; i < retired.passes.size(); ++i) {
+      if (worker_passes_[i].load(std::memory_order_acquire) <= retired.passes[i]) return false;
+    }
+    return true;
+  });
+}
+
+void ServerRuntime::Handle(Connection* connection, const Message& request) {
+  const Service* service = connection->service->service;
+  ServerContext context;
+  CallState& call =
+      connection->calls[static_cast<uint32_t>(request.call_id) & (connection->view.capacity - 1)];
+  context.cancelled_ = &call.cancelled;
+  context.deadline_ = request.timeout_ns == 0
+                          ? Clock::time_point::max()
+                          : Clock::now() + std::chrono::nanoseconds(request.timeout_ns);
+  ServerResponse response(connection->cache.get());
+  BufferCache* cache = connection->cache.get();
+  Status status;
+  ReceivedMessage payload;
+  if (request.flags & kHasMetadata) {
+    BlockHeader* block = allocator_.ValidBlock(request.metadata_offset);
+    uint64_t capacity = block ? Allocator::PayloadCapacity(Allocator::SizeClassOf(block)) : 0;
+    const uint8_t* bytes = cache->Adopt(request.metadata_offset, capacity);
+    Metadata* sections[kMetadataSectionCount] = {&context.client_metadata_, nullptr, nullptr};
+    if (bytes == nullptr || !DecodeMetadata(bytes, capacity, nullptr, sections)) {
+      status = Status(StatusCode::INTERNAL, "the request's metadata block is invalid");
+    }
+    if (bytes != nullptr) cache->Release(request.metadata_offset);
+  }
+  if (!status.ok()) {
+  } else if (request.flags & kPayloadInBlock) {
+    if (!cache->AdoptMessage(request.payload.block, &payload)) {
+      status = Status(StatusCode::INTERNAL, "the request's payload block is invalid");
+    }
+  } else if (request.inline_length <= kInlinePayloadBytes) {
+    BufferCache::InlineMessage(request.payload.inline_bytes, request.inline_length, &payload);
+  } else {
+    status = Status(StatusCode::INTERNAL, "the request's inline length is invalid");
+  }
+  if (status.ok() && request.code >= service->methods().size()) {
+    status = Status(StatusCode::UNIMPLEMENTED, "service '" + service->name() +
+                                                   "' has no method number " +
+                                                   std::to_string(request.code));
+  }
+  if (status.ok() && Clock::now() >= context.deadline_) {
+    status = Status(StatusCode::DEADLINE_EXCEEDED, "deadline passed before the handler ran");
+  }
+  if (status.ok()) {
+    try {
+      status = service->methods()[request.code].handler(&context, payload, &response);
+    } catch (const std::exception& error) {
+      status = Status(StatusCode::UNKNOWN, std::string("the handler threw: ") + error.what());
+    } catch (...) {
+      status = Status(StatusCode::UNKNOWN, "the handler threw an exception");
+    }
+    if (status.ok() && !response.error_.ok()) status = response.error_;
+  }
+  payload.Release();
+  Respond(connection, request.call_id, status, &context, &response);
+}
+
+void ServerRuntime::Respond(Connection* connection, uint64_t call_id, const Status& status,
+                            const ServerContext* context, ServerResponse* response) {
+  BufferCache* cache = connection->cache.get();
+  uint64_t client = connection->view.endpoint(Side::kClient);
+  Message message;
+  message.call_id = call_id;
+  message.flags = static_cast<uint16_t>(DescriptorKind::kResponse);
+  message.code = static_cast<uint32_t>(status.error_code());
+  if (status.ok() && response->buffer_.valid()) {
+    message.flags |= kPayloadInBlock;
+    message.payload.block = cache->Publish(&response->buffer_, client);
+  } else if (status.ok()) {
+    message.inline_length = static_cast<uint16_t>(response->inline_size_);
+    std::memcpy(message.payload.inline_bytes, response->inline_, response->inline_size_);
+  }
+  MetadataSet set;
+  set.status_message = &status.error_message();
+  set.sections[static_cast<int>(MetadataSection::kInitial)] = &context->initial_metadata_;
+  set.sections[static_cast<int>(MetadataSection::kTrailing)] = &context->trailing_metadata_;
+  if (!status.error_message().empty() || !context->initial_metadata_.empty() ||
+      !context->trailing_metadata_.empty()) {
+    uint64_t bytes = EncodedMetadataBytes(set);
+    uint64_t block;
+    if (cache->AllocateBlock(bytes, &block).ok()) {
+      EncodeMetadata(set, cache->PayloadOf(block));
+      cache->PublishBlock(block, bytes, client);
+      message.flags |= kHasMetadata;
+      message.metadata_offset = block;
+    }
+  }
+  Backoff backoff;
+  uint64_t position;
+  while (!connection->responses.TryClaim(&position)) {
+    if (pool_->mapping().visibility().Consume(&connection->view.requests->closed) != kOpen) {
+      // Nobody will read it: the blocks go back to our cache.
+      if (message.flags & kPayloadInBlock) cache->Release(message.payload.block.block_offset);
+      if (message.flags & kHasMetadata) cache->Release(message.metadata_offset);
+      return;
+    }
+    backoff.Wait();
+  }
+  connection->responses.Publish(position, message);
+}
+
+}  // namespace notnets::internal

@@ -1,0 +1,96 @@
+// The server side at work: accepting connections from the directory, polling their request
+// rings from worker threads, running handlers and publishing responses.
+#ifndef NOTNETS_RPC_SERVER_RUNTIME_H_
+#define NOTNETS_RPC_SERVER_RUNTIME_H_
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "channel/connection.h"
+#include "channel/ring.h"
+#include "notnets/server.h"
+#include "pool/directory.h"
+#include "rpc/buffer_cache.h"
+
+namespace notnets::internal {
+
+class ServerRuntime {
+ public:
+  // Most connections one server holds at once.
+  static constexpr uint32_t kMaxConnections = 16384;
+
+  // Registers `services` in the pool's directory and starts `workers` threads.
+  static Status Start(std::shared_ptr<Pool> pool, const std::vector<Service*>& services,
+                      int workers, std::unique_ptr<ServerRuntime>* runtime);
+  ~ServerRuntime();
+
+  void Shutdown();
+  void Wait();
+
+ private:
+  struct RegisteredService {
+    Service* service;
+    ServiceRef ref;
+  };
+  struct CallState {
+    std::atomic<uint64_t> call_id{~0ull};
+    std::atomic<bool> cancelled{false};
+  };
+  struct Connection {
+    Connection(const ConnectionView& view, const RegisteredService* service, Allocator* allocator,
+               const Visibility* visibility);
+    ConnectionView view;
+    const RegisteredService* service;
+    std::unique_ptr<BufferCache> cache;
+    RingReader requests;
+    RingWriter responses;
+    std::unique_ptr<CallState[]> calls;
+    std::atomic_flag polling = ATOMIC_FLAG_INIT;  // held while reading `requests`
+    std::atomic<uint32_t> handlers_running{0};
+    bool retired = false;  // guarded by `polling`
+  };
+  struct Retired {
+    std::unique_ptr<Connection> connection;
+    std::vector<uint64_t> passes;  // each worker's pass count when it was retired
+  };
+
+  ServerRuntime(std::shared_ptr<Pool> pool, int workers);
+
+  void WorkerLoop(uint32_t worker);
+  // Takes one request from `connection` and handles it; true if there was one.
+  bool Poll(Connection* connection);
+  bool AcceptPending();
+  void Accept(const RegisteredService& service, uint64_t block_offset);
+  // Under `polling`: leaves a connection whose client has gone.
+  void Retire(uint32_t slot, Connection* connection);
+  // Frees retired connections no worker can still be looking at.
+  void ReclaimRetired();
+  void Handle(Connection* connection, const Message& request);
+  void Respond(Connection* connection, uint64_t call_id, const Status& status,
+               const ServerContext* context, ServerResponse* response);
+  void MarkCancelled(Connection* connection, uint64_t call_id);
+
+  std::shared_ptr<Pool> pool_;
+  Allocator allocator_;
+  Directory directory_;
+  std::vector<RegisteredService> services_;
+  std::unique_ptr<std::atomic<Connection*>[]> connections_;
+  std::atomic<uint32_t> connection_slots_used_{0};  // high-water mark of connections_
+  std::atomic_flag housekeeping_ = ATOMIC_FLAG_INIT;  // one worker accepts and reclaims at a time
+  std::mutex retired_mutex_;
+  std::vector<Retired> retired_;  // guarded by retired_mutex_
+  std::unique_ptr<std::atomic<uint64_t>[]> worker_passes_;
+  std::vector<std::thread> workers_;
+  std::atomic<bool> stopping_{false};
+  std::mutex shutdown_mutex_;
+  std::condition_variable shutdown_done_;
+  bool shut_down_ = false;
+};
+
+}  // namespace notnets::internal
+
+#endif  // NOTNETS_RPC_SERVER_RUNTIME_H_

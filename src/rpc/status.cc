@@ -1,0 +1,35 @@
+#include "notnets/status.h"
+
+namespace notnets {
+
+namespace {
+
+constexpr const char* kCodeNames[] = {
+    "OK",          "CANCELLED",          "UNKNOWN",           "INVALID_ARGUMENT",
+    "DEADLINE_EXCEEDED", "NOT_FOUND",    "ALREADY_EXISTS",    "PERMISSION_DENIED",
+    "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",   "OUT_OF_RANGE",
+    "UNIMPLEMENTED", "INTERNAL",         "UNAVAILABLE",       "DATA_LOSS",
+    "UNAUTHENTICATED",
+};
+
+const Status kOk;
+
+}  // namespace
+
+const Status& Status::OK = kOk;
+
+bool IsValidStatusCode(int value) {
+  return value >= 0 && value < static_cast<int>(sizeof(kCodeNames) / sizeof(kCodeNames[0]));
+}
+
+const char* StatusCodeName(StatusCode code) {
+  int value = static_cast<int>(code);
+  return IsValidStatusCode(value) ? kCodeNames[value] : "UNKNOWN_CODE";
+}
+
+std::string Status::ToString() const {
+  if (ok()) return "OK";
+  return std::string(StatusCodeName(code_)) + ": " + message_;
+}
+
+}  // namespace notnets
