@@ -53,6 +53,7 @@ Status TimedCall(EchoClient* client, Watchdog* watchdog, double* micros) {
 // Calls, idles and measures, appending the results to `metrics`.
 Status MeasureIdle(CaseSession* session, const IdleOptions& options,
                    std::vector<Metric>* metrics) {
+  metrics->push_back({"idle_seconds", options.seconds});
   double micros = 0;
   {
     Watchdog watchdog(kCase, kHangTimeout);
@@ -69,7 +70,6 @@ Status MeasureIdle(CaseSession* session, const IdleOptions& options,
   status = ReadCpuSeconds(session->server_pid(), &cpu_after);
   if (!status.ok()) return status;
   double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  metrics->push_back({"idle_seconds", options.seconds});
   metrics->push_back({"server_cpu_pct_of_one_core", 100 * (cpu_after - cpu_before) / wall});
 
   Watchdog watchdog(kCase, kHangTimeout);

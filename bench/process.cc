@@ -122,12 +122,13 @@ Status ServerProcess::Start(const std::string& case_name,
     return Status(StatusCode::UNAVAILABLE, "server not ready within " +
                                                std::to_string(kReadyTimeoutMs / 1000) + " s");
   }
-  std::string why = line.rfind("failed ", 0) == 0 ? "server failed: " + line.substr(7)
-                                                   : "server ended before it was ready";
   if (!AwaitExit(kStopTimeoutMs)) kill(pid_, SIGKILL);
   std::string how = Reap();
-  if (!how.empty()) why += " (it " + how + ")";
-  return Status(StatusCode::UNAVAILABLE, why);
+  if (line.rfind("failed ", 0) == 0) {
+    return Status(StatusCode::UNAVAILABLE, "server failed: " + line.substr(7));
+  }
+  return Status(StatusCode::UNAVAILABLE, "server " + (how.empty() ? "exited" : how) +
+                                             " before it was ready");
 }
 
 Status ServerProcess::Stop() {

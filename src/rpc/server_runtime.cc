@@ -282,6 +282,11 @@ void ServerRuntime::Handle(Connection* connection, const Message& request) {
       status = Status(StatusCode::UNKNOWN, "the handler threw an exception");
     }
     if (status.ok() && !response.error_.ok()) status = response.error_;
+    // As in gRPC, a call whose deadline passed while its handler ran has failed, whatever the
+    // handler returned.
+    if (Clock::now() >= context.deadline_) {
+      status = Status(StatusCode::DEADLINE_EXCEEDED, "deadline exceeded while the handler ran");
+    }
   }
   payload.Release();
   Respond(connection, request.call_id, status, &context, &response);

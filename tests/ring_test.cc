@@ -1,0 +1,133 @@
+// The descriptor ring: empty, full, wrap-around, and garbage from the peer.
+#include "channel/ring.h"
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace notnets::internal {
+namespace {
+
+class RingTest : public ::testing::Test {
+ protected:
+  static constexpr uint32_t kCapacity = 4;
+  RingTest()
+      : slots_(new Descriptor[kCapacity]),
+        writer_(slots_.get(), kCapacity, &consumed_, &visibility_),
+        reader_(slots_.get(), kCapacity, &consumed_, &visibility_) {}
+
+  static Message WithId(uint64_t id) {
+    Message message;
+    message.call_id = id;
+    message.flags = static_cast<uint16_t>(DescriptorKind::kRequest);
+    return message;
+  }
+
+  Visibility visibility_{CoherenceMode::kCoherent};
+  SharedWord consumed_{0};
+  std::unique_ptr<Descriptor[]> slots_;
+  RingWriter writer_;
+  RingReader reader_;
+};
+
+TEST_F(RingTest, EmptyRingHasNothingToRead) {
+  Message message;
+  EXPECT_FALSE(reader_.HasMessage());
+  EXPECT_FALSE(reader_.TryRead(&message));
+}
+
+TEST_F(RingTest, FullRingRefusesClaimsUntilTheReaderConsumes) {
+  uint64_t position;
+  for (uint64_t i = 0; i < kCapacity; ++i) {
+    ASSERT_TRUE(writer_.TryClaim(&position));
+    EXPECT_EQ(position, i);
+    writer_.Publish(position, WithId(i));
+  }
+  EXPECT_FALSE(writer_.TryClaim(&position));
+  Message message;
+  ASSERT_TRUE(reader_.TryRead(&message));
+  EXPECT_EQ(message.call_id, 0u);
+  EXPECT_EQ(consumed_.load(), 1u);
+  ASSERT_TRUE(writer_.TryClaim(&position));
+  EXPECT_EQ(position, kCapacity);
+}
+
+TEST_F(RingTest, WrapsAroundManyTimesInOrder) {
+  uint64_t next_read = 0;
+  for (uint64_t i = 0; i < 10 * kCapacity; ++i) {
+    uint64_t position;
+    ASSERT_TRUE(writer_.TryClaim(&position));
+    writer_.Publish(position, WithId(i));
+    if (i % 3 == 2) {
+      Message message;
+      while (reader_.TryRead(&message)) EXPECT_EQ(message.call_id, next_read++);
+    }
+  }
+  Message message;
+  while (reader_.TryRead(&message)) EXPECT_EQ(message.call_id, next_read++);
+  EXPECT_EQ(next_read, 10 * kCapacity);
+}
+
+TEST_F(RingTest, ClaimedButUnpublishedSlotBlocksTheReader) {
+  uint64_t first, second;
+  ASSERT_TRUE(writer_.TryClaim(&first));
+  ASSERT_TRUE(writer_.TryClaim(&second));
+  writer_.Publish(second, WithId(2));
+  Message message;
+  EXPECT_FALSE(reader_.TryRead(&message));  // position 0 is not published yet
+  writer_.Publish(first, WithId(1));
+  ASSERT_TRUE(reader_.TryRead(&message));
+  EXPECT_EQ(message.call_id, 1u);
+  ASSERT_TRUE(reader_.TryRead(&message));
+  EXPECT_EQ(message.call_id, 2u);
+}
+
+TEST_F(RingTest, GarbageSequenceWordsAreNotRead) {
+  slots_[0].sequence.store(12345);
+  Message message;
+  EXPECT_FALSE(reader_.TryRead(&message));
+  slots_[0].sequence.store(~0ull);
+  EXPECT_FALSE(reader_.TryRead(&message));
+}
+
+TEST_F(RingTest, AConsumedCounterAheadOfTheWriterIsIgnored) {
+  consumed_.store(1000);
+  uint64_t position;
+  // The writer's cached counter says there is room for the first kCapacity claims.
+  for (uint32_t i = 0; i < kCapacity; ++i) ASSERT_TRUE(writer_.TryClaim(&position));
+  EXPECT_FALSE(writer_.TryClaim(&position));
+}
+
+TEST_F(RingTest, ConcurrentWritersAndOneReaderLoseNothing) {
+  constexpr int kWriters = 3;
+  constexpr uint64_t kPerWriter = 20000;
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([this, w] {
+      for (uint64_t i = 0; i < kPerWriter; ++i) {
+        uint64_t position;
+        while (!writer_.TryClaim(&position)) std::this_thread::yield();
+        writer_.Publish(position, WithId(static_cast<uint64_t>(w) << 32 | i));
+      }
+    });
+  }
+  std::vector<uint64_t> next(kWriters, 0);
+  uint64_t received = 0;
+  Message message;
+  while (received < kWriters * kPerWriter) {
+    if (!reader_.TryRead(&message)) {
+      std::this_thread::yield();
+      continue;
+    }
+    uint64_t writer = message.call_id >> 32;
+    ASSERT_LT(writer, static_cast<uint64_t>(kWriters));
+    EXPECT_EQ(message.call_id & 0xffffffff, next[writer]++);  // each writer's order is kept
+    ++received;
+  }
+  for (auto& writer : writers) writer.join();
+}
+
+}  // namespace
+}  // namespace notnets::internal

@@ -1,0 +1,323 @@
+// The native RPC API with client and server in one process (each with its own mapping of the
+// pool, so nothing can work by sharing pointers). Runs under ThreadSanitizer.
+#include <chrono>
+#include <cstring>
+#include <future>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "notnets/channel.h"
+#include "notnets/server.h"
+#include "test_pool.h"
+
+namespace notnets {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::TestPool;
+
+class RpcTest : public ::testing::Test {
+ protected:
+  explicit RpcTest(const PoolOptions& options = PoolOptions())
+      : test_pool_(options), service_("test.Echo") {
+    service_.AddMethod("Echo", [](ServerContext* context, const ReceivedMessage& request,
+                                  ServerResponse* response) {
+      for (const auto& [key, value] : context->client_metadata()) {
+        context->AddInitialMetadata("init-" + key, value);
+        context->AddTrailingMetadata("echo-" + key, value);
+      }
+      response->Copy(request.view());
+      return Status::OK;
+    });
+    service_.AddMethod("EchoZeroCopy", [](ServerContext*, const ReceivedMessage& request,
+                                          ServerResponse* response) {
+      MessageBuffer buffer;
+      Status status = response->Allocate(request.size(), &buffer);
+      if (!status.ok()) return status;
+      std::memcpy(buffer.data(), request.data(), request.size());
+      response->Send(std::move(buffer));
+      return Status::OK;
+    });
+    service_.AddMethod("Sleep", [this](ServerContext* context, const ReceivedMessage& request,
+                                       ServerResponse*) {
+      auto until = std::chrono::steady_clock::now() +
+                   std::chrono::milliseconds(std::stoi(std::string(request.view())));
+      while (std::chrono::steady_clock::now() < until) {
+        if (context->IsCancelled()) {
+          handler_saw_cancel_ = true;
+          return Status(StatusCode::CANCELLED, "handler saw cancellation");
+        }
+        std::this_thread::sleep_for(1ms);
+      }
+      return Status::OK;
+    });
+    service_.AddMethod("Status", [](ServerContext*, const ReceivedMessage& request,
+                                    ServerResponse*) {
+      int code = std::stoi(std::string(request.view()));
+      return Status(static_cast<StatusCode>(code), "status " + std::to_string(code));
+    });
+    service_.AddMethod("Throw", [](ServerContext*, const ReceivedMessage&,
+                                   ServerResponse*) -> Status {
+      throw std::runtime_error("boom");
+    });
+  }
+
+  void SetUp() override {
+    ASSERT_TRUE(Pool::Attach(test_pool_.name(), &server_pool_).ok());
+    ASSERT_TRUE(Pool::Attach(test_pool_.name(), &client_pool_).ok());
+    baseline_used_ = test_pool_.pool()->Stats().heap_used_bytes;
+    ASSERT_TRUE(
+        ServerBuilder(server_pool_).RegisterService(&service_).SetWorkerThreads(2).BuildAndStart(
+            &server_)
+            .ok());
+    ASSERT_TRUE(Channel::Connect(client_pool_, "test.Echo", ChannelOptions(), &channel_).ok());
+  }
+
+  void TearDown() override {
+    channel_.reset();
+    if (server_) server_->Shutdown();
+    server_.reset();
+    EXPECT_EQ(test_pool_.pool()->Stats().heap_used_bytes, baseline_used_)
+        << "pool memory leaked";
+  }
+
+  TestPool test_pool_;
+  Service service_;
+  std::shared_ptr<Pool> server_pool_, client_pool_;
+  std::unique_ptr<Server> server_;
+  std::shared_ptr<Channel> channel_;
+  std::atomic<bool> handler_saw_cancel_{false};
+  uint64_t baseline_used_ = 0;
+};
+
+TEST_F(RpcTest, EchoesInlineAndBlockPayloads) {
+  for (size_t size : {0, 1, 24, 25, 1000, 100000}) {
+    std::string request(size, 'a');
+    for (size_t i = 0; i < size; ++i) request[i] = static_cast<char>('a' + i % 26);
+    std::string response;
+    ClientContext context;
+    Status status = channel_->Call("Echo", request, &response, &context);
+    ASSERT_TRUE(status.ok()) << status.ToString();
+    EXPECT_EQ(response, request);
+    EXPECT_EQ(context.peer(), "notnets:" + client_pool_->path() + "/test.Echo");
+  }
+}
+
+TEST_F(RpcTest, ZeroCopyRequestAndResponse) {
+  MessageBuffer buffer;
+  ASSERT_TRUE(channel_->AllocateMessage(5000, &buffer).ok());
+  ASSERT_GE(buffer.capacity(), 5000u);
+  for (size_t i = 0; i < 5000; ++i) buffer.data()[i] = static_cast<uint8_t>(i * 7);
+  ReceivedMessage response;
+  ClientContext context;
+  ASSERT_TRUE(channel_->Call("EchoZeroCopy", std::move(buffer), &response, &context).ok());
+  ASSERT_EQ(response.size(), 5000u);
+  for (size_t i = 0; i < 5000; ++i) ASSERT_EQ(response.data()[i], static_cast<uint8_t>(i * 7));
+}
+
+TEST_F(RpcTest, LargeMessages) {
+  std::string request(8 << 20, 'x');
+  request[12345] = 'y';
+  std::string response;
+  ClientContext context;
+  ASSERT_TRUE(channel_->Call("Echo", request, &response, &context).ok());
+  EXPECT_EQ(response, request);
+}
+
+TEST_F(RpcTest, MessageLargerThanThePoolIsResourceExhausted) {
+  std::string request(128 << 20, 'x');
+  std::string response;
+  ClientContext context;
+  Status status = channel_->Call("Echo", request, &response, &context);
+  EXPECT_EQ(status.error_code(), StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(status.error_message().find("larger size"), std::string::npos);
+  ClientContext again;
+  EXPECT_TRUE(channel_->Call("Echo", "still works", &response, &again).ok());
+}
+
+TEST_F(RpcTest, MetadataBothWays) {
+  ClientContext context;
+  context.AddMetadata("user", "alice");
+  context.AddMetadata("trace-bin", std::string("\0\x01\xfe", 3));
+  std::string response;
+  ASSERT_TRUE(channel_->Call("Echo", "hi", &response, &context).ok());
+  const Metadata& trailing = context.GetServerTrailingMetadata();
+  ASSERT_EQ(trailing.count("echo-user"), 1u);
+  EXPECT_EQ(trailing.find("echo-user")->second, "alice");
+  EXPECT_EQ(trailing.find("echo-trace-bin")->second, std::string("\0\x01\xfe", 3));
+  EXPECT_EQ(context.GetServerInitialMetadata().find("init-user")->second, "alice");
+}
+
+TEST_F(RpcTest, EveryStatusCodeArrivesWithItsMessage) {
+  for (int code = 1; code <= 16; ++code) {
+    ClientContext context;
+    std::string response;
+    Status status = channel_->Call("Status", std::to_string(code), &response, &context);
+    EXPECT_EQ(static_cast<int>(status.error_code()), code);
+    EXPECT_EQ(status.error_message(), "status " + std::to_string(code));
+  }
+}
+
+TEST_F(RpcTest, HandlerExceptionIsUnknown) {
+  ClientContext context;
+  std::string response;
+  Status status = channel_->Call("Throw", "", &response, &context);
+  EXPECT_EQ(status.error_code(), StatusCode::UNKNOWN);
+  EXPECT_NE(status.error_message().find("boom"), std::string::npos);
+}
+
+TEST_F(RpcTest, UnknownMethodIsUnimplemented) {
+  ClientContext context;
+  std::string response;
+  Status status = channel_->Call("NoSuchMethod", "", &response, &context);
+  EXPECT_EQ(status.error_code(), StatusCode::UNIMPLEMENTED);
+  EXPECT_NE(status.error_message().find("NoSuchMethod"), std::string::npos);
+}
+
+TEST_F(RpcTest, UnknownServiceIsUnavailable) {
+  std::shared_ptr<Channel> channel;
+  Status status = Channel::Connect(client_pool_, "no.Such", ChannelOptions(), &channel);
+  EXPECT_EQ(status.error_code(), StatusCode::UNAVAILABLE);
+  EXPECT_NE(status.error_message().find("no.Such"), std::string::npos);
+}
+
+TEST_F(RpcTest, SecondServerForTheSameNameIsRefused) {
+  std::unique_ptr<Server> second;
+  Status status = ServerBuilder(server_pool_).RegisterService(&service_).BuildAndStart(&second);
+  EXPECT_EQ(status.error_code(), StatusCode::ALREADY_EXISTS);
+}
+
+TEST_F(RpcTest, DeadlineExceededWhileTheHandlerRuns) {
+  ClientContext context;
+  context.set_timeout(100ms);
+  std::string response;
+  Status status = channel_->Call("Sleep", "5000", &response, &context);
+  EXPECT_EQ(status.error_code(), StatusCode::DEADLINE_EXCEEDED);
+  // The handler sees the deadline (and the cancel that followed) and stops early.
+  auto give_up = std::chrono::steady_clock::now() + 5s;
+  while (!handler_saw_cancel_ && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_TRUE(handler_saw_cancel_);
+}
+
+TEST_F(RpcTest, DeadlineAlreadyPassedFailsWithoutSending) {
+  ClientContext context;
+  context.set_deadline(std::chrono::steady_clock::now() - 1s);
+  std::string response;
+  EXPECT_EQ(channel_->Call("Echo", "x", &response, &context).error_code(),
+            StatusCode::DEADLINE_EXCEEDED);
+}
+
+TEST_F(RpcTest, TryCancelFromAnotherThreadReachesTheHandler) {
+  ClientContext context;
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(50ms);
+    context.TryCancel();
+  });
+  std::string response;
+  Status status = channel_->Call("Sleep", "5000", &response, &context);
+  canceller.join();
+  EXPECT_EQ(status.error_code(), StatusCode::CANCELLED);
+  auto give_up = std::chrono::steady_clock::now() + 5s;
+  while (!handler_saw_cancel_ && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_TRUE(handler_saw_cancel_);
+}
+
+TEST_F(RpcTest, AsyncCallbacksAndFutures) {
+  constexpr int kCalls = 200;
+  std::vector<std::unique_ptr<ClientContext>> contexts;
+  std::vector<std::future<CallResult>> futures;
+  for (int i = 0; i < kCalls; ++i) {
+    contexts.push_back(std::make_unique<ClientContext>());
+    futures.push_back(channel_->CallAsync("Echo", "call " + std::to_string(i),
+                                          contexts.back().get()));
+  }
+  for (int i = 0; i < kCalls; ++i) {
+    CallResult result = futures[i].get();
+    ASSERT_TRUE(result.status.ok()) << result.status.ToString();
+    EXPECT_EQ(result.response.view(), "call " + std::to_string(i));
+  }
+  std::promise<Status> done;
+  ClientContext context;
+  channel_->CallAsync("Status", "5", &context,
+                      [&done](CallResult result) { done.set_value(result.status); });
+  EXPECT_EQ(done.get_future().get().error_code(), StatusCode::NOT_FOUND);
+}
+
+TEST_F(RpcTest, AsyncDeadlineAndCancel) {
+  ClientContext timed;
+  timed.set_timeout(50ms);
+  auto timed_result = channel_->CallAsync("Sleep", "5000", &timed);
+  ClientContext cancelled;
+  auto cancelled_result = channel_->CallAsync("Sleep", "5000", &cancelled);
+  cancelled.TryCancel();
+  EXPECT_EQ(timed_result.get().status.error_code(), StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_EQ(cancelled_result.get().status.error_code(), StatusCode::CANCELLED);
+}
+
+TEST_F(RpcTest, ManyThreadsShareOneChannel) {
+  constexpr int kThreads = 4;
+  constexpr int kCalls = 500;
+  std::vector<std::thread> threads;
+  std::atomic<int> mismatches{0};
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kCalls; ++i) {
+        std::string request = std::to_string(t) + ":" + std::to_string(i) +
+                              std::string(static_cast<size_t>(i % 3) * 40, 'z');
+        std::string response;
+        ClientContext context;
+        if (!channel_->Call("Echo", request, &response, &context).ok() || response != request) {
+          ++mismatches;
+        }
+      }
+    });
+  }
+  for (auto& thread : threads) thread.join();
+  EXPECT_EQ(mismatches.load(), 0);
+}
+
+TEST_F(RpcTest, ServerShutdownMakesCallsUnavailable) {
+  ClientContext context;
+  context.set_timeout(10s);
+  auto pending = channel_->CallAsync("Sleep", "300", &context);
+  std::this_thread::sleep_for(50ms);
+  std::thread stopper([this] { server_->Shutdown(); });
+  CallResult result = pending.get();
+  stopper.join();
+  // The running handler finished before shutdown completed; later calls fail fast.
+  EXPECT_TRUE(result.status.ok()) << result.status.ToString();
+  ClientContext after;
+  std::string response;
+  Status status = channel_->Call("Echo", "x", &response, &after);
+  EXPECT_EQ(status.error_code(), StatusCode::UNAVAILABLE);
+  EXPECT_NE(status.error_message().find("test.Echo"), std::string::npos);
+}
+
+class NonCoherentRpcTest : public RpcTest {
+ protected:
+  static PoolOptions NonCoherent() {
+    PoolOptions options;
+    options.coherence = CoherenceMode::kWriteBackInvalidate;
+    return options;
+  }
+  NonCoherentRpcTest() : RpcTest(NonCoherent()) {}
+};
+
+TEST_F(NonCoherentRpcTest, CallsWorkWithWriteBackAndInvalidate) {
+  for (size_t size : {5, 3000}) {
+    std::string request(size, 'n');
+    std::string response;
+    ClientContext context;
+    context.AddMetadata("k", "v");
+    ASSERT_TRUE(channel_->Call("Echo", request, &response, &context).ok());
+    EXPECT_EQ(response, request);
+    EXPECT_EQ(context.GetServerTrailingMetadata().find("echo-k")->second, "v");
+  }
+}
+
+}  // namespace
+}  // namespace notnets

@@ -1,0 +1,311 @@
+// A server or client process for the multi-process tests (multiprocess_test.cc, stress_test.cc).
+//
+//   notnets_test_peer serve POOL WORKERS
+//       Serves "test.Echo" in the existing pool POOL with WORKERS worker threads. Prints "ready"
+//       once serving; shuts down cleanly on SIGTERM or SIGINT.
+//   notnets_test_peer client POOL CALLS SEED THREADS [sync|async]
+//       Makes CALLS calls to "test.Echo" on each of THREADS threads (one channel), every request
+//       unique and of mixed size, and checks that each response is byte-identical to its request.
+//       "async" keeps up to 16 calls per thread outstanding through Channel::CallAsync futures.
+//       Prints "calls=N ok=N mismatched=N failed=N" and exits 0 only if every call matched.
+//
+// Methods of test.Echo:
+//   Echo          copies the request; each request metadata key K comes back as trailing
+//                 metadata "echo-K" and initial metadata "init-K"
+//   EchoZeroCopy  the same bytes, built in place with ServerResponse::Allocate + Send
+//   Sleep         sleeps the number of milliseconds in the request text, polling for
+//                 cancellation every 1 ms: CANCELLED "handler saw cancellation" if cancelled
+//   Status        request text N: returns Status(StatusCode(N), "status N from handler")
+//   Checksum      responds with the 8-byte little-endian FNV-1a 64 of the request
+//   Cancellations how many Sleep handlers saw cancellation so far, as decimal text
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <future>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "notnets/channel.h"
+#include "notnets/pool.h"
+#include "notnets/server.h"
+
+namespace {
+
+using notnets::Status;
+using notnets::StatusCode;
+
+uint64_t Fnv1a(const uint8_t* data, size_t size) {
+  uint64_t hash = 14695981039346656037ull;
+  for (size_t i = 0; i < size; ++i) hash = (hash ^ data[i]) * 1099511628211ull;
+  return hash;
+}
+
+uint64_t SplitMix(uint64_t* state) {
+  uint64_t z = (*state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+int Serve(const std::string& pool_name, int workers) {
+  // Block the stop signals before any thread starts, so that only sigwait below receives them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  std::shared_ptr<notnets::Pool> pool;
+  Status status = notnets::Pool::Attach(pool_name, &pool);
+  if (!status.ok()) {
+    std::fprintf(stderr, "test_peer serve: %s\n", status.ToString().c_str());
+    return 1;
+  }
+
+  std::atomic<uint64_t> cancellations{0};
+  notnets::Service service("test.Echo");
+  service.AddMethod("Echo", [](notnets::ServerContext* context,
+                               const notnets::ReceivedMessage& request,
+                               notnets::ServerResponse* response) {
+    for (const auto& [key, value] : context->client_metadata()) {
+      context->AddTrailingMetadata("echo-" + key, value);
+      context->AddInitialMetadata("init-" + key, value);
+    }
+    response->Copy(request.view());
+    return Status::OK;
+  });
+  service.AddMethod("EchoZeroCopy", [](notnets::ServerContext*,
+                                       const notnets::ReceivedMessage& request,
+                                       notnets::ServerResponse* response) {
+    notnets::MessageBuffer buffer;
+    Status allocated = response->Allocate(request.size(), &buffer);
+    if (!allocated.ok()) return allocated;
+    if (request.size() > 0) std::memcpy(buffer.data(), request.data(), request.size());
+    buffer.set_size(request.size());
+    response->Send(std::move(buffer));
+    return Status::OK;
+  });
+  service.AddMethod("Sleep", [&cancellations](notnets::ServerContext* context,
+                                              const notnets::ReceivedMessage& request,
+                                              notnets::ServerResponse* response) {
+    auto until = std::chrono::steady_clock::now() +
+                 std::chrono::milliseconds(std::atoll(std::string(request.view()).c_str()));
+    while (std::chrono::steady_clock::now() < until) {
+      if (context->IsCancelled()) {
+        cancellations.fetch_add(1);
+        return Status(StatusCode::CANCELLED, "handler saw cancellation");
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    response->Copy("slept");
+    return Status::OK;
+  });
+  service.AddMethod("Status", [](notnets::ServerContext*, const notnets::ReceivedMessage& request,
+                                 notnets::ServerResponse*) {
+    std::string text(request.view());
+    return Status(static_cast<StatusCode>(std::atoi(text.c_str())),
+                  "status " + text + " from handler");
+  });
+  service.AddMethod("Checksum", [](notnets::ServerContext*,
+                                   const notnets::ReceivedMessage& request,
+                                   notnets::ServerResponse* response) {
+    uint64_t hash = Fnv1a(request.data(), request.size());
+    char bytes[8];
+    for (int i = 0; i < 8; ++i) bytes[i] = static_cast<char>(hash >> (8 * i));
+    response->Copy(std::string_view(bytes, 8));
+    return Status::OK;
+  });
+  service.AddMethod("Cancellations", [&cancellations](notnets::ServerContext*,
+                                                      const notnets::ReceivedMessage&,
+                                                      notnets::ServerResponse* response) {
+    response->Copy(std::to_string(cancellations.load()));
+    return Status::OK;
+  });
+
+  std::unique_ptr<notnets::Server> server;
+  status = notnets::ServerBuilder(pool)
+               .RegisterService(&service)
+               .SetWorkerThreads(workers)
+               .BuildAndStart(&server);
+  if (!status.ok()) {
+    std::fprintf(stderr, "test_peer serve: %s\n", status.ToString().c_str());
+    return 1;
+  }
+  std::printf("ready\n");
+  std::fflush(stdout);
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  server->Shutdown();
+  return 0;
+}
+
+// The request of call `index` on `thread`: size and bytes derived from the three numbers. Requests
+// of 16 bytes or more start with (seed, thread, index), so no two are alike.
+std::string MakeRequest(uint64_t seed, uint32_t thread, uint32_t index) {
+  uint64_t state = seed * 0x100000001b3ull ^ (uint64_t{thread} << 40) ^ index;
+  uint64_t pick = SplitMix(&state) % 1000;
+  size_t size = pick < 450   ? SplitMix(&state) % 25                  // inline (0..24)
+                : pick < 850 ? 25 + SplitMix(&state) % (4096 - 25)   // small blocks
+                : pick < 990 ? 4096 + SplitMix(&state) % (60 << 10)  // up to 64 KiB
+                             : (64 << 10) + SplitMix(&state) % (960 << 10);  // up to 1 MiB
+  std::string request(size, '\0');
+  for (size_t i = 0; i < size; i += 8) {
+    uint64_t word = SplitMix(&state);
+    std::memcpy(&request[i], &word, std::min<size_t>(8, size - i));
+  }
+  if (size >= 16) {
+    uint64_t tag = uint64_t{thread} << 32 | index;
+    std::memcpy(&request[0], &seed, 8);
+    std::memcpy(&request[8], &tag, 8);
+  }
+  return request;
+}
+
+struct Tally {
+  std::atomic<uint64_t> calls{0}, ok{0}, mismatched{0}, failed{0};
+  std::mutex mutex;
+  std::string first_error;
+
+  void Record(const Status& status, bool matched, uint32_t thread, uint32_t index) {
+    calls.fetch_add(1);
+    if (status.ok() && matched) {
+      ok.fetch_add(1);
+      return;
+    }
+    (status.ok() ? mismatched : failed).fetch_add(1);
+    std::lock_guard<std::mutex> lock(mutex);
+    if (first_error.empty()) {
+      first_error = "thread " + std::to_string(thread) + " call " + std::to_string(index) + ": " +
+                    (status.ok() ? std::string("response differs from request")
+                                 : status.ToString());
+    }
+  }
+};
+
+// Every 4th call goes through the zero-copy paths on both sides; every 8th carries metadata.
+void SyncCalls(notnets::Channel* channel, uint32_t calls, uint64_t seed, uint32_t thread,
+               Tally* tally) {
+  for (uint32_t i = 0; i < calls; ++i) {
+    std::string request = MakeRequest(seed, thread, i);
+    notnets::ClientContext context;
+    context.set_timeout(std::chrono::seconds(60));  // a lost response fails instead of hanging
+    std::string tag = std::to_string(seed) + "/" + std::to_string(thread) + "/" + std::to_string(i);
+    if (i % 8 == 0) context.AddMetadata("call", tag);
+    Status status;
+    bool matched = false;
+    if (i % 4 == 3) {
+      notnets::MessageBuffer buffer;
+      status = channel->AllocateMessage(request.size(), &buffer);
+      notnets::ReceivedMessage response;
+      if (status.ok()) {
+        if (!request.empty()) std::memcpy(buffer.data(), request.data(), request.size());
+        status = channel->Call("EchoZeroCopy", std::move(buffer), &response, &context);
+      }
+      matched = response.view() == request;
+    } else {
+      std::string response;
+      status = channel->Call("Echo", request, &response, &context);
+      matched = response == request;
+      if (i % 8 == 0) {
+        const notnets::Metadata& trailers = context.GetServerTrailingMetadata();
+        auto echoed = trailers.find("echo-call");
+        matched = matched && trailers.size() == 1 && echoed != trailers.end() &&
+                  echoed->second == tag;
+      }
+    }
+    tally->Record(status, matched, thread, i);
+  }
+}
+
+// Keeps up to kWindow calls outstanding; each completed call is checked against its own request.
+void AsyncCalls(notnets::Channel* channel, uint32_t calls, uint64_t seed, uint32_t thread,
+                Tally* tally) {
+  constexpr size_t kWindow = 16;
+  struct Outstanding {
+    uint32_t index;
+    std::string request;
+    std::unique_ptr<notnets::ClientContext> context;
+    std::future<notnets::CallResult> result;
+  };
+  std::deque<Outstanding> window;
+  auto complete_oldest = [&] {
+    Outstanding& oldest = window.front();
+    notnets::CallResult result = oldest.result.get();
+    tally->Record(result.status, result.response.view() == oldest.request, thread, oldest.index);
+    window.pop_front();
+  };
+  for (uint32_t i = 0; i < calls; ++i) {
+    if (window.size() == kWindow) complete_oldest();
+    Outstanding call{i, MakeRequest(seed, thread, i), std::make_unique<notnets::ClientContext>(),
+                     {}};
+    call.context->set_timeout(std::chrono::seconds(60));
+    call.result = channel->CallAsync("Echo", call.request, call.context.get());
+    window.push_back(std::move(call));
+  }
+  while (!window.empty()) complete_oldest();
+}
+
+int Client(const std::string& pool_name, uint32_t calls, uint64_t seed, uint32_t threads,
+           bool async) {
+  std::shared_ptr<notnets::Pool> pool;
+  Status status = notnets::Pool::Attach(pool_name, &pool);
+  std::shared_ptr<notnets::Channel> channel;
+  if (status.ok()) {
+    notnets::ChannelOptions options;
+    options.wait_for_service = std::chrono::seconds(10);
+    status = notnets::Channel::Connect(pool, "test.Echo", options, &channel);
+  }
+  if (!status.ok()) {
+    std::printf("calls=0 ok=0 mismatched=0 failed=0 connect: %s\n", status.ToString().c_str());
+    return 1;
+  }
+  Tally tally;
+  std::vector<std::thread> workers;
+  for (uint32_t t = 0; t < threads; ++t) {
+    workers.emplace_back([&, t] {
+      (async ? AsyncCalls : SyncCalls)(channel.get(), calls, seed, t, &tally);
+    });
+  }
+  for (std::thread& worker : workers) worker.join();
+  bool all_ok = tally.ok.load() == uint64_t{calls} * threads;
+  std::printf("calls=%llu ok=%llu mismatched=%llu failed=%llu%s%s\n",
+              static_cast<unsigned long long>(tally.calls.load()),
+              static_cast<unsigned long long>(tally.ok.load()),
+              static_cast<unsigned long long>(tally.mismatched.load()),
+              static_cast<unsigned long long>(tally.failed.load()),
+              tally.first_error.empty() ? "" : " first error: ", tally.first_error.c_str());
+  std::fflush(stdout);
+  return all_ok ? 0 : 1;
+}
+
+int Usage() {
+  std::fprintf(stderr,
+               "usage: notnets_test_peer serve POOL WORKERS\n"
+               "       notnets_test_peer client POOL CALLS SEED THREADS [sync|async]\n");
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "serve" && argc == 4) return Serve(argv[2], std::atoi(argv[3]));
+  if (mode == "client" && (argc == 6 || argc == 7)) {
+    std::string kind = argc == 7 ? argv[6] : "sync";
+    if (kind != "sync" && kind != "async") return Usage();
+    return Client(argv[2], static_cast<uint32_t>(std::strtoul(argv[3], nullptr, 10)),
+                  std::strtoull(argv[4], nullptr, 10),
+                  static_cast<uint32_t>(std::strtoul(argv[5], nullptr, 10)), kind == "async");
+  }
+  return Usage();
+}
