@@ -52,8 +52,7 @@ class Case {
 
   // Server process: starts serving with `server_args` from Setup, calls `ready`, then serves
   // until WaitForStopSignal() returns (see process.h). Returns the first error.
-  virtual Status Serve(const std::vector<std::string>& server_args,
-                       const ReadyCallback& ready) = 0;
+  virtual Status Serve(const std::vector<std::string>& server_args, const ReadyCallback& ready) = 0;
 
   // Parent: connects to the server, which announced `endpoint`.
   virtual Status Connect(std::string_view endpoint, std::unique_ptr<EchoClient>* client) = 0;

@@ -18,9 +18,8 @@ constexpr char kBaseline[] = "grpc-http2-tcp";
 constexpr std::chrono::seconds kHangTimeout(10);
 
 Status CallFailed(const char* what, uint64_t index, uint64_t count, const Status& status) {
-  return Status(status.error_code(), std::string(what) + " " + std::to_string(index + 1) +
-                                         " of " + std::to_string(count) + ": " +
-                                         status.error_message());
+  return Status(status.error_code(), std::string(what) + " " + std::to_string(index + 1) + " of " +
+                                         std::to_string(count) + ": " + status.error_message());
 }
 
 // Makes `warmup` untimed calls, then `calls` timed ones, and summarizes the latter.

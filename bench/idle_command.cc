@@ -51,8 +51,7 @@ Status TimedCall(EchoClient* client, Watchdog* watchdog, double* micros) {
 }
 
 // Calls, idles and measures, appending the results to `metrics`.
-Status MeasureIdle(CaseSession* session, const IdleOptions& options,
-                   std::vector<Metric>* metrics) {
+Status MeasureIdle(CaseSession* session, const IdleOptions& options, std::vector<Metric>* metrics) {
   metrics->push_back({"idle_seconds", options.seconds});
   double micros = 0;
   {
@@ -102,9 +101,9 @@ int RunIdle(const IdleOptions& options) {
   if (options.common.csv) {
     PrintMetricsCsv(metrics);
   } else {
-    PrintRunHeader(options.common.command_line,
-                   "server CPU measured from " + std::to_string(kSettle.count()) +
-                       " s into the idle interval to its end");
+    PrintRunHeader(options.common.command_line, "server CPU measured from " +
+                                                    std::to_string(kSettle.count()) +
+                                                    " s into the idle interval to its end");
     PrintMetricsTable(metrics);
   }
   return 0;

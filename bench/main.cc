@@ -49,8 +49,8 @@ class FlagReader {
     std::string_view word = words_[index_++];
     size_t equals = word.find('=');
     flag_ = word.substr(0, equals);
-    inline_value_ = equals == std::string_view::npos ? std::nullopt
-                                                     : std::optional(word.substr(equals + 1));
+    inline_value_ =
+        equals == std::string_view::npos ? std::nullopt : std::optional(word.substr(equals + 1));
     return true;
   }
   std::string_view flag() const { return flag_; }

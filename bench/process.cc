@@ -119,16 +119,16 @@ Status ServerProcess::Start(const std::string& case_name,
   if (result == ReadResult::kTimeout) {
     kill(pid_, SIGKILL);
     Reap();
-    return Status(StatusCode::UNAVAILABLE, "server not ready within " +
-                                               std::to_string(kReadyTimeoutMs / 1000) + " s");
+    return Status(StatusCode::UNAVAILABLE,
+                  "server not ready within " + std::to_string(kReadyTimeoutMs / 1000) + " s");
   }
   if (!AwaitExit(kStopTimeoutMs)) kill(pid_, SIGKILL);
   std::string how = Reap();
   if (line.rfind("failed ", 0) == 0) {
     return Status(StatusCode::UNAVAILABLE, "server failed: " + line.substr(7));
   }
-  return Status(StatusCode::UNAVAILABLE, "server " + (how.empty() ? "exited" : how) +
-                                             " before it was ready");
+  return Status(StatusCode::UNAVAILABLE,
+                "server " + (how.empty() ? "exited" : how) + " before it was ready");
 }
 
 Status ServerProcess::Stop() {
@@ -137,9 +137,9 @@ Status ServerProcess::Stop() {
   if (!AwaitExit(kStopTimeoutMs)) {
     kill(pid_, SIGKILL);
     Reap();
-    return Status(StatusCode::DEADLINE_EXCEEDED,
-                  "server did not stop within " + std::to_string(kStopTimeoutMs / 1000) +
-                      " s of SIGTERM; killed it");
+    return Status(StatusCode::DEADLINE_EXCEEDED, "server did not stop within " +
+                                                     std::to_string(kStopTimeoutMs / 1000) +
+                                                     " s of SIGTERM; killed it");
   }
   std::string how = Reap();
   if (how.empty()) return Status::OK;

@@ -56,8 +56,8 @@ void PrintRunHeader(const std::string& command_line, const std::string& details)
 }
 
 void PrintLatencyTable(const std::vector<CaseResult>& results) {
-  std::printf("%-26s %10s %10s %10s %10s %12s\n", "case", "avg_us", "p50_us", "p99_us",
-              "p999_us", "calls_per_s");
+  std::printf("%-26s %10s %10s %10s %10s %12s\n", "case", "avg_us", "p50_us", "p99_us", "p999_us",
+              "calls_per_s");
   for (const CaseResult& result : results) {
     const LatencySummary& l = result.latency;
     std::printf("%-26s %10.3f %10.3f %10.3f %10.3f %12.0f\n", result.name.c_str(), l.avg_us,
@@ -69,8 +69,8 @@ void PrintLatencyCsv(const std::vector<CaseResult>& results) {
   std::printf("case,avg_us,p50_us,p99_us,p999_us,calls_per_s\n");
   for (const CaseResult& result : results) {
     const LatencySummary& l = result.latency;
-    std::printf("%s,%.3f,%.3f,%.3f,%.3f,%.0f\n", result.name.c_str(), l.avg_us, l.p50_us,
-                l.p99_us, l.p999_us, l.calls_per_s);
+    std::printf("%s,%.3f,%.3f,%.3f,%.3f,%.0f\n", result.name.c_str(), l.avg_us, l.p50_us, l.p99_us,
+                l.p999_us, l.calls_per_s);
   }
 }
 

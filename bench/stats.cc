@@ -23,7 +23,6 @@ LatencyRecorder::LatencyRecorder(uint64_t calls) { samples_.reserve(calls); }
 
 LatencySummary LatencyRecorder::Summarize(std::chrono::steady_clock::duration wall_time) const {
   LatencySummary summary;
-  summary.calls = samples_.size();
   if (samples_.empty()) return summary;
   std::vector<std::chrono::steady_clock::rep> sorted = samples_;
   std::sort(sorted.begin(), sorted.end());
@@ -34,7 +33,7 @@ LatencySummary LatencyRecorder::Summarize(std::chrono::steady_clock::duration wa
   summary.p99_us = Percentile(sorted, 0.99);
   summary.p999_us = Percentile(sorted, 0.999);
   double seconds = std::chrono::duration<double>(wall_time).count();
-  summary.calls_per_s = seconds > 0 ? static_cast<double>(summary.calls) / seconds : 0;
+  summary.calls_per_s = seconds > 0 ? static_cast<double>(samples_.size()) / seconds : 0;
   return summary;
 }
 

@@ -10,7 +10,6 @@ namespace notnets::bench {
 
 // A summary of a series of calls, in microseconds and calls per second.
 struct LatencySummary {
-  uint64_t calls = 0;
   double avg_us = 0;
   double p50_us = 0;
   double p99_us = 0;

@@ -23,7 +23,9 @@ class Watchdog {
   Watchdog& operator=(const Watchdog&) = delete;
 
   // Records that a call completed. Cheap enough to call after every call; one thread only.
-  void Tick() { ticks_.store(ticks_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed); }
+  void Tick() {
+    ticks_.store(ticks_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
 
  private:
   void Watch();

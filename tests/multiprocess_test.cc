@@ -1,0 +1,649 @@
+// Clients and servers as separate processes: the test process is the client (or only the
+// conductor), and notnets_test_peer (NOTNETS_TEST_PEER) runs the server and extra clients.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "notnets/channel.h"
+#include "notnets/pool.h"
+
+#ifndef NOTNETS_TEST_PEER
+#error "NOTNETS_TEST_PEER must name the notnets_test_peer executable"
+#endif
+
+namespace notnets::process_test {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+// Bounds for "did not hang" only; generous so that sanitizer builds pass too.
+constexpr milliseconds kStartBound = seconds(30);
+constexpr milliseconds kHangBound = seconds(15);
+
+// A notnets_test_peer child process with its stdout on a pipe. Killed and reaped on destruction if
+// still running.
+class PeerProcess {
+ public:
+  explicit PeerProcess(const std::vector<std::string>& args) {
+    std::vector<std::string> argv_strings = {NOTNETS_TEST_PEER};
+    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& arg : argv_strings) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+      ADD_FAILURE() << "pipe2: " << std::strerror(errno);
+      return;
+    }
+    pid_ = fork();
+    if (pid_ == 0) {  // only async-signal-safe calls until exec
+      dup2(fds[1], STDOUT_FILENO);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    if (pid_ < 0) {
+      ADD_FAILURE() << "fork: " << std::strerror(errno);
+      close(fds[0]);
+      return;
+    }
+    out_ = fds[0];
+  }
+
+  ~PeerProcess() {
+    if (running()) {
+      kill(pid_, SIGKILL);
+      Wait(kHangBound);
+    }
+    if (out_ >= 0) close(out_);
+  }
+
+  PeerProcess(const PeerProcess&) = delete;
+  PeerProcess& operator=(const PeerProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool running() const { return pid_ > 0 && !wait_status_.has_value(); }
+
+  // Reads stdout until a line equal to `line`; false at end of output or after `timeout`.
+  bool WaitForLine(const std::string& line, milliseconds timeout) {
+    auto give_up = Clock::now() + timeout;
+    while (true) {
+      for (size_t end; (end = output_.find('\n', consumed_)) != std::string::npos;) {
+        bool found = output_.compare(consumed_, end - consumed_, line) == 0;
+        consumed_ = end + 1;
+        if (found) return true;
+      }
+      if (!ReadSome(give_up)) return false;
+    }
+  }
+
+  // Reads stdout to its end (or until `timeout`) and returns all of it.
+  std::string ReadAll(milliseconds timeout) {
+    auto give_up = Clock::now() + timeout;
+    while (ReadSome(give_up)) {
+    }
+    return output_;
+  }
+
+  void Signal(int signal_number) {
+    if (running()) kill(pid_, signal_number);
+  }
+
+  // Reaps the process; its wait status, or nullopt if it did not exit within `timeout`.
+  std::optional<int> Wait(milliseconds timeout) {
+    auto give_up = Clock::now() + timeout;
+    while (running()) {
+      int status;
+      pid_t reaped = waitpid(pid_, &status, WNOHANG);
+      if (reaped == pid_ || (reaped < 0 && errno != EINTR)) {
+        wait_status_ = reaped == pid_ ? status : -1;
+        break;
+      }
+      if (Clock::now() >= give_up) return std::nullopt;
+      std::this_thread::sleep_for(milliseconds(2));
+    }
+    return wait_status_;
+  }
+
+ private:
+  // Appends what the pipe holds to output_; false at end of output or at `give_up`.
+  bool ReadSome(Clock::time_point give_up) {
+    if (out_ < 0) return false;
+    auto left = std::chrono::duration_cast<milliseconds>(give_up - Clock::now()).count();
+    if (left <= 0) return false;
+    pollfd readable{out_, POLLIN, 0};
+    int ready = poll(&readable, 1, static_cast<int>(left));
+    if (ready < 0 && errno == EINTR) return true;
+    if (ready <= 0) return false;
+    char bytes[4096];
+    ssize_t n = read(out_, bytes, sizeof(bytes));
+    if (n < 0 && errno == EINTR) return true;
+    if (n <= 0) return false;
+    output_.append(bytes, static_cast<size_t>(n));
+    return true;
+  }
+
+  pid_t pid_ = -1;
+  int out_ = -1;
+  std::string output_;
+  size_t consumed_ = 0;
+  std::optional<int> wait_status_;
+};
+
+std::string UniquePoolName() {
+  static std::atomic<int> counter{0};
+  return "mp-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
+}
+
+// Starts `serve POOL WORKERS` and waits until it is serving.
+std::unique_ptr<PeerProcess> StartServer(const std::string& pool_name, int workers) {
+  auto server =
+      std::make_unique<PeerProcess>(std::vector<std::string>{"serve", pool_name,
+                                                             std::to_string(workers)});
+  EXPECT_TRUE(server->WaitForLine("ready", kStartBound)) << "the server did not start";
+  return server;
+}
+
+// SIGTERM, then expects a clean exit.
+void StopServer(PeerProcess* server) {
+  server->Signal(SIGTERM);
+  std::optional<int> status = server->Wait(kHangBound);
+  ASSERT_TRUE(status.has_value()) << "the server did not exit after SIGTERM";
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "wait status " << *status;
+}
+
+// Used by this file and stress_test.cc. Creates a pool, starts a server with `server_workers`
+// workers, and runs one client process per element of `clients` at once, each element being the
+// arguments after "client POOL": CALLS SEED THREADS [sync|async]. Expects every client to exit 0
+// with all CALLS * THREADS calls matched, the server to stop cleanly on SIGTERM, and the pool's
+// heap to be back where it started.
+void RunClientProcesses(int server_workers, const std::vector<std::vector<std::string>>& clients,
+                        milliseconds bound) {
+  std::string pool_name = UniquePoolName();
+  std::shared_ptr<Pool> pool;
+  PoolOptions options;
+  options.size_bytes = 128ull << 20;
+  ASSERT_TRUE(Pool::Create(pool_name, options, &pool).ok());
+  uint64_t baseline = pool->Stats().heap_used_bytes;
+  {
+    std::unique_ptr<PeerProcess> server = StartServer(pool_name, server_workers);
+    std::vector<std::unique_ptr<PeerProcess>> processes;
+    for (const std::vector<std::string>& args : clients) {
+      std::vector<std::string> full = {"client", pool_name};
+      full.insert(full.end(), args.begin(), args.end());
+      processes.push_back(std::make_unique<PeerProcess>(full));
+    }
+    auto give_up = Clock::now() + bound;
+    for (size_t i = 0; i < processes.size(); ++i) {
+      auto left = std::chrono::duration_cast<milliseconds>(give_up - Clock::now());
+      std::string output = processes[i]->ReadAll(std::max(left, milliseconds(1)));
+      std::optional<int> status = processes[i]->Wait(milliseconds(1000));
+      uint64_t calls = std::stoull(clients[i].at(0)) * std::stoull(clients[i].at(2));
+      std::string expected = "calls=" + std::to_string(calls) + " ok=" + std::to_string(calls) +
+                             " mismatched=0 failed=0\n";
+      EXPECT_EQ(output, expected) << "client " << i;
+      ASSERT_TRUE(status.has_value()) << "client " << i << " did not finish in time";
+      EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+          << "client " << i << " wait status " << *status;
+    }
+    StopServer(server.get());
+  }
+  EXPECT_EQ(pool->Stats().heap_used_bytes, baseline) << "pool memory leaked";
+  pool.reset();
+  Pool::Remove(pool_name);
+}
+
+namespace {
+
+std::string Pattern(size_t size, uint32_t seed) {
+  std::string bytes(size, '\0');
+  uint32_t x = seed * 2654435761u + 1;
+  for (size_t i = 0; i < size; ++i) {
+    x = x * 1664525u + 1013904223u;
+    bytes[i] = static_cast<char>(x >> 24);
+  }
+  return bytes;
+}
+
+uint64_t Fnv1a(std::string_view bytes) {
+  uint64_t hash = 14695981039346656037ull;
+  for (unsigned char byte : bytes) hash = (hash ^ byte) * 1099511628211ull;
+  return hash;
+}
+
+// Each test has its own pool and server process.
+class MultiProcessTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    pool_name_ = UniquePoolName();
+    PoolOptions options;
+    options.size_bytes = 64ull << 20;
+    ASSERT_TRUE(Pool::Create(pool_name_, options, &pool_).ok());
+    baseline_used_ = pool_->Stats().heap_used_bytes;
+  }
+
+  void TearDown() override {
+    channel_.reset();
+    server_.reset();
+    pool_.reset();
+    Pool::Remove(pool_name_);
+  }
+
+  void StartServer(int workers = 2) {
+    server_ = process_test::StartServer(pool_name_, workers);
+    ASSERT_TRUE(server_->running());
+  }
+
+  std::shared_ptr<Channel> Connect() {
+    std::shared_ptr<Channel> channel;
+    ChannelOptions options;
+    options.wait_for_service = seconds(10);
+    Status status = Channel::Connect(pool_, "test.Echo", options, &channel);
+    EXPECT_TRUE(status.ok()) << status.ToString();
+    return channel;
+  }
+
+  Status Call(const std::string& method, const std::string& request, std::string* response,
+              milliseconds timeout = kHangBound) {
+    ClientContext context;
+    context.set_timeout(timeout);
+    return channel_->Call(method, request, response, &context);
+  }
+
+  // How many Sleep handlers saw cancellation, waiting up to kHangBound for it to reach `at_least`.
+  int WaitForCancellations(int at_least) {
+    auto give_up = Clock::now() + kHangBound;
+    int seen = -1;
+    do {
+      std::string response;
+      Status status = Call("Cancellations", "", &response);
+      if (!status.ok()) {
+        ADD_FAILURE() << status.ToString();
+        return -1;
+      }
+      seen = std::stoi(response);
+      if (seen < at_least) std::this_thread::sleep_for(milliseconds(5));
+    } while (seen < at_least && Clock::now() < give_up);
+    return seen;
+  }
+
+  std::string pool_name_;
+  std::shared_ptr<Pool> pool_;
+  uint64_t baseline_used_ = 0;
+  std::unique_ptr<PeerProcess> server_;
+  std::shared_ptr<Channel> channel_;
+};
+
+TEST_F(MultiProcessTest, UnaryEchoInlineAndSmall) {
+  StartServer();
+  channel_ = Connect();
+  ASSERT_NE(channel_, nullptr);
+  for (size_t size : {0, 1, 5, 23, 24, 25, 100, 4096}) {
+    std::string request = Pattern(size, static_cast<uint32_t>(size));
+    std::string response = "stale";
+    ClientContext context;
+    context.set_timeout(kHangBound);
+    Status status = channel_->Call("Echo", request, &response, &context);
+    ASSERT_TRUE(status.ok()) << "size " << size << ": " << status.ToString();
+    EXPECT_EQ(response, request) << "size " << size;
+    EXPECT_EQ(context.peer(), "notnets:" + pool_->path() + "/test.Echo");
+  }
+}
+
+TEST_F(MultiProcessTest, UnaryEchoLargePayloads) {
+  StartServer();
+  channel_ = Connect();
+  ASSERT_NE(channel_, nullptr);
+  for (size_t size : {size_t{64} << 10, size_t{1} << 20, (size_t{6} << 20) + 13}) {
+    std::string request = Pattern(size, 7);
+    std::string response;
+    Status status = Call("Echo", request, &response);
+    ASSERT_TRUE(status.ok()) << "size " << size << ": " << status.ToString();
+    EXPECT_TRUE(response == request) << "size " << size << ": echo differs";
+
+    status = Call("Checksum", request, &response);
+    ASSERT_TRUE(status.ok()) << status.ToString();
+    ASSERT_EQ(response.size(), 8u);
+    uint64_t hash = 0;
+    for (int i = 7; i >= 0; --i) hash = hash << 8 | static_cast<uint8_t>(response[i]);
+    EXPECT_EQ(hash, Fnv1a(request)) << "size " << size;
+  }
+}
+
+TEST_F(MultiProcessTest, ZeroCopyBothSides) {
+  StartServer();
+  channel_ = Connect();
+  ASSERT_NE(channel_, nullptr);
+  for (size_t size : {size_t{1}, size_t{24}, size_t{1000}, size_t{70000}, size_t{3} << 20}) {
+    std::string request = Pattern(size, 3);
+    MessageBuffer buffer;
+    ASSERT_TRUE(channel_->AllocateMessage(size, &buffer).ok());
+    ASSERT_GE(buffer.capacity(), size);
+    ASSERT_EQ(buffer.size(), size);
+    std::memcpy(buffer.data(), request.data(), size);
+    ReceivedMessage response;
+    ClientContext context;
+    context.set_timeout(kHangBound);
+    Status status = channel_->Call("EchoZeroCopy", std::move(buffer), &response, &context);
+    ASSERT_TRUE(status.ok()) << "size " << size << ": " << status.ToString();
+    EXPECT_FALSE(buffer.valid());
+    EXPECT_TRUE(response.view() == request) << "size " << size;
+  }
+  // A copied request answered in place, and a buffer trimmed with set_size.
+  std::string request = Pattern(5000, 4);
+  std::string response;
+  ASSERT_TRUE(Call("EchoZeroCopy", request, &response).ok());
+  EXPECT_EQ(response, request);
+  MessageBuffer buffer;
+  ASSERT_TRUE(channel_->AllocateMessage(8192, &buffer).ok());
+  std::memcpy(buffer.data(), request.data(), 100);
+  buffer.set_size(100);
+  ReceivedMessage received;
+  ClientContext context;
+  context.set_timeout(kHangBound);
+  ASSERT_TRUE(channel_->Call("Echo", std::move(buffer), &received, &context).ok());
+  EXPECT_EQ(received.view(), request.substr(0, 100));
+}
+
+TEST_F(MultiProcessTest, MetadataBothWays) {
+  StartServer();
+  channel_ = Connect();
+  ASSERT_NE(channel_, nullptr);
+  const std::string binary("\0\x01\xff\x00 bin\0\n\x7f", 11);
+  const std::string big = Pattern(3000, 9);
+  ClientContext context;
+  context.set_timeout(kHangBound);
+  context.AddMetadata("user", "alice");
+  context.AddMetadata("trace-bin", binary);
+  context.AddMetadata("big-bin", big);
+  context.AddMetadata("multi", "one");
+  context.AddMetadata("multi", "two");
+  std::string response;
+  Status status = channel_->Call("Echo", "payload", &response, &context);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(response, "payload");
+  Metadata trailing{{"echo-user", "alice"},
+                    {"echo-trace-bin", binary},
+                    {"echo-big-bin", big},
+                    {"echo-multi", "one"},
+                    {"echo-multi", "two"}};
+  Metadata initial{{"init-user", "alice"},
+                   {"init-trace-bin", binary},
+                   {"init-big-bin", big},
+                   {"init-multi", "one"},
+                   {"init-multi", "two"}};
+  EXPECT_EQ(context.GetServerTrailingMetadata(), trailing);
+  EXPECT_EQ(context.GetServerInitialMetadata(), initial);
+
+  // A call without metadata gets none back.
+  ClientContext plain;
+  plain.set_timeout(kHangBound);
+  ASSERT_TRUE(channel_->Call("Echo", "x", &response, &plain).ok());
+  EXPECT_TRUE(plain.GetServerTrailingMetadata().empty());
+  EXPECT_TRUE(plain.GetServerInitialMetadata().empty());
+}
+
+TEST_F(MultiProcessTest, EveryStatusCodeArrives) {
+  StartServer();
+  channel_ = Connect();
+  ASSERT_NE(channel_, nullptr);
+  for (int code = 1; code <= 16; ++code) {
+    std::string response;
+    Status status = Call("Status", std::to_string(code), &response);
+    EXPECT_EQ(status.error_code(), static_cast<StatusCode>(code)) << status.ToString();
+    EXPECT_EQ(status.error_message(), "status " + std::to_string(code) + " from handler");
+  }
+  std::string response;
+  EXPECT_TRUE(Call("Status", "0", &response).ok());
+}
+
+TEST_F(MultiProcessTest, DeadlineExceededAndHandlerSeesIt) {
+  StartServer(/*workers=*/1);
+  channel_ = Connect();
+  ASSERT_NE(channel_, nullptr);
+  auto start = Clock::now();
+  std::string response;
+  Status status = Call("Sleep", "2000", &response, milliseconds(100));
+  EXPECT_EQ(status.error_code(), StatusCode::DEADLINE_EXCEEDED) << status.ToString();
+  EXPECT_LT(Clock::now() - start, kHangBound);
+  // The only worker answers again once the handler gave up, and it counted the cancellation.
+  EXPECT_EQ(WaitForCancellations(1), 1);
+  ASSERT_TRUE(Call("Echo", "still there", &response).ok());
+  EXPECT_EQ(response, "still there");
+}
+
+TEST_F(MultiProcessTest, DeadlineAlreadyPassed) {
+  StartServer();
+  channel_ = Connect();
+  ASSERT_NE(channel_, nullptr);
+  ClientContext context;
+  context.set_deadline(Clock::now() - milliseconds(1));
+  std::string response;
+  Status status = channel_->Call("Echo", "late", &response, &context);
+  EXPECT_EQ(status.error_code(), StatusCode::DEADLINE_EXCEEDED) << status.ToString();
+}
+
+TEST_F(MultiProcessTest, TryCancelFromAnotherThread) {
+  StartServer(/*workers=*/2);
+  channel_ = Connect();
+  ASSERT_NE(channel_, nullptr);
+  ClientContext context;
+  context.set_timeout(seconds(60));
+  std::thread canceller([&context] {
+    std::this_thread::sleep_for(milliseconds(100));
+    context.TryCancel();
+  });
+  auto start = Clock::now();
+  std::string response;
+  Status status = channel_->Call("Sleep", "10000", &response, &context);
+  canceller.join();
+  EXPECT_EQ(status.error_code(), StatusCode::CANCELLED) << status.ToString();
+  EXPECT_LT(Clock::now() - start, kHangBound);
+  // The cancellation reached the running handler through the other worker.
+  EXPECT_EQ(WaitForCancellations(1), 1);
+  ASSERT_TRUE(Call("Echo", "after cancel", &response).ok());
+  EXPECT_EQ(response, "after cancel");
+}
+
+// ClientContext::TryCancel promises that "the server's handler sees ServerContext::IsCancelled()",
+// and one worker is the ServerBuilder default. KNOWN LIBRARY BUG: this fails. The cancel
+// descriptor waits in the request ring, and the only worker that could read it is the one that is
+// running the handler (ServerRuntime::Poll reads cancels only while looking for the next request),
+// so the handler never sees the cancellation and sleeps its full time.
+TEST_F(MultiProcessTest, TryCancelReachesHandlerOnSingleWorkerServer) {
+  StartServer(/*workers=*/1);
+  channel_ = Connect();
+  ASSERT_NE(channel_, nullptr);
+  ClientContext context;
+  context.set_timeout(seconds(60));
+  std::thread canceller([&context] {
+    std::this_thread::sleep_for(milliseconds(100));
+    context.TryCancel();
+  });
+  std::string response;
+  Status status = channel_->Call("Sleep", "2000", &response, &context);
+  canceller.join();
+  EXPECT_EQ(status.error_code(), StatusCode::CANCELLED) << status.ToString();
+  // With one worker, this call runs only after the Sleep handler returned: the count is final.
+  status = Call("Cancellations", "", &response);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(response, "1") << "the handler did not see the client's cancellation";
+}
+
+TEST_F(MultiProcessTest, TryCancelBeforeTheCall) {
+  StartServer();
+  channel_ = Connect();
+  ASSERT_NE(channel_, nullptr);
+  ClientContext context;
+  context.TryCancel();
+  std::string response;
+  Status status = channel_->Call("Echo", "never sent", &response, &context);
+  EXPECT_EQ(status.error_code(), StatusCode::CANCELLED) << status.ToString();
+}
+
+TEST_F(MultiProcessTest, UnknownMethodAndService) {
+  StartServer();
+  channel_ = Connect();
+  ASSERT_NE(channel_, nullptr);
+  std::string response;
+  Status status = Call("NoSuchMethod", "x", &response);
+  EXPECT_EQ(status.error_code(), StatusCode::UNIMPLEMENTED) << status.ToString();
+  EXPECT_NE(status.error_message().find("NoSuchMethod"), std::string::npos)
+      << status.error_message();
+
+  std::shared_ptr<Channel> other;
+  status = Channel::Connect(pool_, "test.NoSuchService", ChannelOptions(), &other);
+  EXPECT_EQ(status.error_code(), StatusCode::UNAVAILABLE) << status.ToString();
+  EXPECT_NE(status.error_message().find("test.NoSuchService"), std::string::npos)
+      << status.error_message();
+  EXPECT_EQ(other, nullptr);
+}
+
+TEST(MultiProcessClientsTest, FourClientProcessesOneServer) {
+  // Four client processes of two threads each against one server with two workers.
+  std::vector<std::vector<std::string>> clients;
+  for (int i = 0; i < 4; ++i) clients.push_back({"300", std::to_string(100 + i), "2"});
+  RunClientProcesses(/*server_workers=*/2, clients, seconds(120));
+}
+
+TEST_F(MultiProcessTest, ServerShutdownWhileCallsWait) {
+  // One worker: the first Sleep runs in the handler, the second waits in the ring behind it.
+  StartServer(/*workers=*/1);
+  channel_ = Connect();
+  ASSERT_NE(channel_, nullptr);
+  Status running_status, queued_status;
+  std::string running_response;
+  std::thread running([&] {
+    ClientContext context;
+    context.set_timeout(seconds(60));
+    running_status = channel_->Call("Sleep", "1000", &running_response, &context);
+  });
+  std::this_thread::sleep_for(milliseconds(300));
+  auto start = Clock::now();
+  std::thread queued([&] {
+    ClientContext context;
+    context.set_timeout(seconds(60));
+    std::string response;
+    queued_status = channel_->Call("Sleep", "1000", &response, &context);
+  });
+  std::this_thread::sleep_for(milliseconds(100));
+  StopServer(server_.get());
+  queued.join();
+  running.join();
+  EXPECT_LT(Clock::now() - start, kHangBound);
+  // Shutdown lets a running handler finish and send its response, and fails calls that have not
+  // started with UNAVAILABLE. (The first call had 300 ms to reach the handler; should it not have,
+  // it was not started either.)
+  EXPECT_TRUE(running_status.ok() || running_status.error_code() == StatusCode::UNAVAILABLE)
+      << running_status.ToString();
+  if (running_status.ok()) {
+    EXPECT_EQ(running_response, "slept");
+  }
+  EXPECT_EQ(queued_status.error_code(), StatusCode::UNAVAILABLE) << queued_status.ToString();
+
+  // Later calls fail at once; the service is gone from the directory.
+  std::string response;
+  Status status = Call("Echo", "x", &response);
+  EXPECT_EQ(status.error_code(), StatusCode::UNAVAILABLE) << status.ToString();
+  std::shared_ptr<Channel> other;
+  status = Channel::Connect(pool_, "test.Echo", ChannelOptions(), &other);
+  EXPECT_EQ(status.error_code(), StatusCode::UNAVAILABLE) << status.ToString();
+}
+
+TEST_F(MultiProcessTest, ServerKilledWhileCallWaits) {
+  StartServer();
+  channel_ = Connect();
+  ASSERT_NE(channel_, nullptr);
+  std::string response;
+  ASSERT_TRUE(Call("Echo", "warm up", &response).ok());
+  std::thread killer([this] {
+    std::this_thread::sleep_for(milliseconds(200));
+    server_->Signal(SIGKILL);
+    server_->Wait(kHangBound);  // reaped: a zombie would still look alive
+  });
+  auto start = Clock::now();
+  Status status = Call("Sleep", "20000", &response, seconds(60));
+  killer.join();
+  EXPECT_TRUE(status.error_code() == StatusCode::UNAVAILABLE ||
+              status.error_code() == StatusCode::DEADLINE_EXCEEDED)
+      << status.ToString();
+  EXPECT_LT(Clock::now() - start, kHangBound);
+  EXPECT_FALSE(server_->running());
+
+  // The channel stays failed; a new server can take over the dead one's name.
+  status = Call("Echo", "x", &response);
+  EXPECT_EQ(status.error_code(), StatusCode::UNAVAILABLE) << status.ToString();
+  channel_.reset();
+  StartServer();
+  channel_ = Connect();
+  ASSERT_NE(channel_, nullptr);
+  ASSERT_TRUE(Call("Echo", "new server", &response).ok());
+  EXPECT_EQ(response, "new server");
+}
+
+TEST_F(MultiProcessTest, PoolMemoryReturnsToBaseline) {
+  StartServer();
+  EXPECT_GT(pool_->Stats().heap_used_bytes, baseline_used_) << "the method table is in the pool";
+  std::shared_ptr<Channel> first = Connect();
+  std::shared_ptr<Channel> second = Connect();
+  ASSERT_NE(first, nullptr);
+  ASSERT_NE(second, nullptr);
+  for (Channel* channel : {first.get(), second.get()}) {
+    for (size_t size : {size_t{10}, size_t{3000}, size_t{100000}, size_t{3} << 20}) {
+      std::string request = Pattern(size, 5);
+      ClientContext context;
+      context.set_timeout(kHangBound);
+      context.AddMetadata("key-bin", std::string("\0v", 2));
+      std::string response;
+      ASSERT_TRUE(channel->Call("Echo", request, &response, &context).ok());
+      MessageBuffer buffer;
+      ASSERT_TRUE(channel->AllocateMessage(size, &buffer).ok());
+      std::memcpy(buffer.data(), request.data(), size);
+      ReceivedMessage received;
+      ClientContext zero_copy;
+      zero_copy.set_timeout(kHangBound);
+      ASSERT_TRUE(channel->Call("EchoZeroCopy", std::move(buffer), &received, &zero_copy).ok());
+      EXPECT_TRUE(received.view() == request);
+    }
+    std::string response;
+    ClientContext failing;
+    failing.set_timeout(kHangBound);
+    EXPECT_EQ(channel->Call("Status", "9", &response, &failing).error_code(),
+              StatusCode::FAILED_PRECONDITION);
+    // An abandoned call whose response arrives late, with a block payload and metadata.
+    ClientContext late;
+    late.set_timeout(milliseconds(50));
+    late.AddMetadata("late", "yes");
+    EXPECT_EQ(channel->Call("Sleep", "200" + std::string(40, ' '), &response, &late).error_code(),
+              StatusCode::DEADLINE_EXCEEDED);
+    // A buffer allocated but never sent.
+    MessageBuffer unsent;
+    ASSERT_TRUE(channel->AllocateMessage(50000, &unsent).ok());
+  }
+  // The first channel leaves while the server runs, the second after it has stopped.
+  first.reset();
+  StopServer(server_.get());
+  second.reset();
+  PoolStats stats = pool_->Stats();
+  EXPECT_EQ(stats.heap_used_bytes, baseline_used_) << "blocks in use: " << stats.blocks_in_use;
+  EXPECT_TRUE(stats.services.empty());
+}
+
+}  // namespace
+}  // namespace notnets::process_test

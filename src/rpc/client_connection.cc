@@ -117,7 +117,6 @@ uint32_t ClientConnection::AcquireSlot() {
 void ClientConnection::ReleaseSlot(uint32_t index) {
   CallSlot& slot = slots_[index];
   slot.generation.fetch_add(1, std::memory_order_relaxed);
-  slot.context = nullptr;
   slot.state.store(kFree, std::memory_order_relaxed);
   uint64_t head = free_slots_.load(std::memory_order_relaxed);
   do {
@@ -426,15 +425,18 @@ void ClientConnection::EnsureCompletionThread() {
   if (!completion_thread_.joinable()) completion_thread_ = std::thread([this] { CompletionLoop(); });
 }
 
-uint32_t ClientConnection::ExpireAsyncCalls(std::vector<Completion>* completions) {
-  uint32_t waiting = 0;
+void ClientConnection::ExpireAsyncCalls(std::vector<Completion>* completions) {
   auto now = Clock::now();
   bool check_process = now >= next_process_check_;
   if (check_process) next_process_check_ = now + kProcessCheckInterval;
   Status peer = PeerStatus(check_process);
   for (uint32_t i = 0; i < capacity_; ++i) {
     CallSlot& slot = slots_[i];
-    if (slot.state.load(std::memory_order_acquire) != kAsyncWaiting) continue;
+    // Claim the slot before looking at its context: a response may complete it meanwhile.
+    uint32_t expected = kAsyncWaiting;
+    if (!slot.state.compare_exchange_strong(expected, kFinishing, std::memory_order_acq_rel)) {
+      continue;
+    }
     Status failure = !peer.ok()                         ? peer
                      : slot.context->cancel_requested() ? Status(StatusCode::CANCELLED,
                                                                  "the call was cancelled")
@@ -442,17 +444,14 @@ uint32_t ClientConnection::ExpireAsyncCalls(std::vector<Completion>* completions
                          ? Status(StatusCode::DEADLINE_EXCEEDED,
                                   "deadline exceeded waiting for service '" + service_ + "'")
                          : Status::OK;
-    uint32_t expected = kAsyncWaiting;
-    if (failure.ok() ||
-        !slot.state.compare_exchange_strong(expected, kFinishing, std::memory_order_acq_rel)) {
-      ++waiting;
+    if (failure.ok()) {
+      slot.state.store(kAsyncWaiting, std::memory_order_release);
       continue;
     }
     completions->push_back(Completion{std::move(slot.done), CallResult{failure, {}}});
     slot.state.store(kAbandoned, std::memory_order_release);
     SendCancel(CallId(i));
   }
-  return waiting;
 }
 
 void ClientConnection::CompletionLoop() {

@@ -96,8 +96,8 @@ class ClientConnection {
   }
   void EnsureCompletionThread();
   void CompletionLoop();
-  // Fails async calls past their deadline or cancelled; returns how many are still waiting.
-  uint32_t ExpireAsyncCalls(std::vector<Completion>* completions);
+  // Fails async calls that are past their deadline, cancelled, or whose server went away.
+  void ExpireAsyncCalls(std::vector<Completion>* completions);
 
   std::shared_ptr<Pool> pool_;
   std::string service_;

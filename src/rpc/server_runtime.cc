@@ -33,6 +33,7 @@ ServerRuntime::ServerRuntime(std::shared_ptr<Pool> pool, int workers)
       allocator_(&pool_->mapping()),
       directory_(&pool_->mapping(), &allocator_),
       connections_(new std::atomic<Connection*>[kMaxConnections]),
+      worker_count_(static_cast<uint32_t>(workers)),
       worker_passes_(new std::atomic<uint64_t>[workers]) {
   for (uint32_t i = 0; i < kMaxConnections; ++i) connections_[i].store(nullptr);
   for (int i = 0; i < workers; ++i) worker_passes_[i].store(0);
@@ -214,7 +215,7 @@ void ServerRuntime::Retire(uint32_t slot, Connection* connection) {
   connection->cache.reset();
   DetachConnection(&allocator_, connection->view, Side::kServer);
   Retired retired{std::unique_ptr<Connection>(connection), {}};
-  for (size_t i = 0; i < workers_.size(); ++i) {
+  for (uint32_t i = 0; i < worker_count_; ++i) {
     retired.passes.push_back(worker_passes_[i].load(std::memory_order_acquire));
   }
   std::lock_guard<std::mutex> lock(retired_mutex_);

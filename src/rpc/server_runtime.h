@@ -83,7 +83,8 @@ class ServerRuntime {
   std::atomic_flag housekeeping_ = ATOMIC_FLAG_INIT;  // one worker accepts and reclaims at a time
   std::mutex retired_mutex_;
   std::vector<Retired> retired_;  // guarded by retired_mutex_
-  std::unique_ptr<std::atomic<uint64_t>[]> worker_passes_;
+  const uint32_t worker_count_;
+  std::unique_ptr<std::atomic<uint64_t>[]> worker_passes_;  // passes each worker completed
   std::vector<std::thread> workers_;
   std::atomic<bool> stopping_{false};
   std::mutex shutdown_mutex_;

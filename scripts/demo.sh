@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# README's first command: installs what is missing, builds, and runs the demonstration: an echo
+# server and client as two processes, their latency beside gRPC's on this machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > /dev/null
+cmake --build build -j"$(nproc)"
+build/bench/notnets-bench echo --calls "${NOTNETS_DEMO_CALLS:-50000}"

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# README's second command: installs what is missing, then builds and runs the whole test suite
+# three times: a normal build, AddressSanitizer + UndefinedBehaviorSanitizer, ThreadSanitizer.
+#   scripts/test.sh            all three
+#   scripts/test.sh normal     one of: normal, asan, tsan
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-deps.sh
+jobs=$(nproc)
+variants=("${@:-normal asan tsan}")
+read -r -a variants <<< "${variants[*]}"
+
+run_variant() {
+  local name=$1 dir=build-test-$1 flags=()
+  case $name in
+    normal) flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo) ;;
+    asan) flags=(-DCMAKE_BUILD_TYPE=Debug -DNOTNETS_SANITIZE=address,undefined) ;;
+    tsan) flags=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DNOTNETS_SANITIZE=thread) ;;
+    *) echo "unknown variant $name (normal, asan, tsan)" >&2; return 2 ;;
+  esac
+  echo "=== $name build"
+  cmake -S . -B "$dir" -DNOTNETS_BUILD_BENCH=OFF -DNOTNETS_BUILD_EXAMPLES=OFF "${flags[@]}" > /dev/null
+  cmake --build "$dir" -j"$jobs"
+  echo "=== $name tests"
+  # Sanitized builds run the stress tests with fewer calls: they are 5-20x slower.
+  local calls=20000
+  [ "$name" = normal ] || calls=2000
+  (cd "$dir" && NOTNETS_STRESS_CALLS=$calls \
+     ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 TSAN_OPTIONS=halt_on_error=1 \
+     ctest --output-on-failure --timeout 600)
+}
+
+for variant in "${variants[@]}"; do run_variant "$variant"; done
