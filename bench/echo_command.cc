@@ -58,6 +58,12 @@ Status RunCase(const std::string& name, const EchoOptions& options, LatencySumma
 }  // namespace
 
 int RunEcho(const EchoOptions& options) {
+  if (!options.common.csv) {
+    PrintRunHeader(options.common.command_line,
+                   std::to_string(options.calls) + " timed calls per case after " +
+                       std::to_string(options.warmup) + " warm-up calls; request \"" +
+                       std::string(kEchoPayload) + "\"; server in a separate process");
+  }
   std::vector<CaseResult> results;
   std::vector<std::string> failed;
   for (const std::string& name : options.cases) {
@@ -75,10 +81,6 @@ int RunEcho(const EchoOptions& options) {
   if (options.common.csv) {
     PrintLatencyCsv(results);
   } else {
-    PrintRunHeader(options.common.command_line,
-                   std::to_string(options.calls) + " timed calls per case after " +
-                       std::to_string(options.warmup) + " warm-up calls; request \"" +
-                       std::string(kEchoPayload) + "\"; server in a separate process");
     PrintLatencyTable(results);
     if (failed.empty()) PrintComparison(results, kBaseline);
   }

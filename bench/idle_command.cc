@@ -85,6 +85,11 @@ Status MeasureIdle(CaseSession* session, const IdleOptions& options, std::vector
 }  // namespace
 
 int RunIdle(const IdleOptions& options) {
+  if (!options.common.csv) {
+    PrintRunHeader(options.common.command_line, "server CPU measured from " +
+                                                    std::to_string(kSettle.count()) +
+                                                    " s into the idle interval to its end");
+  }
   std::unique_ptr<CaseSession> session;
   Status status = CaseSession::Open(kCase, CaseOptions{options.common.pool_name}, &session);
   std::vector<Metric> metrics;
@@ -101,9 +106,6 @@ int RunIdle(const IdleOptions& options) {
   if (options.common.csv) {
     PrintMetricsCsv(metrics);
   } else {
-    PrintRunHeader(options.common.command_line, "server CPU measured from " +
-                                                    std::to_string(kSettle.count()) +
-                                                    " s into the idle interval to its end");
     PrintMetricsTable(metrics);
   }
   return 0;

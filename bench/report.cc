@@ -34,6 +34,13 @@ std::string KernelRelease() {
   return uname(&name) == 0 ? name.release : "unknown";
 }
 
+// The 1-minute load average from /proc/loadavg, or "unknown".
+std::string LoadAverage() {
+  std::ifstream loadavg("/proc/loadavg");
+  std::string one_minute;
+  return loadavg >> one_minute ? one_minute : "unknown";
+}
+
 // How `value` compares with `baseline`: "x 12.3 faster" when lower, "x 1.2 slower" when higher.
 std::string Ratio(double baseline, double value) {
   char text[64];
@@ -50,8 +57,9 @@ std::string Ratio(double baseline, double value) {
 }  // namespace
 
 void PrintRunHeader(const std::string& command_line, const std::string& details) {
-  std::printf("# %d CPUs (%s), Linux %s; command: %s\n", UsableCpus(), CpuModel().c_str(),
-              KernelRelease().c_str(), command_line.c_str());
+  std::printf("# %d CPUs (%s), Linux %s, load average %s; command: %s\n", UsableCpus(),
+              CpuModel().c_str(), KernelRelease().c_str(), LoadAverage().c_str(),
+              command_line.c_str());
   if (!details.empty()) std::printf("# %s\n", details.c_str());
 }
 

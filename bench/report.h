@@ -23,8 +23,8 @@ struct Metric {
   double value;
 };
 
-// Prints one line starting "# " naming the machine (CPUs usable, CPU model, kernel) and
-// `command_line`, then `details` if not empty.
+// Prints one line starting "# " describing the machine (CPUs usable, CPU model, kernel, load
+// average) and `command_line`, then `details` on a second such line if not empty.
 void PrintRunHeader(const std::string& command_line, const std::string& details);
 
 // Prints the table: case, avg_us, p50_us, p99_us, p999_us, calls_per_s.

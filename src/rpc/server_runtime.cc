@@ -271,7 +271,8 @@ void ServerRuntime::Handle(Connection* connection, const Message& request) {
                                                    "' has no method number " +
                                                    std::to_string(request.code));
   }
-  if (status.ok() && Clock::now() >= context.deadline_) {
+  bool has_deadline = context.deadline_ != Clock::time_point::max();
+  if (status.ok() && has_deadline && Clock::now() >= context.deadline_) {
     status = Status(StatusCode::DEADLINE_EXCEEDED, "deadline passed before the handler ran");
   }
   if (status.ok()) {
@@ -285,7 +286,7 @@ void ServerRuntime::Handle(Connection* connection, const Message& request) {
     if (status.ok() && !response.error_.ok()) status = response.error_;
     // As in gRPC, a call whose deadline passed while its handler ran has failed, whatever the
     // handler returned.
-    if (Clock::now() >= context.deadline_) {
+    if (has_deadline && Clock::now() >= context.deadline_) {
       status = Status(StatusCode::DEADLINE_EXCEEDED, "deadline exceeded while the handler ran");
     }
   }
