@@ -201,6 +201,27 @@ TEST_F(RpcTest, DeadlineExceededWhileTheHandlerRuns) {
   EXPECT_TRUE(handler_saw_cancel_);
 }
 
+TEST_F(RpcTest, SystemClockDeadline) {
+  ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + 100ms);
+  std::string response;
+  EXPECT_EQ(channel_->Call("Sleep", "5000", &response, &context).error_code(),
+            StatusCode::DEADLINE_EXCEEDED);
+}
+
+TEST_F(RpcTest, ReceivedMessageMayOutliveItsChannel) {
+  MessageBuffer buffer;
+  ASSERT_TRUE(channel_->AllocateMessage(1000, &buffer).ok());
+  std::memset(buffer.data(), 'q', 1000);
+  ReceivedMessage response;
+  ClientContext context;
+  ASSERT_TRUE(channel_->Call("EchoZeroCopy", std::move(buffer), &response, &context).ok());
+  MessageBuffer unsent;
+  ASSERT_TRUE(channel_->AllocateMessage(1000, &unsent).ok());
+  channel_.reset();
+  EXPECT_EQ(response.view(), std::string(1000, 'q'));
+}
+
 TEST_F(RpcTest, DeadlineAlreadyPassedFailsWithoutSending) {
   ClientContext context;
   context.set_deadline(std::chrono::steady_clock::now() - 1s);

@@ -58,8 +58,10 @@ class Channel {
   Status Call(std::string_view method, MessageBuffer request, ReceivedMessage* response,
               ClientContext* context);
 
-  // Asynchronous call: returns at once; `done` runs exactly once, on a notnets thread, when the
-  // call completes. `context` must outlive the call. `done` must not block for long.
+  // Asynchronous call: returns at once; `done` runs exactly once when the call completes, on
+  // whichever thread reads the response (the channel's completion thread, or a thread waiting in
+  // a call on the same channel), or on the calling thread if the call fails before it is sent.
+  // `context` must outlive the call. `done` must not block for long.
   void CallAsync(std::string_view method, std::string_view request, ClientContext* context,
                  std::function<void(CallResult)> done);
   void CallAsync(std::string_view method, MessageBuffer request, ClientContext* context,

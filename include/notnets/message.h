@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string_view>
 
 namespace notnets {
@@ -35,7 +36,7 @@ class MessageBuffer {
 
  private:
   friend class internal::BufferCache;
-  internal::BufferCache* cache_ = nullptr;
+  std::shared_ptr<internal::BufferCache> cache_;
   uint64_t offset_ = 0;
   uint8_t* data_ = nullptr;
   size_t capacity_ = 0;
@@ -43,7 +44,8 @@ class MessageBuffer {
 };
 
 // A message received from the peer, read in place. Move only. Its memory is released back to the
-// pool when it is destroyed, so a view obtained from it must not outlive it.
+// pool when it is destroyed (even after its Channel or Server is gone), so a view obtained from it
+// must not outlive it.
 class ReceivedMessage {
  public:
   ReceivedMessage() = default;
@@ -65,7 +67,7 @@ class ReceivedMessage {
  private:
   friend class internal::BufferCache;
   static constexpr size_t kInlineCapacity = 32;
-  internal::BufferCache* cache_ = nullptr;
+  std::shared_ptr<internal::BufferCache> cache_;
   uint64_t offset_ = 0;
   const uint8_t* pool_data_ = nullptr;
   size_t size_ = 0;

@@ -25,7 +25,8 @@ class ServerRuntime;
 // What a handler knows about its call, named as in grpc::ServerContext.
 class ServerContext {
  public:
-  // The caller's deadline, as remaining time measured on arrival; time_point::max() for none.
+  // The caller's deadline: its remaining time, counted from when the handling began;
+  // time_point::max() for none.
   std::chrono::steady_clock::time_point deadline() const { return deadline_; }
   // True once the client cancelled the call or its deadline passed. Long handlers should poll it.
   bool IsCancelled() const;
@@ -100,8 +101,8 @@ class Service {
 class Server {
  public:
   ~Server();  // Shuts down if still running.
-  // Unregisters the services, fails calls that have not started with UNAVAILABLE, waits for
-  // running handlers to return, and stops the workers.
+  // Unregisters the services, waits for running handlers to return and stops the workers, then
+  // closes every connection: clients' calls that were not handled end with UNAVAILABLE.
   void Shutdown();
   // Blocks until Shutdown() is called from another thread.
   void Wait();

@@ -27,7 +27,7 @@ struct alignas(kCacheLineBytes) BlockHeader {
   SharedWord format;
   // owner << 8 | BlockState. Owners are endpoint ids (EndpointId), 0 for none.
   SharedWord ownership;
-  // Free-list link while the block is free or cached: pool offset / 64 of the next block.
+  // Free-list link while the block is free or cached: pool offset of the next block, 0 for none.
   SharedWord next_free;
   uint8_t reserved[kCacheLineBytes - 3 * sizeof(SharedWord)];
 };

@@ -1,7 +1,10 @@
 #include "pool/directory.h"
 
+#include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <set>
+#include <thread>
 
 #include "pool/process_identity.h"
 
@@ -11,6 +14,8 @@ namespace {
 
 // "MTB1": a block holding a service's method names.
 constexpr uint32_t kMethodTableMagic = 0x3142544d;
+
+constexpr int kMaxRegisterAttempts = 8;
 
 struct MethodTableHeader {
   uint32_t magic;
@@ -82,7 +87,7 @@ bool Directory::ReadMethods(uint64_t offset, std::vector<std::string>* methods) 
 }
 
 Status Directory::Register(std::string_view name, const std::vector<std::string>& methods,
-                           ServiceRef* ref) {
+                           ServiceRef* ref, int attempt) {
   if (name.empty() || name.size() > kMaxServiceNameBytes) {
     return Status(StatusCode::INVALID_ARGUMENT,
                   "service name must be 1 to " + std::to_string(kMaxServiceNameBytes) + " bytes");
@@ -142,7 +147,7 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
   uint64_t generation = GenerationOf(claimed_state) + 1;
   if (!Visibility::CompareExchange(&e->state, claimed_state,
                                    ServiceStateWord(generation, ServiceState::kClaimed))) {
-    return Register(name, methods, ref);  // another server took it meanwhile: look again
+    return Register(name, methods, ref, attempt);  // another server took it: look again
   }
   if (StateOf(claimed_state) == ServiceState::kActive) {
     uint64_t dead_table = e->methods_offset.load(std::memory_order_relaxed);
@@ -179,16 +184,25 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
   ref->index = claimed;
   ref->generation = generation;
 
-  // Two servers may have claimed different entries for one name at once; the lower index wins.
-  for (uint32_t i = 0; i < claimed; ++i) {
+  // Two servers may have registered one name in different entries at once. Each published its
+  // entry before looking (both sequentially consistent), so at least one sees the other; whoever
+  // sees another steps back and tries again after a random pause, when the survivor is found by
+  // the check above.
+  for (uint32_t i = 0; i < mapping_->max_services(); ++i) {
     std::string existing;
-    if (StateOf(Visibility::LoadOrdered(&entry(i)->state)) == ServiceState::kActive &&
-        ReadName(*entry(i), &existing) && existing == name) {
-      Unregister(*ref);
-      return Status(StatusCode::ALREADY_EXISTS,
-                    "service '" + std::string(name) + "' was registered concurrently by another "
-                                                      "server in pool " + mapping_->path());
+    if (i == claimed || StateOf(Visibility::LoadOrdered(&entry(i)->state)) != ServiceState::kActive ||
+        !ReadName(*entry(i), &existing) || existing != name) {
+      continue;
     }
+    Unregister(*ref);
+    if (attempt >= kMaxRegisterAttempts) {
+      return Status(StatusCode::ALREADY_EXISTS,
+                    "service '" + std::string(name) +
+                        "' is being registered by another server at the same time in pool " +
+                        mapping_->path());
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(50 + std::rand() % 1000));
+    return Register(name, methods, ref, attempt + 1);
   }
   return Status::OK;
 }
@@ -204,12 +218,12 @@ void Directory::Unregister(const ServiceRef& ref) {
   uint64_t state = Visibility::LoadOrdered(&e->state);
   if (GenerationOf(state) != ref.generation || StateOf(state) == ServiceState::kFree) return;
   uint64_t methods_offset = e->methods_offset.load(std::memory_order_relaxed);
-  e->name_length.store(0, std::memory_order_relaxed);
-  if (Visibility::CompareExchange(&e->state, state,
-                                  ServiceStateWord(ref.generation, ServiceState::kFree)) &&
-      allocator_->ValidBlock(methods_offset) != nullptr) {
-    allocator_->Free(methods_offset);
+  if (!Visibility::CompareExchange(&e->state, state,
+                                   ServiceStateWord(ref.generation, ServiceState::kFree))) {
+    return;
   }
+  e->name_length.store(0, std::memory_order_relaxed);
+  if (allocator_->ValidBlock(methods_offset) != nullptr) allocator_->Free(methods_offset);
 }
 
 bool Directory::IsActive(const ServiceRef& ref) const {

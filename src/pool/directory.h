@@ -29,8 +29,8 @@ enum class ServiceState : uint8_t {
 struct alignas(kCacheLineBytes) ServiceEntry {
   // generation << 8 | ServiceState; the generation changes whenever the entry is claimed.
   SharedWord state;
-  // Push-only stack of connections waiting to be accepted: pool offset of the newest
-  // ConnectionHeader, linked through ConnectionHeader::next_pending. 0 when empty.
+  // Push-only stack of connections waiting to be accepted: pool offset of the newest connection
+  // block, linked through ConnectionHeader::next_pending. 0 when empty.
   SharedWord pending_connections;
   SharedWord server_pid;
   SharedWord server_start_ticks;  // with the pid, identifies the server process
@@ -69,7 +69,7 @@ class Directory {
   // serves the name, RESOURCE_EXHAUSTED if the directory or the pool is full, INVALID_ARGUMENT
   // for names that are empty or too long.
   Status Register(std::string_view name, const std::vector<std::string>& methods,
-                  ServiceRef* ref);
+                  ServiceRef* ref, int attempt = 0);
   // Moves the entry to kClosing: new connections are refused.
   void BeginClose(const ServiceRef& ref);
   // Frees the entry and its method table.

@@ -1,5 +1,7 @@
 #include "notnets/pool.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -53,6 +55,19 @@ Status Pool::AttachOrCreate(const std::string& name, const PoolOptions& options,
 
 Status Pool::Remove(const std::string& name) {
   std::string path = PathFor(name);
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && S_ISCHR(st.st_mode)) {
+    // A device is not ours to unlink: erase the pool's magic number instead.
+    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    uint64_t zero = 0;
+    bool erased = fd >= 0 && ::pwrite(fd, &zero, sizeof(zero), 0) == sizeof(zero);
+    if (fd >= 0) ::close(fd);
+    if (!erased) {
+      return Status(StatusCode::UNAVAILABLE, "cannot erase pool on " + path + ": " +
+                                                 std::strerror(errno));
+    }
+    return Status::OK;
+  }
   if (::unlink(path.c_str()) != 0) {
     StatusCode code = errno == ENOENT ? StatusCode::NOT_FOUND : StatusCode::UNAVAILABLE;
     return Status(code, "cannot remove pool " + path + ": " + std::strerror(errno));

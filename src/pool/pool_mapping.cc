@@ -81,7 +81,8 @@ Status ValidateHeader(const std::string& path, const PoolHeader& header, uint64_
   }
   if (header.checksum != PoolHeaderChecksum(header)) return corrupt("checksum mismatch");
   if (header.header_bytes != kPoolHeaderBytes) return corrupt("header size");
-  if (header.pool_bytes > mapped_bytes || header.pool_bytes < kMinPoolBytes) {
+  if (header.pool_bytes > mapped_bytes || header.pool_bytes < kMinPoolBytes ||
+      header.pool_bytes > kMaxPoolBytes) {
     return corrupt("pool size " + std::to_string(header.pool_bytes) + " but the file holds " +
                    std::to_string(mapped_bytes));
   }
@@ -132,6 +133,13 @@ Status PoolMapping::Create(const std::string& path, const PoolOptions& options,
   }
   if (options.max_services == 0 || options.max_services > 65536) {
     return Status(StatusCode::INVALID_ARGUMENT, "max_services must be in [1, 65536]");
+  }
+  uint64_t directory_end = kPoolHeaderBytes + uint64_t{options.max_services} * sizeof(ServiceEntry);
+  if (directory_end + 64 * 1024 > options.size_bytes) {
+    return Status(StatusCode::INVALID_ARGUMENT,
+                  "a pool of " + std::to_string(options.size_bytes) + " bytes cannot hold " +
+                      std::to_string(options.max_services) +
+                      " services and a heap; use fewer services or a larger size");
   }
   struct stat st {};
   bool is_device = ::stat(path.c_str(), &st) == 0 && S_ISCHR(st.st_mode);

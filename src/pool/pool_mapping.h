@@ -15,7 +15,7 @@ namespace notnets::internal {
 
 class PoolMapping {
  public:
-  // Creates the pool file at `path` (a regular file: written under a temporary name and renamed
+  // Creates the pool file at `path` (a regular file: written under a temporary name, then linked
   // into place, so nobody attaches a half-built pool; a character device: initialized in place).
   static Status Create(const std::string& path, const PoolOptions& options,
                        std::unique_ptr<PoolMapping>* mapping);

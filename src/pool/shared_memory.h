@@ -3,8 +3,9 @@
 // Every store another process must see and every load of something another process wrote goes
 // through Publish / Consume (single words) or WriteBack / Invalidate (ranges), so that a pool in
 // memory without cache coherence between hosts is a policy switch (CoherenceMode), not a rewrite.
-// Read-modify-write operations (used by the allocator and the directory, never on the call path
-// between two connected peers) need atomics that span the pool's users.
+// Read-modify-write operations (the allocator, the directory, connection lifecycle; on the call
+// path only when a connection's buffer cache misses or overflows) need atomics that span the
+// pool's users.
 #ifndef NOTNETS_POOL_SHARED_MEMORY_H_
 #define NOTNETS_POOL_SHARED_MEMORY_H_
 

@@ -7,17 +7,17 @@ namespace notnets::internal {
 BufferCache::~BufferCache() {
   for (uint32_t i = 0; i < kSizeClassCount; ++i) {
     uint64_t block_offset;
-    while (allocator_->Pop(&heads_[i], &block_offset)) allocator_->Free(block_offset);
+    while (allocator_.Pop(&heads_[i], &block_offset)) allocator_.Free(block_offset);
   }
 }
 
 Status BufferCache::AllocateBlock(uint64_t payload_bytes, uint64_t* block_offset) {
   uint32_t size_class = SizeClassFor(payload_bytes);
-  if (size_class != 0 && allocator_->Pop(&heads_[size_class - kMinBlockShift], block_offset)) {
+  if (size_class != 0 && allocator_.Pop(&heads_[size_class - kMinBlockShift], block_offset)) {
     counts_[size_class - kMinBlockShift].fetch_sub(1, std::memory_order_relaxed);
     return Status::OK;
   }
-  return allocator_->Allocate(payload_bytes, endpoint_, block_offset);
+  return allocator_.Allocate(payload_bytes, endpoint_, block_offset);
 }
 
 Status BufferCache::Allocate(uint64_t payload_bytes, MessageBuffer* buffer) {
@@ -25,32 +25,32 @@ Status BufferCache::Allocate(uint64_t payload_bytes, MessageBuffer* buffer) {
   Status status = AllocateBlock(payload_bytes, &block_offset);
   if (!status.ok()) return status;
   MessageBuffer fresh;
-  fresh.cache_ = this;
+  fresh.cache_ = shared_from_this();
   fresh.offset_ = block_offset;
   fresh.data_ = PayloadOf(block_offset);
   fresh.capacity_ = Allocator::PayloadCapacity(
-      Allocator::SizeClassOf(allocator_->mapping()->At<BlockHeader>(block_offset)));
+      Allocator::SizeClassOf(allocator_.mapping()->At<BlockHeader>(block_offset)));
   fresh.size_ = payload_bytes;
   *buffer = std::move(fresh);
   return Status::OK;
 }
 
 void BufferCache::Release(uint64_t block_offset) {
-  auto* block = allocator_->mapping()->At<BlockHeader>(block_offset);
+  auto* block = allocator_.mapping()->At<BlockHeader>(block_offset);
   uint32_t index = Allocator::SizeClassOf(block) - kMinBlockShift;
   if (counts_[index].fetch_add(1, std::memory_order_relaxed) >= Limit(index + kMinBlockShift)) {
     counts_[index].fetch_sub(1, std::memory_order_relaxed);
-    allocator_->Free(block_offset);
+    allocator_.Free(block_offset);
     return;
   }
   block->ownership.store(BlockOwnership(endpoint_, BlockState::kOwned), std::memory_order_relaxed);
-  allocator_->Push(&heads_[index], block_offset);
+  allocator_.Push(&heads_[index], block_offset);
 }
 
 void BufferCache::PublishBlock(uint64_t block_offset, uint64_t length, uint64_t reader) {
-  auto* block = allocator_->mapping()->At<BlockHeader>(block_offset);
+  auto* block = allocator_.mapping()->At<BlockHeader>(block_offset);
   block->ownership.store(BlockOwnership(reader, BlockState::kPublished), std::memory_order_relaxed);
-  const Visibility& visibility = allocator_->mapping()->visibility();
+  const Visibility& visibility = allocator_.mapping()->visibility();
   visibility.WriteBack(block, kBlockHeaderBytes);
   visibility.WriteBack(PayloadOf(block_offset), length);
 }
@@ -66,11 +66,11 @@ BlockPayload BufferCache::Publish(MessageBuffer* buffer, uint64_t reader) {
 }
 
 const uint8_t* BufferCache::Adopt(uint64_t block_offset, uint64_t length) {
-  const Visibility& visibility = allocator_->mapping()->visibility();
-  if (allocator_->mapping()->InHeap(block_offset, kBlockHeaderBytes)) {
-    visibility.Invalidate(allocator_->mapping()->At<BlockHeader>(block_offset), kBlockHeaderBytes);
+  const Visibility& visibility = allocator_.mapping()->visibility();
+  if (allocator_.mapping()->InHeap(block_offset, kBlockHeaderBytes)) {
+    visibility.Invalidate(allocator_.mapping()->At<BlockHeader>(block_offset), kBlockHeaderBytes);
   }
-  BlockHeader* block = allocator_->ValidBlock(block_offset);
+  BlockHeader* block = allocator_.ValidBlock(block_offset);
   if (block == nullptr ||
       length > Allocator::PayloadCapacity(Allocator::SizeClassOf(block)) ||
       block->ownership.load(std::memory_order_relaxed) !=
@@ -87,7 +87,7 @@ bool BufferCache::AdoptMessage(const BlockPayload& payload, ReceivedMessage* mes
   const uint8_t* data = Adopt(payload.block_offset, payload.length);
   if (data == nullptr) return false;
   message->Release();
-  message->cache_ = this;
+  message->cache_ = shared_from_this();
   message->offset_ = payload.block_offset;
   message->pool_data_ = data;
   message->size_ = payload.length;

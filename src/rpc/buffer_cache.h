@@ -5,20 +5,25 @@
 
 #include <array>
 #include <atomic>
+#include <memory>
 #include <cstdint>
 
 #include "channel/descriptor.h"
 #include "notnets/message.h"
+#include "notnets/pool.h"
 #include "notnets/status.h"
 #include "pool/allocator.h"
 #include "pool/layout.h"
 
 namespace notnets::internal {
 
-class BufferCache {
+// Shared by its connection and by every message that holds one of its blocks, so that a message
+// may outlive its Channel or Server; it keeps the pool mapped for them.
+class BufferCache : public std::enable_shared_from_this<BufferCache> {
  public:
   // Blocks are owned by `endpoint` while in this cache or being written.
-  BufferCache(Allocator* allocator, uint64_t endpoint) : allocator_(allocator), endpoint_(endpoint) {}
+  BufferCache(std::shared_ptr<Pool> pool, uint64_t endpoint)
+      : pool_(std::move(pool)), allocator_(&pool_->mapping()), endpoint_(endpoint) {}
   // Returns every cached block to the pool.
   ~BufferCache();
   BufferCache(const BufferCache&) = delete;
@@ -46,16 +51,16 @@ class BufferCache {
   static void InlineMessage(const uint8_t* bytes, size_t length, ReceivedMessage* message);
 
   uint8_t* PayloadOf(uint64_t block_offset) const {
-    return allocator_->mapping()->At<uint8_t>(block_offset + kBlockHeaderBytes);
+    return allocator_.mapping()->At<uint8_t>(block_offset + kBlockHeaderBytes);
   }
   uint64_t endpoint() const { return endpoint_; }
-  Allocator* allocator() const { return allocator_; }
+
 
  private:
-  static constexpr uint32_t kSmallClassLimit = 16;  // blocks up to 64 KiB
   static uint32_t Limit(uint32_t size_class) { return size_class <= 16 ? 32 : 2; }
 
-  Allocator* allocator_;
+  std::shared_ptr<Pool> pool_;
+  Allocator allocator_;
   uint64_t endpoint_;
   std::array<std::atomic<uint64_t>, kSizeClassCount> heads_{};
   std::array<std::atomic<uint32_t>, kSizeClassCount> counts_{};

@@ -70,7 +70,7 @@ ClientConnection::ClientConnection(std::shared_ptr<Pool> pool, std::string servi
       peer_(std::make_shared<const std::string>("notnets:" + pool_->path() + "/" + service_)),
       allocator_(&pool_->mapping()),
       view_(view),
-      cache_(std::make_unique<BufferCache>(&allocator_, view.endpoint(Side::kClient))),
+      cache_(std::make_shared<BufferCache>(pool_, view.endpoint(Side::kClient))),
       requests_(view.request_slots(), view.capacity, &view.responses->peer_consumed,
                 &pool_->mapping().visibility()),
       responses_(view.response_slots(), view.capacity, &view.requests->peer_consumed,
@@ -219,16 +219,30 @@ Status ClientConnection::Start(std::string_view method, Request request, ClientC
   Status status = PeerStatus(false);
   if (!status.ok()) return status;
 
+  // Waits for a free slot, then for room in the request ring, within the call's deadline.
   Backoff backoff;
-  uint32_t index;
-  while ((index = AcquireSlot()) == capacity_) {
-    if (Clock::now() >= context->deadline()) {
-      return Status(StatusCode::DEADLINE_EXCEEDED,
-                    "deadline passed while waiting for one of the " + std::to_string(capacity_) +
-                        " call slots of the channel to '" + service_ + "'");
+  auto next_process_check = Clock::now() + kProcessCheckInterval;
+  auto wait = [&](const char* what) {
+    auto now = Clock::now();
+    bool check_process = now >= next_process_check;
+    if (check_process) next_process_check = now + kProcessCheckInterval;
+    if (context->cancel_requested()) {
+      return Status(StatusCode::CANCELLED, "the call was cancelled before it was sent");
     }
+    if (now >= context->deadline()) {
+      return Status(StatusCode::DEADLINE_EXCEEDED, std::string("deadline passed while waiting for ") +
+                                                       what + " of the channel to '" + service_ +
+                                                       "'");
+    }
+    Status peer = PeerStatus(check_process);
+    if (!peer.ok()) return peer;
     TryDrain();
     backoff.Wait();
+    return Status::OK;
+  };
+  uint32_t index;
+  while ((index = AcquireSlot()) == capacity_) {
+    if (status = wait("a free call slot"); !status.ok()) return status;
   }
   Message message;
   status = BuildRequest(method_entry->second, request, context, &message);
@@ -237,27 +251,21 @@ Status ClientConnection::Start(std::string_view method, Request request, ClientC
     return status;
   }
   message.call_id = CallId(index);
+  uint64_t position;
+  while (!requests_.TryClaim(&position)) {
+    if (status = wait("room in the request ring"); !status.ok()) {
+      Discard(message);
+      ReleaseSlot(index);
+      return status;
+    }
+  }
+  // The slot becomes visible to the response reader only now, with the position claimed: from
+  // here nothing can fail before the request is published.
   CallSlot& slot = slots_[index];
   slot.context = context;
   if (done != nullptr) slot.done = std::move(*done);
-  slot.state.store(state, std::memory_order_release);
   if (state == kAsyncWaiting) async_outstanding_.fetch_add(1, std::memory_order_relaxed);
-
-  uint64_t position;
-  while (!requests_.TryClaim(&position)) {
-    if (Clock::now() >= context->deadline() || !PeerStatus(true).ok()) {
-      if (state == kAsyncWaiting) async_outstanding_.fetch_sub(1, std::memory_order_relaxed);
-      if (done != nullptr) *done = std::move(slot.done);
-      Discard(message);
-      ReleaseSlot(index);
-      return PeerStatus(false).ok()
-                 ? Status(StatusCode::DEADLINE_EXCEEDED,
-                          "deadline passed while the request ring to '" + service_ + "' was full")
-                 : PeerStatus(false);
-    }
-    TryDrain();
-    backoff.Wait();
-  }
+  slot.state.store(state, std::memory_order_release);
   ClientContextAccess::set_peer(context, peer_);
   requests_.Publish(position, message);
   *slot_index = index;
@@ -288,8 +296,9 @@ Status ClientConnection::CallSync(std::string_view method, Request request,
       } else if (check) {
         next_process_check = now + kProcessCheckInterval;
       }
+      uint64_t call_id = CallId(index);  // before Abandon: the slot may be reused right after
       if (!failure.ok() && Abandon(index, kSyncWaiting)) {
-        SendCancel(CallId(index));
+        SendCancel(call_id);
         return failure;
       }
     }
@@ -354,27 +363,37 @@ void ClientConnection::DrainResponses(std::vector<Completion>* completions) {
       continue;
     }
     CallSlot& slot = slots_[index];
-    uint32_t state = slot.state.load(std::memory_order_acquire);
-    while (state == kFinishing) {
-      CpuRelax();
-      state = slot.state.load(std::memory_order_acquire);
-    }
-    if (state == kSyncWaiting) {
-      slot.response = message;
-      if (slot.state.compare_exchange_strong(state, kCompleted, std::memory_order_acq_rel)) {
+    while (true) {
+      uint32_t state = slot.state.load(std::memory_order_acquire);
+      if (state == kFinishing) {  // another thread is looking at the slot for a moment
+        CpuRelax();
         continue;
       }
-    } else if (state == kAsyncWaiting &&
-               slot.state.compare_exchange_strong(state, kFinishing, std::memory_order_acq_rel)) {
-      Completion completion{std::move(slot.done), CallResult{}};
-      completion.result.status = Finish(message, slot.context, &completion.result.response);
-      ReleaseSlot(index);
-      completions->push_back(std::move(completion));
-      continue;
+      if (state == kSyncWaiting) {
+        slot.response = message;
+        if (slot.state.compare_exchange_strong(state, kCompleted, std::memory_order_acq_rel)) {
+          break;
+        }
+      } else if (state == kAsyncWaiting) {
+        if (slot.state.compare_exchange_strong(state, kFinishing, std::memory_order_acq_rel)) {
+          Completion completion{std::move(slot.done), CallResult{}};
+          completion.result.status = Finish(message, slot.context, &completion.result.response);
+          ReleaseSlot(index);
+          completions->push_back(std::move(completion));
+          break;
+        }
+      } else if (state == kAbandoned) {
+        // The caller gave up on this call: the response only frees the slot.
+        if (slot.state.compare_exchange_strong(state, kFinishing, std::memory_order_acq_rel)) {
+          Discard(message);
+          ReleaseSlot(index);
+          break;
+        }
+      } else {
+        Discard(message);  // a second response for one call: a faulty server
+        break;
+      }
     }
-    // The caller gave up on this call: the response only frees the slot.
-    Discard(message);
-    ReleaseSlot(index);
   }
 }
 
@@ -449,8 +468,9 @@ void ClientConnection::ExpireAsyncCalls(std::vector<Completion>* completions) {
       continue;
     }
     completions->push_back(Completion{std::move(slot.done), CallResult{failure, {}}});
+    uint64_t call_id = CallId(i);  // before kAbandoned: the slot may be reused right after
     slot.state.store(kAbandoned, std::memory_order_release);
-    SendCancel(CallId(i));
+    SendCancel(call_id);
   }
 }
 

@@ -110,7 +110,7 @@ class ClientConnection {
     size_t operator()(std::string_view name) const { return std::hash<std::string_view>()(name); }
   };
   std::unordered_map<std::string, uint32_t, NameHash, std::equal_to<>> methods_;
-  std::unique_ptr<BufferCache> cache_;
+  std::shared_ptr<BufferCache> cache_;
   RingWriter requests_;
   RingReader responses_;
   std::atomic_flag polling_ = ATOMIC_FLAG_INIT;

@@ -9,7 +9,7 @@
 namespace notnets {
 
 MessageBuffer::MessageBuffer(MessageBuffer&& other) noexcept
-    : cache_(std::exchange(other.cache_, nullptr)),
+    : cache_(std::move(other.cache_)),
       offset_(other.offset_),
       data_(std::exchange(other.data_, nullptr)),
       capacity_(std::exchange(other.capacity_, 0)),
@@ -18,7 +18,7 @@ MessageBuffer::MessageBuffer(MessageBuffer&& other) noexcept
 MessageBuffer& MessageBuffer::operator=(MessageBuffer&& other) noexcept {
   if (this != &other) {
     if (cache_ != nullptr) cache_->Release(offset_);
-    cache_ = std::exchange(other.cache_, nullptr);
+    cache_ = std::move(other.cache_);
     offset_ = other.offset_;
     data_ = std::exchange(other.data_, nullptr);
     capacity_ = std::exchange(other.capacity_, 0);
@@ -41,7 +41,7 @@ ReceivedMessage::ReceivedMessage(ReceivedMessage&& other) noexcept { *this = std
 ReceivedMessage& ReceivedMessage::operator=(ReceivedMessage&& other) noexcept {
   if (this != &other) {
     Release();
-    cache_ = std::exchange(other.cache_, nullptr);
+    cache_ = std::move(other.cache_);
     offset_ = other.offset_;
     pool_data_ = std::exchange(other.pool_data_, nullptr);
     size_ = std::exchange(other.size_, 0);

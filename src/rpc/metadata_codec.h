@@ -1,7 +1,7 @@
 // The encoding of metadata and status messages in a pool block.
 //
 //   u32 magic "NNMD" | u32 entry count | u32 status message bytes | u32 zero | message bytes
-//   then per entry: u8 section | u8 u16 zero | u32 key bytes | u32 value bytes | key | value
+//   then per entry: u32 section | u32 key bytes | u32 value bytes | key | value
 #ifndef NOTNETS_RPC_METADATA_CODEC_H_
 #define NOTNETS_RPC_METADATA_CODEC_H_
 

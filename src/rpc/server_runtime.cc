@@ -19,13 +19,14 @@ constexpr uint32_t kMaxPendingWalk = 65536;
 }  // namespace
 
 ServerRuntime::Connection::Connection(const ConnectionView& view,
-                                      const RegisteredService* service, Allocator* allocator,
-                                      const Visibility* visibility)
+                                      const RegisteredService* service, std::shared_ptr<Pool> pool)
     : view(view),
       service(service),
-      cache(std::make_unique<BufferCache>(allocator, view.endpoint(Side::kServer))),
-      requests(view.request_slots(), view.capacity, &view.responses->peer_consumed, visibility),
-      responses(view.response_slots(), view.capacity, &view.requests->peer_consumed, visibility),
+      cache(std::make_shared<BufferCache>(pool, view.endpoint(Side::kServer))),
+      requests(view.request_slots(), view.capacity, &view.responses->peer_consumed,
+               &pool->mapping().visibility()),
+      responses(view.response_slots(), view.capacity, &view.requests->peer_consumed,
+                &pool->mapping().visibility()),
       calls(new CallState[view.capacity]) {}
 
 ServerRuntime::ServerRuntime(std::shared_ptr<Pool> pool, int workers)
@@ -157,7 +158,7 @@ void ServerRuntime::Accept(const RegisteredService& service, uint64_t block_offs
     DetachConnection(&allocator_, view, Side::kServer);
     return;
   }
-  auto* connection = new Connection(view, &service, &allocator_, &visibility);
+  auto* connection = new Connection(view, &service, pool_);
   connections_[slot].store(connection, std::memory_order_release);
   if (slot == used) connection_slots_used_.store(used + 1, std::memory_order_release);
   Visibility::FetchAdd(&directory_.entry(service.ref.index)->connections_accepted, 1);
@@ -246,18 +247,8 @@ void ServerRuntime::Handle(Connection* connection, const Message& request) {
   BufferCache* cache = connection->cache.get();
   Status status;
   ReceivedMessage payload;
-  if (request.flags & kHasMetadata) {
-    BlockHeader* block = allocator_.ValidBlock(request.metadata_offset);
-    uint64_t capacity = block ? Allocator::PayloadCapacity(Allocator::SizeClassOf(block)) : 0;
-    const uint8_t* bytes = cache->Adopt(request.metadata_offset, capacity);
-    Metadata* sections[kMetadataSectionCount] = {&context.client_metadata_, nullptr, nullptr};
-    if (bytes == nullptr || !DecodeMetadata(bytes, capacity, nullptr, sections)) {
-      status = Status(StatusCode::INTERNAL, "the request's metadata block is invalid");
-    }
-    if (bytes != nullptr) cache->Release(request.metadata_offset);
-  }
-  if (!status.ok()) {
-  } else if (request.flags & kPayloadInBlock) {
+  // Take both blocks before judging either, so that neither leaks when the other is invalid.
+  if (request.flags & kPayloadInBlock) {
     if (!cache->AdoptMessage(request.payload.block, &payload)) {
       status = Status(StatusCode::INTERNAL, "the request's payload block is invalid");
     }
@@ -265,6 +256,16 @@ void ServerRuntime::Handle(Connection* connection, const Message& request) {
     BufferCache::InlineMessage(request.payload.inline_bytes, request.inline_length, &payload);
   } else {
     status = Status(StatusCode::INTERNAL, "the request's inline length is invalid");
+  }
+  if (request.flags & kHasMetadata) {
+    BlockHeader* block = allocator_.ValidBlock(request.metadata_offset);
+    uint64_t capacity = block ? Allocator::PayloadCapacity(Allocator::SizeClassOf(block)) : 0;
+    const uint8_t* bytes = cache->Adopt(request.metadata_offset, capacity);
+    Metadata* sections[kMetadataSectionCount] = {&context.client_metadata_, nullptr, nullptr};
+    if ((bytes == nullptr || !DecodeMetadata(bytes, capacity, nullptr, sections)) && status.ok()) {
+      status = Status(StatusCode::INTERNAL, "the request's metadata block is invalid");
+    }
+    if (bytes != nullptr) cache->Release(request.metadata_offset);
   }
   if (status.ok() && request.code >= service->methods().size()) {
     status = Status(StatusCode::UNIMPLEMENTED, "service '" + service->name() +

@@ -41,11 +41,11 @@ class ServerRuntime {
     std::atomic<bool> cancelled{false};
   };
   struct Connection {
-    Connection(const ConnectionView& view, const RegisteredService* service, Allocator* allocator,
-               const Visibility* visibility);
+    Connection(const ConnectionView& view, const RegisteredService* service,
+               std::shared_ptr<Pool> pool);
     ConnectionView view;
     const RegisteredService* service;
-    std::unique_ptr<BufferCache> cache;
+    std::shared_ptr<BufferCache> cache;
     RingReader requests;
     RingWriter responses;
     std::unique_ptr<CallState[]> calls;
