@@ -13,6 +13,7 @@
 
 #include "case.h"
 #include "emergency.h"
+#include "machine.h"
 #include "process.h"
 
 namespace notnets::bench {
@@ -49,18 +50,24 @@ class ExchangeMapping {
   ExchangeMapping(const ExchangeMapping&) = delete;
   ExchangeMapping& operator=(const ExchangeMapping&) = delete;
 
-  // Maps the file at `path`, first creating it zero-filled if `create` (it must not exist).
+  // Maps the file at `path`, first creating it zero-filled if `create` (it must not exist). On
+  // failure no file is left behind.
   Status Open(const std::string& path, bool create) {
     int fd = open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0), 0600);
     if (fd < 0) return ErrnoStatus("open " + path);
+    void* address = MAP_FAILED;
+    Status status;
     if (create && ftruncate(fd, sizeof(Exchange)) != 0) {
-      Status status = ErrnoStatus("ftruncate " + path);
-      close(fd);
+      status = ErrnoStatus("ftruncate " + path);
+    } else {
+      address = mmap(nullptr, sizeof(Exchange), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+      if (address == MAP_FAILED) status = ErrnoStatus("mmap " + path);
+    }
+    close(fd);
+    if (!status.ok()) {
+      if (create) unlink(path.c_str());
       return status;
     }
-    void* address = mmap(nullptr, sizeof(Exchange), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-    close(fd);
-    if (address == MAP_FAILED) return ErrnoStatus("mmap " + path);
     exchange_ = static_cast<Exchange*>(address);
     return Status::OK;
   }
@@ -104,7 +111,13 @@ class FloorCase : public Case {
     if (!created_path_.empty()) unlink(created_path_.c_str());
   }
 
+  // Needs two CPUs: two spinning processes sharing one would take turns at every time slice.
   Status Setup(const CaseOptions&, std::vector<std::string>* server_args) override {
+    if (UsableCpus() < 2) {
+      return Status(StatusCode::FAILED_PRECONDITION,
+                    "needs 2 CPUs for its two spinning processes; this process may use " +
+                        std::to_string(UsableCpus()));
+    }
     std::string path = "/dev/shm/notnets-bench-floor-" + std::to_string(getpid());
     Status status = mapping_.Open(path, /*create=*/true);
     if (!status.ok()) return status;

@@ -1,45 +1,12 @@
 #include "report.h"
 
-#include <sched.h>
-#include <sys/utsname.h>
-
 #include <algorithm>
 #include <cstdio>
-#include <fstream>
+
+#include "machine.h"
 
 namespace notnets::bench {
 namespace {
-
-// The first "model name" in /proc/cpuinfo, or "unknown CPU".
-std::string CpuModel() {
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("model name", 0) != 0) continue;
-    size_t colon = line.find(':');
-    if (colon != std::string::npos) return line.substr(line.find_first_not_of(" \t", colon + 1));
-  }
-  return "unknown CPU";
-}
-
-// The number of CPUs this process may run on, as nproc(1) counts them.
-int UsableCpus() {
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 0;
-  return CPU_COUNT(&set);
-}
-
-std::string KernelRelease() {
-  utsname name;
-  return uname(&name) == 0 ? name.release : "unknown";
-}
-
-// The 1-minute load average from /proc/loadavg, or "unknown".
-std::string LoadAverage() {
-  std::ifstream loadavg("/proc/loadavg");
-  std::string one_minute;
-  return loadavg >> one_minute ? one_minute : "unknown";
-}
 
 // How `value` compares with `baseline`: "x 12.3 faster" when lower, "x 1.2 slower" when higher.
 std::string Ratio(double baseline, double value) {
