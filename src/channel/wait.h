@@ -19,8 +19,9 @@ inline void CpuRelax() {
 
 class Backoff {
  public:
-  // Time spent spinning before yielding, and yielding before sleeping.
-  static constexpr std::chrono::microseconds kSpinFor{50};
+  // Time spent spinning before yielding, and yielding before sleeping. The spin is short because a
+  // peer that shares our CPU cannot run while we spin; yielding hands the CPU to it at once.
+  static constexpr std::chrono::microseconds kSpinFor{5};
   static constexpr std::chrono::microseconds kYieldUntil{200};
   // Sleeps start here and double up to kMaxSleep: the worst added latency after idleness.
   static constexpr std::chrono::microseconds kFirstSleep{20};

@@ -14,8 +14,9 @@ struct ProcessIdentity {
 // The identity of the calling process.
 ProcessIdentity SelfIdentity();
 
-// False only if the process is known to be gone (no such pid, or the pid now belongs to a process
-// started at another time). A process we cannot inspect counts as alive.
+// False only if the process is known to be gone (no such pid, an exited process not yet reaped,
+// or the pid now belongs to a process started at another time). A process we cannot inspect
+// counts as alive.
 bool IsAlive(const ProcessIdentity& identity);
 
 }  // namespace notnets::internal
