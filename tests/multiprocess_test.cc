@@ -9,7 +9,9 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -93,13 +95,15 @@ class PeerProcess {
     }
   }
 
-  // Reads stdout to its end (or until `timeout`) and returns all of it.
-  std::string ReadAll(milliseconds timeout) {
+  // Reads what arrives on stdout within `timeout`, until its end.
+  void ReadFor(milliseconds timeout) {
     auto give_up = Clock::now() + timeout;
     while (ReadSome(give_up)) {
     }
-    return output_;
   }
+  // True once stdout reached its end (the process exited or closed it).
+  bool output_ended() const { return output_ended_; }
+  const std::string& output() const { return output_; }
 
   void Signal(int signal_number) {
     if (running()) kill(pid_, signal_number);
@@ -124,7 +128,7 @@ class PeerProcess {
  private:
   // Appends what the pipe holds to output_; false at end of output or at `give_up`.
   bool ReadSome(Clock::time_point give_up) {
-    if (out_ < 0) return false;
+    if (out_ < 0 || output_ended_) return false;
     auto left = std::chrono::duration_cast<milliseconds>(give_up - Clock::now()).count();
     if (left <= 0) return false;
     pollfd readable{out_, POLLIN, 0};
@@ -134,17 +138,54 @@ class PeerProcess {
     char bytes[4096];
     ssize_t n = read(out_, bytes, sizeof(bytes));
     if (n < 0 && errno == EINTR) return true;
-    if (n <= 0) return false;
+    if (n <= 0) {
+      output_ended_ = true;
+      return false;
+    }
     output_.append(bytes, static_cast<size_t>(n));
     return true;
   }
 
   pid_t pid_ = -1;
   int out_ = -1;
+  bool output_ended_ = false;
   std::string output_;
   size_t consumed_ = 0;
   std::optional<int> wait_status_;
 };
+
+#if defined(__SANITIZE_THREAD__)
+#define NOTNETS_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define NOTNETS_TSAN 1
+#endif
+#endif
+
+#ifdef NOTNETS_TSAN
+extern "C" void AnnotateBenignRaceSized(const char* file, int line, const volatile void* address,
+                                        size_t size, const char* description);
+#endif
+
+// ThreadSanitizer cannot see a happens-before that passes through another process: a pool block
+// written by one thread here, handed to the peer process and back, then read by another thread
+// here looks like a data race. Under ThreadSanitizer, races on the pool's mapping are therefore
+// not reported in these tests (races on process-private memory still are). test_peer does the
+// same.
+void IgnoreRacesOnPool(const Pool& pool) {
+#ifdef NOTNETS_TSAN
+  std::ifstream maps("/proc/self/maps");
+  for (std::string line; std::getline(maps, line);) {
+    if (line.find(pool.path()) == std::string::npos) continue;
+    unsigned long start = 0, end = 0;
+    if (std::sscanf(line.c_str(), "%lx-%lx", &start, &end) != 2) continue;
+    AnnotateBenignRaceSized(__FILE__, __LINE__, reinterpret_cast<void*>(start), end - start,
+                            "notnets pool shared with another process");
+  }
+#else
+  (void)pool;
+#endif
+}
 
 std::string UniquePoolName() {
   static std::atomic<int> counter{0};
@@ -180,6 +221,11 @@ void RunClientProcesses(int server_workers, const std::vector<std::vector<std::s
   PoolOptions options;
   options.size_bytes = 128ull << 20;
   ASSERT_TRUE(Pool::Create(pool_name, options, &pool).ok());
+  struct RemovePool {
+    std::string name;
+    ~RemovePool() { Pool::Remove(name); }
+  } remove_pool{pool_name};
+  IgnoreRacesOnPool(*pool);
   uint64_t baseline = pool->Stats().heap_used_bytes;
   {
     std::unique_ptr<PeerProcess> server = StartServer(pool_name, server_workers);
@@ -189,24 +235,40 @@ void RunClientProcesses(int server_workers, const std::vector<std::vector<std::s
       full.insert(full.end(), args.begin(), args.end());
       processes.push_back(std::make_unique<PeerProcess>(full));
     }
+    // Collect the clients' output; a server that dies meanwhile fails the test at once.
     auto give_up = Clock::now() + bound;
+    bool server_died = false;
+    for (bool waiting = true; waiting && !server_died && Clock::now() < give_up;) {
+      waiting = false;
+      for (auto& process : processes) {
+        if (process->output_ended()) continue;
+        process->ReadFor(milliseconds(10));
+        waiting = true;
+      }
+      std::optional<int> server_status = server->Wait(milliseconds(0));
+      if (server_status.has_value()) {
+        ADD_FAILURE() << "the server exited during the calls, wait status " << *server_status;
+        server_died = true;
+      }
+    }
     for (size_t i = 0; i < processes.size(); ++i) {
-      auto left = std::chrono::duration_cast<milliseconds>(give_up - Clock::now());
-      std::string output = processes[i]->ReadAll(std::max(left, milliseconds(1)));
-      std::optional<int> status = processes[i]->Wait(milliseconds(1000));
+      EXPECT_TRUE(processes[i]->output_ended()) << "client " << i << " did not finish in time";
+      std::optional<int> status = processes[i]->Wait(processes[i]->output_ended() && !server_died
+                                                          ? kHangBound
+                                                          : milliseconds(0));
       uint64_t calls = std::stoull(clients[i].at(0)) * std::stoull(clients[i].at(2));
       std::string expected = "calls=" + std::to_string(calls) + " ok=" + std::to_string(calls) +
                              " mismatched=0 failed=0\n";
-      EXPECT_EQ(output, expected) << "client " << i;
-      ASSERT_TRUE(status.has_value()) << "client " << i << " did not finish in time";
-      EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
-          << "client " << i << " wait status " << *status;
+      EXPECT_EQ(processes[i]->output(), expected) << "client " << i;
+      if (status.has_value()) {
+        EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
+            << "client " << i << " wait status " << *status;
+      }
     }
+    if (server_died) return;  // the destructors kill the clients
     StopServer(server.get());
   }
   EXPECT_EQ(pool->Stats().heap_used_bytes, baseline) << "pool memory leaked";
-  pool.reset();
-  Pool::Remove(pool_name);
 }
 
 namespace {
@@ -235,6 +297,7 @@ class MultiProcessTest : public ::testing::Test {
     PoolOptions options;
     options.size_bytes = 64ull << 20;
     ASSERT_TRUE(Pool::Create(pool_name_, options, &pool_).ok());
+    IgnoreRacesOnPool(*pool_);
     baseline_used_ = pool_->Stats().heap_used_bytes;
   }
 
@@ -575,7 +638,7 @@ TEST_F(MultiProcessTest, ServerKilledWhileCallWaits) {
   std::thread killer([this] {
     std::this_thread::sleep_for(milliseconds(200));
     server_->Signal(SIGKILL);
-    server_->Wait(kHangBound);  // reaped: a zombie would still look alive
+    server_->Wait(kHangBound);
   });
   auto start = Clock::now();
   Status status = Call("Sleep", "20000", &response, seconds(60));
@@ -595,6 +658,50 @@ TEST_F(MultiProcessTest, ServerKilledWhileCallWaits) {
   ASSERT_NE(channel_, nullptr);
   ASSERT_TRUE(Call("Echo", "new server", &response).ok());
   EXPECT_EQ(response, "new server");
+}
+
+// A server killed but not yet reaped by its parent (a zombie) counts as gone too.
+TEST_F(MultiProcessTest, ServerKilledNotYetReaped) {
+  StartServer();
+  channel_ = Connect();
+  ASSERT_NE(channel_, nullptr);
+  std::string response;
+  ASSERT_TRUE(Call("Echo", "warm up", &response).ok());
+  std::thread killer([this] {
+    std::this_thread::sleep_for(milliseconds(200));
+    kill(server_->pid(), SIGKILL);  // not reaped until the call has returned
+  });
+  auto start = Clock::now();
+  Status status = Call("Sleep", "20000", &response, seconds(60));
+  killer.join();
+  EXPECT_EQ(status.error_code(), StatusCode::UNAVAILABLE) << status.ToString();
+  EXPECT_LT(Clock::now() - start, kHangBound);
+  EXPECT_TRUE(server_->Wait(kHangBound).has_value());
+}
+
+// A client that retries after its server crashed ("reconnect when it is back") must not use up the
+// pool. KNOWN LIBRARY BUG: this fails. Directory::Lookup does not check that the registered server
+// is alive, so Channel::Connect succeeds against a dead server's entry and allocates a connection
+// block that no server will ever accept; the call then fails with UNAVAILABLE, and destroying the
+// channel does not free the block (DetachConnection frees it only once both sides detached), so
+// every attempt leaks about 32 KiB of the pool for good.
+TEST_F(MultiProcessTest, ConnectAfterServerKilledDoesNotLeak) {
+  StartServer();
+  server_->Signal(SIGKILL);
+  ASSERT_TRUE(server_->Wait(kHangBound).has_value());
+  uint64_t used = pool_->Stats().heap_used_bytes;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    std::shared_ptr<Channel> channel;
+    Status status = Channel::Connect(pool_, "test.Echo", ChannelOptions(), &channel);
+    if (status.ok()) {
+      ClientContext context;
+      context.set_timeout(kHangBound);
+      std::string response;
+      status = channel->Call("Echo", "anyone there?", &response, &context);
+    }
+    EXPECT_EQ(status.error_code(), StatusCode::UNAVAILABLE) << status.ToString();
+  }
+  EXPECT_EQ(pool_->Stats().heap_used_bytes, used) << "connecting to a dead server leaked memory";
 }
 
 TEST_F(MultiProcessTest, PoolMemoryReturnsToBaseline) {
