@@ -25,10 +25,12 @@ TEST(LayoutTest, ConnectionGeometryKeepsDirectionsApartAndAligned) {
   for (uint32_t capacity = kMinRingCapacity; capacity <= kMaxRingCapacity; capacity *= 2) {
     ConnectionGeometry geometry(capacity);
     EXPECT_EQ(geometry.requests() % kCacheLineBytes, 0u);
+    EXPECT_EQ(geometry.cancel_words() % kCacheLineBytes, 0u);
     EXPECT_EQ(geometry.responses() % kCacheLineBytes, 0u);
-    EXPECT_EQ(geometry.responses(), geometry.requests() + geometry.direction_bytes());
+    EXPECT_EQ(geometry.cancel_words(), geometry.requests() + geometry.ring_bytes());
+    EXPECT_GE(geometry.responses(), geometry.cancel_words() + capacity * sizeof(SharedWord));
     EXPECT_EQ(geometry.payload_bytes() + kCacheLineBytes,
-              geometry.responses() + geometry.direction_bytes());
+              geometry.responses() + geometry.ring_bytes());
   }
 }
 

@@ -11,7 +11,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <optional>
 #include <string>
@@ -154,39 +153,6 @@ class PeerProcess {
   std::optional<int> wait_status_;
 };
 
-#if defined(__SANITIZE_THREAD__)
-#define NOTNETS_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define NOTNETS_TSAN 1
-#endif
-#endif
-
-#ifdef NOTNETS_TSAN
-extern "C" void AnnotateBenignRaceSized(const char* file, int line, const volatile void* address,
-                                        size_t size, const char* description);
-#endif
-
-// ThreadSanitizer cannot see a happens-before that passes through another process: a pool block
-// written by one thread here, handed to the peer process and back, then read by another thread
-// here looks like a data race. Under ThreadSanitizer, races on the pool's mapping are therefore
-// not reported in these tests (races on process-private memory still are). test_peer does the
-// same.
-void IgnoreRacesOnPool(const Pool& pool) {
-#ifdef NOTNETS_TSAN
-  std::ifstream maps("/proc/self/maps");
-  for (std::string line; std::getline(maps, line);) {
-    if (line.find(pool.path()) == std::string::npos) continue;
-    unsigned long start = 0, end = 0;
-    if (std::sscanf(line.c_str(), "%lx-%lx", &start, &end) != 2) continue;
-    AnnotateBenignRaceSized(__FILE__, __LINE__, reinterpret_cast<void*>(start), end - start,
-                            "notnets pool shared with another process");
-  }
-#else
-  (void)pool;
-#endif
-}
-
 std::string UniquePoolName() {
   static std::atomic<int> counter{0};
   return "mp-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
@@ -225,7 +191,6 @@ void RunClientProcesses(int server_workers, const std::vector<std::vector<std::s
     std::string name;
     ~RemovePool() { Pool::Remove(name); }
   } remove_pool{pool_name};
-  IgnoreRacesOnPool(*pool);
   uint64_t baseline = pool->Stats().heap_used_bytes;
   {
     std::unique_ptr<PeerProcess> server = StartServer(pool_name, server_workers);
@@ -297,7 +262,6 @@ class MultiProcessTest : public ::testing::Test {
     PoolOptions options;
     options.size_bytes = 64ull << 20;
     ASSERT_TRUE(Pool::Create(pool_name_, options, &pool_).ok());
-    IgnoreRacesOnPool(*pool_);
     baseline_used_ = pool_->Stats().heap_used_bytes;
   }
 

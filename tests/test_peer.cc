@@ -28,7 +28,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
-#include <fstream>
 #include <future>
 #include <memory>
 #include <mutex>
@@ -58,38 +57,6 @@ uint64_t SplitMix(uint64_t* state) {
   return z ^ (z >> 31);
 }
 
-#if defined(__SANITIZE_THREAD__)
-#define NOTNETS_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define NOTNETS_TSAN 1
-#endif
-#endif
-
-#ifdef NOTNETS_TSAN
-extern "C" void AnnotateBenignRaceSized(const char* file, int line, const volatile void* address,
-                                        size_t size, const char* description);
-#endif
-
-// ThreadSanitizer cannot see a happens-before that passes through another process: a pool block
-// written by one thread here, handed to the peer process and back, then read by another thread
-// here looks like a data race. Under ThreadSanitizer, races on the pool's mapping are therefore not
-// reported (races on process-private memory still are).
-void IgnoreRacesOnPool(const notnets::Pool& pool) {
-#ifdef NOTNETS_TSAN
-  std::ifstream maps("/proc/self/maps");
-  for (std::string line; std::getline(maps, line);) {
-    if (line.find(pool.path()) == std::string::npos) continue;
-    unsigned long start = 0, end = 0;
-    if (std::sscanf(line.c_str(), "%lx-%lx", &start, &end) != 2) continue;
-    AnnotateBenignRaceSized(__FILE__, __LINE__, reinterpret_cast<void*>(start), end - start,
-                            "notnets pool shared with another process");
-  }
-#else
-  (void)pool;
-#endif
-}
-
 int Serve(const std::string& pool_name, int workers) {
   // Block the stop signals before any thread starts, so that only sigwait below receives them.
   sigset_t stop_signals;
@@ -104,7 +71,6 @@ int Serve(const std::string& pool_name, int workers) {
     std::fprintf(stderr, "test_peer serve: %s\n", status.ToString().c_str());
     return 1;
   }
-  IgnoreRacesOnPool(*pool);
 
   std::atomic<uint64_t> cancellations{0};
   notnets::Service service("test.Echo");
@@ -295,7 +261,6 @@ int Client(const std::string& pool_name, uint32_t calls, uint64_t seed, uint32_t
   Status status = notnets::Pool::Attach(pool_name, &pool);
   std::shared_ptr<notnets::Channel> channel;
   if (status.ok()) {
-    IgnoreRacesOnPool(*pool);
     notnets::ChannelOptions options;
     options.wait_for_service = std::chrono::seconds(10);
     status = notnets::Channel::Connect(pool, "test.Echo", options, &channel);

@@ -20,6 +20,7 @@ namespace notnets {
 namespace internal {
 class BufferCache;
 class ServerRuntime;
+class Visibility;
 }  // namespace internal
 
 // What a handler knows about its call, named as in grpc::ServerContext.
@@ -43,7 +44,10 @@ class ServerContext {
  private:
   friend class internal::ServerRuntime;
   std::chrono::steady_clock::time_point deadline_;
-  const std::atomic<bool>* cancelled_ = nullptr;
+  // The client cancels by publishing this call's id in the call slot's cancel word.
+  const std::atomic<uint64_t>* cancel_word_ = nullptr;
+  uint64_t call_id_ = 0;
+  const internal::Visibility* visibility_ = nullptr;
   Metadata client_metadata_;
   Metadata initial_metadata_;
   Metadata trailing_metadata_;

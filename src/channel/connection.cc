@@ -17,6 +17,7 @@ void FillView(const PoolMapping& mapping, uint64_t block_offset, uint32_t capaci
   view->header = mapping.At<ConnectionHeader>(block_offset + geometry.header());
   view->requests = mapping.At<DirectionHeader>(block_offset + geometry.requests());
   view->responses = mapping.At<DirectionHeader>(block_offset + geometry.responses());
+  view->cancel_words = mapping.At<SharedWord>(block_offset + geometry.cancel_words());
 }
 
 // Frees the blocks referenced by descriptors of `slots` published at or after `consumed`.
@@ -67,6 +68,7 @@ Status CreateConnection(Allocator* allocator, uint32_t capacity, const ServiceRe
     auto* slots = reinterpret_cast<Descriptor*>(direction + 1);
     for (uint32_t i = 0; i < capacity; ++i) new (&slots[i]) Descriptor{};
   }
+  for (uint32_t i = 0; i < capacity; ++i) new (&view->cancel_words[i]) SharedWord{0};
   allocator->mapping()->At<BlockHeader>(block_offset)->ownership.store(
       BlockOwnership(view->endpoint(Side::kClient), BlockState::kOwned),
       std::memory_order_relaxed);
@@ -99,14 +101,21 @@ bool OpenConnection(const Allocator& allocator, uint64_t block_offset, const Ser
     return false;
   }
   FillView(mapping, block_offset, capacity, view);
-  mapping.visibility().Invalidate(view->requests, 2 * geometry.direction_bytes());
+  mapping.visibility().Invalidate(view->requests, geometry.payload_bytes() - geometry.requests());
   return true;
 }
 
-void DetachConnection(Allocator* allocator, const ConnectionView& view, Side side) {
+void DetachConnection(Allocator* allocator, const ConnectionView& view, Side side,
+                      bool peer_is_dead) {
   uint64_t bit = side == Side::kClient ? kClientDetached : kServerDetached;
+  if (peer_is_dead) bit = kClientDetached | kServerDetached;
   uint64_t before = Visibility::FetchOr(&view.header->lifecycle, bit);
-  if ((before | bit) != (kClientDetached | kServerDetached) || (before & bit) != 0) return;
+  // Only the call that completes the pair frees: a bit already set means another did or will.
+  if ((before | bit) != (kClientDetached | kServerDetached) ||
+      (before & (kClientDetached | kServerDetached)) == (kClientDetached | kServerDetached)) {
+    return;
+  }
+  if (!peer_is_dead && (before & bit) != 0) return;
   const Visibility& visibility = allocator->mapping()->visibility();
   FreeUnconsumed(allocator, view.request_slots(), view.capacity,
                  visibility.Consume(&view.responses->peer_consumed));

@@ -21,6 +21,7 @@ struct ConnectionView {
   ConnectionHeader* header = nullptr;
   DirectionHeader* requests = nullptr;
   DirectionHeader* responses = nullptr;
+  SharedWord* cancel_words = nullptr;  // in the requests direction, one per call slot
 
   Descriptor* request_slots() const { return reinterpret_cast<Descriptor*>(requests + 1); }
   Descriptor* response_slots() const { return reinterpret_cast<Descriptor*>(responses + 1); }
@@ -39,9 +40,11 @@ Status CreateConnection(Allocator* allocator, uint32_t capacity, const ServiceRe
 bool OpenConnection(const Allocator& allocator, uint64_t block_offset, const ServiceRef& service,
                     ConnectionView* view);
 
-// Marks `side` as gone from the connection. The side that leaves last frees the connection and
-// every block still referenced by a descriptor that was published but never consumed.
-void DetachConnection(Allocator* allocator, const ConnectionView& view, Side side);
+// Marks `side` as gone from the connection; with `peer_is_dead`, the peer too (a dead process will
+// not touch the connection again). The side that leaves last frees the connection and every block
+// still referenced by a descriptor that was published but never consumed.
+void DetachConnection(Allocator* allocator, const ConnectionView& view, Side side,
+                      bool peer_is_dead = false);
 
 }  // namespace notnets::internal
 

@@ -1,11 +1,14 @@
 // The memory of one connection between a client and a server:
 //
-//   [BlockHeader][ConnectionHeader][requests: DirectionHeader, Descriptor x capacity]
-//                                  [responses: DirectionHeader, Descriptor x capacity]
+//   [BlockHeader][ConnectionHeader]
+//   [requests:  DirectionHeader, Descriptor x capacity, cancel word x capacity]
+//   [responses: DirectionHeader, Descriptor x capacity]
 //
 // Each direction is written only by its sender (requests by the client, responses by the
 // server), including the counter of what its sender consumed of the other direction, so each can
 // later live in its own segment, mapped writable by its sender and read-only by its receiver.
+// Cancel word i holds the call id of call slot i once the client cancels it: a running handler
+// sees it without any server thread having to read the request ring.
 #ifndef NOTNETS_CHANNEL_CONNECTION_LAYOUT_H_
 #define NOTNETS_CHANNEL_CONNECTION_LAYOUT_H_
 
@@ -64,12 +67,17 @@ static_assert(sizeof(DirectionHeader) == kCacheLineBytes);
 struct ConnectionGeometry {
   explicit ConnectionGeometry(uint32_t capacity) : capacity(capacity) {}
   uint64_t header() const { return kCacheLineBytes; }
-  uint64_t requests() const { return header() + sizeof(ConnectionHeader); }
-  uint64_t direction_bytes() const {
+  uint64_t ring_bytes() const {
     return sizeof(DirectionHeader) + uint64_t{capacity} * sizeof(Descriptor);
   }
-  uint64_t responses() const { return requests() + direction_bytes(); }
-  uint64_t payload_bytes() const { return responses() + direction_bytes() - kCacheLineBytes; }
+  uint64_t cancel_bytes() const {
+    return (uint64_t{capacity} * sizeof(SharedWord) + kCacheLineBytes - 1) / kCacheLineBytes *
+           kCacheLineBytes;
+  }
+  uint64_t requests() const { return header() + sizeof(ConnectionHeader); }
+  uint64_t cancel_words() const { return requests() + ring_bytes(); }
+  uint64_t responses() const { return cancel_words() + cancel_bytes(); }
+  uint64_t payload_bytes() const { return responses() + ring_bytes() - kCacheLineBytes; }
   uint32_t capacity;
 };
 

@@ -14,7 +14,6 @@ inline constexpr size_t kInlinePayloadBytes = 24;
 // What a descriptor carries (low bits of Descriptor::flags).
 enum class DescriptorKind : uint16_t {
   kRequest = 1,   // client -> server: a call
-  kCancel = 2,    // client -> server: cancel call `call_id`
   kResponse = 3,  // server -> client: the result of call `call_id`
 };
 

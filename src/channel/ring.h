@@ -46,7 +46,9 @@ class RingWriter {
   // Writes `message` into the slot at `position` (from TryClaim) and publishes it.
   void Publish(uint64_t position, const Message& message) {
     Descriptor* slot = &slots_[position & mask_];
+    AnnotateTakeOver(slot);  // the reader, in another process, released it
     std::memcpy(reinterpret_cast<uint8_t*>(slot) + sizeof(SharedWord), &message, sizeof(message));
+    AnnotateHandOff(slot);
     visibility_->Publish(&slot->sequence, position + 1);
   }
 

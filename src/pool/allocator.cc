@@ -40,6 +40,7 @@ BlockHeader* Allocator::ValidBlock(uint64_t block_offset) const {
 
 void Allocator::Push(std::atomic<uint64_t>* head, uint64_t block_offset) const {
   auto* block = mapping_->At<BlockHeader>(block_offset);
+  AnnotateHandOff(block);
   uint64_t old_head = head->load(std::memory_order_relaxed);
   do {
     block->next_free.store((old_head & kRefMask) * kCacheLineBytes, std::memory_order_relaxed);
@@ -64,6 +65,7 @@ bool Allocator::Pop(std::atomic<uint64_t>* head, uint64_t* block_offset) const {
     if (head->compare_exchange_weak(old_head, TaggedHead(old_head, next),
                                     std::memory_order_acquire, std::memory_order_acquire)) {
       *block_offset = top;
+      AnnotateTakeOver(mapping_->At<BlockHeader>(top));
       return true;
     }
   }

@@ -247,6 +247,13 @@ Status Directory::Lookup(std::string_view name, ServiceView* view) const {
     if (StateOf(state) != ServiceState::kActive) continue;
     std::string existing;
     if (!ReadName(*e, &existing) || existing != name) continue;
+    ProcessIdentity server{static_cast<int32_t>(e->server_pid.load(std::memory_order_relaxed)),
+                           e->server_start_ticks.load(std::memory_order_relaxed)};
+    if (!IsAlive(server)) {
+      return Status(StatusCode::UNAVAILABLE,
+                    "the server of service '" + std::string(name) + "' (process " +
+                        std::to_string(server.pid) + ") has died; restart it");
+    }
     if (!ReadMethods(e->methods_offset.load(std::memory_order_relaxed), &view->methods)) continue;
     // The entry may have been re-registered while we read it.
     if (mapping_->visibility().Consume(&e->state) != state) continue;

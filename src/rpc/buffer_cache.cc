@@ -50,6 +50,7 @@ void BufferCache::Release(uint64_t block_offset) {
 void BufferCache::PublishBlock(uint64_t block_offset, uint64_t length, uint64_t reader) {
   auto* block = allocator_.mapping()->At<BlockHeader>(block_offset);
   block->ownership.store(BlockOwnership(reader, BlockState::kPublished), std::memory_order_relaxed);
+  AnnotateHandOff(block);
   const Visibility& visibility = allocator_.mapping()->visibility();
   visibility.WriteBack(block, kBlockHeaderBytes);
   visibility.WriteBack(PayloadOf(block_offset), length);
@@ -71,6 +72,7 @@ const uint8_t* BufferCache::Adopt(uint64_t block_offset, uint64_t length) {
     visibility.Invalidate(allocator_.mapping()->At<BlockHeader>(block_offset), kBlockHeaderBytes);
   }
   BlockHeader* block = allocator_.ValidBlock(block_offset);
+  if (block != nullptr) AnnotateTakeOver(block);
   if (block == nullptr ||
       length > Allocator::PayloadCapacity(Allocator::SizeClassOf(block)) ||
       block->ownership.load(std::memory_order_relaxed) !=

@@ -98,7 +98,8 @@ ClientConnection::~ClientConnection() {
   }
   pool_->mapping().visibility().Publish(&view_.requests->closed, kClosedBySender);
   cache_.reset();
-  DetachConnection(&allocator_, view_, Side::kClient);
+  // A dead server will never detach its side (nor accept the connection): free it for both.
+  DetachConnection(&allocator_, view_, Side::kClient, !IsAlive(server_));
 }
 
 uint32_t ClientConnection::AcquireSlot() {
@@ -116,7 +117,10 @@ uint32_t ClientConnection::AcquireSlot() {
 
 void ClientConnection::ReleaseSlot(uint32_t index) {
   CallSlot& slot = slots_[index];
-  slot.generation.fetch_add(1, std::memory_order_relaxed);
+  // Generation 0 never names a call, so a zeroed cancel word cancels nothing.
+  if (slot.generation.fetch_add(1, std::memory_order_relaxed) + 1 == 0) {
+    slot.generation.store(1, std::memory_order_relaxed);
+  }
   slot.state.store(kFree, std::memory_order_relaxed);
   uint64_t head = free_slots_.load(std::memory_order_relaxed);
   do {
@@ -329,12 +333,8 @@ bool ClientConnection::Abandon(uint32_t index, SlotState from) {
 }
 
 void ClientConnection::SendCancel(uint64_t call_id) {
-  uint64_t position;
-  if (!requests_.TryClaim(&position)) return;  // best effort: the deadline still ends it there
-  Message cancel;
-  cancel.call_id = call_id;
-  cancel.flags = static_cast<uint16_t>(DescriptorKind::kCancel);
-  requests_.Publish(position, cancel);
+  pool_->mapping().visibility().Publish(&view_.cancel_words[static_cast<uint32_t>(call_id)],
+                                        call_id);
 }
 
 bool ClientConnection::TryDrain() {

@@ -84,6 +84,7 @@ class ClientConnection {
   bool TryDrain();
   // Gives up on a waiting call: true if this thread won it (and must report `status`).
   bool Abandon(uint32_t index, SlotState from);
+  // Tells the server's handler of `call_id` that the caller gave up.
   void SendCancel(uint64_t call_id);
   // Why calls cannot complete, if the server went away; OK while it is there.
   // `check_process` also asks the kernel whether the server process still exists (a syscall).

@@ -2,13 +2,14 @@
 
 #include <cstring>
 
+#include "pool/shared_memory.h"
 #include "rpc/buffer_cache.h"
 #include "rpc/server_runtime.h"
 
 namespace notnets {
 
 bool ServerContext::IsCancelled() const {
-  return (cancelled_ != nullptr && cancelled_->load(std::memory_order_acquire)) ||
+  return (cancel_word_ != nullptr && visibility_->Consume(cancel_word_) == call_id_) ||
          std::chrono::steady_clock::now() >= deadline_;
 }
 

@@ -26,8 +26,7 @@ ServerRuntime::Connection::Connection(const ConnectionView& view,
       requests(view.request_slots(), view.capacity, &view.responses->peer_consumed,
                &pool->mapping().visibility()),
       responses(view.response_slots(), view.capacity, &view.requests->peer_consumed,
-                &pool->mapping().visibility()),
-      calls(new CallState[view.capacity]) {}
+                &pool->mapping().visibility()) {}
 
 ServerRuntime::ServerRuntime(std::shared_ptr<Pool> pool, int workers)
     : pool_(std::move(pool)),
@@ -172,17 +171,9 @@ bool ServerRuntime::Poll(Connection* connection) {
   }
   Message request;
   bool got = false;
-  while (connection->requests.TryRead(&request)) {
-    if (request.kind() == DescriptorKind::kRequest) {
-      CallState& call = connection->calls[static_cast<uint32_t>(request.call_id) &
-                                          (connection->view.capacity - 1)];
-      call.cancelled.store(false, std::memory_order_relaxed);
-      call.call_id.store(request.call_id, std::memory_order_release);
-      connection->handlers_running.fetch_add(1, std::memory_order_relaxed);
-      got = true;
-      break;
-    }
-    if (request.kind() == DescriptorKind::kCancel) MarkCancelled(connection, request.call_id);
+  if (connection->requests.TryRead(&request)) {
+    connection->handlers_running.fetch_add(1, std::memory_order_relaxed);
+    got = true;
   }
   if (!got && connection->handlers_running.load(std::memory_order_acquire) == 0 &&
       pool_->mapping().visibility().Consume(&connection->view.requests->closed) != kOpen) {
@@ -200,14 +191,6 @@ bool ServerRuntime::Poll(Connection* connection) {
     connection->handlers_running.fetch_sub(1, std::memory_order_release);
   }
   return got;
-}
-
-void ServerRuntime::MarkCancelled(Connection* connection, uint64_t call_id) {
-  CallState& call =
-      connection->calls[static_cast<uint32_t>(call_id) & (connection->view.capacity - 1)];
-  if (call.call_id.load(std::memory_order_acquire) == call_id) {
-    call.cancelled.store(true, std::memory_order_release);
-  }
 }
 
 void ServerRuntime::Retire(uint32_t slot, Connection* connection) {
@@ -237,9 +220,11 @@ void ServerRuntime::ReclaimRetired() {
 void ServerRuntime::Handle(Connection* connection, const Message& request) {
   const Service* service = connection->service->service;
   ServerContext context;
-  CallState& call =
-      connection->calls[static_cast<uint32_t>(request.call_id) & (connection->view.capacity - 1)];
-  context.cancelled_ = &call.cancelled;
+  context.cancel_word_ =
+      &connection->view.cancel_words[static_cast<uint32_t>(request.call_id) &
+                                     (connection->view.capacity - 1)];
+  context.call_id_ = request.call_id;
+  context.visibility_ = &pool_->mapping().visibility();
   context.deadline_ = request.timeout_ns == 0
                           ? Clock::time_point::max()
                           : Clock::now() + std::chrono::nanoseconds(request.timeout_ns);
@@ -247,8 +232,12 @@ void ServerRuntime::Handle(Connection* connection, const Message& request) {
   BufferCache* cache = connection->cache.get();
   Status status;
   ReceivedMessage payload;
+  if (request.kind() != DescriptorKind::kRequest) {
+    status = Status(StatusCode::INTERNAL, "the client sent a descriptor that is not a request");
+  }
   // Take both blocks before judging either, so that neither leaks when the other is invalid.
-  if (request.flags & kPayloadInBlock) {
+  if (!status.ok()) {
+  } else if (request.flags & kPayloadInBlock) {
     if (!cache->AdoptMessage(request.payload.block, &payload)) {
       status = Status(StatusCode::INTERNAL, "the request's payload block is invalid");
     }

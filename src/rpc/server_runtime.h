@@ -36,10 +36,6 @@ class ServerRuntime {
     Service* service;
     ServiceRef ref;
   };
-  struct CallState {
-    std::atomic<uint64_t> call_id{~0ull};
-    std::atomic<bool> cancelled{false};
-  };
   struct Connection {
     Connection(const ConnectionView& view, const RegisteredService* service,
                std::shared_ptr<Pool> pool);
@@ -48,7 +44,6 @@ class ServerRuntime {
     std::shared_ptr<BufferCache> cache;
     RingReader requests;
     RingWriter responses;
-    std::unique_ptr<CallState[]> calls;
     std::atomic_flag polling = ATOMIC_FLAG_INIT;  // held while reading `requests`
     std::atomic<uint32_t> handlers_running{0};
     bool retired = false;  // guarded by `polling`
@@ -72,7 +67,6 @@ class ServerRuntime {
   void Handle(Connection* connection, const Message& request);
   void Respond(Connection* connection, uint64_t call_id, const Status& status,
                const ServerContext* context, ServerResponse* response);
-  void MarkCancelled(Connection* connection, uint64_t call_id);
 
   std::shared_ptr<Pool> pool_;
   Allocator allocator_;
