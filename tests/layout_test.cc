@@ -15,7 +15,7 @@ TEST(LayoutTest, StructsHaveTheirDocumentedSizes) {
   EXPECT_EQ(sizeof(Descriptor), 64u);
   EXPECT_EQ(alignof(Descriptor), 64u);
   EXPECT_EQ(sizeof(BlockHeader), 64u);
-  EXPECT_EQ(sizeof(DirectionHeader), 64u);
+  EXPECT_EQ(sizeof(DirectionHeader), 128u);
   EXPECT_EQ(sizeof(ConnectionHeader), 128u);
   EXPECT_EQ(sizeof(ServiceEntry), 256u);
   EXPECT_LE(sizeof(PoolHeader), kPoolHeaderBytes);

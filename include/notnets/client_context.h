@@ -5,7 +5,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <memory>
 #include <string>
 
 #include "notnets/metadata.h"
@@ -61,7 +60,8 @@ class ClientContext {
   Metadata client_metadata_;
   Metadata server_initial_metadata_;
   Metadata server_trailing_metadata_;
-  std::shared_ptr<const std::string> peer_;
+  // Interned for the life of the process, so that setting it costs no reference count.
+  const std::string* peer_ = nullptr;
   std::atomic<bool> cancel_requested_{false};
 };
 

@@ -55,13 +55,16 @@ static_assert(sizeof(ConnectionHeader) == 128);
 static_assert(offsetof(ConnectionHeader, lifecycle) == 64);
 
 struct alignas(kCacheLineBytes) DirectionHeader {
-  // How many descriptors of the other direction this direction's sender has consumed.
+  // How many descriptors of the other direction this direction's sender has consumed. Written on
+  // every read, so it has a cache line of its own: the peer polls `closed` often.
   SharedWord peer_consumed;
+  uint8_t reserved0[kCacheLineBytes - sizeof(SharedWord)];
   // kOpen, or kClosedBySender once the sender has gone away.
   SharedWord closed;
-  uint8_t reserved[kCacheLineBytes - 2 * sizeof(SharedWord)];
+  uint8_t reserved1[kCacheLineBytes - sizeof(SharedWord)];
 };
-static_assert(sizeof(DirectionHeader) == kCacheLineBytes);
+static_assert(sizeof(DirectionHeader) == 2 * kCacheLineBytes);
+static_assert(offsetof(DirectionHeader, closed) == kCacheLineBytes);
 
 // Where each part of a connection lies, relative to the start of its block.
 struct ConnectionGeometry {

@@ -71,18 +71,21 @@ class RingReader {
   // Copies the next published message into `*message` and releases its slot. False if none is
   // published. One reader at a time: callers serialize.
   bool TryRead(Message* message) {
-    const Descriptor* slot = &slots_[next_ & mask_];
-    if (visibility_->Consume(&slot->sequence) != next_ + 1) return false;
+    uint64_t next = next_.load(std::memory_order_relaxed);
+    const Descriptor* slot = &slots_[next & mask_];
+    if (visibility_->Consume(&slot->sequence) != next + 1) return false;
     std::memcpy(message, reinterpret_cast<const uint8_t*>(slot) + sizeof(SharedWord),
                 sizeof(*message));
-    ++next_;
-    visibility_->Publish(consumed_, next_);
+    next_.store(next + 1, std::memory_order_relaxed);
+    visibility_->Publish(consumed_, next + 1);
     return true;
   }
 
-  // True if the next message is published.
+  // True if the next message is published. Safe to call while another thread reads: a stale
+  // answer only sends the caller to TryRead, which checks again.
   bool HasMessage() const {
-    return visibility_->Consume(&slots_[next_ & mask_].sequence) == next_ + 1;
+    uint64_t next = next_.load(std::memory_order_relaxed);
+    return visibility_->Consume(&slots_[next & mask_].sequence) == next + 1;
   }
 
  private:
@@ -90,7 +93,7 @@ class RingReader {
   uint64_t mask_;
   SharedWord* consumed_;
   const Visibility* visibility_;
-  uint64_t next_ = 0;
+  std::atomic<uint64_t> next_{0};  // written only by the reader in turn
 };
 
 }  // namespace notnets::internal

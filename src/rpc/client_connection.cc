@@ -1,6 +1,7 @@
 #include "rpc/client_connection.h"
 
 #include <cstring>
+#include <set>
 
 #include "channel/wait.h"
 #include "pool/directory.h"
@@ -15,6 +16,15 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kProcessCheckInterval = std::chrono::milliseconds(20);
+
+// Returns a copy of `name` that lives as long as the process: one per pool and service ever
+// connected to, so the set stays small.
+const std::string* InternPeerName(const std::string& name) {
+  static std::mutex mutex;
+  static std::set<std::string>* names = new std::set<std::string>();
+  std::lock_guard<std::mutex> lock(mutex);
+  return &*names->insert(name).first;
+}
 
 }  // namespace
 
@@ -67,7 +77,7 @@ ClientConnection::ClientConnection(std::shared_ptr<Pool> pool, std::string servi
                                    const ConnectionView& view)
     : pool_(std::move(pool)),
       service_(std::move(service)),
-      peer_(std::make_shared<const std::string>("notnets:" + pool_->path() + "/" + service_)),
+      peer_(InternPeerName("notnets:" + pool_->path() + "/" + service_)),
       allocator_(&pool_->mapping()),
       view_(view),
       cache_(std::make_shared<BufferCache>(pool_, view.endpoint(Side::kClient))),
@@ -117,10 +127,10 @@ uint32_t ClientConnection::AcquireSlot() {
 
 void ClientConnection::ReleaseSlot(uint32_t index) {
   CallSlot& slot = slots_[index];
-  // Generation 0 never names a call, so a zeroed cancel word cancels nothing.
-  if (slot.generation.fetch_add(1, std::memory_order_relaxed) + 1 == 0) {
-    slot.generation.store(1, std::memory_order_relaxed);
-  }
+  // Generation 0 never names a call, so a zeroed cancel word cancels nothing. Only the thread
+  // releasing the slot writes the generation.
+  uint32_t generation = slot.generation.load(std::memory_order_relaxed) + 1;
+  slot.generation.store(generation == 0 ? 1 : generation, std::memory_order_relaxed);
   slot.state.store(kFree, std::memory_order_relaxed);
   uint64_t head = free_slots_.load(std::memory_order_relaxed);
   do {
@@ -338,11 +348,7 @@ void ClientConnection::SendCancel(uint64_t call_id) {
 }
 
 bool ClientConnection::TryDrain() {
-  if (polling_.test_and_set(std::memory_order_acquire)) return false;
-  if (!responses_.HasMessage()) {
-    polling_.clear(std::memory_order_release);
-    return false;
-  }
+  if (!responses_.HasMessage() || polling_.test_and_set(std::memory_order_acquire)) return false;
   std::vector<Completion> completions;
   DrainResponses(&completions);
   polling_.clear(std::memory_order_release);

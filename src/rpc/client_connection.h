@@ -102,7 +102,7 @@ class ClientConnection {
 
   std::shared_ptr<Pool> pool_;
   std::string service_;
-  std::shared_ptr<const std::string> peer_;
+  const std::string* peer_;  // interned: contexts may outlive the channel
   Allocator allocator_;
   ConnectionView view_;
   ProcessIdentity server_;

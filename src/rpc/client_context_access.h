@@ -2,7 +2,6 @@
 #ifndef NOTNETS_RPC_CLIENT_CONTEXT_ACCESS_H_
 #define NOTNETS_RPC_CLIENT_CONTEXT_ACCESS_H_
 
-#include <memory>
 #include <string>
 
 #include "notnets/client_context.h"
@@ -17,9 +16,8 @@ class ClientContextAccess {
   static Metadata* server_trailing_metadata(ClientContext* context) {
     return &context->server_trailing_metadata_;
   }
-  static void set_peer(ClientContext* context, std::shared_ptr<const std::string> peer) {
-    context->peer_ = std::move(peer);
-  }
+  // `peer` must live as long as the process (see InternPeerName).
+  static void set_peer(ClientContext* context, const std::string* peer) { context->peer_ = peer; }
 };
 
 }  // namespace notnets::internal

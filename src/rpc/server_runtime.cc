@@ -105,25 +105,53 @@ void ServerRuntime::Wait() {
 
 void ServerRuntime::WorkerLoop(uint32_t worker) {
   Backoff backoff;
-  while (!stopping_.load(std::memory_order_relaxed)) {
+  for (uint64_t pass = 1; !stopping_.load(std::memory_order_relaxed); ++pass) {
+    // Accepting, retiring and reclaiming are rare: every kSlowPassInterval passes, or when idle.
+    bool slow_pass = pass % kSlowPassInterval == 0 || backoff.sleeping();
     bool worked = false;
-    if (!housekeeping_.test_and_set(std::memory_order_acquire)) {
+    if (slow_pass && !housekeeping_.test_and_set(std::memory_order_acquire)) {
       worked = AcceptPending();
       if (backoff.sleeping()) ReclaimRetired();
       housekeeping_.clear(std::memory_order_release);
     }
     uint32_t used = connection_slots_used_.load(std::memory_order_acquire);
-    for (uint32_t i = 0; i < used; ++i) {
-      Connection* connection = connections_[i].load(std::memory_order_acquire);
-      if (connection != nullptr && Poll(connection)) worked = true;
+    for (uint32_t slot = 0; slot < used; ++slot) {
+      Connection* connection = connections_[slot].load(std::memory_order_acquire);
+      if (connection != nullptr && Poll(slot, connection, slow_pass)) worked = true;
     }
-    worker_passes_[worker].fetch_add(1, std::memory_order_release);
+    // Only this worker writes its count: a plain store is enough.
+    worker_passes_[worker].store(pass, std::memory_order_release);
     if (worked) {
       backoff.Reset();
     } else {
       backoff.Wait();
     }
   }
+}
+
+bool ServerRuntime::Poll(uint32_t slot, Connection* connection, bool check_closed) {
+  // Look before taking the flag: an empty ring costs one load. (A retired connection's memory
+  // may be reused already; reading it is harmless, and the flag holder checks `retired`.)
+  if (!connection->requests.HasMessage() && !check_closed) return false;
+  if (connection->polling.test_and_set(std::memory_order_acquire)) return false;
+  if (connection->retired) {
+    connection->polling.clear(std::memory_order_release);
+    return false;
+  }
+  Message request;
+  bool got = connection->requests.TryRead(&request);
+  if (got) {
+    connection->handlers_running.fetch_add(1, std::memory_order_relaxed);
+  } else if (connection->handlers_running.load(std::memory_order_acquire) == 0 &&
+             pool_->mapping().visibility().Consume(&connection->view.requests->closed) != kOpen) {
+    Retire(slot, connection);
+  }
+  connection->polling.clear(std::memory_order_release);
+  if (got) {
+    Handle(connection, request);
+    connection->handlers_running.fetch_sub(1, std::memory_order_release);
+  }
+  return got;
 }
 
 bool ServerRuntime::AcceptPending() {
@@ -161,36 +189,6 @@ void ServerRuntime::Accept(const RegisteredService& service, uint64_t block_offs
   connections_[slot].store(connection, std::memory_order_release);
   if (slot == used) connection_slots_used_.store(used + 1, std::memory_order_release);
   Visibility::FetchAdd(&directory_.entry(service.ref.index)->connections_accepted, 1);
-}
-
-bool ServerRuntime::Poll(Connection* connection) {
-  if (connection->polling.test_and_set(std::memory_order_acquire)) return false;
-  if (connection->retired) {
-    connection->polling.clear(std::memory_order_release);
-    return false;
-  }
-  Message request;
-  bool got = false;
-  if (connection->requests.TryRead(&request)) {
-    connection->handlers_running.fetch_add(1, std::memory_order_relaxed);
-    got = true;
-  }
-  if (!got && connection->handlers_running.load(std::memory_order_acquire) == 0 &&
-      pool_->mapping().visibility().Consume(&connection->view.requests->closed) != kOpen) {
-    uint32_t used = connection_slots_used_.load(std::memory_order_acquire);
-    for (uint32_t slot = 0; slot < used; ++slot) {
-      if (connections_[slot].load(std::memory_order_relaxed) == connection) {
-        Retire(slot, connection);
-        break;
-      }
-    }
-  }
-  connection->polling.clear(std::memory_order_release);
-  if (got) {
-    Handle(connection, request);
-    connection->handlers_running.fetch_sub(1, std::memory_order_release);
-  }
-  return got;
 }
 
 void ServerRuntime::Retire(uint32_t slot, Connection* connection) {

@@ -22,6 +22,8 @@ class ServerRuntime {
  public:
   // Most connections one server holds at once.
   static constexpr uint32_t kMaxConnections = 16384;
+  // Worker passes between two looks at new and closed connections while busy.
+  static constexpr uint64_t kSlowPassInterval = 64;
 
   // Registers `services` in the pool's directory and starts `workers` threads.
   static Status Start(std::shared_ptr<Pool> pool, const std::vector<Service*>& services,
@@ -56,8 +58,9 @@ class ServerRuntime {
   ServerRuntime(std::shared_ptr<Pool> pool, int workers);
 
   void WorkerLoop(uint32_t worker);
-  // Takes one request from `connection` and handles it; true if there was one.
-  bool Poll(Connection* connection);
+  // Takes one request from the connection in `slot` and handles it; true if there was one. With
+  // `check_closed`, also retires the connection if its client has gone.
+  bool Poll(uint32_t slot, Connection* connection, bool check_closed);
   bool AcceptPending();
   void Accept(const RegisteredService& service, uint64_t block_offset);
   // Under `polling`: leaves a connection whose client has gone.
