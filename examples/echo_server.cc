@@ -25,14 +25,15 @@ int main(int argc, char** argv) {
   }
 
   notnets::Service echo("example.Echo");
-  echo.AddMethod("Echo", [](notnets::ServerContext* context, const notnets::ReceivedMessage& request,
-                            notnets::ServerResponse* response) {
-    for (const auto& [key, value] : context->client_metadata()) {
-      context->AddTrailingMetadata("echo-" + key, value);
-    }
-    response->Copy(request.view());
-    return notnets::Status::OK;
-  });
+  echo.AddMethod("Echo",
+                 [](notnets::ServerContext* context, const notnets::ReceivedMessage& request,
+                    notnets::ServerResponse* response) {
+                   for (const auto& [key, value] : context->client_metadata()) {
+                     context->AddTrailingMetadata("echo-" + key, value);
+                   }
+                   response->Copy(request.view());
+                   return notnets::Status::OK;
+                 });
 
   std::unique_ptr<notnets::Server> server;
   status = notnets::ServerBuilder(pool).RegisterService(&echo).BuildAndStart(&server);

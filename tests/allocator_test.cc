@@ -82,8 +82,7 @@ TEST(AllocatorTest, MessagesLargerThanThePoolAreRefused) {
   Allocator allocator(&test_pool.pool()->mapping());
   uint64_t offset;
   EXPECT_EQ(allocator.Allocate(8 << 20, 1, &offset).error_code(), StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_EQ(allocator.Allocate(~0ull / 2, 1, &offset).error_code(),
-            StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(allocator.Allocate(~0ull / 2, 1, &offset).error_code(), StatusCode::RESOURCE_EXHAUSTED);
 }
 
 TEST(AllocatorTest, ValidBlockRejectsBadOffsets) {
@@ -93,11 +92,11 @@ TEST(AllocatorTest, ValidBlockRejectsBadOffsets) {
   uint64_t offset;
   ASSERT_TRUE(allocator.Allocate(100, 1, &offset).ok());
   EXPECT_NE(allocator.ValidBlock(offset), nullptr);
-  EXPECT_EQ(allocator.ValidBlock(0), nullptr);                    // the pool header
-  EXPECT_EQ(allocator.ValidBlock(offset + 8), nullptr);           // unaligned
-  EXPECT_EQ(allocator.ValidBlock(offset + 64), nullptr);          // inside a block: no magic
-  EXPECT_EQ(allocator.ValidBlock(mapping.heap_end()), nullptr);   // past the end
-  EXPECT_EQ(allocator.ValidBlock(~0ull - 63), nullptr);           // wraps around
+  EXPECT_EQ(allocator.ValidBlock(0), nullptr);                   // the pool header
+  EXPECT_EQ(allocator.ValidBlock(offset + 8), nullptr);          // unaligned
+  EXPECT_EQ(allocator.ValidBlock(offset + 64), nullptr);         // inside a block: no magic
+  EXPECT_EQ(allocator.ValidBlock(mapping.heap_end()), nullptr);  // past the end
+  EXPECT_EQ(allocator.ValidBlock(~0ull - 63), nullptr);          // wraps around
   // A block header claiming a size that runs past the heap.
   auto* block = mapping.At<BlockHeader>(offset);
   block->format.store(BlockFormat(kMaxBlockShift));

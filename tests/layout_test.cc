@@ -1,4 +1,6 @@
 // Shared-memory layouts: sizes and offsets that other processes (and versions) rely on.
+#include "pool/layout.h"
+
 #include <cstddef>
 
 #include "channel/connection_layout.h"
@@ -6,7 +8,6 @@
 #include "gtest/gtest.h"
 #include "pool/block.h"
 #include "pool/directory.h"
-#include "pool/layout.h"
 
 namespace notnets::internal {
 namespace {

@@ -1,6 +1,7 @@
 // Clients and servers as separate processes: the test process is the client (or only the
 // conductor), and notnets_test_peer (NOTNETS_TEST_PEER) runs the server and extra clients.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -17,8 +18,6 @@
 #include <thread>
 #include <utility>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 #include "notnets/channel.h"
 #include "notnets/pool.h"
@@ -160,9 +159,8 @@ std::string UniquePoolName() {
 
 // Starts `serve POOL WORKERS` and waits until it is serving.
 std::unique_ptr<PeerProcess> StartServer(const std::string& pool_name, int workers) {
-  auto server =
-      std::make_unique<PeerProcess>(std::vector<std::string>{"serve", pool_name,
-                                                             std::to_string(workers)});
+  auto server = std::make_unique<PeerProcess>(
+      std::vector<std::string>{"serve", pool_name, std::to_string(workers)});
   EXPECT_TRUE(server->WaitForLine("ready", kStartBound)) << "the server did not start";
   return server;
 }
@@ -218,9 +216,8 @@ void RunClientProcesses(int server_workers, const std::vector<std::vector<std::s
     }
     for (size_t i = 0; i < processes.size(); ++i) {
       EXPECT_TRUE(processes[i]->output_ended()) << "client " << i << " did not finish in time";
-      std::optional<int> status = processes[i]->Wait(processes[i]->output_ended() && !server_died
-                                                          ? kHangBound
-                                                          : milliseconds(0));
+      std::optional<int> status = processes[i]->Wait(
+          processes[i]->output_ended() && !server_died ? kHangBound : milliseconds(0));
       uint64_t calls = std::stoull(clients[i].at(0)) * std::stoull(clients[i].at(2));
       std::string expected = "calls=" + std::to_string(calls) + " ok=" + std::to_string(calls) +
                              " mismatched=0 failed=0\n";

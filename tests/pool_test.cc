@@ -1,4 +1,6 @@
 // Creating, attaching, inspecting and removing pools, and refusing files that are not pools.
+#include "notnets/pool.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -6,7 +8,6 @@
 #include <fstream>
 
 #include "gtest/gtest.h"
-#include "notnets/pool.h"
 #include "pool/layout.h"
 #include "test_pool.h"
 

@@ -38,38 +38,39 @@ class RpcTest : public ::testing::Test {
       response->Send(std::move(buffer));
       return Status::OK;
     });
-    service_.AddMethod("Sleep", [this](ServerContext* context, const ReceivedMessage& request,
-                                       ServerResponse*) {
-      auto until = std::chrono::steady_clock::now() +
-                   std::chrono::milliseconds(std::stoi(std::string(request.view())));
-      while (std::chrono::steady_clock::now() < until) {
-        if (context->IsCancelled()) {
-          handler_saw_cancel_ = true;
-          return Status(StatusCode::CANCELLED, "handler saw cancellation");
-        }
-        std::this_thread::sleep_for(1ms);
-      }
-      return Status::OK;
-    });
-    service_.AddMethod("Status", [](ServerContext*, const ReceivedMessage& request,
-                                    ServerResponse*) {
-      int code = std::stoi(std::string(request.view()));
-      return Status(static_cast<StatusCode>(code), "status " + std::to_string(code));
-    });
-    service_.AddMethod("Throw", [](ServerContext*, const ReceivedMessage&,
-                                   ServerResponse*) -> Status {
-      throw std::runtime_error("boom");
-    });
+    service_.AddMethod(
+        "Sleep", [this](ServerContext* context, const ReceivedMessage& request, ServerResponse*) {
+          auto until = std::chrono::steady_clock::now() +
+                       std::chrono::milliseconds(std::stoi(std::string(request.view())));
+          while (std::chrono::steady_clock::now() < until) {
+            if (context->IsCancelled()) {
+              handler_saw_cancel_ = true;
+              return Status(StatusCode::CANCELLED, "handler saw cancellation");
+            }
+            std::this_thread::sleep_for(1ms);
+          }
+          return Status::OK;
+        });
+    service_.AddMethod(
+        "Status", [](ServerContext*, const ReceivedMessage& request, ServerResponse*) {
+          int code = std::stoi(std::string(request.view()));
+          return Status(static_cast<StatusCode>(code), "status " + std::to_string(code));
+        });
+    service_.AddMethod("Throw",
+                       [](ServerContext*, const ReceivedMessage&, ServerResponse*) -> Status {
+                         throw std::runtime_error("boom");
+                       });
   }
 
   void SetUp() override {
     ASSERT_TRUE(Pool::Attach(test_pool_.name(), &server_pool_).ok());
     ASSERT_TRUE(Pool::Attach(test_pool_.name(), &client_pool_).ok());
     baseline_used_ = test_pool_.pool()->Stats().heap_used_bytes;
-    ASSERT_TRUE(
-        ServerBuilder(server_pool_).RegisterService(&service_).SetWorkerThreads(2).BuildAndStart(
-            &server_)
-            .ok());
+    ASSERT_TRUE(ServerBuilder(server_pool_)
+                    .RegisterService(&service_)
+                    .SetWorkerThreads(2)
+                    .BuildAndStart(&server_)
+                    .ok());
     ASSERT_TRUE(Channel::Connect(client_pool_, "test.Echo", ChannelOptions(), &channel_).ok());
   }
 
@@ -77,8 +78,7 @@ class RpcTest : public ::testing::Test {
     channel_.reset();
     if (server_) server_->Shutdown();
     server_.reset();
-    EXPECT_EQ(test_pool_.pool()->Stats().heap_used_bytes, baseline_used_)
-        << "pool memory leaked";
+    EXPECT_EQ(test_pool_.pool()->Stats().heap_used_bytes, baseline_used_) << "pool memory leaked";
   }
 
   TestPool test_pool_;
@@ -253,8 +253,8 @@ TEST_F(RpcTest, AsyncCallbacksAndFutures) {
   std::vector<std::future<CallResult>> futures;
   for (int i = 0; i < kCalls; ++i) {
     contexts.push_back(std::make_unique<ClientContext>());
-    futures.push_back(channel_->CallAsync("Echo", "call " + std::to_string(i),
-                                          contexts.back().get()));
+    futures.push_back(
+        channel_->CallAsync("Echo", "call " + std::to_string(i), contexts.back().get()));
   }
   for (int i = 0; i < kCalls; ++i) {
     CallResult result = futures[i].get();

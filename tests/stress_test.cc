@@ -2,12 +2,12 @@
 // must match its own request (nothing lost, duplicated or corrupted), and the pool must get all
 // its memory back. NOTNETS_STRESS_CALLS sets the calls per client thread (default 20000; use
 // fewer under sanitizers).
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <string>
 #include <vector>
-
-#include <gtest/gtest.h>
 
 namespace notnets::process_test {
 

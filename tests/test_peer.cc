@@ -74,27 +74,28 @@ int Serve(const std::string& pool_name, int workers) {
 
   std::atomic<uint64_t> cancellations{0};
   notnets::Service service("test.Echo");
-  service.AddMethod("Echo", [](notnets::ServerContext* context,
-                               const notnets::ReceivedMessage& request,
-                               notnets::ServerResponse* response) {
-    for (const auto& [key, value] : context->client_metadata()) {
-      context->AddTrailingMetadata("echo-" + key, value);
-      context->AddInitialMetadata("init-" + key, value);
-    }
-    response->Copy(request.view());
-    return Status::OK;
-  });
-  service.AddMethod("EchoZeroCopy", [](notnets::ServerContext*,
-                                       const notnets::ReceivedMessage& request,
-                                       notnets::ServerResponse* response) {
-    notnets::MessageBuffer buffer;
-    Status allocated = response->Allocate(request.size(), &buffer);
-    if (!allocated.ok()) return allocated;
-    if (request.size() > 0) std::memcpy(buffer.data(), request.data(), request.size());
-    buffer.set_size(request.size());
-    response->Send(std::move(buffer));
-    return Status::OK;
-  });
+  service.AddMethod("Echo",
+                    [](notnets::ServerContext* context, const notnets::ReceivedMessage& request,
+                       notnets::ServerResponse* response) {
+                      for (const auto& [key, value] : context->client_metadata()) {
+                        context->AddTrailingMetadata("echo-" + key, value);
+                        context->AddInitialMetadata("init-" + key, value);
+                      }
+                      response->Copy(request.view());
+                      return Status::OK;
+                    });
+  service.AddMethod("EchoZeroCopy",
+                    [](notnets::ServerContext*, const notnets::ReceivedMessage& request,
+                       notnets::ServerResponse* response) {
+                      notnets::MessageBuffer buffer;
+                      Status allocated = response->Allocate(request.size(), &buffer);
+                      if (!allocated.ok()) return allocated;
+                      if (request.size() > 0)
+                        std::memcpy(buffer.data(), request.data(), request.size());
+                      buffer.set_size(request.size());
+                      response->Send(std::move(buffer));
+                      return Status::OK;
+                    });
   service.AddMethod("Sleep", [&cancellations](notnets::ServerContext* context,
                                               const notnets::ReceivedMessage& request,
                                               notnets::ServerResponse* response) {
@@ -116,8 +117,7 @@ int Serve(const std::string& pool_name, int workers) {
     return Status(static_cast<StatusCode>(std::atoi(text.c_str())),
                   "status " + text + " from handler");
   });
-  service.AddMethod("Checksum", [](notnets::ServerContext*,
-                                   const notnets::ReceivedMessage& request,
+  service.AddMethod("Checksum", [](notnets::ServerContext*, const notnets::ReceivedMessage& request,
                                    notnets::ServerResponse* response) {
     uint64_t hash = Fnv1a(request.data(), request.size());
     char bytes[8];
@@ -125,12 +125,12 @@ int Serve(const std::string& pool_name, int workers) {
     response->Copy(std::string_view(bytes, 8));
     return Status::OK;
   });
-  service.AddMethod("Cancellations", [&cancellations](notnets::ServerContext*,
-                                                      const notnets::ReceivedMessage&,
-                                                      notnets::ServerResponse* response) {
-    response->Copy(std::to_string(cancellations.load()));
-    return Status::OK;
-  });
+  service.AddMethod("Cancellations",
+                    [&cancellations](notnets::ServerContext*, const notnets::ReceivedMessage&,
+                                     notnets::ServerResponse* response) {
+                      response->Copy(std::to_string(cancellations.load()));
+                      return Status::OK;
+                    });
 
   std::unique_ptr<notnets::Server> server;
   status = notnets::ServerBuilder(pool)
@@ -154,9 +154,9 @@ int Serve(const std::string& pool_name, int workers) {
 std::string MakeRequest(uint64_t seed, uint32_t thread, uint32_t index) {
   uint64_t state = seed * 0x100000001b3ull ^ (uint64_t{thread} << 40) ^ index;
   uint64_t pick = SplitMix(&state) % 1000;
-  size_t size = pick < 450   ? SplitMix(&state) % 25                  // inline (0..24)
-                : pick < 850 ? 25 + SplitMix(&state) % (4096 - 25)   // small blocks
-                : pick < 990 ? 4096 + SplitMix(&state) % (60 << 10)  // up to 64 KiB
+  size_t size = pick < 450   ? SplitMix(&state) % 25                         // inline (0..24)
+                : pick < 850 ? 25 + SplitMix(&state) % (4096 - 25)           // small blocks
+                : pick < 990 ? 4096 + SplitMix(&state) % (60 << 10)          // up to 64 KiB
                              : (64 << 10) + SplitMix(&state) % (960 << 10);  // up to 1 MiB
   std::string request(size, '\0');
   for (size_t i = 0; i < size; i += 8) {
@@ -185,9 +185,9 @@ struct Tally {
     (status.ok() ? mismatched : failed).fetch_add(1);
     std::lock_guard<std::mutex> lock(mutex);
     if (first_error.empty()) {
-      first_error = "thread " + std::to_string(thread) + " call " + std::to_string(index) + ": " +
-                    (status.ok() ? std::string("response differs from request")
-                                 : status.ToString());
+      first_error =
+          "thread " + std::to_string(thread) + " call " + std::to_string(index) + ": " +
+          (status.ok() ? std::string("response differs from request") : status.ToString());
     }
   }
 };
@@ -219,8 +219,8 @@ void SyncCalls(notnets::Channel* channel, uint32_t calls, uint64_t seed, uint32_
       if (i % 8 == 0) {
         const notnets::Metadata& trailers = context.GetServerTrailingMetadata();
         auto echoed = trailers.find("echo-call");
-        matched = matched && trailers.size() == 1 && echoed != trailers.end() &&
-                  echoed->second == tag;
+        matched =
+            matched && trailers.size() == 1 && echoed != trailers.end() && echoed->second == tag;
       }
     }
     tally->Record(status, matched, thread, i);
@@ -246,8 +246,8 @@ void AsyncCalls(notnets::Channel* channel, uint32_t calls, uint64_t seed, uint32
   };
   for (uint32_t i = 0; i < calls; ++i) {
     if (window.size() == kWindow) complete_oldest();
-    Outstanding call{i, MakeRequest(seed, thread, i), std::make_unique<notnets::ClientContext>(),
-                     {}};
+    Outstanding call{
+        i, MakeRequest(seed, thread, i), std::make_unique<notnets::ClientContext>(), {}};
     call.context->set_timeout(std::chrono::seconds(60));
     call.result = channel->CallAsync("Echo", call.request, call.context.get());
     window.push_back(std::move(call));
@@ -272,9 +272,8 @@ int Client(const std::string& pool_name, uint32_t calls, uint64_t seed, uint32_t
   Tally tally;
   std::vector<std::thread> workers;
   for (uint32_t t = 0; t < threads; ++t) {
-    workers.emplace_back([&, t] {
-      (async ? AsyncCalls : SyncCalls)(channel.get(), calls, seed, t, &tally);
-    });
+    workers.emplace_back(
+        [&, t] { (async ? AsyncCalls : SyncCalls)(channel.get(), calls, seed, t, &tally); });
   }
   for (std::thread& worker : workers) worker.join();
   bool all_ok = tally.ok.load() == uint64_t{calls} * threads;

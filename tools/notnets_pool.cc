@@ -23,10 +23,23 @@ bool ParseSize(const char* text, uint64_t* bytes) {
   uint64_t value = std::strtoull(text, &end, 10);
   if (end == text) return false;
   switch (*end) {
-    case 'k': case 'K': value <<= 10; ++end; break;
-    case 'm': case 'M': value <<= 20; ++end; break;
-    case 'g': case 'G': value <<= 30; ++end; break;
-    default: break;
+    case 'k':
+    case 'K':
+      value <<= 10;
+      ++end;
+      break;
+    case 'm':
+    case 'M':
+      value <<= 20;
+      ++end;
+      break;
+    case 'g':
+    case 'G':
+      value <<= 30;
+      ++end;
+      break;
+    default:
+      break;
   }
   *bytes = value;
   return *end == '\0';

@@ -46,9 +46,9 @@ struct PoolStats {
   std::string path;
   uint32_t layout_version = 0;
   uint64_t size_bytes = 0;
-  uint64_t heap_bytes = 0;        // bytes available to message buffers and connections
-  uint64_t heap_used_bytes = 0;   // bytes in blocks that are not free
-  uint64_t heap_free_bytes = 0;   // bytes in free blocks and never-used heap
+  uint64_t heap_bytes = 0;       // bytes available to message buffers and connections
+  uint64_t heap_used_bytes = 0;  // bytes in blocks that are not free
+  uint64_t heap_free_bytes = 0;  // bytes in free blocks and never-used heap
   uint64_t blocks_in_use = 0;
   CoherenceMode coherence = CoherenceMode::kCoherent;
   struct ServiceInfo {

@@ -76,9 +76,8 @@ class ServerResponse {
 
 // Handles one call. The request is valid only during the call. A non-OK status is sent to the
 // client with its message; the response is then ignored.
-using MethodHandler =
-    std::function<Status(ServerContext* context, const ReceivedMessage& request,
-                         ServerResponse* response)>;
+using MethodHandler = std::function<Status(ServerContext* context, const ReceivedMessage& request,
+                                           ServerResponse* response)>;
 
 // A named service and its methods. Register it with a ServerBuilder; it must outlive the Server.
 class Service {

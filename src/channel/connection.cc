@@ -69,9 +69,10 @@ Status CreateConnection(Allocator* allocator, uint32_t capacity, const ServiceRe
     for (uint32_t i = 0; i < capacity; ++i) new (&slots[i]) Descriptor{};
   }
   for (uint32_t i = 0; i < capacity; ++i) new (&view->cancel_words[i]) SharedWord{0};
-  allocator->mapping()->At<BlockHeader>(block_offset)->ownership.store(
-      BlockOwnership(view->endpoint(Side::kClient), BlockState::kOwned),
-      std::memory_order_relaxed);
+  allocator->mapping()
+      ->At<BlockHeader>(block_offset)
+      ->ownership.store(BlockOwnership(view->endpoint(Side::kClient), BlockState::kOwned),
+                        std::memory_order_relaxed);
   mapping.visibility().WriteBack(view->header, geometry.payload_bytes());
   return Status::OK;
 }

@@ -37,7 +37,7 @@ inline constexpr uint64_t kClosedBySender = 1;  // the sender shut down or went 
 struct alignas(kCacheLineBytes) ConnectionHeader {
   uint64_t magic;
   uint32_t version;
-  uint32_t ring_capacity;  // descriptors per direction, a power of two
+  uint32_t ring_capacity;     // descriptors per direction, a power of two
   uint64_t requests_offset;   // pool offset of the requests DirectionHeader
   uint64_t responses_offset;  // pool offset of the responses DirectionHeader
   uint32_t service_index;     // the directory entry this connection was made for

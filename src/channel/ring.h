@@ -21,7 +21,9 @@ class RingWriter {
   // `reader_consumed` is the reader's counter of descriptors it has consumed.
   RingWriter(Descriptor* slots, uint32_t capacity, const SharedWord* reader_consumed,
              const Visibility* visibility)
-      : slots_(slots), mask_(capacity - 1), reader_consumed_(reader_consumed),
+      : slots_(slots),
+        mask_(capacity - 1),
+        reader_consumed_(reader_consumed),
         visibility_(visibility) {}
 
   // Reserves the next position if the ring has room for it. Thread-safe among the writers of one

@@ -62,8 +62,8 @@ bool Allocator::Pop(std::atomic<uint64_t>* head, uint64_t* block_offset) const {
       old_head = again;
       continue;
     }
-    if (head->compare_exchange_weak(old_head, TaggedHead(old_head, next),
-                                    std::memory_order_acquire, std::memory_order_acquire)) {
+    if (head->compare_exchange_weak(old_head, TaggedHead(old_head, next), std::memory_order_acquire,
+                                    std::memory_order_acquire)) {
       *block_offset = top;
       AnnotateTakeOver(mapping_->At<BlockHeader>(top));
       return true;
@@ -105,9 +105,8 @@ bool Allocator::Split(uint32_t size_class, uint64_t* block_offset) {
 Status Allocator::Allocate(uint64_t payload_bytes, uint64_t owner, uint64_t* block_offset) {
   uint32_t size_class = SizeClassFor(payload_bytes);
   uint64_t offset = 0;
-  if (size_class == 0 ||
-      !(Pop(FreeHead(size_class), &offset) || Carve(size_class, &offset) ||
-        Split(size_class, &offset))) {
+  if (size_class == 0 || !(Pop(FreeHead(size_class), &offset) || Carve(size_class, &offset) ||
+                           Split(size_class, &offset))) {
     return Status(StatusCode::RESOURCE_EXHAUSTED,
                   "the pool " + mapping_->path() + " has no free block for " +
                       std::to_string(payload_bytes) + " bytes (heap of " +

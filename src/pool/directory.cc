@@ -109,7 +109,8 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
   }
 
   ProcessIdentity self = SelfIdentity();
-  // Find an entry to claim: a free one, or one whose server died. Refuse if a live one has the name.
+  // Find an entry to claim: a free one, or one whose server died. Refuse if a live one has the
+  // name.
   uint32_t claimed = mapping_->max_services();
   uint64_t claimed_state = 0;
   for (uint32_t i = 0; i < mapping_->max_services(); ++i) {
@@ -155,8 +156,7 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
   }
 
   uint64_t table_offset;
-  Status status =
-      allocator_->Allocate(sizeof(MethodTableHeader) + record_bytes, 0, &table_offset);
+  Status status = allocator_->Allocate(sizeof(MethodTableHeader) + record_bytes, 0, &table_offset);
   if (!status.ok()) {
     Visibility::Exchange(&e->state, ServiceStateWord(generation, ServiceState::kFree));
     return status;
@@ -190,7 +190,8 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
   // the check above.
   for (uint32_t i = 0; i < mapping_->max_services(); ++i) {
     std::string existing;
-    if (i == claimed || StateOf(Visibility::LoadOrdered(&entry(i)->state)) != ServiceState::kActive ||
+    if (i == claimed ||
+        StateOf(Visibility::LoadOrdered(&entry(i)->state)) != ServiceState::kActive ||
         !ReadName(*entry(i), &existing) || existing != name) {
       continue;
     }
@@ -250,9 +251,9 @@ Status Directory::Lookup(std::string_view name, ServiceView* view) const {
     ProcessIdentity server{static_cast<int32_t>(e->server_pid.load(std::memory_order_relaxed)),
                            e->server_start_ticks.load(std::memory_order_relaxed)};
     if (!IsAlive(server)) {
-      return Status(StatusCode::UNAVAILABLE,
-                    "the server of service '" + std::string(name) + "' (process " +
-                        std::to_string(server.pid) + ") has died; restart it");
+      return Status(StatusCode::UNAVAILABLE, "the server of service '" + std::string(name) +
+                                                 "' (process " + std::to_string(server.pid) +
+                                                 ") has died; restart it");
     }
     if (!ReadMethods(e->methods_offset.load(std::memory_order_relaxed), &view->methods)) continue;
     // The entry may have been re-registered while we read it.

@@ -68,8 +68,8 @@ class Directory {
   // Registers `name` with `methods` for this process. Fails with ALREADY_EXISTS if a live process
   // serves the name, RESOURCE_EXHAUSTED if the directory or the pool is full, INVALID_ARGUMENT
   // for names that are empty or too long.
-  Status Register(std::string_view name, const std::vector<std::string>& methods,
-                  ServiceRef* ref, int attempt = 0);
+  Status Register(std::string_view name, const std::vector<std::string>& methods, ServiceRef* ref,
+                  int attempt = 0);
   // Moves the entry to kClosing: new connections are refused.
   void BeginClose(const ServiceRef& ref);
   // Frees the entry and its method table.

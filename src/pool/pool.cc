@@ -63,8 +63,8 @@ Status Pool::Remove(const std::string& name) {
     bool erased = fd >= 0 && ::pwrite(fd, &zero, sizeof(zero), 0) == sizeof(zero);
     if (fd >= 0) ::close(fd);
     if (!erased) {
-      return Status(StatusCode::UNAVAILABLE, "cannot erase pool on " + path + ": " +
-                                                 std::strerror(errno));
+      return Status(StatusCode::UNAVAILABLE,
+                    "cannot erase pool on " + path + ": " + std::strerror(errno));
     }
     return Status::OK;
   }
@@ -99,9 +99,8 @@ PoolStats Pool::Stats() const {
     PoolStats::ServiceInfo info;
     info.name = name;
     info.server_pid = static_cast<int32_t>(entry->server_pid.load(std::memory_order_relaxed));
-    info.method_count = directory.Lookup(name, &view).ok()
-                            ? static_cast<uint32_t>(view.methods.size())
-                            : 0;
+    info.method_count =
+        directory.Lookup(name, &view).ok() ? static_cast<uint32_t>(view.methods.size()) : 0;
     info.connections_accepted = entry->connections_accepted.load(std::memory_order_relaxed);
     stats.services.push_back(info);
   }

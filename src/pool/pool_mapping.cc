@@ -47,10 +47,10 @@ void InitializeHeader(uint8_t* base, uint64_t pool_bytes, const PoolOptions& opt
   header->heap_offset =
       RoundUp(kPoolHeaderBytes + uint64_t{options.max_services} * sizeof(ServiceEntry), 4096);
   header->heap_bytes = pool_bytes - header->heap_offset;
-  header->created_unix_ns = static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(
-          std::chrono::system_clock::now().time_since_epoch())
-          .count());
+  header->created_unix_ns =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count());
   header->checksum = PoolHeaderChecksum(*header);
   header->allocator.heap_top.store(header->heap_offset, std::memory_order_relaxed);
   for (uint32_t i = 0; i < options.max_services; ++i) {
@@ -70,8 +70,9 @@ Status ValidateHeader(const std::string& path, const PoolHeader& header, uint64_
   uint64_t magic = header.magic.load(std::memory_order_acquire);
   if (magic != kPoolMagic) {
     return Status(StatusCode::FAILED_PRECONDITION,
-                  path + " is not a notnets pool (no pool magic number); create one with "
-                         "'notnets-pool create'");
+                  path +
+                      " is not a notnets pool (no pool magic number); create one with "
+                      "'notnets-pool create'");
   }
   if (header.layout_version != kPoolLayoutVersion) {
     return Status(StatusCode::FAILED_PRECONDITION,
@@ -161,7 +162,8 @@ Status PoolMapping::Create(const std::string& path, const PoolOptions& options,
     uint64_t device_bytes = CharDeviceBytes(st);
     if (device_bytes != 0 && device_bytes < pool_bytes) pool_bytes = device_bytes;
   } else if (::ftruncate(fd, static_cast<off_t>(pool_bytes)) != 0) {
-    Status status = ErrnoStatus(StatusCode::RESOURCE_EXHAUSTED, "cannot size pool file", build_path);
+    Status status =
+        ErrnoStatus(StatusCode::RESOURCE_EXHAUSTED, "cannot size pool file", build_path);
     ::close(fd);
     ::unlink(build_path.c_str());
     return status;
@@ -198,7 +200,7 @@ Status PoolMapping::Create(const std::string& path, const PoolOptions& options,
 Status PoolMapping::Attach(const std::string& path, std::unique_ptr<PoolMapping>* mapping) {
   int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) {
-    StatusCode code = errno == ENOENT ? StatusCode::NOT_FOUND
+    StatusCode code = errno == ENOENT   ? StatusCode::NOT_FOUND
                       : errno == EACCES ? StatusCode::PERMISSION_DENIED
                                         : StatusCode::UNAVAILABLE;
     std::string hint = errno == ENOENT ? " (create it with 'notnets-pool create')" : "";
@@ -206,7 +208,8 @@ Status PoolMapping::Attach(const std::string& path, std::unique_ptr<PoolMapping>
   }
   struct stat st {};
   ::fstat(fd, &st);
-  uint64_t file_bytes = S_ISCHR(st.st_mode) ? CharDeviceBytes(st) : static_cast<uint64_t>(st.st_size);
+  uint64_t file_bytes =
+      S_ISCHR(st.st_mode) ? CharDeviceBytes(st) : static_cast<uint64_t>(st.st_size);
   if (S_ISCHR(st.st_mode) && file_bytes == 0) file_bytes = kPoolHeaderBytes;
   if (file_bytes < kPoolHeaderBytes) {
     ::close(fd);

@@ -56,7 +56,8 @@ inline constexpr size_t kCacheLineBytes = 64;
 // How this process makes its writes to a pool visible to others and others' writes to itself.
 class Visibility {
  public:
-  explicit Visibility(CoherenceMode mode) : write_back_(mode == CoherenceMode::kWriteBackInvalidate) {}
+  explicit Visibility(CoherenceMode mode)
+      : write_back_(mode == CoherenceMode::kWriteBackInvalidate) {}
 
   // Makes `value` visible in `word` after every write this thread made before (release).
   void Publish(SharedWord* word, uint64_t value) const {

@@ -73,8 +73,7 @@ const uint8_t* BufferCache::Adopt(uint64_t block_offset, uint64_t length) {
   }
   BlockHeader* block = allocator_.ValidBlock(block_offset);
   if (block != nullptr) AnnotateTakeOver(block);
-  if (block == nullptr ||
-      length > Allocator::PayloadCapacity(Allocator::SizeClassOf(block)) ||
+  if (block == nullptr || length > Allocator::PayloadCapacity(Allocator::SizeClassOf(block)) ||
       block->ownership.load(std::memory_order_relaxed) !=
           BlockOwnership(endpoint_, BlockState::kPublished)) {
     return nullptr;

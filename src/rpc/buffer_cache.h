@@ -5,8 +5,8 @@
 
 #include <array>
 #include <atomic>
-#include <memory>
 #include <cstdint>
+#include <memory>
 
 #include "channel/descriptor.h"
 #include "notnets/message.h"
@@ -54,7 +54,6 @@ class BufferCache : public std::enable_shared_from_this<BufferCache> {
     return allocator_.mapping()->At<uint8_t>(block_offset + kBlockHeaderBytes);
   }
   uint64_t endpoint() const { return endpoint_; }
-
 
  private:
   static uint32_t Limit(uint32_t size_class) { return size_class <= 16 ? 32 : 2; }

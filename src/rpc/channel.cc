@@ -10,8 +10,8 @@ Status Channel::Connect(std::shared_ptr<Pool> pool, std::string_view service,
     return Status(StatusCode::INVALID_ARGUMENT, "Channel::Connect needs an attached pool");
   }
   std::unique_ptr<internal::ClientConnection> connection;
-  Status status = internal::ClientConnection::Connect(std::move(pool), service, options,
-                                                      &connection);
+  Status status =
+      internal::ClientConnection::Connect(std::move(pool), service, options, &connection);
   if (status.ok()) channel->reset(new Channel(std::move(connection)));
   return status;
 }
@@ -36,8 +36,8 @@ Status Channel::Call(std::string_view method, MessageBuffer request, ReceivedMes
   return connection_->CallSync(method, {{}, &request}, context, response);
 }
 
-void Channel::CallAsync(std::string_view method, std::string_view request,
-                        ClientContext* context, std::function<void(CallResult)> done) {
+void Channel::CallAsync(std::string_view method, std::string_view request, ClientContext* context,
+                        std::function<void(CallResult)> done) {
   connection_->CallAsync(method, {request, nullptr}, context, std::move(done));
 }
 

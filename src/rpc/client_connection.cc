@@ -55,9 +55,9 @@ Status ClientConnection::Connect(std::shared_ptr<Pool> pool, std::string_view se
   ServiceEntry* entry = directory.entry(found.ref.index);
   std::unique_ptr<ClientConnection> connection(
       new ClientConnection(std::move(pool), std::string(service), view));
-  connection->server_ = ProcessIdentity{
-      static_cast<int32_t>(entry->server_pid.load(std::memory_order_relaxed)),
-      entry->server_start_ticks.load(std::memory_order_relaxed)};
+  connection->server_ =
+      ProcessIdentity{static_cast<int32_t>(entry->server_pid.load(std::memory_order_relaxed)),
+                      entry->server_start_ticks.load(std::memory_order_relaxed)};
   for (uint32_t i = 0; i < found.methods.size(); ++i) connection->methods_[found.methods[i]] = i;
 
   uint64_t head = entry->pending_connections.load(std::memory_order_relaxed);
@@ -66,8 +66,8 @@ Status ClientConnection::Connect(std::shared_ptr<Pool> pool, std::string_view se
     mapping->visibility().WriteBack(view.header, sizeof(*view.header));
   } while (!Visibility::CompareExchange(&entry->pending_connections, head, view.block_offset));
   if (!directory.IsActive(found.ref)) {
-    return Status(StatusCode::UNAVAILABLE, "service '" + std::string(service) +
-                                               "' shut down while connecting; try again");
+    return Status(StatusCode::UNAVAILABLE,
+                  "service '" + std::string(service) + "' shut down while connecting; try again");
   }
   *out = std::move(connection);
   return Status::OK;
@@ -101,9 +101,9 @@ ClientConnection::~ClientConnection() {
     uint32_t expected = kAsyncWaiting;
     if (slots_[i].state.compare_exchange_strong(expected, kFinishing)) {
       auto done = std::move(slots_[i].done);
-      done(CallResult{Status(StatusCode::CANCELLED,
-                             "the channel to service '" + service_ + "' was destroyed"),
-                      ReceivedMessage()});
+      done(CallResult{
+          Status(StatusCode::CANCELLED, "the channel to service '" + service_ + "' was destroyed"),
+          ReceivedMessage()});
     }
   }
   pool_->mapping().visibility().Publish(&view_.requests->closed, kClosedBySender);
@@ -144,9 +144,8 @@ Status ClientConnection::PeerStatus(bool check_process) {
     return Status(StatusCode::UNAVAILABLE, "the server of service '" + service_ +
                                                "' has shut down; reconnect when it is back");
   }
-  bool closed =
-      pool_->mapping().visibility().Consume(&view_.responses->closed) != kOpen ||
-      (check_process && !IsAlive(server_));
+  bool closed = pool_->mapping().visibility().Consume(&view_.responses->closed) != kOpen ||
+                (check_process && !IsAlive(server_));
   if (!closed) return Status::OK;
   server_gone_.store(true, std::memory_order_relaxed);
   return PeerStatus(false);
@@ -159,8 +158,8 @@ Status ClientConnection::BuildRequest(uint32_t method_index, Request request,
   if (context->deadline() != Clock::time_point::max()) {
     auto remaining = context->deadline() - Clock::now();
     if (remaining <= Clock::duration::zero()) {
-      return Status(StatusCode::DEADLINE_EXCEEDED, "deadline passed before the call to '" +
-                                                       service_ + "' was sent");
+      return Status(StatusCode::DEADLINE_EXCEEDED,
+                    "deadline passed before the call to '" + service_ + "' was sent");
     }
     message->timeout_ns = static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(remaining).count());
@@ -244,9 +243,9 @@ Status ClientConnection::Start(std::string_view method, Request request, ClientC
       return Status(StatusCode::CANCELLED, "the call was cancelled before it was sent");
     }
     if (now >= context->deadline()) {
-      return Status(StatusCode::DEADLINE_EXCEEDED, std::string("deadline passed while waiting for ") +
-                                                       what + " of the channel to '" + service_ +
-                                                       "'");
+      return Status(StatusCode::DEADLINE_EXCEEDED,
+                    std::string("deadline passed while waiting for ") + what +
+                        " of the channel to '" + service_ + "'");
     }
     Status peer = PeerStatus(check_process);
     if (!peer.ok()) return peer;
@@ -286,8 +285,8 @@ Status ClientConnection::Start(std::string_view method, Request request, ClientC
   return Status::OK;
 }
 
-Status ClientConnection::CallSync(std::string_view method, Request request,
-                                  ClientContext* context, ReceivedMessage* response) {
+Status ClientConnection::CallSync(std::string_view method, Request request, ClientContext* context,
+                                  ReceivedMessage* response) {
   uint32_t index;
   Status status = Start(method, request, context, kSyncWaiting, nullptr, &index);
   if (!status.ok()) return status;
@@ -323,8 +322,8 @@ Status ClientConnection::CallSync(std::string_view method, Request request,
   return Finish(message, context, response);
 }
 
-void ClientConnection::CallAsync(std::string_view method, Request request,
-                                 ClientContext* context, std::function<void(CallResult)> done) {
+void ClientConnection::CallAsync(std::string_view method, Request request, ClientContext* context,
+                                 std::function<void(CallResult)> done) {
   uint32_t index;
   EnsureCompletionThread();
   Status status = Start(method, request, context, kAsyncWaiting, &done, &index);
@@ -447,7 +446,8 @@ Status ClientConnection::Finish(const Message& response, ClientContext* context,
 
 void ClientConnection::EnsureCompletionThread() {
   std::lock_guard<std::mutex> lock(completion_mutex_);
-  if (!completion_thread_.joinable()) completion_thread_ = std::thread([this] { CompletionLoop(); });
+  if (!completion_thread_.joinable())
+    completion_thread_ = std::thread([this] { CompletionLoop(); });
 }
 
 void ClientConnection::ExpireAsyncCalls(std::vector<Completion>* completions) {
@@ -462,9 +462,9 @@ void ClientConnection::ExpireAsyncCalls(std::vector<Completion>* completions) {
     if (!slot.state.compare_exchange_strong(expected, kFinishing, std::memory_order_acq_rel)) {
       continue;
     }
-    Status failure = !peer.ok()                         ? peer
-                     : slot.context->cancel_requested() ? Status(StatusCode::CANCELLED,
-                                                                 "the call was cancelled")
+    Status failure = !peer.ok() ? peer
+                     : slot.context->cancel_requested()
+                         ? Status(StatusCode::CANCELLED, "the call was cancelled")
                      : now >= slot.context->deadline()
                          ? Status(StatusCode::DEADLINE_EXCEEDED,
                                   "deadline exceeded waiting for service '" + service_ + "'")

@@ -18,8 +18,8 @@ constexpr uint32_t kMaxPendingWalk = 65536;
 
 }  // namespace
 
-ServerRuntime::Connection::Connection(const ConnectionView& view,
-                                      const RegisteredService* service, std::shared_ptr<Pool> pool)
+ServerRuntime::Connection::Connection(const ConnectionView& view, const RegisteredService* service,
+                                      std::shared_ptr<Pool> pool)
     : view(view),
       service(service),
       cache(std::make_shared<BufferCache>(pool, view.endpoint(Side::kServer))),
@@ -219,8 +219,8 @@ void ServerRuntime::Handle(Connection* connection, const Message& request) {
   const Service* service = connection->service->service;
   ServerContext context;
   context.cancel_word_ =
-      &connection->view.cancel_words[static_cast<uint32_t>(request.call_id) &
-                                     (connection->view.capacity - 1)];
+      &connection->view
+           .cancel_words[static_cast<uint32_t>(request.call_id) & (connection->view.capacity - 1)];
   context.call_id_ = request.call_id;
   context.visibility_ = &pool_->mapping().visibility();
   context.deadline_ = request.timeout_ns == 0
@@ -255,9 +255,9 @@ void ServerRuntime::Handle(Connection* connection, const Message& request) {
     if (bytes != nullptr) cache->Release(request.metadata_offset);
   }
   if (status.ok() && request.code >= service->methods().size()) {
-    status = Status(StatusCode::UNIMPLEMENTED, "service '" + service->name() +
-                                                   "' has no method number " +
-                                                   std::to_string(request.code));
+    status = Status(
+        StatusCode::UNIMPLEMENTED,
+        "service '" + service->name() + "' has no method number " + std::to_string(request.code));
   }
   bool has_deadline = context.deadline_ != Clock::time_point::max();
   if (status.ok() && has_deadline && Clock::now() >= context.deadline_) {

@@ -76,7 +76,7 @@ class ServerRuntime {
   Directory directory_;
   std::vector<RegisteredService> services_;
   std::unique_ptr<std::atomic<Connection*>[]> connections_;
-  std::atomic<uint32_t> connection_slots_used_{0};  // high-water mark of connections_
+  std::atomic<uint32_t> connection_slots_used_{0};    // high-water mark of connections_
   std::atomic_flag housekeeping_ = ATOMIC_FLAG_INIT;  // one worker accepts and reclaims at a time
   std::mutex retired_mutex_;
   std::vector<Retired> retired_;  // guarded by retired_mutex_
