@@ -87,7 +87,7 @@ bool Directory::ReadMethods(uint64_t offset, std::vector<std::string>* methods) 
 }
 
 Status Directory::Register(std::string_view name, const std::vector<std::string>& methods,
-                           ServiceRef* ref, int attempt) {
+                           uint32_t doorbell_entry, ServiceRef* ref, int attempt) {
   if (name.empty() || name.size() > kMaxServiceNameBytes) {
     return Status(StatusCode::INVALID_ARGUMENT,
                   "service name must be 1 to " + std::to_string(kMaxServiceNameBytes) + " bytes");
@@ -148,7 +148,8 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
   uint64_t generation = GenerationOf(claimed_state) + 1;
   if (!Visibility::CompareExchange(&e->state, claimed_state,
                                    ServiceStateWord(generation, ServiceState::kClaimed))) {
-    return Register(name, methods, ref, attempt);  // another server took it: look again
+    return Register(name, methods, doorbell_entry, ref,
+                    attempt);  // another server took it: look again
   }
   if (StateOf(claimed_state) == ServiceState::kActive) {
     uint64_t dead_table = e->methods_offset.load(std::memory_order_relaxed);
@@ -178,6 +179,9 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
   e->server_start_ticks.store(self.start_ticks, std::memory_order_relaxed);
   e->methods_offset.store(table_offset, std::memory_order_relaxed);
   e->connections_accepted.store(0, std::memory_order_relaxed);
+  e->doorbell_entry.store(doorbell_entry == kOwnDoorbell ? claimed : doorbell_entry,
+                          std::memory_order_relaxed);
+  e->doorbell_sleepers.store(0, std::memory_order_relaxed);
   WriteName(e, name);
   mapping_->visibility().WriteBack(e, sizeof(*e));
   Visibility::Exchange(&e->state, ServiceStateWord(generation, ServiceState::kActive));
@@ -203,7 +207,7 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
                         mapping_->path());
     }
     std::this_thread::sleep_for(std::chrono::microseconds(50 + std::rand() % 1000));
-    return Register(name, methods, ref, attempt + 1);
+    return Register(name, methods, doorbell_entry, ref, attempt + 1);
   }
   return Status::OK;
 }
@@ -225,6 +229,13 @@ void Directory::Unregister(const ServiceRef& ref) {
   }
   e->name_length.store(0, std::memory_order_relaxed);
   if (allocator_->ValidBlock(methods_offset) != nullptr) allocator_->Free(methods_offset);
+}
+
+Doorbell Directory::DoorbellOf(const ServiceRef& ref) const {
+  uint64_t index = entry(ref.index)->doorbell_entry.load(std::memory_order_relaxed);
+  ServiceEntry* bell =
+      entry(index < mapping_->max_services() ? static_cast<uint32_t>(index) : ref.index);
+  return Doorbell(&bell->doorbell_sequence, &bell->doorbell_sleepers);
 }
 
 bool Directory::IsActive(const ServiceRef& ref) const {

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "channel/doorbell.h"
 #include "notnets/status.h"
 #include "pool/allocator.h"
 #include "pool/pool_mapping.h"
@@ -15,7 +16,7 @@
 
 namespace notnets::internal {
 
-inline constexpr size_t kMaxServiceNameBytes = 184;
+inline constexpr size_t kMaxServiceNameBytes = 176;
 inline constexpr size_t kMaxMethodNameBytes = 256;
 inline constexpr uint32_t kMaxMethodsPerService = 1024;
 
@@ -38,10 +39,16 @@ struct alignas(kCacheLineBytes) ServiceEntry {
   SharedWord connections_accepted;
   SharedWord name_length;
   SharedWord name_words[kMaxServiceNameBytes / 8];
-  uint8_t reserved[256 - 7 * 8 - kMaxServiceNameBytes];
+  // The doorbell the server's workers sleep on (Doorbell): the entry whose doorbell clients of
+  // this service ring (a server with several services sleeps on its first one's), its sequence
+  // and its count of sleepers.
+  SharedWord doorbell_entry;
+  SharedWord doorbell_sequence;
+  SharedWord doorbell_sleepers;
 };
 static_assert(sizeof(ServiceEntry) == 256);
 static_assert(offsetof(ServiceEntry, name_words) == 56);
+static_assert(offsetof(ServiceEntry, doorbell_entry) == 232);
 
 inline uint64_t ServiceStateWord(uint64_t generation, ServiceState state) {
   return generation << 8 | static_cast<uint8_t>(state);
@@ -65,11 +72,16 @@ class Directory {
  public:
   Directory(PoolMapping* mapping, Allocator* allocator);
 
-  // Registers `name` with `methods` for this process. Fails with ALREADY_EXISTS if a live process
-  // serves the name, RESOURCE_EXHAUSTED if the directory or the pool is full, INVALID_ARGUMENT
-  // for names that are empty or too long.
-  Status Register(std::string_view name, const std::vector<std::string>& methods, ServiceRef* ref,
-                  int attempt = 0);
+  // Registers `name` with `methods` for this process; its clients ring the doorbell of entry
+  // `doorbell_entry` (kOwnDoorbell: the new entry's own). Fails with ALREADY_EXISTS if a live
+  // process serves the name, RESOURCE_EXHAUSTED if the directory or the pool is full,
+  // INVALID_ARGUMENT for names that are empty or too long.
+  static constexpr uint32_t kOwnDoorbell = ~0u;
+  Status Register(std::string_view name, const std::vector<std::string>& methods,
+                  uint32_t doorbell_entry, ServiceRef* ref, int attempt = 0);
+
+  // The doorbell that the server of `ref` sleeps on, as recorded in its entry (validated).
+  Doorbell DoorbellOf(const ServiceRef& ref) const;
   // Moves the entry to kClosing: new connections are refused.
   void BeginClose(const ServiceRef& ref);
   // Frees the entry and its method table.

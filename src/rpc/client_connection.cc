@@ -65,6 +65,8 @@ Status ClientConnection::Connect(std::shared_ptr<Pool> pool, std::string_view se
     view.header->next_pending.store(head, std::memory_order_relaxed);
     mapping->visibility().WriteBack(view.header, sizeof(*view.header));
   } while (!Visibility::CompareExchange(&entry->pending_connections, head, view.block_offset));
+  connection->doorbell_ = directory.DoorbellOf(found.ref);
+  connection->doorbell_.Ring();
   if (!directory.IsActive(found.ref)) {
     return Status(StatusCode::UNAVAILABLE,
                   "service '" + std::string(service) + "' shut down while connecting; try again");
@@ -281,6 +283,7 @@ Status ClientConnection::Start(std::string_view method, Request request, ClientC
   slot.state.store(state, std::memory_order_release);
   ClientContextAccess::set_peer(context, peer_);
   requests_.Publish(position, message);
+  doorbell_.Ring();
   *slot_index = index;
   return Status::OK;
 }

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "channel/connection.h"
+#include "channel/doorbell.h"
 #include "channel/ring.h"
 #include "notnets/channel.h"
 #include "pool/process_identity.h"
@@ -113,6 +114,7 @@ class ClientConnection {
   std::unordered_map<std::string, uint32_t, NameHash, std::equal_to<>> methods_;
   std::shared_ptr<BufferCache> cache_;
   RingWriter requests_;
+  Doorbell doorbell_;  // rung after each request, in case the server's workers sleep
   RingReader responses_;
   std::atomic_flag polling_ = ATOMIC_FLAG_INIT;
   std::unique_ptr<CallSlot[]> slots_;

@@ -52,7 +52,9 @@ Status ServerRuntime::Start(std::shared_ptr<Pool> pool, const std::vector<Servic
     std::vector<std::string> names;
     for (const Service::Method& method : service->methods()) names.push_back(method.name);
     ServiceRef ref;
-    Status status = server->directory_.Register(service->name(), names, &ref);
+    uint32_t doorbell_entry =
+        server->services_.empty() ? Directory::kOwnDoorbell : server->services_[0].ref.index;
+    Status status = server->directory_.Register(service->name(), names, doorbell_entry, &ref);
     if (!status.ok()) {
       for (const RegisteredService& done : server->services_) {
         server->directory_.Unregister(done.ref);
@@ -62,6 +64,7 @@ Status ServerRuntime::Start(std::shared_ptr<Pool> pool, const std::vector<Servic
     }
     server->services_.push_back(RegisteredService{service, ref});
   }
+  server->doorbell_ = server->directory_.DoorbellOf(server->services_[0].ref);
   for (int i = 0; i < workers; ++i) {
     server->workers_.emplace_back([raw = server.get(), i] { raw->WorkerLoop(i); });
   }
@@ -79,6 +82,7 @@ void ServerRuntime::Shutdown() {
   }
   for (const RegisteredService& service : services_) directory_.BeginClose(service.ref);
   stopping_.store(true);
+  doorbell_.Ring();
   for (std::thread& worker : workers_) worker.join();
   // Connections that arrived after the last accept are taken now only to be closed.
   AcceptPending();
@@ -123,10 +127,34 @@ void ServerRuntime::WorkerLoop(uint32_t worker) {
     worker_passes_[worker].store(pass, std::memory_order_release);
     if (worked) {
       backoff.Reset();
+    } else if (backoff.sleeping()) {
+      SleepUntilRung();
     } else {
       backoff.Wait();
     }
   }
+}
+
+void ServerRuntime::SleepUntilRung() {
+  uint64_t sequence = doorbell_.BeginSleep();
+  if (!HasWork()) doorbell_.Sleep(sequence, kIdleSleep);
+  doorbell_.EndSleep();
+}
+
+bool ServerRuntime::HasWork() const {
+  if (stopping_.load(std::memory_order_relaxed)) return true;
+  const Visibility& visibility = pool_->mapping().visibility();
+  for (const RegisteredService& service : services_) {
+    if (visibility.Consume(&directory_.entry(service.ref.index)->pending_connections) != 0) {
+      return true;
+    }
+  }
+  uint32_t used = connection_slots_used_.load(std::memory_order_acquire);
+  for (uint32_t slot = 0; slot < used; ++slot) {
+    Connection* connection = connections_[slot].load(std::memory_order_acquire);
+    if (connection != nullptr && connection->requests.HasMessage()) return true;
+  }
+  return false;
 }
 
 bool ServerRuntime::Poll(uint32_t slot, Connection* connection, bool check_closed) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "channel/connection.h"
+#include "channel/doorbell.h"
 #include "channel/ring.h"
 #include "notnets/server.h"
 #include "pool/directory.h"
@@ -24,6 +25,8 @@ class ServerRuntime {
   static constexpr uint32_t kMaxConnections = 16384;
   // Worker passes between two looks at new and closed connections while busy.
   static constexpr uint64_t kSlowPassInterval = 64;
+  // Longest sleep of an idle worker: it still looks for closed connections this often.
+  static constexpr std::chrono::milliseconds kIdleSleep{50};
 
   // Registers `services` in the pool's directory and starts `workers` threads.
   static Status Start(std::shared_ptr<Pool> pool, const std::vector<Service*>& services,
@@ -61,6 +64,10 @@ class ServerRuntime {
   // Takes one request from the connection in `slot` and handles it; true if there was one. With
   // `check_closed`, also retires the connection if its client has gone.
   bool Poll(uint32_t slot, Connection* connection, bool check_closed);
+  // An idle worker sleeps on the doorbell until a client rings it (or kIdleSleep passes).
+  void SleepUntilRung();
+  // True if a request or a connection is waiting, or the server is stopping.
+  bool HasWork() const;
   bool AcceptPending();
   void Accept(const RegisteredService& service, uint64_t block_offset);
   // Under `polling`: leaves a connection whose client has gone.
@@ -75,6 +82,7 @@ class ServerRuntime {
   Allocator allocator_;
   Directory directory_;
   std::vector<RegisteredService> services_;
+  Doorbell doorbell_;
   std::unique_ptr<std::atomic<Connection*>[]> connections_;
   std::atomic<uint32_t> connection_slots_used_{0};    // high-water mark of connections_
   std::atomic_flag housekeeping_ = ATOMIC_FLAG_INIT;  // one worker accepts and reclaims at a time

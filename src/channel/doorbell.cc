@@ -1,0 +1,49 @@
+#include "channel/doorbell.h"
+
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <climits>
+#include <ctime>
+
+namespace notnets::internal {
+
+namespace {
+
+// The futex is the low 32 bits of the 64-bit sequence word (little-endian).
+uint32_t* FutexWord(SharedWord* word) { return reinterpret_cast<uint32_t*>(word); }
+
+}  // namespace
+
+uint64_t Doorbell::BeginSleep() {
+  uint64_t sequence = Visibility::LoadOrdered(sequence_);
+  Visibility::FetchAdd(sleepers_, 1);
+  // The sleeper count must be visible before the caller looks for work once more.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  return sequence;
+}
+
+void Doorbell::Sleep(uint64_t sequence, std::chrono::milliseconds timeout) {
+  struct timespec wait {};
+  wait.tv_sec = static_cast<time_t>(timeout.count() / 1000);
+  wait.tv_nsec = static_cast<long>(timeout.count() % 1000) * 1000000;
+  // Returns at once if the sequence moved since BeginSleep (EAGAIN), on a ring, or on timeout.
+  ::syscall(SYS_futex, FutexWord(sequence_), FUTEX_WAIT, static_cast<uint32_t>(sequence), &wait,
+            nullptr, 0);
+}
+
+void Doorbell::EndSleep() { Visibility::FetchAdd(sleepers_, ~uint64_t{0}); }
+
+void Doorbell::Ring() {
+  if (sleepers_ == nullptr) return;  // not attached to a pool: nobody can sleep on it
+  // The work published before must be visible before we read the sleeper count (the sleeper
+  // does the opposite): otherwise both could miss each other.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (sleepers_->load(std::memory_order_relaxed) == 0) return;
+  Visibility::FetchAdd(sequence_, 1);
+  ::syscall(SYS_futex, FutexWord(sequence_), FUTEX_WAKE, INT_MAX, nullptr, nullptr, 0);
+}
+
+}  // namespace notnets::internal
