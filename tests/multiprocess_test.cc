@@ -610,15 +610,65 @@ TEST_F(MultiProcessTest, ServerKilledWhileCallWaits) {
   EXPECT_LT(Clock::now() - start, kHangBound);
   EXPECT_FALSE(server_->running());
 
-  // The channel stays failed; a new server can take over the dead one's name.
+  // While no server is there, calls fail at once; a new server takes over the dead one's name
+  // and the same channel finds it.
   status = Call("Echo", "x", &response);
   EXPECT_EQ(status.error_code(), StatusCode::UNAVAILABLE) << status.ToString();
-  channel_.reset();
+  EXPECT_NE(status.error_message().find("test.Echo"), std::string::npos) << status.ToString();
+  StartServer();
+  status = Call("Echo", "new server", &response);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(response, "new server");
+}
+
+// A wait-for-ready call made while the server is down waits for its restart.
+TEST_F(MultiProcessTest, WaitForReadyCallWaitsForTheRestartedServer) {
   StartServer();
   channel_ = Connect();
   ASSERT_NE(channel_, nullptr);
-  ASSERT_TRUE(Call("Echo", "new server", &response).ok());
-  EXPECT_EQ(response, "new server");
+  std::string response;
+  ASSERT_TRUE(Call("Echo", "first", &response).ok());
+  server_->Signal(SIGKILL);
+  ASSERT_TRUE(server_->Wait(kHangBound).has_value());
+  std::thread restarter([this] {
+    std::this_thread::sleep_for(milliseconds(300));
+    StartServer();
+  });
+  ClientContext context;
+  context.set_timeout(kHangBound);
+  context.set_wait_for_ready(true);
+  Status status = channel_->Call("Echo", "after restart", &response, &context);
+  restarter.join();
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(response, "after restart");
+
+  // Without a server, a wait-for-ready call ends at its deadline.
+  StopServer(server_.get());
+  ClientContext waiting;
+  waiting.set_timeout(milliseconds(200));
+  waiting.set_wait_for_ready(true);
+  EXPECT_EQ(channel_->Call("Echo", "x", &response, &waiting).error_code(),
+            StatusCode::DEADLINE_EXCEEDED);
+}
+
+// A client killed while it holds pool memory: the server reclaims all of it.
+TEST_F(MultiProcessTest, ServerReclaimsWhatAKilledClientHeld) {
+  StartServer();
+  uint64_t with_server = pool_->Stats().heap_used_bytes;
+  PeerProcess client({"hold", pool_name_});
+  ASSERT_TRUE(client.WaitForLine("holding", kStartBound));
+  EXPECT_GT(pool_->Stats().heap_used_bytes, with_server);
+  client.Signal(SIGKILL);
+  ASSERT_TRUE(client.Wait(kHangBound).has_value());
+  auto give_up = Clock::now() + kHangBound;
+  while (pool_->Stats().heap_used_bytes != with_server && Clock::now() < give_up) {
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  EXPECT_EQ(pool_->Stats().heap_used_bytes, with_server) << "the dead client's memory leaked";
+  channel_ = Connect();
+  ASSERT_NE(channel_, nullptr);
+  std::string response;
+  EXPECT_TRUE(Call("Echo", "still serving", &response).ok());
 }
 
 // A server killed but not yet reaped by its parent (a zombie) counts as gone too.

@@ -287,10 +287,46 @@ int Client(const std::string& pool_name, uint32_t calls, uint64_t seed, uint32_t
   return all_ok ? 0 : 1;
 }
 
+// Takes pool memory in every way a client can (an unsent buffer, a received zero-copy message, a
+// call whose request is still being handled, its cache), prints "holding", then waits to be
+// killed: the server must reclaim all of it.
+int Hold(const std::string& pool_name) {
+  std::shared_ptr<notnets::Pool> pool;
+  notnets::Status status = notnets::Pool::Attach(pool_name, &pool);
+  std::shared_ptr<notnets::Channel> channel;
+  if (status.ok()) status = notnets::Channel::Connect(pool, "test.Echo", {}, &channel);
+  notnets::MessageBuffer unsent;
+  if (status.ok()) status = channel->AllocateMessage(5000, &unsent);
+  notnets::ReceivedMessage received;
+  if (status.ok()) {
+    notnets::MessageBuffer request;
+    status = channel->AllocateMessage(3000, &request);
+    notnets::ClientContext context;
+    if (status.ok())
+      status = channel->Call("EchoZeroCopy", std::move(request), &received, &context);
+  }
+  std::string response;
+  for (int i = 0; status.ok() && i < 10; ++i) {
+    notnets::ClientContext context;
+    status = channel->Call("Echo", std::string(100000, 'h'), &response, &context);
+  }
+  if (!status.ok()) {
+    std::fprintf(stderr, "hold: %s\n", status.ToString().c_str());
+    return 1;
+  }
+  notnets::ClientContext sleeping;
+  auto pending = channel->CallAsync("Sleep", "60000", &sleeping);
+  std::printf("holding\n");
+  std::fflush(stdout);
+  pending.wait();
+  return 0;
+}
+
 int Usage() {
   std::fprintf(stderr,
                "usage: notnets_test_peer serve POOL WORKERS\n"
-               "       notnets_test_peer client POOL CALLS SEED THREADS [sync|async]\n");
+               "       notnets_test_peer client POOL CALLS SEED THREADS [sync|async]\n"
+               "       notnets_test_peer hold POOL\n");
   return 2;
 }
 
@@ -299,6 +335,7 @@ int Usage() {
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "serve" && argc == 4) return Serve(argv[2], std::atoi(argv[3]));
+  if (mode == "hold" && argc == 3) return Hold(argv[2]);
   if (mode == "client" && (argc == 6 || argc == 7)) {
     std::string kind = argc == 7 ? argv[6] : "sync";
     if (kind != "sync" && kind != "async") return Usage();

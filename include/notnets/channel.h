@@ -17,7 +17,7 @@
 namespace notnets {
 
 namespace internal {
-class ClientConnection;
+class ChannelCore;
 }  // namespace internal
 
 // Options for Channel::Connect.
@@ -37,6 +37,11 @@ struct CallResult {
 
 // A connection to a service by name, through the pool's directory: no address, no port.
 // Thread-safe: any number of threads may call at once, up to max_outstanding_calls.
+//
+// If the server goes away, calls in flight fail with UNAVAILABLE (they are not retried: the
+// handler may have run). Later calls look the service up again and connect to its new server
+// when there is one; while there is none they fail at once with UNAVAILABLE, or, with
+// ClientContext::set_wait_for_ready(true), wait for it within their deadline.
 class Channel {
  public:
   // Connects to `service` in `pool`. Fails with UNAVAILABLE naming the service if no server has
@@ -79,8 +84,8 @@ class Channel {
   const std::string& service() const;
 
  private:
-  explicit Channel(std::unique_ptr<internal::ClientConnection> connection);
-  std::unique_ptr<internal::ClientConnection> connection_;
+  explicit Channel(std::unique_ptr<internal::ChannelCore> core);
+  std::unique_ptr<internal::ChannelCore> core_;
 };
 
 }  // namespace notnets

@@ -34,6 +34,11 @@ class ClientContext {
   // The deadline, or steady_clock::time_point::max() for none.
   std::chrono::steady_clock::time_point deadline() const { return deadline_; }
 
+  // With true, a call made while the service has no server waits (within its deadline) for one
+  // to register instead of failing at once with UNAVAILABLE. As grpc::ClientContext.
+  void set_wait_for_ready(bool wait_for_ready) { wait_for_ready_ = wait_for_ready; }
+  bool wait_for_ready() const { return wait_for_ready_; }
+
   // Adds a request header. Keys must be lower-case; values of keys ending in "-bin" may hold any
   // bytes.
   void AddMetadata(const std::string& key, const std::string& value) {
@@ -63,6 +68,7 @@ class ClientContext {
   // Interned for the life of the process, so that setting it costs no reference count.
   const std::string* peer_ = nullptr;
   std::atomic<bool> cancel_requested_{false};
+  bool wait_for_ready_ = false;
 };
 
 }  // namespace notnets

@@ -29,7 +29,8 @@ class ServerContext {
   // The caller's deadline: its remaining time, counted from when the handling began;
   // time_point::max() for none.
   std::chrono::steady_clock::time_point deadline() const { return deadline_; }
-  // True once the client cancelled the call or its deadline passed. Long handlers should poll it.
+  // True once the client cancelled the call, its deadline passed, or the client process died.
+  // Long handlers should poll it.
   bool IsCancelled() const;
   // The request headers.
   const Metadata& client_metadata() const { return client_metadata_; }
@@ -48,6 +49,7 @@ class ServerContext {
   const std::atomic<uint64_t>* cancel_word_ = nullptr;
   uint64_t call_id_ = 0;
   const internal::Visibility* visibility_ = nullptr;
+  const std::atomic<bool>* client_died_ = nullptr;
   Metadata client_metadata_;
   Metadata initial_metadata_;
   Metadata trailing_metadata_;

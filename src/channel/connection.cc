@@ -20,9 +20,11 @@ void FillView(const PoolMapping& mapping, uint64_t block_offset, uint32_t capaci
   view->cancel_words = mapping.At<SharedWord>(block_offset + geometry.cancel_words());
 }
 
-// Frees the blocks referenced by descriptors of `slots` published at or after `consumed`.
+// Frees the blocks referenced by descriptors of `slots` published at or after `consumed`, if they
+// are still published to `reader` (the descriptor may be garbage; the block may belong to another
+// connection by now).
 void FreeUnconsumed(Allocator* allocator, const Descriptor* slots, uint32_t capacity,
-                    uint64_t consumed) {
+                    uint64_t consumed, uint64_t reader) {
   const Visibility& visibility = allocator->mapping()->visibility();
   for (uint32_t i = 0; i < capacity; ++i) {
     uint64_t sequence = visibility.Consume(&slots[i].sequence);
@@ -34,8 +36,8 @@ void FreeUnconsumed(Allocator* allocator, const Descriptor* slots, uint32_t capa
                           message.flags & kHasMetadata ? message.metadata_offset : 0};
     for (uint64_t block : blocks) {
       BlockHeader* header = block != 0 ? allocator->ValidBlock(block) : nullptr;
-      if (header != nullptr && (header->ownership.load(std::memory_order_relaxed) & 0xff) ==
-                                   static_cast<uint8_t>(BlockState::kPublished)) {
+      if (header != nullptr && header->ownership.load(std::memory_order_relaxed) ==
+                                   BlockOwnership(reader, BlockState::kPublished)) {
         allocator->Free(block);
       }
     }
@@ -119,9 +121,9 @@ void DetachConnection(Allocator* allocator, const ConnectionView& view, Side sid
   if (!peer_is_dead && (before & bit) != 0) return;
   const Visibility& visibility = allocator->mapping()->visibility();
   FreeUnconsumed(allocator, view.request_slots(), view.capacity,
-                 visibility.Consume(&view.responses->peer_consumed));
+                 visibility.Consume(&view.responses->peer_consumed), view.endpoint(Side::kServer));
   FreeUnconsumed(allocator, view.response_slots(), view.capacity,
-                 visibility.Consume(&view.requests->peer_consumed));
+                 visibility.Consume(&view.requests->peer_consumed), view.endpoint(Side::kClient));
   allocator->Free(view.block_offset);
 }
 

@@ -53,6 +53,10 @@ class Allocator {
   // Walks the heap and adds up its blocks.
   HeapUsage Usage() const;
 
+  // Frees every block owned by (or published to) `owner`, except `keep`: what a dead process's
+  // endpoint held. Only for owners that no live process acts for. Returns the blocks freed.
+  uint64_t ReclaimOwnedBy(uint64_t owner, uint64_t keep);
+
   PoolMapping* mapping() const { return mapping_; }
 
  private:

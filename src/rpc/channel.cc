@@ -1,6 +1,6 @@
 #include "notnets/channel.h"
 
-#include "rpc/client_connection.h"
+#include "rpc/channel_core.h"
 
 namespace notnets {
 
@@ -10,40 +10,53 @@ Status Channel::Connect(std::shared_ptr<Pool> pool, std::string_view service,
     return Status(StatusCode::INVALID_ARGUMENT, "Channel::Connect needs an attached pool");
   }
   std::unique_ptr<internal::ClientConnection> connection;
-  Status status =
-      internal::ClientConnection::Connect(std::move(pool), service, options, &connection);
-  if (status.ok()) channel->reset(new Channel(std::move(connection)));
+  Status status = internal::ClientConnection::Connect(pool, service, options, &connection);
+  if (status.ok()) {
+    channel->reset(new Channel(std::make_unique<internal::ChannelCore>(
+        std::move(pool), std::string(service), options, std::move(connection))));
+  }
   return status;
 }
 
-Channel::Channel(std::unique_ptr<internal::ClientConnection> connection)
-    : connection_(std::move(connection)) {}
+Channel::Channel(std::unique_ptr<internal::ChannelCore> core) : core_(std::move(core)) {}
 
 Channel::~Channel() = default;
 
-const std::string& Channel::service() const { return connection_->service(); }
+const std::string& Channel::service() const { return core_->service(); }
 
 Status Channel::Call(std::string_view method, std::string_view request, std::string* response,
                      ClientContext* context) {
   ReceivedMessage received;
-  Status status = connection_->CallSync(method, {request, nullptr}, context, &received);
+  Status status = core_->CallSync(method, {request, nullptr}, context, &received);
   response->assign(received.view());
   return status;
 }
 
 Status Channel::Call(std::string_view method, MessageBuffer request, ReceivedMessage* response,
                      ClientContext* context) {
-  return connection_->CallSync(method, {{}, &request}, context, response);
+  return core_->CallSync(method, {{}, &request}, context, response);
 }
 
 void Channel::CallAsync(std::string_view method, std::string_view request, ClientContext* context,
                         std::function<void(CallResult)> done) {
-  connection_->CallAsync(method, {request, nullptr}, context, std::move(done));
+  Status status;
+  internal::ClientConnection* connection = core_->Ready(context, &status);
+  if (connection == nullptr) {
+    done(CallResult{status, ReceivedMessage()});
+    return;
+  }
+  connection->CallAsync(method, {request, nullptr}, context, std::move(done));
 }
 
 void Channel::CallAsync(std::string_view method, MessageBuffer request, ClientContext* context,
                         std::function<void(CallResult)> done) {
-  connection_->CallAsync(method, {{}, &request}, context, std::move(done));
+  Status status;
+  internal::ClientConnection* connection = core_->Ready(context, &status);
+  if (connection == nullptr) {
+    done(CallResult{status, ReceivedMessage()});
+    return;
+  }
+  connection->CallAsync(method, {{}, &request}, context, std::move(done));
 }
 
 std::future<CallResult> Channel::CallAsync(std::string_view method, std::string_view request,
@@ -56,7 +69,7 @@ std::future<CallResult> Channel::CallAsync(std::string_view method, std::string_
 }
 
 Status Channel::AllocateMessage(size_t size, MessageBuffer* buffer) {
-  return connection_->cache().Allocate(size, buffer);
+  return core_->current()->cache().Allocate(size, buffer);
 }
 
 }  // namespace notnets

@@ -1,5 +1,7 @@
 #include "rpc/client_connection.h"
 
+#include <time.h>
+
 #include <cstring>
 #include <set>
 
@@ -141,16 +143,40 @@ void ClientConnection::ReleaseSlot(uint32_t index) {
                                               std::memory_order_release));
 }
 
-Status ClientConnection::PeerStatus(bool check_process) {
-  if (server_gone_.load(std::memory_order_relaxed)) {
-    return Status(StatusCode::UNAVAILABLE, "the server of service '" + service_ +
-                                               "' has shut down; reconnect when it is back");
+bool ClientConnection::ServerGone() {
+  // The coarse clock costs a few nanoseconds; the process check is a few system calls.
+  struct timespec now {};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+  int64_t now_ns = int64_t{now.tv_sec} * 1000000000 + now.tv_nsec;
+  bool check_process = now_ns >= next_gone_check_ns_.load(std::memory_order_relaxed);
+  if (check_process) {
+    next_gone_check_ns_.store(now_ns + std::chrono::nanoseconds(kProcessCheckInterval).count(),
+                              std::memory_order_relaxed);
   }
-  bool closed = pool_->mapping().visibility().Consume(&view_.responses->closed) != kOpen ||
-                (check_process && !IsAlive(server_));
-  if (!closed) return Status::OK;
-  server_gone_.store(true, std::memory_order_relaxed);
-  return PeerStatus(false);
+  return !PeerStatus(check_process).ok();
+}
+
+Status ClientConnection::PeerStatus(bool check_process) {
+  uint32_t gone = server_gone_.load(std::memory_order_relaxed);
+  if (gone == kServerPresent) {
+    if (pool_->mapping().visibility().Consume(&view_.responses->closed) != kOpen) {
+      gone = kServerShutDown;
+    } else if (check_process && !IsAlive(server_)) {
+      gone = kServerDied;
+    } else {
+      return Status::OK;
+    }
+    server_gone_.store(gone, std::memory_order_relaxed);
+  }
+  return Status(StatusCode::UNAVAILABLE,
+                "the server of service '" + service_ + "' " +
+                    (gone == kServerDied ? "died (process " + std::to_string(server_.pid) + ")"
+                                         : std::string("has shut down")) +
+                    "; calls will go to its next server once one registers");
+}
+
+bool ClientConnection::NeverReached(uint64_t position) const {
+  return pool_->mapping().visibility().Consume(&view_.responses->peer_consumed) <= position;
 }
 
 Status ClientConnection::BuildRequest(uint32_t method_index, Request request,
@@ -222,7 +248,7 @@ void ClientConnection::Discard(const Message& message) {
 
 Status ClientConnection::Start(std::string_view method, Request request, ClientContext* context,
                                SlotState state, std::function<void(CallResult)>* done,
-                               uint32_t* slot_index) {
+                               uint32_t* slot_index, uint64_t* position_out) {
   if (context->cancel_requested()) {
     return Status(StatusCode::CANCELLED, "the call was cancelled before it started");
   }
@@ -285,13 +311,16 @@ Status ClientConnection::Start(std::string_view method, Request request, ClientC
   requests_.Publish(position, message);
   doorbell_.Ring();
   *slot_index = index;
+  *position_out = position;
   return Status::OK;
 }
 
 Status ClientConnection::CallSync(std::string_view method, Request request, ClientContext* context,
-                                  ReceivedMessage* response) {
+                                  ReceivedMessage* response, bool* unsent) {
   uint32_t index;
-  Status status = Start(method, request, context, kSyncWaiting, nullptr, &index);
+  uint64_t position;
+  Status status = Start(method, request, context, kSyncWaiting, nullptr, &index, &position);
+  *unsent = status.error_code() == StatusCode::UNAVAILABLE;
   if (!status.ok()) return status;
   CallSlot& slot = slots_[index];
   Backoff backoff;
@@ -315,6 +344,7 @@ Status ClientConnection::CallSync(std::string_view method, Request request, Clie
       uint64_t call_id = CallId(index);  // before Abandon: the slot may be reused right after
       if (!failure.ok() && Abandon(index, kSyncWaiting)) {
         SendCancel(call_id);
+        *unsent = failure.error_code() == StatusCode::UNAVAILABLE && NeverReached(position);
         return failure;
       }
     }
@@ -328,8 +358,9 @@ Status ClientConnection::CallSync(std::string_view method, Request request, Clie
 void ClientConnection::CallAsync(std::string_view method, Request request, ClientContext* context,
                                  std::function<void(CallResult)> done) {
   uint32_t index;
+  uint64_t position;
   EnsureCompletionThread();
-  Status status = Start(method, request, context, kAsyncWaiting, &done, &index);
+  Status status = Start(method, request, context, kAsyncWaiting, &done, &index, &position);
   if (!status.ok()) {
     done(CallResult{status, ReceivedMessage()});
     return;

@@ -37,14 +37,20 @@ class ClientConnection {
     MessageBuffer* buffer = nullptr;
   };
 
-  // Runs a call to completion on the calling thread.
+  // Runs a call to completion on the calling thread. `*unsent` tells whether a failed call is
+  // known never to have reached a handler (the server never read its request), so that it may be
+  // sent again elsewhere without running twice.
   Status CallSync(std::string_view method, Request request, ClientContext* context,
-                  ReceivedMessage* response);
+                  ReceivedMessage* response, bool* unsent);
   // Starts a call whose result goes to `done`.
   void CallAsync(std::string_view method, Request request, ClientContext* context,
                  std::function<void(CallResult)> done);
 
   BufferCache& cache() { return *cache_; }
+
+  // True once the server has gone: it closed the connection, or (asked of the kernel at most
+  // every few milliseconds) its process no longer exists.
+  bool ServerGone();
   const std::string& service() const { return service_; }
 
  private:
@@ -73,7 +79,9 @@ class ClientConnection {
 
   // Sends a call. On success `*done` (if given) has moved into the slot; on failure it is intact.
   Status Start(std::string_view method, Request request, ClientContext* context, SlotState state,
-               std::function<void(CallResult)>* done, uint32_t* slot_index);
+               std::function<void(CallResult)>* done, uint32_t* slot_index, uint64_t* position);
+  // True if the server has not read the request published at ring `position`.
+  bool NeverReached(uint64_t position) const;
   Status BuildRequest(uint32_t method_index, Request request, ClientContext* context,
                       Message* message);
   // Turns a response into the caller's status, message and metadata.
@@ -120,7 +128,9 @@ class ClientConnection {
   std::unique_ptr<CallSlot[]> slots_;
   uint32_t capacity_;
   std::atomic<uint64_t> free_slots_{0};  // tag << 32 | index + 1
-  std::atomic<bool> server_gone_{false};
+  enum ServerPresence : uint32_t { kServerPresent, kServerShutDown, kServerDied };
+  std::atomic<uint32_t> server_gone_{kServerPresent};  // latched once the server is gone
+  std::atomic<int64_t> next_gone_check_ns_{0};         // coarse monotonic clock, for ServerGone
 
   std::mutex completion_mutex_;
   std::condition_variable completion_wakeup_;

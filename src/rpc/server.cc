@@ -10,6 +10,7 @@ namespace notnets {
 
 bool ServerContext::IsCancelled() const {
   return (cancel_word_ != nullptr && visibility_->Consume(cancel_word_) == call_id_) ||
+         (client_died_ != nullptr && client_died_->load(std::memory_order_relaxed)) ||
          std::chrono::steady_clock::now() >= deadline_;
 }
 

@@ -115,6 +115,7 @@ void ServerRuntime::WorkerLoop(uint32_t worker) {
     bool worked = false;
     if (slow_pass && !housekeeping_.test_and_set(std::memory_order_acquire)) {
       worked = AcceptPending();
+      CheckClients();
       if (backoff.sleeping()) ReclaimRetired();
       housekeeping_.clear(std::memory_order_release);
     }
@@ -171,7 +172,8 @@ bool ServerRuntime::Poll(uint32_t slot, Connection* connection, bool check_close
   if (got) {
     connection->handlers_running.fetch_add(1, std::memory_order_relaxed);
   } else if (connection->handlers_running.load(std::memory_order_acquire) == 0 &&
-             pool_->mapping().visibility().Consume(&connection->view.requests->closed) != kOpen) {
+             (connection->client_dead.load(std::memory_order_relaxed) ||
+              pool_->mapping().visibility().Consume(&connection->view.requests->closed) != kOpen)) {
     Retire(slot, connection);
   }
   connection->polling.clear(std::memory_order_release);
@@ -214,16 +216,39 @@ void ServerRuntime::Accept(const RegisteredService& service, uint64_t block_offs
     return;
   }
   auto* connection = new Connection(view, &service, pool_);
+  connection->client = ProcessIdentity{static_cast<int32_t>(view.header->client_pid),
+                                       view.header->client_start_ticks};
   connections_[slot].store(connection, std::memory_order_release);
   if (slot == used) connection_slots_used_.store(used + 1, std::memory_order_release);
   Visibility::FetchAdd(&directory_.entry(service.ref.index)->connections_accepted, 1);
+}
+
+void ServerRuntime::CheckClients() {
+  auto now = Clock::now();
+  if (now < next_client_check_) return;
+  next_client_check_ = now + kClientCheckInterval;
+  uint32_t used = connection_slots_used_.load(std::memory_order_acquire);
+  for (uint32_t slot = 0; slot < used; ++slot) {
+    Connection* connection = connections_[slot].load(std::memory_order_acquire);
+    if (connection != nullptr && !connection->client_dead.load(std::memory_order_relaxed) &&
+        !IsAlive(connection->client)) {
+      connection->client_dead.store(true, std::memory_order_relaxed);
+    }
+  }
 }
 
 void ServerRuntime::Retire(uint32_t slot, Connection* connection) {
   connection->retired = true;
   connections_[slot].store(nullptr, std::memory_order_release);
   connection->cache.reset();
-  DetachConnection(&allocator_, connection->view, Side::kServer);
+  bool client_dead = connection->client_dead.load(std::memory_order_relaxed);
+  if (client_dead) {
+    // Everything the dead client held: its cache, messages it had received, requests it was
+    // writing. The connection block itself goes last, in DetachConnection.
+    allocator_.ReclaimOwnedBy(connection->view.endpoint(Side::kClient),
+                              connection->view.block_offset);
+  }
+  DetachConnection(&allocator_, connection->view, Side::kServer, client_dead);
   Retired retired{std::unique_ptr<Connection>(connection), {}};
   for (uint32_t i = 0; i < worker_count_; ++i) {
     retired.passes.push_back(worker_passes_[i].load(std::memory_order_acquire));
@@ -251,6 +276,7 @@ void ServerRuntime::Handle(Connection* connection, const Message& request) {
            .cancel_words[static_cast<uint32_t>(request.call_id) & (connection->view.capacity - 1)];
   context.call_id_ = request.call_id;
   context.visibility_ = &pool_->mapping().visibility();
+  context.client_died_ = &connection->client_dead;
   context.deadline_ = request.timeout_ns == 0
                           ? Clock::time_point::max()
                           : Clock::now() + std::chrono::nanoseconds(request.timeout_ns);

@@ -15,6 +15,7 @@
 #include "channel/ring.h"
 #include "notnets/server.h"
 #include "pool/directory.h"
+#include "pool/process_identity.h"
 #include "rpc/buffer_cache.h"
 
 namespace notnets::internal {
@@ -27,6 +28,8 @@ class ServerRuntime {
   static constexpr uint64_t kSlowPassInterval = 64;
   // Longest sleep of an idle worker: it still looks for closed connections this often.
   static constexpr std::chrono::milliseconds kIdleSleep{50};
+  // How often housekeeping asks the kernel whether each client process still exists.
+  static constexpr std::chrono::milliseconds kClientCheckInterval{100};
 
   // Registers `services` in the pool's directory and starts `workers` threads.
   static Status Start(std::shared_ptr<Pool> pool, const std::vector<Service*>& services,
@@ -51,7 +54,9 @@ class ServerRuntime {
     RingWriter responses;
     std::atomic_flag polling = ATOMIC_FLAG_INIT;  // held while reading `requests`
     std::atomic<uint32_t> handlers_running{0};
-    bool retired = false;  // guarded by `polling`
+    ProcessIdentity client;                // read once at accept
+    std::atomic<bool> client_dead{false};  // set by housekeeping
+    bool retired = false;                  // guarded by `polling`
   };
   struct Retired {
     std::unique_ptr<Connection> connection;
@@ -69,6 +74,8 @@ class ServerRuntime {
   // True if a request or a connection is waiting, or the server is stopping.
   bool HasWork() const;
   bool AcceptPending();
+  // Marks the connections whose client process has died (at most every kClientCheckInterval).
+  void CheckClients();
   void Accept(const RegisteredService& service, uint64_t block_offset);
   // Under `polling`: leaves a connection whose client has gone.
   void Retire(uint32_t slot, Connection* connection);
@@ -86,6 +93,7 @@ class ServerRuntime {
   std::unique_ptr<std::atomic<Connection*>[]> connections_;
   std::atomic<uint32_t> connection_slots_used_{0};    // high-water mark of connections_
   std::atomic_flag housekeeping_ = ATOMIC_FLAG_INIT;  // one worker accepts and reclaims at a time
+  std::chrono::steady_clock::time_point next_client_check_;  // guarded by housekeeping_
   std::mutex retired_mutex_;
   std::vector<Retired> retired_;  // guarded by retired_mutex_
   const uint32_t worker_count_;

@@ -1,0 +1,63 @@
+#include "rpc/channel_core.h"
+
+#include "channel/wait.h"
+
+namespace notnets::internal {
+
+ChannelCore::ChannelCore(std::shared_ptr<Pool> pool, std::string service,
+                         const ChannelOptions& options, std::unique_ptr<ClientConnection> first)
+    : pool_(std::move(pool)), service_(std::move(service)), options_(options) {
+  options_.wait_for_service = std::chrono::milliseconds(0);
+  current_.store(first.get());
+  connections_.push_back(std::move(first));
+}
+
+ClientConnection* ChannelCore::Ready(ClientContext* context, Status* status) {
+  ClientConnection* connection = current_.load(std::memory_order_acquire);
+  if (!connection->ServerGone()) return connection;
+  Backoff backoff;
+  while (true) {
+    *status = Reconnect(connection);
+    if (status->ok()) return current_.load(std::memory_order_acquire);
+    if (!context->wait_for_ready()) return nullptr;
+    if (context->cancel_requested()) {
+      *status = Status(StatusCode::CANCELLED, "the call was cancelled while waiting for a server");
+      return nullptr;
+    }
+    if (std::chrono::steady_clock::now() >= context->deadline()) {
+      *status = Status(StatusCode::DEADLINE_EXCEEDED,
+                       "deadline passed while waiting for a server of service '" + service_ +
+                           "' (" + status->error_message() + ")");
+      return nullptr;
+    }
+    backoff.Wait();
+  }
+}
+
+Status ChannelCore::CallSync(std::string_view method, ClientConnection::Request request,
+                             ClientContext* context, ReceivedMessage* response) {
+  for (int attempt = 1;; ++attempt) {
+    Status status;
+    ClientConnection* connection = Ready(context, &status);
+    if (connection == nullptr) return status;
+    bool unsent = false;
+    status = connection->CallSync(method, request, context, response, &unsent);
+    // A zero-copy request left with the first attempt: it cannot go again.
+    bool resendable = request.buffer == nullptr || request.buffer->valid();
+    bool again = context->wait_for_ready() || attempt < kMaxTransparentAttempts;
+    if (!unsent || !resendable || !again) return status;
+  }
+}
+
+Status ChannelCore::Reconnect(ClientConnection* stale) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (current_.load(std::memory_order_relaxed) != stale) return Status::OK;
+  std::unique_ptr<ClientConnection> fresh;
+  Status status = ClientConnection::Connect(pool_, service_, options_, &fresh);
+  if (!status.ok()) return status;
+  current_.store(fresh.get(), std::memory_order_release);
+  connections_.push_back(std::move(fresh));
+  return Status::OK;
+}
+
+}  // namespace notnets::internal

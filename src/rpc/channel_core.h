@@ -1,0 +1,54 @@
+// What a Channel is made of: its current connection, and the connections it had before its
+// service's server restarted.
+#ifndef NOTNETS_RPC_CHANNEL_CORE_H_
+#define NOTNETS_RPC_CHANNEL_CORE_H_
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "notnets/channel.h"
+#include "rpc/client_connection.h"
+
+namespace notnets::internal {
+
+class ChannelCore {
+ public:
+  ChannelCore(std::shared_ptr<Pool> pool, std::string service, const ChannelOptions& options,
+              std::unique_ptr<ClientConnection> first);
+
+  // The connection for a new call: the current one while its server is there, otherwise a new
+  // connection to the service's new server. Without one, fails with UNAVAILABLE at once, or,
+  // for a wait-for-ready call, waits for a server within the call's deadline.
+  ClientConnection* Ready(ClientContext* context, Status* status);
+
+  // Runs a call on the Ready connection. A call that failed because the server went away before
+  // reading it goes again to the service's next server (it cannot have run): a few times, or
+  // until its deadline for a wait-for-ready call.
+  static constexpr int kMaxTransparentAttempts = 3;
+  Status CallSync(std::string_view method, ClientConnection::Request request,
+                  ClientContext* context, ReceivedMessage* response);
+
+  // The current connection (for buffers: any connection's cache serves any call).
+  ClientConnection* current() const { return current_.load(std::memory_order_acquire); }
+  const std::string& service() const { return service_; }
+
+ private:
+  // Connects again unless another thread already replaced `stale`.
+  Status Reconnect(ClientConnection* stale);
+
+  std::shared_ptr<Pool> pool_;
+  std::string service_;
+  ChannelOptions options_;
+  std::atomic<ClientConnection*> current_;
+  std::mutex mutex_;
+  // Every connection this channel made. A replaced one stays until the channel goes: a thread may
+  // still be using it (its calls fail with UNAVAILABLE); its pool memory is freed then.
+  std::vector<std::unique_ptr<ClientConnection>> connections_;
+};
+
+}  // namespace notnets::internal
+
+#endif  // NOTNETS_RPC_CHANNEL_CORE_H_
