@@ -20,7 +20,8 @@ run_variant() {
     *) echo "unknown variant $name (normal, asan, tsan)" >&2; return 2 ;;
   esac
   echo "=== $name build"
-  cmake -S . -B "$dir" -DNOTNETS_BUILD_BENCH=OFF -DNOTNETS_BUILD_EXAMPLES=OFF "${flags[@]}" > /dev/null
+  cmake -S . -B "$dir" -DNOTNETS_BUILD_BENCH=OFF -DNOTNETS_BUILD_EXAMPLES=OFF \
+    -DNOTNETS_FAULT_INJECTION=ON "${flags[@]}" > /dev/null
   cmake --build "$dir" -j"$jobs"
   echo "=== $name tests"
   # Sanitized builds run the stress tests with fewer calls: they are 5-20x slower.

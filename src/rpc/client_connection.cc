@@ -6,6 +6,7 @@
 #include <set>
 
 #include "channel/wait.h"
+#include "pool/crash_point.h"
 #include "pool/directory.h"
 #include "pool/pool_mapping.h"
 #include "rpc/client_context_access.h"
@@ -67,6 +68,7 @@ Status ClientConnection::Connect(std::shared_ptr<Pool> pool, std::string_view se
     view.header->next_pending.store(head, std::memory_order_relaxed);
     mapping->visibility().WriteBack(view.header, sizeof(*view.header));
   } while (!Visibility::CompareExchange(&entry->pending_connections, head, view.block_offset));
+  CrashPoint("client.after_push_connection");
   connection->doorbell_ = directory.DoorbellOf(found.ref);
   connection->doorbell_.Ring();
   if (!directory.IsActive(found.ref)) {
@@ -308,7 +310,9 @@ Status ClientConnection::Start(std::string_view method, Request request, ClientC
   if (state == kAsyncWaiting) async_outstanding_.fetch_add(1, std::memory_order_relaxed);
   slot.state.store(state, std::memory_order_release);
   ClientContextAccess::set_peer(context, peer_);
+  CrashPoint("client.before_publish_request");
   requests_.Publish(position, message);
+  CrashPoint("client.after_publish_request");
   doorbell_.Ring();
   *slot_index = index;
   *position_out = position;
@@ -395,6 +399,7 @@ bool ClientConnection::TryDrain() {
 void ClientConnection::DrainResponses(std::vector<Completion>* completions) {
   Message message;
   while (responses_.TryRead(&message)) {
+    CrashPoint("client.after_read_response");
     uint32_t index = static_cast<uint32_t>(message.call_id);
     if (message.kind() != DescriptorKind::kResponse || index >= capacity_ ||
         slots_[index].generation.load(std::memory_order_relaxed) != message.call_id >> 32) {

@@ -4,6 +4,7 @@
 #include <exception>
 
 #include "channel/wait.h"
+#include "pool/crash_point.h"
 #include "pool/pool_mapping.h"
 #include "rpc/metadata_codec.h"
 
@@ -178,6 +179,7 @@ bool ServerRuntime::Poll(uint32_t slot, Connection* connection, bool check_close
   }
   connection->polling.clear(std::memory_order_release);
   if (got) {
+    CrashPoint("server.after_read_request");
     Handle(connection, request);
     connection->handlers_running.fetch_sub(1, std::memory_order_release);
   }
@@ -221,6 +223,7 @@ void ServerRuntime::Accept(const RegisteredService& service, uint64_t block_offs
   connections_[slot].store(connection, std::memory_order_release);
   if (slot == used) connection_slots_used_.store(used + 1, std::memory_order_release);
   Visibility::FetchAdd(&directory_.entry(service.ref.index)->connections_accepted, 1);
+  CrashPoint("server.after_accept");
 }
 
 void ServerRuntime::CheckClients() {
@@ -318,6 +321,7 @@ void ServerRuntime::Handle(Connection* connection, const Message& request) {
     status = Status(StatusCode::DEADLINE_EXCEEDED, "deadline passed before the handler ran");
   }
   if (status.ok()) {
+    CrashPoint("server.before_handler");
     try {
       status = service->methods()[request.code].handler(&context, payload, &response);
     } catch (const std::exception& error) {
@@ -377,7 +381,9 @@ void ServerRuntime::Respond(Connection* connection, uint64_t call_id, const Stat
     }
     backoff.Wait();
   }
+  CrashPoint("server.before_publish_response");
   connection->responses.Publish(position, message);
+  CrashPoint("server.after_publish_response");
 }
 
 }  // namespace notnets::internal
