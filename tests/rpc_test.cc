@@ -8,6 +8,7 @@
 #include "gtest/gtest.h"
 #include "notnets/channel.h"
 #include "notnets/server.h"
+#include "pool/block.h"
 #include "test_pool.h"
 
 namespace notnets {
@@ -220,6 +221,33 @@ TEST_F(RpcTest, ReceivedMessageMayOutliveItsChannel) {
   ASSERT_TRUE(channel_->AllocateMessage(1000, &unsent).ok());
   channel_.reset();
   EXPECT_EQ(response.view(), std::string(1000, 'q'));
+}
+
+TEST_F(RpcTest, GarbageFromTheClientClosesOnlyItsConnection) {
+  std::shared_ptr<Channel> bystander;
+  ASSERT_TRUE(Channel::Connect(client_pool_, "test.Echo", ChannelOptions(), &bystander).ok());
+  MessageBuffer buffer;
+  ASSERT_TRUE(channel_->AllocateMessage(1000, &buffer).ok());
+  // Break the block's header the way a hostile client could, after "writing" the message.
+  auto* header =
+      reinterpret_cast<internal::BlockHeader*>(buffer.data() - internal::kBlockHeaderBytes);
+  uint64_t format = header->format.load();
+  header->format.store(format ^ (uint64_t{1} << 40));
+  ReceivedMessage response;
+  ClientContext context;
+  Status status = channel_->Call("EchoZeroCopy", std::move(buffer), &response, &context);
+  EXPECT_EQ(status.error_code(), StatusCode::INTERNAL);
+  EXPECT_NE(status.error_message().find("closed the connection"), std::string::npos)
+      << status.ToString();
+  header->format.store(format);  // the block is ours again: let it go back to the pool
+  // Another client was never affected, and this channel gets a new connection.
+  std::string reply;
+  ClientContext other;
+  EXPECT_TRUE(bystander->Call("Echo", "fine", &reply, &other).ok());
+  ClientContext again;
+  status = channel_->Call("Echo", "again", &reply, &again);
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(reply, "again");
 }
 
 TEST_F(RpcTest, DeadlineAlreadyPassedFailsWithoutSending) {

@@ -110,21 +110,34 @@ bool OpenConnection(const Allocator& allocator, uint64_t block_offset, const Ser
 
 void DetachConnection(Allocator* allocator, const ConnectionView& view, Side side,
                       bool peer_is_dead) {
-  uint64_t bit = side == Side::kClient ? kClientDetached : kServerDetached;
-  if (peer_is_dead) bit = kClientDetached | kServerDetached;
-  uint64_t before = Visibility::FetchOr(&view.header->lifecycle, bit);
-  // Only the call that completes the pair frees: a bit already set means another did or will.
-  if ((before | bit) != (kClientDetached | kServerDetached) ||
-      (before & (kClientDetached | kServerDetached)) == (kClientDetached | kServerDetached)) {
-    return;
+  constexpr uint64_t kBoth = kClientDetached | kServerDetached;
+  uint64_t mine = side == Side::kClient ? kClientDetached : kServerDetached;
+  uint64_t before = Visibility::FetchOr(&view.header->lifecycle, peer_is_dead ? kBoth : mine);
+  // Only the call that completes the pair frees.
+  if ((before & kBoth) == kBoth) return;
+  if (!peer_is_dead && (before & kBoth) != (kBoth & ~mine)) return;
+  Side peer = side == Side::kClient ? Side::kServer : Side::kClient;
+  if (peer_is_dead) {
+    // A dead peer will never release what it held: its cache, messages it kept, messages sent
+    // to it that it never took.
+    allocator->ReclaimOwnedBy(view.endpoint(peer), view.block_offset, BlockStates::kAny);
   }
-  if (!peer_is_dead && (before & bit) != 0) return;
   const Visibility& visibility = allocator->mapping()->visibility();
   FreeUnconsumed(allocator, view.request_slots(), view.capacity,
                  visibility.Consume(&view.responses->peer_consumed), view.endpoint(Side::kServer));
   FreeUnconsumed(allocator, view.response_slots(), view.capacity,
                  visibility.Consume(&view.requests->peer_consumed), view.endpoint(Side::kClient));
+  if (before & kSweepOnFree) {
+    // A side met garbage: a message it refused is published to it and referenced by nothing.
+    for (Side each : {Side::kClient, Side::kServer}) {
+      allocator->ReclaimOwnedBy(view.endpoint(each), view.block_offset, BlockStates::kPublished);
+    }
+  }
   allocator->Free(view.block_offset);
+}
+
+void MarkForSweep(const ConnectionView& view) {
+  Visibility::FetchOr(&view.header->lifecycle, kSweepOnFree);
 }
 
 }  // namespace notnets::internal

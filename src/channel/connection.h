@@ -41,10 +41,15 @@ bool OpenConnection(const Allocator& allocator, uint64_t block_offset, const Ser
                     ConnectionView* view);
 
 // Marks `side` as gone from the connection; with `peer_is_dead`, the peer too (a dead process will
-// not touch the connection again). The side that leaves last frees the connection and every block
-// still referenced by a descriptor that was published but never consumed.
+// not touch the connection again, and every block its endpoint owned is reclaimed). The side that
+// leaves last frees the connection and every block still referenced by a descriptor that was
+// published but never consumed.
 void DetachConnection(Allocator* allocator, const ConnectionView& view, Side side,
                       bool peer_is_dead = false);
+
+// Records that a side refused garbage from the other: blocks it refused stay published to it, so
+// the last side to leave also frees every block still published to either endpoint.
+void MarkForSweep(const ConnectionView& view);
 
 }  // namespace notnets::internal
 

@@ -29,10 +29,13 @@ inline constexpr uint32_t kMaxRingCapacity = 4096;
 // Bits of ConnectionHeader::lifecycle, set once each with FetchOr.
 inline constexpr uint64_t kClientDetached = 1;
 inline constexpr uint64_t kServerDetached = 2;
+// Set with FetchOr by a side that refused garbage (MarkForSweep).
+inline constexpr uint64_t kSweepOnFree = 4;
 
 // Values of DirectionHeader::closed.
 inline constexpr uint64_t kOpen = 0;
-inline constexpr uint64_t kClosedBySender = 1;  // the sender shut down or went away
+inline constexpr uint64_t kClosedBySender = 1;      // the sender shut down or went away
+inline constexpr uint64_t kClosedForViolation = 2;  // the sender met garbage from the receiver
 
 struct alignas(kCacheLineBytes) ConnectionHeader {
   uint64_t magic;

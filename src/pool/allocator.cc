@@ -126,7 +126,7 @@ void Allocator::Free(uint64_t block_offset) {
   Push(FreeHead(SizeClassOf(block)), block_offset);
 }
 
-uint64_t Allocator::ReclaimOwnedBy(uint64_t owner, uint64_t keep) {
+uint64_t Allocator::ReclaimOwnedBy(uint64_t owner, uint64_t keep, BlockStates states) {
   uint64_t freed = 0;
   uint64_t top = mapping_->header()->allocator.heap_top.load(std::memory_order_acquire);
   if (top > mapping_->heap_end()) return 0;
@@ -135,8 +135,10 @@ uint64_t Allocator::ReclaimOwnedBy(uint64_t owner, uint64_t keep) {
     if (block == nullptr) break;  // a block being split right now: the rest waits for next time
     uint64_t ownership = block->ownership.load(std::memory_order_relaxed);
     uint64_t bytes = BlockBytes(SizeClassOf(block));
-    if (offset != keep && ownership >> 8 == owner &&
-        (ownership & 0xff) != static_cast<uint8_t>(BlockState::kFree)) {
+    auto state = static_cast<BlockState>(ownership & 0xff);
+    bool wanted =
+        states == BlockStates::kAny ? state != BlockState::kFree : state == BlockState::kPublished;
+    if (offset != keep && ownership >> 8 == owner && wanted) {
       Free(offset);
       ++freed;
     }

@@ -20,6 +20,9 @@ struct HeapUsage {
   bool consistent = true;  // false if the walk met a block header that does not validate
 };
 
+// Which blocks ReclaimOwnedBy takes.
+enum class BlockStates { kAny, kPublished };
+
 class Allocator {
  public:
   explicit Allocator(PoolMapping* mapping) : mapping_(mapping) {}
@@ -53,9 +56,10 @@ class Allocator {
   // Walks the heap and adds up its blocks.
   HeapUsage Usage() const;
 
-  // Frees every block owned by (or published to) `owner`, except `keep`: what a dead process's
-  // endpoint held. Only for owners that no live process acts for. Returns the blocks freed.
-  uint64_t ReclaimOwnedBy(uint64_t owner, uint64_t keep);
+  // Frees every block of `owner` in `states`, except `keep`: what a dead process's endpoint held,
+  // or messages nobody will take. Only for owners that no live process acts for. Returns the
+  // number of blocks freed.
+  uint64_t ReclaimOwnedBy(uint64_t owner, uint64_t keep, BlockStates states);
 
   PoolMapping* mapping() const { return mapping_; }
 

@@ -161,7 +161,10 @@ bool ClientConnection::ServerGone() {
 Status ClientConnection::PeerStatus(bool check_process) {
   uint32_t gone = server_gone_.load(std::memory_order_relaxed);
   if (gone == kServerPresent) {
-    if (pool_->mapping().visibility().Consume(&view_.responses->closed) != kOpen) {
+    uint64_t closed = pool_->mapping().visibility().Consume(&view_.responses->closed);
+    if (closed == kClosedForViolation) {
+      gone = kServerRefused;
+    } else if (closed != kOpen) {
       gone = kServerShutDown;
     } else if (check_process && !IsAlive(server_)) {
       gone = kServerDied;
@@ -170,11 +173,14 @@ Status ClientConnection::PeerStatus(bool check_process) {
     }
     server_gone_.store(gone, std::memory_order_relaxed);
   }
-  return Status(StatusCode::UNAVAILABLE,
-                "the server of service '" + service_ + "' " +
-                    (gone == kServerDied ? "died (process " + std::to_string(server_.pid) + ")"
-                                         : std::string("has shut down")) +
-                    "; calls will go to its next server once one registers");
+  std::string what =
+      gone == kServerDied         ? "died (process " + std::to_string(server_.pid) + ")"
+      : gone == kServerRefused    ? "closed the connection because this client broke the protocol"
+      : gone == kServerMisbehaved ? "broke the protocol, so this client closed the connection"
+                                  : "has shut down";
+  return Status(StatusCode::UNAVAILABLE, "the server of service '" + service_ + "' " + what +
+                                             "; calls will go to its next server once one "
+                                             "registers");
 }
 
 bool ClientConnection::NeverReached(uint64_t position) const {
@@ -443,7 +449,10 @@ void ClientConnection::DrainResponses(std::vector<Completion>* completions) {
 
 Status ClientConnection::Finish(const Message& response, ClientContext* context,
                                 ReceivedMessage* message) {
+  // Garbage from the server: this call fails with INTERNAL, and later calls go elsewhere.
   auto invalid = [this](const char* what) {
+    MarkForSweep(view_);
+    server_gone_.store(kServerMisbehaved, std::memory_order_relaxed);
     return Status(StatusCode::INTERNAL, std::string("the server of '") + service_ +
                                             "' sent an invalid response (" + what + ")");
   };

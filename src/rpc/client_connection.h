@@ -128,7 +128,13 @@ class ClientConnection {
   std::unique_ptr<CallSlot[]> slots_;
   uint32_t capacity_;
   std::atomic<uint64_t> free_slots_{0};  // tag << 32 | index + 1
-  enum ServerPresence : uint32_t { kServerPresent, kServerShutDown, kServerDied };
+  enum ServerPresence : uint32_t {
+    kServerPresent,
+    kServerShutDown,
+    kServerDied,
+    kServerRefused,     // it closed the connection over garbage from us
+    kServerMisbehaved,  // it sent us garbage
+  };
   std::atomic<uint32_t> server_gone_{kServerPresent};  // latched once the server is gone
   std::atomic<int64_t> next_gone_check_ns_{0};         // coarse monotonic clock, for ServerGone
 

@@ -174,6 +174,7 @@ bool ServerRuntime::Poll(uint32_t slot, Connection* connection, bool check_close
     connection->handlers_running.fetch_add(1, std::memory_order_relaxed);
   } else if (connection->handlers_running.load(std::memory_order_acquire) == 0 &&
              (connection->client_dead.load(std::memory_order_relaxed) ||
+              connection->violated.load(std::memory_order_relaxed) ||
               pool_->mapping().visibility().Consume(&connection->view.requests->closed) != kOpen)) {
     Retire(slot, connection);
   }
@@ -244,14 +245,8 @@ void ServerRuntime::Retire(uint32_t slot, Connection* connection) {
   connection->retired = true;
   connections_[slot].store(nullptr, std::memory_order_release);
   connection->cache.reset();
-  bool client_dead = connection->client_dead.load(std::memory_order_relaxed);
-  if (client_dead) {
-    // Everything the dead client held: its cache, messages it had received, requests it was
-    // writing. The connection block itself goes last, in DetachConnection.
-    allocator_.ReclaimOwnedBy(connection->view.endpoint(Side::kClient),
-                              connection->view.block_offset);
-  }
-  DetachConnection(&allocator_, connection->view, Side::kServer, client_dead);
+  DetachConnection(&allocator_, connection->view, Side::kServer,
+                   connection->client_dead.load(std::memory_order_relaxed));
   Retired retired{std::unique_ptr<Connection>(connection), {}};
   for (uint32_t i = 0; i < worker_count_; ++i) {
     retired.passes.push_back(worker_passes_[i].load(std::memory_order_acquire));
@@ -287,19 +282,24 @@ void ServerRuntime::Handle(Connection* connection, const Message& request) {
   BufferCache* cache = connection->cache.get();
   Status status;
   ReceivedMessage payload;
-  if (request.kind() != DescriptorKind::kRequest) {
-    status = Status(StatusCode::INTERNAL, "the client sent a descriptor that is not a request");
-  }
+  // Garbage from the client: the call fails with INTERNAL and the connection is closed.
+  bool violated = false;
+  auto violation = [&status, &violated](const char* what) {
+    violated = true;
+    status = Status(StatusCode::INTERNAL, std::string("the client broke the protocol (") + what +
+                                              "); the server closed the connection");
+  };
+  if (request.kind() != DescriptorKind::kRequest) violation("a descriptor that is not a request");
   // Take both blocks before judging either, so that neither leaks when the other is invalid.
   if (!status.ok()) {
   } else if (request.flags & kPayloadInBlock) {
     if (!cache->AdoptMessage(request.payload.block, &payload)) {
-      status = Status(StatusCode::INTERNAL, "the request's payload block is invalid");
+      violation("an invalid payload block");
     }
   } else if (request.inline_length <= kInlinePayloadBytes) {
     BufferCache::InlineMessage(request.payload.inline_bytes, request.inline_length, &payload);
   } else {
-    status = Status(StatusCode::INTERNAL, "the request's inline length is invalid");
+    violation("an invalid inline length");
   }
   if (request.flags & kHasMetadata) {
     BlockHeader* block = allocator_.ValidBlock(request.metadata_offset);
@@ -307,7 +307,7 @@ void ServerRuntime::Handle(Connection* connection, const Message& request) {
     const uint8_t* bytes = cache->Adopt(request.metadata_offset, capacity);
     Metadata* sections[kMetadataSectionCount] = {&context.client_metadata_, nullptr, nullptr};
     if ((bytes == nullptr || !DecodeMetadata(bytes, capacity, nullptr, sections)) && status.ok()) {
-      status = Status(StatusCode::INTERNAL, "the request's metadata block is invalid");
+      violation("an invalid metadata block");
     }
     if (bytes != nullptr) cache->Release(request.metadata_offset);
   }
@@ -338,6 +338,11 @@ void ServerRuntime::Handle(Connection* connection, const Message& request) {
   }
   payload.Release();
   Respond(connection, request.call_id, status, &context, &response);
+  if (violated) {
+    MarkForSweep(connection->view);
+    pool_->mapping().visibility().Publish(&connection->view.responses->closed, kClosedForViolation);
+    connection->violated.store(true, std::memory_order_relaxed);
+  }
 }
 
 void ServerRuntime::Respond(Connection* connection, uint64_t call_id, const Status& status,

@@ -40,6 +40,7 @@ class ServerRuntime {
   void Wait();
 
  private:
+  friend class ServerRuntimeFuzzAccess;  // fuzz/connection_fuzzer.cc runs the workers' steps
   struct RegisteredService {
     Service* service;
     ServiceRef ref;
@@ -56,6 +57,7 @@ class ServerRuntime {
     std::atomic<uint32_t> handlers_running{0};
     ProcessIdentity client;                // read once at accept
     std::atomic<bool> client_dead{false};  // set by housekeeping
+    std::atomic<bool> violated{false};     // the client sent garbage: closed
     bool retired = false;                  // guarded by `polling`
   };
   struct Retired {
