@@ -57,6 +57,11 @@ class RpcTest : public ::testing::Test {
           int code = std::stoi(std::string(request.view()));
           return Status(static_cast<StatusCode>(code), "status " + std::to_string(code));
         });
+    service_.AddMethod(
+        "Count", [this](ServerContext*, const ReceivedMessage& request, ServerResponse* response) {
+          response->Copy(std::string(request.view()) + " #" + std::to_string(++count_));
+          return Status::OK;
+        });
     service_.AddMethod("Throw",
                        [](ServerContext*, const ReceivedMessage&, ServerResponse*) -> Status {
                          throw std::runtime_error("boom");
@@ -88,6 +93,7 @@ class RpcTest : public ::testing::Test {
   std::unique_ptr<Server> server_;
   std::shared_ptr<Channel> channel_;
   std::atomic<bool> handler_saw_cancel_{false};
+  std::atomic<int> count_{0};
   uint64_t baseline_used_ = 0;
 };
 
@@ -248,6 +254,30 @@ TEST_F(RpcTest, GarbageFromTheClientClosesOnlyItsConnection) {
   status = channel_->Call("Echo", "again", &reply, &again);
   EXPECT_TRUE(status.ok()) << status.ToString();
   EXPECT_EQ(reply, "again");
+}
+
+TEST_F(RpcTest, AtMostOnceRetryIsAnsweredFromTheWindow) {
+  ClientContext context;
+  context.set_at_most_once(true);
+  std::string first, second;
+  const std::string request = "a call that is long enough not to be inline";
+  ASSERT_TRUE(channel_->Call("Count", request, &first, &context).ok());
+  // A retry with the same context carries the same token: the handler does not run again.
+  ASSERT_TRUE(channel_->Call("Count", request, &second, &context).ok());
+  EXPECT_EQ(second, first);
+  EXPECT_EQ(count_.load(), 1);
+  ClientContext other;
+  other.set_at_most_once(true);
+  ASSERT_TRUE(channel_->Call("Count", "x", &second, &other).ok());
+  EXPECT_EQ(second, "x #2");
+  // The token never shows in the handler's metadata.
+  ClientContext with_metadata;
+  with_metadata.set_at_most_once(true);
+  with_metadata.AddMetadata("k", "v");
+  ASSERT_TRUE(channel_->Call("Echo", "m", &second, &with_metadata).ok());
+  EXPECT_EQ(with_metadata.GetServerTrailingMetadata().size(), 1u);
+  // The window keeps the long response in a pool block until the slot is reused.
+  baseline_used_ += internal::BlockBytes(internal::SizeClassFor(first.size()));
 }
 
 TEST_F(RpcTest, DeadlineAlreadyPassedFailsWithoutSending) {

@@ -39,6 +39,14 @@ class ClientContext {
   void set_wait_for_ready(bool wait_for_ready) { wait_for_ready_ = wait_for_ready; }
   bool wait_for_ready() const { return wait_for_ready_; }
 
+  // With true, the call runs at most once even when it is retried: it gets a token, kept in this
+  // context, that every attempt made with this context carries, and the server answers a retry
+  // from the pool's window of recent results instead of running the handler again. The channel
+  // itself retries such a call when its server dies (wait-for-ready decides whether it waits for
+  // the next server); a retry of a call that a dead server had started gets ABORTED.
+  void set_at_most_once(bool at_most_once) { at_most_once_ = at_most_once; }
+  bool at_most_once() const { return at_most_once_; }
+
   // Adds a request header. Keys must be lower-case; values of keys ending in "-bin" may hold any
   // bytes.
   void AddMetadata(const std::string& key, const std::string& value) {
@@ -69,6 +77,8 @@ class ClientContext {
   const std::string* peer_ = nullptr;
   std::atomic<bool> cancel_requested_{false};
   bool wait_for_ready_ = false;
+  bool at_most_once_ = false;
+  uint64_t call_token_ = 0;  // given at the first attempt of an at-most-once call
 };
 
 }  // namespace notnets

@@ -37,6 +37,9 @@ struct PoolOptions {
   // Number of services the directory can hold at once.
   uint32_t max_services = 64;
   CoherenceMode coherence = CoherenceMode::kCoherent;
+  // Recent results of at-most-once calls the pool remembers (ClientContext::set_at_most_once);
+  // 64 bytes each. 0 turns at-most-once calls off.
+  uint32_t call_window_slots = 4096;
   // File permissions for a newly created pool file.
   uint32_t file_mode = 0600;
 };

@@ -1,6 +1,7 @@
 // The pool's header: the first bytes of every pool file, describing the rest.
 //
-//   [PoolHeader, 4 KiB][service directory: max_services x ServiceEntry][heap: blocks ...]
+//   [PoolHeader, 4 KiB][service directory: max_services x ServiceEntry]
+//   [call window: call_window_slots x CallWindowSlot][heap: blocks ...]
 //
 // Offsets stored anywhere in the pool are relative to the start of the pool file.
 #ifndef NOTNETS_POOL_LAYOUT_H_
@@ -47,15 +48,19 @@ struct alignas(kCacheLineBytes) PoolHeader {
   uint64_t heap_offset;
   uint64_t heap_bytes;
   uint64_t created_unix_ns;
-  // FNV-1a of the fields from layout_version to created_unix_ns: catches a corrupt header.
+  uint64_t call_window_offset;  // the at-most-once window (CallWindow)
+  uint32_t call_window_slots;   // 0: no window
+  uint32_t reserved0;
+  // FNV-1a of the fields from layout_version to reserved0: catches a corrupt header.
   uint64_t checksum;
-  uint8_t reserved[128 - 72];
+  uint8_t reserved1[128 - 88];
   AllocatorState allocator;
 };
 static_assert(offsetof(PoolHeader, magic) == 0);
 static_assert(offsetof(PoolHeader, layout_version) == 8);
 static_assert(offsetof(PoolHeader, pool_bytes) == 16);
-static_assert(offsetof(PoolHeader, checksum) == 64);
+static_assert(offsetof(PoolHeader, call_window_offset) == 64);
+static_assert(offsetof(PoolHeader, checksum) == 80);
 static_assert(offsetof(PoolHeader, allocator) == 128);
 static_assert(sizeof(PoolHeader) <= kPoolHeaderBytes);
 

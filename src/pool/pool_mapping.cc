@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "pool/call_window.h"
 #include "pool/directory.h"
 
 namespace notnets::internal {
@@ -44,8 +45,12 @@ void InitializeHeader(uint8_t* base, uint64_t pool_bytes, const PoolOptions& opt
   header->coherence = static_cast<uint32_t>(options.coherence);
   header->max_services = options.max_services;
   header->directory_offset = kPoolHeaderBytes;
-  header->heap_offset =
-      RoundUp(kPoolHeaderBytes + uint64_t{options.max_services} * sizeof(ServiceEntry), 4096);
+  header->call_window_offset = RoundUp(
+      kPoolHeaderBytes + uint64_t{options.max_services} * sizeof(ServiceEntry), kCacheLineBytes);
+  header->call_window_slots = options.call_window_slots;
+  header->heap_offset = RoundUp(
+      header->call_window_offset + uint64_t{options.call_window_slots} * sizeof(CallWindowSlot),
+      4096);
   header->heap_bytes = pool_bytes - header->heap_offset;
   header->created_unix_ns =
       static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -55,6 +60,9 @@ void InitializeHeader(uint8_t* base, uint64_t pool_bytes, const PoolOptions& opt
   header->allocator.heap_top.store(header->heap_offset, std::memory_order_relaxed);
   for (uint32_t i = 0; i < options.max_services; ++i) {
     new (base + header->directory_offset + i * sizeof(ServiceEntry)) ServiceEntry{};
+  }
+  for (uint32_t i = 0; i < options.call_window_slots; ++i) {
+    new (base + header->call_window_offset + i * sizeof(CallWindowSlot)) CallWindowSlot{};
   }
   Visibility visibility(options.coherence);
   visibility.WriteBack(base, header->heap_offset);
@@ -92,8 +100,12 @@ Status ValidateHeader(const std::string& path, const PoolHeader& header, uint64_
   }
   uint64_t directory_end =
       header.directory_offset + uint64_t{header.max_services} * sizeof(ServiceEntry);
+  uint64_t window_end =
+      header.call_window_offset + uint64_t{header.call_window_slots} * sizeof(CallWindowSlot);
   if (header.directory_offset != kPoolHeaderBytes || header.max_services == 0 ||
-      header.max_services > 65536 || directory_end > header.heap_offset ||
+      header.max_services > 65536 || directory_end > header.call_window_offset ||
+      header.call_window_offset % kCacheLineBytes != 0 ||
+      header.call_window_slots > kMaxCallWindowSlots || window_end > header.heap_offset ||
       header.heap_offset % 4096 != 0 || header.heap_offset > header.pool_bytes ||
       header.heap_bytes != header.pool_bytes - header.heap_offset) {
     return corrupt("layout bounds");
@@ -123,6 +135,8 @@ void PoolMapping::LoadBounds() {
   heap_end_ = h->pool_bytes;
   directory_offset_ = h->directory_offset;
   max_services_ = h->max_services;
+  call_window_offset_ = h->call_window_offset;
+  call_window_slots_ = h->call_window_slots;
 }
 
 Status PoolMapping::Create(const std::string& path, const PoolOptions& options,
@@ -135,12 +149,18 @@ Status PoolMapping::Create(const std::string& path, const PoolOptions& options,
   if (options.max_services == 0 || options.max_services > 65536) {
     return Status(StatusCode::INVALID_ARGUMENT, "max_services must be in [1, 65536]");
   }
-  uint64_t directory_end = kPoolHeaderBytes + uint64_t{options.max_services} * sizeof(ServiceEntry);
-  if (directory_end + 64 * 1024 > options.size_bytes) {
+  if (options.call_window_slots > kMaxCallWindowSlots) {
+    return Status(StatusCode::INVALID_ARGUMENT,
+                  "call_window_slots must be at most " + std::to_string(kMaxCallWindowSlots));
+  }
+  uint64_t fixed_end = kPoolHeaderBytes + uint64_t{options.max_services} * sizeof(ServiceEntry) +
+                       uint64_t{options.call_window_slots} * sizeof(CallWindowSlot);
+  if (fixed_end + 64 * 1024 > options.size_bytes) {
     return Status(StatusCode::INVALID_ARGUMENT,
                   "a pool of " + std::to_string(options.size_bytes) + " bytes cannot hold " +
-                      std::to_string(options.max_services) +
-                      " services and a heap; use fewer services or a larger size");
+                      std::to_string(options.max_services) + " services, " +
+                      std::to_string(options.call_window_slots) +
+                      " call window slots and a heap; use fewer or a larger size");
   }
   struct stat st {};
   bool is_device = ::stat(path.c_str(), &st) == 0 && S_ISCHR(st.st_mode);

@@ -35,6 +35,8 @@ class PoolMapping {
   uint64_t heap_end() const { return heap_end_; }
   uint64_t directory_offset() const { return directory_offset_; }
   uint32_t max_services() const { return max_services_; }
+  uint64_t call_window_offset() const { return call_window_offset_; }
+  uint32_t call_window_slots() const { return call_window_slots_; }
 
   // True if [offset, offset + length) lies inside the heap and offset is 64-byte aligned.
   bool InHeap(uint64_t offset, uint64_t length) const {
@@ -65,6 +67,8 @@ class PoolMapping {
   uint64_t heap_end_ = 0;
   uint64_t directory_offset_ = 0;
   uint32_t max_services_ = 0;
+  uint64_t call_window_offset_ = 0;
+  uint32_t call_window_slots_ = 0;
 };
 
 }  // namespace notnets::internal

@@ -40,12 +40,15 @@ Status ChannelCore::CallSync(std::string_view method, ClientConnection::Request 
     Status status;
     ClientConnection* connection = Ready(context, &status);
     if (connection == nullptr) return status;
-    bool unsent = false;
-    status = connection->CallSync(method, request, context, response, &unsent);
-    // A zero-copy request left with the first attempt: it cannot go again.
+    ClientConnection::Fate fate;
+    status = connection->CallSync(method, request, context, response, &fate);
+    // A call no handler ran may go to the next server; so may an at-most-once call, whose retry
+    // the server checks against the pool's window. A zero-copy request left with the first
+    // attempt: it cannot go again.
+    bool safe = fate.unsent || (fate.server_lost && context->at_most_once());
     bool resendable = request.buffer == nullptr || request.buffer->valid();
     bool again = context->wait_for_ready() || attempt < kMaxTransparentAttempts;
-    if (!unsent || !resendable || !again) return status;
+    if (!safe || !resendable || !again) return status;
   }
 }
 

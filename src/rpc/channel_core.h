@@ -25,8 +25,8 @@ class ChannelCore {
   ClientConnection* Ready(ClientContext* context, Status* status);
 
   // Runs a call on the Ready connection. A call that failed because the server went away before
-  // reading it goes again to the service's next server (it cannot have run): a few times, or
-  // until its deadline for a wait-for-ready call.
+  // reading it goes again to the service's next server (it cannot have run), and so does an
+  // at-most-once call: a few times, or until its deadline for a wait-for-ready call.
   static constexpr int kMaxTransparentAttempts = 3;
   Status CallSync(std::string_view method, ClientConnection::Request request,
                   ClientContext* context, ReceivedMessage* response);

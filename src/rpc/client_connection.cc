@@ -220,9 +220,17 @@ Status ClientConnection::BuildRequest(uint32_t method_index, Request request,
     message->flags |= kPayloadInBlock;
     message->payload.block = BlockPayload{block, request.bytes.size()};
   }
-  if (!context->client_metadata().empty()) {
+  Metadata with_token;
+  const Metadata* request_metadata = &context->client_metadata();
+  if (context->at_most_once()) {
+    uint64_t token = ClientContextAccess::CallToken(context);
+    with_token = context->client_metadata();
+    with_token.emplace(kCallTokenKey, std::string(reinterpret_cast<const char*>(&token), 8));
+    request_metadata = &with_token;
+  }
+  if (!request_metadata->empty()) {
     MetadataSet set;
-    set.sections[static_cast<int>(MetadataSection::kRequest)] = &context->client_metadata();
+    set.sections[static_cast<int>(MetadataSection::kRequest)] = request_metadata;
     uint64_t bytes = EncodedMetadataBytes(set);
     uint64_t block;
     Status status = cache_->AllocateBlock(bytes, &block);
@@ -326,11 +334,11 @@ Status ClientConnection::Start(std::string_view method, Request request, ClientC
 }
 
 Status ClientConnection::CallSync(std::string_view method, Request request, ClientContext* context,
-                                  ReceivedMessage* response, bool* unsent) {
+                                  ReceivedMessage* response, Fate* fate) {
   uint32_t index;
   uint64_t position;
   Status status = Start(method, request, context, kSyncWaiting, nullptr, &index, &position);
-  *unsent = status.error_code() == StatusCode::UNAVAILABLE;
+  fate->server_lost = fate->unsent = status.error_code() == StatusCode::UNAVAILABLE;
   if (!status.ok()) return status;
   CallSlot& slot = slots_[index];
   Backoff backoff;
@@ -354,7 +362,8 @@ Status ClientConnection::CallSync(std::string_view method, Request request, Clie
       uint64_t call_id = CallId(index);  // before Abandon: the slot may be reused right after
       if (!failure.ok() && Abandon(index, kSyncWaiting)) {
         SendCancel(call_id);
-        *unsent = failure.error_code() == StatusCode::UNAVAILABLE && NeverReached(position);
+        fate->server_lost = failure.error_code() == StatusCode::UNAVAILABLE;
+        fate->unsent = fate->server_lost && NeverReached(position);
         return failure;
       }
     }

@@ -37,11 +37,15 @@ class ClientConnection {
     MessageBuffer* buffer = nullptr;
   };
 
-  // Runs a call to completion on the calling thread. `*unsent` tells whether a failed call is
-  // known never to have reached a handler (the server never read its request), so that it may be
-  // sent again elsewhere without running twice.
+  // Why a call failed, as far as sending it elsewhere is concerned.
+  struct Fate {
+    bool server_lost = false;  // the server went away (shut down, died, broke the protocol)
+    bool unsent = false;       // ... and never read the request: no handler ran
+  };
+
+  // Runs a call to completion on the calling thread.
   Status CallSync(std::string_view method, Request request, ClientContext* context,
-                  ReceivedMessage* response, bool* unsent);
+                  ReceivedMessage* response, Fate* fate);
   // Starts a call whose result goes to `done`.
   void CallAsync(std::string_view method, Request request, ClientContext* context,
                  std::function<void(CallResult)> done);

@@ -16,6 +16,9 @@ class ClientContextAccess {
   static Metadata* server_trailing_metadata(ClientContext* context) {
     return &context->server_trailing_metadata_;
   }
+  // The token of an at-most-once call, made at its first attempt.
+  static uint64_t CallToken(ClientContext* context);
+
   // `peer` must live as long as the process (see InternPeerName).
   static void set_peer(ClientContext* context, const std::string* peer) { context->peer_ = peer; }
 };

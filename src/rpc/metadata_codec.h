@@ -12,6 +12,10 @@
 
 namespace notnets::internal {
 
+// The request header that carries an at-most-once call's token (8 bytes, little-endian). A
+// pseudo-header name, which gRPC metadata cannot use, so it never meets a user's key.
+inline constexpr char kCallTokenKey[] = ":notnets-call-token";
+
 enum class MetadataSection : uint8_t {
   kRequest = 0,   // client -> server headers
   kInitial = 1,   // server -> client initial metadata

@@ -33,6 +33,7 @@ ServerRuntime::ServerRuntime(std::shared_ptr<Pool> pool, int workers)
     : pool_(std::move(pool)),
       allocator_(&pool_->mapping()),
       directory_(&pool_->mapping(), &allocator_),
+      window_(&pool_->mapping(), &allocator_),
       connections_(new std::atomic<Connection*>[kMaxConnections]),
       worker_count_(static_cast<uint32_t>(workers)),
       worker_passes_(new std::atomic<uint64_t>[workers]) {
@@ -321,20 +322,11 @@ void ServerRuntime::Handle(Connection* connection, const Message& request) {
     status = Status(StatusCode::DEADLINE_EXCEEDED, "deadline passed before the handler ran");
   }
   if (status.ok()) {
-    CrashPoint("server.before_handler");
-    try {
-      status = service->methods()[request.code].handler(&context, payload, &response);
-    } catch (const std::exception& error) {
-      status = Status(StatusCode::UNKNOWN, std::string("the handler threw: ") + error.what());
-    } catch (...) {
-      status = Status(StatusCode::UNKNOWN, "the handler threw an exception");
-    }
-    if (status.ok() && !response.error_.ok()) status = response.error_;
-    // As in gRPC, a call whose deadline passed while its handler ran has failed, whatever the
-    // handler returned.
-    if (has_deadline && Clock::now() >= context.deadline_) {
-      status = Status(StatusCode::DEADLINE_EXCEEDED, "deadline exceeded while the handler ran");
-    }
+    const MethodHandler& handler = service->methods()[request.code].handler;
+    uint64_t token;
+    status = TakeCallToken(&context.client_metadata_, &token)
+                 ? RunAtMostOnce(token, handler, &context, payload, &response)
+                 : RunHandler(handler, &context, payload, &response);
   }
   payload.Release();
   Respond(connection, request.call_id, status, &context, &response);
@@ -343,6 +335,79 @@ void ServerRuntime::Handle(Connection* connection, const Message& request) {
     pool_->mapping().visibility().Publish(&connection->view.responses->closed, kClosedForViolation);
     connection->violated.store(true, std::memory_order_relaxed);
   }
+}
+
+Status ServerRuntime::RunHandler(const MethodHandler& handler, ServerContext* context,
+                                 const ReceivedMessage& request, ServerResponse* response) {
+  CrashPoint("server.before_handler");
+  Status status;
+  try {
+    status = handler(context, request, response);
+  } catch (const std::exception& error) {
+    status = Status(StatusCode::UNKNOWN, std::string("the handler threw: ") + error.what());
+  } catch (...) {
+    status = Status(StatusCode::UNKNOWN, "the handler threw an exception");
+  }
+  if (status.ok() && !response->error_.ok()) status = response->error_;
+  // As in gRPC, a call whose deadline passed while its handler ran has failed, whatever the
+  // handler returned.
+  if (context->deadline_ != Clock::time_point::max() && Clock::now() >= context->deadline_) {
+    status = Status(StatusCode::DEADLINE_EXCEEDED, "deadline exceeded while the handler ran");
+  }
+  return status;
+}
+
+bool ServerRuntime::TakeCallToken(Metadata* metadata, uint64_t* token) {
+  auto entry = metadata->find(kCallTokenKey);
+  if (entry == metadata->end()) return false;
+  bool valid = entry->second.size() == sizeof(*token);
+  if (valid) std::memcpy(token, entry->second.data(), sizeof(*token));
+  metadata->erase(entry);
+  return valid && *token != 0;
+}
+
+Status ServerRuntime::RunAtMostOnce(uint64_t token, const MethodHandler& handler,
+                                    ServerContext* context, const ReceivedMessage& request,
+                                    ServerResponse* response) {
+  if (!window_.enabled()) {
+    return Status(StatusCode::FAILED_PRECONDITION,
+                  "pool " + pool_->path() +
+                      " has no at-most-once window (created with call_window_slots = 0)");
+  }
+  CallWindow::Entry entry = window_.Begin(token);
+  switch (entry.kind) {
+    case CallWindow::Entry::kDone:
+      if (entry.code != StatusCode::OK) {
+        return Status(entry.code, "the result of an earlier attempt of this call");
+      }
+      response->Copy(entry.response);
+      return response->error_;
+    case CallWindow::Entry::kInterrupted:
+      return Status(StatusCode::ABORTED,
+                    "an earlier attempt of this call was interrupted when its server died; it may "
+                    "have run, so it is not run again");
+    case CallWindow::Entry::kRunning:
+      return Status(StatusCode::ABORTED,
+                    "an earlier attempt of this call is still running (process " +
+                        std::to_string(entry.pid) + "); it is not run twice");
+    case CallWindow::Entry::kFull:
+      return Status(StatusCode::RESOURCE_EXHAUSTED,
+                    "the at-most-once window of pool " + pool_->path() +
+                        " is full of running calls; create the pool with more call_window_slots");
+    case CallWindow::Entry::kFresh:
+      break;
+  }
+  Status status = RunHandler(handler, context, request, response);
+  std::string_view result;
+  if (status.ok()) {
+    result = response->buffer_.valid()
+                 ? std::string_view(reinterpret_cast<const char*>(response->buffer_.data()),
+                                    response->buffer_.size())
+                 : std::string_view(reinterpret_cast<const char*>(response->inline_),
+                                    response->inline_size_);
+  }
+  window_.Finish(entry.slot, token, status.error_code(), result);
+  return status;
 }
 
 void ServerRuntime::Respond(Connection* connection, uint64_t call_id, const Status& status,

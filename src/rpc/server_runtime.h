@@ -14,6 +14,7 @@
 #include "channel/doorbell.h"
 #include "channel/ring.h"
 #include "notnets/server.h"
+#include "pool/call_window.h"
 #include "pool/directory.h"
 #include "pool/process_identity.h"
 #include "rpc/buffer_cache.h"
@@ -84,12 +85,21 @@ class ServerRuntime {
   // Frees retired connections no worker can still be looking at.
   void ReclaimRetired();
   void Handle(Connection* connection, const Message& request);
+  // Runs a handler, turning exceptions and a passed deadline into their statuses.
+  Status RunHandler(const MethodHandler& handler, ServerContext* context,
+                    const ReceivedMessage& request, ServerResponse* response);
+  // Takes an at-most-once call's token out of the request headers; false if there is none.
+  static bool TakeCallToken(Metadata* metadata, uint64_t* token);
+  // Runs an at-most-once call through the pool's window of recent results.
+  Status RunAtMostOnce(uint64_t token, const MethodHandler& handler, ServerContext* context,
+                       const ReceivedMessage& request, ServerResponse* response);
   void Respond(Connection* connection, uint64_t call_id, const Status& status,
                const ServerContext* context, ServerResponse* response);
 
   std::shared_ptr<Pool> pool_;
   Allocator allocator_;
   Directory directory_;
+  CallWindow window_;
   std::vector<RegisteredService> services_;
   Doorbell doorbell_;
   std::unique_ptr<std::atomic<Connection*>[]> connections_;
