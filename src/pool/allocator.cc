@@ -26,7 +26,7 @@ std::atomic<uint64_t>* Allocator::FreeHead(uint32_t size_class) const {
   return &mapping_->header()->allocator.free_heads[size_class - kMinBlockShift];
 }
 
-BlockHeader* Allocator::ValidBlock(uint64_t block_offset) const {
+BlockHeader* Allocator::ValidBlock(uint64_t block_offset, uint64_t* payload_capacity) const {
   if (!mapping_->InHeap(block_offset, kBlockHeaderBytes)) return nullptr;
   auto* block = mapping_->At<BlockHeader>(block_offset);
   uint64_t format = block->format.load(std::memory_order_relaxed);
@@ -35,6 +35,7 @@ BlockHeader* Allocator::ValidBlock(uint64_t block_offset) const {
     return nullptr;
   }
   if (!mapping_->InHeap(block_offset, BlockBytes(size_class))) return nullptr;
+  if (payload_capacity != nullptr) *payload_capacity = PayloadCapacity(size_class);
   return block;
 }
 
@@ -131,10 +132,11 @@ uint64_t Allocator::ReclaimOwnedBy(uint64_t owner, uint64_t keep, BlockStates st
   uint64_t top = mapping_->header()->allocator.heap_top.load(std::memory_order_acquire);
   if (top > mapping_->heap_end()) return 0;
   for (uint64_t offset = mapping_->heap_offset(); offset < top;) {
-    BlockHeader* block = ValidBlock(offset);
+    uint64_t capacity;
+    BlockHeader* block = ValidBlock(offset, &capacity);
     if (block == nullptr) break;  // a block being split right now: the rest waits for next time
     uint64_t ownership = block->ownership.load(std::memory_order_relaxed);
-    uint64_t bytes = BlockBytes(SizeClassOf(block));
+    uint64_t bytes = capacity + kBlockHeaderBytes;
     auto state = static_cast<BlockState>(ownership & 0xff);
     bool wanted =
         states == BlockStates::kAny ? state != BlockState::kFree : state == BlockState::kPublished;
@@ -156,12 +158,13 @@ HeapUsage Allocator::Usage() const {
   }
   uint64_t offset = mapping_->heap_offset();
   while (offset < top) {
-    BlockHeader* block = ValidBlock(offset);
+    uint64_t capacity;
+    BlockHeader* block = ValidBlock(offset, &capacity);
     if (block == nullptr) {
       usage.consistent = false;
       break;
     }
-    uint64_t bytes = BlockBytes(SizeClassOf(block));
+    uint64_t bytes = capacity + kBlockHeaderBytes;
     auto state = static_cast<BlockState>(block->ownership.load(std::memory_order_relaxed) & 0xff);
     if (state == BlockState::kFree) {
       usage.free_bytes += bytes;

@@ -35,8 +35,10 @@ class Allocator {
   void Free(uint64_t block_offset);
 
   // Validates a block offset read from shared memory: inside the heap, aligned, with a block
-  // header whose magic and size fit. Returns its header, or nullptr.
-  BlockHeader* ValidBlock(uint64_t block_offset) const;
+  // header whose magic and size fit. Returns its header, or nullptr, and in `*payload_capacity`
+  // the payload bytes of the size class it validated: use that, never a second read of the
+  // header, which a peer may change meanwhile.
+  BlockHeader* ValidBlock(uint64_t block_offset, uint64_t* payload_capacity = nullptr) const;
 
   // Payload bytes a block of `size_class` holds.
   static uint64_t PayloadCapacity(uint32_t size_class) {

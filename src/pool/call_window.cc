@@ -52,10 +52,8 @@ bool CallWindow::ReadResult(CallWindowSlot* s, uint64_t state, Entry* entry) con
     }
     entry->response.assign(bytes, length);
   } else {
-    BlockHeader* header = allocator_->ValidBlock(block);
-    if (header == nullptr || length > Allocator::PayloadCapacity(Allocator::SizeClassOf(header))) {
-      return false;
-    }
+    uint64_t capacity = 0;
+    if (allocator_->ValidBlock(block, &capacity) == nullptr || length > capacity) return false;
     const uint8_t* payload = mapping_->At<uint8_t>(block + kBlockHeaderBytes);
     mapping_->visibility().Invalidate(payload, length);
     entry->response.assign(reinterpret_cast<const char*>(payload), length);

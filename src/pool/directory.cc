@@ -59,9 +59,8 @@ bool Directory::ReadName(const ServiceEntry& entry, std::string* name) const {
 }
 
 bool Directory::ReadMethods(uint64_t offset, std::vector<std::string>* methods) const {
-  BlockHeader* block = allocator_->ValidBlock(offset);
-  if (block == nullptr) return false;
-  uint64_t capacity = Allocator::PayloadCapacity(Allocator::SizeClassOf(block));
+  uint64_t capacity = 0;
+  if (allocator_->ValidBlock(offset, &capacity) == nullptr) return false;
   const uint8_t* payload = mapping_->At<uint8_t>(offset + kBlockHeaderBytes);
   mapping_->visibility().Invalidate(payload, capacity);
   MethodTableHeader table;

@@ -66,21 +66,32 @@ BlockPayload BufferCache::Publish(MessageBuffer* buffer, uint64_t reader) {
   return payload;
 }
 
-const uint8_t* BufferCache::Adopt(uint64_t block_offset, uint64_t length) {
+const uint8_t* BufferCache::AdoptWhole(uint64_t block_offset, uint64_t* capacity) {
   const Visibility& visibility = allocator_.mapping()->visibility();
   if (allocator_.mapping()->InHeap(block_offset, kBlockHeaderBytes)) {
     visibility.Invalidate(allocator_.mapping()->At<BlockHeader>(block_offset), kBlockHeaderBytes);
   }
-  BlockHeader* block = allocator_.ValidBlock(block_offset);
-  if (block != nullptr) AnnotateTakeOver(block);
-  if (block == nullptr || length > Allocator::PayloadCapacity(Allocator::SizeClassOf(block)) ||
-      block->ownership.load(std::memory_order_relaxed) !=
-          BlockOwnership(endpoint_, BlockState::kPublished)) {
+  BlockHeader* block = allocator_.ValidBlock(block_offset, capacity);
+  if (block == nullptr || block->ownership.load(std::memory_order_relaxed) !=
+                              BlockOwnership(endpoint_, BlockState::kPublished)) {
     return nullptr;
   }
+  AnnotateTakeOver(block);
   block->ownership.store(BlockOwnership(endpoint_, BlockState::kOwned), std::memory_order_relaxed);
   const uint8_t* payload = PayloadOf(block_offset);
-  visibility.Invalidate(payload, length);
+  visibility.Invalidate(payload, *capacity);
+  return payload;
+}
+
+const uint8_t* BufferCache::Adopt(uint64_t block_offset, uint64_t length) {
+  uint64_t capacity = 0;
+  const uint8_t* payload = AdoptWhole(block_offset, &capacity);
+  if (payload == nullptr) return nullptr;
+  if (length > capacity) {
+    // Ours now, but the message does not fit its block: refuse it and keep the block.
+    Release(block_offset);
+    return nullptr;
+  }
   return payload;
 }
 

@@ -42,9 +42,12 @@ class BufferCache : public std::enable_shared_from_this<BufferCache> {
   // Publishes a user's buffer and returns where it is; the buffer becomes empty.
   BlockPayload Publish(MessageBuffer* buffer, uint64_t reader);
 
-  // Validates a block the peer published to this endpoint (read once, bounds-checked), takes
-  // ownership, and returns its payload address and capacity; nullptr if it does not validate.
+  // Validates a block the peer published to this endpoint (read once, bounds-checked) holding a
+  // message of `length` bytes, takes ownership, and returns its payload; nullptr if it does not
+  // validate (a block that was ours to take but too small for `length` is released).
   const uint8_t* Adopt(uint64_t block_offset, uint64_t length);
+  // The same for a block read whole (metadata): `*capacity` gets its payload bytes.
+  const uint8_t* AdoptWhole(uint64_t block_offset, uint64_t* capacity);
   // Wraps a validated payload for the user (ReceivedMessage releases it back here).
   bool AdoptMessage(const BlockPayload& payload, ReceivedMessage* message);
   // Wraps inline bytes (copied) for the user.

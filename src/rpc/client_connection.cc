@@ -467,9 +467,8 @@ Status ClientConnection::Finish(const Message& response, ClientContext* context,
   };
   std::string status_message;
   if (response.flags & kHasMetadata) {
-    BlockHeader* block = allocator_.ValidBlock(response.metadata_offset);
-    uint64_t capacity = block ? Allocator::PayloadCapacity(Allocator::SizeClassOf(block)) : 0;
-    const uint8_t* bytes = cache_->Adopt(response.metadata_offset, capacity);
+    uint64_t capacity = 0;
+    const uint8_t* bytes = cache_->AdoptWhole(response.metadata_offset, &capacity);
     if (bytes == nullptr) {
       Discard(response);
       return invalid("metadata block");

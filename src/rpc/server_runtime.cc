@@ -303,9 +303,8 @@ void ServerRuntime::Handle(Connection* connection, const Message& request) {
     violation("an invalid inline length");
   }
   if (request.flags & kHasMetadata) {
-    BlockHeader* block = allocator_.ValidBlock(request.metadata_offset);
-    uint64_t capacity = block ? Allocator::PayloadCapacity(Allocator::SizeClassOf(block)) : 0;
-    const uint8_t* bytes = cache->Adopt(request.metadata_offset, capacity);
+    uint64_t capacity = 0;
+    const uint8_t* bytes = cache->AdoptWhole(request.metadata_offset, &capacity);
     Metadata* sections[kMetadataSectionCount] = {&context.client_metadata_, nullptr, nullptr};
     if ((bytes == nullptr || !DecodeMetadata(bytes, capacity, nullptr, sections)) && status.ok()) {
       violation("an invalid metadata block");
