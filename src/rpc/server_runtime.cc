@@ -35,9 +35,11 @@ ServerRuntime::ServerRuntime(std::shared_ptr<Pool> pool, int workers)
       directory_(&pool_->mapping(), &allocator_),
       window_(&pool_->mapping(), &allocator_),
       connections_(new std::atomic<Connection*>[kMaxConnections]),
+      hot_(new std::atomic<uint64_t>[kMaxConnections / 64]),
       worker_count_(static_cast<uint32_t>(workers)),
       worker_passes_(new std::atomic<uint64_t>[workers]) {
   for (uint32_t i = 0; i < kMaxConnections; ++i) connections_[i].store(nullptr);
+  for (uint32_t i = 0; i < kMaxConnections / 64; ++i) hot_[i].store(0);
   for (int i = 0; i < workers; ++i) worker_passes_[i].store(0);
 }
 
@@ -113,28 +115,86 @@ void ServerRuntime::WorkerLoop(uint32_t worker) {
   Backoff backoff;
   for (uint64_t pass = 1; !stopping_.load(std::memory_order_relaxed); ++pass) {
     // Accepting, retiring and reclaiming are rare: every kSlowPassInterval passes, or when idle.
-    bool slow_pass = pass % kSlowPassInterval == 0 || backoff.sleeping();
+    bool idle = backoff.sleeping();
+    bool slow_pass = pass % kSlowPassInterval == 0 || idle;
     bool worked = false;
     if (slow_pass && !housekeeping_.test_and_set(std::memory_order_acquire)) {
       worked = AcceptPending();
       CheckClients();
-      if (backoff.sleeping()) ReclaimRetired();
+      CoolDown();
+      if (idle) ReclaimRetired();
       housekeeping_.clear(std::memory_order_release);
     }
     uint32_t used = connection_slots_used_.load(std::memory_order_acquire);
-    for (uint32_t slot = 0; slot < used; ++slot) {
-      Connection* connection = connections_[slot].load(std::memory_order_acquire);
-      if (connection != nullptr && Poll(slot, connection, slow_pass)) worked = true;
-    }
+    if (PollHot(used)) worked = true;
+    // Cold connections take turns, a few per pass, and all of them when idle; a slow pass also
+    // looks for connections to retire.
+    uint32_t turns = idle ? used : slow_pass ? kClosedChecksPerSlowPass : kColdPollsPerPass;
+    if (PollInTurn(used, std::min(turns, used), slow_pass)) worked = true;
     // Only this worker writes its count: a plain store is enough.
     worker_passes_[worker].store(pass, std::memory_order_release);
     if (worked) {
       backoff.Reset();
-    } else if (backoff.sleeping()) {
+    } else if (idle) {
       SleepUntilRung();
     } else {
       backoff.Wait();
     }
+  }
+}
+
+bool ServerRuntime::PollHot(uint32_t used) {
+  bool worked = false;
+  for (uint32_t word = 0; word * 64 < used; ++word) {
+    for (uint64_t bits = hot_[word].load(std::memory_order_relaxed); bits != 0; bits &= bits - 1) {
+      uint32_t slot = word * 64 + static_cast<uint32_t>(__builtin_ctzll(bits));
+      Connection* connection = connections_[slot].load(std::memory_order_acquire);
+      if (connection != nullptr && Poll(slot, connection, false)) worked = true;
+    }
+  }
+  return worked;
+}
+
+bool ServerRuntime::PollInTurn(uint32_t used, uint32_t turns, bool check_closed) {
+  bool worked = false;
+  for (uint32_t turn = 0; turn < turns; ++turn) {
+    uint32_t slot = cursor_.fetch_add(1, std::memory_order_relaxed) % used;
+    Connection* connection = connections_[slot].load(std::memory_order_acquire);
+    if (connection == nullptr || (IsHot(slot) && !check_closed)) continue;
+    if (Poll(slot, connection, check_closed)) {
+      SetHot(slot, true);
+      worked = true;
+    }
+  }
+  return worked;
+}
+
+void ServerRuntime::CoolDown() {
+  auto now = Clock::now();
+  if (now < next_cool_down_) return;
+  next_cool_down_ = now + kCoolDownInterval;
+  uint32_t used = connection_slots_used_.load(std::memory_order_acquire);
+  for (uint32_t slot = 0; slot < used; ++slot) {
+    Connection* connection = connections_[slot].load(std::memory_order_acquire);
+    if (connection == nullptr || !IsHot(slot)) continue;
+    uint32_t taken = connection->requests_taken.load(std::memory_order_relaxed);
+    connection->quiet_intervals =
+        taken == connection->taken_at_cool_down ? connection->quiet_intervals + 1 : 0;
+    connection->taken_at_cool_down = taken;
+    if (connection->quiet_intervals >= 2) SetHot(slot, false);
+  }
+}
+
+bool ServerRuntime::IsHot(uint32_t slot) const {
+  return (hot_[slot / 64].load(std::memory_order_relaxed) >> (slot % 64)) & 1;
+}
+
+void ServerRuntime::SetHot(uint32_t slot, bool hot) {
+  uint64_t bit = uint64_t{1} << (slot % 64);
+  if (hot) {
+    hot_[slot / 64].fetch_or(bit, std::memory_order_relaxed);
+  } else {
+    hot_[slot / 64].fetch_and(~bit, std::memory_order_relaxed);
   }
 }
 
@@ -173,6 +233,8 @@ bool ServerRuntime::Poll(uint32_t slot, Connection* connection, bool check_close
   bool got = connection->requests.TryRead(&request);
   if (got) {
     connection->handlers_running.fetch_add(1, std::memory_order_relaxed);
+    connection->requests_taken.store(connection->requests_taken.load(std::memory_order_relaxed) + 1,
+                                     std::memory_order_relaxed);
   } else if (connection->handlers_running.load(std::memory_order_acquire) == 0 &&
              (connection->client_dead.load(std::memory_order_relaxed) ||
               connection->violated.load(std::memory_order_relaxed) ||
@@ -223,6 +285,7 @@ void ServerRuntime::Accept(const RegisteredService& service, uint64_t block_offs
   connection->client = ProcessIdentity{static_cast<int32_t>(view.header->client_pid),
                                        view.header->client_start_ticks};
   connections_[slot].store(connection, std::memory_order_release);
+  SetHot(slot, true);
   if (slot == used) connection_slots_used_.store(used + 1, std::memory_order_release);
   Visibility::FetchAdd(&directory_.entry(service.ref.index)->connections_accepted, 1);
   CrashPoint("server.after_accept");
@@ -244,6 +307,7 @@ void ServerRuntime::CheckClients() {
 
 void ServerRuntime::Retire(uint32_t slot, Connection* connection) {
   connection->retired = true;
+  SetHot(slot, false);
   connections_[slot].store(nullptr, std::memory_order_release);
   connection->cache.reset();
   DetachConnection(&allocator_, connection->view, Side::kServer,
