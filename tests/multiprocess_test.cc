@@ -1,16 +1,10 @@
 // Clients and servers as separate processes: the test process is the client (or only the
 // conductor), and notnets_test_peer (NOTNETS_TEST_PEER) runs the server and extra clients.
-#include <fcntl.h>
 #include <gtest/gtest.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <unistd.h>
 
-#include <atomic>
-#include <cerrno>
 #include <chrono>
-#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -21,157 +15,9 @@
 
 #include "notnets/channel.h"
 #include "notnets/pool.h"
-
-#ifndef NOTNETS_TEST_PEER
-#error "NOTNETS_TEST_PEER must name the notnets_test_peer executable"
-#endif
+#include "process_harness.h"
 
 namespace notnets::process_test {
-
-using Clock = std::chrono::steady_clock;
-using std::chrono::milliseconds;
-using std::chrono::seconds;
-
-// Bounds for "did not hang" only; generous so that sanitizer builds pass too.
-constexpr milliseconds kStartBound = seconds(30);
-constexpr milliseconds kHangBound = seconds(15);
-
-// A notnets_test_peer child process with its stdout on a pipe. Killed and reaped on destruction if
-// still running.
-class PeerProcess {
- public:
-  explicit PeerProcess(const std::vector<std::string>& args) {
-    std::vector<std::string> argv_strings = {NOTNETS_TEST_PEER};
-    argv_strings.insert(argv_strings.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& arg : argv_strings) argv.push_back(arg.data());
-    argv.push_back(nullptr);
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) {
-      ADD_FAILURE() << "pipe2: " << std::strerror(errno);
-      return;
-    }
-    pid_ = fork();
-    if (pid_ == 0) {  // only async-signal-safe calls until exec
-      dup2(fds[1], STDOUT_FILENO);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(fds[1]);
-    if (pid_ < 0) {
-      ADD_FAILURE() << "fork: " << std::strerror(errno);
-      close(fds[0]);
-      return;
-    }
-    out_ = fds[0];
-  }
-
-  ~PeerProcess() {
-    if (running()) {
-      kill(pid_, SIGKILL);
-      Wait(kHangBound);
-    }
-    if (out_ >= 0) close(out_);
-  }
-
-  PeerProcess(const PeerProcess&) = delete;
-  PeerProcess& operator=(const PeerProcess&) = delete;
-
-  pid_t pid() const { return pid_; }
-  bool running() const { return pid_ > 0 && !wait_status_.has_value(); }
-
-  // Reads stdout until a line equal to `line`; false at end of output or after `timeout`.
-  bool WaitForLine(const std::string& line, milliseconds timeout) {
-    auto give_up = Clock::now() + timeout;
-    while (true) {
-      for (size_t end; (end = output_.find('\n', consumed_)) != std::string::npos;) {
-        bool found = output_.compare(consumed_, end - consumed_, line) == 0;
-        consumed_ = end + 1;
-        if (found) return true;
-      }
-      if (!ReadSome(give_up)) return false;
-    }
-  }
-
-  // Reads what arrives on stdout within `timeout`, until its end.
-  void ReadFor(milliseconds timeout) {
-    auto give_up = Clock::now() + timeout;
-    while (ReadSome(give_up)) {
-    }
-  }
-  // True once stdout reached its end (the process exited or closed it).
-  bool output_ended() const { return output_ended_; }
-  const std::string& output() const { return output_; }
-
-  void Signal(int signal_number) {
-    if (running()) kill(pid_, signal_number);
-  }
-
-  // Reaps the process; its wait status, or nullopt if it did not exit within `timeout`.
-  std::optional<int> Wait(milliseconds timeout) {
-    auto give_up = Clock::now() + timeout;
-    while (running()) {
-      int status;
-      pid_t reaped = waitpid(pid_, &status, WNOHANG);
-      if (reaped == pid_ || (reaped < 0 && errno != EINTR)) {
-        wait_status_ = reaped == pid_ ? status : -1;
-        break;
-      }
-      if (Clock::now() >= give_up) return std::nullopt;
-      std::this_thread::sleep_for(milliseconds(2));
-    }
-    return wait_status_;
-  }
-
- private:
-  // Appends what the pipe holds to output_; false at end of output or at `give_up`.
-  bool ReadSome(Clock::time_point give_up) {
-    if (out_ < 0 || output_ended_) return false;
-    auto left = std::chrono::duration_cast<milliseconds>(give_up - Clock::now()).count();
-    if (left <= 0) return false;
-    pollfd readable{out_, POLLIN, 0};
-    int ready = poll(&readable, 1, static_cast<int>(left));
-    if (ready < 0 && errno == EINTR) return true;
-    if (ready <= 0) return false;
-    char bytes[4096];
-    ssize_t n = read(out_, bytes, sizeof(bytes));
-    if (n < 0 && errno == EINTR) return true;
-    if (n <= 0) {
-      output_ended_ = true;
-      return false;
-    }
-    output_.append(bytes, static_cast<size_t>(n));
-    return true;
-  }
-
-  pid_t pid_ = -1;
-  int out_ = -1;
-  bool output_ended_ = false;
-  std::string output_;
-  size_t consumed_ = 0;
-  std::optional<int> wait_status_;
-};
-
-std::string UniquePoolName() {
-  static std::atomic<int> counter{0};
-  return "mp-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
-}
-
-// Starts `serve POOL WORKERS` and waits until it is serving.
-std::unique_ptr<PeerProcess> StartServer(const std::string& pool_name, int workers) {
-  auto server = std::make_unique<PeerProcess>(
-      std::vector<std::string>{"serve", pool_name, std::to_string(workers)});
-  EXPECT_TRUE(server->WaitForLine("ready", kStartBound)) << "the server did not start";
-  return server;
-}
-
-// SIGTERM, then expects a clean exit.
-void StopServer(PeerProcess* server) {
-  server->Signal(SIGTERM);
-  std::optional<int> status = server->Wait(kHangBound);
-  ASSERT_TRUE(status.has_value()) << "the server did not exit after SIGTERM";
-  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << "wait status " << *status;
-}
 
 // Used by this file and stress_test.cc. Creates a pool, starts a server with `server_workers`
 // workers, and runs one client process per element of `clients` at once, each element being the

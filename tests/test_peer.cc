@@ -8,6 +8,11 @@
 //       unique and of mixed size, and checks that each response is byte-identical to its request.
 //       "async" keeps up to 16 calls per thread outstanding through Channel::CallAsync futures.
 //       Prints "calls=N ok=N mismatched=N failed=N" and exits 0 only if every call matched.
+//   notnets_test_peer call POOL METHOD TEXT [PAD [sync|async]]
+//       Makes one call of METHOD to "test.Echo" whose request is TEXT padded with spaces to PAD
+//       bytes (Channel::Call, or Channel::CallAsync with "async"). Prints "status=CODE bytes=N"
+//       (N: response bytes) and exits 0 only if the call succeeded. Used with NOTNETS_CRASH_AT to
+//       die at a chosen step of one call (fault_injection_test.cc).
 //
 // Methods of test.Echo:
 //   Echo          copies the request; each request metadata key K comes back as trailing
@@ -18,6 +23,9 @@
 //   Status        request text N: returns Status(StatusCode(N), "status N from handler")
 //   Checksum      responds with the 8-byte little-endian FNV-1a 64 of the request
 //   Cancellations how many Sleep handlers saw cancellation so far, as decimal text
+//   Fill          request text N: responds with N bytes, byte i being 'a' + i % 26
+//   Count         how many times this server process has run Count, this call included, as
+//                 decimal text (shows whether a retried call ran again)
 #include <pthread.h>
 #include <signal.h>
 
@@ -131,6 +139,21 @@ int Serve(const std::string& pool_name, int workers) {
                       response->Copy(std::to_string(cancellations.load()));
                       return Status::OK;
                     });
+
+  service.AddMethod("Fill", [](notnets::ServerContext*, const notnets::ReceivedMessage& request,
+                               notnets::ServerResponse* response) {
+    std::string bytes(std::strtoull(std::string(request.view()).c_str(), nullptr, 10), '\0');
+    for (size_t i = 0; i < bytes.size(); ++i) bytes[i] = static_cast<char>('a' + i % 26);
+    response->Copy(bytes);
+    return Status::OK;
+  });
+
+  std::atomic<uint64_t> counted{0};
+  service.AddMethod("Count", [&counted](notnets::ServerContext*, const notnets::ReceivedMessage&,
+                                        notnets::ServerResponse* response) {
+    response->Copy(std::to_string(counted.fetch_add(1) + 1));
+    return Status::OK;
+  });
 
   std::unique_ptr<notnets::Server> server;
   status = notnets::ServerBuilder(pool)
@@ -322,10 +345,43 @@ int Hold(const std::string& pool_name) {
   return 0;
 }
 
+// One call; see the header comment.
+int Call(const std::string& pool_name, const std::string& method, std::string request,
+         size_t pad_to, bool async) {
+  if (request.size() < pad_to) request.resize(pad_to, ' ');
+  std::shared_ptr<notnets::Pool> pool;
+  Status status = notnets::Pool::Attach(pool_name, &pool);
+  std::shared_ptr<notnets::Channel> channel;
+  if (status.ok()) {
+    notnets::ChannelOptions options;
+    options.wait_for_service = std::chrono::seconds(10);
+    status = notnets::Channel::Connect(pool, "test.Echo", options, &channel);
+  }
+  size_t response_bytes = 0;
+  if (status.ok()) {
+    notnets::ClientContext context;
+    context.set_timeout(std::chrono::seconds(60));
+    if (async) {
+      notnets::CallResult result = channel->CallAsync(method, request, &context).get();
+      status = result.status;
+      response_bytes = result.response.size();
+    } else {
+      std::string response;
+      status = channel->Call(method, request, &response, &context);
+      response_bytes = response.size();
+    }
+  }
+  std::printf("status=%d bytes=%zu\n", static_cast<int>(status.error_code()), response_bytes);
+  std::fflush(stdout);
+  if (!status.ok()) std::fprintf(stderr, "test_peer call: %s\n", status.ToString().c_str());
+  return status.ok() ? 0 : 1;
+}
+
 int Usage() {
   std::fprintf(stderr,
                "usage: notnets_test_peer serve POOL WORKERS\n"
                "       notnets_test_peer client POOL CALLS SEED THREADS [sync|async]\n"
+               "       notnets_test_peer call POOL METHOD TEXT [PAD [sync|async]]\n"
                "       notnets_test_peer hold POOL\n");
   return 2;
 }
@@ -342,6 +398,12 @@ int main(int argc, char** argv) {
     return Client(argv[2], static_cast<uint32_t>(std::strtoul(argv[3], nullptr, 10)),
                   std::strtoull(argv[4], nullptr, 10),
                   static_cast<uint32_t>(std::strtoul(argv[5], nullptr, 10)), kind == "async");
+  }
+  if (mode == "call" && argc >= 5 && argc <= 7) {
+    std::string kind = argc == 7 ? argv[6] : "sync";
+    if (kind != "sync" && kind != "async") return Usage();
+    return Call(argv[2], argv[3], argv[4], argc >= 6 ? std::strtoull(argv[5], nullptr, 10) : 0,
+                kind == "async");
   }
   return Usage();
 }
