@@ -21,6 +21,7 @@ namespace internal {
 class BufferCache;
 class ServerRuntime;
 class Visibility;
+struct ProcessIdentity;
 }  // namespace internal
 
 // What a handler knows about its call, named as in grpc::ServerContext.
@@ -49,7 +50,11 @@ class ServerContext {
   const std::atomic<uint64_t>* cancel_word_ = nullptr;
   uint64_t call_id_ = 0;
   const internal::Visibility* visibility_ = nullptr;
-  const std::atomic<bool>* client_died_ = nullptr;
+  // Set by the server's housekeeping, or here (at most every 100 ms) when no worker is free to
+  // look: the client process is gone.
+  std::atomic<bool>* client_died_ = nullptr;
+  const internal::ProcessIdentity* client_ = nullptr;
+  mutable std::chrono::steady_clock::time_point next_client_check_;
   Metadata client_metadata_;
   Metadata initial_metadata_;
   Metadata trailing_metadata_;

@@ -55,7 +55,10 @@ Status CreateConnection(Allocator* allocator, uint32_t capacity, const ServiceRe
   const PoolMapping& mapping = *allocator->mapping();
   FillView(mapping, block_offset, capacity, view);
   ProcessIdentity self = SelfIdentity();
+  // Serials start at 1 (the pool's counter starts at 0), so endpoint ids start at 2.
+  view->serial = Visibility::FetchAdd(&mapping.header()->connection_serial, 1) + 1;
   auto* header = new (view->header) ConnectionHeader{};
+  header->serial = view->serial;
   header->magic = kConnectionMagic;
   header->version = kConnectionVersion;
   header->ring_capacity = capacity;
@@ -90,11 +93,12 @@ bool OpenConnection(const Allocator& allocator, uint64_t block_offset, const Ser
   uint64_t magic = header->magic;
   uint32_t version = header->version;
   uint32_t capacity = header->ring_capacity;
+  uint64_t serial = header->serial;
   uint64_t requests = header->requests_offset;
   uint64_t responses = header->responses_offset;
-  if (magic != kConnectionMagic || version != kConnectionVersion ||
-      !IsValidRingCapacity(capacity) || header->service_index != service.index ||
-      header->service_generation != service.generation) {
+  if (magic != kConnectionMagic || version != kConnectionVersion || serial == 0 ||
+      serial >= (uint64_t{1} << 54) || !IsValidRingCapacity(capacity) ||
+      header->service_index != service.index || header->service_generation != service.generation) {
     return false;
   }
   ConnectionGeometry geometry(capacity);
@@ -104,6 +108,7 @@ bool OpenConnection(const Allocator& allocator, uint64_t block_offset, const Ser
     return false;
   }
   FillView(mapping, block_offset, capacity, view);
+  view->serial = serial;
   mapping.visibility().Invalidate(view->requests, geometry.payload_bytes() - geometry.requests());
   return true;
 }
@@ -121,6 +126,8 @@ void DetachConnection(Allocator* allocator, const ConnectionView& view, Side sid
     // A dead peer will never release what it held: its cache, messages it kept, messages sent
     // to it that it never took.
     allocator->ReclaimOwnedBy(view.endpoint(peer), view.block_offset, BlockStates::kAny);
+    // ... and blocks it had handed to us but died before naming in a descriptor.
+    allocator->ReclaimOwnedBy(view.endpoint(side), view.block_offset, BlockStates::kPublished);
   }
   const Visibility& visibility = allocator->mapping()->visibility();
   FreeUnconsumed(allocator, view.request_slots(), view.capacity,

@@ -17,6 +17,7 @@ enum class Side : uint8_t { kClient = 0, kServer = 1 };
 // Validated addresses of one connection's parts in this process's mapping.
 struct ConnectionView {
   uint64_t block_offset = 0;
+  uint64_t serial = 0;  // read once from the header
   uint32_t capacity = 0;
   ConnectionHeader* header = nullptr;
   DirectionHeader* requests = nullptr;
@@ -25,10 +26,8 @@ struct ConnectionView {
 
   Descriptor* request_slots() const { return reinterpret_cast<Descriptor*>(requests + 1); }
   Descriptor* response_slots() const { return reinterpret_cast<Descriptor*>(responses + 1); }
-  // The id that owns blocks held by `side` of this connection (never 0).
-  uint64_t endpoint(Side side) const {
-    return (block_offset / kCacheLineBytes) << 1 | static_cast<uint64_t>(side);
-  }
+  // The id that owns blocks held by `side` of this connection: never 0 or 1, never reused.
+  uint64_t endpoint(Side side) const { return serial << 1 | static_cast<uint64_t>(side); }
 };
 
 // Client: allocates and initializes a connection to `service` with rings of `capacity`.

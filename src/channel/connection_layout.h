@@ -52,7 +52,8 @@ struct alignas(kCacheLineBytes) ConnectionHeader {
   SharedWord lifecycle;
   // Link in the service's stack of connections waiting to be accepted.
   SharedWord next_pending;
-  uint8_t reserved1[128 - 80];
+  uint64_t serial;  // unique for the pool's life: owner ids of the two sides derive from it
+  uint8_t reserved1[128 - 88];
 };
 static_assert(sizeof(ConnectionHeader) == 128);
 static_assert(offsetof(ConnectionHeader, lifecycle) == 64);

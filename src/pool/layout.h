@@ -53,7 +53,10 @@ struct alignas(kCacheLineBytes) PoolHeader {
   uint32_t reserved0;
   // FNV-1a of the fields from layout_version to reserved0: catches a corrupt header.
   uint64_t checksum;
-  uint8_t reserved1[128 - 88];
+  // Numbers connections for the pool's whole life (FetchAdd), so that the owner ids derived from
+  // them are never reused.
+  SharedWord connection_serial;
+  uint8_t reserved1[128 - 96];
   AllocatorState allocator;
 };
 static_assert(offsetof(PoolHeader, magic) == 0);
@@ -61,6 +64,7 @@ static_assert(offsetof(PoolHeader, layout_version) == 8);
 static_assert(offsetof(PoolHeader, pool_bytes) == 16);
 static_assert(offsetof(PoolHeader, call_window_offset) == 64);
 static_assert(offsetof(PoolHeader, checksum) == 80);
+static_assert(offsetof(PoolHeader, connection_serial) == 88);
 static_assert(offsetof(PoolHeader, allocator) == 128);
 static_assert(sizeof(PoolHeader) <= kPoolHeaderBytes);
 

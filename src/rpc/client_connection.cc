@@ -511,6 +511,8 @@ void ClientConnection::ExpireAsyncCalls(std::vector<Completion>* completions) {
   bool check_process = now >= next_process_check_;
   if (check_process) next_process_check_ = now + kProcessCheckInterval;
   Status peer = PeerStatus(check_process);
+  // Responses the server published before it went away still count.
+  if (!peer.ok()) TryDrain();
   for (uint32_t i = 0; i < capacity_; ++i) {
     CallSlot& slot = slots_[i];
     // Claim the slot before looking at its context: a response may complete it meanwhile.

@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "pool/process_identity.h"
 #include "pool/shared_memory.h"
 #include "rpc/buffer_cache.h"
 #include "rpc/server_runtime.h"
@@ -9,9 +10,19 @@
 namespace notnets {
 
 bool ServerContext::IsCancelled() const {
-  return (cancel_word_ != nullptr && visibility_->Consume(cancel_word_) == call_id_) ||
-         (client_died_ != nullptr && client_died_->load(std::memory_order_relaxed)) ||
-         std::chrono::steady_clock::now() >= deadline_;
+  if (cancel_word_ != nullptr && visibility_->Consume(cancel_word_) == call_id_) return true;
+  auto now = std::chrono::steady_clock::now();
+  if (now >= deadline_) return true;
+  if (client_died_ == nullptr) return false;
+  // The first look only starts the clock: a short handler never pays for the system calls.
+  constexpr auto kInterval = std::chrono::milliseconds(100);
+  if (next_client_check_ == std::chrono::steady_clock::time_point()) {
+    next_client_check_ = now + kInterval;
+  } else if (!client_died_->load(std::memory_order_relaxed) && now >= next_client_check_) {
+    next_client_check_ = now + kInterval;
+    if (!internal::IsAlive(*client_)) client_died_->store(true, std::memory_order_relaxed);
+  }
+  return client_died_->load(std::memory_order_relaxed);
 }
 
 void ServerResponse::Copy(std::string_view message) {

@@ -127,6 +127,7 @@ void ServerRuntime::WorkerLoop(uint32_t worker) {
     }
     uint32_t used = connection_slots_used_.load(std::memory_order_acquire);
     if (PollHot(used)) worked = true;
+    if (stopping_.load(std::memory_order_relaxed)) break;
     // Cold connections take turns, a few per pass, and all of them when idle; a slow pass also
     // looks for connections to retire.
     uint32_t turns = idle ? used : slow_pass ? kClosedChecksPerSlowPass : kColdPollsPerPass;
@@ -149,7 +150,7 @@ bool ServerRuntime::PollHot(uint32_t used) {
     for (uint64_t bits = hot_[word].load(std::memory_order_relaxed); bits != 0; bits &= bits - 1) {
       uint32_t slot = word * 64 + static_cast<uint32_t>(__builtin_ctzll(bits));
       Connection* connection = connections_[slot].load(std::memory_order_acquire);
-      if (connection != nullptr && Poll(slot, connection, false)) worked = true;
+      if (connection != nullptr && Poll(slot, connection, false, true)) worked = true;
     }
   }
   return worked;
@@ -157,11 +158,13 @@ bool ServerRuntime::PollHot(uint32_t used) {
 
 bool ServerRuntime::PollInTurn(uint32_t used, uint32_t turns, bool check_closed) {
   bool worked = false;
-  for (uint32_t turn = 0; turn < turns; ++turn) {
+  for (uint32_t turn = 0; turn < turns && !stopping_.load(std::memory_order_relaxed); ++turn) {
     uint32_t slot = cursor_.fetch_add(1, std::memory_order_relaxed) % used;
     Connection* connection = connections_[slot].load(std::memory_order_acquire);
-    if (connection == nullptr || (IsHot(slot) && !check_closed)) continue;
-    if (Poll(slot, connection, check_closed)) {
+    // Hot connections had their turn in PollHot; here they are only checked for a closed client.
+    bool hot = IsHot(slot);
+    if (connection == nullptr || (hot && !check_closed)) continue;
+    if (Poll(slot, connection, check_closed, /*take_request=*/!hot)) {
       SetHot(slot, true);
       worked = true;
     }
@@ -220,17 +223,18 @@ bool ServerRuntime::HasWork() const {
   return false;
 }
 
-bool ServerRuntime::Poll(uint32_t slot, Connection* connection, bool check_closed) {
+bool ServerRuntime::Poll(uint32_t slot, Connection* connection, bool check_closed,
+                         bool take_request) {
   // Look before taking the flag: an empty ring costs one load. (A retired connection's memory
   // may be reused already; reading it is harmless, and the flag holder checks `retired`.)
-  if (!connection->requests.HasMessage() && !check_closed) return false;
+  if (!check_closed && !(take_request && connection->requests.HasMessage())) return false;
   if (connection->polling.test_and_set(std::memory_order_acquire)) return false;
   if (connection->retired) {
     connection->polling.clear(std::memory_order_release);
     return false;
   }
   Message request;
-  bool got = connection->requests.TryRead(&request);
+  bool got = take_request && connection->requests.TryRead(&request);
   if (got) {
     connection->handlers_running.fetch_add(1, std::memory_order_relaxed);
     connection->requests_taken.store(connection->requests_taken.load(std::memory_order_relaxed) + 1,
@@ -340,6 +344,7 @@ void ServerRuntime::Handle(Connection* connection, const Message& request) {
   context.call_id_ = request.call_id;
   context.visibility_ = &pool_->mapping().visibility();
   context.client_died_ = &connection->client_dead;
+  context.client_ = &connection->client;
   context.deadline_ = request.timeout_ns == 0
                           ? Clock::time_point::max()
                           : Clock::now() + std::chrono::nanoseconds(request.timeout_ns);

@@ -79,9 +79,9 @@ class ServerRuntime {
   ServerRuntime(std::shared_ptr<Pool> pool, int workers);
 
   void WorkerLoop(uint32_t worker);
-  // Takes one request from the connection in `slot` and handles it; true if there was one. With
-  // `check_closed`, also retires the connection if its client has gone.
-  bool Poll(uint32_t slot, Connection* connection, bool check_closed);
+  // Takes one request from the connection in `slot` (if `take_request`) and handles it; true if
+  // there was one. With `check_closed`, retires the connection if its client has gone.
+  bool Poll(uint32_t slot, Connection* connection, bool check_closed, bool take_request);
   // Polls every hot connection once; true if one had a request.
   bool PollHot(uint32_t used);
   // Polls the next `turns` connections in round-robin order (cold ones only, unless
