@@ -121,10 +121,31 @@ Status Allocator::Allocate(uint64_t payload_bytes, uint64_t owner, uint64_t* blo
   return Status::OK;
 }
 
+uint32_t Allocator::ValidSizeClass(uint64_t block_offset) const {
+  uint64_t capacity = 0;
+  if (ValidBlock(block_offset, &capacity) == nullptr) return 0;
+  return static_cast<uint32_t>(std::bit_width(capacity + kBlockHeaderBytes) - 1);
+}
+
+bool Allocator::Overlaps(uint64_t block_offset, uint32_t size_class) const {
+  if (size_class <= kMinBlockShift || size_class > kMaxBlockShift) return false;
+  for (uint32_t half = size_class - 1; half >= kMinBlockShift; --half) {
+    uint64_t inner = block_offset + BlockBytes(half);
+    uint64_t format = mapping_->At<BlockHeader>(inner)->format.load(std::memory_order_relaxed);
+    if (format >> 32 == kBlockMagic && (format & 0xffffffff) >= kMinBlockShift &&
+        (format & 0xffffffff) <= half) {
+      return true;
+    }
+  }
+  return false;
+}
+
 void Allocator::Free(uint64_t block_offset) {
+  uint32_t size_class = ValidSizeClass(block_offset);
+  if (size_class == 0 || Overlaps(block_offset, size_class)) return;
   auto* block = mapping_->At<BlockHeader>(block_offset);
   block->ownership.store(BlockOwnership(0, BlockState::kFree), std::memory_order_relaxed);
-  Push(FreeHead(SizeClassOf(block)), block_offset);
+  Push(FreeHead(size_class), block_offset);
 }
 
 uint64_t Allocator::ReclaimOwnedBy(uint64_t owner, uint64_t keep, BlockStates states) {

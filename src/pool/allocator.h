@@ -31,8 +31,16 @@ class Allocator {
   // offset of its header. RESOURCE_EXHAUSTED, with the size and what to do, if the pool is full.
   Status Allocate(uint64_t payload_bytes, uint64_t owner, uint64_t* block_offset);
 
-  // Returns a block (from ValidBlock) to the pool.
+  // Returns a block to the pool. A block whose header no longer validates, or that overlaps
+  // another block (a peer lied about its size), is left alone rather than corrupt a free list.
   void Free(uint64_t block_offset);
+
+  // The size class of a valid block, or 0.
+  uint32_t ValidSizeClass(uint64_t block_offset) const;
+
+  // True if a block of `size_class` at `block_offset` would cover the header of a smaller block
+  // where our splits put them: a peer claims a bigger block than it has.
+  bool Overlaps(uint64_t block_offset, uint32_t size_class) const;
 
   // Validates a block offset read from shared memory: inside the heap, aligned, with a block
   // header whose magic and size fit. Returns its header, or nullptr, and in `*payload_capacity`

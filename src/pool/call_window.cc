@@ -129,7 +129,7 @@ void CallWindow::Finish(uint32_t index, uint64_t token, StatusCode code,
   uint64_t recorded = static_cast<uint64_t>(code);
   if (response.size() <= kCallWindowInlineBytes) {
     char bytes[kCallWindowInlineBytes] = {};
-    std::memcpy(bytes, response.data(), response.size());
+    if (!response.empty()) std::memcpy(bytes, response.data(), response.size());
     for (size_t i = 0; i < kCallWindowInlineBytes / 8; ++i) {
       uint64_t word;
       std::memcpy(&word, bytes + i * 8, 8);

@@ -1,5 +1,6 @@
 #include "rpc/buffer_cache.h"
 
+#include <bit>
 #include <cstring>
 
 namespace notnets::internal {
@@ -13,9 +14,10 @@ BufferCache::~BufferCache() {
 
 Status BufferCache::AllocateBlock(uint64_t payload_bytes, uint64_t* block_offset) {
   uint32_t size_class = SizeClassFor(payload_bytes);
-  if (size_class != 0 && allocator_.Pop(&heads_[size_class - kMinBlockShift], block_offset)) {
+  while (size_class != 0 && allocator_.Pop(&heads_[size_class - kMinBlockShift], block_offset)) {
     counts_[size_class - kMinBlockShift].fetch_sub(1, std::memory_order_relaxed);
-    return Status::OK;
+    // A cached block is ours, but its header is in shared memory: check nobody resized it.
+    if (allocator_.ValidSizeClass(*block_offset) == size_class) return Status::OK;
   }
   return allocator_.Allocate(payload_bytes, endpoint_, block_offset);
 }
@@ -36,13 +38,15 @@ Status BufferCache::Allocate(uint64_t payload_bytes, MessageBuffer* buffer) {
 }
 
 void BufferCache::Release(uint64_t block_offset) {
-  auto* block = allocator_.mapping()->At<BlockHeader>(block_offset);
-  uint32_t index = Allocator::SizeClassOf(block) - kMinBlockShift;
-  if (counts_[index].fetch_add(1, std::memory_order_relaxed) >= Limit(index + kMinBlockShift)) {
+  uint32_t size_class = allocator_.ValidSizeClass(block_offset);
+  if (size_class == 0) return;  // a header a peer broke: leave the block alone
+  uint32_t index = size_class - kMinBlockShift;
+  if (counts_[index].fetch_add(1, std::memory_order_relaxed) >= Limit(size_class)) {
     counts_[index].fetch_sub(1, std::memory_order_relaxed);
     allocator_.Free(block_offset);
     return;
   }
+  auto* block = allocator_.mapping()->At<BlockHeader>(block_offset);
   block->ownership.store(BlockOwnership(endpoint_, BlockState::kOwned), std::memory_order_relaxed);
   allocator_.Push(&heads_[index], block_offset);
 }
@@ -72,8 +76,11 @@ const uint8_t* BufferCache::AdoptWhole(uint64_t block_offset, uint64_t* capacity
     visibility.Invalidate(allocator_.mapping()->At<BlockHeader>(block_offset), kBlockHeaderBytes);
   }
   BlockHeader* block = allocator_.ValidBlock(block_offset, capacity);
-  if (block == nullptr || block->ownership.load(std::memory_order_relaxed) !=
-                              BlockOwnership(endpoint_, BlockState::kPublished)) {
+  if (block == nullptr ||
+      block->ownership.load(std::memory_order_relaxed) !=
+          BlockOwnership(endpoint_, BlockState::kPublished) ||
+      allocator_.Overlaps(
+          block_offset, static_cast<uint32_t>(std::bit_width(*capacity + kBlockHeaderBytes) - 1))) {
     return nullptr;
   }
   AnnotateTakeOver(block);
@@ -108,7 +115,7 @@ bool BufferCache::AdoptMessage(const BlockPayload& payload, ReceivedMessage* mes
 
 void BufferCache::InlineMessage(const uint8_t* bytes, size_t length, ReceivedMessage* message) {
   message->Release();
-  std::memcpy(message->inline_, bytes, length);
+  if (length != 0) std::memcpy(message->inline_, bytes, length);
   message->size_ = length;
 }
 

@@ -210,7 +210,9 @@ Status ClientConnection::BuildRequest(uint32_t method_index, Request request,
     message->payload.block = cache_->Publish(request.buffer, server);
   } else if (request.bytes.size() <= kInlinePayloadBytes) {
     message->inline_length = static_cast<uint16_t>(request.bytes.size());
-    std::memcpy(message->payload.inline_bytes, request.bytes.data(), request.bytes.size());
+    if (!request.bytes.empty()) {
+      std::memcpy(message->payload.inline_bytes, request.bytes.data(), request.bytes.size());
+    }
   } else {
     uint64_t block;
     Status status = cache_->AllocateBlock(request.bytes.size(), &block);

@@ -29,7 +29,7 @@ void ServerResponse::Copy(std::string_view message) {
   buffer_ = MessageBuffer();
   inline_size_ = 0;
   if (message.size() <= kInlineCapacity) {
-    std::memcpy(inline_, message.data(), message.size());
+    if (!message.empty()) std::memcpy(inline_, message.data(), message.size());
     inline_size_ = message.size();
     return;
   }

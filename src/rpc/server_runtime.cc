@@ -265,7 +265,9 @@ bool ServerRuntime::AcceptPending() {
       ConnectionView view;
       if (!OpenConnection(allocator_, offset, service.ref, &view)) break;
       uint64_t next = visibility.Consume(&view.header->next_pending);
-      Accept(service, offset);
+      // A connection already open here (a cycle in the stack, or a client pushing it twice)
+      // ends the walk: it was accepted once.
+      if (!Accept(service, view)) break;
       accepted = true;
       offset = next;
     }
@@ -273,9 +275,11 @@ bool ServerRuntime::AcceptPending() {
   return accepted;
 }
 
-void ServerRuntime::Accept(const RegisteredService& service, uint64_t block_offset) {
-  ConnectionView view;
-  OpenConnection(allocator_, block_offset, service.ref, &view);
+bool ServerRuntime::Accept(const RegisteredService& service, const ConnectionView& view) {
+  {
+    std::lock_guard<std::mutex> lock(retired_mutex_);
+    if (!open_blocks_.insert(view.block_offset).second) return false;
+  }
   const Visibility& visibility = pool_->mapping().visibility();
   uint32_t used = connection_slots_used_.load(std::memory_order_relaxed);
   uint32_t slot = 0;
@@ -283,7 +287,9 @@ void ServerRuntime::Accept(const RegisteredService& service, uint64_t block_offs
   if (slot == kMaxConnections || stopping_.load()) {
     visibility.Publish(&view.responses->closed, kClosedBySender);
     DetachConnection(&allocator_, view, Side::kServer);
-    return;
+    std::lock_guard<std::mutex> lock(retired_mutex_);
+    open_blocks_.erase(view.block_offset);
+    return true;
   }
   auto* connection = new Connection(view, &service, pool_);
   connection->client = ProcessIdentity{static_cast<int32_t>(view.header->client_pid),
@@ -293,6 +299,7 @@ void ServerRuntime::Accept(const RegisteredService& service, uint64_t block_offs
   if (slot == used) connection_slots_used_.store(used + 1, std::memory_order_release);
   Visibility::FetchAdd(&directory_.entry(service.ref.index)->connections_accepted, 1);
   CrashPoint("server.after_accept");
+  return true;
 }
 
 void ServerRuntime::CheckClients() {
@@ -314,13 +321,18 @@ void ServerRuntime::Retire(uint32_t slot, Connection* connection) {
   SetHot(slot, false);
   connections_[slot].store(nullptr, std::memory_order_release);
   connection->cache.reset();
+  {
+    // Before the block can be freed and come back as another connection.
+    std::lock_guard<std::mutex> lock(retired_mutex_);
+    open_blocks_.erase(connection->view.block_offset);
+  }
   DetachConnection(&allocator_, connection->view, Side::kServer,
                    connection->client_dead.load(std::memory_order_relaxed));
   Retired retired{std::unique_ptr<Connection>(connection), {}};
+  std::lock_guard<std::mutex> lock(retired_mutex_);
   for (uint32_t i = 0; i < worker_count_; ++i) {
     retired.passes.push_back(worker_passes_[i].load(std::memory_order_acquire));
   }
-  std::lock_guard<std::mutex> lock(retired_mutex_);
   retired_.push_back(std::move(retired));
 }
 
@@ -398,11 +410,13 @@ void ServerRuntime::Handle(Connection* connection, const Message& request) {
   }
   payload.Release();
   Respond(connection, request.call_id, status, &context, &response);
-  if (violated) {
-    MarkForSweep(connection->view);
-    pool_->mapping().visibility().Publish(&connection->view.responses->closed, kClosedForViolation);
-    connection->violated.store(true, std::memory_order_relaxed);
-  }
+  if (violated) CloseForViolation(connection);
+}
+
+void ServerRuntime::CloseForViolation(Connection* connection) {
+  MarkForSweep(connection->view);
+  pool_->mapping().visibility().Publish(&connection->view.responses->closed, kClosedForViolation);
+  connection->violated.store(true, std::memory_order_relaxed);
 }
 
 Status ServerRuntime::RunHandler(const MethodHandler& handler, ServerContext* context,
@@ -508,16 +522,14 @@ void ServerRuntime::Respond(Connection* connection, uint64_t call_id, const Stat
       message.metadata_offset = block;
     }
   }
-  Backoff backoff;
   uint64_t position;
-  while (!connection->responses.TryClaim(&position)) {
-    if (pool_->mapping().visibility().Consume(&connection->view.requests->closed) != kOpen) {
-      // Nobody will read it: the blocks go back to our cache.
-      if (message.flags & kPayloadInBlock) cache->Release(message.payload.block.block_offset);
-      if (message.flags & kHasMetadata) cache->Release(message.metadata_offset);
-      return;
-    }
-    backoff.Wait();
+  if (!connection->responses.TryClaim(&position)) {
+    // A client that follows the protocol never has more calls outstanding than the ring holds,
+    // so a full ring means it sent more than it may, or stopped reading: close it.
+    if (message.flags & kPayloadInBlock) cache->Release(message.payload.block.block_offset);
+    if (message.flags & kHasMetadata) cache->Release(message.metadata_offset);
+    CloseForViolation(connection);
+    return;
   }
   CrashPoint("server.before_publish_response");
   connection->responses.Publish(position, message);

@@ -8,6 +8,7 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <unordered_set>
 #include <vector>
 
 #include "channel/connection.h"
@@ -98,12 +99,15 @@ class ServerRuntime {
   bool AcceptPending();
   // Marks the connections whose client process has died (at most every kClientCheckInterval).
   void CheckClients();
-  void Accept(const RegisteredService& service, uint64_t block_offset);
+  // Starts serving a connection; false if it is open here already.
+  bool Accept(const RegisteredService& service, const ConnectionView& view);
   // Under `polling`: leaves a connection whose client has gone.
   void Retire(uint32_t slot, Connection* connection);
   // Frees retired connections no worker can still be looking at.
   void ReclaimRetired();
   void Handle(Connection* connection, const Message& request);
+  // Closes a connection whose client broke the protocol; it is retired once idle.
+  void CloseForViolation(Connection* connection);
   // Runs a handler, turning exceptions and a passed deadline into their statuses.
   Status RunHandler(const MethodHandler& handler, ServerContext* context,
                     const ReceivedMessage& request, ServerResponse* response);
@@ -129,7 +133,8 @@ class ServerRuntime {
   std::chrono::steady_clock::time_point next_client_check_;  // guarded by housekeeping_
   std::chrono::steady_clock::time_point next_cool_down_;     // guarded by housekeeping_
   std::mutex retired_mutex_;
-  std::vector<Retired> retired_;  // guarded by retired_mutex_
+  std::vector<Retired> retired_;              // guarded by retired_mutex_
+  std::unordered_set<uint64_t> open_blocks_;  // connections served now; guarded by retired_mutex_
   const uint32_t worker_count_;
   std::unique_ptr<std::atomic<uint64_t>[]> worker_passes_;  // passes each worker completed
   std::vector<std::thread> workers_;
