@@ -68,7 +68,7 @@ class ServerRuntimeFuzzAccess {
     uint32_t used = runtime->connection_slots_used_.load();
     for (uint32_t slot = 0; slot < used; ++slot) {
       ServerRuntime::Connection* connection = runtime->connections_[slot].load();
-      if (connection != nullptr && runtime->Poll(slot, connection, true)) worked = true;
+      if (connection != nullptr && runtime->Poll(slot, connection, true, true)) worked = true;
     }
     runtime->worker_passes_[0].fetch_add(1);
     return worked;
