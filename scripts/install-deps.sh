@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages notnets needs to build, test and benchmark, if any are missing.
+# Installs the Debian packages notnets needs to build, test, fuzz and benchmark, if any are
+# missing.
 set -euo pipefail
 
 packages=(cmake g++ make pkg-config libgtest-dev libgmock-dev
-          libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc)
+          libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+          clang libclang-rt-14-dev
+          iceoryx libiceoryx-posh-dev libcapnp-dev capnproto gnuplot-nox)
 
 missing=()
 for package in "${packages[@]}"; do
