@@ -76,17 +76,17 @@ const uint8_t* BufferCache::AdoptWhole(uint64_t block_offset, uint64_t* capacity
     visibility.Invalidate(allocator_.mapping()->At<BlockHeader>(block_offset), kBlockHeaderBytes);
   }
   BlockHeader* block = allocator_.ValidBlock(block_offset, capacity);
-  if (block == nullptr ||
-      block->ownership.load(std::memory_order_relaxed) !=
-          BlockOwnership(endpoint_, BlockState::kPublished) ||
-      allocator_.Overlaps(
-          block_offset, static_cast<uint32_t>(std::bit_width(*capacity + kBlockHeaderBytes) - 1))) {
+  if (block == nullptr || block->ownership.load(std::memory_order_relaxed) !=
+                              BlockOwnership(endpoint_, BlockState::kPublished)) {
     return nullptr;
   }
+  // From here the payload is ours to read (the overlap check reads it too).
   AnnotateTakeOver(block);
-  block->ownership.store(BlockOwnership(endpoint_, BlockState::kOwned), std::memory_order_relaxed);
   const uint8_t* payload = PayloadOf(block_offset);
   visibility.Invalidate(payload, *capacity);
+  auto size_class = static_cast<uint32_t>(std::bit_width(*capacity + kBlockHeaderBytes) - 1);
+  if (allocator_.Overlaps(block_offset, size_class)) return nullptr;
+  block->ownership.store(BlockOwnership(endpoint_, BlockState::kOwned), std::memory_order_relaxed);
   return payload;
 }
 
