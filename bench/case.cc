@@ -5,6 +5,7 @@
 namespace notnets::bench {
 namespace {
 
+// A registered case.
 struct Entry {
   int rank;
   std::string name;

@@ -1,4 +1,5 @@
-// The subcommands of notnets-bench that people run (the hidden "serve" is in process.h).
+// The subcommands of notnets-bench that people run (the hidden "serve" and "client" are in
+// process.h and runners.h).
 #ifndef NOTNETS_BENCH_COMMANDS_H_
 #define NOTNETS_BENCH_COMMANDS_H_
 
@@ -6,7 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "case.h"
+#include "failures.h"
+#include "job.h"
+
 namespace notnets::bench {
+
+// The case every other one is compared with.
+inline constexpr char kBaseline[] = "grpc-http2-tcp";
 
 // What every subcommand needs.
 struct CommonOptions {
@@ -16,7 +24,16 @@ struct CommonOptions {
   std::string pool_name;
   // Print CSV instead of a table.
   bool csv = false;
+  // Pin the client processes to one CPU and the server to another (if 2 are usable).
+  bool pin = true;
 };
+
+// The CaseOptions for `common`: its pool, a pool of `pool_bytes` (0: notnets' default), and the
+// first two usable CPUs for client and server if `common.pin`.
+CaseOptions MakeCaseOptions(const CommonOptions& common, uint64_t pool_bytes = 0);
+
+// "client on CPU a, server on CPU b" for `options`, or "client and server not pinned".
+std::string DescribePinning(const CaseOptions& options);
 
 // Options of "notnets-bench echo".
 struct EchoOptions {
@@ -30,18 +47,57 @@ struct EchoOptions {
 // Options of "notnets-bench idle".
 struct IdleOptions {
   CommonOptions common;
-  // How long the server stays idle; more than 1 (CPU use is measured after the first second).
-  double seconds = 2;
+  // How long client and server stay idle while their CPU use is measured.
+  double seconds = 10;
+  std::vector<std::string> cases = {"notnets-native", "grpc-http2-tcp"};
 };
 
-// Runs each case with its server in a separate process, times `calls` echo calls after `warmup`
-// untimed ones, and prints the latency report. Returns 0, or 1 if any case failed (each failure
-// is named on stderr and the comparison with gRPC is left out).
+// Options of "notnets-bench all".
+struct AllOptions {
+  CommonOptions common;
+  // Timed calls per case in the main table, after `warmup` untimed ones.
+  uint64_t calls = 100000;
+  uint64_t warmup = 5000;
+  // Timed calls per point of a sweep, and the most seconds a point's timed phase may last.
+  uint64_t sweep_calls = 50000;
+  double point_seconds = 2;
+  // The most seconds a case's timed phase in the main table may last.
+  double case_seconds = 15;
+  // Idle interval of the idle-cost measurement.
+  double idle_seconds = 10;
+  // Folder for the CSVs and PNGs; empty for ./results/<timestamp>.
+  std::string out;
+  // Which parts to run (see kAllSections); all if empty.
+  std::vector<std::string> sections;
+};
+
+// Sets up case `name`, starts its server, runs `job` in a client process and stops everything.
+Status RunLatencyCase(const std::string& name, const CaseOptions& case_options, const Job& job,
+                      JobResult* result);
+
+// Runs the idle-cost job (JobMode::kIdle, `seconds` idle) against case `name`.
+Status MeasureIdle(const std::string& name, const CommonOptions& common, double seconds,
+                   std::vector<Metric>* metrics);
+
+// Runs each case with client and server in separate processes, times `calls` echo calls after
+// `warmup` untimed ones, and prints the latency report. Returns 0, or 1 if any case failed (each
+// failure is named on stderr and the comparison with gRPC is left out).
 int RunEcho(const EchoOptions& options);
 
-// Starts a native notnets echo server process, calls it once, leaves it idle, and prints its CPU
-// use while idle and the latency of the calls that follow. Returns 0, or 1 on failure.
+// For each case: the CPU use of an idle client and server, and the latency of the first calls
+// after 1 s and after `seconds` of idleness. Returns 0, or 1 on failure.
 int RunIdle(const IdleOptions& options);
+
+// The parts of "notnets-bench all", in running order.
+inline const std::vector<std::string> kAllSections = {"main",     "size",      "clients",
+                                                      "pipeline", "idleconns", "idle"};
+
+// True if every name is in kAllSections; names the first that is not on stderr.
+bool ValidAllSections(const std::vector<std::string>& sections);
+
+// Every case, every sweep and the idle cost, as tables, CSVs and PNGs (see Usage in main.cc).
+// Returns 0, or 1 if anything failed (then no comparison and no plot).
+int RunAll(const AllOptions& options);
 
 }  // namespace notnets::bench
 

@@ -19,12 +19,15 @@ struct FileSlot {
   char path[PATH_MAX];
 };
 
-constexpr int kFileSlots = 4;
+constexpr int kFileSlots = 16;
 FileSlot g_files[kFileSlots];
-std::atomic<pid_t> g_server{0};
+// Registered child processes; 0 marks a free slot.
+constexpr int kPidSlots = 8;
+std::atomic<pid_t> g_children[kPidSlots];
 
 void OnSignal(int signal_number) {
-  static const char kMessage[] = "notnets-bench: interrupted; removing the server and pool\n";
+  static const char kMessage[] =
+      "notnets-bench: interrupted; removing child processes and shared files\n";
   ssize_t ignored = write(STDERR_FILENO, kMessage, sizeof(kMessage) - 1);
   (void)ignored;
   EmergencyExit(128 + signal_number);
@@ -40,10 +43,12 @@ void InstallEmergencyHandlers() {
 }
 
 void EmergencyExit(int code) {
-  pid_t server = g_server.exchange(0);
-  if (server > 0) {
-    kill(server, SIGKILL);
-    waitpid(server, nullptr, 0);
+  for (std::atomic<pid_t>& child : g_children) {
+    pid_t pid = child.exchange(0);
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
   }
   for (FileSlot& slot : g_files) {
     if (slot.state.load(std::memory_order_acquire) == FileSlot::kArmed) unlink(slot.path);
@@ -51,9 +56,15 @@ void EmergencyExit(int code) {
   _exit(code);
 }
 
-EmergencyKill::EmergencyKill(pid_t pid) { g_server.store(pid); }
+EmergencyKill::EmergencyKill(pid_t pid) : slot_(-1) {
+  for (int i = 0; i < kPidSlots && slot_ < 0; ++i) {
+    pid_t expected = 0;
+    if (g_children[i].compare_exchange_strong(expected, pid)) slot_ = i;
+  }
+  if (slot_ < 0) std::abort();
+}
 
-EmergencyKill::~EmergencyKill() { g_server.store(0); }
+EmergencyKill::~EmergencyKill() { g_children[slot_].store(0); }
 
 EmergencyUnlink::EmergencyUnlink(const std::string& path) : slot_(-1) {
   if (path.size() >= PATH_MAX) std::abort();

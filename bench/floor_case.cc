@@ -14,6 +14,7 @@
 #include "case.h"
 #include "emergency.h"
 #include "machine.h"
+#include "payload.h"
 #include "process.h"
 
 namespace notnets::bench {
@@ -34,7 +35,8 @@ struct Exchange {
   Slot request;
   Slot response;
 };
-static_assert(kEchoPayload.size() <= sizeof(Slot::payload));
+// Largest request a slot carries.
+constexpr size_t kFloorMaxPayload = sizeof(Slot::payload);
 
 Status ErrnoStatus(const std::string& what) {
   return Status(StatusCode::INTERNAL, what + ": " + std::strerror(errno));
@@ -78,14 +80,16 @@ class ExchangeMapping {
   Exchange* exchange_ = nullptr;
 };
 
+// Writes the request slot and spins on the response slot.
 class FloorClient : public EchoClient {
  public:
-  explicit FloorClient(Exchange* exchange) : exchange_(exchange) {}
+  FloorClient(Exchange* exchange, size_t size) : exchange_(exchange), payload_(size) {}
 
   Status Call() override {
     Slot& request = exchange_->request;
-    std::memcpy(request.payload, kEchoPayload.data(), kEchoPayload.size());
-    request.size = kEchoPayload.size();
+    std::string_view bytes = payload_.Next();
+    std::memcpy(request.payload, bytes.data(), bytes.size());
+    request.size = static_cast<uint32_t>(bytes.size());
     request.sequence.store(++sequence_, std::memory_order_release);
 
     Slot& response = exchange_->response;
@@ -94,17 +98,16 @@ class FloorClient : public EchoClient {
     char reply[sizeof(Slot::payload)];
     size_t size = std::min<size_t>(response.size, sizeof(reply));
     std::memcpy(reply, response.payload, size);
-    if (std::string_view(reply, size) != kEchoPayload) {
-      return Status(StatusCode::DATA_LOSS, "reply differs from the request");
-    }
-    return Status::OK;
+    return payload_.Check(std::string_view(reply, size));
   }
 
  private:
   Exchange* const exchange_;
+  Payload payload_;
   uint64_t sequence_ = 0;
 };
 
+// The exchange file, created by Setup and removed with the case.
 class FloorCase : public Case {
  public:
   ~FloorCase() override {
@@ -142,10 +145,24 @@ class FloorCase : public Case {
     return Status::OK;
   }
 
-  Status Connect(std::string_view, std::unique_ptr<EchoClient>* client) override {
-    *client = std::make_unique<FloorClient>(mapping_.get());
+  // One client only: the exchange has one slot per direction.
+  Status Connect(const std::vector<std::string>& server_args, std::string_view,
+                 const ClientOptions& options, std::unique_ptr<EchoClient>* client) override {
+    if (mapping_.get() != nullptr) {
+      return Status(StatusCode::FAILED_PRECONDITION, "floor-shm-pingpong has one client only");
+    }
+    if (server_args.size() != 1 || options.payload_size > kFloorMaxPayload) {
+      return Status(StatusCode::INVALID_ARGUMENT, "expected the exchange file's path and at most " +
+                                                      std::to_string(kFloorMaxPayload) +
+                                                      " bytes a request");
+    }
+    Status status = mapping_.Open(server_args[0], /*create=*/false);
+    if (!status.ok()) return status;
+    *client = std::make_unique<FloorClient>(mapping_.get(), options.payload_size);
     return Status::OK;
   }
+
+  size_t MaxPayload() const override { return kFloorMaxPayload; }
 
  private:
   // Copies each request into the response slot until `stop`.

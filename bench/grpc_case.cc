@@ -1,85 +1,121 @@
-// grpc-http2-tcp: gRPC's synchronous unary echo over HTTP/2 on TCP loopback, the baseline the
-// notnets cases are compared with. A sync server and a blocking stub, as most gRPC services use.
+#include "grpc_case.h"
+
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
 #include <chrono>
 
-#include "case.h"
 #include "echo.grpc.pb.h"
+#include "grpc_clients.h"
 #include "process.h"
 
 namespace notnets::bench {
 namespace {
 
-class EchoServiceImpl final : public EchoService::Service {
+// Echo with a synchronous handler, run on gRPC's thread pool.
+class SyncEchoService final : public EchoService::Service {
   grpc::Status Echo(grpc::ServerContext*, const EchoRequest* request, EchoReply* reply) override {
     reply->set_payload(request->payload());
     return grpc::Status::OK;
   }
 };
 
-class GrpcClient : public EchoClient {
- public:
-  explicit GrpcClient(const std::shared_ptr<grpc::Channel>& channel)
-      : stub_(EchoService::NewStub(channel)) {
-    request_.set_payload(std::string(kEchoPayload));
+// Echo with the callback API: the handler finishes its default reactor at once.
+class CallbackEchoService final : public EchoService::CallbackService {
+  grpc::ServerUnaryReactor* Echo(grpc::CallbackServerContext* context, const EchoRequest* request,
+                                 EchoReply* reply) override {
+    reply->set_payload(request->payload());
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
   }
-
-  Status Call() override {
-    grpc::ClientContext context;
-    EchoReply reply;
-    grpc::Status status = stub_->Echo(&context, request_, &reply);
-    if (!status.ok()) {
-      return Status(static_cast<StatusCode>(status.error_code()), status.error_message());
-    }
-    if (reply.payload() != kEchoPayload) {
-      return Status(StatusCode::DATA_LOSS, "reply differs from the request");
-    }
-    return Status::OK;
-  }
-
- private:
-  std::unique_ptr<EchoService::Stub> stub_;
-  EchoRequest request_;
 };
 
-class GrpcTcpCase : public Case {
- public:
-  Status Setup(const CaseOptions&, std::vector<std::string>*) override { return Status::OK; }
+}  // namespace
 
-  // Announces the address to dial: 127.0.0.1 and the port the kernel picked.
-  Status Serve(const std::vector<std::string>&, const ReadyCallback& ready) override {
-    EchoServiceImpl service;
-    int port = 0;
-    grpc::ServerBuilder builder;
+GrpcCase::~GrpcCase() {
+  if (!socket_path_.empty()) unlink(socket_path_.c_str());
+}
+
+Status GrpcCase::Setup(const CaseOptions&, std::vector<std::string>* server_args) {
+  if (transport_ == GrpcTransport::kUnixSocket) {
+    socket_path_ = "/tmp/notnets-bench-grpc-" + std::to_string(getpid()) + ".sock";
+    unlink(socket_path_.c_str());
+    unlink_on_emergency_ = std::make_unique<EmergencyUnlink>(socket_path_);
+    server_args->push_back(socket_path_);
+  }
+  return Status::OK;
+}
+
+Status GrpcCase::Serve(const std::vector<std::string>& server_args, const ReadyCallback& ready) {
+  SyncEchoService sync_service;
+  CallbackEchoService callback_service;
+  grpc::ServerBuilder builder;
+  builder.SetMaxReceiveMessageSize(-1);
+  builder.SetMaxSendMessageSize(-1);
+  int port = 0;
+  std::string endpoint;
+  if (transport_ == GrpcTransport::kTcp) {
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(&service);
-    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-    if (server == nullptr || port == 0) {
-      return Status(StatusCode::UNAVAILABLE, "gRPC server could not listen on 127.0.0.1");
+  } else {
+    if (server_args.size() != 1) {
+      return Status(StatusCode::INVALID_ARGUMENT, "expected the socket's path");
     }
-    ready("127.0.0.1:" + std::to_string(port));
-    WaitForStopSignal();
-    server->Shutdown();
-    return Status::OK;
+    endpoint = "unix:" + server_args[0];
+    builder.AddListeningPort(endpoint, grpc::InsecureServerCredentials(), &port);
   }
-
-  Status Connect(std::string_view endpoint, std::unique_ptr<EchoClient>* client) override {
-    grpc::ChannelArguments arguments;
-    arguments.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);  // Loopback, whatever http_proxy says.
-    std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
-        std::string(endpoint), grpc::InsecureChannelCredentials(), arguments);
-    if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
-      return Status(StatusCode::UNAVAILABLE,
-                    "gRPC channel to " + std::string(endpoint) + " not connected within 10 s");
-    }
-    *client = std::make_unique<GrpcClient>(channel);
-    return Status::OK;
+  if (api_ == GrpcApi::kSync) {
+    builder.RegisterService(&sync_service);
+  } else {
+    builder.RegisterService(&callback_service);
   }
-};
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    return Status(StatusCode::UNAVAILABLE, "gRPC server could not listen");
+  }
+  if (transport_ == GrpcTransport::kTcp) endpoint = "127.0.0.1:" + std::to_string(port);
+  ready(endpoint);
+  WaitForStopSignal();
+  server->Shutdown();
+  return Status::OK;
+}
 
-const CaseRegistration kRegistration(40, "grpc-http2-tcp",
-                                     [] { return std::make_unique<GrpcTcpCase>(); });
+Status GrpcCase::Connect(const std::vector<std::string>&, std::string_view endpoint,
+                         const ClientOptions& options, std::unique_ptr<EchoClient>* client) {
+  grpc::ChannelArguments arguments;
+  arguments.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);  // Loopback, whatever http_proxy says.
+  // A connection of its own for each client, as separate client processes would have.
+  arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  arguments.SetMaxReceiveMessageSize(-1);
+  arguments.SetMaxSendMessageSize(-1);
+  std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(
+      std::string(endpoint), grpc::InsecureChannelCredentials(), arguments);
+  if (!channel->WaitForConnected(std::chrono::system_clock::now() + std::chrono::seconds(10))) {
+    return Status(StatusCode::UNAVAILABLE,
+                  "gRPC channel to " + std::string(endpoint) + " not connected within 10 s");
+  }
+  if (api_ == GrpcApi::kSync) {
+    *client = MakeGrpcSyncClient(channel, options.payload_size);
+  } else {
+    *client = MakeGrpcCallbackClient(channel, options.payload_size);
+  }
+  return Status::OK;
+}
+
+namespace {
+
+const CaseRegistration kTcp(40, "grpc-http2-tcp", [] {
+  return std::make_unique<GrpcCase>(GrpcTransport::kTcp, GrpcApi::kSync);
+});
+const CaseRegistration kUds(41, "grpc-http2-uds", [] {
+  return std::make_unique<GrpcCase>(GrpcTransport::kUnixSocket, GrpcApi::kSync);
+});
+const CaseRegistration kTcpCallback(42, "grpc-http2-tcp-callback", [] {
+  return std::make_unique<GrpcCase>(GrpcTransport::kTcp, GrpcApi::kCallback);
+});
+const CaseRegistration kUdsCallback(43, "grpc-http2-uds-callback", [] {
+  return std::make_unique<GrpcCase>(GrpcTransport::kUnixSocket, GrpcApi::kCallback);
+});
 
 }  // namespace
 }  // namespace notnets::bench

@@ -3,11 +3,15 @@
 #define NOTNETS_BENCH_MACHINE_H_
 
 #include <string>
+#include <vector>
 
 namespace notnets::bench {
 
 // The number of CPUs this process may run on, as nproc(1) counts them; 0 if unknown.
 int UsableCpus();
+
+// The CPUs this process may run on, lowest first.
+std::vector<int> UsableCpuList();
 
 // The first "model name" in /proc/cpuinfo, or "unknown CPU".
 std::string CpuModel();

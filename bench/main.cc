@@ -1,5 +1,5 @@
-// notnets-bench: compares an echo call over notnets with the same call over gRPC, each case with
-// client and server in separate processes. See Usage() for the subcommands.
+// notnets-bench: compares an echo call over notnets with the same call over gRPC and other IPC,
+// each case with client and server in separate processes. See Usage() for the subcommands.
 #include <unistd.h>
 
 #include <charconv>
@@ -14,28 +14,52 @@
 #include "commands.h"
 #include "emergency.h"
 #include "process.h"
+#include "runners.h"
 
 namespace notnets::bench {
 namespace {
 
+// Prints every subcommand and its flags on stderr.
 void Usage() {
   std::string cases;
   for (const std::string& name : RegisteredCaseNames()) {
     if (!cases.empty()) cases += ',';
     cases += name;
   }
-  std::fprintf(stderr,
-               "usage:\n"
-               "  notnets-bench echo [--calls N] [--warmup N] [--csv] [--cases a,b,...] "
-               "[--pool NAME]\n"
-               "      Latency of an echo call per case, server in a separate process.\n"
-               "      Defaults: --calls 200000 --warmup 10000 --cases %s\n"
-               "  notnets-bench idle [--seconds S] [--csv] [--pool NAME]\n"
-               "      CPU use of an idle native server and latency of the calls after idling.\n"
-               "      Default: --seconds 2 (must be more than 1)\n"
-               "  --pool NAME: pool to create for the notnets cases and remove at the end\n"
-               "      (default bench-<pid>; see notnets::Pool::PathFor).\n",
-               cases.c_str());
+  std::fprintf(
+      stderr,
+      "usage:\n"
+      "  notnets-bench all [--calls N] [--warmup N] [--sweep-calls N] [--point-seconds S]\n"
+      "                    [--idle-seconds S] [--long] [--out DIR] [--sections a,b,...]\n"
+      "      Every case, every sweep and the idle cost, client and server always in separate\n"
+      "      processes. Prints the tables, and writes them as CSV with PNG plots (gnuplot) to\n"
+      "      DIR (default ./results/<timestamp>/). Sections, all by default:\n"
+      "        main       every case: avg, p50, p99, p99.9, max, calls/s, CPU per call of\n"
+      "                   client and server; latency CDFs\n"
+      "        size       request size 16 B to 4 MiB: notnets copying, zero-copy, gRPC TCP\n"
+      "        clients    1 to 64 client threads, each with its own connection, one server\n"
+      "        pipeline   1 to 64 asynchronous calls outstanding from one client thread\n"
+      "        idleconns  1 to 10,000 idle notnets connections while one is measured\n"
+      "        idle       idle CPU of client and server, first calls after 1 s and after\n"
+      "                   --idle-seconds of idleness\n"
+      "      Defaults: --calls 100000 --warmup 5000 --sweep-calls 50000 --point-seconds 2\n"
+      "      --idle-seconds 10: about 5 minutes on 2 CPUs. A case's timed phase lasts 1 s to\n"
+      "      15 s, a point's 0.5 s to --point-seconds, more calls being made to fill the least\n"
+      "      time. --long: 500000 calls, 200000 per point, 10 s per point (about 25 minutes).\n"
+      "      If any case fails or returns wrong data, the run says which, prints no\n"
+      "      comparison, draws no plot and exits with status 1.\n"
+      "  notnets-bench echo [--calls N] [--warmup N] [--csv] [--cases a,b,...]\n"
+      "      Latency of an echo call per case, client and server in separate processes.\n"
+      "      Defaults: --calls 200000 --warmup 10000 --cases %s\n"
+      "  notnets-bench idle [--seconds S] [--csv] [--cases a,b,...]\n"
+      "      CPU use of an idle client and server, and latency of the calls after 1 s and\n"
+      "      after S s of idleness. Defaults: --seconds 10 --cases notnets-native,grpc-http2-tcp\n"
+      "  --pool NAME (any command): pool to create for the notnets cases and remove at the end\n"
+      "      (default bench-<pid>; see notnets::Pool::PathFor).\n"
+      "  --no-pin (any command): let the scheduler place client and server; by default the\n"
+      "      client processes run on the first CPU this process may use and the server on the\n"
+      "      second, so that they never share one (see docs/PERFORMANCE.md).\n",
+      cases.c_str());
 }
 
 // Reads "--name value" or "--name=value" flags from a subcommand's words.
@@ -69,12 +93,14 @@ class FlagReader {
   std::optional<std::string_view> inline_value_;
 };
 
+// Reads a whole unsigned decimal number; false if there is none.
 bool ParseCount(std::optional<std::string_view> text, uint64_t* value) {
   if (!text) return false;
   auto [end, error] = std::from_chars(text->data(), text->data() + text->size(), *value);
   return error == std::errc() && end == text->data() + text->size();
 }
 
+// Reads a whole decimal number of seconds; false if there is none.
 bool ParseSeconds(std::optional<std::string_view> text, double* value) {
   if (!text) return false;
   std::string copy(*text);
@@ -83,6 +109,7 @@ bool ParseSeconds(std::optional<std::string_view> text, double* value) {
   return !copy.empty() && *end == '\0';
 }
 
+// The non-empty parts of "a,b,c".
 std::vector<std::string> SplitCommas(std::string_view text) {
   std::vector<std::string> parts;
   while (!text.empty()) {
@@ -100,6 +127,10 @@ bool ReadCommonFlag(FlagReader* flags, CommonOptions* options) {
     options->csv = true;
     return true;
   }
+  if (flags->flag() == "--no-pin") {
+    options->pin = false;
+    return true;
+  }
   if (flags->flag() == "--pool") {
     auto value = flags->Value();
     if (!value || value->empty()) return false;
@@ -109,6 +140,20 @@ bool ReadCommonFlag(FlagReader* flags, CommonOptions* options) {
   return false;
 }
 
+// Reads a list of registered case names.
+bool ParseCases(std::optional<std::string_view> text, std::vector<std::string>* cases) {
+  *cases = SplitCommas(text.value_or(""));
+  bool valid = !cases->empty();
+  for (const std::string& name : *cases) {
+    if (MakeCase(name) == nullptr) {
+      std::fprintf(stderr, "notnets-bench: there is no case named %s\n", name.c_str());
+      valid = false;
+    }
+  }
+  return valid;
+}
+
+// Reads the flags of "echo"; false (after printing the usage) on a bad one.
 bool ParseEcho(FlagReader* flags, EchoOptions* options) {
   options->cases = RegisteredCaseNames();
   while (flags->Next()) {
@@ -118,15 +163,7 @@ bool ParseEcho(FlagReader* flags, EchoOptions* options) {
     } else if (flags->flag() == "--warmup") {
       valid = ParseCount(flags->Value(), &options->warmup);
     } else if (flags->flag() == "--cases") {
-      auto value = flags->Value();
-      options->cases = SplitCommas(value.value_or(""));
-      valid = !options->cases.empty();
-      for (const std::string& name : options->cases) {
-        if (MakeCase(name) == nullptr) {
-          std::fprintf(stderr, "notnets-bench: there is no case named %s\n", name.c_str());
-          valid = false;
-        }
-      }
+      valid = ParseCases(flags->Value(), &options->cases);
     } else {
       valid = ReadCommonFlag(flags, &options->common);
     }
@@ -140,11 +177,14 @@ bool ParseEcho(FlagReader* flags, EchoOptions* options) {
   return true;
 }
 
+// Reads the flags of "idle"; false (after printing the usage) on a bad one.
 bool ParseIdle(FlagReader* flags, IdleOptions* options) {
   while (flags->Next()) {
     bool valid = true;
     if (flags->flag() == "--seconds") {
-      valid = ParseSeconds(flags->Value(), &options->seconds) && options->seconds > 1;
+      valid = ParseSeconds(flags->Value(), &options->seconds) && options->seconds > 0;
+    } else if (flags->flag() == "--cases") {
+      valid = ParseCases(flags->Value(), &options->cases);
     } else {
       valid = ReadCommonFlag(flags, &options->common);
     }
@@ -158,6 +198,46 @@ bool ParseIdle(FlagReader* flags, IdleOptions* options) {
   return true;
 }
 
+// Reads the flags of "all"; false (after printing the usage) on a bad one.
+bool ParseAll(FlagReader* flags, AllOptions* options) {
+  while (flags->Next()) {
+    bool valid = true;
+    std::string_view flag = flags->flag();
+    if (flag == "--calls") {
+      valid = ParseCount(flags->Value(), &options->calls) && options->calls > 0;
+    } else if (flag == "--warmup") {
+      valid = ParseCount(flags->Value(), &options->warmup);
+    } else if (flag == "--sweep-calls") {
+      valid = ParseCount(flags->Value(), &options->sweep_calls) && options->sweep_calls > 0;
+    } else if (flag == "--point-seconds") {
+      valid = ParseSeconds(flags->Value(), &options->point_seconds) && options->point_seconds > 0;
+    } else if (flag == "--idle-seconds") {
+      valid = ParseSeconds(flags->Value(), &options->idle_seconds) && options->idle_seconds > 0;
+    } else if (flag == "--long") {
+      options->calls = 500000;
+      options->sweep_calls = 200000;
+      options->point_seconds = 10;
+      options->case_seconds = 90;
+    } else if (flag == "--out") {
+      auto value = flags->Value();
+      valid = value && !value->empty();
+      if (valid) options->out = *value;
+    } else if (flag == "--sections") {
+      options->sections = SplitCommas(flags->Value().value_or(""));
+      valid = !options->sections.empty() && ValidAllSections(options->sections);
+    } else {
+      valid = ReadCommonFlag(flags, &options->common) && flag != "--csv";
+    }
+    if (!valid) {
+      std::fprintf(stderr, "notnets-bench all: bad flag or value: %s\n", std::string(flag).c_str());
+      Usage();
+      return false;
+    }
+  }
+  return true;
+}
+
+// Dispatches to the subcommand named by the first word.
 int Main(int argc, char** argv) {
   std::vector<std::string_view> words(argv + 1, argv + argc);
   if (words.empty()) {
@@ -166,7 +246,9 @@ int Main(int argc, char** argv) {
   }
   std::string_view command = words.front();
   words.erase(words.begin());
-  if (command == "serve") return ServeMain(std::vector<std::string>(words.begin(), words.end()));
+  std::vector<std::string> rest(words.begin(), words.end());
+  if (command == "serve") return ServeMain(rest);
+  if (command == "client") return ClientMain(rest);
 
   CommonOptions common;
   for (int i = 0; i < argc; ++i) {
@@ -181,6 +263,13 @@ int Main(int argc, char** argv) {
     if (!ParseEcho(&flags, &options)) return 2;
     InstallEmergencyHandlers();
     return RunEcho(options);
+  }
+  if (command == "all") {
+    AllOptions options;
+    options.common = common;
+    if (!ParseAll(&flags, &options)) return 2;
+    InstallEmergencyHandlers();
+    return RunAll(options);
   }
   if (command == "idle") {
     IdleOptions options;

@@ -1,106 +1,89 @@
-// notnets-native and notnets-native-zerocopy: the native notnets API over a fresh pool. The
-// server is one notnets::Service "bench.Echo" with two methods: "Echo" copies the request into
-// the response, "EchoZeroCopy" builds the response in place in a pool buffer and sends that
-// buffer. The two cases differ in their client, which uses the matching kind of call.
+// notnets-native, notnets-native-zerocopy and notnets-native-zerocopy-stamp: the native notnets
+// API over a fresh pool. The server is one notnets::Service "bench.Echo" with three methods:
+// "Echo" copies the request into the response; "EchoZeroCopy" builds the response in place in a
+// pool buffer (one memcpy of the request) and sends that buffer; "EchoStamp" does the same but
+// writes only the request's stamps (its first and last 8 bytes, see payload.h), as a zero-copy
+// service that forwards or fills a buffer without reading it would. The cases differ in their
+// client, which uses the matching kind of call.
 #include <cstring>
 
 #include "case.h"
 #include "emergency.h"
-#include "notnets/channel.h"
+#include "native_clients.h"
 #include "notnets/pool.h"
 #include "notnets/server.h"
+#include "payload.h"
 #include "process.h"
 
 namespace notnets::bench {
 namespace {
 
-constexpr char kServiceName[] = "bench.Echo";
-
+// "Echo": the library copies the response.
 Status EchoCopy(ServerContext*, const ReceivedMessage& request, ServerResponse* response) {
   response->Copy(request.view());
   return Status::OK;
 }
 
-Status EchoZeroCopy(ServerContext*, const ReceivedMessage& request, ServerResponse* response) {
+// Allocates a response of the request's size and fills it with `fill`.
+template <typename Fill>
+Status EchoInPlace(const ReceivedMessage& request, ServerResponse* response, Fill fill) {
   MessageBuffer buffer;
   Status status = response->Allocate(request.size(), &buffer);
   if (!status.ok()) return status;
-  std::memcpy(buffer.data(), request.data(), request.size());
+  fill(buffer.data());
   buffer.set_size(request.size());
   response->Send(std::move(buffer));
   return Status::OK;
 }
 
-Status CheckReply(std::string_view reply) {
-  if (reply == kEchoPayload) return Status::OK;
-  return Status(StatusCode::DATA_LOSS, "reply differs from the request");
+// "EchoZeroCopy": one memcpy of the request into a pool buffer.
+Status EchoZeroCopy(ServerContext*, const ReceivedMessage& request, ServerResponse* response) {
+  return EchoInPlace(request, response, [&request](uint8_t* data) {
+    std::memcpy(data, request.data(), request.size());
+  });
 }
 
-// Calls "Echo" with copying calls.
-class CopyClient : public EchoClient {
- public:
-  explicit CopyClient(std::shared_ptr<Channel> channel) : channel_(std::move(channel)) {}
+// "EchoStamp": a pool buffer of the request's size with only its stamps written.
+Status EchoStamp(ServerContext*, const ReceivedMessage& request, ServerResponse* response) {
+  return EchoInPlace(request, response, [&request](uint8_t* data) {
+    size_t size = request.size();
+    if (size < kStampedSize) {
+      std::memcpy(data, request.data(), size);
+      return;
+    }
+    std::memcpy(data, request.data(), 8);
+    std::memcpy(data + size - 8, request.data() + size - 8, 8);
+  });
+}
 
-  Status Call() override {
-    ClientContext context;
-    Status status = channel_->Call("Echo", kEchoPayload, &response_, &context);
-    return status.ok() ? CheckReply(response_) : status;
-  }
-
- private:
-  std::shared_ptr<Channel> channel_;
-  std::string response_;
-};
-
-// Calls "EchoZeroCopy" with zero-copy calls: the request is built in a pool buffer and the reply
-// is read where it lies in the pool.
-class ZeroCopyClient : public EchoClient {
- public:
-  explicit ZeroCopyClient(std::shared_ptr<Channel> channel) : channel_(std::move(channel)) {}
-
-  Status Call() override {
-    MessageBuffer request;
-    Status status = channel_->AllocateMessage(kEchoPayload.size(), &request);
-    if (!status.ok()) return status;
-    std::memcpy(request.data(), kEchoPayload.data(), kEchoPayload.size());
-    request.set_size(kEchoPayload.size());
-    ClientContext context;
-    ReceivedMessage response;
-    status = channel_->Call("EchoZeroCopy", std::move(request), &response, &context);
-    return status.ok() ? CheckReply(response.view()) : status;
-  }
-
- private:
-  std::shared_ptr<Channel> channel_;
-};
-
+// One pool per case, created by Setup; the server serves all three methods.
 class NativeCase : public Case {
  public:
-  explicit NativeCase(bool zero_copy) : zero_copy_(zero_copy) {}
+  explicit NativeCase(NativeCallKind kind) : kind_(kind) {}
 
   ~NativeCase() override {
-    if (pool_ != nullptr) Pool::Remove(pool_->path());
+    if (created_ != nullptr) Pool::Remove(created_->path());
   }
 
-  // Creates the pool; the server gets its path.
+  // Creates the pool; the other processes get its path.
   Status Setup(const CaseOptions& options, std::vector<std::string>* server_args) override {
-    Status status = Pool::Create(options.pool_name, PoolOptions(), &pool_);
+    PoolOptions pool_options;
+    if (options.pool_bytes != 0) pool_options.size_bytes = options.pool_bytes;
+    Status status = Pool::Create(options.pool_name, pool_options, &created_);
     if (!status.ok()) return status;
-    remove_on_emergency_ = std::make_unique<EmergencyUnlink>(pool_->path());
-    server_args->push_back(pool_->path());
+    remove_on_emergency_ = std::make_unique<EmergencyUnlink>(created_->path());
+    server_args->push_back(created_->path());
     return Status::OK;
   }
 
   Status Serve(const std::vector<std::string>& server_args, const ReadyCallback& ready) override {
-    if (server_args.size() != 1) {
-      return Status(StatusCode::INVALID_ARGUMENT, "expected the pool's path");
-    }
     std::shared_ptr<Pool> pool;
-    Status status = Pool::Attach(server_args[0], &pool);
+    Status status = AttachPool(server_args, &pool);
     if (!status.ok()) return status;
-    Service service(kServiceName);
+    Service service(kNativeServiceName);
     service.AddMethod("Echo", EchoCopy);
     service.AddMethod("EchoZeroCopy", EchoZeroCopy);
+    service.AddMethod("EchoStamp", EchoStamp);
     std::unique_ptr<Server> server;
     status = ServerBuilder(pool).RegisterService(&service).BuildAndStart(&server);
     if (!status.ok()) return status;
@@ -110,30 +93,41 @@ class NativeCase : public Case {
     return Status::OK;
   }
 
-  Status Connect(std::string_view, std::unique_ptr<EchoClient>* client) override {
-    ChannelOptions options;
-    options.wait_for_service = std::chrono::seconds(5);
-    std::shared_ptr<Channel> channel;
-    Status status = Channel::Connect(pool_, kServiceName, options, &channel);
-    if (!status.ok()) return status;
-    if (zero_copy_) {
-      *client = std::make_unique<ZeroCopyClient>(std::move(channel));
-    } else {
-      *client = std::make_unique<CopyClient>(std::move(channel));
+  Status Connect(const std::vector<std::string>& server_args, std::string_view,
+                 const ClientOptions& options, std::unique_ptr<EchoClient>* client) override {
+    if (attached_ == nullptr) {
+      Status status = AttachPool(server_args, &attached_);
+      if (!status.ok()) return status;
     }
-    return Status::OK;
+    return ConnectNativeClient(attached_, kind_, options, client);
   }
 
+  size_t MaxPayload() const override { return size_t{16} << 20; }
+
  private:
-  const bool zero_copy_;
-  std::shared_ptr<Pool> pool_;
+  static Status AttachPool(const std::vector<std::string>& server_args,
+                           std::shared_ptr<Pool>* pool) {
+    if (server_args.size() != 1) {
+      return Status(StatusCode::INVALID_ARGUMENT, "expected the pool's path");
+    }
+    return Pool::Attach(server_args[0], pool);
+  }
+
+  const NativeCallKind kind_;
+  std::shared_ptr<Pool> created_;   // parent: the pool Setup created
+  std::shared_ptr<Pool> attached_;  // client process: the pool its clients use
   std::unique_ptr<EmergencyUnlink> remove_on_emergency_;
 };
 
-const CaseRegistration kCopyRegistration(20, "notnets-native",
-                                         [] { return std::make_unique<NativeCase>(false); });
-const CaseRegistration kZeroCopyRegistration(30, "notnets-native-zerocopy",
-                                             [] { return std::make_unique<NativeCase>(true); });
+const CaseRegistration kCopyRegistration(20, "notnets-native", [] {
+  return std::make_unique<NativeCase>(NativeCallKind::kCopy);
+});
+const CaseRegistration kZeroCopyRegistration(30, "notnets-native-zerocopy", [] {
+  return std::make_unique<NativeCase>(NativeCallKind::kZeroCopy);
+});
+const CaseRegistration kStampRegistration(31, "notnets-native-zerocopy-stamp", [] {
+  return std::make_unique<NativeCase>(NativeCallKind::kStamp);
+});
 
 }  // namespace
 }  // namespace notnets::bench

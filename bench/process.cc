@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
@@ -18,43 +19,14 @@
 namespace notnets::bench {
 namespace {
 
-constexpr int kReadyTimeoutMs = 10000;
 constexpr int kStopTimeoutMs = 5000;
 
+// INTERNAL naming `what` and errno.
 Status ErrnoStatus(const char* what) {
   return Status(StatusCode::INTERNAL, std::string(what) + ": " + std::strerror(errno));
 }
 
-enum class ReadResult { kLine, kEndOfFile, kTimeout };
-
-// Reads one '\n'-terminated line from `fd` into `*line` (without the '\n'), waiting at most
-// `timeout_ms` in all.
-ReadResult ReadLine(int fd, int timeout_ms, std::string* line) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  line->clear();
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) return ReadResult::kTimeout;
-    pollfd readable = {fd, POLLIN, 0};
-    if (poll(&readable, 1, static_cast<int>(left.count())) <= 0) continue;
-    char c;
-    ssize_t n = read(fd, &c, 1);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return ReadResult::kEndOfFile;
-    if (c == '\n') return ReadResult::kLine;
-    line->push_back(c);
-  }
-}
-
-// Writes "<word> <text>\n" to `fd` in one write and closes it.
-void Announce(int fd, std::string_view word, std::string_view text) {
-  std::string line = std::string(word) + " " + std::string(text) + "\n";
-  ssize_t ignored = write(fd, line.data(), line.size());
-  (void)ignored;
-  close(fd);
-}
-
+// The signal that asks a child to stop: SIGTERM.
 sigset_t StopSignalSet() {
   sigset_t set;
   sigemptyset(&set);
@@ -62,21 +34,35 @@ sigset_t StopSignalSet() {
   return set;
 }
 
-}  // namespace
-
-ServerProcess::~ServerProcess() {
-  if (pid_ >= 0) Stop();
+// Writes all of `text` to `fd`.
+void WriteAll(int fd, std::string_view text) {
+  while (!text.empty()) {
+    ssize_t n = write(fd, text.data(), text.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    text.remove_prefix(static_cast<size_t>(n));
+  }
 }
 
-Status ServerProcess::Start(const std::string& case_name,
-                            const std::vector<std::string>& server_args) {
+}  // namespace
+
+ChildProcess::~ChildProcess() {
+  if (pid_ >= 0) Kill();
+}
+
+Status ChildProcess::Start(const std::string& role, const std::vector<std::string>& args,
+                           int ready_timeout_ms, int cpu) {
   int ready[2];
   if (pipe2(ready, O_CLOEXEC) != 0) return ErrnoStatus("pipe2");
-  std::vector<std::string> words = {"notnets-bench", "serve", case_name, std::to_string(ready[1])};
-  words.insert(words.end(), server_args.begin(), server_args.end());
+  std::vector<std::string> words = {"notnets-bench", role, std::to_string(ready[1])};
+  words.insert(words.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& word : words) argv.push_back(word.data());
   argv.push_back(nullptr);
+
+  cpu_set_t pinned;
+  CPU_ZERO(&pinned);
+  if (cpu >= 0) CPU_SET(cpu, &pinned);
 
   // Signals stay blocked across fork so that the child never runs the parent's handlers.
   sigset_t all, previous;
@@ -93,6 +79,7 @@ Status ServerProcess::Start(const std::string& case_name,
     }
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127);
+    if (cpu >= 0 && sched_setaffinity(0, sizeof(pinned), &pinned) != 0) _exit(126);
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     fcntl(ready[1], F_SETFD, 0);
     execv("/proc/self/exe", argv.data());
@@ -107,46 +94,109 @@ Status ServerProcess::Start(const std::string& case_name,
     return ErrnoStatus("fork");
   }
   pid_ = pid;
+  pipe_ = ready[0];
   emergency_kill_ = std::make_unique<EmergencyKill>(pid);
 
   std::string line;
-  ReadResult result = ReadLine(ready[0], kReadyTimeoutMs, &line);
-  close(ready[0]);
-  if (result == ReadResult::kLine && line.rfind("ready ", 0) == 0) {
-    endpoint_ = line.substr(6);
+  bool timed_out = false;
+  bool got = ReadLine(ready_timeout_ms, &line, &timed_out);
+  if (got && line.rfind("ready ", 0) == 0) {
+    text_ = line.substr(6);
     return Status::OK;
   }
-  if (result == ReadResult::kTimeout) {
-    kill(pid_, SIGKILL);
-    Reap();
+  if (timed_out) {
+    Kill();
     return Status(StatusCode::UNAVAILABLE,
-                  "server not ready within " + std::to_string(kReadyTimeoutMs / 1000) + " s");
+                  role + " not ready within " + std::to_string(ready_timeout_ms / 1000) + " s");
   }
   if (!AwaitExit(kStopTimeoutMs)) kill(pid_, SIGKILL);
   std::string how = Reap();
-  if (line.rfind("failed ", 0) == 0) {
-    return Status(StatusCode::UNAVAILABLE, "server failed: " + line.substr(7));
+  if (got && line.rfind("failed ", 0) == 0) {
+    return Status(StatusCode::UNAVAILABLE, role + " failed: " + line.substr(7));
   }
   return Status(StatusCode::UNAVAILABLE,
-                "server " + (how.empty() ? "exited" : how) + " before it was ready");
+                role + " " + (how.empty() ? "exited" : how) + " before it was ready");
 }
 
-Status ServerProcess::Stop() {
+bool ChildProcess::ReadLine(int timeout_ms, std::string* line, bool* timed_out) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  *timed_out = false;
+  for (;;) {
+    size_t newline = unread_.find('\n');
+    if (newline != std::string::npos) {
+      *line = unread_.substr(0, newline);
+      unread_.erase(0, newline + 1);
+      return true;
+    }
+    if (pipe_ < 0) return false;
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      *timed_out = true;
+      return false;
+    }
+    pollfd readable = {pipe_, POLLIN, 0};
+    if (poll(&readable, 1, static_cast<int>(left.count())) <= 0) continue;
+    char chunk[4096];
+    ssize_t n = read(pipe_, chunk, sizeof(chunk));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      close(pipe_);
+      pipe_ = -1;
+      continue;
+    }
+    unread_.append(chunk, static_cast<size_t>(n));
+  }
+}
+
+Status ChildProcess::Finish(int timeout_ms, std::vector<std::string>* lines) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::string line;
+  std::string failure;
+  bool timed_out = false;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (!ReadLine(static_cast<int>(std::max<int64_t>(left.count(), 1)), &line, &timed_out)) break;
+    if (line.rfind("failed ", 0) == 0) {
+      failure = line.substr(7);
+    } else {
+      lines->push_back(line);
+    }
+  }
+  if (timed_out) {
+    Kill();
+    return Status(StatusCode::DEADLINE_EXCEEDED,
+                  "client did not finish within " + std::to_string(timeout_ms / 1000) + " s");
+  }
+  if (!AwaitExit(kStopTimeoutMs)) kill(pid_, SIGKILL);
+  std::string how = Reap();
+  if (!failure.empty()) return Status(StatusCode::INTERNAL, failure);
+  if (!how.empty()) return Status(StatusCode::INTERNAL, "client " + how);
+  return Status::OK;
+}
+
+Status ChildProcess::Stop() {
   if (pid_ < 0) return Status::OK;
   kill(pid_, SIGTERM);
   if (!AwaitExit(kStopTimeoutMs)) {
-    kill(pid_, SIGKILL);
-    Reap();
-    return Status(StatusCode::DEADLINE_EXCEEDED, "server did not stop within " +
+    Kill();
+    return Status(StatusCode::DEADLINE_EXCEEDED, "did not stop within " +
                                                      std::to_string(kStopTimeoutMs / 1000) +
                                                      " s of SIGTERM; killed it");
   }
   std::string how = Reap();
   if (how.empty()) return Status::OK;
-  return Status(StatusCode::INTERNAL, "server " + how);
+  return Status(StatusCode::INTERNAL, how);
 }
 
-bool ServerProcess::AwaitExit(int timeout_ms) {
+void ChildProcess::Kill() {
+  if (pid_ < 0) return;
+  kill(pid_, SIGKILL);
+  Reap();
+}
+
+bool ChildProcess::AwaitExit(int timeout_ms) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   for (;;) {
     siginfo_t info = {};
@@ -157,13 +207,17 @@ bool ServerProcess::AwaitExit(int timeout_ms) {
   }
 }
 
-std::string ServerProcess::Reap() {
+std::string ChildProcess::Reap() {
   AwaitExit(-1);
   emergency_kill_.reset();  // Before reaping, so that the pid cannot have been reused.
   int status = 0;
   while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }
   pid_ = -1;
+  if (pipe_ >= 0) {
+    close(pipe_);
+    pipe_ = -1;
+  }
   if (WIFEXITED(status)) {
     if (WEXITSTATUS(status) == 0) return "";
     return "exited with status " + std::to_string(WEXITSTATUS(status));
@@ -172,37 +226,53 @@ std::string ServerProcess::Reap() {
   return "ended with wait status " + std::to_string(status);
 }
 
+ParentPipe::~ParentPipe() { close(fd_); }
+
+void ParentPipe::Ready(std::string_view text) {
+  if (announced_) return;
+  WriteAll(fd_, "ready " + std::string(text) + "\n");
+  announced_ = true;
+}
+
+void ParentPipe::Failed(std::string_view text) {
+  std::string line = "failed " + std::string(text);
+  for (char& c : line) {
+    if (c == '\n') c = ' ';
+  }
+  WriteAll(fd_, line + "\n");
+}
+
+void ParentPipe::Line(std::string_view text) { WriteAll(fd_, std::string(text) + "\n"); }
+
 int ServeMain(const std::vector<std::string>& args) {
   if (args.size() < 2) {
-    std::fprintf(stderr, "usage: notnets-bench serve <case> <ready fd> [server args...]\n");
+    std::fprintf(stderr, "usage: notnets-bench serve <ready fd> <case> [server args...]\n");
     return 2;
   }
   // Blocked before the case starts any thread, so that every thread inherits the mask.
-  sigset_t stop = StopSignalSet();
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
-
-  const std::string& case_name = args[0];
-  int ready_fd = std::atoi(args[1].c_str());
+  BlockStopSignal();
+  ParentPipe parent(std::atoi(args[0].c_str()));
+  const std::string& case_name = args[1];
   std::vector<std::string> server_args(args.begin() + 2, args.end());
-  bool announced = false;
-  ReadyCallback ready = [&](std::string_view endpoint) {
-    if (announced) return;
-    Announce(ready_fd, "ready", endpoint);
-    announced = true;
-  };
+  ReadyCallback ready = [&](std::string_view endpoint) { parent.Ready(endpoint); };
 
   std::unique_ptr<Case> server = MakeCase(case_name);
   Status status = server != nullptr
                       ? server->Serve(server_args, ready)
                       : Status(StatusCode::INVALID_ARGUMENT, "no case named " + case_name);
   if (status.ok()) return 0;
-  if (announced) {
+  if (parent.announced()) {
     std::fprintf(stderr, "notnets-bench serve %s: %s\n", case_name.c_str(),
                  status.ToString().c_str());
   } else {
-    Announce(ready_fd, "failed", status.ToString());
+    parent.Failed(status.ToString());
   }
   return 1;
+}
+
+void BlockStopSignal() {
+  sigset_t stop = StopSignalSet();
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
 }
 
 void WaitForStopSignal() {

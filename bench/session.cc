@@ -3,6 +3,13 @@
 namespace notnets::bench {
 namespace {
 
+constexpr int kServerReadyTimeoutMs = 20000;
+// Holding 10,000 connections takes a while to set up.
+constexpr int kHolderReadyTimeoutMs = 300000;
+// A client process that has not finished after this long is killed (its own watchdog ends it
+// sooner if calls stop completing).
+constexpr int kClientSlackMs = 300000;
+
 Status Prefixed(const std::string& step, const Status& status) {
   return Status(status.error_code(), step + ": " + status.error_message());
 }
@@ -15,20 +22,50 @@ Status CaseSession::Open(const std::string& name, const CaseOptions& options,
   if (bench_case == nullptr) {
     return Status(StatusCode::INVALID_ARGUMENT, "there is no case named " + name);
   }
-  std::unique_ptr<CaseSession> opened(new CaseSession(std::move(bench_case)));
-  std::vector<std::string> server_args;
-  Status status = opened->case_->Setup(options, &server_args);
+  std::unique_ptr<CaseSession> opened(new CaseSession(name, std::move(bench_case)));
+  Status status = opened->case_->Setup(options, &opened->server_args_);
   if (!status.ok()) return Prefixed("setup", status);
-  status = opened->server_.Start(name, server_args);
+  std::vector<std::string> args = {name};
+  args.insert(args.end(), opened->server_args_.begin(), opened->server_args_.end());
+  opened->client_cpu_ = options.client_cpu;
+  status = opened->server_.Start("serve", args, kServerReadyTimeoutMs, options.server_cpu);
   if (!status.ok()) return Prefixed("starting the server", status);
-  status = opened->case_->Connect(opened->server_.endpoint(), &opened->client_);
-  if (!status.ok()) return Prefixed("connecting", status);
   *session = std::move(opened);
   return Status::OK;
 }
 
+Job CaseSession::Complete(Job job) const {
+  job.case_name = name_;
+  job.server_args = server_args_;
+  job.endpoint = server_.text();
+  job.server_pid = server_.pid();
+  return job;
+}
+
+Status CaseSession::Run(Job job, JobResult* result) {
+  ChildProcess client;
+  Status status =
+      client.Start("client", Complete(job).ToWords(), kServerReadyTimeoutMs, client_cpu_);
+  if (!status.ok()) return Prefixed("starting the client", status);
+  int timeout_ms = kClientSlackMs + static_cast<int>(1000 * (job.max_seconds + job.idle_seconds));
+  std::vector<std::string> lines;
+  status = client.Finish(timeout_ms, &lines);
+  if (!status.ok()) return status;
+  return JobResult::FromLines(lines, result);
+}
+
+Status CaseSession::Hold(uint32_t connections, std::unique_ptr<ChildProcess>* holder) {
+  Job job;
+  job.mode = JobMode::kHold;
+  job.connections = connections;
+  auto started = std::make_unique<ChildProcess>();
+  Status status = started->Start("client", Complete(job).ToWords(), kHolderReadyTimeoutMs);
+  if (!status.ok()) return Prefixed("starting the idle connections", status);
+  *holder = std::move(started);
+  return Status::OK;
+}
+
 Status CaseSession::Close() {
-  client_.reset();
   Status status = server_.Stop();
   return status.ok() ? status : Prefixed("stopping the server", status);
 }

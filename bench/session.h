@@ -1,5 +1,5 @@
-// One case brought up end to end in the parent: what client and server share, the server
-// process, and a client connected to it.
+// One case brought up in the parent: what its processes share, and its server process. Client
+// processes run jobs against it, one at a time (and idle holders beside them).
 #ifndef NOTNETS_BENCH_SESSION_H_
 #define NOTNETS_BENCH_SESSION_H_
 
@@ -7,42 +7,57 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "case.h"
+#include "job.h"
 #include "notnets/status.h"
 #include "process.h"
 
 namespace notnets::bench {
 
+// A case set up, with its server running.
 class CaseSession {
  public:
-  // Sets up case `name`, starts its server process and connects a client. On failure nothing is
-  // left behind and the status says which step failed and why.
+  // Sets up case `name` and starts its server process. On failure nothing is left behind and the
+  // status says which step failed and why.
   static Status Open(const std::string& name, const CaseOptions& options,
                      std::unique_ptr<CaseSession>* session);
 
-  // Disconnects, stops the server and removes what the case created, if Close has not.
+  // Stops the server and removes what the case created, if Close has not.
   ~CaseSession() = default;
   CaseSession(const CaseSession&) = delete;
   CaseSession& operator=(const CaseSession&) = delete;
 
-  // The connected client, until Close.
-  EchoClient* client() const { return client_.get(); }
+  // Runs `job` in a new client process (pinned to CaseOptions::client_cpu) against this session's
+  // server (the job's case, server
+  // arguments, endpoint and server pid are filled in here) and returns what it measured.
+  Status Run(Job job, JobResult* result);
+
+  // Starts a client process that holds `connections` idle clients open until `holder` is stopped
+  // (ChildProcess::Stop) or destroyed. It is not pinned: it only sleeps once set up.
+  Status Hold(uint32_t connections, std::unique_ptr<ChildProcess>* holder);
 
   // The server's process id, until Close.
   pid_t server_pid() const { return server_.pid(); }
 
-  // Disconnects the client and stops the server. Returns an error if the server did not exit
-  // cleanly. The case's shared resources go with the session.
+  // Stops the server. Returns an error if it did not exit cleanly. The case's shared resources
+  // go with the session.
   Status Close();
 
  private:
-  explicit CaseSession(std::unique_ptr<Case> bench_case) : case_(std::move(bench_case)) {}
+  CaseSession(std::string name, std::unique_ptr<Case> bench_case)
+      : name_(std::move(name)), case_(std::move(bench_case)) {}
 
-  // Destroyed in reverse: client, then server, then the case's resources.
+  // Fills in what every job against this session needs.
+  Job Complete(Job job) const;
+
+  std::string name_;
+  // Destroyed in reverse: server, then the case's resources.
   std::unique_ptr<Case> case_;
-  ServerProcess server_;
-  std::unique_ptr<EchoClient> client_;
+  std::vector<std::string> server_args_;
+  int client_cpu_ = -1;  // the CPU measuring clients are pinned to, or -1
+  ChildProcess server_;
 };
 
 }  // namespace notnets::bench

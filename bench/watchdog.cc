@@ -7,7 +7,16 @@
 namespace notnets::bench {
 
 Watchdog::Watchdog(std::string case_name, std::chrono::seconds timeout)
-    : case_name_(std::move(case_name)), timeout_(timeout), thread_([this] { Watch(); }) {}
+    : Watchdog(std::move(case_name), timeout, nullptr) {}
+
+Watchdog::Watchdog(std::string case_name, std::chrono::seconds timeout,
+                   std::function<uint64_t()> progress)
+    : case_name_(std::move(case_name)),
+      timeout_(timeout),
+      progress_(progress ? std::move(progress) : std::function<uint64_t()>([this] {
+        return ticks_.load(std::memory_order_relaxed);
+      })),
+      thread_([this] { Watch(); }) {}
 
 Watchdog::~Watchdog() {
   {
@@ -19,14 +28,14 @@ Watchdog::~Watchdog() {
 }
 
 void Watchdog::Watch() {
-  uint64_t last_ticks = ticks_.load(std::memory_order_relaxed);
+  uint64_t last_progress_count = progress_();
   auto last_progress = std::chrono::steady_clock::now();
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stop_requested_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
-    uint64_t ticks = ticks_.load(std::memory_order_relaxed);
+    uint64_t count = progress_();
     auto now = std::chrono::steady_clock::now();
-    if (ticks != last_ticks) {
-      last_ticks = ticks;
+    if (count != last_progress_count) {
+      last_progress_count = count;
       last_progress = now;
     } else if (now - last_progress >= timeout_) {
       std::fprintf(stderr, "notnets-bench: case %s: FAILED: no call completed in %lld s\n",

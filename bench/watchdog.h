@@ -6,17 +6,21 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
 
 namespace notnets::bench {
 
-// While alive, watches a client's calls from a thread of its own: if `timeout` passes without a
-// call to Tick(), prints that case `case_name` stopped answering and calls EmergencyExit(1).
+// While alive, watches a client's calls from a thread of its own: if `timeout` passes without
+// progress, prints that case `case_name` stopped answering and calls EmergencyExit(1).
 class Watchdog {
  public:
+  // Progress is counted by Tick().
   Watchdog(std::string case_name, std::chrono::seconds timeout);
+  // Progress is what `progress` returns (any thread-safe count that grows with each call).
+  Watchdog(std::string case_name, std::chrono::seconds timeout, std::function<uint64_t()> progress);
   // Stops watching.
   ~Watchdog();
   Watchdog(const Watchdog&) = delete;
@@ -33,6 +37,7 @@ class Watchdog {
   const std::string case_name_;
   const std::chrono::seconds timeout_;
   std::atomic<uint64_t> ticks_{0};
+  std::function<uint64_t()> progress_;
   std::mutex mutex_;
   std::condition_variable stop_requested_;
   bool stop_ = false;

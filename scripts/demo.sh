@@ -7,4 +7,5 @@ cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > /dev/null
 cmake --build build -j"$(nproc)"
-build/bench/notnets-bench echo --calls "${NOTNETS_DEMO_CALLS:-50000}"
+build/bench/notnets-bench echo --calls "${NOTNETS_DEMO_CALLS:-50000}" \
+  --cases floor-shm-pingpong,notnets-native,notnets-native-zerocopy,grpc-http2-tcp

@@ -1,0 +1,45 @@
+// The parts of "notnets-bench all" that are not sweeps (see sweep.h), and what the run collects.
+#ifndef NOTNETS_BENCH_ALL_SECTIONS_H_
+#define NOTNETS_BENCH_ALL_SECTIONS_H_
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "commands.h"
+#include "failures.h"
+#include "report.h"
+#include "sweep.h"
+
+namespace notnets::bench {
+
+// One case's latency CDF.
+struct CaseCdf {
+  std::string name;
+  std::vector<CdfPoint> points;
+};
+
+// Everything a run of "notnets-bench all" measured.
+struct AllResults {
+  std::vector<CaseResult> main;
+  std::vector<CaseCdf> cdfs;
+  std::vector<Sweep> sweeps;
+  std::vector<CaseMetrics> idle;
+};
+
+// Every registered case, one client thread, `calls` calls after `warmup`: the main table.
+void RunMainSection(const AllOptions& options, AllResults* results, Failures* failures);
+
+// The idle cost (see MeasureIdle) of notnets-native and grpc-http2-tcp.
+void RunIdleSection(const AllOptions& options, AllResults* results, Failures* failures);
+
+// Prints the targets with the figures of this run: zero-copy 1 MiB against 64 B, peak
+// pipelined throughput, notnets against iceoryx and Cap'n Proto, 10,000 idle connections.
+void PrintTargets(const AllResults& results, FILE* out);
+
+// The sweep called `name` in `results`, or nullptr.
+const Sweep* FindSweep(const AllResults& results, const std::string& name);
+
+}  // namespace notnets::bench
+
+#endif  // NOTNETS_BENCH_ALL_SECTIONS_H_

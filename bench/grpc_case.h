@@ -1,0 +1,51 @@
+// What the gRPC cases share: the two ways of serving echo.proto (sync and callback), the two
+// clients (a blocking stub, and the callback stub), and the two transports (TCP loopback and a
+// Unix-domain socket), all over HTTP/2 without TLS.
+#ifndef NOTNETS_BENCH_GRPC_CASE_H_
+#define NOTNETS_BENCH_GRPC_CASE_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "case.h"
+#include "emergency.h"
+
+namespace notnets::bench {
+
+// Where a gRPC server listens.
+enum class GrpcTransport { kTcp, kUnixSocket };
+
+// Which gRPC API server and client use.
+enum class GrpcApi {
+  // grpc::Service with a synchronous handler; a blocking stub.
+  kSync,
+  // grpc::CallbackService with a default reactor; the stub's async() callback calls.
+  kCallback,
+};
+
+// One gRPC case: `transport` and `api` fixed at construction.
+class GrpcCase : public Case {
+ public:
+  GrpcCase(GrpcTransport transport, GrpcApi api) : transport_(transport), api_(api) {}
+  ~GrpcCase() override;
+
+  // Picks a socket path for kUnixSocket (removed with the case).
+  Status Setup(const CaseOptions& options, std::vector<std::string>* server_args) override;
+
+  // Announces the address to dial: "127.0.0.1:<port the kernel picked>" or "unix:<path>".
+  Status Serve(const std::vector<std::string>& server_args, const ReadyCallback& ready) override;
+
+  Status Connect(const std::vector<std::string>& server_args, std::string_view endpoint,
+                 const ClientOptions& options, std::unique_ptr<EchoClient>* client) override;
+
+ private:
+  const GrpcTransport transport_;
+  const GrpcApi api_;
+  std::string socket_path_;  // parent, kUnixSocket: the socket to remove
+  std::unique_ptr<EmergencyUnlink> unlink_on_emergency_;
+};
+
+}  // namespace notnets::bench
+
+#endif  // NOTNETS_BENCH_GRPC_CASE_H_

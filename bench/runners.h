@@ -1,0 +1,36 @@
+// The work of a client process, one function per JobMode (see job.h). Each connects its clients
+// through the case, runs, and fills `result`; the process's CPU time and the server's are read
+// around the timed phase.
+#ifndef NOTNETS_BENCH_RUNNERS_H_
+#define NOTNETS_BENCH_RUNNERS_H_
+
+#include <chrono>
+
+#include "case.h"
+#include "job.h"
+#include "process.h"
+
+namespace notnets::bench {
+
+// How long a client may go without completing a call before the benchmark gives up on it.
+inline constexpr std::chrono::seconds kHangTimeout(10);
+
+// JobMode::kLatency: calls one at a time from job.threads threads.
+Status RunLatencyJob(Case* bench_case, const Job& job, JobResult* result);
+
+// JobMode::kPipeline: job.depth asynchronous calls outstanding from one thread's client.
+Status RunPipelineJob(Case* bench_case, const Job& job, JobResult* result);
+
+// JobMode::kIdle: idle CPU use and the first calls after idleness.
+Status RunIdleJob(Case* bench_case, const Job& job, JobResult* result);
+
+// JobMode::kHold: opens job.connections clients, calls each once, announces ready through
+// `parent`, and holds them until the stop signal.
+Status RunHoldJob(Case* bench_case, const Job& job, ParentPipe* parent);
+
+// The main function of "notnets-bench client <fd> <job words...>". Returns the exit status.
+int ClientMain(const std::vector<std::string>& args);
+
+}  // namespace notnets::bench
+
+#endif  // NOTNETS_BENCH_RUNNERS_H_

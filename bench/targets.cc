@@ -1,0 +1,92 @@
+// The targets of issue #5, computed from one run's figures. Reported, never asserted.
+#include <algorithm>
+
+#include "all_sections.h"
+
+namespace notnets::bench {
+namespace {
+
+// The row of `sweep` for case `name` at `x`, or nullptr.
+const SweepRow* Row(const Sweep* sweep, const std::string& name, double x) {
+  if (sweep == nullptr) return nullptr;
+  for (const SweepRow& row : sweep->rows) {
+    if (row.case_name == name && row.x == x) return &row;
+  }
+  return nullptr;
+}
+
+// The main-table result of case `name`, or nullptr.
+const Measurement* Main(const AllResults& results, const std::string& name) {
+  for (const CaseResult& result : results.main) {
+    if (result.name == name) return &result.measurement;
+  }
+  return nullptr;
+}
+
+void SizeTarget(const AllResults& results, const std::string& name, FILE* out) {
+  const Sweep* size = FindSweep(results, "size");
+  const SweepRow* small = Row(size, name, 64);
+  const SweepRow* large = Row(size, name, 1024 * 1024);
+  if (small == nullptr || large == nullptr) return;
+  double ratio = large->measurement.latency.p50_us / small->measurement.latency.p50_us;
+  std::fprintf(out, "  %-30s 1 MiB p50 %.3f us / 64 B p50 %.3f us = %.1fx (target <= 3x: %s)\n",
+               name.c_str(), large->measurement.latency.p50_us, small->measurement.latency.p50_us,
+               ratio, ratio <= 3 ? "met" : "not met");
+}
+
+void PipelineTarget(const AllResults& results, const std::string& name, FILE* out) {
+  const Sweep* pipeline = FindSweep(results, "pipeline");
+  const SweepRow* one = Row(pipeline, name, 1);
+  if (one == nullptr) return;
+  const SweepRow* best = one;
+  for (const SweepRow& row : pipeline->rows) {
+    if (row.case_name == name &&
+        row.measurement.latency.calls_per_s > best->measurement.latency.calls_per_s) {
+      best = &row;
+    }
+  }
+  std::fprintf(out, "  %-30s peak %.0f calls/s at %g outstanding (1 outstanding: %.0f calls/s)\n",
+               name.c_str(), best->measurement.latency.calls_per_s, best->x,
+               one->measurement.latency.calls_per_s);
+}
+
+void VersusTarget(const AllResults& results, const std::string& other, FILE* out) {
+  const Measurement* native = Main(results, "notnets-native");
+  const Measurement* them = Main(results, other);
+  if (native == nullptr || them == nullptr) return;
+  double ratio = them->latency.p50_us / native->latency.p50_us;
+  std::fprintf(out, "  notnets-native p50 %.3f us, %s p50 %.3f us: notnets x %.1f %s\n",
+               native->latency.p50_us, other.c_str(), them->latency.p50_us,
+               ratio >= 1 ? ratio : 1 / ratio, ratio >= 1 ? "faster" : "slower");
+}
+
+}  // namespace
+
+void PrintTargets(const AllResults& results, FILE* out) {
+  std::fprintf(out, "\nTargets (measured in this run; reported, not asserted):\n");
+  std::fprintf(out, " zero-copy echo, 1 MiB against 64 B:\n");
+  for (const char* name : {"notnets-native-zerocopy", "notnets-native-zerocopy-stamp"}) {
+    SizeTarget(results, name, out);
+  }
+  std::fprintf(out, " pipelined throughput, one client thread, one server worker:\n");
+  for (const char* name : {"notnets-native", "grpc-http2-tcp-callback"}) {
+    PipelineTarget(results, name, out);
+  }
+  std::fprintf(out, " notnets against other shared-memory and RPC systems:\n");
+  for (const char* name : {"iceoryx-reqres", "capnp-rpc-uds", "grpc-http2-tcp"}) {
+    VersusTarget(results, name, out);
+  }
+  const Sweep* idle = FindSweep(results, "idleconns");
+  const SweepRow* one = Row(idle, "notnets-native", 1);
+  const SweepRow* many = Row(idle, "notnets-native", 10000);
+  if (one != nullptr && many != nullptr) {
+    std::fprintf(out,
+                 " idle connections: p50 %.3f us with 1, %.3f us with 10,000 (%.1fx); p99 %.3f "
+                 "-> %.3f us\n",
+                 one->measurement.latency.p50_us, many->measurement.latency.p50_us,
+                 many->measurement.latency.p50_us / one->measurement.latency.p50_us,
+                 one->measurement.latency.p99_us, many->measurement.latency.p99_us);
+  }
+}
+
+}  // namespace notnets::bench
