@@ -2,6 +2,8 @@
 
 #include <cstring>
 #include <exception>
+#include <map>
+#include <utility>
 
 #include "channel/wait.h"
 #include "pool/crash_point.h"
@@ -306,13 +308,18 @@ void ServerRuntime::CheckClients() {
   auto now = Clock::now();
   if (now < next_client_check_) return;
   next_client_check_ = now + kClientCheckInterval;
+  // Many connections usually share a few client processes: ask the kernel once per process.
+  std::map<std::pair<int32_t, uint64_t>, bool> alive;
   uint32_t used = connection_slots_used_.load(std::memory_order_acquire);
   for (uint32_t slot = 0; slot < used; ++slot) {
     Connection* connection = connections_[slot].load(std::memory_order_acquire);
-    if (connection != nullptr && !connection->client_dead.load(std::memory_order_relaxed) &&
-        !IsAlive(connection->client)) {
-      connection->client_dead.store(true, std::memory_order_relaxed);
-    }
+    if (connection == nullptr || connection->client_dead.load(std::memory_order_relaxed)) continue;
+    std::pair<int32_t, uint64_t> process{connection->client.pid, connection->client.start_ticks};
+    auto known = alive.find(process);
+    bool is_alive = known != alive.end()
+                        ? known->second
+                        : alive.emplace(process, IsAlive(connection->client)).first->second;
+    if (!is_alive) connection->client_dead.store(true, std::memory_order_relaxed);
   }
 }
 
