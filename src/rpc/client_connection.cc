@@ -217,7 +217,8 @@ Status ClientConnection::BuildRequest(uint32_t method_index, Request request,
     uint64_t block;
     Status status = cache_->AllocateBlock(request.bytes.size(), &block);
     if (!status.ok()) return status;
-    std::memcpy(cache_->PayloadOf(block), request.bytes.data(), request.bytes.size());
+    // The bytes may come from a received message; see ServerResponse::Copy.
+    std::memmove(cache_->PayloadOf(block), request.bytes.data(), request.bytes.size());
     cache_->PublishBlock(block, request.bytes.size(), server);
     message->flags |= kPayloadInBlock;
     message->payload.block = BlockPayload{block, request.bytes.size()};

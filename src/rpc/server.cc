@@ -34,7 +34,9 @@ void ServerResponse::Copy(std::string_view message) {
     return;
   }
   error_ = cache_->Allocate(message.size(), &buffer_);
-  if (error_.ok()) std::memcpy(buffer_.data(), message.data(), message.size());
+  // `message` may be a received message in pool memory; a peer that lied about its blocks can
+  // make the two overlap (within its own connection), so copy as if they could.
+  if (error_.ok()) std::memmove(buffer_.data(), message.data(), message.size());
 }
 
 Status ServerResponse::Allocate(size_t size, MessageBuffer* buffer) {
