@@ -94,14 +94,7 @@ class FaultInjectionTest : public ::testing::Test {
     ASSERT_TRUE(server_->running());
   }
 
-  std::shared_ptr<Channel> Connect() {
-    std::shared_ptr<Channel> channel;
-    ChannelOptions options;
-    options.wait_for_service = seconds(10);
-    Status status = Channel::Connect(pool_, "test.Echo", options, &channel);
-    EXPECT_TRUE(status.ok()) << status.ToString();
-    return channel;
-  }
+  std::shared_ptr<Channel> Connect() { return process_test::ConnectToTestService(pool_); }
 
   Status Call(const std::string& method, const std::string& request, std::string* response,
               bool wait_for_ready = false) {

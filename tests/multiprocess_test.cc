@@ -120,14 +120,7 @@ class MultiProcessTest : public ::testing::Test {
     ASSERT_TRUE(server_->running());
   }
 
-  std::shared_ptr<Channel> Connect() {
-    std::shared_ptr<Channel> channel;
-    ChannelOptions options;
-    options.wait_for_service = seconds(10);
-    Status status = Channel::Connect(pool_, "test.Echo", options, &channel);
-    EXPECT_TRUE(status.ok()) << status.ToString();
-    return channel;
-  }
+  std::shared_ptr<Channel> Connect() { return process_test::ConnectToTestService(pool_); }
 
   Status Call(const std::string& method, const std::string& request, std::string* response,
               milliseconds timeout = kHangBound) {

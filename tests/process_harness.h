@@ -22,6 +22,9 @@
 #include <thread>
 #include <vector>
 
+#include "notnets/channel.h"
+#include "notnets/pool.h"
+
 #ifndef NOTNETS_TEST_PEER
 #error "NOTNETS_TEST_PEER must name the notnets_test_peer executable"
 #endif
@@ -186,6 +189,16 @@ inline std::unique_ptr<PeerProcess> StartServer(const std::string& pool_name, in
       std::vector<std::string>{"serve", pool_name, std::to_string(workers)}, environment);
   EXPECT_TRUE(server->WaitForLine("ready", kStartBound)) << "the server did not start";
   return server;
+}
+
+// Connects to the test peer's "test.Echo" in `pool`, waiting up to 10 s for it to register.
+inline std::shared_ptr<Channel> ConnectToTestService(const std::shared_ptr<Pool>& pool) {
+  std::shared_ptr<Channel> channel;
+  ChannelOptions options;
+  options.wait_for_service = std::chrono::seconds(10);
+  Status status = Channel::Connect(pool, "test.Echo", options, &channel);
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  return channel;
 }
 
 // SIGTERM, then expects a clean exit.

@@ -278,16 +278,21 @@ void AsyncCalls(notnets::Channel* channel, uint32_t calls, uint64_t seed, uint32
   while (!window.empty()) complete_oldest();
 }
 
-int Client(const std::string& pool_name, uint32_t calls, uint64_t seed, uint32_t threads,
-           bool async) {
+// Attaches `pool_name` and connects to its "test.Echo", waiting up to 10 s for it to register.
+Status ConnectToTestService(const std::string& pool_name,
+                            std::shared_ptr<notnets::Channel>* channel) {
   std::shared_ptr<notnets::Pool> pool;
   Status status = notnets::Pool::Attach(pool_name, &pool);
+  if (!status.ok()) return status;
+  notnets::ChannelOptions options;
+  options.wait_for_service = std::chrono::seconds(10);
+  return notnets::Channel::Connect(pool, "test.Echo", options, channel);
+}
+
+int Client(const std::string& pool_name, uint32_t calls, uint64_t seed, uint32_t threads,
+           bool async) {
   std::shared_ptr<notnets::Channel> channel;
-  if (status.ok()) {
-    notnets::ChannelOptions options;
-    options.wait_for_service = std::chrono::seconds(10);
-    status = notnets::Channel::Connect(pool, "test.Echo", options, &channel);
-  }
+  Status status = ConnectToTestService(pool_name, &channel);
   if (!status.ok()) {
     std::printf("calls=0 ok=0 mismatched=0 failed=0 connect: %s\n", status.ToString().c_str());
     return 1;
@@ -349,14 +354,8 @@ int Hold(const std::string& pool_name) {
 int Call(const std::string& pool_name, const std::string& method, std::string request,
          size_t pad_to, bool async) {
   if (request.size() < pad_to) request.resize(pad_to, ' ');
-  std::shared_ptr<notnets::Pool> pool;
-  Status status = notnets::Pool::Attach(pool_name, &pool);
   std::shared_ptr<notnets::Channel> channel;
-  if (status.ok()) {
-    notnets::ChannelOptions options;
-    options.wait_for_service = std::chrono::seconds(10);
-    status = notnets::Channel::Connect(pool, "test.Echo", options, &channel);
-  }
+  Status status = ConnectToTestService(pool_name, &channel);
   size_t response_bytes = 0;
   if (status.ok()) {
     notnets::ClientContext context;
