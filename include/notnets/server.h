@@ -20,6 +20,7 @@ namespace notnets {
 namespace internal {
 class BufferCache;
 class ServerRuntime;
+struct ServerConnection;
 class Visibility;
 struct ProcessIdentity;
 }  // namespace internal
@@ -30,8 +31,8 @@ class ServerContext {
   // The caller's deadline: its remaining time, counted from when the handling began;
   // time_point::max() for none.
   std::chrono::steady_clock::time_point deadline() const { return deadline_; }
-  // True once the client cancelled the call, its deadline passed, or the client process died.
-  // Long handlers should poll it.
+  // True once the client cancelled the call, its deadline passed, the client process died, or
+  // (for an asynchronous call) the server is shutting down. Long handlers should poll it.
   bool IsCancelled() const;
   // The request headers.
   const Metadata& client_metadata() const { return client_metadata_; }
@@ -54,6 +55,7 @@ class ServerContext {
   // look: the client process is gone.
   std::atomic<bool>* client_died_ = nullptr;
   const internal::ProcessIdentity* client_ = nullptr;
+  const std::atomic<bool>* server_stopping_ = nullptr;
   mutable std::chrono::steady_clock::time_point next_client_check_;
   Metadata client_metadata_;
   Metadata initial_metadata_;
@@ -72,6 +74,7 @@ class ServerResponse {
 
  private:
   friend class internal::ServerRuntime;
+  friend class ServerCall;
   static constexpr size_t kInlineCapacity = 24;
   explicit ServerResponse(internal::BufferCache* cache) : cache_(cache) {}
   internal::BufferCache* cache_;
@@ -81,10 +84,43 @@ class ServerResponse {
   Status error_;  // set if a copy did not fit in the pool
 };
 
+// A call answered later, from any thread: what an asynchronous handler receives. Its request,
+// context and response stay valid until Finish, which must be called exactly once (the server's
+// Shutdown waits for it; IsCancelled() turns true to hurry it).
+class ServerCall {
+ public:
+  ServerCall(const ServerCall&) = delete;
+  ServerCall& operator=(const ServerCall&) = delete;
+  ServerContext* context() { return &context_; }
+  const ReceivedMessage& request() const { return request_; }
+  ServerResponse* response() { return &response_; }
+  // Sends the response (or `status` when it is not OK, as a MethodHandler's return) and destroys
+  // this call.
+  void Finish(const Status& status);
+
+ private:
+  friend class internal::ServerRuntime;
+  ServerCall(internal::ServerRuntime* runtime, internal::ServerConnection* connection,
+             uint64_t call_id, internal::BufferCache* cache)
+      : runtime_(runtime), connection_(connection), call_id_(call_id), response_(cache) {}
+  ~ServerCall() = default;
+  internal::ServerRuntime* runtime_;
+  internal::ServerConnection* connection_;
+  uint64_t call_id_;
+  ServerContext context_;
+  ReceivedMessage request_;
+  ServerResponse response_;
+};
+
 // Handles one call. The request is valid only during the call. A non-OK status is sent to the
 // client with its message; the response is then ignored.
 using MethodHandler = std::function<Status(ServerContext* context, const ReceivedMessage& request,
                                            ServerResponse* response)>;
+
+// Starts one call that is finished later with ServerCall::Finish, so that no worker thread waits
+// for it. Runs on a worker thread; must not block. At-most-once calls are refused with
+// FAILED_PRECONDITION: the window records results of MethodHandlers only.
+using AsyncMethodHandler = std::function<void(ServerCall* call)>;
 
 // A named service and its methods. Register it with a ServerBuilder; it must outlive the Server.
 class Service {
@@ -92,13 +128,18 @@ class Service {
   explicit Service(std::string name) : name_(std::move(name)) {}
   // Adds a method; names are unique within the service.
   void AddMethod(std::string name, MethodHandler handler) {
-    methods_.push_back({std::move(name), std::move(handler)});
+    methods_.push_back({std::move(name), std::move(handler), nullptr});
+  }
+  // Adds a method whose calls are answered later.
+  void AddAsyncMethod(std::string name, AsyncMethodHandler handler) {
+    methods_.push_back({std::move(name), nullptr, std::move(handler)});
   }
   const std::string& name() const { return name_; }
 
   struct Method {
     std::string name;
-    MethodHandler handler;
+    MethodHandler handler;             // set for a method added with AddMethod
+    AsyncMethodHandler async_handler;  // set for a method added with AddAsyncMethod
   };
   const std::vector<Method>& methods() const { return methods_; }
 

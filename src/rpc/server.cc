@@ -13,6 +13,7 @@ bool ServerContext::IsCancelled() const {
   if (cancel_word_ != nullptr && visibility_->Consume(cancel_word_) == call_id_) return true;
   auto now = std::chrono::steady_clock::now();
   if (now >= deadline_) return true;
+  if (server_stopping_ != nullptr && server_stopping_->load(std::memory_order_relaxed)) return true;
   if (client_died_ == nullptr) return false;
   // The first look only starts the clock: a short handler never pays for the system calls.
   constexpr auto kInterval = std::chrono::milliseconds(100);
@@ -42,6 +43,8 @@ void ServerResponse::Copy(std::string_view message) {
 Status ServerResponse::Allocate(size_t size, MessageBuffer* buffer) {
   return cache_->Allocate(size, buffer);
 }
+
+void ServerCall::Finish(const Status& status) { runtime_->FinishAsync(this, status); }
 
 Server::Server(std::unique_ptr<internal::ServerRuntime> runtime) : runtime_(std::move(runtime)) {}
 

@@ -21,8 +21,8 @@ constexpr uint32_t kMaxPendingWalk = 65536;
 
 }  // namespace
 
-ServerRuntime::Connection::Connection(const ConnectionView& view, const RegisteredService* service,
-                                      std::shared_ptr<Pool> pool)
+ServerConnection::ServerConnection(const ConnectionView& view, const RegisteredService* service,
+                                   std::shared_ptr<Pool> pool)
     : view(view),
       service(service),
       cache(std::make_shared<BufferCache>(pool, view.endpoint(Side::kServer))),
@@ -90,6 +90,11 @@ void ServerRuntime::Shutdown() {
   stopping_.store(true);
   doorbell_.Ring();
   for (std::thread& worker : workers_) worker.join();
+  {
+    // Their contexts report IsCancelled() now; each still answers its connection.
+    std::unique_lock<std::mutex> lock(async_mutex_);
+    async_done_.wait(lock, [this] { return async_calls_ == 0; });
+  }
   // Connections that arrived after the last accept are taken now only to be closed.
   AcceptPending();
   const Visibility& visibility = pool_->mapping().visibility();
@@ -355,8 +360,40 @@ void ServerRuntime::ReclaimRetired() {
 }
 
 void ServerRuntime::Handle(Connection* connection, const Message& request) {
+  const std::vector<Service::Method>& methods = connection->service->service->methods();
+  bool async = request.code < methods.size() && methods[request.code].async_handler != nullptr;
+  ServerCall local(this, connection, request.call_id, connection->cache.get());
+  // An asynchronous call lives on the heap until Finish; one that cannot start is answered here.
+  ServerCall* call =
+      async ? new ServerCall(this, connection, request.call_id, local.response_.cache_) : &local;
+  bool violated = false;
+  Status status = Decode(connection, request, call, &violated);
+  uint64_t token = 0;
+  bool at_most_once = status.ok() && TakeCallToken(&call->context_.client_metadata_, &token);
+  if (status.ok() && async) {
+    if (!at_most_once) {
+      StartAsync(connection, call, methods[request.code].async_handler);
+      return;
+    }
+    status = Status(StatusCode::FAILED_PRECONDITION,
+                    "method '" + methods[request.code].name +
+                        "' is asynchronous; at-most-once calls need a synchronous method");
+  } else if (status.ok()) {
+    const MethodHandler& handler = methods[request.code].handler;
+    status = at_most_once
+                 ? RunAtMostOnce(token, handler, &call->context_, call->request_, &call->response_)
+                 : RunHandler(handler, &call->context_, call->request_, &call->response_);
+  }
+  call->request_.Release();
+  Respond(connection, request.call_id, status, &call->context_, &call->response_);
+  if (async) delete call;
+  if (violated) CloseForViolation(connection);
+}
+
+Status ServerRuntime::Decode(Connection* connection, const Message& request, ServerCall* call,
+                             bool* violated) {
   const Service* service = connection->service->service;
-  ServerContext context;
+  ServerContext& context = call->context_;
   context.cancel_word_ =
       &connection->view
            .cancel_words[static_cast<uint32_t>(request.call_id) & (connection->view.capacity - 1)];
@@ -367,14 +404,11 @@ void ServerRuntime::Handle(Connection* connection, const Message& request) {
   context.deadline_ = request.timeout_ns == 0
                           ? Clock::time_point::max()
                           : Clock::now() + std::chrono::nanoseconds(request.timeout_ns);
-  ServerResponse response(connection->cache.get());
   BufferCache* cache = connection->cache.get();
   Status status;
-  ReceivedMessage payload;
   // Garbage from the client: the call fails with INTERNAL and the connection is closed.
-  bool violated = false;
-  auto violation = [&status, &violated](const char* what) {
-    violated = true;
+  auto violation = [&status, violated](const char* what) {
+    *violated = true;
     status = Status(StatusCode::INTERNAL, std::string("the client broke the protocol (") + what +
                                               "); the server closed the connection");
   };
@@ -382,11 +416,12 @@ void ServerRuntime::Handle(Connection* connection, const Message& request) {
   // Take both blocks before judging either, so that neither leaks when the other is invalid.
   if (!status.ok()) {
   } else if (request.flags & kPayloadInBlock) {
-    if (!cache->AdoptMessage(request.payload.block, &payload)) {
+    if (!cache->AdoptMessage(request.payload.block, &call->request_)) {
       violation("an invalid payload block");
     }
   } else if (request.inline_length <= kInlinePayloadBytes) {
-    BufferCache::InlineMessage(request.payload.inline_bytes, request.inline_length, &payload);
+    BufferCache::InlineMessage(request.payload.inline_bytes, request.inline_length,
+                               &call->request_);
   } else {
     violation("an invalid inline length");
   }
@@ -408,16 +443,31 @@ void ServerRuntime::Handle(Connection* connection, const Message& request) {
   if (status.ok() && has_deadline && Clock::now() >= context.deadline_) {
     status = Status(StatusCode::DEADLINE_EXCEEDED, "deadline passed before the handler ran");
   }
-  if (status.ok()) {
-    const MethodHandler& handler = service->methods()[request.code].handler;
-    uint64_t token;
-    status = TakeCallToken(&context.client_metadata_, &token)
-                 ? RunAtMostOnce(token, handler, &context, payload, &response)
-                 : RunHandler(handler, &context, payload, &response);
+  return status;
+}
+
+void ServerRuntime::StartAsync(Connection* connection, ServerCall* call,
+                               const AsyncMethodHandler& handler) {
+  {
+    std::lock_guard<std::mutex> lock(async_mutex_);
+    ++async_calls_;
   }
-  payload.Release();
-  Respond(connection, request.call_id, status, &context, &response);
-  if (violated) CloseForViolation(connection);
+  connection->handlers_running.fetch_add(1, std::memory_order_relaxed);
+  // Shutdown waits for asynchronous calls: they see it as a cancellation, to hurry.
+  call->context_.server_stopping_ = &stopping_;
+  CrashPoint("server.before_handler");
+  handler(call);
+}
+
+void ServerRuntime::FinishAsync(ServerCall* call, Status status) {
+  Connection* connection = call->connection_;
+  status = Conclude(call->context_, call->response_, std::move(status));
+  call->request_.Release();
+  Respond(connection, call->call_id_, status, &call->context_, &call->response_);
+  delete call;
+  connection->handlers_running.fetch_sub(1, std::memory_order_release);
+  std::lock_guard<std::mutex> lock(async_mutex_);
+  if (--async_calls_ == 0) async_done_.notify_all();
 }
 
 void ServerRuntime::CloseForViolation(Connection* connection) {
@@ -437,10 +487,15 @@ Status ServerRuntime::RunHandler(const MethodHandler& handler, ServerContext* co
   } catch (...) {
     status = Status(StatusCode::UNKNOWN, "the handler threw an exception");
   }
-  if (status.ok() && !response->error_.ok()) status = response->error_;
+  return Conclude(*context, *response, std::move(status));
+}
+
+Status ServerRuntime::Conclude(const ServerContext& context, const ServerResponse& response,
+                               Status status) {
+  if (status.ok() && !response.error_.ok()) status = response.error_;
   // As in gRPC, a call whose deadline passed while its handler ran has failed, whatever the
   // handler returned.
-  if (context->deadline_ != Clock::time_point::max() && Clock::now() >= context->deadline_) {
+  if (context.deadline_ != Clock::time_point::max() && Clock::now() >= context.deadline_) {
     status = Status(StatusCode::DEADLINE_EXCEEDED, "deadline exceeded while the handler ran");
   }
   return status;

@@ -22,6 +22,34 @@
 
 namespace notnets::internal {
 
+// A service this server registered in the directory.
+struct RegisteredService {
+  Service* service;
+  ServiceRef ref;
+};
+
+// One client's connection as a server holds it.
+struct ServerConnection {
+  ServerConnection(const ConnectionView& view, const RegisteredService* service,
+                   std::shared_ptr<Pool> pool);
+  ConnectionView view;
+  const RegisteredService* service;
+  std::shared_ptr<BufferCache> cache;
+  RingReader requests;
+  RingWriter responses;
+  std::atomic_flag polling = ATOMIC_FLAG_INIT;  // held while reading `requests`
+  // Calls taken and not yet answered (synchronous handlers running, asynchronous calls not yet
+  // finished): the connection is not retired while there are any.
+  std::atomic<uint32_t> handlers_running{0};
+  std::atomic<uint32_t> requests_taken{0};  // written by the poller, read by CoolDown
+  uint32_t taken_at_cool_down = 0;          // CoolDown only
+  uint32_t quiet_intervals = 0;             // CoolDown only
+  ProcessIdentity client;                   // read once at accept
+  std::atomic<bool> client_dead{false};     // set by housekeeping
+  std::atomic<bool> violated{false};        // the client sent garbage: closed
+  bool retired = false;                     // guarded by `polling`
+};
+
 class ServerRuntime {
  public:
   // Most connections one server holds at once.
@@ -45,33 +73,16 @@ class ServerRuntime {
                       int workers, std::unique_ptr<ServerRuntime>* runtime);
   ~ServerRuntime();
 
+  // Stops the workers, waits for asynchronous calls to finish, and closes every connection.
   void Shutdown();
   void Wait();
 
+  // Answers an asynchronous call (ServerCall::Finish).
+  void FinishAsync(ServerCall* call, Status status);
+
  private:
   friend class ServerRuntimeFuzzAccess;  // fuzz/connection_fuzzer.cc runs the workers' steps
-  struct RegisteredService {
-    Service* service;
-    ServiceRef ref;
-  };
-  struct Connection {
-    Connection(const ConnectionView& view, const RegisteredService* service,
-               std::shared_ptr<Pool> pool);
-    ConnectionView view;
-    const RegisteredService* service;
-    std::shared_ptr<BufferCache> cache;
-    RingReader requests;
-    RingWriter responses;
-    std::atomic_flag polling = ATOMIC_FLAG_INIT;  // held while reading `requests`
-    std::atomic<uint32_t> handlers_running{0};
-    std::atomic<uint32_t> requests_taken{0};  // written by the poller, read by CoolDown
-    uint32_t taken_at_cool_down = 0;          // CoolDown only
-    uint32_t quiet_intervals = 0;             // CoolDown only
-    ProcessIdentity client;                   // read once at accept
-    std::atomic<bool> client_dead{false};     // set by housekeeping
-    std::atomic<bool> violated{false};        // the client sent garbage: closed
-    bool retired = false;                     // guarded by `polling`
-  };
+  using Connection = ServerConnection;
   struct Retired {
     std::unique_ptr<Connection> connection;
     std::vector<uint64_t> passes;  // each worker's pass count when it was retired
@@ -106,6 +117,14 @@ class ServerRuntime {
   // Frees retired connections no worker can still be looking at.
   void ReclaimRetired();
   void Handle(Connection* connection, const Message& request);
+  // Starts an asynchronous call: the call keeps the connection (and the server) until Finish.
+  void StartAsync(Connection* connection, ServerCall* call, const AsyncMethodHandler& handler);
+  // Reads a request's payload, headers and deadline into `call`; a non-OK status (the call's
+  // answer) if it cannot run, with `*violated` set if the client broke the protocol.
+  Status Decode(Connection* connection, const Message& request, ServerCall* call, bool* violated);
+  // A handler's status as sent: a response that did not fit, or a passed deadline, overrides OK.
+  static Status Conclude(const ServerContext& context, const ServerResponse& response,
+                         Status status);
   // Closes a connection whose client broke the protocol; it is retired once idle.
   void CloseForViolation(Connection* connection);
   // Runs a handler, turning exceptions and a passed deadline into their statuses.
@@ -139,6 +158,9 @@ class ServerRuntime {
   std::unique_ptr<std::atomic<uint64_t>[]> worker_passes_;  // passes each worker completed
   std::vector<std::thread> workers_;
   std::atomic<bool> stopping_{false};
+  std::mutex async_mutex_;
+  std::condition_variable async_done_;
+  uint64_t async_calls_ = 0;  // started and not yet finished; guarded by async_mutex_
   std::mutex shutdown_mutex_;
   std::condition_variable shutdown_done_;
   bool shut_down_ = false;
