@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(cmake g++ make pkg-config libgtest-dev libgmock-dev
-          libgrpc++-dev libprotobuf-dev protobuf-compiler protobuf-compiler-grpc
+          libgrpc++-dev libprotobuf-dev libprotoc-dev protobuf-compiler protobuf-compiler-grpc
           clang libclang-rt-14-dev
           iceoryx libiceoryx-posh-dev libcapnp-dev capnproto gnuplot-nox)
 

@@ -72,6 +72,14 @@ class Channel {
   void CallAsync(std::string_view method, MessageBuffer request, ClientContext* context,
                  std::function<void(CallResult)> done);
 
+  // Asynchronous call that first waits up to `inline_wait` for its answer on the calling thread,
+  // reading responses itself as Call does; only past that the completion thread takes it over.
+  // `done` may so run before this returns. For callers that cannot tell whether their caller
+  // may block (the gRPC integration): a quick answer then costs no thread hand-off.
+  void CallAsync(std::string_view method, MessageBuffer request, ClientContext* context,
+                 std::function<void(CallResult)> done, std::chrono::nanoseconds inline_wait);
+  void CallAsync(std::string_view method, std::string_view request, ClientContext* context,
+                 std::function<void(CallResult)> done, std::chrono::nanoseconds inline_wait);
   // Asynchronous call whose result arrives through a future.
   std::future<CallResult> CallAsync(std::string_view method, std::string_view request,
                                     ClientContext* context);
@@ -82,6 +90,9 @@ class Channel {
 
   // The service this channel is connected to.
   const std::string& service() const;
+  // True if a live server of the service is there (connecting to a new one if the last has
+  // gone) and registered `method`.
+  bool Serves(std::string_view method);
 
  private:
   explicit Channel(std::unique_ptr<internal::ChannelCore> core);

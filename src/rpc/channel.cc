@@ -59,6 +59,37 @@ void Channel::CallAsync(std::string_view method, MessageBuffer request, ClientCo
   connection->CallAsync(method, {{}, &request}, context, std::move(done));
 }
 
+void Channel::CallAsync(std::string_view method, MessageBuffer request, ClientContext* context,
+                        std::function<void(CallResult)> done,
+                        std::chrono::nanoseconds inline_wait) {
+  Status status;
+  internal::ClientConnection* connection = core_->Ready(context, &status);
+  if (connection == nullptr) {
+    done(CallResult{status, ReceivedMessage()});
+    return;
+  }
+  connection->CallAsync(method, {{}, &request}, context, std::move(done), inline_wait);
+}
+
+void Channel::CallAsync(std::string_view method, std::string_view request, ClientContext* context,
+                        std::function<void(CallResult)> done,
+                        std::chrono::nanoseconds inline_wait) {
+  Status status;
+  internal::ClientConnection* connection = core_->Ready(context, &status);
+  if (connection == nullptr) {
+    done(CallResult{status, ReceivedMessage()});
+    return;
+  }
+  connection->CallAsync(method, {request, nullptr}, context, std::move(done), inline_wait);
+}
+
+bool Channel::Serves(std::string_view method) {
+  ClientContext context;
+  Status status;
+  internal::ClientConnection* connection = core_->Ready(&context, &status);
+  return connection != nullptr && connection->HasMethod(method);
+}
+
 std::future<CallResult> Channel::CallAsync(std::string_view method, std::string_view request,
                                            ClientContext* context) {
   auto promise = std::make_shared<std::promise<CallResult>>();

@@ -378,7 +378,8 @@ Status ClientConnection::CallSync(std::string_view method, Request request, Clie
 }
 
 void ClientConnection::CallAsync(std::string_view method, Request request, ClientContext* context,
-                                 std::function<void(CallResult)> done) {
+                                 std::function<void(CallResult)> done,
+                                 std::chrono::nanoseconds inline_wait) {
   uint32_t index;
   uint64_t position;
   EnsureCompletionThread();
@@ -386,6 +387,20 @@ void ClientConnection::CallAsync(std::string_view method, Request request, Clien
   if (!status.ok()) {
     done(CallResult{status, ReceivedMessage()});
     return;
+  }
+  if (inline_wait.count() > 0) {
+    // The slot's generation changes when the call completes (its `done` has then run, or is
+    // running on the thread that read the response).
+    const CallSlot& slot = slots_[index];
+    uint32_t generation = static_cast<uint32_t>(CallId(index) >> 32);
+    auto until = Clock::now() + inline_wait;
+    for (uint32_t round = 1; slot.generation.load(std::memory_order_acquire) == generation;
+         ++round) {
+      if (TryDrain()) continue;
+      if (round % 64 == 0 && Clock::now() >= until) break;
+      CpuRelax();
+    }
+    if (slot.generation.load(std::memory_order_acquire) != generation) return;
   }
   std::lock_guard<std::mutex> lock(completion_mutex_);
   completion_wakeup_.notify_one();

@@ -46,11 +46,16 @@ class ClientConnection {
   // Runs a call to completion on the calling thread.
   Status CallSync(std::string_view method, Request request, ClientContext* context,
                   ReceivedMessage* response, Fate* fate);
-  // Starts a call whose result goes to `done`.
+  // Starts a call whose result goes to `done`. With `inline_wait`, first waits that long for the
+  // answer on the calling thread (reading responses itself, as CallSync does).
   void CallAsync(std::string_view method, Request request, ClientContext* context,
-                 std::function<void(CallResult)> done);
+                 std::function<void(CallResult)> done,
+                 std::chrono::nanoseconds inline_wait = std::chrono::nanoseconds(0));
 
   BufferCache& cache() { return *cache_; }
+
+  // True if the server this connection reaches registered `method`.
+  bool HasMethod(std::string_view method) const { return methods_.find(method) != methods_.end(); }
 
   // True once the server has gone: it closed the connection, or (asked of the kernel at most
   // every few milliseconds) its process no longer exists.

@@ -1,0 +1,60 @@
+// Carries cancellation from the pool to gRPC handlers: a thread that looks at the notnets
+// context of every call in flight and, when its client cancelled, passed its deadline or died,
+// marks the gRPC context cancelled and runs the reactor's OnCancel.
+#ifndef NOTNETS_GRPC_CANCEL_WATCHER_H_
+#define NOTNETS_GRPC_CANCEL_WATCHER_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <unordered_set>
+
+#include "notnets/server.h"
+
+namespace notnets::grpc::internal {
+
+// A call in flight, as the watcher sees it.
+class WatchedCall {
+ public:
+  virtual ~WatchedCall() = default;
+  // The notnets context whose IsCancelled() decides; read only by the watcher thread.
+  virtual const notnets::ServerContext* native_context() const = 0;
+  // Called under the watcher's lock, once: must not block or call back into the watcher. A
+  // call that needs more (reactions) takes a reference here and releases it in Cancelled().
+  virtual void CancelLocked() = 0;
+  // Called without the lock right after CancelLocked.
+  virtual void Cancelled() = 0;
+};
+
+class CancelWatcher {
+ public:
+  // How often calls are looked at while there are any; `sweep` also runs then.
+  static constexpr std::chrono::milliseconds kInterval{2};
+  // How long the watcher sleeps while no call is in flight.
+  static constexpr std::chrono::milliseconds kIdleInterval{50};
+
+  // `sweep` runs on the watcher thread at every look (for housekeeping of the caller's own).
+  explicit CancelWatcher(std::function<void()> sweep);
+  ~CancelWatcher();  // stops the thread
+
+  void Add(WatchedCall* call);
+  // After Remove returns, the watcher no longer calls CancelLocked (Cancelled may still be
+  // running for a call that took a reference).
+  void Remove(WatchedCall* call);
+
+ private:
+  void Loop();
+
+  std::function<void()> sweep_;
+  std::mutex mutex_;
+  std::condition_variable wakeup_;
+  std::unordered_set<WatchedCall*> calls_;  // guarded by mutex_
+  bool stopping_ = false;                   // guarded by mutex_
+  std::thread thread_;
+};
+
+}  // namespace notnets::grpc::internal
+
+#endif  // NOTNETS_GRPC_CANCEL_WATCHER_H_

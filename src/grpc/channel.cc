@@ -1,0 +1,183 @@
+#include "notnets/grpc/channel.h"
+
+#include <grpcpp/create_channel.h>
+#include <grpcpp/security/credentials.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <unordered_map>
+
+#include "grpc/client_call.h"
+#include "grpc/pool_name.h"
+#include "notnets/grpc/binding.h"
+#include "notnets/pool.h"
+
+namespace notnets::grpc {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// How often a channel looks again for a pool or a service that was not there.
+constexpr std::chrono::milliseconds kRetryInterval{100};
+
+// Decides, per call, whether it goes through the pool, and counts.
+class Router {
+ public:
+  Router(std::string pool_name, uint32_t max_outstanding_calls, bool has_target)
+      : pool_name_(std::move(pool_name)),
+        max_outstanding_calls_(max_outstanding_calls),
+        has_target_(has_target) {}
+
+  ::grpc::experimental::Interceptor* Route(::grpc::experimental::ClientRpcInfo* info) {
+    const internal::ServiceBinding* service = nullptr;
+    const internal::MethodBinding* method = Lookup(info->method(), &service);
+    std::shared_ptr<notnets::Channel> channel;
+    const std::string* peer = nullptr;
+    if (method != nullptr) channel = ChannelFor(*service, &peer);
+    if (channel != nullptr && channel->Serves(method->name)) {
+      pool_calls.fetch_add(1, std::memory_order_relaxed);
+      return internal::NewPoolCall(info, method, std::move(channel), peer, ::grpc::Status::OK);
+    }
+    if (has_target_) {
+      http2_calls.fetch_add(1, std::memory_order_relaxed);
+      return nullptr;
+    }
+    return internal::NewPoolCall(
+        info, nullptr, nullptr, nullptr,
+        ::grpc::Status(::grpc::StatusCode::UNAVAILABLE,
+                       std::string("no server in pool '") + pool_name_ + "' serves " +
+                           info->method() +
+                           ", and this channel has no HTTP/2 target to try instead; start a "
+                           "server with notnets::grpc::ServeOverPool or give CreateChannel a "
+                           "target"));
+  }
+
+  std::atomic<uint64_t> pool_calls{0};
+  std::atomic<uint64_t> http2_calls{0};
+
+ private:
+  struct ServiceRoute {
+    std::shared_ptr<notnets::Channel> channel;
+    std::string peer;
+    Clock::time_point next_attempt;
+  };
+
+  // The binding of a stub's method name, remembered by the name's address (a stub's static).
+  const internal::MethodBinding* Lookup(const char* full_method,
+                                        const internal::ServiceBinding** service) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = methods_.find(full_method);
+    if (it == methods_.end()) {
+      const internal::ServiceBinding* found = nullptr;
+      const internal::MethodBinding* method = internal::FindMethod(full_method, &found);
+      it = methods_.emplace(full_method, std::make_pair(found, method)).first;
+    }
+    *service = it->second.first;
+    return it->second.second;
+  }
+
+  std::shared_ptr<notnets::Channel> ChannelFor(const internal::ServiceBinding& service,
+                                               const std::string** peer) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    ServiceRoute& route = services_[service.name];
+    if (route.channel != nullptr) {
+      *peer = &route.peer;
+      return route.channel;
+    }
+    auto now = Clock::now();
+    if (now < route.next_attempt) return nullptr;
+    route.next_attempt = now + kRetryInterval;
+    if (pool_ == nullptr && !notnets::Pool::Attach(pool_name_, &pool_).ok()) return nullptr;
+    notnets::ChannelOptions options;
+    options.max_outstanding_calls = max_outstanding_calls_;
+    if (!notnets::Channel::Connect(pool_, service.name, options, &route.channel).ok()) {
+      return nullptr;
+    }
+    route.peer = "notnets:" + pool_->path() + "/" + service.name;
+    *peer = &route.peer;
+    return route.channel;
+  }
+
+  const std::string pool_name_;
+  const uint32_t max_outstanding_calls_;
+  const bool has_target_;
+  std::mutex mutex_;
+  std::shared_ptr<notnets::Pool> pool_;
+  std::unordered_map<const char*,
+                     std::pair<const internal::ServiceBinding*, const internal::MethodBinding*>>
+      methods_;
+  std::unordered_map<std::string, ServiceRoute> services_;
+};
+
+// The channels CreateChannel made, for GetPathCounters.
+struct Channels {
+  std::mutex mutex;
+  std::unordered_map<const ::grpc::Channel*, std::weak_ptr<Router>> routers;
+};
+
+Channels& TheChannels() {
+  static Channels* channels = new Channels();
+  return *channels;
+}
+
+class RouterFactory final : public ::grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit RouterFactory(std::shared_ptr<Router> router) : router_(std::move(router)) {}
+  ~RouterFactory() override {
+    Channels& channels = TheChannels();
+    std::lock_guard<std::mutex> lock(channels.mutex);
+    for (auto it = channels.routers.begin(); it != channels.routers.end();) {
+      it = it->second.expired() || it->second.lock() == router_ ? channels.routers.erase(it)
+                                                                : std::next(it);
+    }
+  }
+  ::grpc::experimental::Interceptor* CreateClientInterceptor(
+      ::grpc::experimental::ClientRpcInfo* info) override {
+    return router_->Route(info);
+  }
+
+ private:
+  std::shared_ptr<Router> router_;
+};
+
+}  // namespace
+
+std::shared_ptr<::grpc::Channel> CreateChannel(const std::string& target,
+                                               const ChannelOptions& options) {
+  auto router = std::make_shared<Router>(internal::PoolName(options.pool),
+                                         options.max_outstanding_calls, !target.empty());
+  std::vector<std::unique_ptr<::grpc::experimental::ClientInterceptorFactoryInterface>> factories;
+  factories.push_back(std::make_unique<RouterFactory>(router));
+  std::shared_ptr<::grpc::ChannelCredentials> credentials =
+      options.credentials != nullptr ? options.credentials : ::grpc::InsecureChannelCredentials();
+  // Calls that go through the pool never use the HTTP/2 channel; with no target it is a
+  // placeholder that is never connected.
+  std::shared_ptr<::grpc::Channel> channel =
+      ::grpc::experimental::CreateCustomChannelWithInterceptors(
+          target.empty() ? std::string("unix:/nonexistent-notnets-placeholder") : target,
+          credentials, options.arguments, std::move(factories));
+  Channels& channels = TheChannels();
+  std::lock_guard<std::mutex> lock(channels.mutex);
+  channels.routers[channel.get()] = router;
+  return channel;
+}
+
+PathCounters GetPathCounters(const ::grpc::Channel& channel) {
+  Channels& channels = TheChannels();
+  std::shared_ptr<Router> router;
+  {
+    std::lock_guard<std::mutex> lock(channels.mutex);
+    auto it = channels.routers.find(&channel);
+    if (it != channels.routers.end()) router = it->second.lock();
+  }
+  PathCounters counters;
+  if (router != nullptr) {
+    counters.pool_calls = router->pool_calls.load(std::memory_order_relaxed);
+    counters.http2_calls = router->http2_calls.load(std::memory_order_relaxed);
+  }
+  return counters;
+}
+
+}  // namespace notnets::grpc

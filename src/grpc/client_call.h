@@ -1,0 +1,25 @@
+// A gRPC call that goes through the pool: a client interceptor that hijacks the call and carries
+// each of its batches (unary, or stream operations) as notnets calls.
+#ifndef NOTNETS_GRPC_CLIENT_CALL_H_
+#define NOTNETS_GRPC_CLIENT_CALL_H_
+
+#include <grpcpp/support/client_interceptor.h>
+
+#include <memory>
+#include <string>
+
+#include "notnets/channel.h"
+#include "notnets/grpc/binding.h"
+
+namespace notnets::grpc::internal {
+
+// Creates the interceptor of one call through `channel` (null: the call fails with `failure`,
+// for a channel that has nowhere else to send it). `peer` is the kPoolPeerKey value.
+::grpc::experimental::Interceptor* NewPoolCall(::grpc::experimental::ClientRpcInfo* info,
+                                               const MethodBinding* method,
+                                               std::shared_ptr<notnets::Channel> channel,
+                                               const std::string* peer, ::grpc::Status failure);
+
+}  // namespace notnets::grpc::internal
+
+#endif  // NOTNETS_GRPC_CLIENT_CALL_H_

@@ -1,0 +1,33 @@
+// Protobuf messages in and out of pool memory, and gRPC statuses as notnets statuses.
+#ifndef NOTNETS_GRPC_MESSAGE_IO_H_
+#define NOTNETS_GRPC_MESSAGE_IO_H_
+
+#include <google/protobuf/message_lite.h>
+#include <grpcpp/support/status.h>
+
+#include <map>
+#include <string>
+
+#include "notnets/server.h"
+#include "notnets/status.h"
+
+namespace notnets::grpc::internal {
+
+// Serializes `message` straight into a pool buffer of the response (or inline if tiny).
+notnets::Status SerializeInto(const ::google::protobuf::MessageLite& message,
+                              notnets::ServerResponse* response);
+
+// Parses `message` straight out of `bytes` (pool memory); an INTERNAL status naming the type if
+// they are not a valid encoding.
+notnets::Status ParseFrom(std::string_view bytes, ::google::protobuf::MessageLite* message);
+
+// What a gRPC handler produced, as the notnets answer: the code and message, the binary details
+// as the kStatusDetailsKey trailer, and the handler's metadata.
+notnets::Status ToNative(const ::grpc::Status& status,
+                         const std::multimap<std::string, std::string>& initial,
+                         const std::multimap<std::string, std::string>& trailing,
+                         notnets::ServerContext* context);
+
+}  // namespace notnets::grpc::internal
+
+#endif  // NOTNETS_GRPC_MESSAGE_IO_H_

@@ -1,0 +1,43 @@
+// One gRPC service served over the pool: a notnets server whose methods run the service's
+// handlers directly, with no HTTP/2 and no gRPC core in between.
+#ifndef NOTNETS_GRPC_POOL_SERVER_H_
+#define NOTNETS_GRPC_POOL_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "grpc/cancel_watcher.h"
+#include "grpc/server_stream.h"
+#include "notnets/grpc/binding.h"
+#include "notnets/grpc/server.h"
+#include "notnets/server.h"
+
+namespace notnets::grpc::internal {
+
+class PoolServer {
+ public:
+  // Registers `service` (described by `binding`) in the pool and starts serving it. Fails when
+  // the service's flavour cannot be served over the pool, or the pool refuses.
+  static notnets::Status Start(::grpc::Service* service, const ServiceBinding& binding,
+                               const ServerOptions& options, std::unique_ptr<PoolServer>* out);
+  // Stops serving: streams in flight are cancelled, handlers finish, the service leaves the pool.
+  ~PoolServer();
+
+ private:
+  PoolServer(::grpc::Service* service, const ServiceBinding& binding);
+  void AddSyncUnary(const MethodBinding& method);
+  void AddCallbackUnary(const MethodBinding& method);
+  void AddStreamOpen(const MethodBinding& method);
+
+  ::grpc::Service* service_;
+  notnets::Service native_;
+  // Streams, then the watcher that sweeps them, then the server whose handlers reach both:
+  // destroyed in the reverse order.
+  StreamTable streams_;
+  CancelWatcher watcher_;
+  std::unique_ptr<notnets::Server> server_;
+};
+
+}  // namespace notnets::grpc::internal
+
+#endif  // NOTNETS_GRPC_POOL_SERVER_H_

@@ -1,0 +1,92 @@
+#include "grpc/server_context_access.h"
+
+#include <grpc/support/time.h>
+#include <grpcpp/version_info.h>
+
+#include <atomic>
+
+static_assert(GRPC_CPP_VERSION_MAJOR == 1 && GRPC_CPP_VERSION_MINOR == 51,
+              "server_context_access.cc reaches private members of grpc::ServerContextBase as "
+              "laid out in gRPC 1.51; check them against this gRPC version");
+
+namespace notnets::grpc::internal {
+
+namespace {
+
+using ::grpc::ServerContextBase;
+
+// Member<Tag>::pointer is a pointer to the private member named at its explicit instantiation.
+template <class Tag>
+struct Member {
+  static typename Tag::type pointer;
+};
+template <class Tag>
+typename Tag::type Member<Tag>::pointer;
+
+template <class Tag, typename Tag::type kPointer>
+struct Expose {
+  Expose() { Member<Tag>::pointer = kPointer; }
+  static Expose instance;
+};
+template <class Tag, typename Tag::type kPointer>
+Expose<Tag, kPointer> Expose<Tag, kPointer>::instance;
+
+struct Deadline {
+  using type = gpr_timespec ServerContextBase::*;
+};
+struct ClientMetadata {
+  using type = ::grpc::internal::MetadataMap ServerContextBase::*;
+};
+struct Initial {
+  using type = std::multimap<std::string, std::string> ServerContextBase::*;
+};
+struct Trailing {
+  using type = std::multimap<std::string, std::string> ServerContextBase::*;
+};
+struct Cancelled {
+  using type = std::atomic_bool ServerContextBase::*;
+};
+
+template struct Expose<Deadline, &ServerContextBase::deadline_>;
+template struct Expose<ClientMetadata, &ServerContextBase::client_metadata_>;
+template struct Expose<Initial, &ServerContextBase::initial_metadata_>;
+template struct Expose<Trailing, &ServerContextBase::trailing_metadata_>;
+template struct Expose<Cancelled, &ServerContextBase::marked_cancelled_>;
+
+}  // namespace
+
+void SetDeadline(ServerContextBase* context, std::chrono::steady_clock::time_point deadline) {
+  if (deadline == std::chrono::steady_clock::time_point::max()) {
+    context->*Member<Deadline>::pointer = gpr_inf_future(GPR_CLOCK_REALTIME);
+    return;
+  }
+  auto remaining = std::chrono::duration_cast<std::chrono::nanoseconds>(
+      deadline - std::chrono::steady_clock::now());
+  context->*Member<Deadline>::pointer =
+      gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
+                   gpr_time_from_nanos(std::max<int64_t>(remaining.count(), 0), GPR_TIMESPAN));
+}
+
+void SetClientMetadata(ServerContextBase* context, const Metadata& metadata) {
+  std::multimap<::grpc::string_ref, ::grpc::string_ref>* map =
+      (context->*Member<ClientMetadata>::pointer).map();
+  map->clear();
+  for (const auto& [key, value] : metadata) {
+    map->emplace(::grpc::string_ref(key.data(), key.size()),
+                 ::grpc::string_ref(value.data(), value.size()));
+  }
+}
+
+void MarkCancelled(ServerContextBase* context) {
+  (context->*Member<Cancelled>::pointer).store(true, std::memory_order_release);
+}
+
+const std::multimap<std::string, std::string>& InitialMetadata(const ServerContextBase& context) {
+  return context.*Member<Initial>::pointer;
+}
+
+const std::multimap<std::string, std::string>& TrailingMetadata(const ServerContextBase& context) {
+  return context.*Member<Trailing>::pointer;
+}
+
+}  // namespace notnets::grpc::internal

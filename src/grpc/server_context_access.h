@@ -1,0 +1,37 @@
+// Fills in a grpc::ServerContextBase for a call that arrived through the pool, and reads back
+// what the handler put in it.
+//
+// gRPC 1.51 offers no public way to give a context a deadline, client metadata or a cancellation
+// without a gRPC core call; its members are private. This file alone reaches them, through the
+// rule that explicit template instantiations are not access-checked ([temp.spec]/6 in C++20), so
+// the dependence on gRPC's private layout is in one place, checked by the build against the
+// gRPC version it compiles with.
+#ifndef NOTNETS_GRPC_SERVER_CONTEXT_ACCESS_H_
+#define NOTNETS_GRPC_SERVER_CONTEXT_ACCESS_H_
+
+#include <grpcpp/server_context.h>
+
+#include <chrono>
+#include <map>
+#include <string>
+
+#include "notnets/metadata.h"
+
+namespace notnets::grpc::internal {
+
+// Sets the deadline the handler sees (steady_clock::time_point::max() for none).
+void SetDeadline(::grpc::ServerContextBase* context,
+                 std::chrono::steady_clock::time_point deadline);
+// Sets the client metadata; `metadata` must outlive the context's use (it is not copied).
+void SetClientMetadata(::grpc::ServerContextBase* context, const Metadata& metadata);
+// Makes IsCancelled() return true.
+void MarkCancelled(::grpc::ServerContextBase* context);
+// The metadata the handler added.
+const std::multimap<std::string, std::string>& InitialMetadata(
+    const ::grpc::ServerContextBase& context);
+const std::multimap<std::string, std::string>& TrailingMetadata(
+    const ::grpc::ServerContextBase& context);
+
+}  // namespace notnets::grpc::internal
+
+#endif  // NOTNETS_GRPC_SERVER_CONTEXT_ACCESS_H_

@@ -1,0 +1,139 @@
+// The server end of a streaming gRPC call over the pool: the messages buffered each way, the
+// client's operations waiting for them, and the reactor's operations and reactions.
+#ifndef NOTNETS_GRPC_SERVER_STREAM_H_
+#define NOTNETS_GRPC_SERVER_STREAM_H_
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "grpc/cancel_watcher.h"
+#include "notnets/grpc/binding.h"
+#include "notnets/server.h"
+
+namespace notnets::grpc::internal {
+
+class StreamTable;
+
+class ServerStream final : public WatchedCall {
+ public:
+  // A stream opened by the notnets call `open`, answered when the reactor finishes.
+  ServerStream(uint64_t id, const MethodBinding* method, notnets::ServerCall* open,
+               CancelWatcher* watcher, StreamTable* table);
+  ~ServerStream() override;
+
+  uint64_t id() const { return id_; }
+  // Parses the single request of a server-streaming call.
+  notnets::Status ParseRequest(std::string_view bytes);
+  // Calls the method (which attaches its reactor) and starts watching for cancellation.
+  void Start(::grpc::Service* service);
+  // Answers the open call with `status` instead of starting (the stream is then dropped).
+  void Refuse(const notnets::Status& status);
+
+  // The reactor's side (binding.h).
+  ::grpc::CallbackServerContext* context() { return &context_; }
+  const MessageLite* request() const { return request_.get(); }
+  MessageLite* response() { return response_.get(); }
+  void Bind(StreamReactions* reactions);
+  void SendInitialMetadata();
+  void Read(MessageLite* message);
+  void Write(const MessageLite& message);
+  void Finish(::grpc::Status status);
+
+  // The client's side: one stream operation (wire.h), answered now or when it can be.
+  void ClientOp(uint8_t op, std::string_view message, notnets::ServerCall* call);
+
+  // True once the stream is over and the client has closed it or is gone, or it ended long
+  // ago: the table forgets it.
+  bool Forgettable(std::chrono::steady_clock::time_point now);
+
+  // WatchedCall.
+  const notnets::ServerContext* native_context() const override { return open_->context(); }
+  void CancelLocked() override;
+  void Cancelled() override;
+
+ private:
+  using Lock = std::unique_lock<std::mutex>;
+  // Queues a reaction; RunReactions runs the queue on one thread at a time, never under the lock
+  // and never nested, so a reaction may start the next operation.
+  void Post(std::function<void()> reaction);
+  void RunReactions();
+  void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void Unref();
+  // Under the lock: the initial metadata goes out (with the first message, or at the end).
+  void SendInitialMetadataLocked();
+  void AnswerMetadataLocked();
+  void EndLocked();
+  static void Answer(notnets::ServerCall* call, const notnets::Status& status);
+
+  const uint64_t id_;
+  const MethodBinding* method_;
+  notnets::ServerCall* open_;  // answered by Finish; null after
+  CancelWatcher* watcher_;
+  StreamTable* table_;
+  ::grpc::CallbackServerContext context_;
+  std::unique_ptr<MessageLite> request_;
+  std::unique_ptr<MessageLite> response_;
+  StreamReactions* reactions_ = nullptr;  // owned; deleted after OnDone
+  // Held by: the method until it returned, the reactor until Finish, a cancellation being
+  // delivered. OnDone runs when the last goes.
+  std::atomic<int> refs_{2};
+
+  std::mutex mutex_;
+  std::deque<std::function<void()>> reactions_queue_;
+  bool running_reactions_ = false;
+  std::deque<std::string> inbound_;               // client -> handler
+  bool writes_done_ = false;                      // the client half-closed
+  MessageLite* pending_read_ = nullptr;           // the reactor's Read, waiting for a message
+  notnets::ServerCall* waiting_write_ = nullptr;  // the client's write, waiting for room
+  std::deque<std::string> outbound_;              // handler -> client
+  std::string held_write_;                        // the reactor's Write, waiting for room
+  bool write_held_ = false;
+  notnets::ServerCall* waiting_read_ = nullptr;  // the client's read, waiting for a message
+  notnets::ServerCall* waiting_metadata_ = nullptr;
+  bool metadata_sent_ = false;
+  bool finished_ = false;
+  bool cancelled_ = false;
+  bool closed_ = false;  // the client said it is done
+  bool done_ = false;    // OnDone ran: nothing refers to the stream any more
+  std::chrono::steady_clock::time_point ended_at_;
+};
+
+// The streams of one server, by id, and the client operations that arrived before their open.
+class StreamTable {
+ public:
+  // How long an operation for an unknown stream waits for the stream to open (with several
+  // workers an open and the next operation can be handled out of order).
+  static constexpr std::chrono::milliseconds kParkTimeout{1000};
+  // How long a stream that ended is kept for a client that never closed it.
+  static constexpr std::chrono::seconds kLinger{10};
+
+  ~StreamTable();
+  // Adds a stream; false if its id is taken.
+  bool Add(std::shared_ptr<ServerStream> stream);
+  // Gives a client operation to its stream, or parks it until the stream opens.
+  void Dispatch(uint64_t id, uint8_t op, notnets::ServerCall* call);
+  // Drops forgettable streams and answers operations parked too long.
+  void Sweep();
+
+ private:
+  static void Answer(notnets::ServerCall* call);  // NOT_FOUND
+  struct Parked {
+    uint8_t op;
+    notnets::ServerCall* call;
+    std::chrono::steady_clock::time_point since;
+  };
+  std::mutex mutex_;
+  std::unordered_map<uint64_t, std::shared_ptr<ServerStream>> streams_;
+  std::unordered_multimap<uint64_t, Parked> parked_;
+};
+
+}  // namespace notnets::grpc::internal
+
+#endif  // NOTNETS_GRPC_SERVER_STREAM_H_

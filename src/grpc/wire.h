@@ -1,0 +1,49 @@
+// How gRPC calls travel as notnets calls: the names, keys and framing both ends share.
+//
+// A unary call is one notnets call to the method's name. A streaming call is an "open" call to
+// the method's name that stays outstanding for the whole stream (its answer carries the final
+// status, trailers and, for client streaming, the response), plus one notnets call per stream
+// operation to kStreamMethod. docs/grpc.md describes the protocol.
+#ifndef NOTNETS_GRPC_WIRE_H_
+#define NOTNETS_GRPC_WIRE_H_
+
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+namespace notnets::grpc::internal {
+
+// The notnets method that carries stream operations.
+inline constexpr char kStreamMethod[] = "~stream";
+// The trailer that carries grpc::Status::error_details(), as on the HTTP/2 wire.
+inline constexpr char kStatusDetailsKey[] = "grpc-status-details-bin";
+
+// A stream operation's request: [op: 1 byte][stream id: 8 bytes][message].
+enum class StreamOp : uint8_t {
+  kRead = 1,             // answered with the next message, or a non-OK status at the end
+  kWrite = 2,            // answered once the server took the message (flow control)
+  kWritesDone = 3,       // the client half-closes
+  kInitialMetadata = 4,  // answered with the server's initial metadata once it is sent
+  kClose = 5,            // the client is done with the stream: the server forgets it
+};
+inline constexpr size_t kStreamOpHeaderBytes = 9;
+// An open call's request starts with the stream id.
+inline constexpr size_t kStreamIdBytes = 8;
+// Messages a stream buffers in each direction before a writer waits.
+inline constexpr size_t kStreamWindow = 8;
+
+inline void EncodeStreamOp(StreamOp op, uint64_t id, uint8_t* out) {
+  out[0] = static_cast<uint8_t>(op);
+  std::memcpy(out + 1, &id, sizeof(id));
+}
+
+inline uint64_t DecodeStreamId(const uint8_t* bytes) {
+  uint64_t id;
+  std::memcpy(&id, bytes, sizeof(id));
+  return id;
+}
+
+}  // namespace notnets::grpc::internal
+
+#endif  // NOTNETS_GRPC_WIRE_H_
