@@ -4,11 +4,15 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <random>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "grpc/deferrer.h"
 #include "grpc/wire.h"
 #include "notnets/grpc/channel.h"
 
@@ -23,6 +27,10 @@ using ::grpc::experimental::InterceptorBatchMethods;
 // completion thread takes over. Long enough for a quick handler; short enough that an
 // asynchronous caller (which gRPC's interceptor API cannot tell apart) is barely held.
 constexpr std::chrono::microseconds kInlineWait{50};
+
+// Set while this thread runs Intercept: a batch completed here would run a callback-API
+// reaction inside the caller's own Start*() call, where it may hold its locks.
+thread_local int intercept_depth = 0;
 
 bool Has(InterceptorBatchMethods* methods, InterceptionHookPoints point) {
   return methods->QueryInterceptionHookPoint(point);
@@ -81,6 +89,12 @@ class CallState : public std::enable_shared_from_this<CallState> {
         peer_(peer),
         failure_(std::move(failure)) {}
 
+  // The last reference to a pool channel may be a completion running on that channel's own
+  // completion thread, which cannot destroy it: the release goes to the deferrer's thread.
+  ~CallState() {
+    if (channel_ != nullptr) Deferrer::Get().Run([channel = std::move(channel_)] {});
+  }
+
   void Intercept(InterceptorBatchMethods* methods);
   // The call is destroyed: a stream the server may still hold is closed.
   void Close();
@@ -98,6 +112,7 @@ class CallState : public std::enable_shared_from_this<CallState> {
   };
 
   Phase NextPhase(InterceptorBatchMethods* methods);
+  void InterceptNow(InterceptorBatchMethods* methods);
   void Send(InterceptorBatchMethods* methods, bool first);
   void Receive(InterceptorBatchMethods* methods);
   void Cancel();
@@ -123,6 +138,10 @@ class CallState : public std::enable_shared_from_this<CallState> {
   std::string request_;            // a unary call's request, serialized
   uint64_t stream_id_ = 0;
   bool started_ = false;
+  // A call whose first batch also receives the status is a blocking or completion-queue call:
+  // its batches may complete on the calling thread, which saves a thread hand-off.
+  bool first_receive_ = true;
+  bool complete_inline_ = false;
   bool cancelled_ = false;
   Answer answer_;
   std::string response_;  // a unary or client-streaming call's response, serialized
@@ -144,6 +163,12 @@ CallState::Phase CallState::NextPhase(InterceptorBatchMethods* methods) {
 }
 
 void CallState::Intercept(InterceptorBatchMethods* methods) {
+  ++intercept_depth;
+  InterceptNow(methods);
+  --intercept_depth;
+}
+
+void CallState::InterceptNow(InterceptorBatchMethods* methods) {
   if (Has(methods, InterceptionHookPoints::PRE_SEND_CANCEL)) {
     Cancel();
     methods->Proceed();
@@ -243,6 +268,10 @@ void CallState::Receive(InterceptorBatchMethods* methods) {
   bool request_metadata = false;
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    if (first_receive_) {
+      first_receive_ = false;
+      complete_inline_ = wants_status;
+    }
     if (method_->kind == RpcKind::kUnary && !started_) start_unary = started_ = true;
     if (wants_metadata && !answer_.has_initial_metadata) {
       ++batch->pending;
@@ -286,7 +315,8 @@ void CallState::StartUnary() {
   auto self = shared_from_this();
   channel_->CallAsync(
       method_->name, std::string_view(request_), &native_,
-      [self](notnets::CallResult result) { self->Finish(std::move(result)); }, kInlineWait);
+      [self](notnets::CallResult result) { self->Finish(std::move(result)); },
+      complete_inline_ ? kInlineWait : std::chrono::nanoseconds(0));
 }
 
 void CallState::SendOp(StreamOp op, std::string_view message, OpDone done) {
@@ -340,6 +370,13 @@ void CallState::Settle(const std::shared_ptr<Batch>& batch) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (--batch->pending > 0) return;
+  }
+  if (intercept_depth > 0 && !complete_inline_) {
+    Deferrer::Get().Run([self = shared_from_this(), batch] {
+      self->Fill(batch.get());
+      batch->methods->Proceed();
+    });
+    return;
   }
   Fill(batch.get());
   batch->methods->Proceed();

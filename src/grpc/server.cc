@@ -56,6 +56,12 @@ class CallbackUnary final : public ::grpc::ServerCallbackUnary, public WatchedCa
     }
     watcher_->Add(this);
     reactor_ = method_->callback_unary(service, &context_, request_.get(), response_.get());
+    if (reactor_ == nullptr) {
+      // What a generated CallbackService method that was not overridden returns; gRPC answers
+      // UNIMPLEMENTED.
+      reactor_ = &unimplemented_;
+      unimplemented_.Finish(::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, ""));
+    }
     BindReactor(reactor_);
     Unref();
   }
@@ -100,6 +106,9 @@ class CallbackUnary final : public ::grpc::ServerCallbackUnary, public WatchedCa
   std::unique_ptr<MessageLite> request_;
   std::unique_ptr<MessageLite> response_;
   ::grpc::ServerUnaryReactor* reactor_ = nullptr;
+  class Unimplemented final : public ::grpc::ServerUnaryReactor {
+    void OnDone() override {}
+  } unimplemented_;
   std::atomic<bool> finished_{false};
   // Held by the method until it returned, the reactor until Finish, a cancellation being
   // delivered; OnDone runs when the last goes.

@@ -1,5 +1,6 @@
 #include "grpc/server_stream.h"
 
+#include "grpc/deferrer.h"
 #include "grpc/message_io.h"
 #include "grpc/server_context_access.h"
 #include "grpc/wire.h"
@@ -60,7 +61,7 @@ void ServerStream::SendInitialMetadata() {
     SendInitialMetadataLocked();
     Post([this] { reactions_->OnSendInitialMetadataDone(true); });
   }
-  RunReactions();
+  RunReactionsElsewhere();
 }
 
 void ServerStream::Read(MessageLite* message) {
@@ -80,7 +81,7 @@ void ServerStream::Read(MessageLite* message) {
       pending_read_ = message;
     }
   }
-  RunReactions();
+  RunReactionsElsewhere();
 }
 
 void ServerStream::Write(const MessageLite& message) {
@@ -103,7 +104,7 @@ void ServerStream::Write(const MessageLite& message) {
       write_held_ = true;
     }
   }
-  RunReactions();
+  RunReactionsElsewhere();
 }
 
 void ServerStream::Finish(::grpc::Status status) {
@@ -130,7 +131,7 @@ void ServerStream::Finish(::grpc::Status status) {
     }
     EndLocked();
   }
-  RunReactions();
+  RunReactionsElsewhere();
   Unref();
 }
 
@@ -282,7 +283,12 @@ void ServerStream::Unref() {
       done_ = true;
     });
   }
-  RunReactions();
+  RunReactionsElsewhere();
+}
+
+void ServerStream::RunReactionsElsewhere() {
+  // The table keeps the stream until OnDone ran, and OnDone runs from this queue.
+  Deferrer::Get().Run([this] { RunReactions(); });
 }
 
 void ServerStream::SendInitialMetadataLocked() {
@@ -379,5 +385,20 @@ void StreamTable::Sweep() {
   }
   for (notnets::ServerCall* call : expired) Answer(call);
 }
+
+}  // namespace notnets::grpc::internal
+
+namespace notnets::grpc::internal {
+
+::grpc::CallbackServerContext* StreamContext(ServerStream* stream) { return stream->context(); }
+void StreamBind(ServerStream* stream, StreamReactions* reactions) { stream->Bind(reactions); }
+void StreamSendInitialMetadata(ServerStream* stream) { stream->SendInitialMetadata(); }
+void StreamRead(ServerStream* stream, MessageLite* message) { stream->Read(message); }
+void StreamWrite(ServerStream* stream, const MessageLite& message) { stream->Write(message); }
+void StreamFinish(ServerStream* stream, ::grpc::Status status) {
+  stream->Finish(std::move(status));
+}
+const MessageLite* StreamRequest(ServerStream* stream) { return stream->request(); }
+MessageLite* StreamResponse(ServerStream* stream) { return stream->response(); }
 
 }  // namespace notnets::grpc::internal

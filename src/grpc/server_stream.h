@@ -64,6 +64,9 @@ class ServerStream final : public WatchedCall {
   // and never nested, so a reaction may start the next operation.
   void Post(std::function<void()> reaction);
   void RunReactions();
+  // For operations the reactor calls: gRPC holds the reactor's lock there, so its reactions
+  // must not run on this thread.
+  void RunReactionsElsewhere();
   void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
   void Unref();
   // Under the lock: the initial metadata goes out (with the first message, or at the end).

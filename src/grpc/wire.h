@@ -30,8 +30,10 @@ enum class StreamOp : uint8_t {
 inline constexpr size_t kStreamOpHeaderBytes = 9;
 // An open call's request starts with the stream id.
 inline constexpr size_t kStreamIdBytes = 8;
-// Messages a stream buffers in each direction before a writer waits.
-inline constexpr size_t kStreamWindow = 8;
+// Messages a stream buffers in each direction before a writer waits: about what HTTP/2's default
+// 64 KiB window holds of small messages, so that a program that writes ahead of its reads on
+// HTTP/2 does not stall on the pool.
+inline constexpr size_t kStreamWindow = 256;
 
 inline void EncodeStreamOp(StreamOp op, uint64_t id, uint8_t* out) {
   out[0] = static_cast<uint8_t>(op);

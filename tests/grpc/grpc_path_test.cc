@@ -1,0 +1,134 @@
+#include "grpc_path_test.h"
+
+#include <thread>
+
+#include "notnets/grpc/channel.h"
+#include "notnets/grpc/server.h"
+#include "notnets/pool.h"
+#include "test_pool.h"
+
+namespace notnets::test {
+
+namespace {
+
+std::string Name(const Variant& variant) {
+  return std::string(variant.path == Path::kPool ? "Pool" : "Http2") + "_" +
+         (variant.flavor == Flavor::kSync ? "Sync" : "Callback");
+}
+
+}  // namespace
+
+std::string VariantName(const ::testing::TestParamInfo<Variant>& info) { return Name(info.param); }
+
+void PrintTo(const Variant& variant, std::ostream* os) { *os << Name(variant); }
+
+std::vector<Variant> AllVariants() {
+  return {{Path::kPool, Flavor::kSync},
+          {Path::kPool, Flavor::kCallback},
+          {Path::kHttp2, Flavor::kSync},
+          {Path::kHttp2, Flavor::kCallback}};
+}
+
+void GrpcPathTest::SetUp() {
+  pool_name_ = notnets::testing::UniquePoolName("grpc");
+  if (GetParam().flavor == Flavor::kSync) {
+    service_ = std::make_unique<SyncTestService>(&observations_);
+  } else {
+    service_ = std::make_unique<CallbackTestService>(&observations_);
+  }
+  ::grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("localhost:0", ::grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(service_.get());
+  if (GetParam().path == Path::kPool) {
+    notnets::grpc::ServerOptions options;
+    options.pool = pool_name_;
+    notnets::grpc::ServeOverPool(&builder, service_.get(), options);
+  }
+  server_ = builder.BuildAndStart();
+  ASSERT_NE(server_, nullptr);
+  ASSERT_NE(port, 0);
+
+  // The same channel in every variant: only the server decides the path.
+  notnets::grpc::ChannelOptions options;
+  options.pool = pool_name_;
+  channel_ = notnets::grpc::CreateChannel("localhost:" + std::to_string(port), options);
+  stub_ = TestService::NewStub(channel_);
+}
+
+void GrpcPathTest::TearDown() {
+  stub_.reset();
+  channel_.reset();
+  if (server_ != nullptr) server_->Shutdown();
+  server_.reset();
+  notnets::Pool::Remove(pool_name_);
+}
+
+bool GrpcPathTest::UnaryOverPool() const { return GetParam().path == Path::kPool; }
+
+bool GrpcPathTest::StreamingOverPool() const {
+  return GetParam().path == Path::kPool && GetParam().flavor == Flavor::kCallback;
+}
+
+void GrpcPathTest::ExpectPaths(uint64_t unary_calls, uint64_t streaming_calls,
+                               uint64_t http2_only_calls) const {
+  uint64_t pool = 0;
+  uint64_t http2 = http2_only_calls;
+  (UnaryOverPool() ? pool : http2) += unary_calls;
+  (StreamingOverPool() ? pool : http2) += streaming_calls;
+  notnets::grpc::PathCounters counters = notnets::grpc::GetPathCounters(*channel_);
+  EXPECT_EQ(counters.pool_calls, pool) << "calls through the pool";
+  EXPECT_EQ(counters.http2_calls, http2) << "calls over HTTP/2";
+}
+
+void GrpcPathTest::ExpectPeer(const ::grpc::ClientContext& context, bool over_pool) {
+  const auto& metadata = context.GetServerInitialMetadata();
+  auto peer = metadata.find(notnets::grpc::kPoolPeerKey);
+  if (!over_pool) {
+    EXPECT_EQ(peer, metadata.end()) << "a call over HTTP/2 says it went through the pool";
+    return;
+  }
+  ASSERT_NE(peer, metadata.end()) << "a call through the pool lacks "
+                                  << notnets::grpc::kPoolPeerKey;
+  EXPECT_TRUE(std::string_view(peer->second.data(), peer->second.size()).starts_with("notnets:"))
+      << std::string(peer->second.data(), peer->second.size());
+}
+
+void SetHangDeadline(::grpc::ClientContext* context) {
+  context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(20));
+}
+
+bool Eventually(const std::function<bool()>& condition, std::chrono::milliseconds bound) {
+  auto give_up = std::chrono::steady_clock::now() + bound;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= give_up) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+void CallDone::Set(const ::grpc::Status& status) {
+  // Notified under the lock: the waiter may destroy this object as soon as it has the lock.
+  std::lock_guard<std::mutex> lock(mu_);
+  status_ = status;
+  done_ = true;
+  cv_.notify_all();
+}
+
+::grpc::Status CallDone::Wait() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return done_; });
+  return status_;
+}
+
+MetadataList UserMetadata(const std::multimap<::grpc::string_ref, ::grpc::string_ref>& metadata) {
+  MetadataList entries;
+  for (const auto& [key, value] : metadata) {
+    std::string k(key.data(), key.size());
+    if (k == notnets::grpc::kPoolPeerKey || k.starts_with("grpc-")) continue;
+    entries.emplace_back(std::move(k), std::string(value.data(), value.size()));
+  }
+  return entries;
+}
+
+}  // namespace notnets::test

@@ -1,0 +1,240 @@
+#include "test_services.h"
+
+#include <chrono>
+#include <string_view>
+#include <thread>
+
+namespace notnets::test {
+namespace {
+
+using ::grpc::Status;
+using ::grpc::StatusCode;
+
+// How long a handler waits for a cancellation that does not come before it gives up, so that a
+// path that never delivers one fails its test instead of hanging the server's shutdown.
+constexpr std::chrono::seconds kMaxCancelWait{30};
+
+Status RequestedStatus(int32_t code, const std::string& message, const std::string& details = "") {
+  if (code == 0) return Status::OK;
+  return Status(static_cast<StatusCode>(code), message, details);
+}
+
+int64_t DeadlineRemainingMs(const ::grpc::ServerContextBase& context) {
+  auto deadline = context.deadline();
+  if (deadline == std::chrono::system_clock::time_point::max()) return -1;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(deadline -
+                                                               std::chrono::system_clock::now())
+      .count();
+}
+
+// Everything Echo does that is the same for both APIs: metadata, deadline and payload. The
+// response is filled even when the call is to fail, so that the tests see it is not delivered.
+void Answer(::grpc::ServerContextBase* context, const EchoRequest& request,
+            EchoResponse* response) {
+  if (request.echo_metadata()) {
+    for (const auto& [key, value] : context->client_metadata()) {
+      if (!std::string_view(key.data(), key.size()).starts_with("x-test-")) continue;
+      std::string k(key.data(), key.size()), v(value.data(), value.size());
+      context->AddInitialMetadata(k, v);
+      context->AddTrailingMetadata(k, v);
+    }
+  }
+  response->set_deadline_remaining_ms(DeadlineRemainingMs(*context));
+  if (request.response_bytes() != 0) {
+    response->set_payload(Pattern(request.response_bytes()));
+  } else {
+    response->set_payload(request.payload());
+  }
+}
+
+void Count(const StreamMessage& message, StreamSummary* summary) {
+  if (message.sequence() != summary->message_count()) summary->set_in_order(false);
+  summary->set_message_count(summary->message_count() + 1);
+  summary->set_total_bytes(summary->total_bytes() + message.payload().size());
+}
+
+// Echo with wait_for_cancel on the callback API: finishes when told of the cancellation.
+class CancelWaitReactor final : public ::grpc::ServerUnaryReactor {
+ public:
+  explicit CancelWaitReactor(ServerObservations* observations) : observations_(observations) {
+    ++observations_->calls_waiting;
+  }
+
+  void OnCancel() override {
+    --observations_->calls_waiting;
+    ++observations_->cancellations_seen;
+    Finish(Status(StatusCode::CANCELLED, "the handler saw the cancellation"));
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  ServerObservations* const observations_;
+};
+
+// ServerStream on the callback API: one write in flight at a time, the next one started when
+// the previous one is done, as a server that respects flow control does.
+class NumberedWriter final : public ::grpc::ServerWriteReactor<StreamMessage> {
+ public:
+  explicit NumberedWriter(const StreamRequest& request) : request_(request) { WriteNext(); }
+
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(Status(StatusCode::UNAVAILABLE, "the stream broke"));
+      return;
+    }
+    WriteNext();
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void WriteNext() {
+    if (next_ == request_.message_count()) {
+      Finish(RequestedStatus(request_.status_code(), request_.status_message()));
+      return;
+    }
+    message_ = NumberedMessage(next_++, request_.message_size());
+    StartWrite(&message_);
+  }
+
+  const StreamRequest request_;
+  uint32_t next_ = 0;
+  StreamMessage message_;
+};
+
+// ClientStream on the callback API.
+class Summarizer final : public ::grpc::ServerReadReactor<StreamMessage> {
+ public:
+  explicit Summarizer(StreamSummary* summary) : summary_(summary) {
+    summary_->set_in_order(true);
+    StartRead(&message_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Finish(Status::OK);
+      return;
+    }
+    Count(message_, summary_);
+    StartRead(&message_);
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  StreamSummary* const summary_;
+  StreamMessage message_;
+};
+
+// Bidi on the callback API: reads a message, writes it back, reads the next.
+class Echoer final : public ::grpc::ServerBidiReactor<StreamMessage, StreamMessage> {
+ public:
+  Echoer() { StartRead(&message_); }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      Finish(Status::OK);
+      return;
+    }
+    StartWrite(&message_);
+  }
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(Status(StatusCode::UNAVAILABLE, "the stream broke"));
+      return;
+    }
+    StartRead(&message_);
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  StreamMessage message_;
+};
+
+}  // namespace
+
+std::string Pattern(size_t size, uint32_t seed) {
+  std::string bytes(size, '\0');
+  for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<char>((i * 131 + seed * 7 + i / 256));
+  return bytes;
+}
+
+StreamMessage NumberedMessage(uint32_t sequence, uint32_t size) {
+  StreamMessage message;
+  message.set_sequence(sequence);
+  message.set_payload(Pattern(size, sequence));
+  return message;
+}
+
+Status SyncTestService::Echo(::grpc::ServerContext* context, const EchoRequest* request,
+                             EchoResponse* response) {
+  Answer(context, *request, response);
+  if (request->wait_for_cancel()) {
+    // The synchronous API has no cancellation callback: handlers poll.
+    ++observations_->calls_waiting;
+    auto give_up = std::chrono::steady_clock::now() + kMaxCancelWait;
+    while (!context->IsCancelled() && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    --observations_->calls_waiting;
+    if (!context->IsCancelled()) return Status(StatusCode::INTERNAL, "no cancellation came");
+    ++observations_->cancellations_seen;
+    return Status(StatusCode::CANCELLED, "the handler saw the cancellation");
+  }
+  return RequestedStatus(request->status_code(), request->status_message(),
+                         request->status_details());
+}
+
+Status SyncTestService::ServerStream(::grpc::ServerContext*, const StreamRequest* request,
+                                     ::grpc::ServerWriter<StreamMessage>* writer) {
+  for (uint32_t i = 0; i < request->message_count(); ++i) {
+    if (!writer->Write(NumberedMessage(i, request->message_size()))) {
+      return Status(StatusCode::UNAVAILABLE, "the stream broke");
+    }
+  }
+  return RequestedStatus(request->status_code(), request->status_message());
+}
+
+Status SyncTestService::ClientStream(::grpc::ServerContext*,
+                                     ::grpc::ServerReader<StreamMessage>* reader,
+                                     StreamSummary* summary) {
+  summary->set_in_order(true);
+  StreamMessage message;
+  while (reader->Read(&message)) Count(message, summary);
+  return Status::OK;
+}
+
+Status SyncTestService::Bidi(::grpc::ServerContext*,
+                             ::grpc::ServerReaderWriter<StreamMessage, StreamMessage>* stream) {
+  StreamMessage message;
+  while (stream->Read(&message)) {
+    if (!stream->Write(message)) return Status(StatusCode::UNAVAILABLE, "the stream broke");
+  }
+  return Status::OK;
+}
+
+::grpc::ServerUnaryReactor* CallbackTestService::Echo(::grpc::CallbackServerContext* context,
+                                                      const EchoRequest* request,
+                                                      EchoResponse* response) {
+  Answer(context, *request, response);
+  if (request->wait_for_cancel()) return new CancelWaitReactor(observations_);
+  ::grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(RequestedStatus(request->status_code(), request->status_message(),
+                                  request->status_details()));
+  return reactor;
+}
+
+::grpc::ServerWriteReactor<StreamMessage>* CallbackTestService::ServerStream(
+    ::grpc::CallbackServerContext*, const StreamRequest* request) {
+  return new NumberedWriter(*request);
+}
+
+::grpc::ServerReadReactor<StreamMessage>* CallbackTestService::ClientStream(
+    ::grpc::CallbackServerContext*, StreamSummary* summary) {
+  return new Summarizer(summary);
+}
+
+::grpc::ServerBidiReactor<StreamMessage, StreamMessage>* CallbackTestService::Bidi(
+    ::grpc::CallbackServerContext*) {
+  return new Echoer();
+}
+
+}  // namespace notnets::test
