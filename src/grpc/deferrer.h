@@ -38,6 +38,9 @@ class Deferrer {
         queue_.pop_front();
         lock.unlock();
         work();
+        // Destroyed before the lock is retaken: it may hold the last reference to a call whose
+        // destructor defers work of its own.
+        work = nullptr;
         lock.lock();
       }
     }).detach();
