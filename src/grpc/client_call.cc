@@ -328,7 +328,10 @@ void CallState::SendOp(StreamOp op, std::string_view message, OpDone done) {
   }
   std::string request(kStreamOpHeaderBytes + message.size(), '\0');
   EncodeStreamOp(op, stream_id_, reinterpret_cast<uint8_t*>(request.data()));
-  std::memcpy(request.data() + kStreamOpHeaderBytes, message.data(), message.size());
+  // An empty view's data() may be null, which memcpy must not be given even for zero bytes.
+  if (!message.empty()) {
+    std::memcpy(request.data() + kStreamOpHeaderBytes, message.data(), message.size());
+  }
   auto self = shared_from_this();
   channel_->CallAsync(kStreamMethod, request, context.get(),
                       [self, context, done = std::move(done)](notnets::CallResult result) {
