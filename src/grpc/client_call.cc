@@ -32,6 +32,14 @@ constexpr std::chrono::microseconds kInlineWait{50};
 // reaction inside the caller's own Start*() call, where it may hold its locks.
 thread_local int intercept_depth = 0;
 
+// Set while a completion of a notnets call made here runs (see ~CallState).
+thread_local int completion_depth = 0;
+
+struct CompletionScope {
+  CompletionScope() { ++completion_depth; }
+  ~CompletionScope() { --completion_depth; }
+};
+
 bool Has(InterceptorBatchMethods* methods, InterceptionHookPoints point) {
   return methods->QueryInterceptionHookPoint(point);
 }
@@ -89,10 +97,13 @@ class CallState : public std::enable_shared_from_this<CallState> {
         peer_(peer),
         failure_(std::move(failure)) {}
 
-  // The last reference to a pool channel may be a completion running on that channel's own
-  // completion thread, which cannot destroy it: the release goes to the deferrer's thread.
+  // A call released by one of its own completions may be running on its channel's completion
+  // thread, which cannot destroy that channel: then the release goes to the deferrer's thread.
+  // Elsewhere (the usual case: the caller's thread) it is released here, with no hand-off.
   ~CallState() {
-    if (channel_ != nullptr) Deferrer::Get().Run([channel = std::move(channel_)] {});
+    if (channel_ != nullptr && completion_depth > 0) {
+      Deferrer::Get().Run([channel = std::move(channel_)] {});
+    }
   }
 
   void Intercept(InterceptorBatchMethods* methods);
@@ -239,8 +250,11 @@ void CallState::OpenStream(InterceptorBatchMethods* methods) {
   if (server_streaming) open += SerializedSendMessage(methods, method_->request);
   started_ = true;
   auto self = shared_from_this();
-  channel_->CallAsync(method_->name, open, &native_,
-                      [self](notnets::CallResult result) { self->Finish(std::move(result)); });
+  channel_->CallAsync(method_->name, open, &native_, [self](notnets::CallResult result) mutable {
+    CompletionScope scope;
+    auto state = std::move(self);
+    state->Finish(std::move(result));
+  });
   // A first message corked with the initial metadata.
   if (!server_streaming && Has(methods, InterceptionHookPoints::PRE_SEND_MESSAGE)) {
     SendOp(StreamOp::kWrite, SerializedSendMessage(methods, method_->request),
@@ -315,7 +329,11 @@ void CallState::StartUnary() {
   auto self = shared_from_this();
   channel_->CallAsync(
       method_->name, std::string_view(request_), &native_,
-      [self](notnets::CallResult result) { self->Finish(std::move(result)); },
+      [self](notnets::CallResult result) mutable {
+        CompletionScope scope;
+        auto state = std::move(self);
+        state->Finish(std::move(result));
+      },
       complete_inline_ ? kInlineWait : std::chrono::nanoseconds(0));
 }
 
@@ -334,12 +352,16 @@ void CallState::SendOp(StreamOp op, std::string_view message, OpDone done) {
   }
   auto self = shared_from_this();
   channel_->CallAsync(kStreamMethod, request, context.get(),
-                      [self, context, done = std::move(done)](notnets::CallResult result) {
+                      [self, context, done = std::move(done)](notnets::CallResult result) mutable {
+                        CompletionScope scope;
+                        // Released inside the scope: `done` may hold the call's last reference.
+                        auto state = std::move(self);
+                        auto callback = std::move(done);
                         {
-                          std::lock_guard<std::mutex> lock(self->mutex_);
-                          std::erase(self->op_contexts_, context);
+                          std::lock_guard<std::mutex> lock(state->mutex_);
+                          std::erase(state->op_contexts_, context);
                         }
-                        done(std::move(result), context.get());
+                        callback(std::move(result), context.get());
                       });
 }
 
