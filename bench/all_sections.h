@@ -34,8 +34,13 @@ void RunMainSection(const AllOptions& options, AllResults* results, Failures* fa
 void RunIdleSection(const AllOptions& options, AllResults* results, Failures* failures);
 
 // Prints the targets with the figures of this run: zero-copy 1 MiB against 64 B, peak
-// pipelined throughput, notnets against iceoryx and Cap'n Proto, 10,000 idle connections.
+// pipelined throughput, notnets against iceoryx and Cap'n Proto, 10,000 idle connections; then
+// the gRPC integration's (PrintGrpcTargets).
 void PrintTargets(const AllResults& results, FILE* out);
+
+// Prints the gRPC integration's targets with the figures in `results`, if notnets-grpc-sync is
+// there: its p50 and p99, and how much lower they are than grpc-http2-tcp's if that is there too.
+void PrintGrpcTargets(const std::vector<CaseResult>& results, FILE* out);
 
 // The sweep called `name` in `results`, or nullptr.
 const Sweep* FindSweep(const AllResults& results, const std::string& name);

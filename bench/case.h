@@ -52,6 +52,10 @@ class EchoClient {
   virtual void CallAsync(std::function<void(Status)> done) {
     done(Status(StatusCode::UNIMPLEMENTED, "this case has no asynchronous calls"));
   }
+  // Called after the client's last measured call, outside the timed phase. A case whose calls
+  // may silently take another path than the one it measures (a fallback transport) returns an
+  // error here if any did; the runner then reports the error instead of the figures.
+  virtual Status CheckPath() { return Status::OK; }
 };
 
 // Called once by a server when it can answer calls, with the endpoint its clients need (an

@@ -1,6 +1,7 @@
 // notnets-bench echo: the latency of an echo call, case by case.
 #include <cstdio>
 
+#include "all_sections.h"
 #include "commands.h"
 #include "payload.h"
 #include "report.h"
@@ -36,7 +37,10 @@ int RunEcho(const EchoOptions& options) {
     PrintLatencyCsv(results, /*extended=*/false);
   } else {
     PrintLatencyTable(results, /*extended=*/false);
-    if (failures.empty()) PrintComparison(results, kBaseline);
+    if (failures.empty()) {
+      PrintComparison(results, kBaseline);
+      PrintGrpcTargets(results, stdout);
+    }
   }
   return failures.Report(options.cases.size());
 }

@@ -33,6 +33,11 @@ class CallbackEchoService final : public EchoService::CallbackService {
 
 }  // namespace
 
+std::unique_ptr<grpc::Service> MakeEchoService(GrpcApi api) {
+  if (api == GrpcApi::kSync) return std::make_unique<SyncEchoService>();
+  return std::make_unique<CallbackEchoService>();
+}
+
 GrpcCase::~GrpcCase() {
   if (!socket_path_.empty()) unlink(socket_path_.c_str());
 }
@@ -48,8 +53,7 @@ Status GrpcCase::Setup(const CaseOptions&, std::vector<std::string>* server_args
 }
 
 Status GrpcCase::Serve(const std::vector<std::string>& server_args, const ReadyCallback& ready) {
-  SyncEchoService sync_service;
-  CallbackEchoService callback_service;
+  std::unique_ptr<grpc::Service> service = MakeEchoService(api_);
   grpc::ServerBuilder builder;
   builder.SetMaxReceiveMessageSize(-1);
   builder.SetMaxSendMessageSize(-1);
@@ -64,11 +68,7 @@ Status GrpcCase::Serve(const std::vector<std::string>& server_args, const ReadyC
     endpoint = "unix:" + server_args[0];
     builder.AddListeningPort(endpoint, grpc::InsecureServerCredentials(), &port);
   }
-  if (api_ == GrpcApi::kSync) {
-    builder.RegisterService(&sync_service);
-  } else {
-    builder.RegisterService(&callback_service);
-  }
+  builder.RegisterService(service.get());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || port == 0) {
     return Status(StatusCode::UNAVAILABLE, "gRPC server could not listen");

@@ -11,6 +11,10 @@
 #include "case.h"
 #include "emergency.h"
 
+namespace grpc {
+class Service;
+}  // namespace grpc
+
 namespace notnets::bench {
 
 // Where a gRPC server listens.
@@ -23,6 +27,9 @@ enum class GrpcApi {
   // grpc::CallbackService with a default reactor; the stub's async() callback calls.
   kCallback,
 };
+
+// echo.proto's EchoService implemented with `api`, for a grpc::ServerBuilder.
+std::unique_ptr<::grpc::Service> MakeEchoService(GrpcApi api);
 
 // One gRPC case: `transport` and `api` fixed at construction.
 class GrpcCase : public Case {

@@ -11,12 +11,12 @@
 namespace notnets::bench {
 
 // A blocking stub; synchronous calls only.
-std::unique_ptr<EchoClient> MakeGrpcSyncClient(std::shared_ptr<grpc::Channel> channel,
+std::unique_ptr<EchoClient> MakeGrpcSyncClient(std::shared_ptr<::grpc::Channel> channel,
                                                size_t payload_size);
 
 // The callback stub (stub->async()->Echo): asynchronous calls, and synchronous ones that wait
 // for the callback.
-std::unique_ptr<EchoClient> MakeGrpcCallbackClient(std::shared_ptr<grpc::Channel> channel,
+std::unique_ptr<EchoClient> MakeGrpcCallbackClient(std::shared_ptr<::grpc::Channel> channel,
                                                    size_t payload_size);
 
 }  // namespace notnets::bench

@@ -72,6 +72,8 @@ Status RunIdleJob(Case* bench_case, const Job& job, JobResult* result) {
   metrics.push_back({"client_idle_cpu_pct_of_core", 100 * (after.client - before.client) / wall});
   status = TimeCallsAfter(client.get(), "idle", job.case_name, &metrics);
   if (!status.ok()) return status;
+  status = client->CheckPath();
+  if (!status.ok()) return status;
   result->measurement.latency.calls = static_cast<double>(2 * kCallsAfterIdle);
   return Status::OK;
 }

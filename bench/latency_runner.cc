@@ -78,7 +78,7 @@ Status RunCalls(Case* bench_case, const Job& job, Start* start, Worker* worker) 
     worker->progress.fetch_add(1, std::memory_order_relaxed);
     if ((i + 1 >= job.calls && after >= start->minimum) || after >= start->deadline) break;
   }
-  return Status::OK;
+  return client->CheckPath();
 }
 
 }  // namespace

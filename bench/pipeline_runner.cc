@@ -112,6 +112,8 @@ Status RunPipelineJob(Case* bench_case, const Job& job, JobResult* result) {
   if (!status.ok()) return status;
   status = ReadCpu(job.server_pid, &after);
   if (!status.ok()) return status;
+  status = client->CheckPath();
+  if (!status.ok()) return status;
   LatencyRecorder all = timed.recorder();
   Measurement& m = result->measurement;
   m.latency = all.Summarize(ended - began);

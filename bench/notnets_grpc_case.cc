@@ -1,0 +1,124 @@
+// notnets-grpc-sync and notnets-grpc-callback: echo.proto's gRPC service and stubs, unchanged,
+// over notnets::grpc. The server listens on TCP loopback like grpc-http2-tcp and also serves in a
+// fresh pool (ServeOverPool); each client is a notnets::grpc::CreateChannel to that address, so
+// that every call picks its path as it would in production. If any call went over HTTP/2, the
+// case fails after its calls (EchoClient::CheckPath): it measures the pool path or nothing.
+#include <grpcpp/grpcpp.h>
+
+#include "case.h"
+#include "emergency.h"
+#include "grpc_case.h"
+#include "grpc_clients.h"
+#include "notnets/grpc/channel.h"
+#include "notnets/grpc/server.h"
+#include "notnets/pool.h"
+#include "process.h"
+
+namespace notnets::bench {
+namespace {
+
+// A gRPC client whose channel counts the calls that went over HTTP/2. The count is read once
+// the calls are over, since reading it takes a lock that has no place in a timed call.
+class PoolOnlyClient : public EchoClient {
+ public:
+  PoolOnlyClient(std::shared_ptr<::grpc::Channel> channel, std::unique_ptr<EchoClient> client)
+      : channel_(std::move(channel)), client_(std::move(client)) {}
+
+  Status Call() override { return client_->Call(); }
+  bool SupportsAsync() const override { return client_->SupportsAsync(); }
+  void CallAsync(std::function<void(Status)> done) override { client_->CallAsync(std::move(done)); }
+
+  Status CheckPath() override {
+    notnets::grpc::PathCounters paths = notnets::grpc::GetPathCounters(*channel_);
+    if (paths.http2_calls == 0 && paths.pool_calls > 0) return Status::OK;
+    return Status(StatusCode::FAILED_PRECONDITION,
+                  std::to_string(paths.http2_calls) + " of " +
+                      std::to_string(paths.http2_calls + paths.pool_calls) +
+                      " calls went over HTTP/2 instead of the pool");
+  }
+
+ private:
+  const std::shared_ptr<::grpc::Channel> channel_;
+  const std::unique_ptr<EchoClient> client_;
+};
+
+class NotnetsGrpcCase : public Case {
+ public:
+  explicit NotnetsGrpcCase(GrpcApi api) : api_(api) {}
+
+  ~NotnetsGrpcCase() override {
+    if (created_ != nullptr) Pool::Remove(created_->path());
+  }
+
+  // Creates the pool; server and clients get its path.
+  Status Setup(const CaseOptions& options, std::vector<std::string>* server_args) override {
+    PoolOptions pool_options;
+    if (options.pool_bytes != 0) pool_options.size_bytes = options.pool_bytes;
+    Status status = Pool::Create(options.pool_name, pool_options, &created_);
+    if (!status.ok()) return status;
+    remove_on_emergency_ = std::make_unique<EmergencyUnlink>(created_->path());
+    server_args->push_back(created_->path());
+    return Status::OK;
+  }
+
+  // Announces the TCP address, the path a client would take without the pool.
+  Status Serve(const std::vector<std::string>& server_args, const ReadyCallback& ready) override {
+    if (server_args.size() != 1) {
+      return Status(StatusCode::INVALID_ARGUMENT, "expected the pool's path");
+    }
+    std::unique_ptr<::grpc::Service> service = MakeEchoService(api_);
+    ::grpc::ServerBuilder builder;
+    builder.SetMaxReceiveMessageSize(-1);
+    builder.SetMaxSendMessageSize(-1);
+    int port = 0;
+    builder.AddListeningPort("127.0.0.1:0", ::grpc::InsecureServerCredentials(), &port);
+    builder.RegisterService(service.get());
+    notnets::grpc::ServerOptions options;
+    options.pool = server_args[0];
+    notnets::grpc::ServeOverPool(&builder, service.get(), options);
+    std::unique_ptr<::grpc::Server> server = builder.BuildAndStart();
+    if (server == nullptr || port == 0) {
+      return Status(StatusCode::UNAVAILABLE, "gRPC server could not listen");
+    }
+    ready("127.0.0.1:" + std::to_string(port));
+    WaitForStopSignal();
+    server->Shutdown();
+    return Status::OK;
+  }
+
+  Status Connect(const std::vector<std::string>& server_args, std::string_view endpoint,
+                 const ClientOptions& options, std::unique_ptr<EchoClient>* client) override {
+    if (server_args.size() != 1) {
+      return Status(StatusCode::INVALID_ARGUMENT, "expected the pool's path");
+    }
+    notnets::grpc::ChannelOptions channel_options;
+    channel_options.pool = server_args[0];
+    // The HTTP/2 fallback set up as grpc-http2-tcp's channel, though no call may take it.
+    channel_options.arguments.SetInt(GRPC_ARG_ENABLE_HTTP_PROXY, 0);
+    channel_options.arguments.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+    channel_options.arguments.SetMaxReceiveMessageSize(-1);
+    channel_options.arguments.SetMaxSendMessageSize(-1);
+    std::shared_ptr<::grpc::Channel> channel =
+        notnets::grpc::CreateChannel(std::string(endpoint), channel_options);
+    std::unique_ptr<EchoClient> grpc_client =
+        api_ == GrpcApi::kSync ? MakeGrpcSyncClient(channel, options.payload_size)
+                               : MakeGrpcCallbackClient(channel, options.payload_size);
+    *client = std::make_unique<PoolOnlyClient>(channel, std::move(grpc_client));
+    return Status::OK;
+  }
+
+ private:
+  const GrpcApi api_;
+  std::shared_ptr<Pool> created_;  // parent: the pool Setup created
+  std::unique_ptr<EmergencyUnlink> remove_on_emergency_;
+};
+
+const CaseRegistration kSyncRegistration(32, "notnets-grpc-sync", [] {
+  return std::make_unique<NotnetsGrpcCase>(GrpcApi::kSync);
+});
+const CaseRegistration kCallbackRegistration(33, "notnets-grpc-callback", [] {
+  return std::make_unique<NotnetsGrpcCase>(GrpcApi::kCallback);
+});
+
+}  // namespace
+}  // namespace notnets::bench
