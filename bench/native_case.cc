@@ -13,6 +13,7 @@
 #include "notnets/pool.h"
 #include "notnets/server.h"
 #include "payload.h"
+#include "pool_case.h"
 #include "process.h"
 
 namespace notnets::bench {
@@ -57,24 +58,9 @@ Status EchoStamp(ServerContext*, const ReceivedMessage& request, ServerResponse*
 }
 
 // One pool per case, created by Setup; the server serves all three methods.
-class NativeCase : public Case {
+class NativeCase : public PoolCase {
  public:
   explicit NativeCase(NativeCallKind kind) : kind_(kind) {}
-
-  ~NativeCase() override {
-    if (created_ != nullptr) Pool::Remove(created_->path());
-  }
-
-  // Creates the pool; the other processes get its path.
-  Status Setup(const CaseOptions& options, std::vector<std::string>* server_args) override {
-    PoolOptions pool_options;
-    if (options.pool_bytes != 0) pool_options.size_bytes = options.pool_bytes;
-    Status status = Pool::Create(options.pool_name, pool_options, &created_);
-    if (!status.ok()) return status;
-    remove_on_emergency_ = std::make_unique<EmergencyUnlink>(created_->path());
-    server_args->push_back(created_->path());
-    return Status::OK;
-  }
 
   Status Serve(const std::vector<std::string>& server_args, const ReadyCallback& ready) override {
     std::shared_ptr<Pool> pool;
@@ -114,9 +100,7 @@ class NativeCase : public Case {
   }
 
   const NativeCallKind kind_;
-  std::shared_ptr<Pool> created_;   // parent: the pool Setup created
   std::shared_ptr<Pool> attached_;  // client process: the pool its clients use
-  std::unique_ptr<EmergencyUnlink> remove_on_emergency_;
 };
 
 const CaseRegistration kCopyRegistration(20, "notnets-native", [] {

@@ -12,6 +12,7 @@
 #include "notnets/grpc/channel.h"
 #include "notnets/grpc/server.h"
 #include "notnets/pool.h"
+#include "pool_case.h"
 #include "process.h"
 
 namespace notnets::bench {
@@ -42,24 +43,9 @@ class PoolOnlyClient : public EchoClient {
   const std::unique_ptr<EchoClient> client_;
 };
 
-class NotnetsGrpcCase : public Case {
+class NotnetsGrpcCase : public PoolCase {
  public:
   explicit NotnetsGrpcCase(GrpcApi api) : api_(api) {}
-
-  ~NotnetsGrpcCase() override {
-    if (created_ != nullptr) Pool::Remove(created_->path());
-  }
-
-  // Creates the pool; server and clients get its path.
-  Status Setup(const CaseOptions& options, std::vector<std::string>* server_args) override {
-    PoolOptions pool_options;
-    if (options.pool_bytes != 0) pool_options.size_bytes = options.pool_bytes;
-    Status status = Pool::Create(options.pool_name, pool_options, &created_);
-    if (!status.ok()) return status;
-    remove_on_emergency_ = std::make_unique<EmergencyUnlink>(created_->path());
-    server_args->push_back(created_->path());
-    return Status::OK;
-  }
 
   // Announces the TCP address, the path a client would take without the pool.
   Status Serve(const std::vector<std::string>& server_args, const ReadyCallback& ready) override {
@@ -109,8 +95,6 @@ class NotnetsGrpcCase : public Case {
 
  private:
   const GrpcApi api_;
-  std::shared_ptr<Pool> created_;  // parent: the pool Setup created
-  std::unique_ptr<EmergencyUnlink> remove_on_emergency_;
 };
 
 const CaseRegistration kSyncRegistration(32, "notnets-grpc-sync", [] {
