@@ -7,6 +7,7 @@
 
 #include <atomic>
 
+#include "grpc/deferrer.h"
 #include "grpc/message_io.h"
 #include "grpc/pool_name.h"
 #include "grpc/pool_server.h"
@@ -77,8 +78,15 @@ class CallbackUnary final : public ::grpc::ServerCallbackUnary, public WatchedCa
     call_->Finish(answer);
     Unref();
   }
-  // Initial metadata travels with the response.
-  void SendInitialMetadata() override { reactor_->OnSendInitialMetadataDone(true); }
+  // Initial metadata travels with the response. The reaction runs elsewhere: gRPC holds the
+  // reactor's lock while it replays a StartSendInitialMetadata made before the bind.
+  void SendInitialMetadata() override {
+    refs_.fetch_add(1, std::memory_order_relaxed);
+    Deferrer::Get().Run([this] {
+      reactor_->OnSendInitialMetadataDone(true);
+      Unref();
+    });
+  }
 
   const notnets::ServerContext* native_context() const override { return call_->context(); }
   void CancelLocked() override {
