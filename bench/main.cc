@@ -1,5 +1,6 @@
 // notnets-bench: compares an echo call over notnets with the same call over gRPC and other IPC,
 // each case with client and server in separate processes. See Usage() for the subcommands.
+#include <absl/synchronization/mutex.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -239,6 +240,10 @@ bool ParseAll(FlagReader* flags, AllOptions* options) {
 
 // Dispatches to the subcommand named by the first word.
 int Main(int argc, char** argv) {
+  // Debian builds Abseil with its debug default: deadlock detection on every absl::Mutex, which
+  // gRPC uses throughout (a global lock and graph update per mutex destroyed). Release builds of
+  // Abseil have it off; so does every process of the benchmark, the gRPC baselines included.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   std::vector<std::string_view> words(argv + 1, argv + argc);
   if (words.empty()) {
     Usage();

@@ -31,14 +31,17 @@ class Router {
         has_target_(has_target) {}
 
   ::grpc::experimental::Interceptor* Route(::grpc::experimental::ClientRpcInfo* info) {
-    const internal::ServiceBinding* service = nullptr;
-    const internal::MethodBinding* method = Lookup(info->method(), &service);
+    const MethodRoute* route;
     std::shared_ptr<notnets::Channel> channel;
-    const std::string* peer = nullptr;
-    if (method != nullptr) channel = ChannelFor(*service, &peer);
-    if (channel != nullptr && channel->Serves(method->name)) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      route = &RouteOf(info->method());
+      if (route->method != nullptr) channel = ChannelFor(route->service);
+    }
+    if (channel != nullptr && channel->Serves(route->method->name)) {
       pool_calls.fetch_add(1, std::memory_order_relaxed);
-      return internal::NewPoolCall(info, method, std::move(channel), peer, ::grpc::Status::OK);
+      return internal::NewPoolCall(info, route->method, std::move(channel), &route->service->peer,
+                                   ::grpc::Status::OK);
     }
     if (has_target_) {
       http2_calls.fetch_add(1, std::memory_order_relaxed);
@@ -58,46 +61,48 @@ class Router {
   std::atomic<uint64_t> http2_calls{0};
 
  private:
+  // A service's connection, made on its first call (and retried at most every kRetryInterval
+  // while it fails). Once made it stays: notnets::Channel follows the service's servers itself.
   struct ServiceRoute {
+    std::string service;
     std::shared_ptr<notnets::Channel> channel;
     std::string peer;
     Clock::time_point next_attempt;
   };
+  struct MethodRoute {
+    const internal::MethodBinding* method = nullptr;  // null: not bound, never in the pool
+    ServiceRoute* service = nullptr;
+  };
 
-  // The binding of a stub's method name, remembered by the name's address (a stub's static).
-  const internal::MethodBinding* Lookup(const char* full_method,
-                                        const internal::ServiceBinding** service) {
-    std::lock_guard<std::mutex> lock(mutex_);
+  // The route of a stub's method name, remembered by the name's address (a stub's static).
+  // Called with mutex_ held.
+  const MethodRoute& RouteOf(const char* full_method) {
     auto it = methods_.find(full_method);
-    if (it == methods_.end()) {
-      const internal::ServiceBinding* found = nullptr;
-      const internal::MethodBinding* method = internal::FindMethod(full_method, &found);
-      it = methods_.emplace(full_method, std::make_pair(found, method)).first;
+    if (it != methods_.end()) return it->second;
+    MethodRoute route;
+    const internal::ServiceBinding* service = nullptr;
+    route.method = internal::FindMethod(full_method, &service);
+    if (route.method != nullptr) {
+      route.service = &services_[service->name];
+      route.service->service = service->name;
     }
-    *service = it->second.first;
-    return it->second.second;
+    return methods_.emplace(full_method, route).first->second;
   }
 
-  std::shared_ptr<notnets::Channel> ChannelFor(const internal::ServiceBinding& service,
-                                               const std::string** peer) {
-    std::lock_guard<std::mutex> lock(mutex_);
-    ServiceRoute& route = services_[service.name];
-    if (route.channel != nullptr) {
-      *peer = &route.peer;
-      return route.channel;
-    }
+  // Called with mutex_ held.
+  std::shared_ptr<notnets::Channel> ChannelFor(ServiceRoute* route) {
+    if (route->channel != nullptr) return route->channel;
     auto now = Clock::now();
-    if (now < route.next_attempt) return nullptr;
-    route.next_attempt = now + kRetryInterval;
+    if (now < route->next_attempt) return nullptr;
+    route->next_attempt = now + kRetryInterval;
     if (pool_ == nullptr && !notnets::Pool::Attach(pool_name_, &pool_).ok()) return nullptr;
     notnets::ChannelOptions options;
     options.max_outstanding_calls = max_outstanding_calls_;
-    if (!notnets::Channel::Connect(pool_, service.name, options, &route.channel).ok()) {
+    if (!notnets::Channel::Connect(pool_, route->service, options, &route->channel).ok()) {
       return nullptr;
     }
-    route.peer = "notnets:" + pool_->path() + "/" + service.name;
-    *peer = &route.peer;
-    return route.channel;
+    route->peer = "notnets:" + pool_->path() + "/" + route->service;
+    return route->channel;
   }
 
   const std::string pool_name_;
@@ -105,9 +110,7 @@ class Router {
   const bool has_target_;
   std::mutex mutex_;
   std::shared_ptr<notnets::Pool> pool_;
-  std::unordered_map<const char*,
-                     std::pair<const internal::ServiceBinding*, const internal::MethodBinding*>>
-      methods_;
+  std::unordered_map<const char*, MethodRoute> methods_;
   std::unordered_map<std::string, ServiceRoute> services_;
 };
 

@@ -2,17 +2,17 @@
 
 #include <grpcpp/client_context.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <deque>
+#include <cstring>
 #include <mutex>
 #include <random>
-#include <thread>
-#include <unordered_map>
 #include <vector>
 
+#include "channel/descriptor.h"
 #include "grpc/deferrer.h"
+#include "grpc/message_io.h"
 #include "grpc/wire.h"
 #include "notnets/grpc/channel.h"
 
@@ -51,20 +51,76 @@ uint64_t NewStreamId() {
   return counter.fetch_add(0x9E3779B97F4A7C15ull, std::memory_order_relaxed);
 }
 
-// The serialized form of the message a batch sends.
-std::string SerializedSendMessage(InterceptorBatchMethods* methods, const MessageType* type) {
-  if (const void* message = methods->GetSendMessage(); message != nullptr) {
-    return type->view(message)->SerializeAsString();
+// A request on its way into the pool: an optional header (a stream operation's) and the message
+// a batch sends, serialized straight into a pool buffer; requests that fit a call's descriptor
+// are built on the stack instead and travel inside it.
+class OutgoingRequest {
+ public:
+  // Lays out `header_bytes` bytes for header() followed by the serialized send message of
+  // `methods` (none if `methods` is null).
+  notnets::Status Build(notnets::Channel* channel, size_t header_bytes,
+                        InterceptorBatchMethods* methods, const MessageType* type) {
+    const MessageLite* message = nullptr;
+    std::string serialized;  // a message the caller gave already serialized
+    size_t message_bytes = 0;
+    if (methods != nullptr) {
+      message = SendMessage(methods, type, &serialized);
+      message_bytes = message != nullptr ? message->ByteSizeLong() : serialized.size();
+    }
+    if (message_bytes > static_cast<size_t>(INT32_MAX)) {
+      return notnets::Status(notnets::StatusCode::RESOURCE_EXHAUSTED,
+                             "a request over 2 GiB cannot be sent");
+    }
+    size_ = header_bytes + message_bytes;
+    uint8_t* out = small_;
+    if (size_ > sizeof(small_)) {
+      notnets::Status status = channel->AllocateMessage(size_, &buffer_);
+      if (!status.ok()) return status;
+      buffer_.set_size(size_);
+      out = buffer_.data();
+    }
+    if (message != nullptr) {
+      message->SerializeWithCachedSizesToArray(out + header_bytes);
+    } else if (!serialized.empty()) {
+      std::memcpy(out + header_bytes, serialized.data(), serialized.size());
+    }
+    return notnets::Status::OK;
   }
-  std::vector<::grpc::Slice> slices;
-  std::string bytes;
-  if (methods->GetSerializedSendMessage()->Dump(&slices).ok()) {
-    for (const ::grpc::Slice& slice : slices) {
-      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+
+  uint8_t* header() { return buffer_.valid() ? buffer_.data() : small_; }
+
+  // Sends the request as Channel::CallAsync does.
+  void Send(notnets::Channel* channel, std::string_view method, notnets::ClientContext* context,
+            std::function<void(notnets::CallResult)> done,
+            std::chrono::nanoseconds inline_wait = std::chrono::nanoseconds(0)) {
+    if (buffer_.valid()) {
+      channel->CallAsync(method, std::move(buffer_), context, std::move(done), inline_wait);
+    } else {
+      channel->CallAsync(method, std::string_view(reinterpret_cast<const char*>(small_), size_),
+                         context, std::move(done), inline_wait);
     }
   }
-  return bytes;
-}
+
+ private:
+  static const MessageLite* SendMessage(InterceptorBatchMethods* methods, const MessageType* type,
+                                        std::string* serialized) {
+    if (const void* message = methods->GetSendMessage(); message != nullptr) {
+      return type->view(message);
+    }
+    std::vector<::grpc::Slice> slices;
+    if (methods->GetSerializedSendMessage()->Dump(&slices).ok()) {
+      for (const ::grpc::Slice& slice : slices) {
+        serialized->append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+      }
+    }
+    return nullptr;
+  }
+
+  // A request this small travels inside the call's descriptor.
+  uint8_t small_[notnets::internal::kInlinePayloadBytes];
+  size_t size_ = 0;
+  notnets::MessageBuffer buffer_;
+};
 
 // What the server sent back, gathered for the batches that receive it.
 struct Answer {
@@ -112,14 +168,43 @@ class CallState : public std::enable_shared_from_this<CallState> {
 
  private:
   enum class Phase { kSend, kReceive, kPost };
-  // A batch waiting for notnets calls before it can be filled in and proceed.
+  // Where each batch in flight is: gRPC runs this interceptor up to three times per batch.
+  struct BatchPhase {
+    InterceptorBatchMethods* methods;
+    Phase phase;
+  };
+  // A batch waiting for notnets calls before it can be filled in and proceed. Each pending unit
+  // is one later Settle(); the last one completes the batch and deletes it.
   struct Batch {
+    explicit Batch(InterceptorBatchMethods* batch_methods) : methods(batch_methods) {}
     InterceptorBatchMethods* methods;
     int pending = 1;  // the setup itself holds one
     bool send_failed = false;
     bool receive_message = false;
     bool message_ok = false;
-    std::string message;  // a streamed message read for it
+    notnets::ReceivedMessage message;  // a streamed message read for it
+    Batch* next_waiting_metadata = nullptr;
+    Batch* next_waiting_status = nullptr;
+  };
+  // Batches waiting for the same answer, oldest first, linked through `Batch::*next`.
+  template <Batch* Batch::*next>
+  class BatchQueue {
+   public:
+    void Push(Batch* batch) {
+      *tail_ = batch;
+      tail_ = &(batch->*next);
+    }
+    // Empties the queue; returns its first batch.
+    Batch* Take() {
+      Batch* head = head_;
+      head_ = nullptr;
+      tail_ = &head_;
+      return head;
+    }
+
+   private:
+    Batch* head_ = nullptr;
+    Batch** tail_ = &head_;
   };
 
   Phase NextPhase(InterceptorBatchMethods* methods);
@@ -129,10 +214,12 @@ class CallState : public std::enable_shared_from_this<CallState> {
   void Cancel();
   void StartUnary();
   void OpenStream(InterceptorBatchMethods* methods);
-  // Sends a stream operation; `done` gets its result and the operation's context.
+  // Sends a stream operation carrying the send message of `methods` (if not null); `done` gets
+  // its result and the operation's context.
   using OpDone = std::function<void(notnets::CallResult, notnets::ClientContext*)>;
-  void SendOp(StreamOp op, std::string_view message, OpDone done);
-  void Settle(const std::shared_ptr<Batch>& batch);
+  void SendOp(StreamOp op, InterceptorBatchMethods* methods, OpDone done);
+  void SettleAll(Batch* metadata, Batch* status);
+  void Settle(Batch* batch);
   void Fill(Batch* batch);
   void Finish(notnets::CallResult result);
   std::unique_ptr<notnets::ClientContext> OpContext() const;
@@ -144,9 +231,10 @@ class CallState : public std::enable_shared_from_this<CallState> {
   const ::grpc::Status failure_;
 
   std::mutex mutex_;
-  std::unordered_map<InterceptorBatchMethods*, Phase> phases_;
+  std::vector<BatchPhase> phases_;
   notnets::ClientContext native_;  // the unary call, or the stream's open call
-  std::string request_;            // a unary call's request, serialized
+  OutgoingRequest request_;        // a unary call's request
+  notnets::Status request_status_;
   uint64_t stream_id_ = 0;
   bool started_ = false;
   // A call whose first batch also receives the status is a blocking or completion-queue call:
@@ -155,21 +243,30 @@ class CallState : public std::enable_shared_from_this<CallState> {
   bool complete_inline_ = false;
   bool cancelled_ = false;
   Answer answer_;
-  std::string response_;  // a unary or client-streaming call's response, serialized
+  // A unary or client-streaming call's response, read in place in the pool.
+  notnets::ReceivedMessage response_;
   bool response_ok_ = false;
   bool metadata_requested_ = false;
-  std::vector<std::shared_ptr<Batch>> waiting_metadata_;
-  std::vector<std::shared_ptr<Batch>> waiting_status_;
+  BatchQueue<&Batch::next_waiting_metadata> waiting_metadata_;
+  BatchQueue<&Batch::next_waiting_status> waiting_status_;
   std::vector<std::shared_ptr<notnets::ClientContext>> op_contexts_;  // to cancel
 };
 
 CallState::Phase CallState::NextPhase(InterceptorBatchMethods* methods) {
   std::lock_guard<std::mutex> lock(mutex_);
-  Phase& phase = phases_[methods];
-  Phase now = phase;
-  phase = now == Phase::kSend      ? Phase::kReceive
-          : now == Phase::kReceive ? Phase::kPost
-                                   : Phase::kSend;
+  auto it = std::find_if(phases_.begin(), phases_.end(),
+                         [methods](const BatchPhase& entry) { return entry.methods == methods; });
+  if (it == phases_.end()) {
+    phases_.push_back({methods, Phase::kReceive});
+    return Phase::kSend;
+  }
+  Phase now = it->phase;
+  if (now == Phase::kReceive) {
+    it->phase = Phase::kPost;
+  } else {
+    // The batch is done with; gRPC may reuse its operations for the next one.
+    phases_.erase(it);
+  }
   return now;
 }
 
@@ -208,7 +305,7 @@ void CallState::Send(InterceptorBatchMethods* methods, bool first) {
     }
     if (method_ == nullptr) {
     } else if (method_->kind == RpcKind::kUnary) {
-      request_ = SerializedSendMessage(methods, method_->request);
+      request_status_ = request_.Build(channel_.get(), 0, methods, method_->request);
     } else {
       OpenStream(methods);
     }
@@ -223,12 +320,11 @@ void CallState::Send(InterceptorBatchMethods* methods, bool first) {
     return;
   }
   // A write completes when the server took the message: that is the flow control.
-  auto batch = std::make_shared<Batch>();
-  batch->methods = methods;
+  auto* batch = new Batch(methods);
   auto self = shared_from_this();
   if (write) {
     ++batch->pending;
-    SendOp(StreamOp::kWrite, SerializedSendMessage(methods, method_->request),
+    SendOp(StreamOp::kWrite, methods,
            [self, batch](notnets::CallResult result, notnets::ClientContext*) {
              if (!result.status.ok()) batch->send_failed = true;
              self->Settle(batch);
@@ -236,7 +332,7 @@ void CallState::Send(InterceptorBatchMethods* methods, bool first) {
   }
   if (writes_done) {
     ++batch->pending;
-    SendOp(StreamOp::kWritesDone, {},
+    SendOp(StreamOp::kWritesDone, nullptr,
            [self, batch](notnets::CallResult, notnets::ClientContext*) { self->Settle(batch); });
   }
   Settle(batch);
@@ -244,30 +340,34 @@ void CallState::Send(InterceptorBatchMethods* methods, bool first) {
 
 void CallState::OpenStream(InterceptorBatchMethods* methods) {
   stream_id_ = NewStreamId();
-  std::string open(kStreamIdBytes, '\0');
-  std::memcpy(open.data(), &stream_id_, sizeof(stream_id_));
   bool server_streaming = method_->kind == RpcKind::kServerStreaming;
-  if (server_streaming) open += SerializedSendMessage(methods, method_->request);
+  OutgoingRequest open;
+  notnets::Status built = open.Build(channel_.get(), kStreamIdBytes,
+                                     server_streaming ? methods : nullptr, method_->request);
   started_ = true;
   auto self = shared_from_this();
-  channel_->CallAsync(method_->name, open, &native_, [self](notnets::CallResult result) mutable {
+  auto done = [self](notnets::CallResult result) mutable {
     CompletionScope scope;
     auto state = std::move(self);
     state->Finish(std::move(result));
-  });
+  };
+  if (!built.ok()) {
+    done(notnets::CallResult{built, {}});
+    return;
+  }
+  std::memcpy(open.header(), &stream_id_, sizeof(stream_id_));
+  open.Send(channel_.get(), method_->name, &native_, std::move(done));
   // A first message corked with the initial metadata.
   if (!server_streaming && Has(methods, InterceptionHookPoints::PRE_SEND_MESSAGE)) {
-    SendOp(StreamOp::kWrite, SerializedSendMessage(methods, method_->request),
-           [](notnets::CallResult, notnets::ClientContext*) {});
+    SendOp(StreamOp::kWrite, methods, [](notnets::CallResult, notnets::ClientContext*) {});
   }
   if (!server_streaming && Has(methods, InterceptionHookPoints::PRE_SEND_CLOSE)) {
-    SendOp(StreamOp::kWritesDone, {}, [](notnets::CallResult, notnets::ClientContext*) {});
+    SendOp(StreamOp::kWritesDone, nullptr, [](notnets::CallResult, notnets::ClientContext*) {});
   }
 }
 
 void CallState::Receive(InterceptorBatchMethods* methods) {
-  auto batch = std::make_shared<Batch>();
-  batch->methods = methods;
+  auto* batch = new Batch(methods);
   bool wants_metadata = Has(methods, InterceptionHookPoints::PRE_RECV_INITIAL_METADATA);
   bool wants_message = Has(methods, InterceptionHookPoints::PRE_RECV_MESSAGE);
   bool wants_status = Has(methods, InterceptionHookPoints::PRE_RECV_STATUS);
@@ -289,37 +389,39 @@ void CallState::Receive(InterceptorBatchMethods* methods) {
     if (method_->kind == RpcKind::kUnary && !started_) start_unary = started_ = true;
     if (wants_metadata && !answer_.has_initial_metadata) {
       ++batch->pending;
-      waiting_metadata_.push_back(batch);
+      waiting_metadata_.Push(batch);
       request_metadata = method_->kind != RpcKind::kUnary && !metadata_requested_;
       metadata_requested_ = metadata_requested_ || request_metadata;
     }
     if ((wants_status || (wants_message && !streamed_message)) && !answer_.has_status) {
       ++batch->pending;
-      waiting_status_.push_back(batch);
+      waiting_status_.Push(batch);
     }
   }
   auto self = shared_from_this();
   if (request_metadata) {
-    SendOp(StreamOp::kInitialMetadata, {}, [self](notnets::CallResult, notnets::ClientContext* op) {
-      std::vector<std::shared_ptr<Batch>> waiting;
-      {
-        std::lock_guard<std::mutex> lock(self->mutex_);
-        if (!self->answer_.has_initial_metadata) {
-          self->answer_.has_initial_metadata = true;
-          self->answer_.initial_metadata = op->GetServerInitialMetadata();
-        }
-        waiting.swap(self->waiting_metadata_);
-      }
-      for (const auto& batch : waiting) self->Settle(batch);
-    });
+    SendOp(StreamOp::kInitialMetadata, nullptr,
+           [self](notnets::CallResult, notnets::ClientContext* op) {
+             Batch* waiting;
+             {
+               std::lock_guard<std::mutex> lock(self->mutex_);
+               if (!self->answer_.has_initial_metadata) {
+                 self->answer_.has_initial_metadata = true;
+                 self->answer_.initial_metadata = op->GetServerInitialMetadata();
+               }
+               waiting = self->waiting_metadata_.Take();
+             }
+             self->SettleAll(waiting, nullptr);
+           });
   }
   if (streamed_message) {
     ++batch->pending;
-    SendOp(StreamOp::kRead, {}, [self, batch](notnets::CallResult result, notnets::ClientContext*) {
-      batch->message_ok = result.status.ok();
-      if (batch->message_ok) batch->message.assign(result.response.view());
-      self->Settle(batch);
-    });
+    SendOp(StreamOp::kRead, nullptr,
+           [self, batch](notnets::CallResult result, notnets::ClientContext*) {
+             batch->message_ok = result.status.ok();
+             if (batch->message_ok) batch->message = std::move(result.response);
+             self->Settle(batch);
+           });
   }
   if (start_unary) StartUnary();
   Settle(batch);
@@ -327,42 +429,47 @@ void CallState::Receive(InterceptorBatchMethods* methods) {
 
 void CallState::StartUnary() {
   auto self = shared_from_this();
-  channel_->CallAsync(
-      method_->name, std::string_view(request_), &native_,
-      [self](notnets::CallResult result) mutable {
-        CompletionScope scope;
-        auto state = std::move(self);
-        state->Finish(std::move(result));
-      },
-      complete_inline_ ? kInlineWait : std::chrono::nanoseconds(0));
+  auto done = [self](notnets::CallResult result) mutable {
+    CompletionScope scope;
+    auto state = std::move(self);
+    state->Finish(std::move(result));
+  };
+  if (!request_status_.ok()) {
+    done(notnets::CallResult{request_status_, {}});
+    return;
+  }
+  request_.Send(channel_.get(), method_->name, &native_, std::move(done),
+                complete_inline_ ? kInlineWait : std::chrono::nanoseconds(0));
 }
 
-void CallState::SendOp(StreamOp op, std::string_view message, OpDone done) {
+void CallState::SendOp(StreamOp op, InterceptorBatchMethods* methods, OpDone done) {
   std::shared_ptr<notnets::ClientContext> context = OpContext();
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (cancelled_) context->TryCancel();
     op_contexts_.push_back(context);
   }
-  std::string request(kStreamOpHeaderBytes + message.size(), '\0');
-  EncodeStreamOp(op, stream_id_, reinterpret_cast<uint8_t*>(request.data()));
-  // An empty view's data() may be null, which memcpy must not be given even for zero bytes.
-  if (!message.empty()) {
-    std::memcpy(request.data() + kStreamOpHeaderBytes, message.data(), message.size());
-  }
   auto self = shared_from_this();
-  channel_->CallAsync(kStreamMethod, request, context.get(),
-                      [self, context, done = std::move(done)](notnets::CallResult result) mutable {
-                        CompletionScope scope;
-                        // Released inside the scope: `done` may hold the call's last reference.
-                        auto state = std::move(self);
-                        auto callback = std::move(done);
-                        {
-                          std::lock_guard<std::mutex> lock(state->mutex_);
-                          std::erase(state->op_contexts_, context);
-                        }
-                        callback(std::move(result), context.get());
-                      });
+  auto finished = [self, context, done = std::move(done)](notnets::CallResult result) mutable {
+    CompletionScope scope;
+    // Released inside the scope: `done` may hold the call's last reference.
+    auto state = std::move(self);
+    auto callback = std::move(done);
+    {
+      std::lock_guard<std::mutex> lock(state->mutex_);
+      std::erase(state->op_contexts_, context);
+    }
+    callback(std::move(result), context.get());
+  };
+  OutgoingRequest request;
+  notnets::Status built =
+      request.Build(channel_.get(), kStreamOpHeaderBytes, methods, method_->request);
+  if (!built.ok()) {
+    finished(notnets::CallResult{built, {}});
+    return;
+  }
+  EncodeStreamOp(op, stream_id_, request.header());
+  request.Send(channel_.get(), kStreamMethod, context.get(), std::move(finished));
 }
 
 std::unique_ptr<notnets::ClientContext> CallState::OpContext() const {
@@ -372,7 +479,8 @@ std::unique_ptr<notnets::ClientContext> CallState::OpContext() const {
 }
 
 void CallState::Finish(notnets::CallResult result) {
-  std::vector<std::shared_ptr<Batch>> waiting;
+  Batch* metadata;
+  Batch* status;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (!answer_.has_initial_metadata) {
@@ -383,28 +491,45 @@ void CallState::Finish(notnets::CallResult result) {
     answer_.status = ToGrpc(result.status, &answer_.trailing_metadata);
     answer_.has_status = true;
     response_ok_ = result.status.ok();
-    if (response_ok_) response_.assign(result.response.view());
-    waiting.swap(waiting_status_);
-    for (auto& batch : waiting_metadata_) waiting.push_back(batch);
-    waiting_metadata_.clear();
+    if (response_ok_) response_ = std::move(result.response);
+    metadata = waiting_metadata_.Take();
+    status = waiting_status_.Take();
   }
-  for (const auto& batch : waiting) Settle(batch);
+  SettleAll(metadata, status);
 }
 
-void CallState::Settle(const std::shared_ptr<Batch>& batch) {
+void CallState::SettleAll(Batch* metadata, Batch* status) {
+  // Each Settle may complete and delete its batch: read the links first.
+  while (status != nullptr) {
+    Batch* next = status->next_waiting_status;
+    Settle(status);
+    status = next;
+  }
+  while (metadata != nullptr) {
+    Batch* next = metadata->next_waiting_metadata;
+    Settle(metadata);
+    metadata = next;
+  }
+}
+
+void CallState::Settle(Batch* batch) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (--batch->pending > 0) return;
   }
   if (intercept_depth > 0 && !complete_inline_) {
     Deferrer::Get().Run([self = shared_from_this(), batch] {
-      self->Fill(batch.get());
-      batch->methods->Proceed();
+      self->Fill(batch);
+      InterceptorBatchMethods* methods = batch->methods;
+      delete batch;
+      methods->Proceed();
     });
     return;
   }
-  Fill(batch.get());
-  batch->methods->Proceed();
+  Fill(batch);
+  InterceptorBatchMethods* methods = batch->methods;
+  delete batch;
+  methods->Proceed();
 }
 
 void CallState::Fill(Batch* batch) {
@@ -430,11 +555,9 @@ void CallState::Fill(Batch* batch) {
     bool streamed =
         method_->kind == RpcKind::kServerStreaming || method_->kind == RpcKind::kBidiStreaming;
     bool ok = streamed ? batch->message_ok : response_ok_;
-    const std::string& bytes = streamed ? batch->message : response_;
+    std::string_view bytes = streamed ? batch->message.view() : response_.view();
     MessageLite* message = method_->response->view_mutable(methods->GetRecvMessage());
-    if (!ok || !message->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-      methods->FailHijackedRecvMessage();
-    }
+    if (!ok || !ParseFrom(bytes, message).ok()) methods->FailHijackedRecvMessage();
   }
   if (Has(methods, InterceptionHookPoints::PRE_RECV_STATUS)) {
     *methods->GetRecvStatus() = answer_.status;
@@ -455,7 +578,7 @@ void CallState::Cancel() {
 
 void CallState::Close() {
   if (stream_id_ == 0) return;
-  SendOp(StreamOp::kClose, {}, [](notnets::CallResult, notnets::ClientContext*) {});
+  SendOp(StreamOp::kClose, nullptr, [](notnets::CallResult, notnets::ClientContext*) {});
 }
 
 class PoolCall final : public ::grpc::experimental::Interceptor {
