@@ -18,12 +18,27 @@ CancelWatcher::~CancelWatcher() {
 
 void CancelWatcher::Add(WatchedCall* call) {
   std::lock_guard<std::mutex> lock(mutex_);
-  calls_.insert(call);
+  call->watched_ = true;
+  call->previous_ = nullptr;
+  call->next_ = calls_;
+  if (calls_ != nullptr) calls_->previous_ = call;
+  calls_ = call;
 }
 
 void CancelWatcher::Remove(WatchedCall* call) {
   std::lock_guard<std::mutex> lock(mutex_);
-  calls_.erase(call);
+  if (call->watched_) Unlink(call);
+}
+
+void CancelWatcher::Unlink(WatchedCall* call) {
+  if (call->previous_ != nullptr) {
+    call->previous_->next_ = call->next_;
+  } else {
+    calls_ = call->next_;
+  }
+  if (call->next_ != nullptr) call->next_->previous_ = call->previous_;
+  call->watched_ = false;
+  call->previous_ = call->next_ = nullptr;
 }
 
 void CancelWatcher::Loop() {
@@ -31,17 +46,16 @@ void CancelWatcher::Loop() {
   std::unique_lock<std::mutex> lock(mutex_);
   while (!stopping_) {
     // A call that starts while the watcher sleeps long is seen within kIdleInterval.
-    wakeup_.wait_for(lock, calls_.empty() ? kIdleInterval : kInterval);
+    wakeup_.wait_for(lock, calls_ == nullptr ? kIdleInterval : kInterval);
     if (stopping_) break;
-    for (auto it = calls_.begin(); it != calls_.end();) {
-      WatchedCall* call = *it;
+    for (WatchedCall* call = calls_; call != nullptr;) {
+      WatchedCall* next = call->next_;
       if (call->native_context()->IsCancelled()) {
         call->CancelLocked();
         cancelled.push_back(call);
-        it = calls_.erase(it);
-      } else {
-        ++it;
+        Unlink(call);
       }
+      call = next;
     }
     lock.unlock();
     for (WatchedCall* call : cancelled) call->Cancelled();

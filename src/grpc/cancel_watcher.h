@@ -9,7 +9,6 @@
 #include <functional>
 #include <mutex>
 #include <thread>
-#include <unordered_set>
 
 #include "notnets/server.h"
 
@@ -26,6 +25,13 @@ class WatchedCall {
   virtual void CancelLocked() = 0;
   // Called without the lock right after CancelLocked.
   virtual void Cancelled() = 0;
+
+ private:
+  friend class CancelWatcher;
+  // The watcher's list of calls, linked through the calls (no allocation per call).
+  bool watched_ = false;
+  WatchedCall* previous_ = nullptr;
+  WatchedCall* next_ = nullptr;
 };
 
 class CancelWatcher {
@@ -46,12 +52,13 @@ class CancelWatcher {
 
  private:
   void Loop();
+  void Unlink(WatchedCall* call);  // with mutex_ held
 
   std::function<void()> sweep_;
   std::mutex mutex_;
   std::condition_variable wakeup_;
-  std::unordered_set<WatchedCall*> calls_;  // guarded by mutex_
-  bool stopping_ = false;                   // guarded by mutex_
+  WatchedCall* calls_ = nullptr;  // guarded by mutex_
+  bool stopping_ = false;         // guarded by mutex_
   std::thread thread_;
 };
 

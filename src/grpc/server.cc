@@ -6,6 +6,8 @@
 #include <grpcpp/impl/server_initializer.h>
 
 #include <atomic>
+#include <memory>
+#include <unordered_map>
 
 #include "grpc/deferrer.h"
 #include "grpc/message_io.h"
@@ -33,6 +35,49 @@ class SyncCall final : public WatchedCall {
  private:
   const notnets::ServerContext* native_;
   ::grpc::ServerContext* context_;
+};
+
+// A synchronous method's request and response, this thread's, reused from call to call: a
+// cleared message keeps its memory where a new one allocates. Safe because a gRPC handler may not
+// keep either past its return, and a worker thread runs one handler at a time.
+class ReusedMessages {
+ public:
+  // Messages past this size are not kept: one large call must not pin its memory to a thread.
+  static constexpr size_t kKeepBytes = 64 * 1024;
+
+  explicit ReusedMessages(const MethodBinding& method) : method_(method) {
+    Pair& pair = Messages()[&method_];
+    if (pair.request == nullptr) {
+      pair.request.reset(method_.request->create());
+      pair.response.reset(method_.response->create());
+    } else {
+      pair.request->Clear();
+      pair.response->Clear();
+    }
+    request_ = pair.request.get();
+    response_ = pair.response.get();
+  }
+  // `keep`: the call was small, and so are the messages now.
+  void Done(bool keep) {
+    if (!keep) Messages().erase(&method_);
+  }
+
+  MessageLite* request() { return request_; }
+  MessageLite* response() { return response_; }
+
+ private:
+  struct Pair {
+    std::unique_ptr<MessageLite> request;
+    std::unique_ptr<MessageLite> response;
+  };
+  static std::unordered_map<const MethodBinding*, Pair>& Messages() {
+    thread_local std::unordered_map<const MethodBinding*, Pair> messages;
+    return messages;
+  }
+
+  const MethodBinding& method_;
+  MessageLite* request_;
+  MessageLite* response_;
 };
 
 // A callback service's unary call: the reactor finishes it, from any thread.
@@ -199,19 +244,26 @@ void PoolServer::AddSyncUnary(const MethodBinding& method) {
   native_.AddMethod(method.name, [this, &method](notnets::ServerContext* native,
                                                  const notnets::ReceivedMessage& request,
                                                  notnets::ServerResponse* response) {
-    std::unique_ptr<MessageLite> parsed(method.request->create());
-    notnets::Status status = ParseFrom(request.view(), parsed.get());
-    if (!status.ok()) return status;
-    std::unique_ptr<MessageLite> reply(method.response->create());
+    ReusedMessages messages(method);
+    notnets::Status status = ParseFrom(request.view(), messages.request());
+    if (!status.ok()) {
+      messages.Done(false);
+      return status;
+    }
     ::grpc::ServerContext context;
     SetDeadline(&context, native->deadline());
     SetClientMetadata(&context, native->client_metadata());
     SyncCall watched(native, &context);
     watcher_.Add(&watched);
-    ::grpc::Status result = method.sync_unary(service_, &context, parsed.get(), reply.get());
+    ::grpc::Status result =
+        method.sync_unary(service_, &context, messages.request(), messages.response());
     watcher_.Remove(&watched);
     status = ToNative(result, InitialMetadata(context), TrailingMetadata(context), native);
-    if (status.ok()) status = SerializeInto(*reply, response);
+    if (status.ok()) status = SerializeInto(*messages.response(), response);
+    // After SerializeInto the response's cached size is its size.
+    messages.Done(status.ok() && request.size() <= ReusedMessages::kKeepBytes &&
+                  static_cast<size_t>(messages.response()->GetCachedSize()) <=
+                      ReusedMessages::kKeepBytes);
     return status;
   });
 }
