@@ -287,8 +287,9 @@ void ServerStream::Unref() {
 }
 
 void ServerStream::RunReactionsElsewhere() {
-  // The table keeps the stream until OnDone ran, and OnDone runs from this queue.
-  Deferrer::Get().Run([this] { RunReactions(); });
+  // The table keeps the stream only until OnDone ran, and OnDone may run on another thread (one
+  // running this queue when a client operation arrives) while this run still waits its turn.
+  Deferrer::Get().Run([self = shared_from_this()] { self->RunReactions(); });
 }
 
 void ServerStream::SendInitialMetadataLocked() {

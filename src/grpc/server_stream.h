@@ -21,7 +21,8 @@ namespace notnets::grpc::internal {
 
 class StreamTable;
 
-class ServerStream final : public WatchedCall {
+// Owned by shared_ptr: the table's, and each run of its reactions deferred to another thread.
+class ServerStream final : public WatchedCall, public std::enable_shared_from_this<ServerStream> {
  public:
   // A stream opened by the notnets call `open`, answered when the reactor finishes.
   ServerStream(uint64_t id, const MethodBinding* method, notnets::ServerCall* open,
@@ -65,7 +66,7 @@ class ServerStream final : public WatchedCall {
   void Post(std::function<void()> reaction);
   void RunReactions();
   // For operations the reactor calls: gRPC holds the reactor's lock there, so its reactions
-  // must not run on this thread.
+  // must not run on this thread. The deferred run keeps the stream alive until it is over.
   void RunReactionsElsewhere();
   void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
   void Unref();

@@ -150,6 +150,51 @@ TEST_P(StreamingTest, BidiWritesEverythingBeforeReading) {
   ExpectPaths(0, 1);
 }
 
+// A callback handler that returns no reactor ends its call with UNIMPLEMENTED and no message, as
+// gRPC does; the sync server's methods of the same name are not overridden, which gives the same.
+TEST_P(StreamingTest, NullReactorServerStreamIsUnimplemented) {
+  ClientContext context;
+  SetHangDeadline(&context);
+  auto reader = stub_->NullReactorServerStream(&context, StreamRequest());
+  StreamMessage message;
+  EXPECT_FALSE(reader->Read(&message)) << "a message from a call that has no reactor";
+  Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), StatusCode::UNIMPLEMENTED) << status.error_message();
+  EXPECT_EQ(status.error_message(), "");
+  ExpectPaths(0, 1);
+}
+
+TEST_P(StreamingTest, NullReactorClientStreamIsUnimplemented) {
+  StreamSummary summary;
+  ClientContext context;
+  SetHangDeadline(&context);
+  auto writer = stub_->NullReactorClientStream(&context, &summary);
+  // Whether the write and half-close are taken before the call's end reaches the client depends
+  // on timing, on either path: only the end is compared.
+  writer->Write(NumberedMessage(0, 16));
+  writer->WritesDone();
+  Status status = writer->Finish();
+  EXPECT_EQ(status.error_code(), StatusCode::UNIMPLEMENTED) << status.error_message();
+  EXPECT_EQ(status.error_message(), "");
+  EXPECT_EQ(summary.message_count(), 0u) << "a response from a call that has no reactor";
+  ExpectPaths(0, 1);
+}
+
+TEST_P(StreamingTest, NullReactorBidiIsUnimplemented) {
+  ClientContext context;
+  SetHangDeadline(&context);
+  auto stream = stub_->NullReactorBidi(&context);
+  // As in the client stream above, the write may or may not be taken.
+  stream->Write(NumberedMessage(0, 16));
+  StreamMessage reply;
+  EXPECT_FALSE(stream->Read(&reply)) << "a message from a call that has no reactor";
+  stream->WritesDone();
+  Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), StatusCode::UNIMPLEMENTED) << status.error_message();
+  EXPECT_EQ(status.error_message(), "");
+  ExpectPaths(0, 1);
+}
+
 // Server stream read with the callback client API: one read in flight, the next started from
 // OnReadDone.
 class NumberedReader final : public ::grpc::ClientReadReactor<StreamMessage> {

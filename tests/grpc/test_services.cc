@@ -237,4 +237,19 @@ Status SyncTestService::Bidi(::grpc::ServerContext*,
   return new Echoer();
 }
 
+::grpc::ServerWriteReactor<StreamMessage>* CallbackTestService::NullReactorServerStream(
+    ::grpc::CallbackServerContext*, const StreamRequest*) {
+  return nullptr;
+}
+
+::grpc::ServerReadReactor<StreamMessage>* CallbackTestService::NullReactorClientStream(
+    ::grpc::CallbackServerContext*, StreamSummary*) {
+  return nullptr;
+}
+
+::grpc::ServerBidiReactor<StreamMessage, StreamMessage>* CallbackTestService::NullReactorBidi(
+    ::grpc::CallbackServerContext*) {
+  return nullptr;
+}
+
 }  // namespace notnets::test

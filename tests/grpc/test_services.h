@@ -64,6 +64,13 @@ class CallbackTestService final : public TestService::CallbackService {
                                                          StreamSummary* summary) override;
   ::grpc::ServerBidiReactor<StreamMessage, StreamMessage>* Bidi(
       ::grpc::CallbackServerContext* context) override;
+  // Return no reactor.
+  ::grpc::ServerWriteReactor<StreamMessage>* NullReactorServerStream(
+      ::grpc::CallbackServerContext* context, const StreamRequest* request) override;
+  ::grpc::ServerReadReactor<StreamMessage>* NullReactorClientStream(
+      ::grpc::CallbackServerContext* context, StreamSummary* summary) override;
+  ::grpc::ServerBidiReactor<StreamMessage, StreamMessage>* NullReactorBidi(
+      ::grpc::CallbackServerContext* context) override;
 
  private:
   ServerObservations* const observations_;

@@ -74,7 +74,13 @@ template <class Call, class Reactor>
 class StreamAdapter : public Call, public StreamReactions {
  public:
   explicit StreamAdapter(ServerStream* stream) : stream_(stream) {}
+  // `reactor` is what the method returned: null ends the call with UNIMPLEMENTED, as gRPC does.
   void Attach(Reactor* reactor) {
+    if (reactor == nullptr) {
+      unimplemented_ = std::make_unique<Unimplemented>();
+      unimplemented_->Finish(::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, ""));
+      reactor = unimplemented_.get();
+    }
     reactor_ = reactor;
     StreamBind(stream_, this);
     this->BindReactor(reactor);
@@ -100,8 +106,14 @@ class StreamAdapter : public Call, public StreamReactions {
   // gRPC core would call this; the stream calls OnDone itself.
   void CallOnDone() override {}
 
+  // Stands in for a null reactor; it lives as long as the adapter, which outlives OnDone.
+  class Unimplemented final : public Reactor {
+    void OnDone() override {}
+  };
+
   ServerStream* stream_;
   Reactor* reactor_ = nullptr;
+  std::unique_ptr<Unimplemented> unimplemented_;
 };
 
 template <class Request>
