@@ -328,12 +328,13 @@ Status ClientConnection::Start(std::string_view method, Request request, ClientC
     }
   }
   // The slot becomes visible to the response reader only now, with the position claimed: from
-  // here nothing can fail before the request is published.
+  // here nothing can fail before the request is published. The context is written first: once
+  // the call completes, the caller may destroy it.
+  ClientContextAccess::set_peer(context, peer_);
   CallSlot& slot = slots_[index];
   slot.context = context;
   if (done != nullptr) slot.done = std::move(*done);
   slot.state.store(state, std::memory_order_release);
-  ClientContextAccess::set_peer(context, peer_);
   outgoing->slot = index;
   outgoing->position = position;
   return status;  // OK, and returned without a copy
