@@ -59,7 +59,7 @@ class CallCallback {
   // True if it holds a callable.
   explicit operator bool() const { return ops_ != nullptr; }
   // Runs the callable; it must hold one.
-  void operator()(CallResult result) { ops_->invoke(storage_, std::move(result)); }
+  void operator()(CallResult&& result) { ops_->invoke(storage_, std::move(result)); }
 
  private:
   struct Ops {

@@ -416,7 +416,7 @@ Status ClientConnection::CallSync(std::string_view method, Request request, Clie
 }
 
 void ClientConnection::CallAsync(std::string_view method, Request request, ClientContext* context,
-                                 CallCallback done, std::chrono::nanoseconds inline_wait) {
+                                 CallCallback&& done, std::chrono::nanoseconds inline_wait) {
   EnsureCompletionThread();
   // Counted before the call can complete, so that the count never goes below zero. The call that
   // ends the completion thread's idleness wakes it even if it fails to start: another call

@@ -50,7 +50,7 @@ class ClientConnection {
   // Starts a call whose result goes to `done`. With `inline_wait`, first waits that long for the
   // answer on the calling thread (reading responses itself, as CallSync does).
   void CallAsync(std::string_view method, Request request, ClientContext* context,
-                 CallCallback done,
+                 CallCallback&& done,
                  std::chrono::nanoseconds inline_wait = std::chrono::nanoseconds(0));
 
   BufferCache& cache() { return *cache_; }

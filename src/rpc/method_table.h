@@ -41,8 +41,7 @@ class MethodTable {
     for (uint64_t slot = Hash(name) & mask_;; slot = (slot + 1) & mask_) {
       const Entry& entry = entries_[slot];
       if (entry.index == kNotFound) return kNotFound;
-      if (entry.name.size() == name.size() &&
-          std::memcmp(entry.name.data(), name.data(), name.size()) == 0) {
+      if (entry.name.size() == name.size() && Equal(entry.name.data(), name.data(), name.size())) {
         return entry.index;
       }
     }
@@ -69,6 +68,23 @@ class MethodTable {
                                 : 0;
     hash = (hash ^ tail) * kMultiplier;
     return hash ^ (hash >> 32);
+  }
+  // memcmp(a, b, size) == 0 in a few loads for short names, without a call.
+  static bool Equal(const char* a, const char* b, size_t size) {
+    if (size < 4) {
+      for (size_t i = 0; i < size; ++i) {
+        if (a[i] != b[i]) return false;
+      }
+      return true;
+    }
+    if (size <= 8) {
+      return Load<uint32_t>(a) == Load<uint32_t>(b) &&
+             Load<uint32_t>(a + size - 4) == Load<uint32_t>(b + size - 4);
+    }
+    for (; size > 8; a += 8, b += 8, size -= 8) {
+      if (Load<uint64_t>(a) != Load<uint64_t>(b)) return false;
+    }
+    return Load<uint64_t>(a + size - 8) == Load<uint64_t>(b + size - 8);
   }
   template <typename Word>
   static Word Load(const char* bytes) {
