@@ -133,16 +133,29 @@ uint32_t ClientConnection::AcquireSlot() {
 }
 
 void ClientConnection::ReleaseSlot(uint32_t index) {
+  RetireSlot(index);
+  PushFreeSlots(&index, 1);
+}
+
+void ClientConnection::RetireSlot(uint32_t index) {
   CallSlot& slot = slots_[index];
   // Generation 0 never names a call, so a zeroed cancel word cancels nothing. Only the thread
   // releasing the slot writes the generation.
   uint32_t generation = slot.generation.load(std::memory_order_relaxed) + 1;
   slot.generation.store(generation == 0 ? 1 : generation, std::memory_order_relaxed);
   slot.state.store(kFree, std::memory_order_relaxed);
+}
+
+void ClientConnection::PushFreeSlots(const uint32_t* indexes, size_t count) {
+  // Linked in the order given, then pushed with one exchange.
+  for (size_t i = 0; i + 1 < count; ++i) {
+    slots_[indexes[i]].next_free.store(indexes[i + 1] + 1, std::memory_order_relaxed);
+  }
+  CallSlot& last = slots_[indexes[count - 1]];
   uint64_t head = free_slots_.load(std::memory_order_relaxed);
   do {
-    slot.next_free.store(static_cast<uint32_t>(head), std::memory_order_relaxed);
-  } while (!free_slots_.compare_exchange_weak(head, ((head >> 32) + 1) << 32 | (index + 1),
+    last.next_free.store(static_cast<uint32_t>(head), std::memory_order_relaxed);
+  } while (!free_slots_.compare_exchange_weak(head, ((head >> 32) + 1) << 32 | (indexes[0] + 1),
                                               std::memory_order_release));
 }
 
@@ -337,7 +350,7 @@ Status ClientConnection::Start(std::string_view method, Request request, ClientC
   slot.state.store(state, std::memory_order_release);
   outgoing->slot = index;
   outgoing->position = position;
-  return status;  // OK, and returned without a copy
+  return Status();
 }
 
 void ClientConnection::Publish(const Outgoing& outgoing) {
@@ -513,6 +526,9 @@ size_t ClientConnection::DrainResponses(CompletionBatch* completions) {
   alignas(Message) unsigned char storage[CompletionBatch::kCapacity * sizeof(Message)];
   auto* messages = reinterpret_cast<Message*>(storage);
   size_t count = responses_.TryRead(messages, CompletionBatch::kCapacity);
+  // Slots of completed asynchronous calls go back to the free stack together, at the end.
+  uint32_t freed[CompletionBatch::kCapacity];
+  size_t freed_count = 0;
   for (size_t i = 0; i < count; ++i) {
     const Message& message = messages[i];
     CrashPoint("client.after_read_response");
@@ -539,7 +555,9 @@ size_t ClientConnection::DrainResponses(CompletionBatch* completions) {
           Completion* completion = completions->Add();
           completion->done = std::move(slot.done);
           completion->result.status = Finish(message, slot.context, &completion->result.response);
-          ReleaseSlot(index);
+          // Free, and a later response for the same call is stale, but not yet to be taken.
+          RetireSlot(index);
+          freed[freed_count++] = index;
           break;
         }
       } else if (state == kAbandoned) {
@@ -555,6 +573,7 @@ size_t ClientConnection::DrainResponses(CompletionBatch* completions) {
       }
     }
   }
+  if (freed_count != 0) PushFreeSlots(freed, freed_count);
   return count;
 }
 
@@ -599,6 +618,7 @@ Status ClientConnection::Finish(const Message& response, ClientContext* context,
   } else {
     return invalid("inline length");
   }
+  if (code == StatusCode::OK && status_message.empty()) return Status();  // no string to move
   return Status(code, std::move(status_message));
 }
 

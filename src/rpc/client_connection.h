@@ -181,6 +181,10 @@ class ClientConnection {
 
   uint32_t AcquireSlot();
   void ReleaseSlot(uint32_t index);
+  // ReleaseSlot in two steps: a retired slot is free and names no call, but only
+  // PushFreeSlots makes it available to AcquireSlot.
+  void RetireSlot(uint32_t index);
+  void PushFreeSlots(const uint32_t* indexes, size_t count);
   uint64_t CallId(uint32_t index) const {
     return uint64_t{slots_[index].generation.load(std::memory_order_relaxed)} << 32 | index;
   }
