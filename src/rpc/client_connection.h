@@ -92,14 +92,17 @@ class ClientConnection {
   class StackBatch {
    public:
     static constexpr size_t kCapacity = N;
-    StackBatch() = default;
+    // User-provided, so that even value-initialization leaves the storage alone.
+    StackBatch() {}
     StackBatch(const StackBatch&) = delete;
     StackBatch& operator=(const StackBatch&) = delete;
     ~StackBatch() { Clear(); }
     size_t size() const { return size_; }
     bool full() const { return size_ == N; }
     T& operator[](size_t i) { return *std::launder(reinterpret_cast<T*>(&storage_[i])); }
-    T* Add() { return new (&storage_[size_++]) T(); }
+    // Default-initialized, not value-initialized: members without initializers (a callback's
+    // storage) are not cleared first.
+    T* Add() { return new (&storage_[size_++]) T; }
     void Clear() {
       for (size_t i = 0; i < size_; ++i) std::destroy_at(&(*this)[i]);
       size_ = 0;
