@@ -208,7 +208,7 @@ class ClientConnection {
   MethodTable methods_;
   std::shared_ptr<BufferCache> cache_;
   RingWriter requests_;
-  Doorbell doorbell_;  // rung after each request, in case the server's workers sleep
+  Doorbell doorbell_;  // rung after each request or batch of them, in case the server sleeps
   RingReader responses_;
   std::atomic_flag polling_ = ATOMIC_FLAG_INIT;
   std::unique_ptr<CallSlot[]> slots_;
