@@ -348,6 +348,14 @@ Status ClientConnection::Start(std::string_view method, Request request, ClientC
   slot.context = context;
   if (done != nullptr) slot.done = std::move(*done);
   slot.state.store(state, std::memory_order_release);
+  // Counted only once the slot waits: while nothing is counted the completion thread reads no
+  // response, and a response that a faulty server wrote before the call was made must not find
+  // the slot before it waits (it would be thrown away, and the call wait for its deadline).
+  // ExpireAsyncCalls may complete the call in between and take the count below zero for a
+  // moment; the count is then only a reason to poll a little longer.
+  if (state == kAsyncWaiting) {
+    outgoing->ends_idleness = async_outstanding_.fetch_add(1, std::memory_order_relaxed) == 0;
+  }
   outgoing->slot = index;
   outgoing->position = position;
   return Status();
@@ -431,18 +439,13 @@ Status ClientConnection::CallSync(std::string_view method, Request request, Clie
 void ClientConnection::CallAsync(std::string_view method, Request request, ClientContext* context,
                                  CallCallback&& done, std::chrono::nanoseconds inline_wait) {
   EnsureCompletionThread();
-  // Counted before the call can complete, so that the count never goes below zero. The call that
-  // ends the completion thread's idleness wakes it even if it fails to start: another call
-  // counted meanwhile relies on that.
-  bool wake = async_outstanding_.fetch_add(1, std::memory_order_relaxed) == 0;
   Outgoing outgoing;
   Status status = Start(method, request, context, kAsyncWaiting, &done, &outgoing);
   if (!status.ok()) {
-    async_outstanding_.fetch_sub(1, std::memory_order_relaxed);
-    if (wake) WakeCompletionThread();
     done(CallResult{status, ReceivedMessage()});
     return;
   }
+  bool wake = outgoing.ends_idleness;
   if (inline_wait.count() == 0) {
     Send(outgoing, true);
     if (wake) WakeCompletionThread();

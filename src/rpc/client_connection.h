@@ -125,6 +125,9 @@ class ClientConnection {
     uint32_t slot = 0;
     uint64_t position = 0;
     Message request;
+    // An asynchronous call that made the count of outstanding ones 1: it wakes the completion
+    // thread.
+    bool ends_idleness = false;
   };
   // Calls held back by one thread while it runs the callbacks of a drained batch of this
   // connection's responses (RunCompletions), to be sent when they have returned. On that
