@@ -415,9 +415,16 @@ Status ServerRuntime::Decode(Connection* connection, const Message& request, Ser
   context.visibility_ = &pool_->mapping().visibility();
   context.client_died_ = &connection->client_dead;
   context.client_ = &connection->client;
-  context.deadline_ = request.timeout_ns == 0
-                          ? Clock::time_point::max()
-                          : Clock::now() + std::chrono::nanoseconds(request.timeout_ns);
+  context.deadline_ = Clock::time_point::max();
+  if (request.timeout_ns != 0) {
+    // A timeout the clock cannot add (from a faulty client) means no deadline, not an overflow.
+    auto now = Clock::now();
+    auto room =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::time_point::max() - now);
+    if (request.timeout_ns < static_cast<uint64_t>(room.count())) {
+      context.deadline_ = now + std::chrono::nanoseconds(request.timeout_ns);
+    }
+  }
   BufferCache* cache = connection->cache.get();
   Status status;
   // Garbage from the client: the call fails with INTERNAL and the connection is closed.
