@@ -26,12 +26,13 @@ class CopyClient : public EchoClient {
     auto context = std::make_shared<ClientContext>();
     std::string_view request = payload_.Next();
     uint64_t number = payload_.number();
-    channel_->CallAsync("Echo", request, context.get(),
-                        [this, context, number, done = std::move(done)](CallResult result) {
-                          done(result.status.ok()
-                                   ? payload_.CheckNumber(result.response.view(), number)
-                                   : result.status);
-                        });
+    // A CallCallback holds these captures without allocating.
+    channel_->CallAsync(
+        "Echo", request, context.get(),
+        CallCallback([this, context, number, done = std::move(done)](CallResult result) {
+          done(result.status.ok() ? payload_.CheckNumber(result.response.view(), number)
+                                  : result.status);
+        }));
   }
 
  private:

@@ -1,6 +1,8 @@
 // JobMode::kPipeline: one client keeps `depth` asynchronous calls outstanding. The calls form
 // `depth` chains: each completion records its call's latency and starts the next call of its
-// chain, until the calls run out, the time is up or a call fails.
+// chain, until the calls run out, the time is up or a call fails. The harness reads the clock
+// once per call (a completion's time is also the start of its chain's next call, so a latency
+// includes the harness's own work in between) and allocates nothing per call itself.
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -18,7 +20,7 @@ using Clock = std::chrono::steady_clock;
 // Chains of asynchronous calls on one client.
 class Pipeline {
  public:
-  Pipeline(EchoClient* client, uint32_t depth) : client_(client), chains_(depth) {}
+  Pipeline(EchoClient* client, uint32_t depth) : client_(client), chains_(depth), starts_(depth) {}
 
   // Makes at least `calls` calls, and more until `minimum`, with up to `depth` outstanding,
   // starting no call after `deadline`; returns the first failure. Latencies go to recorder().
@@ -28,7 +30,7 @@ class Pipeline {
     minimum_ = minimum;
     deadline_ = deadline;
     running_chains_ = static_cast<uint32_t>(chains_.size());
-    for (uint32_t chain = 0; chain < chains_.size(); ++chain) Issue(chain);
+    for (uint32_t chain = 0; chain < chains_.size(); ++chain) Issue(chain, Clock::now());
     all_done_.wait(lock, [this] { return running_chains_ == 0; });
     return first_error_;
   }
@@ -44,28 +46,31 @@ class Pipeline {
   uint64_t completed() const { return completed_.load(std::memory_order_relaxed); }
 
  private:
-  // Under `mutex_`: starts the next call of `chain`, or ends the chain.
-  void Issue(uint32_t chain) {
-    auto start = Clock::now();
+  // Under `mutex_`: starts the next call of `chain` at `start`, or ends the chain.
+  void Issue(uint32_t chain, Clock::time_point start) {
     if ((issued_ >= calls_ && start >= minimum_) || !first_error_.ok() || start >= deadline_) {
       if (--running_chains_ == 0) all_done_.notify_all();
       return;
     }
     ++issued_;
-    client_->CallAsync([this, chain, start](Status status) { Done(chain, start, status); });
+    starts_[chain] = start;
+    // Small enough for std::function's own storage.
+    client_->CallAsync([this, chain](Status status) { Done(chain, status); });
   }
 
-  void Done(uint32_t chain, Clock::time_point start, const Status& status) {
-    // Only this chain's calls write its recorder, one after another.
-    chains_[chain].Record(Clock::now() - start);
+  void Done(uint32_t chain, const Status& status) {
+    // Only this chain's calls write its recorder and start time, one after another.
+    auto now = Clock::now();
+    chains_[chain].Record(now - starts_[chain]);
     completed_.fetch_add(1, std::memory_order_relaxed);
     std::lock_guard<std::recursive_mutex> lock(mutex_);
     if (!status.ok() && first_error_.ok()) first_error_ = status;
-    Issue(chain);
+    Issue(chain, now);
   }
 
   EchoClient* const client_;
   std::vector<LatencyRecorder> chains_;
+  std::vector<Clock::time_point> starts_;  // of each chain's call in flight
   std::atomic<uint64_t> completed_{0};
   // Recursive: a call that fails at once runs its callback inside CallAsync.
   std::recursive_mutex mutex_;

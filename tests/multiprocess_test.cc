@@ -5,8 +5,10 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -458,6 +460,52 @@ TEST_F(MultiProcessTest, ServerKilledWhileCallWaits) {
   status = Call("Echo", "new server", &response);
   ASSERT_TRUE(status.ok()) << status.ToString();
   EXPECT_EQ(response, "new server");
+}
+
+TEST_F(MultiProcessTest, ServerKilledWithManyAsyncCallsOutstanding) {
+  // One worker: the first Sleep runs, the others wait in the ring. Every callback must run once,
+  // with UNAVAILABLE: none may be lost or run twice when the server dies under them.
+  StartServer(/*workers=*/1);
+  channel_ = Connect();
+  ASSERT_NE(channel_, nullptr);
+  std::string response;
+  ASSERT_TRUE(Call("Echo", "warm up", &response).ok());
+  constexpr int kCalls = 100;
+  // Shared with the callbacks, which outlive this function if it fails early.
+  struct Outcome {
+    std::mutex mutex;
+    std::condition_variable all_done;
+    std::vector<int> runs = std::vector<int>(kCalls, 0);
+    std::vector<StatusCode> codes = std::vector<StatusCode>(kCalls, StatusCode::OK);
+    int done = 0;
+  };
+  auto outcome = std::make_shared<Outcome>();
+  std::vector<std::unique_ptr<ClientContext>> contexts;
+  for (int i = 0; i < kCalls; ++i) {
+    contexts.push_back(std::make_unique<ClientContext>());
+    contexts.back()->set_timeout(seconds(60));
+    channel_->CallAsync("Sleep", "20000", contexts.back().get(),
+                        CallCallback([outcome, i](CallResult result) {
+                          std::lock_guard<std::mutex> lock(outcome->mutex);
+                          ++outcome->runs[i];
+                          outcome->codes[i] = result.status.error_code();
+                          if (++outcome->done == kCalls) outcome->all_done.notify_all();
+                        }));
+  }
+  std::this_thread::sleep_for(milliseconds(200));
+  server_->Signal(SIGKILL);
+  server_->Wait(kHangBound);
+  {
+    std::unique_lock<std::mutex> lock(outcome->mutex);
+    EXPECT_TRUE(
+        outcome->all_done.wait_for(lock, kHangBound, [&] { return outcome->done == kCalls; }))
+        << outcome->done << " of " << kCalls << " callbacks ran";
+  }
+  channel_.reset();  // completes any call still outstanding, before `contexts` goes
+  for (int i = 0; i < kCalls; ++i) {
+    EXPECT_EQ(outcome->runs[i], 1) << "call " << i;
+    EXPECT_EQ(outcome->codes[i], StatusCode::UNAVAILABLE) << "call " << i;
+  }
 }
 
 // A wait-for-ready call made while the server is down waits for its restart.

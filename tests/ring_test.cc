@@ -84,6 +84,32 @@ TEST_F(RingTest, ClaimedButUnpublishedSlotBlocksTheReader) {
   EXPECT_EQ(message.call_id, 2u);
 }
 
+TEST_F(RingTest, BatchReadTakesWhatIsPublishedInOrderAndReleasesItOnce) {
+  uint64_t positions[kCapacity];
+  for (uint64_t i = 0; i < kCapacity; ++i) ASSERT_TRUE(writer_.TryClaim(&positions[i]));
+  for (uint64_t i : {0, 1, 3}) writer_.Publish(positions[i], WithId(i));
+  Message messages[kCapacity];
+  ASSERT_EQ(reader_.TryRead(messages, kCapacity), 2u);  // position 2 is not published yet
+  EXPECT_EQ(messages[0].call_id, 0u);
+  EXPECT_EQ(messages[1].call_id, 1u);
+  EXPECT_EQ(consumed_.load(), 2u);
+  EXPECT_EQ(reader_.TryRead(messages, kCapacity), 0u);
+  writer_.Publish(positions[2], WithId(2));
+  ASSERT_EQ(reader_.TryRead(messages, 1), 1u);  // no more than asked for
+  EXPECT_EQ(messages[0].call_id, 2u);
+  ASSERT_EQ(reader_.TryRead(messages, kCapacity), 1u);
+  EXPECT_EQ(messages[0].call_id, 3u);
+  EXPECT_EQ(consumed_.load(), 4u);
+  // A lap later the same slots hold the next positions.
+  uint64_t position;
+  for (uint64_t i = 4; i < 4 + kCapacity; ++i) {
+    ASSERT_TRUE(writer_.TryClaim(&position));
+    writer_.Publish(position, WithId(i));
+  }
+  ASSERT_EQ(reader_.TryRead(messages, kCapacity), kCapacity);
+  for (uint64_t i = 0; i < kCapacity; ++i) EXPECT_EQ(messages[i].call_id, 4 + i);
+}
+
 TEST_F(RingTest, GarbageSequenceWordsAreNotRead) {
   slots_[0].sequence.store(12345);
   Message message;

@@ -1,9 +1,13 @@
 // The native RPC API with client and server in one process (each with its own mapping of the
 // pool, so nothing can work by sharing pointers). Runs under ThreadSanitizer.
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <future>
+#include <mutex>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "notnets/channel.h"
@@ -19,8 +23,8 @@ using testing::TestPool;
 
 class RpcTest : public ::testing::Test {
  protected:
-  explicit RpcTest(const PoolOptions& options = PoolOptions())
-      : test_pool_(options), service_("test.Echo") {
+  explicit RpcTest(const PoolOptions& options = PoolOptions(), int workers = 2)
+      : test_pool_(options), service_("test.Echo"), workers_(workers) {
     service_.AddMethod("Echo", [](ServerContext* context, const ReceivedMessage& request,
                                   ServerResponse* response) {
       for (const auto& [key, value] : context->client_metadata()) {
@@ -62,6 +66,15 @@ class RpcTest : public ::testing::Test {
           response->Copy(std::string(request.view()) + " #" + std::to_string(++count_));
           return Status::OK;
         });
+    service_.AddMethod(
+        "Hold", [this](ServerContext*, const ReceivedMessage& request, ServerResponse* response) {
+          std::unique_lock<std::mutex> lock(hold_mutex_);
+          ++holding_;
+          hold_changed_.notify_all();
+          hold_changed_.wait(lock, [this] { return !hold_; });
+          response->Copy(request.view());
+          return Status::OK;
+        });
     service_.AddMethod("Throw",
                        [](ServerContext*, const ReceivedMessage&, ServerResponse*) -> Status {
                          throw std::runtime_error("boom");
@@ -74,7 +87,7 @@ class RpcTest : public ::testing::Test {
     baseline_used_ = test_pool_.pool()->Stats().heap_used_bytes;
     ASSERT_TRUE(ServerBuilder(server_pool_)
                     .RegisterService(&service_)
-                    .SetWorkerThreads(2)
+                    .SetWorkerThreads(workers_)
                     .BuildAndStart(&server_)
                     .ok());
     ASSERT_TRUE(Channel::Connect(client_pool_, "test.Echo", ChannelOptions(), &channel_).ok());
@@ -95,6 +108,102 @@ class RpcTest : public ::testing::Test {
   std::atomic<bool> handler_saw_cancel_{false};
   std::atomic<int> count_{0};
   uint64_t baseline_used_ = 0;
+  const int workers_;
+  // "Hold" handlers wait while `hold_` is set; `holding_` counts those that started.
+  std::mutex hold_mutex_;
+  std::condition_variable hold_changed_;
+  bool hold_ = true;
+  int holding_ = 0;
+};
+
+// Waits (without bound: a hang is the failure) until `count` reaches `target`.
+class Countdown {
+ public:
+  explicit Countdown(int target) : left_(target) {}
+  void Done() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (--left_ == 0) zero_.notify_all();
+  }
+  void Wait() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    zero_.wait(lock, [this] { return left_ <= 0; });
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable zero_;
+  int left_;
+};
+
+// Chains of asynchronous calls, each started from the callback of the one before, as a pipelined
+// client makes them. Each request is distinct (inline or in a block, by its length), so a
+// response given to the wrong call shows.
+class Chains {
+ public:
+  Chains(Channel* channel, int chains, int calls_per_chain, bool call_callback)
+      : channel_(channel),
+        calls_per_chain_(calls_per_chain),
+        call_callback_(call_callback),
+        states_(chains),
+        finished_(chains) {}
+
+  // Runs every chain to its end; returns the first failure.
+  Status Run() {
+    for (size_t chain = 0; chain < states_.size(); ++chain) Next(chain);
+    finished_.Wait();
+    std::lock_guard<std::mutex> lock(mutex_);
+    return first_failure_;
+  }
+  int completed() const { return completed_.load(); }
+
+ private:
+  struct State {
+    int call = 0;
+    std::string request;
+    std::unique_ptr<ClientContext> context;
+  };
+
+  void Next(size_t chain) {
+    State& state = states_[chain];
+    if (state.call == calls_per_chain_) {
+      finished_.Done();
+      return;
+    }
+    state.request = std::to_string(chain) + "/" + std::to_string(state.call) +
+                    std::string(static_cast<size_t>(state.call % 3) * 20, '.');
+    state.context = std::make_unique<ClientContext>();
+    ++state.call;
+    auto done = [this, chain](CallResult result) { Done(chain, std::move(result)); };
+    if (call_callback_) {
+      channel_->CallAsync("Echo", state.request, state.context.get(), CallCallback(done));
+    } else {
+      channel_->CallAsync("Echo", state.request, state.context.get(), done);
+    }
+  }
+
+  void Done(size_t chain, CallResult result) {
+    ++completed_;
+    if (!result.status.ok() || result.response.view() != states_[chain].request) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (first_failure_.ok()) {
+        first_failure_ = !result.status.ok() ? result.status
+                                             : Status(StatusCode::DATA_LOSS,
+                                                      "chain " + std::to_string(chain) + " got '" +
+                                                          std::string(result.response.view()) +
+                                                          "' for '" + states_[chain].request + "'");
+      }
+    }
+    Next(chain);
+  }
+
+  Channel* const channel_;
+  const int calls_per_chain_;
+  const bool call_callback_;
+  std::vector<State> states_;  // each touched only by its chain's calls, one after another
+  Countdown finished_;
+  std::atomic<int> completed_{0};
+  std::mutex mutex_;
+  Status first_failure_;
 };
 
 TEST_F(RpcTest, EchoesInlineAndBlockPayloads) {
@@ -324,6 +433,112 @@ TEST_F(RpcTest, AsyncCallbacksAndFutures) {
   channel_->CallAsync("Status", "5", &context,
                       [&done](CallResult result) { done.set_value(result.status); });
   EXPECT_EQ(done.get_future().get().error_code(), StatusCode::NOT_FOUND);
+}
+
+TEST_F(RpcTest, ChainedAsyncCallsEachCompleteOnceWithTheirOwnResponse) {
+  for (bool call_callback : {false, true}) {
+    Chains chains(channel_.get(), 16, 300, call_callback);
+    Status status = chains.Run();
+    EXPECT_TRUE(status.ok()) << status.ToString();
+    EXPECT_EQ(chains.completed(), 16 * 300);
+  }
+}
+
+TEST_F(RpcTest, AsyncCallsCompleteOutOfOrder) {
+  // The first call holds one worker until the second, on the other worker, has completed.
+  ClientContext held_context, quick_context;
+  std::promise<CallResult> held, quick;
+  channel_->CallAsync("Hold", "held", &held_context, CallCallback([&held](CallResult result) {
+                        held.set_value(std::move(result));
+                      }));
+  {
+    std::unique_lock<std::mutex> lock(hold_mutex_);
+    hold_changed_.wait(lock, [this] { return holding_ == 1; });
+  }
+  channel_->CallAsync("Echo", "quick", &quick_context, CallCallback([&quick](CallResult result) {
+                        quick.set_value(std::move(result));
+                      }));
+  CallResult quick_result = quick.get_future().get();
+  EXPECT_TRUE(quick_result.status.ok()) << quick_result.status.ToString();
+  EXPECT_EQ(quick_result.response.view(), "quick");
+  {
+    std::lock_guard<std::mutex> lock(hold_mutex_);
+    hold_ = false;
+    hold_changed_.notify_all();
+  }
+  CallResult held_result = held.get_future().get();
+  EXPECT_TRUE(held_result.status.ok()) << held_result.status.ToString();
+  EXPECT_EQ(held_result.response.view(), "held");
+}
+
+TEST_F(RpcTest, CallbackMayCallSynchronouslyOnItsChannel) {
+  // The callback's asynchronous call is held back until the callback returns; the synchronous
+  // call after it must send it first, or the server could never reach the synchronous one.
+  ClientContext first_context, second_context;
+  std::promise<CallResult> second;
+  Status nested;
+  std::string nested_response;
+  Countdown first_done(1);
+  channel_->CallAsync("Echo", "first", &first_context, CallCallback([&](CallResult result) {
+                        EXPECT_TRUE(result.status.ok()) << result.status.ToString();
+                        channel_->CallAsync(
+                            "Echo", "second", &second_context,
+                            [&second](CallResult result) { second.set_value(std::move(result)); });
+                        ClientContext context;
+                        nested = channel_->Call("Echo", "nested", &nested_response, &context);
+                        first_done.Done();
+                      }));
+  first_done.Wait();
+  EXPECT_TRUE(nested.ok()) << nested.ToString();
+  EXPECT_EQ(nested_response, "nested");
+  CallResult result = second.get_future().get();
+  EXPECT_TRUE(result.status.ok()) << result.status.ToString();
+  EXPECT_EQ(result.response.view(), "second");
+}
+
+class SmallWindowRpcTest : public RpcTest {
+ protected:
+  void SetUp() override {
+    RpcTest::SetUp();
+    ChannelOptions options;
+    options.max_outstanding_calls = 2;
+    ASSERT_TRUE(Channel::Connect(client_pool_, "test.Echo", options, &channel_).ok());
+  }
+};
+
+TEST_F(SmallWindowRpcTest, CallbackStartsMoreCallsThanTheChannelHasSlots) {
+  // The third call waits for a slot that only a held-back call's response can free: waiting
+  // sends what is held first.
+  constexpr int kCalls = 7;
+  ClientContext first_context;
+  std::vector<std::unique_ptr<ClientContext>> contexts;
+  std::vector<std::string> responses(kCalls);
+  Countdown all(kCalls);
+  channel_->CallAsync("Echo", "first", &first_context, CallCallback([&](CallResult) {
+                        for (int i = 0; i < kCalls; ++i) {
+                          contexts.push_back(std::make_unique<ClientContext>());
+                          channel_->CallAsync("Echo", std::to_string(i), contexts.back().get(),
+                                              CallCallback([&, i](CallResult result) {
+                                                responses[i] = result.response.view();
+                                                all.Done();
+                                              }));
+                        }
+                      }));
+  all.Wait();
+  for (int i = 0; i < kCalls; ++i) EXPECT_EQ(responses[i], std::to_string(i));
+}
+
+class LoneWorkerRpcTest : public RpcTest {
+ protected:
+  LoneWorkerRpcTest() : RpcTest(PoolOptions(), /*workers=*/1) {}
+};
+
+TEST_F(LoneWorkerRpcTest, ChainedAsyncCallsEachCompleteOnceWithTheirOwnResponse) {
+  // The lone worker handles the requests it finds in a row.
+  Chains chains(channel_.get(), 32, 200, /*call_callback=*/true);
+  Status status = chains.Run();
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(chains.completed(), 32 * 200);
 }
 
 TEST_F(RpcTest, AsyncDeadlineAndCancel) {

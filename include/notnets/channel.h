@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "notnets/call_callback.h"
 #include "notnets/client_context.h"
 #include "notnets/message.h"
 #include "notnets/pool.h"
@@ -27,12 +28,6 @@ struct ChannelOptions {
   uint32_t max_outstanding_calls = 128;
   // How long Connect waits for the service to appear in the directory (0: fail at once).
   std::chrono::milliseconds wait_for_service{0};
-};
-
-// The result of an asynchronous call.
-struct CallResult {
-  Status status;
-  ReceivedMessage response;
 };
 
 // A connection to a service by name, through the pool's directory: no address, no port.
@@ -66,7 +61,10 @@ class Channel {
   // Asynchronous call: returns at once; `done` runs exactly once when the call completes, on
   // whichever thread reads the response (the channel's completion thread, or a thread waiting in
   // a call on the same channel), or on the calling thread if the call fails before it is sent.
-  // `context` must outlive the call. `done` must not block for long.
+  // `context` must outlive the call. `done` must not block for long: the asynchronous calls it
+  // starts on this channel (without `inline_wait`) are sent when it returns, together with those
+  // of the other callbacks that completed in the same batch, and so are calls of other threads
+  // on this channel made meanwhile.
   void CallAsync(std::string_view method, std::string_view request, ClientContext* context,
                  std::function<void(CallResult)> done);
   void CallAsync(std::string_view method, MessageBuffer request, ClientContext* context,
@@ -80,6 +78,15 @@ class Channel {
                  std::function<void(CallResult)> done, std::chrono::nanoseconds inline_wait);
   void CallAsync(std::string_view method, std::string_view request, ClientContext* context,
                  std::function<void(CallResult)> done, std::chrono::nanoseconds inline_wait);
+  // The same calls with a CallCallback, which holds a callback of up to
+  // CallCallback::kInlineBytes without allocating (std::function allocates past 16 bytes): for
+  // callers that make many calls. `inline_wait` as above; 0 for none.
+  void CallAsync(std::string_view method, std::string_view request, ClientContext* context,
+                 CallCallback done,
+                 std::chrono::nanoseconds inline_wait = std::chrono::nanoseconds(0));
+  void CallAsync(std::string_view method, MessageBuffer request, ClientContext* context,
+                 CallCallback done,
+                 std::chrono::nanoseconds inline_wait = std::chrono::nanoseconds(0));
   // Asynchronous call whose result arrives through a future.
   std::future<CallResult> CallAsync(std::string_view method, std::string_view request,
                                     ClientContext* context);

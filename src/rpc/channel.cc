@@ -39,41 +39,28 @@ Status Channel::Call(std::string_view method, MessageBuffer request, ReceivedMes
 
 void Channel::CallAsync(std::string_view method, std::string_view request, ClientContext* context,
                         std::function<void(CallResult)> done) {
-  Status status;
-  internal::ClientConnection* connection = core_->Ready(context, &status);
-  if (connection == nullptr) {
-    done(CallResult{status, ReceivedMessage()});
-    return;
-  }
-  connection->CallAsync(method, {request, nullptr}, context, std::move(done));
+  CallAsync(method, request, context, CallCallback(std::move(done)));
 }
 
 void Channel::CallAsync(std::string_view method, MessageBuffer request, ClientContext* context,
                         std::function<void(CallResult)> done) {
-  Status status;
-  internal::ClientConnection* connection = core_->Ready(context, &status);
-  if (connection == nullptr) {
-    done(CallResult{status, ReceivedMessage()});
-    return;
-  }
-  connection->CallAsync(method, {{}, &request}, context, std::move(done));
+  CallAsync(method, std::move(request), context, CallCallback(std::move(done)));
 }
 
 void Channel::CallAsync(std::string_view method, MessageBuffer request, ClientContext* context,
                         std::function<void(CallResult)> done,
                         std::chrono::nanoseconds inline_wait) {
-  Status status;
-  internal::ClientConnection* connection = core_->Ready(context, &status);
-  if (connection == nullptr) {
-    done(CallResult{status, ReceivedMessage()});
-    return;
-  }
-  connection->CallAsync(method, {{}, &request}, context, std::move(done), inline_wait);
+  CallAsync(method, std::move(request), context, CallCallback(std::move(done)), inline_wait);
 }
 
 void Channel::CallAsync(std::string_view method, std::string_view request, ClientContext* context,
                         std::function<void(CallResult)> done,
                         std::chrono::nanoseconds inline_wait) {
+  CallAsync(method, request, context, CallCallback(std::move(done)), inline_wait);
+}
+
+void Channel::CallAsync(std::string_view method, std::string_view request, ClientContext* context,
+                        CallCallback done, std::chrono::nanoseconds inline_wait) {
   Status status;
   internal::ClientConnection* connection = core_->Ready(context, &status);
   if (connection == nullptr) {
@@ -81,6 +68,17 @@ void Channel::CallAsync(std::string_view method, std::string_view request, Clien
     return;
   }
   connection->CallAsync(method, {request, nullptr}, context, std::move(done), inline_wait);
+}
+
+void Channel::CallAsync(std::string_view method, MessageBuffer request, ClientContext* context,
+                        CallCallback done, std::chrono::nanoseconds inline_wait) {
+  Status status;
+  internal::ClientConnection* connection = core_->Ready(context, &status);
+  if (connection == nullptr) {
+    done(CallResult{status, ReceivedMessage()});
+    return;
+  }
+  connection->CallAsync(method, {{}, &request}, context, std::move(done), inline_wait);
 }
 
 bool Channel::Serves(std::string_view method) {
@@ -97,7 +95,7 @@ std::future<CallResult> Channel::CallAsync(std::string_view method, std::string_
   auto promise = std::make_shared<std::promise<CallResult>>();
   std::future<CallResult> future = promise->get_future();
   CallAsync(method, request, context,
-            [promise](CallResult result) { promise->set_value(std::move(result)); });
+            CallCallback([promise](CallResult result) { promise->set_value(std::move(result)); }));
   return future;
 }
 

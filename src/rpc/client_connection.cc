@@ -61,7 +61,7 @@ Status ClientConnection::Connect(std::shared_ptr<Pool> pool, std::string_view se
   connection->server_ =
       ProcessIdentity{static_cast<int32_t>(entry->server_pid.load(std::memory_order_relaxed)),
                       entry->server_start_ticks.load(std::memory_order_relaxed)};
-  for (uint32_t i = 0; i < found.methods.size(); ++i) connection->methods_[found.methods[i]] = i;
+  connection->methods_ = MethodTable(found.methods);
 
   uint64_t head = entry->pending_connections.load(std::memory_order_relaxed);
   do {
@@ -82,6 +82,7 @@ Status ClientConnection::Connect(std::shared_ptr<Pool> pool, std::string_view se
 ClientConnection::ClientConnection(std::shared_ptr<Pool> pool, std::string service,
                                    const ConnectionView& view)
     : pool_(std::move(pool)),
+      visibility_(&pool_->mapping().visibility()),
       service_(std::move(service)),
       peer_(InternPeerName("notnets:" + pool_->path() + "/" + service_)),
       allocator_(&pool_->mapping()),
@@ -132,16 +133,29 @@ uint32_t ClientConnection::AcquireSlot() {
 }
 
 void ClientConnection::ReleaseSlot(uint32_t index) {
+  RetireSlot(index);
+  PushFreeSlots(&index, 1);
+}
+
+void ClientConnection::RetireSlot(uint32_t index) {
   CallSlot& slot = slots_[index];
   // Generation 0 never names a call, so a zeroed cancel word cancels nothing. Only the thread
   // releasing the slot writes the generation.
   uint32_t generation = slot.generation.load(std::memory_order_relaxed) + 1;
   slot.generation.store(generation == 0 ? 1 : generation, std::memory_order_relaxed);
   slot.state.store(kFree, std::memory_order_relaxed);
+}
+
+void ClientConnection::PushFreeSlots(const uint32_t* indexes, size_t count) {
+  // Linked in the order given, then pushed with one exchange.
+  for (size_t i = 0; i + 1 < count; ++i) {
+    slots_[indexes[i]].next_free.store(indexes[i + 1] + 1, std::memory_order_relaxed);
+  }
+  CallSlot& last = slots_[indexes[count - 1]];
   uint64_t head = free_slots_.load(std::memory_order_relaxed);
   do {
-    slot.next_free.store(static_cast<uint32_t>(head), std::memory_order_relaxed);
-  } while (!free_slots_.compare_exchange_weak(head, ((head >> 32) + 1) << 32 | (index + 1),
+    last.next_free.store(static_cast<uint32_t>(head), std::memory_order_relaxed);
+  } while (!free_slots_.compare_exchange_weak(head, ((head >> 32) + 1) << 32 | (indexes[0] + 1),
                                               std::memory_order_release));
 }
 
@@ -151,6 +165,7 @@ bool ClientConnection::ServerGone() {
   clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
   int64_t now_ns = int64_t{now.tv_sec} * 1000000000 + now.tv_nsec;
   bool check_process = now_ns >= next_gone_check_ns_.load(std::memory_order_relaxed);
+  if (!check_process && ServerLooksPresent()) return false;
   if (check_process) {
     next_gone_check_ns_.store(now_ns + std::chrono::nanoseconds(kProcessCheckInterval).count(),
                               std::memory_order_relaxed);
@@ -223,30 +238,33 @@ Status ClientConnection::BuildRequest(uint32_t method_index, Request request,
     message->flags |= kPayloadInBlock;
     message->payload.block = BlockPayload{block, request.bytes.size()};
   }
-  Metadata with_token;
-  const Metadata* request_metadata = &context->client_metadata();
   if (context->at_most_once()) {
     uint64_t token = ClientContextAccess::CallToken(context);
-    with_token = context->client_metadata();
+    Metadata with_token = context->client_metadata();
     with_token.emplace(kCallTokenKey, std::string(reinterpret_cast<const char*>(&token), 8));
-    request_metadata = &with_token;
+    return AttachMetadata(with_token, message);
   }
-  if (!request_metadata->empty()) {
-    MetadataSet set;
-    set.sections[static_cast<int>(MetadataSection::kRequest)] = request_metadata;
-    uint64_t bytes = EncodedMetadataBytes(set);
-    uint64_t block;
-    Status status = cache_->AllocateBlock(bytes, &block);
-    if (!status.ok()) {
-      Discard(*message);
-      return status;
-    }
-    EncodeMetadata(set, cache_->PayloadOf(block));
-    cache_->PublishBlock(block, bytes, server);
-    message->flags |= kHasMetadata;
-    message->metadata_offset = block;
+  if (!context->client_metadata().empty()) {
+    return AttachMetadata(context->client_metadata(), message);
   }
-  return Status::OK;
+  return Status();
+}
+
+Status ClientConnection::AttachMetadata(const Metadata& metadata, Message* message) {
+  MetadataSet set;
+  set.sections[static_cast<int>(MetadataSection::kRequest)] = &metadata;
+  uint64_t bytes = EncodedMetadataBytes(set);
+  uint64_t block;
+  Status status = cache_->AllocateBlock(bytes, &block);
+  if (!status.ok()) {
+    Discard(*message);
+    return status;
+  }
+  EncodeMetadata(set, cache_->PayloadOf(block));
+  cache_->PublishBlock(block, bytes, view_.endpoint(Side::kServer));
+  message->flags |= kHasMetadata;
+  message->metadata_offset = block;
+  return Status();
 }
 
 void ClientConnection::Discard(const Message& message) {
@@ -266,24 +284,25 @@ void ClientConnection::Discard(const Message& message) {
 }
 
 Status ClientConnection::Start(std::string_view method, Request request, ClientContext* context,
-                               SlotState state, std::function<void(CallResult)>* done,
-                               uint32_t* slot_index, uint64_t* position_out) {
+                               SlotState state, CallCallback* done, Outgoing* outgoing) {
   if (context->cancel_requested()) {
     return Status(StatusCode::CANCELLED, "the call was cancelled before it started");
   }
-  auto method_entry = methods_.find(method);
-  if (method_entry == methods_.end()) {
+  uint32_t method_index = methods_.Find(method);
+  if (method_index == MethodTable::kNotFound) {
     return Status(StatusCode::UNIMPLEMENTED,
                   "service '" + service_ + "' has no method '" + std::string(method) + "'");
   }
-  Status status = PeerStatus(false);
-  if (!status.ok()) return status;
+  Status status;
+  if (!ServerLooksPresent() && !(status = PeerStatus(false)).ok()) return status;
 
-  // Waits for a free slot, then for room in the request ring, within the call's deadline.
+  // Waits for a free slot, then for room in the request ring, within the call's deadline. The
+  // clock is read only once the call has to wait.
   Backoff backoff;
-  auto next_process_check = Clock::now() + kProcessCheckInterval;
+  Clock::time_point next_process_check;
   auto wait = [&](const char* what) {
     auto now = Clock::now();
+    if (next_process_check == Clock::time_point()) next_process_check = now + kProcessCheckInterval;
     bool check_process = now >= next_process_check;
     if (check_process) next_process_check = now + kProcessCheckInterval;
     if (context->cancel_requested()) {
@@ -296,6 +315,8 @@ Status ClientConnection::Start(std::string_view method, Request request, ClientC
     }
     Status peer = PeerStatus(check_process);
     if (!peer.ok()) return peer;
+    // Calls this thread holds back keep their slots and ring positions until they are sent.
+    SendHeld();
     TryDrain();
     backoff.Wait();
     return Status::OK;
@@ -304,8 +325,8 @@ Status ClientConnection::Start(std::string_view method, Request request, ClientC
   while ((index = AcquireSlot()) == capacity_) {
     if (status = wait("a free call slot"); !status.ok()) return status;
   }
-  Message message;
-  status = BuildRequest(method_entry->second, request, context, &message);
+  Message& message = outgoing->request;
+  status = BuildRequest(method_index, request, context, &message);
   if (!status.ok()) {
     ReleaseSlot(index);
     return status;
@@ -320,29 +341,67 @@ Status ClientConnection::Start(std::string_view method, Request request, ClientC
     }
   }
   // The slot becomes visible to the response reader only now, with the position claimed: from
-  // here nothing can fail before the request is published.
+  // here nothing can fail before the request is published. The context is written first: once
+  // the call completes, the caller may destroy it.
+  ClientContextAccess::set_peer(context, peer_);
   CallSlot& slot = slots_[index];
   slot.context = context;
   if (done != nullptr) slot.done = std::move(*done);
-  if (state == kAsyncWaiting) async_outstanding_.fetch_add(1, std::memory_order_relaxed);
   slot.state.store(state, std::memory_order_release);
-  ClientContextAccess::set_peer(context, peer_);
+  // Counted only once the slot waits: while nothing is counted the completion thread reads no
+  // response, and a response that a faulty server wrote before the call was made must not find
+  // the slot before it waits (it would be thrown away, and the call wait for its deadline).
+  // ExpireAsyncCalls may complete the call in between and take the count below zero for a
+  // moment; the count is then only a reason to poll a little longer.
+  if (state == kAsyncWaiting) {
+    outgoing->ends_idleness = async_outstanding_.fetch_add(1, std::memory_order_relaxed) == 0;
+  }
+  outgoing->slot = index;
+  outgoing->position = position;
+  return Status();
+}
+
+void ClientConnection::Publish(const Outgoing& outgoing) {
   CrashPoint("client.before_publish_request");
-  requests_.Publish(position, message);
+  requests_.Publish(outgoing.position, outgoing.request);
   CrashPoint("client.after_publish_request");
+}
+
+void ClientConnection::Send(const Outgoing& outgoing, bool may_defer) {
+  SendBatch* batch = held_;
+  if (may_defer && batch != nullptr && batch->connection == this) {
+    if (batch->calls.full()) SendHeld(batch);
+    *batch->calls.Add() = outgoing;
+    return;
+  }
+  // The server reads the ring in order: what this thread holds back goes first.
+  SendHeld();
+  Publish(outgoing);
   doorbell_.Ring();
-  *slot_index = index;
-  *position_out = position;
-  return Status::OK;
+}
+
+void ClientConnection::SendHeld() {
+  for (SendBatch* batch = held_; batch != nullptr; batch = batch->outer) {
+    if (batch->connection == this) SendHeld(batch);
+  }
+}
+
+void ClientConnection::SendHeld(SendBatch* batch) {
+  if (batch->calls.size() == 0) return;
+  for (size_t i = 0; i < batch->calls.size(); ++i) Publish(batch->calls[i]);
+  batch->calls.Clear();
+  doorbell_.Ring();
 }
 
 Status ClientConnection::CallSync(std::string_view method, Request request, ClientContext* context,
                                   ReceivedMessage* response, Fate* fate) {
-  uint32_t index;
-  uint64_t position;
-  Status status = Start(method, request, context, kSyncWaiting, nullptr, &index, &position);
+  Outgoing outgoing;
+  Status status = Start(method, request, context, kSyncWaiting, nullptr, &outgoing);
   fate->server_lost = fate->unsent = status.error_code() == StatusCode::UNAVAILABLE;
   if (!status.ok()) return status;
+  Send(outgoing, false);  // this thread waits for the answer: send now
+  const uint32_t index = outgoing.slot;
+  const uint64_t position = outgoing.position;
   CallSlot& slot = slots_[index];
   Backoff backoff;
   auto next_process_check = Clock::now() + kProcessCheckInterval;
@@ -378,33 +437,43 @@ Status ClientConnection::CallSync(std::string_view method, Request request, Clie
 }
 
 void ClientConnection::CallAsync(std::string_view method, Request request, ClientContext* context,
-                                 std::function<void(CallResult)> done,
-                                 std::chrono::nanoseconds inline_wait) {
-  uint32_t index;
-  uint64_t position;
+                                 CallCallback&& done, std::chrono::nanoseconds inline_wait) {
   EnsureCompletionThread();
-  Status status = Start(method, request, context, kAsyncWaiting, &done, &index, &position);
+  Outgoing outgoing;
+  Status status = Start(method, request, context, kAsyncWaiting, &done, &outgoing);
   if (!status.ok()) {
     done(CallResult{status, ReceivedMessage()});
     return;
   }
-  if (inline_wait.count() > 0) {
-    // The slot's generation changes when the call completes (its `done` has then run, or is
-    // running on the thread that read the response).
-    const CallSlot& slot = slots_[index];
-    uint32_t generation = static_cast<uint32_t>(CallId(index) >> 32);
-    auto until = Clock::now() + inline_wait;
-    for (uint32_t round = 1; slot.generation.load(std::memory_order_acquire) == generation;
-         ++round) {
-      if (TryDrain()) continue;
-      if (round % 64 == 0 && Clock::now() >= until) break;
-      CpuRelax();
-    }
-    if (slot.generation.load(std::memory_order_acquire) != generation) return;
+  bool wake = outgoing.ends_idleness;
+  if (inline_wait.count() == 0) {
+    Send(outgoing, true);
+    if (wake) WakeCompletionThread();
+    return;
   }
+  // Before sending: once sent, the call may complete and its slot serve another call. The
+  // slot's generation changes when the call completes (its `done` has then run, or is running on
+  // the thread that read the response).
+  uint32_t generation = static_cast<uint32_t>(outgoing.request.call_id >> 32);
+  Send(outgoing, false);
+  const CallSlot& slot = slots_[outgoing.slot];
+  auto until = Clock::now() + inline_wait;
+  for (uint32_t round = 1; slot.generation.load(std::memory_order_acquire) == generation; ++round) {
+    if (TryDrain()) continue;
+    if (round % 64 == 0 && Clock::now() >= until) break;
+    CpuRelax();
+  }
+  // Only now, so that a quick answer is read here: the completion thread takes over what is
+  // left, this call or one that another thread counted meanwhile.
+  if (wake && async_outstanding_.load(std::memory_order_relaxed) > 0) WakeCompletionThread();
+}
+
+void ClientConnection::WakeCompletionThread() {
   std::lock_guard<std::mutex> lock(completion_mutex_);
   completion_wakeup_.notify_one();
 }
+
+thread_local ClientConnection::SendBatch* ClientConnection::held_ = nullptr;
 
 bool ClientConnection::Abandon(uint32_t index, SlotState from) {
   uint32_t expected = from;
@@ -418,20 +487,53 @@ void ClientConnection::SendCancel(uint64_t call_id) {
 }
 
 bool ClientConnection::TryDrain() {
-  if (!responses_.HasMessage() || polling_.test_and_set(std::memory_order_acquire)) return false;
-  std::vector<Completion> completions;
-  DrainResponses(&completions);
-  polling_.clear(std::memory_order_release);
-  for (Completion& completion : completions) {
-    completion.done(std::move(completion.result));
-    async_outstanding_.fetch_sub(1, std::memory_order_relaxed);
+  bool drained = false;
+  // Batch after batch, but no more than the ring holds: the caller has its own checks to make.
+  for (uint32_t batches = capacity_ / CompletionBatch::kCapacity + 1; batches > 0; --batches) {
+    if (!responses_.HasMessage() || polling_.test_and_set(std::memory_order_acquire)) break;
+    CompletionBatch completions;
+    size_t read = DrainResponses(&completions);
+    polling_.clear(std::memory_order_release);
+    drained = true;
+    RunCompletions(&completions);
+    if (read < CompletionBatch::kCapacity) break;
   }
-  return true;
+  return drained;
 }
 
-void ClientConnection::DrainResponses(std::vector<Completion>* completions) {
-  Message message;
-  while (responses_.TryRead(&message)) {
+void ClientConnection::RunCompletions(CompletionBatch* completions) {
+  if (completions->size() == 0) return;
+  // Calls the callbacks start go out together once they have all returned (also if one throws):
+  // their stores to the ring then follow each other, and the doorbell rings once.
+  struct HoldSends {
+    explicit HoldSends(ClientConnection* connection) : batch{connection, held_, {}} {
+      held_ = &batch;
+    }
+    ~HoldSends() {
+      held_ = batch.outer;
+      batch.connection->SendHeld(&batch);
+    }
+    SendBatch batch;
+  } hold(this);
+  for (size_t i = 0; i < completions->size(); ++i) {
+    Completion& completion = (*completions)[i];
+    completion.done(std::move(completion.result));
+  }
+  async_outstanding_.fetch_sub(static_cast<uint32_t>(completions->size()),
+                               std::memory_order_relaxed);
+  completions->Clear();
+}
+
+size_t ClientConnection::DrainResponses(CompletionBatch* completions) {
+  // Left uninitialized: the ring copies into it only as many as it has.
+  alignas(Message) unsigned char storage[CompletionBatch::kCapacity * sizeof(Message)];
+  auto* messages = reinterpret_cast<Message*>(storage);
+  size_t count = responses_.TryRead(messages, CompletionBatch::kCapacity);
+  // Slots of completed asynchronous calls go back to the free stack together, at the end.
+  uint32_t freed[CompletionBatch::kCapacity];
+  size_t freed_count = 0;
+  for (size_t i = 0; i < count; ++i) {
+    const Message& message = messages[i];
     CrashPoint("client.after_read_response");
     uint32_t index = static_cast<uint32_t>(message.call_id);
     if (message.kind() != DescriptorKind::kResponse || index >= capacity_ ||
@@ -453,10 +555,12 @@ void ClientConnection::DrainResponses(std::vector<Completion>* completions) {
         }
       } else if (state == kAsyncWaiting) {
         if (slot.state.compare_exchange_strong(state, kFinishing, std::memory_order_acq_rel)) {
-          Completion completion{std::move(slot.done), CallResult{}};
-          completion.result.status = Finish(message, slot.context, &completion.result.response);
-          ReleaseSlot(index);
-          completions->push_back(std::move(completion));
+          Completion* completion = completions->Add();
+          completion->done = std::move(slot.done);
+          completion->result.status = Finish(message, slot.context, &completion->result.response);
+          // Free, and a later response for the same call is stale, but not yet to be taken.
+          RetireSlot(index);
+          freed[freed_count++] = index;
           break;
         }
       } else if (state == kAbandoned) {
@@ -472,6 +576,8 @@ void ClientConnection::DrainResponses(std::vector<Completion>* completions) {
       }
     }
   }
+  if (freed_count != 0) PushFreeSlots(freed, freed_count);
+  return count;
 }
 
 Status ClientConnection::Finish(const Message& response, ClientContext* context,
@@ -515,13 +621,17 @@ Status ClientConnection::Finish(const Message& response, ClientContext* context,
   } else {
     return invalid("inline length");
   }
+  if (code == StatusCode::OK && status_message.empty()) return Status();  // no string to move
   return Status(code, std::move(status_message));
 }
 
 void ClientConnection::EnsureCompletionThread() {
+  if (completion_started_.load(std::memory_order_acquire)) return;
   std::lock_guard<std::mutex> lock(completion_mutex_);
-  if (!completion_thread_.joinable())
+  if (!completion_thread_.joinable()) {
     completion_thread_ = std::thread([this] { CompletionLoop(); });
+  }
+  completion_started_.store(true, std::memory_order_release);
 }
 
 void ClientConnection::ExpireAsyncCalls(std::vector<Completion>* completions) {

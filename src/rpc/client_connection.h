@@ -9,10 +9,10 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <new>
 #include <string>
 #include <string_view>
 #include <thread>
-#include <unordered_map>
 #include <vector>
 
 #include "channel/connection.h"
@@ -21,6 +21,7 @@
 #include "notnets/channel.h"
 #include "pool/process_identity.h"
 #include "rpc/buffer_cache.h"
+#include "rpc/method_table.h"
 
 namespace notnets::internal {
 
@@ -49,13 +50,15 @@ class ClientConnection {
   // Starts a call whose result goes to `done`. With `inline_wait`, first waits that long for the
   // answer on the calling thread (reading responses itself, as CallSync does).
   void CallAsync(std::string_view method, Request request, ClientContext* context,
-                 std::function<void(CallResult)> done,
+                 CallCallback&& done,
                  std::chrono::nanoseconds inline_wait = std::chrono::nanoseconds(0));
 
   BufferCache& cache() { return *cache_; }
 
   // True if the server this connection reaches registered `method`.
-  bool HasMethod(std::string_view method) const { return methods_.find(method) != methods_.end(); }
+  bool HasMethod(std::string_view method) const {
+    return methods_.Find(method) != MethodTable::kNotFound;
+  }
 
   // True once the server has gone: it closed the connection, or (asked of the kernel at most
   // every few milliseconds) its process no longer exists.
@@ -76,19 +79,80 @@ class ClientConnection {
     std::atomic<uint32_t> generation{0};
     Message response;
     ClientContext* context = nullptr;
-    std::function<void(CallResult)> done;
+    CallCallback done;
     std::atomic<uint32_t> next_free{0};  // index + 1 of the next free slot
   };
   struct Completion {
-    std::function<void(CallResult)> done;
+    CallCallback done;
     CallResult result;
   };
+  // Up to N objects on the stack of a drain, constructed only as they are added: a drain must
+  // neither allocate nor clear room for a whole batch it rarely fills.
+  template <typename T, size_t N>
+  class StackBatch {
+   public:
+    static constexpr size_t kCapacity = N;
+    // User-provided, so that even value-initialization leaves the storage alone.
+    StackBatch() {}
+    StackBatch(const StackBatch&) = delete;
+    StackBatch& operator=(const StackBatch&) = delete;
+    ~StackBatch() { Clear(); }
+    size_t size() const { return size_; }
+    bool full() const { return size_ == N; }
+    T& operator[](size_t i) { return *std::launder(reinterpret_cast<T*>(&storage_[i])); }
+    // Default-initialized, not value-initialized: members without initializers (a callback's
+    // storage) are not cleared first.
+    T* Add() { return new (&storage_[size_++]) T; }
+    void Clear() {
+      for (size_t i = 0; i < size_; ++i) std::destroy_at(&(*this)[i]);
+      size_ = 0;
+    }
+
+   private:
+    struct alignas(T) Storage {
+      unsigned char bytes[sizeof(T)];
+    };
+    Storage storage_[N];
+    size_t size_ = 0;
+  };
+  // The completions of one drain, run once it has let go of the response ring.
+  using CompletionBatch = StackBatch<Completion, 16>;
 
   ClientConnection(std::shared_ptr<Pool> pool, std::string service, const ConnectionView& view);
 
-  // Sends a call. On success `*done` (if given) has moved into the slot; on failure it is intact.
+  // A call ready to be sent: its slot, and its request for the ring position it claimed.
+  struct Outgoing {
+    uint32_t slot = 0;
+    uint64_t position = 0;
+    Message request;
+    // An asynchronous call that made the count of outstanding ones 1: it wakes the completion
+    // thread.
+    bool ends_idleness = false;
+  };
+  // Calls held back by one thread while it runs the callbacks of a drained batch of this
+  // connection's responses (RunCompletions), to be sent when they have returned. On that
+  // thread's stack; `held_` names the innermost, `outer` the one it interrupted.
+  struct SendBatch {
+    ClientConnection* connection;
+    SendBatch* outer;
+    StackBatch<Outgoing, 16> calls;
+  };
+  static thread_local SendBatch* held_;
+
+  // Prepares a call: a slot, its request, a claimed ring position. On success `*done` (if given)
+  // has moved into the slot and the call must be sent (Send); on failure `*done` is intact.
   Status Start(std::string_view method, Request request, ClientContext* context, SlotState state,
-               std::function<void(CallResult)>* done, uint32_t* slot_index, uint64_t* position);
+               CallCallback* done, Outgoing* outgoing);
+  // Publishes a started call's request and rings the doorbell, after the calls this thread holds
+  // back for this connection (the server reads the ring in order). With `may_defer`, a thread
+  // running callbacks of this connection's responses holds the call back instead: the calls of
+  // one batch of callbacks then go out together, with one doorbell ring.
+  void Send(const Outgoing& outgoing, bool may_defer);
+  // Sends the calls this thread holds back for this connection, in every batch it is running.
+  void SendHeld();
+  void SendHeld(SendBatch* batch);
+  // Publishes one request in the ring.
+  void Publish(const Outgoing& outgoing);
   // True if the server has not read the request published at ring `position`.
   bool NeverReached(uint64_t position) const;
   Status BuildRequest(uint32_t method_index, Request request, ClientContext* context,
@@ -97,8 +161,14 @@ class ClientConnection {
   Status Finish(const Message& response, ClientContext* context, ReceivedMessage* message);
   // Releases the blocks a message refers to without reading them.
   void Discard(const Message& message);
-  // Reads all available responses; async completions are appended for running outside the poll.
-  void DrainResponses(std::vector<Completion>* completions);
+  // Reads up to a batch of responses and returns how many; the callbacks of completed
+  // asynchronous calls go to `completions`, to run outside the poll.
+  size_t DrainResponses(CompletionBatch* completions);
+  // Runs the callbacks of a drained batch in order, and empties it; calls they start are held
+  // back until they all returned.
+  void RunCompletions(CompletionBatch* completions);
+  // Reads the responses the ring holds, batch by batch, running each batch's callbacks; false if
+  // there was nothing to read or another thread is reading.
   bool TryDrain();
   // Gives up on a waiting call: true if this thread won it (and must report `status`).
   bool Abandon(uint32_t index, SlotState from);
@@ -107,9 +177,20 @@ class ClientConnection {
   // Why calls cannot complete, if the server went away; OK while it is there.
   // `check_process` also asks the kernel whether the server process still exists (a syscall).
   Status PeerStatus(bool check_process);
+  // PeerStatus(false).ok() without building a status: the check every call makes.
+  bool ServerLooksPresent() const {
+    return server_gone_.load(std::memory_order_relaxed) == kServerPresent &&
+           visibility_->Consume(&view_.responses->closed) == kOpen;
+  }
+  // Encodes `metadata` into a block published to the server and names it in `message`.
+  Status AttachMetadata(const Metadata& metadata, Message* message);
 
   uint32_t AcquireSlot();
   void ReleaseSlot(uint32_t index);
+  // ReleaseSlot in two steps: a retired slot is free and names no call, but only
+  // PushFreeSlots makes it available to AcquireSlot.
+  void RetireSlot(uint32_t index);
+  void PushFreeSlots(const uint32_t* indexes, size_t count);
   uint64_t CallId(uint32_t index) const {
     return uint64_t{slots_[index].generation.load(std::memory_order_relaxed)} << 32 | index;
   }
@@ -117,21 +198,20 @@ class ClientConnection {
   void CompletionLoop();
   // Fails async calls that are past their deadline, cancelled, or whose server went away.
   void ExpireAsyncCalls(std::vector<Completion>* completions);
+  // Wakes the completion thread from its idle wait.
+  void WakeCompletionThread();
 
   std::shared_ptr<Pool> pool_;
+  const Visibility* visibility_;
   std::string service_;
   const std::string* peer_;  // interned: contexts may outlive the channel
   Allocator allocator_;
   ConnectionView view_;
   ProcessIdentity server_;
-  struct NameHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view name) const { return std::hash<std::string_view>()(name); }
-  };
-  std::unordered_map<std::string, uint32_t, NameHash, std::equal_to<>> methods_;
+  MethodTable methods_;
   std::shared_ptr<BufferCache> cache_;
   RingWriter requests_;
-  Doorbell doorbell_;  // rung after each request, in case the server's workers sleep
+  Doorbell doorbell_;  // rung after each request or batch of them, in case the server sleeps
   RingReader responses_;
   std::atomic_flag polling_ = ATOMIC_FLAG_INIT;
   std::unique_ptr<CallSlot[]> slots_;
@@ -149,6 +229,9 @@ class ClientConnection {
 
   std::mutex completion_mutex_;
   std::condition_variable completion_wakeup_;
+  std::atomic<bool> completion_started_{false};
+  // The completion thread waits on `completion_wakeup_` only while this is 0: the call that makes
+  // it 1 wakes it, later ones need not.
   std::atomic<uint32_t> async_outstanding_{0};
   std::atomic<bool> stopping_{false};
   std::thread completion_thread_;

@@ -27,7 +27,7 @@ bool ServerContext::IsCancelled() const {
 }
 
 void ServerResponse::Copy(std::string_view message) {
-  buffer_ = MessageBuffer();
+  if (buffer_.valid()) buffer_ = MessageBuffer();
   inline_size_ = 0;
   if (message.size() <= kInlineCapacity) {
     if (!message.empty()) std::memcpy(inline_, message.data(), message.size());

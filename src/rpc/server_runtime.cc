@@ -166,7 +166,11 @@ bool ServerRuntime::PollHot(uint32_t used) {
 bool ServerRuntime::PollInTurn(uint32_t used, uint32_t turns, bool check_closed) {
   bool worked = false;
   for (uint32_t turn = 0; turn < turns && !stopping_.load(std::memory_order_relaxed); ++turn) {
-    uint32_t slot = cursor_.fetch_add(1, std::memory_order_relaxed) % used;
+    // Workers may race for the cursor and poll one connection twice: harmless, and cheaper than
+    // an atomic increment right after publishing a response, which would wait for that store.
+    uint32_t cursor = cursor_.load(std::memory_order_relaxed);
+    cursor_.store(cursor + 1, std::memory_order_relaxed);
+    uint32_t slot = cursor % used;
     Connection* connection = connections_[slot].load(std::memory_order_acquire);
     // Hot connections had their turn in PollHot; here they are only checked for a closed client.
     bool hot = IsHot(slot);
@@ -241,24 +245,34 @@ bool ServerRuntime::Poll(uint32_t slot, Connection* connection, bool check_close
     return false;
   }
   Message request;
-  bool got = take_request && connection->requests.TryRead(&request);
-  if (got) {
-    connection->handlers_running.fetch_add(1, std::memory_order_relaxed);
+  if (!take_request || !connection->requests.TryRead(&request)) {
+    if (connection->handlers_running.load(std::memory_order_acquire) == 0 &&
+        (connection->client_dead.load(std::memory_order_relaxed) ||
+         connection->violated.load(std::memory_order_relaxed) ||
+         pool_->mapping().visibility().Consume(&connection->view.requests->closed) != kOpen)) {
+      Retire(slot, connection);
+    }
+    connection->polling.clear(std::memory_order_release);
+    return false;
+  }
+  connection->handlers_running.fetch_add(1, std::memory_order_relaxed);
+  // A lone worker keeps the flag and handles the requests that are there in a row: nobody else
+  // could take them, and it spares the flag and the counters per request. One of several
+  // workers takes one request and lets go, so that the others take the next ones meanwhile.
+  const uint32_t batch = worker_count_ == 1 ? kRequestBatch : 1;
+  uint32_t taken = 0;
+  do {
+    // Only the flag's holder writes the count.
     connection->requests_taken.store(connection->requests_taken.load(std::memory_order_relaxed) + 1,
                                      std::memory_order_relaxed);
-  } else if (connection->handlers_running.load(std::memory_order_acquire) == 0 &&
-             (connection->client_dead.load(std::memory_order_relaxed) ||
-              connection->violated.load(std::memory_order_relaxed) ||
-              pool_->mapping().visibility().Consume(&connection->view.requests->closed) != kOpen)) {
-    Retire(slot, connection);
-  }
-  connection->polling.clear(std::memory_order_release);
-  if (got) {
+    if (batch == 1) connection->polling.clear(std::memory_order_release);
     CrashPoint("server.after_read_request");
     Handle(connection, request);
-    connection->handlers_running.fetch_sub(1, std::memory_order_release);
-  }
-  return got;
+  } while (++taken < batch && !stopping_.load(std::memory_order_relaxed) &&
+           connection->requests.TryRead(&request));
+  if (batch != 1) connection->polling.clear(std::memory_order_release);
+  connection->handlers_running.fetch_sub(1, std::memory_order_release);
+  return true;
 }
 
 bool ServerRuntime::AcceptPending() {
@@ -401,9 +415,16 @@ Status ServerRuntime::Decode(Connection* connection, const Message& request, Ser
   context.visibility_ = &pool_->mapping().visibility();
   context.client_died_ = &connection->client_dead;
   context.client_ = &connection->client;
-  context.deadline_ = request.timeout_ns == 0
-                          ? Clock::time_point::max()
-                          : Clock::now() + std::chrono::nanoseconds(request.timeout_ns);
+  context.deadline_ = Clock::time_point::max();
+  if (request.timeout_ns != 0) {
+    // A timeout the clock cannot add (from a faulty client) means no deadline, not an overflow.
+    auto now = Clock::now();
+    auto room =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::time_point::max() - now);
+    if (request.timeout_ns < static_cast<uint64_t>(room.count())) {
+      context.deadline_ = now + std::chrono::nanoseconds(request.timeout_ns);
+    }
+  }
   BufferCache* cache = connection->cache.get();
   Status status;
   // Garbage from the client: the call fails with INTERNAL and the connection is closed.
@@ -502,6 +523,7 @@ Status ServerRuntime::Conclude(const ServerContext& context, const ServerRespons
 }
 
 bool ServerRuntime::TakeCallToken(Metadata* metadata, uint64_t* token) {
+  if (metadata->empty()) return false;  // most calls: no lookup, no key to build
   auto entry = metadata->find(kCallTokenKey);
   if (entry == metadata->end()) return false;
   bool valid = entry->second.size() == sizeof(*token);

@@ -54,6 +54,8 @@ class ServerRuntime {
  public:
   // Most connections one server holds at once.
   static constexpr uint32_t kMaxConnections = 16384;
+  // Most requests a lone worker handles in a row from one connection before it polls the others.
+  static constexpr uint32_t kRequestBatch = 16;
   // Worker passes between two looks at new and closed connections while busy.
   static constexpr uint64_t kSlowPassInterval = 64;
   // Longest sleep of an idle worker: it still looks for closed connections this often.
@@ -91,8 +93,9 @@ class ServerRuntime {
   ServerRuntime(std::shared_ptr<Pool> pool, int workers);
 
   void WorkerLoop(uint32_t worker);
-  // Takes one request from the connection in `slot` (if `take_request`) and handles it; true if
-  // there was one. With `check_closed`, retires the connection if its client has gone.
+  // Takes a request from the connection in `slot` (if `take_request`) and handles it, and with a
+  // lone worker up to kRequestBatch of them; true if there was one. With `check_closed`, retires
+  // the connection if its client has gone.
   bool Poll(uint32_t slot, Connection* connection, bool check_closed, bool take_request);
   // Polls every hot connection once; true if one had a request.
   bool PollHot(uint32_t used);
