@@ -91,7 +91,7 @@ class OutgoingRequest {
 
   // Sends the request as Channel::CallAsync does.
   void Send(notnets::Channel* channel, std::string_view method, notnets::ClientContext* context,
-            std::function<void(notnets::CallResult)> done,
+            notnets::CallCallback done,
             std::chrono::nanoseconds inline_wait = std::chrono::nanoseconds(0)) {
     if (buffer_.valid()) {
       channel->CallAsync(method, std::move(buffer_), context, std::move(done), inline_wait);
@@ -356,7 +356,7 @@ void CallState::OpenStream(InterceptorBatchMethods* methods) {
     return;
   }
   std::memcpy(open.header(), &stream_id_, sizeof(stream_id_));
-  open.Send(channel_.get(), method_->name, &native_, std::move(done));
+  open.Send(channel_.get(), method_->name, &native_, notnets::CallCallback(std::move(done)));
   // A first message corked with the initial metadata.
   if (!server_streaming && Has(methods, InterceptionHookPoints::PRE_SEND_MESSAGE)) {
     SendOp(StreamOp::kWrite, methods, [](notnets::CallResult, notnets::ClientContext*) {});
@@ -438,7 +438,7 @@ void CallState::StartUnary() {
     done(notnets::CallResult{request_status_, {}});
     return;
   }
-  request_.Send(channel_.get(), method_->name, &native_, std::move(done),
+  request_.Send(channel_.get(), method_->name, &native_, notnets::CallCallback(std::move(done)),
                 complete_inline_ ? kInlineWait : std::chrono::nanoseconds(0));
 }
 
@@ -469,7 +469,8 @@ void CallState::SendOp(StreamOp op, InterceptorBatchMethods* methods, OpDone don
     return;
   }
   EncodeStreamOp(op, stream_id_, request.header());
-  request.Send(channel_.get(), kStreamMethod, context.get(), std::move(finished));
+  request.Send(channel_.get(), kStreamMethod, context.get(),
+               notnets::CallCallback(std::move(finished)));
 }
 
 std::unique_ptr<notnets::ClientContext> CallState::OpContext() const {
