@@ -153,11 +153,16 @@ void ServerRuntime::WorkerLoop(uint32_t worker) {
 
 bool ServerRuntime::PollHot(uint32_t used) {
   bool worked = false;
-  for (uint32_t word = 0; word * 64 < used; ++word) {
-    for (uint64_t bits = hot_[word].load(std::memory_order_relaxed); bits != 0; bits &= bits - 1) {
-      uint32_t slot = word * 64 + static_cast<uint32_t>(__builtin_ctzll(bits));
-      Connection* connection = connections_[slot].load(std::memory_order_acquire);
-      if (connection != nullptr && Poll(slot, connection, false, true)) worked = true;
+  for (uint32_t group = 0; group * 64 * 64 < used; ++group) {
+    for (uint64_t words = hot_words_[group].load(std::memory_order_relaxed); words != 0;
+         words &= words - 1) {
+      uint32_t word = group * 64 + static_cast<uint32_t>(__builtin_ctzll(words));
+      for (uint64_t bits = hot_[word].load(std::memory_order_relaxed); bits != 0;
+           bits &= bits - 1) {
+        uint32_t slot = word * 64 + static_cast<uint32_t>(__builtin_ctzll(bits));
+        Connection* connection = connections_[slot].load(std::memory_order_acquire);
+        if (connection != nullptr && Poll(slot, connection, false, true)) worked = true;
+      }
     }
   }
   return worked;
@@ -204,11 +209,19 @@ bool ServerRuntime::IsHot(uint32_t slot) const {
 }
 
 void ServerRuntime::SetHot(uint32_t slot, bool hot) {
+  uint32_t word = slot / 64;
   uint64_t bit = uint64_t{1} << (slot % 64);
+  std::atomic<uint64_t>& summary = hot_words_[word / 64];
+  uint64_t word_bit = uint64_t{1} << (word % 64);
+  // Sequentially consistent (these are rare: a connection turning hot or cold): a worker that
+  // clears a word's summary bit while another sets a slot in that word sees the new slot when it
+  // looks again, or the other's summary store comes after its clear; either way the bit stays.
   if (hot) {
-    hot_[slot / 64].fetch_or(bit, std::memory_order_relaxed);
-  } else {
-    hot_[slot / 64].fetch_and(~bit, std::memory_order_relaxed);
+    hot_[word].fetch_or(bit);
+    summary.fetch_or(word_bit);
+  } else if ((hot_[word].fetch_and(~bit) & ~bit) == 0) {
+    summary.fetch_and(~word_bit);
+    if (hot_[word].load() != 0) summary.fetch_or(word_bit);
   }
 }
 
@@ -328,17 +341,23 @@ void ServerRuntime::CheckClients() {
   if (now < next_client_check_) return;
   next_client_check_ = now + kClientCheckInterval;
   // Many connections usually share a few client processes: ask the kernel once per process.
+  // Consecutive slots mostly belong to one process: the last answer is checked first.
   std::map<std::pair<int32_t, uint64_t>, bool> alive;
+  std::pair<int32_t, uint64_t> last_process{-1, 0};
+  bool last_alive = true;
   uint32_t used = connection_slots_used_.load(std::memory_order_acquire);
   for (uint32_t slot = 0; slot < used; ++slot) {
     Connection* connection = connections_[slot].load(std::memory_order_acquire);
     if (connection == nullptr || connection->client_dead.load(std::memory_order_relaxed)) continue;
     std::pair<int32_t, uint64_t> process{connection->client.pid, connection->client.start_ticks};
-    auto known = alive.find(process);
-    bool is_alive = known != alive.end()
-                        ? known->second
-                        : alive.emplace(process, IsAlive(connection->client)).first->second;
-    if (!is_alive) connection->client_dead.store(true, std::memory_order_relaxed);
+    if (process != last_process) {
+      auto known = alive.find(process);
+      last_alive = known != alive.end()
+                       ? known->second
+                       : alive.emplace(process, IsAlive(connection->client)).first->second;
+      last_process = process;
+    }
+    if (!last_alive) connection->client_dead.store(true, std::memory_order_relaxed);
   }
 }
 

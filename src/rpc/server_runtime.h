@@ -148,8 +148,11 @@ class ServerRuntime {
   std::vector<RegisteredService> services_;
   Doorbell doorbell_;
   std::unique_ptr<std::atomic<Connection*>[]> connections_;
-  std::atomic<uint32_t> connection_slots_used_{0};    // high-water mark of connections_
-  std::unique_ptr<std::atomic<uint64_t>[]> hot_;      // bit per slot: polled on every pass
+  std::atomic<uint32_t> connection_slots_used_{0};  // high-water mark of connections_
+  std::unique_ptr<std::atomic<uint64_t>[]> hot_;    // bit per slot: polled on every pass
+  // Bit per word of hot_ that may have a bit set: a pass looks only at those words, so that
+  // thousands of idle connections cost it nothing.
+  std::atomic<uint64_t> hot_words_[kMaxConnections / 64 / 64] = {};
   std::atomic<uint32_t> cursor_{0};                   // next slot to poll in turn
   std::atomic_flag housekeeping_ = ATOMIC_FLAG_INIT;  // one worker accepts and reclaims at a time
   std::chrono::steady_clock::time_point next_client_check_;  // guarded by housekeeping_
