@@ -7,7 +7,10 @@ namespace notnets::grpc::internal {
 CancelWatcher::CancelWatcher(std::function<void()> sweep)
     : sweep_(std::move(sweep)), thread_([this] { Loop(); }) {}
 
-CancelWatcher::~CancelWatcher() {
+CancelWatcher::~CancelWatcher() { Stop(); }
+
+void CancelWatcher::Stop() {
+  if (!thread_.joinable()) return;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;

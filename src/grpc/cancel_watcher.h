@@ -43,7 +43,10 @@ class CancelWatcher {
 
   // `sweep` runs on the watcher thread at every look (for housekeeping of the caller's own).
   explicit CancelWatcher(std::function<void()> sweep);
-  ~CancelWatcher();  // stops the thread
+  ~CancelWatcher();  // Stop()
+  // Stops the thread: once it returns, no CancelLocked, Cancelled or sweep runs any more. Not
+  // from the watcher's own thread.
+  void Stop();
 
   void Add(WatchedCall* call);
   // After Remove returns, the watcher no longer calls CancelLocked (Cancelled may still be

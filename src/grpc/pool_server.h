@@ -7,6 +7,7 @@
 #include <string>
 
 #include "grpc/cancel_watcher.h"
+#include "grpc/live_calls.h"
 #include "grpc/server_stream.h"
 #include "notnets/grpc/binding.h"
 #include "notnets/grpc/server.h"
@@ -20,7 +21,11 @@ class PoolServer {
   // the service's flavour cannot be served over the pool, or the pool refuses.
   static notnets::Status Start(::grpc::Service* service, const ServiceBinding& binding,
                                const ServerOptions& options, std::unique_ptr<PoolServer>* out);
-  // Stops serving: streams in flight are cancelled, handlers finish, the service leaves the pool.
+  // Stops serving, as gRPC's server does when destroyed: no new call is taken, callback calls in
+  // flight are cancelled (IsCancelled(), OnCancel), running handlers are waited for, then every
+  // callback reactor's OnDone and the work deferred before it; the service leaves the pool. On
+  // the deferrer's thread it runs the deferred work it waits for. Not from a handler or reaction
+  // of this server's own calls: it would wait for itself (gRPC's server too).
   ~PoolServer();
 
  private:
@@ -31,8 +36,9 @@ class PoolServer {
 
   ::grpc::Service* service_;
   notnets::Service native_;
-  // Streams, then the watcher that sweeps them, then the server whose handlers reach both:
+  // Calls, streams, then the watcher that sweeps them, then the server whose handlers reach all:
   // destroyed in the reverse order.
+  LiveCalls live_;
   StreamTable streams_;
   CancelWatcher watcher_;
   std::unique_ptr<notnets::Server> server_;

@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <memory>
+#include <thread>
 #include <unordered_map>
 
 #include "grpc/deferrer.h"
@@ -83,8 +84,10 @@ class ReusedMessages {
 // A callback service's unary call: the reactor finishes it, from any thread.
 class CallbackUnary final : public ::grpc::ServerCallbackUnary, public WatchedCall {
  public:
-  CallbackUnary(const MethodBinding* method, notnets::ServerCall* call, CancelWatcher* watcher)
-      : method_(method),
+  CallbackUnary(const MethodBinding* method, notnets::ServerCall* call, CancelWatcher* watcher,
+                LiveCalls* live)
+      : live_(live),
+        method_(method),
         call_(call),
         watcher_(watcher),
         request_(method->request->create()),
@@ -152,6 +155,7 @@ class CallbackUnary final : public ::grpc::ServerCallbackUnary, public WatchedCa
     delete this;
   }
 
+  LiveCalls::Token live_;  // first: released after everything else of the call
   const MethodBinding* method_;
   notnets::ServerCall* call_;
   CancelWatcher* watcher_;
@@ -186,7 +190,31 @@ PoolServer::PoolServer(::grpc::Service* service, const ServiceBinding& binding)
     : service_(service), native_(binding.name), watcher_([this] { streams_.Sweep(); }) {}
 
 PoolServer::~PoolServer() {
-  if (server_ != nullptr) server_->Shutdown();
+  // Not started: no call ever came.
+  if (server_ == nullptr) return;
+  Deferrer& deferrer = Deferrer::Get();
+  // The notnets server stops taking calls, waits for running handlers, then for every call to be
+  // answered; meanwhile its calls report IsCancelled(), which the watcher turns into OnCancel.
+  if (deferrer.OnThread()) {
+    // Reactions a reactor may wait for before it finishes are deferred to this very thread: it
+    // runs them while another thread waits for the notnets server.
+    std::atomic<bool> stopped{false};
+    std::thread stopper([this, &stopped, &deferrer] {
+      server_->Shutdown();
+      stopped.store(true, std::memory_order_seq_cst);
+      deferrer.Wake();
+    });
+    deferrer.RunUntil([&stopped] { return stopped.load(std::memory_order_seq_cst); });
+    stopper.join();
+  } else {
+    server_->Shutdown();
+  }
+  // No cancellation is delivered and no sweep runs after this: the table is the teardown's.
+  watcher_.Stop();
+  // Every call is answered, but a reactor's OnDone, and reactions deferred before it, may still
+  // be to come (a reactor finished from another thread, a stream's reactions on the deferrer):
+  // gRPC's server waits for them, and so does this one, because they reach the service.
+  live_.WaitNone([this] { streams_.ForgetDone(); });
 }
 
 notnets::Status PoolServer::Start(::grpc::Service* service, const ServiceBinding& binding,
@@ -270,7 +298,7 @@ void PoolServer::AddSyncUnary(const MethodBinding& method) {
 
 void PoolServer::AddCallbackUnary(const MethodBinding& method) {
   native_.AddAsyncMethod(method.name, [this, &method](notnets::ServerCall* call) {
-    (new CallbackUnary(&method, call, &watcher_))->Start(service_);
+    (new CallbackUnary(&method, call, &watcher_, &live_))->Start(service_);
   });
 }
 
@@ -283,7 +311,7 @@ void PoolServer::AddStreamOpen(const MethodBinding& method) {
       return;
     }
     uint64_t id = DecodeStreamId(reinterpret_cast<const uint8_t*>(request.data()));
-    auto stream = std::make_shared<ServerStream>(id, &method, call, &watcher_, &streams_);
+    auto stream = std::make_shared<ServerStream>(id, &method, call, &watcher_, &streams_, &live_);
     if (method.kind == RpcKind::kServerStreaming) {
       notnets::Status parsed = stream->ParseRequest(request.substr(kStreamIdBytes));
       if (!parsed.ok()) {

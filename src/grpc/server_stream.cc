@@ -23,8 +23,8 @@ notnets::Status OutOfTurn(const char* what) {
 }  // namespace
 
 ServerStream::ServerStream(uint64_t id, const MethodBinding* method, notnets::ServerCall* open,
-                           CancelWatcher* watcher, StreamTable* table)
-    : id_(id), method_(method), open_(open), watcher_(watcher), table_(table) {
+                           CancelWatcher* watcher, StreamTable* table, LiveCalls* live)
+    : live_(live), id_(id), method_(method), open_(open), watcher_(watcher), table_(table) {
   SetDeadline(&context_, open->context()->deadline());
   SetClientMetadata(&context_, open->context()->client_metadata());
   if (method->kind == RpcKind::kServerStreaming) request_.reset(method->request->create());
@@ -248,6 +248,11 @@ void ServerStream::Cancelled() {
   Unref();
 }
 
+bool ServerStream::Done() {
+  Lock lock(mutex_);
+  return done_;
+}
+
 bool ServerStream::Forgettable(Clock::time_point now) {
   Lock lock(mutex_);
   return done_ && waiting_read_ == nullptr && waiting_write_ == nullptr &&
@@ -274,13 +279,19 @@ void ServerStream::RunReactions() {
 }
 
 void ServerStream::Unref() {
+  // Once the count falls, OnDone may run on another thread and the table drop the stream while
+  // this thread has yet to defer the run below: the stream must stay until then.
+  std::shared_ptr<ServerStream> self = shared_from_this();
   if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   {
     Lock lock(mutex_);
     Post([this] {
       reactions_->OnDone();
-      Lock done_lock(mutex_);
-      done_ = true;
+      {
+        Lock done_lock(mutex_);
+        done_ = true;
+      }
+      LiveCalls::Changed();
     });
   }
   RunReactionsElsewhere();
@@ -376,7 +387,7 @@ void StreamTable::Sweep() {
       }
     }
     for (auto it = parked_.begin(); it != parked_.end();) {
-      if (now - it->second.since > kParkTimeout) {
+      if (now - it->second.since > kParkTimeout || it->second.call->context()->IsCancelled()) {
         expired.push_back(it->second.call);
         it = parked_.erase(it);
       } else {
@@ -385,6 +396,21 @@ void StreamTable::Sweep() {
     }
   }
   for (notnets::ServerCall* call : expired) Answer(call);
+}
+
+void StreamTable::ForgetDone() {
+  std::vector<std::shared_ptr<ServerStream>> forgotten;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto it = streams_.begin(); it != streams_.end();) {
+      if (it->second->Done()) {
+        forgotten.push_back(std::move(it->second));
+        it = streams_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
 }
 
 }  // namespace notnets::grpc::internal

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "grpc/cancel_watcher.h"
+#include "grpc/live_calls.h"
 #include "notnets/grpc/binding.h"
 #include "notnets/server.h"
 
@@ -26,7 +27,7 @@ class ServerStream final : public WatchedCall, public std::enable_shared_from_th
  public:
   // A stream opened by the notnets call `open`, answered when the reactor finishes.
   ServerStream(uint64_t id, const MethodBinding* method, notnets::ServerCall* open,
-               CancelWatcher* watcher, StreamTable* table);
+               CancelWatcher* watcher, StreamTable* table, LiveCalls* live);
   ~ServerStream() override;
 
   uint64_t id() const { return id_; }
@@ -53,6 +54,8 @@ class ServerStream final : public WatchedCall, public std::enable_shared_from_th
   // True once the stream is over and the client has closed it or is gone, or it ended long
   // ago: the table forgets it.
   bool Forgettable(std::chrono::steady_clock::time_point now);
+  // True once OnDone ran.
+  bool Done();
 
   // WatchedCall.
   const notnets::ServerContext* native_context() const override { return open_->context(); }
@@ -61,6 +64,7 @@ class ServerStream final : public WatchedCall, public std::enable_shared_from_th
 
  private:
   using Lock = std::unique_lock<std::mutex>;
+  LiveCalls::Token live_;  // first: released after everything else of the stream
   // Queues a reaction; RunReactions runs the queue on one thread at a time, never under the lock
   // and never nested, so a reaction may start the next operation.
   void Post(std::function<void()> reaction);
@@ -123,8 +127,11 @@ class StreamTable {
   bool Add(std::shared_ptr<ServerStream> stream);
   // Gives a client operation to its stream, or parks it until the stream opens.
   void Dispatch(uint64_t id, uint8_t op, notnets::ServerCall* call);
-  // Drops forgettable streams and answers operations parked too long.
+  // Drops forgettable streams and answers operations parked too long or cancelled (the server
+  // is stopping, the client gave up).
   void Sweep();
+  // For the server's teardown: drops the streams whose OnDone ran.
+  void ForgetDone();
 
  private:
   static void Answer(notnets::ServerCall* call);  // NOT_FOUND
