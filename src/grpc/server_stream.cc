@@ -399,6 +399,8 @@ void StreamTable::Sweep() {
 }
 
 void StreamTable::ForgetDone() {
+  // Destroyed after the lock is released: a stream's destructor deletes its reactor's adapter
+  // and wakes the teardown's wait.
   std::vector<std::shared_ptr<ServerStream>> forgotten;
   {
     std::lock_guard<std::mutex> lock(mutex_);

@@ -36,24 +36,32 @@ void GrpcPathTest::SetUp() {
   } else {
     service_ = std::make_unique<CallbackTestService>(&observations_);
   }
+  // The same channel in every variant: only the server decides the path.
+  StartServer(GetParam().path, pool_name_, service_.get(), &server_, &channel_);
+  ASSERT_NE(server_, nullptr);
+  stub_ = TestService::NewStub(channel_);
+}
+
+void StartServer(Path path, const std::string& pool, ::grpc::Service* service,
+                 std::unique_ptr<::grpc::Server>* server,
+                 std::shared_ptr<::grpc::Channel>* channel) {
   ::grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort("localhost:0", ::grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(service_.get());
-  if (GetParam().path == Path::kPool) {
+  builder.RegisterService(service);
+  if (path == Path::kPool) {
     notnets::grpc::ServerOptions options;
-    options.pool = pool_name_;
-    notnets::grpc::ServeOverPool(&builder, service_.get(), options);
+    options.pool = pool;
+    notnets::grpc::ServeOverPool(&builder, service, options);
   }
-  server_ = builder.BuildAndStart();
-  ASSERT_NE(server_, nullptr);
-  ASSERT_NE(port, 0);
-
-  // The same channel in every variant: only the server decides the path.
+  *server = builder.BuildAndStart();
+  if (*server == nullptr || port == 0) {
+    server->reset();
+    return;
+  }
   notnets::grpc::ChannelOptions options;
-  options.pool = pool_name_;
-  channel_ = notnets::grpc::CreateChannel("localhost:" + std::to_string(port), options);
-  stub_ = TestService::NewStub(channel_);
+  options.pool = pool;
+  *channel = notnets::grpc::CreateChannel("localhost:" + std::to_string(port), options);
 }
 
 void GrpcPathTest::TearDown() {

@@ -43,6 +43,13 @@ void PrintTo(const Variant& variant, std::ostream* os);
 // All four variants, for INSTANTIATE_TEST_SUITE_P with ::testing::ValuesIn.
 std::vector<Variant> AllVariants();
 
+// Starts a gRPC server for `service` on a free localhost port, also serving it over the pool
+// `pool` when `path` is Path::kPool, and makes `*channel` a notnets::grpc channel to it that
+// knows the pool. Leaves `*server` null if the server could not start.
+void StartServer(Path path, const std::string& pool, ::grpc::Service* service,
+                 std::unique_ptr<::grpc::Server>* server,
+                 std::shared_ptr<::grpc::Channel>* channel);
+
 class GrpcPathTest : public ::testing::TestWithParam<Variant> {
  protected:
   void SetUp() override;

@@ -113,20 +113,8 @@ class TeardownTest : public ::testing::TestWithParam<Variant> {
   void SetUp() override {
     pool_name_ = notnets::testing::UniquePoolName("teardown");
     service_ = std::make_unique<LateService>(&state_);
-    ::grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("localhost:0", ::grpc::InsecureServerCredentials(), &port);
-    builder.RegisterService(service_.get());
-    if (GetParam().path == Path::kPool) {
-      notnets::grpc::ServerOptions options;
-      options.pool = pool_name_;
-      notnets::grpc::ServeOverPool(&builder, service_.get(), options);
-    }
-    server_ = builder.BuildAndStart();
+    StartServer(GetParam().path, pool_name_, service_.get(), &server_, &channel_);
     ASSERT_NE(server_, nullptr);
-    notnets::grpc::ChannelOptions options;
-    options.pool = pool_name_;
-    channel_ = notnets::grpc::CreateChannel("localhost:" + std::to_string(port), options);
     stub_ = TestService::NewStub(channel_);
   }
 
