@@ -193,13 +193,11 @@ TEST_F(FaultInjectionTest, ClientDiesBeforePublishingInlineRequest) {
   ExpectStillServing();
 }
 
-// KNOWN LIBRARY BUG: this fails (8 KiB left). BuildRequest (src/rpc/client_connection.cc) hands
-// the payload block to the server's endpoint (PublishBlock: owner = server endpoint, kPublished)
-// before the descriptor is claimed and published. A client that dies in between leaves a block
-// that no descriptor names: when the server detaches from the dead client (DetachConnection with
-// peer_is_dead), it reclaims the blocks of the *client's* endpoint (ReclaimOwnedBy) and those
-// named by published, unread descriptors (FreeUnconsumed), not this one, published to its own
-// endpoint. The same holds for a request's metadata block.
+// The request's payload block is already handed to the server's endpoint (PublishBlock) but no
+// descriptor names it yet. The server must reclaim it all the same: detaching from a dead client
+// (DetachConnection, peer_is_dead) also frees the blocks published to the server's own endpoint.
+// Without that sweep the heap stays one payload block (8 KiB) above the baseline and
+// ExpectClientMemoryReclaimed fails. The same holds for a request's metadata block.
 TEST_F(FaultInjectionTest, ClientDiesBeforePublishingBlockRequest) {
   uint64_t baseline = StartServerAndChannel();
   RunClientDyingAt("client.before_publish_request",
@@ -220,10 +218,10 @@ TEST_F(FaultInjectionTest, ClientDiesAfterPublishingRequest) {
   ExpectStillServing();
 }
 
-// KNOWN LIBRARY BUG: this fails (the count is 0). ServerContext::IsCancelled() promises true once
-// the client process died, but clients are checked only by the housekeeping step of
-// ServerRuntime::WorkerLoop (CheckClients); with one worker (the ServerBuilder default), or with
-// every worker inside a handler, nobody checks, and the handler runs to its end for a dead client.
+// ServerContext::IsCancelled() promises true once the client process died, even when no worker is
+// free to run housekeeping (CheckClients): with one worker (the ServerBuilder default) that runs
+// the handler, IsCancelled itself asks the kernel whether the client lives. The Sleep handler
+// counts the cancellation it saw; a handler that ran its 2 s to the end leaves the count at 0.
 TEST_F(FaultInjectionTest, ClientDiesWhileTheOnlyWorkerRunsItsHandler) {
   uint64_t baseline = StartServerAndChannel(/*workers=*/1);
   RunClientDyingAt("client.after_publish_request", {"Sleep", "2000"});
@@ -296,14 +294,12 @@ TEST_F(FaultInjectionTest, OtherClientsUnaffectedWhileClientsDie) {
 // same block has the same endpoint id; when its client dies, the server must not take the earlier
 // holder's message.
 //
-// KNOWN LIBRARY BUG: this fails: the server frees the held message's block, which the next
-// allocation hands out again, so the message changes under its holder. Block owners are endpoint
-// ids made from the connection block's offset (ConnectionView::endpoint), and a freed connection
-// block is the very next one handed out for that size (the free list is LIFO). When the new
-// connection's client dies, DetachConnection (peer_is_dead) runs ReclaimOwnedBy(endpoint, kAny),
-// which also frees every block the earlier holder still owns under the same id: held messages,
-// unsent MessageBuffers, and the blocks cached by the BufferCache they keep alive (which that cache
-// frees a second time when it goes).
+// A freed connection block is the very next one handed out for its size (the free list is LIFO),
+// so the dying client gets the held message's old connection block. Endpoint ids derive from the
+// connection's serial (ConnectionHeader::serial, unique for the pool's life), not from the block's
+// offset, so the server's ReclaimOwnedBy for the dead client cannot take the held message. Were
+// the ids reused, the held block would be freed and handed out again to the next Echo, and the
+// held message would change under its holder: the last expectation fails.
 TEST_F(FaultInjectionTest, HeldMessageSurvivesADeadClientInItsOldConnectionBlock) {
   StartServer();
   uint64_t with_server = HeapUsed();
@@ -449,11 +445,10 @@ TEST_F(FaultInjectionTest, ServerDiesBeforePublishingResponse) {
   EXPECT_EQ(RestartStopAndDisconnect(), empty_heap_);
 }
 
-// KNOWN LIBRARY BUG: this fails (8 KiB left). The mirror image of
-// ClientDiesBeforePublishingBlockRequest: Respond (src/rpc/server_runtime.cc) hands the response
-// block to the client's endpoint before the descriptor is claimed and published. When the client
-// detaches from the dead server it reclaims what the *server's* endpoint owned and the blocks of
-// unread descriptors, but not a block published to its own endpoint that no descriptor names.
+// The mirror image of ClientDiesBeforePublishingBlockRequest: the response block is already
+// handed to the client's endpoint (PublishBlock) but no descriptor names it. When the client
+// detaches from the dead server it also frees the blocks published to its own endpoint; without
+// that, one payload block (8 KiB) stays used and the heap never returns to empty.
 TEST_F(FaultInjectionTest, ServerDiesBeforePublishingBlockResponse) {
   StartServer(1, {CrashAt("server.before_publish_response")});
   channel_ = Connect();

@@ -327,10 +327,11 @@ TEST_F(MultiProcessTest, TryCancelFromAnotherThread) {
 }
 
 // ClientContext::TryCancel promises that "the server's handler sees ServerContext::IsCancelled()",
-// and one worker is the ServerBuilder default. KNOWN LIBRARY BUG: this fails. The cancel
-// descriptor waits in the request ring, and the only worker that could read it is the one that is
-// running the handler (ServerRuntime::Poll reads cancels only while looking for the next request),
-// so the handler never sees the cancellation and sleeps its full time.
+// and one worker is the ServerBuilder default. The only worker is busy running the handler, so
+// nobody reads the request ring: the cancellation reaches the handler through the call slot's
+// cancel word (ConnectionView::cancel_words), which IsCancelled reads itself. The Sleep handler
+// counts the cancellations it saw; a cancellation that went only through the ring would leave it
+// at 0.
 TEST_F(MultiProcessTest, TryCancelReachesHandlerOnSingleWorkerServer) {
   StartServer(/*workers=*/1);
   channel_ = Connect();
@@ -578,11 +579,10 @@ TEST_F(MultiProcessTest, ServerKilledNotYetReaped) {
 }
 
 // A client that retries after its server crashed ("reconnect when it is back") must not use up the
-// pool. KNOWN LIBRARY BUG: this fails. Directory::Lookup does not check that the registered server
-// is alive, so Channel::Connect succeeds against a dead server's entry and allocates a connection
-// block that no server will ever accept; the call then fails with UNAVAILABLE, and destroying the
-// channel does not free the block (DetachConnection frees it only once both sides detached), so
-// every attempt leaks about 32 KiB of the pool for good.
+// pool. Directory::Lookup refuses an entry whose server process is dead (UNAVAILABLE), so no
+// connection block is allocated for a server that will never accept it. Were the entry found, each
+// attempt would leave a 32 KiB connection block that only a second detach frees, and the heap
+// would grow by that much per attempt.
 TEST_F(MultiProcessTest, ConnectAfterServerKilledDoesNotLeak) {
   StartServer();
   server_->Signal(SIGKILL);
