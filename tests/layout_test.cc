@@ -2,24 +2,155 @@
 #include "pool/layout.h"
 
 #include <cstddef>
+#include <cstdint>
+#include <iterator>
+#include <sstream>
+#include <string>
 
 #include "channel/connection_layout.h"
 #include "channel/descriptor.h"
 #include "gtest/gtest.h"
 #include "pool/block.h"
+#include "pool/call_window.h"
 #include "pool/directory.h"
 
 namespace notnets::internal {
 namespace {
 
-TEST(LayoutTest, StructsHaveTheirDocumentedSizes) {
-  EXPECT_EQ(sizeof(Descriptor), 64u);
-  EXPECT_EQ(alignof(Descriptor), 64u);
-  EXPECT_EQ(sizeof(BlockHeader), 64u);
-  EXPECT_EQ(sizeof(DirectionHeader), 128u);
-  EXPECT_EQ(sizeof(ConnectionHeader), 128u);
-  EXPECT_EQ(sizeof(ServiceEntry), 256u);
-  EXPECT_LE(sizeof(PoolHeader), kPoolHeaderBytes);
+// The shape of everything the pool holds: every shared-memory struct's size, alignment and the
+// offset and size of each of its fields, the magic numbers, and where a connection's parts lie.
+// Processes built from different sources share a pool only if this is the same for both.
+std::string LayoutDescription() {
+  std::ostringstream out;
+#define NOTNETS_STRUCT(type) out << "\n" #type " " << sizeof(type) << "/" << alignof(type) << ":"
+#define NOTNETS_FIELD(type, field) \
+  out << " " #field "@" << offsetof(type, field) << "+" << sizeof(type::field)
+  NOTNETS_STRUCT(PoolHeader);
+  NOTNETS_FIELD(PoolHeader, magic);
+  NOTNETS_FIELD(PoolHeader, layout_version);
+  NOTNETS_FIELD(PoolHeader, header_bytes);
+  NOTNETS_FIELD(PoolHeader, pool_bytes);
+  NOTNETS_FIELD(PoolHeader, coherence);
+  NOTNETS_FIELD(PoolHeader, max_services);
+  NOTNETS_FIELD(PoolHeader, directory_offset);
+  NOTNETS_FIELD(PoolHeader, heap_offset);
+  NOTNETS_FIELD(PoolHeader, heap_bytes);
+  NOTNETS_FIELD(PoolHeader, created_unix_ns);
+  NOTNETS_FIELD(PoolHeader, call_window_offset);
+  NOTNETS_FIELD(PoolHeader, call_window_slots);
+  NOTNETS_FIELD(PoolHeader, reserved0);
+  NOTNETS_FIELD(PoolHeader, checksum);
+  NOTNETS_FIELD(PoolHeader, connection_serial);
+  NOTNETS_FIELD(PoolHeader, reserved1);
+  NOTNETS_FIELD(PoolHeader, allocator);
+  NOTNETS_STRUCT(AllocatorState);
+  NOTNETS_FIELD(AllocatorState, heap_top);
+  NOTNETS_FIELD(AllocatorState, reserved);
+  NOTNETS_FIELD(AllocatorState, free_heads);
+  NOTNETS_STRUCT(ServiceEntry);
+  NOTNETS_FIELD(ServiceEntry, state);
+  NOTNETS_FIELD(ServiceEntry, pending_connections);
+  NOTNETS_FIELD(ServiceEntry, server_pid);
+  NOTNETS_FIELD(ServiceEntry, server_start_ticks);
+  NOTNETS_FIELD(ServiceEntry, methods_offset);
+  NOTNETS_FIELD(ServiceEntry, connections_accepted);
+  NOTNETS_FIELD(ServiceEntry, name_length);
+  NOTNETS_FIELD(ServiceEntry, name_words);
+  NOTNETS_FIELD(ServiceEntry, doorbell_entry);
+  NOTNETS_FIELD(ServiceEntry, doorbell_sequence);
+  NOTNETS_FIELD(ServiceEntry, doorbell_sleepers);
+  NOTNETS_STRUCT(CallWindowSlot);
+  NOTNETS_FIELD(CallWindowSlot, token);
+  NOTNETS_FIELD(CallWindowSlot, state);
+  NOTNETS_FIELD(CallWindowSlot, start_ticks);
+  NOTNETS_FIELD(CallWindowSlot, response_block);
+  NOTNETS_FIELD(CallWindowSlot, response_length);
+  NOTNETS_FIELD(CallWindowSlot, inline_words);
+  NOTNETS_STRUCT(BlockHeader);
+  NOTNETS_FIELD(BlockHeader, format);
+  NOTNETS_FIELD(BlockHeader, ownership);
+  NOTNETS_FIELD(BlockHeader, next_free);
+  NOTNETS_FIELD(BlockHeader, reserved);
+  NOTNETS_STRUCT(ConnectionHeader);
+  NOTNETS_FIELD(ConnectionHeader, magic);
+  NOTNETS_FIELD(ConnectionHeader, version);
+  NOTNETS_FIELD(ConnectionHeader, ring_capacity);
+  NOTNETS_FIELD(ConnectionHeader, requests_offset);
+  NOTNETS_FIELD(ConnectionHeader, responses_offset);
+  NOTNETS_FIELD(ConnectionHeader, service_index);
+  NOTNETS_FIELD(ConnectionHeader, reserved0);
+  NOTNETS_FIELD(ConnectionHeader, service_generation);
+  NOTNETS_FIELD(ConnectionHeader, client_pid);
+  NOTNETS_FIELD(ConnectionHeader, client_start_ticks);
+  NOTNETS_FIELD(ConnectionHeader, lifecycle);
+  NOTNETS_FIELD(ConnectionHeader, next_pending);
+  NOTNETS_FIELD(ConnectionHeader, serial);
+  NOTNETS_FIELD(ConnectionHeader, reserved1);
+  NOTNETS_STRUCT(DirectionHeader);
+  NOTNETS_FIELD(DirectionHeader, peer_consumed);
+  NOTNETS_FIELD(DirectionHeader, reserved0);
+  NOTNETS_FIELD(DirectionHeader, closed);
+  NOTNETS_FIELD(DirectionHeader, reserved1);
+  NOTNETS_STRUCT(Descriptor);
+  NOTNETS_FIELD(Descriptor, sequence);
+  NOTNETS_FIELD(Descriptor, call_id);
+  NOTNETS_FIELD(Descriptor, code);
+  NOTNETS_FIELD(Descriptor, flags);
+  NOTNETS_FIELD(Descriptor, inline_length);
+  NOTNETS_FIELD(Descriptor, timeout_ns);
+  NOTNETS_FIELD(Descriptor, metadata_offset);
+  NOTNETS_FIELD(Descriptor, payload);
+  NOTNETS_STRUCT(BlockPayload);
+  NOTNETS_FIELD(BlockPayload, block_offset);
+  NOTNETS_FIELD(BlockPayload, length);
+#undef NOTNETS_FIELD
+#undef NOTNETS_STRUCT
+  out << "\nmagic " << kPoolMagic << " " << kBlockMagic << " " << kConnectionMagic << " "
+      << kConnectionVersion << "\nheader " << kPoolHeaderBytes << " blocks " << kMinBlockShift
+      << ".." << kMaxBlockShift;
+  for (uint32_t capacity = kMinRingCapacity; capacity <= kMaxRingCapacity; capacity *= 2) {
+    ConnectionGeometry geometry(capacity);
+    out << "\nconnection " << capacity << ": " << geometry.requests() << " "
+        << geometry.cancel_words() << " " << geometry.responses() << " "
+        << geometry.payload_bytes();
+  }
+  return out.str();
+}
+
+uint64_t Fingerprint(const std::string& text) {
+  uint64_t hash = 0xcbf29ce484222325ull;  // FNV-1a
+  for (unsigned char c : text) hash = (hash ^ c) * 0x100000001b3ull;
+  return hash;
+}
+
+// The layout fingerprint of each layout version, oldest first. Version 1 predates the
+// fingerprint; its layout changed three times without a bump.
+struct RecordedLayout {
+  uint32_t version;
+  uint64_t fingerprint;
+};
+constexpr RecordedLayout kRecordedLayouts[] = {
+    {2, 0x4f99812ec3cdfd7bull},
+};
+
+TEST(LayoutTest, FingerprintIsTheOneRecordedForTheLayoutVersion) {
+  std::string description = LayoutDescription();
+  uint64_t fingerprint = Fingerprint(description);
+  const RecordedLayout& newest = kRecordedLayouts[std::size(kRecordedLayouts) - 1];
+  ASSERT_EQ(newest.version, kPoolLayoutVersion)
+      << "kPoolLayoutVersion is " << kPoolLayoutVersion << " but the newest recorded layout is "
+      << newest.version << ": record {" << kPoolLayoutVersion << ", 0x" << std::hex << fingerprint
+      << "ull} in kRecordedLayouts";
+  EXPECT_EQ(newest.fingerprint, fingerprint)
+      << "the layout changed: bump kPoolLayoutVersion and record the new fingerprint {"
+      << kPoolLayoutVersion + 1 << ", 0x" << std::hex << fingerprint
+      << "ull} in kRecordedLayouts (and describe the change in docs/memory-layout.md). Layout:"
+      << description;
+  for (const RecordedLayout& older : kRecordedLayouts) {
+    if (&older != &newest) {
+      EXPECT_NE(older.fingerprint, fingerprint) << "an old layout came back";
+    }
+  }
 }
 
 TEST(LayoutTest, ConnectionGeometryKeepsDirectionsApartAndAligned) {
