@@ -61,13 +61,13 @@ class Visibility {
 
   // Makes `value` visible in `word` after every write this thread made before (release).
   void Publish(SharedWord* word, uint64_t value) const {
+    if (write_back_) return PublishAndWriteBack(word, value);
     word->store(value, std::memory_order_release);
-    if (write_back_) WriteBackLines(word, sizeof(*word));
   }
 
   // Reads `word`; writes the publisher made before publishing it become visible (acquire).
   uint64_t Consume(const SharedWord* word) const {
-    if (write_back_) InvalidateLines(word, sizeof(*word));
+    if (write_back_) return InvalidateAndConsume(word);
     return word->load(std::memory_order_acquire);
   }
 
@@ -103,6 +103,10 @@ class Visibility {
   }
 
  private:
+  // The kWriteBackInvalidate halves of the primitives. In test builds (NOTNETS_FAULT_INJECTION)
+  // a VisibilityRecorder, when one is set, stands in for them (pool/visibility_recorder.h).
+  static void PublishAndWriteBack(SharedWord* word, uint64_t value);
+  static uint64_t InvalidateAndConsume(const SharedWord* word);
   static void WriteBackLines(const void* data, size_t size);
   static void InvalidateLines(const void* data, size_t size);
 
