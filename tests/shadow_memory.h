@@ -26,7 +26,28 @@
 #include "pool/pool_mapping.h"
 #include "pool/visibility_recorder.h"
 
+#ifdef NOTNETS_THREAD_SANITIZER
+extern "C" void __tsan_ignore_thread_begin();
+extern "C" void __tsan_ignore_thread_end();
+#endif
+
 namespace notnets::testing {
+
+// The model reads pool memory wholesale (the snapshot, whole lines) while other threads work on
+// it through atomics; that is not the race ThreadSanitizer looks for, so it is not shown.
+class IgnoredByThreadSanitizer {
+ public:
+  IgnoredByThreadSanitizer() {
+#ifdef NOTNETS_THREAD_SANITIZER
+    __tsan_ignore_thread_begin();
+#endif
+  }
+  ~IgnoredByThreadSanitizer() {
+#ifdef NOTNETS_THREAD_SANITIZER
+    __tsan_ignore_thread_end();
+#endif
+  }
+};
 
 class ShadowMemory : public internal::VisibilityRecorder {
  public:
@@ -44,7 +65,10 @@ class ShadowMemory : public internal::VisibilityRecorder {
   // was built without the hook.
   bool Start() {
     std::lock_guard<std::mutex> lock(mutex_);
-    memory_.assign(hosts_[0].base, hosts_[0].base + hosts_[0].size);
+    {
+      IgnoredByThreadSanitizer ignored;
+      memory_.assign(hosts_[0].base, hosts_[0].base + hosts_[0].size);
+    }
     started_ = internal::SetVisibilityRecorder(this);
     return started_;
   }
@@ -153,6 +177,7 @@ class ShadowMemory : public internal::VisibilityRecorder {
   // A read through a host's invalidated lines of `at.size` bytes that hold `seen` in its mapping:
   // memory must hold the same.
   void CheckRead(const Located& at, const uint8_t* seen, const char* how) {
+    IgnoredByThreadSanitizer ignored;
     if (std::memcmp(seen, memory_.data() + at.offset, at.size) == 0) return;
     size_t first = 0;
     while (seen[first] == memory_[at.offset + first]) ++first;
@@ -177,6 +202,7 @@ class ShadowMemory : public internal::VisibilityRecorder {
     }
     // A write-back (or a publish, which writes back its word's line) makes whole lines memory's.
     uint64_t begin = first * internal::kCacheLineBytes;
+    IgnoredByThreadSanitizer ignored;
     std::memcpy(memory_.data() + begin, hosts_[at.host].base + begin,
                 (last + 1) * internal::kCacheLineBytes - begin);
     if (kind == Event::kWriteBack)
