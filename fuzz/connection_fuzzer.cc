@@ -63,11 +63,14 @@ class ServerRuntimeFuzzAccess {
   // work.
   static bool Pass(ServerRuntime* runtime) {
     bool worked = runtime->AcceptPending();
-    runtime->CheckClients();
+    if (runtime->housekeeping_.TryLock()) {  // only this thread takes it: always
+      runtime->CheckClients();
+      runtime->housekeeping_.Unlock();
+    }
     runtime->ReclaimRetired();
-    uint32_t used = runtime->connection_slots_used_.load();
+    uint32_t used = runtime->connections_.used();
     for (uint32_t slot = 0; slot < used; ++slot) {
-      ServerRuntime::Connection* connection = runtime->connections_[slot].load();
+      ServerRuntime::Connection* connection = runtime->connections_.At(slot);
       if (connection != nullptr && runtime->Poll(slot, connection, true, true)) worked = true;
     }
     runtime->worker_passes_[0].fetch_add(1);
@@ -76,10 +79,10 @@ class ServerRuntimeFuzzAccess {
 
   // True if the server holds no connection, not even a retired one.
   static bool HoldsNoConnection(ServerRuntime* runtime) {
-    for (uint32_t slot = 0; slot < runtime->connection_slots_used_.load(); ++slot) {
-      if (runtime->connections_[slot].load() != nullptr) return false;
+    for (uint32_t slot = 0; slot < runtime->connections_.used(); ++slot) {
+      if (runtime->connections_.At(slot) != nullptr) return false;
     }
-    std::lock_guard<std::mutex> lock(runtime->retired_mutex_);
+    MutexLock lock(&runtime->retired_mutex_);
     return runtime->retired_.empty();
   }
 };

@@ -1,6 +1,6 @@
 #include "notnets/grpc/binding.h"
 
-#include <mutex>
+#include "rpc/mutex.h"
 
 namespace notnets::grpc::internal {
 
@@ -8,8 +8,8 @@ namespace {
 
 // Written by static initializers of generated code, read by channels and servers afterwards.
 struct Registry {
-  std::mutex mutex;
-  std::vector<std::unique_ptr<ServiceBinding>> services;
+  ::notnets::internal::Mutex mutex;
+  std::vector<std::unique_ptr<ServiceBinding>> services NOTNETS_GUARDED_BY(mutex);
 };
 
 Registry& TheRegistry() {
@@ -21,13 +21,13 @@ Registry& TheRegistry() {
 
 void RegisterBinding(ServiceBinding binding) {
   Registry& registry = TheRegistry();
-  std::lock_guard<std::mutex> lock(registry.mutex);
+  ::notnets::internal::MutexLock lock(&registry.mutex);
   registry.services.push_back(std::make_unique<ServiceBinding>(std::move(binding)));
 }
 
 const ServiceBinding* FindBinding(::grpc::Service* service) {
   Registry& registry = TheRegistry();
-  std::lock_guard<std::mutex> lock(registry.mutex);
+  ::notnets::internal::MutexLock lock(&registry.mutex);
   for (const auto& binding : registry.services) {
     if (binding->is_sync(service) || binding->is_callback(service)) return binding.get();
   }
@@ -43,7 +43,7 @@ const MethodBinding* FindMethod(const std::string& full_method, const ServiceBin
   std::string_view service_name(full_method.data() + 1, slash - 1);
   std::string_view method_name(full_method.data() + slash + 1, full_method.size() - slash - 1);
   Registry& registry = TheRegistry();
-  std::lock_guard<std::mutex> lock(registry.mutex);
+  ::notnets::internal::MutexLock lock(&registry.mutex);
   for (const auto& binding : registry.services) {
     if (binding->name != service_name) continue;
     for (const MethodBinding& method : binding->methods) {

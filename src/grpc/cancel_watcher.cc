@@ -12,15 +12,15 @@ CancelWatcher::~CancelWatcher() { Stop(); }
 void CancelWatcher::Stop() {
   if (!thread_.joinable()) return;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    ::notnets::internal::MutexLock lock(&mutex_);
     stopping_ = true;
   }
-  wakeup_.notify_all();
+  wakeup_.SignalAll();
   thread_.join();
 }
 
 void CancelWatcher::Add(WatchedCall* call) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  ::notnets::internal::MutexLock lock(&mutex_);
   call->watched_ = true;
   call->previous_ = nullptr;
   call->next_ = calls_;
@@ -29,7 +29,7 @@ void CancelWatcher::Add(WatchedCall* call) {
 }
 
 void CancelWatcher::Remove(WatchedCall* call) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  ::notnets::internal::MutexLock lock(&mutex_);
   if (call->watched_) Unlink(call);
 }
 
@@ -46,10 +46,10 @@ void CancelWatcher::Unlink(WatchedCall* call) {
 
 void CancelWatcher::Loop() {
   std::vector<WatchedCall*> cancelled;
-  std::unique_lock<std::mutex> lock(mutex_);
+  mutex_.Lock();
   while (!stopping_) {
     // A call that starts while the watcher sleeps long is seen within kIdleInterval.
-    wakeup_.wait_for(lock, calls_ == nullptr ? kIdleInterval : kInterval);
+    wakeup_.WaitFor(&mutex_, calls_ == nullptr ? kIdleInterval : kInterval);
     if (stopping_) break;
     for (WatchedCall* call = calls_; call != nullptr;) {
       WatchedCall* next = call->next_;
@@ -60,12 +60,13 @@ void CancelWatcher::Loop() {
       }
       call = next;
     }
-    lock.unlock();
+    mutex_.Unlock();
     for (WatchedCall* call : cancelled) call->Cancelled();
     cancelled.clear();
     sweep_();
-    lock.lock();
+    mutex_.Lock();
   }
+  mutex_.Unlock();
 }
 
 }  // namespace notnets::grpc::internal

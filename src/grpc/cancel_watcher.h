@@ -5,12 +5,11 @@
 #define NOTNETS_GRPC_CANCEL_WATCHER_H_
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <thread>
 
 #include "notnets/server.h"
+#include "rpc/mutex.h"
 
 namespace notnets::grpc::internal {
 
@@ -48,20 +47,20 @@ class CancelWatcher {
   // from the watcher's own thread.
   void Stop();
 
-  void Add(WatchedCall* call);
+  void Add(WatchedCall* call) NOTNETS_EXCLUDES(mutex_);
   // After Remove returns, the watcher no longer calls CancelLocked (Cancelled may still be
   // running for a call that took a reference).
-  void Remove(WatchedCall* call);
+  void Remove(WatchedCall* call) NOTNETS_EXCLUDES(mutex_);
 
  private:
-  void Loop();
-  void Unlink(WatchedCall* call);  // with mutex_ held
+  void Loop() NOTNETS_EXCLUDES(mutex_);
+  void Unlink(WatchedCall* call) NOTNETS_REQUIRES(mutex_);
 
   std::function<void()> sweep_;
-  std::mutex mutex_;
-  std::condition_variable wakeup_;
-  WatchedCall* calls_ = nullptr;  // guarded by mutex_
-  bool stopping_ = false;         // guarded by mutex_
+  ::notnets::internal::Mutex mutex_;
+  ::notnets::internal::CondVar wakeup_;
+  WatchedCall* calls_ NOTNETS_GUARDED_BY(mutex_) = nullptr;
+  bool stopping_ NOTNETS_GUARDED_BY(mutex_) = false;
   std::thread thread_;
 };
 

@@ -5,12 +5,12 @@
 #define NOTNETS_GRPC_DEFERRER_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
-#include <mutex>
 #include <thread>
+
+#include "rpc/mutex.h"
 
 namespace notnets::grpc::internal {
 
@@ -22,71 +22,72 @@ class Deferrer {
     return *deferrer;
   }
   // Runs `work` soon on the deferrer's thread, in order.
-  void Run(std::function<void()> work) {
+  void Run(std::function<void()> work) NOTNETS_EXCLUDES(mutex_) {
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      ::notnets::internal::MutexLock lock(&mutex_);
       queue_.push_back(std::move(work));
     }
-    wakeup_.notify_all();
+    wakeup_.SignalAll();
   }
   bool OnThread() const { return std::this_thread::get_id() == thread_id_; }
   // Blocks until `done()` holds, evaluating it (without the deferrer's lock) first and then after
   // each Wake(). On the deferrer's own thread it runs the queued work meanwhile: what the caller
   // waits for may be queued behind it.
-  void RunUntil(const std::function<bool()>& done) {
+  void RunUntil(const std::function<bool()>& done) NOTNETS_EXCLUDES(mutex_) {
     waiters_.fetch_add(1, std::memory_order_seq_cst);
-    std::unique_lock<std::mutex> lock(mutex_);
+    mutex_.Lock();
     while (true) {
       uint64_t wakes = wakes_;
-      lock.unlock();
+      mutex_.Unlock();
       if (done()) break;
-      lock.lock();
+      mutex_.Lock();
       bool on_thread = OnThread();
-      wakeup_.wait(lock, [&] { return wakes_ != wakes || (on_thread && !queue_.empty()); });
-      if (wakes_ == wakes) RunOneLocked(&lock);
+      while (wakes_ == wakes && !(on_thread && !queue_.empty())) wakeup_.Wait(&mutex_);
+      if (wakes_ == wakes) RunOneLocked();
     }
     waiters_.fetch_sub(1, std::memory_order_seq_cst);
   }
   // Makes RunUntil callers evaluate their condition again. Touches only the deferrer: the caller
   // may free what the condition reads as soon as it holds. Call it after (in the seq_cst order)
   // the change it announces: it costs nothing while no one waits, which it knows that way.
-  void Wake() {
+  void Wake() NOTNETS_EXCLUDES(mutex_) {
     if (waiters_.load(std::memory_order_seq_cst) == 0) return;
     {
-      std::lock_guard<std::mutex> lock(mutex_);
+      ::notnets::internal::MutexLock lock(&mutex_);
       ++wakes_;
     }
-    wakeup_.notify_all();
+    wakeup_.SignalAll();
   }
 
  private:
   Deferrer() {
     std::thread thread([this] {
-      std::unique_lock<std::mutex> lock(mutex_);
+      ::notnets::internal::MutexLock lock(&mutex_);
       while (true) {
-        wakeup_.wait(lock, [this] { return !queue_.empty(); });
-        RunOneLocked(&lock);
+        while (queue_.empty()) wakeup_.Wait(&mutex_);
+        RunOneLocked();
       }
     });
     thread_id_ = thread.get_id();
     thread.detach();
   }
-  void RunOneLocked(std::unique_lock<std::mutex>* lock) {
+  // Runs the first queued work with the lock let go meanwhile.
+  void RunOneLocked() NOTNETS_REQUIRES(mutex_) {
     std::function<void()> work = std::move(queue_.front());
     queue_.pop_front();
-    lock->unlock();
+    mutex_.Unlock();
     work();
     // Destroyed before the lock is retaken: it may hold the last reference to a call whose
     // destructor defers work of its own.
     work = nullptr;
-    lock->lock();
+    mutex_.Lock();
   }
 
-  std::mutex mutex_;
+  ::notnets::internal::Mutex mutex_;
   // Both the thread (for work) and RunUntil callers (for work or wakes) wait on it.
-  std::condition_variable wakeup_;
-  std::deque<std::function<void()>> queue_;
-  uint64_t wakes_ = 0;
+  ::notnets::internal::CondVar wakeup_;
+  std::deque<std::function<void()>> queue_ NOTNETS_GUARDED_BY(mutex_);
+  uint64_t wakes_ NOTNETS_GUARDED_BY(mutex_) = 0;
   std::atomic<int> waiters_{0};  // RunUntil callers
   std::thread::id thread_id_;
 };

@@ -40,7 +40,7 @@ notnets::Status ServerStream::ParseRequest(std::string_view bytes) {
 void ServerStream::Start(::grpc::Service* service) {
   method_->callback_stream(service, this);
   {
-    Lock lock(mutex_);
+    ::notnets::internal::MutexLock lock(&mutex_);
     if (!finished_) watcher_->Add(this);
   }
   Unref();
@@ -51,13 +51,13 @@ void ServerStream::Refuse(const notnets::Status& status) {
 }
 
 void ServerStream::Bind(StreamReactions* reactions) {
-  Lock lock(mutex_);
+  ::notnets::internal::MutexLock lock(&mutex_);
   reactions_ = reactions;
 }
 
 void ServerStream::SendInitialMetadata() {
   {
-    Lock lock(mutex_);
+    ::notnets::internal::MutexLock lock(&mutex_);
     SendInitialMetadataLocked();
     Post([this] { reactions_->OnSendInitialMetadataDone(true); });
   }
@@ -66,7 +66,7 @@ void ServerStream::SendInitialMetadata() {
 
 void ServerStream::Read(MessageLite* message) {
   {
-    Lock lock(mutex_);
+    ::notnets::internal::MutexLock lock(&mutex_);
     if (!inbound_.empty()) {
       bool ok = ParseFrom(inbound_.front(), message).ok();
       inbound_.pop_front();
@@ -87,7 +87,7 @@ void ServerStream::Read(MessageLite* message) {
 void ServerStream::Write(const MessageLite& message) {
   std::string bytes = message.SerializeAsString();
   {
-    Lock lock(mutex_);
+    ::notnets::internal::MutexLock lock(&mutex_);
     SendInitialMetadataLocked();
     if (cancelled_ || finished_) {
       Post([this] { reactions_->OnWriteDone(false); });
@@ -109,14 +109,14 @@ void ServerStream::Write(const MessageLite& message) {
 
 void ServerStream::Finish(::grpc::Status status) {
   {
-    Lock lock(mutex_);
+    ::notnets::internal::MutexLock lock(&mutex_);
     if (finished_) return;
     finished_ = true;
   }
   // Before the open call is answered: the watcher reads its context.
   watcher_->Remove(this);
   {
-    Lock lock(mutex_);
+    ::notnets::internal::MutexLock lock(&mutex_);
     ended_at_ = Clock::now();
     SendInitialMetadataLocked();
     notnets::ServerContext* native = open_->context();
@@ -138,7 +138,7 @@ void ServerStream::Finish(::grpc::Status status) {
 void ServerStream::ClientOp(uint8_t op, std::string_view message, notnets::ServerCall* call) {
   bool cancel = false;
   {
-    Lock lock(mutex_);
+    ::notnets::internal::MutexLock lock(&mutex_);
     switch (static_cast<StreamOp>(op)) {
       case StreamOp::kRead:
         if (!outbound_.empty()) {
@@ -208,7 +208,7 @@ void ServerStream::ClientOp(uint8_t op, std::string_view message, notnets::Serve
   // destroyed unfinished.
   if (cancel) {
     watcher_->Remove(this);
-    Lock lock(mutex_);
+    ::notnets::internal::MutexLock lock(&mutex_);
     cancel = !finished_ && !cancelled_;
     if (cancel) {
       MarkCancelled(&context_);
@@ -227,7 +227,7 @@ void ServerStream::CancelLocked() {
 
 void ServerStream::Cancelled() {
   {
-    Lock lock(mutex_);
+    ::notnets::internal::MutexLock lock(&mutex_);
     if (!cancelled_ && !finished_) {
       cancelled_ = true;
       ended_at_ = Clock::now();
@@ -249,12 +249,12 @@ void ServerStream::Cancelled() {
 }
 
 bool ServerStream::Done() {
-  Lock lock(mutex_);
+  ::notnets::internal::MutexLock lock(&mutex_);
   return done_;
 }
 
 bool ServerStream::Forgettable(Clock::time_point now) {
-  Lock lock(mutex_);
+  ::notnets::internal::MutexLock lock(&mutex_);
   return done_ && waiting_read_ == nullptr && waiting_write_ == nullptr &&
          waiting_metadata_ == nullptr &&
          (closed_ || cancelled_ || now - ended_at_ > StreamTable::kLinger);
@@ -265,17 +265,19 @@ void ServerStream::Post(std::function<void()> reaction) {
 }
 
 void ServerStream::RunReactions() {
-  Lock lock(mutex_);
-  if (running_reactions_) return;
-  running_reactions_ = true;
-  while (!reactions_queue_.empty()) {
-    std::function<void()> reaction = std::move(reactions_queue_.front());
-    reactions_queue_.pop_front();
-    lock.unlock();
-    reaction();
-    lock.lock();
+  mutex_.Lock();
+  if (!running_reactions_) {
+    running_reactions_ = true;
+    while (!reactions_queue_.empty()) {
+      std::function<void()> reaction = std::move(reactions_queue_.front());
+      reactions_queue_.pop_front();
+      mutex_.Unlock();
+      reaction();
+      mutex_.Lock();
+    }
+    running_reactions_ = false;
   }
-  running_reactions_ = false;
+  mutex_.Unlock();
 }
 
 void ServerStream::Unref() {
@@ -284,11 +286,11 @@ void ServerStream::Unref() {
   std::shared_ptr<ServerStream> self = shared_from_this();
   if (refs_.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
   {
-    Lock lock(mutex_);
+    ::notnets::internal::MutexLock lock(&mutex_);
     Post([this] {
       reactions_->OnDone();
       {
-        Lock done_lock(mutex_);
+        ::notnets::internal::MutexLock done_lock(&mutex_);
         done_ = true;
       }
       LiveCalls::Changed();
@@ -345,7 +347,7 @@ void StreamTable::Answer(notnets::ServerCall* call) {
 bool StreamTable::Add(std::shared_ptr<ServerStream> stream) {
   std::vector<Parked> adopted;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    ::notnets::internal::MutexLock lock(&mutex_);
     if (!streams_.emplace(stream->id(), stream).second) return false;
     auto [begin, end] = parked_.equal_range(stream->id());
     for (auto it = begin; it != end; ++it) adopted.push_back(it->second);
@@ -361,7 +363,7 @@ bool StreamTable::Add(std::shared_ptr<ServerStream> stream) {
 void StreamTable::Dispatch(uint64_t id, uint8_t op, notnets::ServerCall* call) {
   std::shared_ptr<ServerStream> stream;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    ::notnets::internal::MutexLock lock(&mutex_);
     auto it = streams_.find(id);
     if (it == streams_.end()) {
       parked_.emplace(id, Parked{op, call, Clock::now()});
@@ -377,7 +379,7 @@ void StreamTable::Sweep() {
   std::vector<std::shared_ptr<ServerStream>> forgotten;
   std::vector<notnets::ServerCall*> expired;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    ::notnets::internal::MutexLock lock(&mutex_);
     for (auto it = streams_.begin(); it != streams_.end();) {
       if (it->second->Forgettable(now)) {
         forgotten.push_back(std::move(it->second));
@@ -403,7 +405,7 @@ void StreamTable::ForgetDone() {
   // and wakes the teardown's wait.
   std::vector<std::shared_ptr<ServerStream>> forgotten;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    ::notnets::internal::MutexLock lock(&mutex_);
     for (auto it = streams_.begin(); it != streams_.end();) {
       if (it->second->Done()) {
         forgotten.push_back(std::move(it->second));

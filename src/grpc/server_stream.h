@@ -8,7 +8,6 @@
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -63,21 +62,20 @@ class ServerStream final : public WatchedCall, public std::enable_shared_from_th
   void Cancelled() override;
 
  private:
-  using Lock = std::unique_lock<std::mutex>;
   LiveCalls::Token live_;  // first: released after everything else of the stream
   // Queues a reaction; RunReactions runs the queue on one thread at a time, never under the lock
   // and never nested, so a reaction may start the next operation.
-  void Post(std::function<void()> reaction);
-  void RunReactions();
+  void Post(std::function<void()> reaction) NOTNETS_REQUIRES(mutex_);
+  void RunReactions() NOTNETS_EXCLUDES(mutex_);
   // For operations the reactor calls: gRPC holds the reactor's lock there, so its reactions
   // must not run on this thread. The deferred run keeps the stream alive until it is over.
   void RunReactionsElsewhere();
   void Ref() { refs_.fetch_add(1, std::memory_order_relaxed); }
   void Unref();
   // Under the lock: the initial metadata goes out (with the first message, or at the end).
-  void SendInitialMetadataLocked();
-  void AnswerMetadataLocked();
-  void EndLocked();
+  void SendInitialMetadataLocked() NOTNETS_REQUIRES(mutex_);
+  void AnswerMetadataLocked() NOTNETS_REQUIRES(mutex_);
+  void EndLocked() NOTNETS_REQUIRES(mutex_);
   static void Answer(notnets::ServerCall* call, const notnets::Status& status);
 
   const uint64_t id_;
@@ -93,24 +91,28 @@ class ServerStream final : public WatchedCall, public std::enable_shared_from_th
   // delivered. OnDone runs when the last goes.
   std::atomic<int> refs_{2};
 
-  std::mutex mutex_;
-  std::deque<std::function<void()>> reactions_queue_;
-  bool running_reactions_ = false;
-  std::deque<std::string> inbound_;               // client -> handler
-  bool writes_done_ = false;                      // the client half-closed
-  MessageLite* pending_read_ = nullptr;           // the reactor's Read, waiting for a message
-  notnets::ServerCall* waiting_write_ = nullptr;  // the client's write, waiting for room
-  std::deque<std::string> outbound_;              // handler -> client
-  std::string held_write_;                        // the reactor's Write, waiting for room
-  bool write_held_ = false;
-  notnets::ServerCall* waiting_read_ = nullptr;  // the client's read, waiting for a message
-  notnets::ServerCall* waiting_metadata_ = nullptr;
-  bool metadata_sent_ = false;
-  bool finished_ = false;
-  bool cancelled_ = false;
-  bool closed_ = false;  // the client said it is done
-  bool done_ = false;    // OnDone ran: nothing refers to the stream any more
-  std::chrono::steady_clock::time_point ended_at_;
+  ::notnets::internal::Mutex mutex_;
+  std::deque<std::function<void()>> reactions_queue_ NOTNETS_GUARDED_BY(mutex_);
+  bool running_reactions_ NOTNETS_GUARDED_BY(mutex_) = false;
+  std::deque<std::string> inbound_ NOTNETS_GUARDED_BY(mutex_);  // client -> handler
+  bool writes_done_ NOTNETS_GUARDED_BY(mutex_) = false;         // the client half-closed
+  // The reactor's Read, waiting for a message.
+  MessageLite* pending_read_ NOTNETS_GUARDED_BY(mutex_) = nullptr;
+  // The client's write, waiting for room.
+  notnets::ServerCall* waiting_write_ NOTNETS_GUARDED_BY(mutex_) = nullptr;
+  std::deque<std::string> outbound_ NOTNETS_GUARDED_BY(mutex_);  // handler -> client
+  std::string held_write_ NOTNETS_GUARDED_BY(mutex_);  // the reactor's Write, waiting for room
+  bool write_held_ NOTNETS_GUARDED_BY(mutex_) = false;
+  // The client's read, waiting for a message.
+  notnets::ServerCall* waiting_read_ NOTNETS_GUARDED_BY(mutex_) = nullptr;
+  notnets::ServerCall* waiting_metadata_ NOTNETS_GUARDED_BY(mutex_) = nullptr;
+  bool metadata_sent_ NOTNETS_GUARDED_BY(mutex_) = false;
+  bool finished_ NOTNETS_GUARDED_BY(mutex_) = false;
+  bool cancelled_ NOTNETS_GUARDED_BY(mutex_) = false;
+  bool closed_ NOTNETS_GUARDED_BY(mutex_) = false;  // the client said it is done
+  bool done_ NOTNETS_GUARDED_BY(mutex_) =
+      false;  // OnDone ran: nothing refers to the stream any more
+  std::chrono::steady_clock::time_point ended_at_ NOTNETS_GUARDED_BY(mutex_);
 };
 
 // The streams of one server, by id, and the client operations that arrived before their open.
@@ -140,9 +142,9 @@ class StreamTable {
     notnets::ServerCall* call;
     std::chrono::steady_clock::time_point since;
   };
-  std::mutex mutex_;
-  std::unordered_map<uint64_t, std::shared_ptr<ServerStream>> streams_;
-  std::unordered_multimap<uint64_t, Parked> parked_;
+  ::notnets::internal::Mutex mutex_;
+  std::unordered_map<uint64_t, std::shared_ptr<ServerStream>> streams_ NOTNETS_GUARDED_BY(mutex_);
+  std::unordered_multimap<uint64_t, Parked> parked_ NOTNETS_GUARDED_BY(mutex_);
 };
 
 }  // namespace notnets::grpc::internal

@@ -53,7 +53,7 @@ Status ChannelCore::CallSync(std::string_view method, ClientConnection::Request 
 }
 
 Status ChannelCore::Reconnect(ClientConnection* stale) {
-  std::lock_guard<std::mutex> lock(mutex_);
+  MutexLock lock(&mutex_);
   if (current_.load(std::memory_order_relaxed) != stale) return Status::OK;
   std::unique_ptr<ClientConnection> fresh;
   Status status = ClientConnection::Connect(pool_, service_, options_, &fresh);

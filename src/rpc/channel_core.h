@@ -5,12 +5,12 @@
 
 #include <atomic>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "notnets/channel.h"
 #include "rpc/client_connection.h"
+#include "rpc/mutex.h"
 
 namespace notnets::internal {
 
@@ -37,16 +37,16 @@ class ChannelCore {
 
  private:
   // Connects again unless another thread already replaced `stale`.
-  Status Reconnect(ClientConnection* stale);
+  Status Reconnect(ClientConnection* stale) NOTNETS_EXCLUDES(mutex_);
 
   std::shared_ptr<Pool> pool_;
   std::string service_;
   ChannelOptions options_;
   std::atomic<ClientConnection*> current_;
-  std::mutex mutex_;
+  Mutex mutex_;  // one thread reconnects at a time
   // Every connection this channel made. A replaced one stays until the channel goes: a thread may
   // still be using it (its calls fail with UNAVAILABLE); its pool memory is freed then.
-  std::vector<std::unique_ptr<ClientConnection>> connections_;
+  std::vector<std::unique_ptr<ClientConnection>> connections_ NOTNETS_GUARDED_BY(mutex_);
 };
 
 }  // namespace notnets::internal

@@ -9,8 +9,8 @@
 #include "pool/crash_point.h"
 #include "pool/directory.h"
 #include "pool/pool_mapping.h"
+#include "rpc/call_codec.h"
 #include "rpc/client_context_access.h"
-#include "rpc/metadata_codec.h"
 
 namespace notnets::internal {
 
@@ -22,11 +22,14 @@ constexpr auto kProcessCheckInterval = std::chrono::milliseconds(20);
 
 // Returns a copy of `name` that lives as long as the process: one per pool and service ever
 // connected to, so the set stays small.
+Mutex peer_names_mutex;
+// Never freed: contexts may read the names while the process exits.
+std::set<std::string>* peer_names NOTNETS_GUARDED_BY(peer_names_mutex) = nullptr;
+
 const std::string* InternPeerName(const std::string& name) {
-  static std::mutex mutex;
-  static std::set<std::string>* names = new std::set<std::string>();
-  std::lock_guard<std::mutex> lock(mutex);
-  return &*names->insert(name).first;
+  MutexLock lock(&peer_names_mutex);
+  if (peer_names == nullptr) peer_names = new std::set<std::string>();
+  return &*peer_names->insert(name).first;
 }
 
 }  // namespace
@@ -92,19 +95,18 @@ ClientConnection::ClientConnection(std::shared_ptr<Pool> pool, std::string servi
                 &pool_->mapping().visibility()),
       responses_(view.response_slots(), view.capacity, &view.requests->peer_consumed,
                  &pool_->mapping().visibility()),
-      slots_(new CallSlot[view.capacity]),
-      capacity_(view.capacity) {
-  for (uint32_t i = capacity_; i > 0; --i) ReleaseSlot(i - 1);
-}
+      slots_(view.capacity) {}
 
 ClientConnection::~ClientConnection() {
   stopping_.store(true);
+  std::thread completion_thread;
   {
-    std::lock_guard<std::mutex> lock(completion_mutex_);
-    completion_wakeup_.notify_all();
+    MutexLock lock(&completion_mutex_);
+    completion_wakeup_.SignalAll();
+    completion_thread = std::move(completion_thread_);
   }
-  if (completion_thread_.joinable()) completion_thread_.join();
-  for (uint32_t i = 0; i < capacity_; ++i) {
+  if (completion_thread.joinable()) completion_thread.join();
+  for (uint32_t i = 0; i < slots_.capacity(); ++i) {
     uint32_t expected = kAsyncWaiting;
     if (slots_[i].state.compare_exchange_strong(expected, kFinishing)) {
       auto done = std::move(slots_[i].done);
@@ -117,46 +119,6 @@ ClientConnection::~ClientConnection() {
   cache_.reset();
   // A dead server will never detach its side (nor accept the connection): free it for both.
   DetachConnection(&allocator_, view_, Side::kClient, !IsAlive(server_));
-}
-
-uint32_t ClientConnection::AcquireSlot() {
-  uint64_t head = free_slots_.load(std::memory_order_acquire);
-  while (true) {
-    uint32_t index_plus_one = static_cast<uint32_t>(head);
-    if (index_plus_one == 0) return capacity_;
-    uint64_t next = slots_[index_plus_one - 1].next_free.load(std::memory_order_relaxed);
-    if (free_slots_.compare_exchange_weak(head, ((head >> 32) + 1) << 32 | next,
-                                          std::memory_order_acquire)) {
-      return index_plus_one - 1;
-    }
-  }
-}
-
-void ClientConnection::ReleaseSlot(uint32_t index) {
-  RetireSlot(index);
-  PushFreeSlots(&index, 1);
-}
-
-void ClientConnection::RetireSlot(uint32_t index) {
-  CallSlot& slot = slots_[index];
-  // Generation 0 never names a call, so a zeroed cancel word cancels nothing. Only the thread
-  // releasing the slot writes the generation.
-  uint32_t generation = slot.generation.load(std::memory_order_relaxed) + 1;
-  slot.generation.store(generation == 0 ? 1 : generation, std::memory_order_relaxed);
-  slot.state.store(kFree, std::memory_order_relaxed);
-}
-
-void ClientConnection::PushFreeSlots(const uint32_t* indexes, size_t count) {
-  // Linked in the order given, then pushed with one exchange.
-  for (size_t i = 0; i + 1 < count; ++i) {
-    slots_[indexes[i]].next_free.store(indexes[i + 1] + 1, std::memory_order_relaxed);
-  }
-  CallSlot& last = slots_[indexes[count - 1]];
-  uint64_t head = free_slots_.load(std::memory_order_relaxed);
-  do {
-    last.next_free.store(static_cast<uint32_t>(head), std::memory_order_relaxed);
-  } while (!free_slots_.compare_exchange_weak(head, ((head >> 32) + 1) << 32 | (indexes[0] + 1),
-                                              std::memory_order_release));
 }
 
 bool ClientConnection::ServerGone() {
@@ -204,67 +166,20 @@ bool ClientConnection::NeverReached(uint64_t position) const {
 
 Status ClientConnection::BuildRequest(uint32_t method_index, Request request,
                                       ClientContext* context, Message* message) {
-  message->code = method_index;
-  message->flags = static_cast<uint16_t>(DescriptorKind::kRequest);
+  uint64_t timeout_ns = 0;
   if (context->deadline() != Clock::time_point::max()) {
     auto remaining = context->deadline() - Clock::now();
     if (remaining <= Clock::duration::zero()) {
       return Status(StatusCode::DEADLINE_EXCEEDED,
                     "deadline passed before the call to '" + service_ + "' was sent");
     }
-    message->timeout_ns = static_cast<uint64_t>(
+    timeout_ns = static_cast<uint64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(remaining).count());
   }
-  uint64_t server = view_.endpoint(Side::kServer);
-  if (request.buffer != nullptr) {
-    if (!request.buffer->valid()) {
-      return Status(StatusCode::INVALID_ARGUMENT,
-                    "the request buffer is empty; obtain it from Channel::AllocateMessage");
-    }
-    message->flags |= kPayloadInBlock;
-    message->payload.block = cache_->Publish(request.buffer, server);
-  } else if (request.bytes.size() <= kInlinePayloadBytes) {
-    message->inline_length = static_cast<uint16_t>(request.bytes.size());
-    if (!request.bytes.empty()) {
-      std::memcpy(message->payload.inline_bytes, request.bytes.data(), request.bytes.size());
-    }
-  } else {
-    uint64_t block;
-    Status status = cache_->AllocateBlock(request.bytes.size(), &block);
-    if (!status.ok()) return status;
-    // The bytes may come from a received message; see ServerResponse::Copy.
-    std::memmove(cache_->PayloadOf(block), request.bytes.data(), request.bytes.size());
-    cache_->PublishBlock(block, request.bytes.size(), server);
-    message->flags |= kPayloadInBlock;
-    message->payload.block = BlockPayload{block, request.bytes.size()};
-  }
-  if (context->at_most_once()) {
-    uint64_t token = ClientContextAccess::CallToken(context);
-    Metadata with_token = context->client_metadata();
-    with_token.emplace(kCallTokenKey, std::string(reinterpret_cast<const char*>(&token), 8));
-    return AttachMetadata(with_token, message);
-  }
-  if (!context->client_metadata().empty()) {
-    return AttachMetadata(context->client_metadata(), message);
-  }
-  return Status();
-}
-
-Status ClientConnection::AttachMetadata(const Metadata& metadata, Message* message) {
-  MetadataSet set;
-  set.sections[static_cast<int>(MetadataSection::kRequest)] = &metadata;
-  uint64_t bytes = EncodedMetadataBytes(set);
-  uint64_t block;
-  Status status = cache_->AllocateBlock(bytes, &block);
-  if (!status.ok()) {
-    Discard(*message);
-    return status;
-  }
-  EncodeMetadata(set, cache_->PayloadOf(block));
-  cache_->PublishBlock(block, bytes, view_.endpoint(Side::kServer));
-  message->flags |= kHasMetadata;
-  message->metadata_offset = block;
-  return Status();
+  uint64_t call_token = context->at_most_once() ? ClientContextAccess::CallToken(context) : 0;
+  return EncodeRequest(cache_.get(), view_.endpoint(Side::kServer), method_index, timeout_ns,
+                       OutgoingPayload{request.bytes, request.buffer}, context->client_metadata(),
+                       call_token, message);
 }
 
 void ClientConnection::Discard(const Message& message) {
@@ -284,7 +199,7 @@ void ClientConnection::Discard(const Message& message) {
 }
 
 Status ClientConnection::Start(std::string_view method, Request request, ClientContext* context,
-                               SlotState state, CallCallback* done, Outgoing* outgoing) {
+                               CallState state, CallCallback* done, Outgoing* outgoing) {
   if (context->cancel_requested()) {
     return Status(StatusCode::CANCELLED, "the call was cancelled before it started");
   }
@@ -322,21 +237,21 @@ Status ClientConnection::Start(std::string_view method, Request request, ClientC
     return Status::OK;
   };
   uint32_t index;
-  while ((index = AcquireSlot()) == capacity_) {
+  while ((index = slots_.Acquire()) == slots_.capacity()) {
     if (status = wait("a free call slot"); !status.ok()) return status;
   }
   Message& message = outgoing->request;
   status = BuildRequest(method_index, request, context, &message);
   if (!status.ok()) {
-    ReleaseSlot(index);
+    slots_.Release(index);
     return status;
   }
-  message.call_id = CallId(index);
+  message.call_id = slots_.CallId(index);
   uint64_t position;
   while (!requests_.TryClaim(&position)) {
     if (status = wait("room in the request ring"); !status.ok()) {
       Discard(message);
-      ReleaseSlot(index);
+      slots_.Release(index);
       return status;
     }
   }
@@ -421,7 +336,8 @@ Status ClientConnection::CallSync(std::string_view method, Request request, Clie
       } else if (check) {
         next_process_check = now + kProcessCheckInterval;
       }
-      uint64_t call_id = CallId(index);  // before Abandon: the slot may be reused right after
+      uint64_t call_id =
+          slots_.CallId(index);  // before Abandon: the slot may be reused right after
       if (!failure.ok() && Abandon(index, kSyncWaiting)) {
         SendCancel(call_id);
         fate->server_lost = failure.error_code() == StatusCode::UNAVAILABLE;
@@ -432,7 +348,7 @@ Status ClientConnection::CallSync(std::string_view method, Request request, Clie
     backoff.Wait();
   }
   Message message = slot.response;
-  ReleaseSlot(index);
+  slots_.Release(index);
   return Finish(message, context, response);
 }
 
@@ -469,13 +385,13 @@ void ClientConnection::CallAsync(std::string_view method, Request request, Clien
 }
 
 void ClientConnection::WakeCompletionThread() {
-  std::lock_guard<std::mutex> lock(completion_mutex_);
-  completion_wakeup_.notify_one();
+  MutexLock lock(&completion_mutex_);
+  completion_wakeup_.Signal();
 }
 
 thread_local ClientConnection::SendBatch* ClientConnection::held_ = nullptr;
 
-bool ClientConnection::Abandon(uint32_t index, SlotState from) {
+bool ClientConnection::Abandon(uint32_t index, CallState from) {
   uint32_t expected = from;
   return slots_[index].state.compare_exchange_strong(expected, kAbandoned,
                                                      std::memory_order_acq_rel);
@@ -489,11 +405,13 @@ void ClientConnection::SendCancel(uint64_t call_id) {
 bool ClientConnection::TryDrain() {
   bool drained = false;
   // Batch after batch, but no more than the ring holds: the caller has its own checks to make.
-  for (uint32_t batches = capacity_ / CompletionBatch::kCapacity + 1; batches > 0; --batches) {
-    if (!responses_.HasMessage() || polling_.test_and_set(std::memory_order_acquire)) break;
+  for (uint32_t batches = slots_.capacity() / CompletionBatch::kCapacity + 1; batches > 0;
+       --batches) {
+    if (!responses_.HasMessage()) break;
+    if (!polling_.TryLock()) break;
     CompletionBatch completions;
     size_t read = DrainResponses(&completions);
-    polling_.clear(std::memory_order_release);
+    polling_.Unlock();
     drained = true;
     RunCompletions(&completions);
     if (read < CompletionBatch::kCapacity) break;
@@ -536,7 +454,7 @@ size_t ClientConnection::DrainResponses(CompletionBatch* completions) {
     const Message& message = messages[i];
     CrashPoint("client.after_read_response");
     uint32_t index = static_cast<uint32_t>(message.call_id);
-    if (message.kind() != DescriptorKind::kResponse || index >= capacity_ ||
+    if (message.kind() != DescriptorKind::kResponse || index >= slots_.capacity() ||
         slots_[index].generation.load(std::memory_order_relaxed) != message.call_id >> 32) {
       Discard(message);
       continue;
@@ -559,7 +477,7 @@ size_t ClientConnection::DrainResponses(CompletionBatch* completions) {
           completion->done = std::move(slot.done);
           completion->result.status = Finish(message, slot.context, &completion->result.response);
           // Free, and a later response for the same call is stale, but not yet to be taken.
-          RetireSlot(index);
+          slots_.Retire(index);
           freed[freed_count++] = index;
           break;
         }
@@ -567,7 +485,7 @@ size_t ClientConnection::DrainResponses(CompletionBatch* completions) {
         // The caller gave up on this call: the response only frees the slot.
         if (slot.state.compare_exchange_strong(state, kFinishing, std::memory_order_acq_rel)) {
           Discard(message);
-          ReleaseSlot(index);
+          slots_.Release(index);
           break;
         }
       } else {
@@ -576,58 +494,41 @@ size_t ClientConnection::DrainResponses(CompletionBatch* completions) {
       }
     }
   }
-  if (freed_count != 0) PushFreeSlots(freed, freed_count);
+  if (freed_count != 0) slots_.PushFree(freed, freed_count);
   return count;
 }
 
 Status ClientConnection::Finish(const Message& response, ClientContext* context,
                                 ReceivedMessage* message) {
-  // Garbage from the server: this call fails with INTERNAL, and later calls go elsewhere.
-  auto invalid = [this](const char* what) {
-    MarkForSweep(view_);
-    server_gone_.store(kServerMisbehaved, std::memory_order_relaxed);
-    return Status(StatusCode::INTERNAL, std::string("the server of '") + service_ +
-                                            "' sent an invalid response (" + what + ")");
-  };
+  StatusCode code = StatusCode::OK;
   std::string status_message;
-  if (response.flags & kHasMetadata) {
-    uint64_t capacity = 0;
-    const uint8_t* bytes = cache_->AdoptWhole(response.metadata_offset, &capacity);
-    if (bytes == nullptr) {
-      Discard(response);
-      return invalid("metadata block");
-    }
-    Metadata* sections[kMetadataSectionCount] = {
-        nullptr, ClientContextAccess::server_initial_metadata(context),
-        ClientContextAccess::server_trailing_metadata(context)};
-    bool decoded = DecodeMetadata(bytes, capacity, &status_message, sections);
-    cache_->Release(response.metadata_offset);
-    if (!decoded) {
-      Message payload_only = response;
-      payload_only.flags &= ~kHasMetadata;
-      Discard(payload_only);
-      return invalid("metadata encoding");
-    }
+  DecodeError error =
+      DecodeResponse(cache_.get(), response, &code, &status_message,
+                     ClientContextAccess::server_initial_metadata(context),
+                     ClientContextAccess::server_trailing_metadata(context), message);
+  if (error == DecodeError::kNone) {
+    if (code == StatusCode::OK && status_message.empty()) return Status();  // no string to move
+    return Status(code, std::move(status_message));
   }
-  if (!IsValidStatusCode(static_cast<int>(response.code))) {
+  // Garbage from the server: this call fails with INTERNAL, and later calls go elsewhere. The
+  // blocks the response names and the decoder did not take are freed here.
+  if (error == DecodeError::kMetadataBlock) {
     Discard(response);
-    return invalid("status code");
+  } else if (error == DecodeError::kMetadataEncoding || error == DecodeError::kStatusCode) {
+    Message payload_only = response;
+    payload_only.flags &= ~kHasMetadata;
+    Discard(payload_only);
   }
-  auto code = static_cast<StatusCode>(response.code);
-  if (response.flags & kPayloadInBlock) {
-    if (!cache_->AdoptMessage(response.payload.block, message)) return invalid("payload block");
-  } else if (response.inline_length <= kInlinePayloadBytes) {
-    BufferCache::InlineMessage(response.payload.inline_bytes, response.inline_length, message);
-  } else {
-    return invalid("inline length");
-  }
-  if (code == StatusCode::OK && status_message.empty()) return Status();  // no string to move
-  return Status(code, std::move(status_message));
+  MarkForSweep(view_);
+  server_gone_.store(kServerMisbehaved, std::memory_order_relaxed);
+  return Status(StatusCode::INTERNAL, std::string("the server of '") + service_ +
+                                          "' sent an invalid response (" + DecodeErrorName(error) +
+                                          ")");
 }
 
 void ClientConnection::EnsureCompletionThread() {
   if (completion_started_.load(std::memory_order_acquire)) return;
-  std::lock_guard<std::mutex> lock(completion_mutex_);
+  MutexLock lock(&completion_mutex_);
   if (!completion_thread_.joinable()) {
     completion_thread_ = std::thread([this] { CompletionLoop(); });
   }
@@ -641,7 +542,7 @@ void ClientConnection::ExpireAsyncCalls(std::vector<Completion>* completions) {
   Status peer = PeerStatus(check_process);
   // Responses the server published before it went away still count.
   if (!peer.ok()) TryDrain();
-  for (uint32_t i = 0; i < capacity_; ++i) {
+  for (uint32_t i = 0; i < slots_.capacity(); ++i) {
     CallSlot& slot = slots_[i];
     // Claim the slot before looking at its context: a response may complete it meanwhile.
     uint32_t expected = kAsyncWaiting;
@@ -660,7 +561,7 @@ void ClientConnection::ExpireAsyncCalls(std::vector<Completion>* completions) {
       continue;
     }
     completions->push_back(Completion{std::move(slot.done), CallResult{failure, {}}});
-    uint64_t call_id = CallId(i);  // before kAbandoned: the slot may be reused right after
+    uint64_t call_id = slots_.CallId(i);  // before kAbandoned: the slot may be reused right after
     slot.state.store(kAbandoned, std::memory_order_release);
     SendCancel(call_id);
   }
@@ -670,10 +571,10 @@ void ClientConnection::CompletionLoop() {
   Backoff backoff;
   for (uint32_t round = 1; !stopping_.load(std::memory_order_relaxed); ++round) {
     if (async_outstanding_.load(std::memory_order_relaxed) == 0) {
-      std::unique_lock<std::mutex> lock(completion_mutex_);
-      completion_wakeup_.wait_for(lock, std::chrono::milliseconds(100), [this] {
-        return stopping_.load() || async_outstanding_.load() > 0;
-      });
+      MutexLock lock(&completion_mutex_);
+      if (!stopping_.load() && async_outstanding_.load() == 0) {
+        completion_wakeup_.WaitFor(&completion_mutex_, std::chrono::milliseconds(100));
+      }
       continue;
     }
     if (TryDrain()) {

@@ -5,10 +5,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <new>
 #include <string>
 #include <string_view>
@@ -21,7 +19,9 @@
 #include "notnets/channel.h"
 #include "pool/process_identity.h"
 #include "rpc/buffer_cache.h"
+#include "rpc/call_slot_table.h"
 #include "rpc/method_table.h"
+#include "rpc/mutex.h"
 
 namespace notnets::internal {
 
@@ -66,22 +66,6 @@ class ClientConnection {
   const std::string& service() const { return service_; }
 
  private:
-  enum SlotState : uint32_t {
-    kFree,
-    kSyncWaiting,   // a thread waits in CallSync
-    kAsyncWaiting,  // `done` runs when the response arrives
-    kFinishing,     // one thread is completing the call; others keep out
-    kCompleted,     // the response is in `response`, for the waiting thread
-    kAbandoned,     // the caller gave up; the late response only frees the slot
-  };
-  struct CallSlot {
-    std::atomic<uint32_t> state{kFree};
-    std::atomic<uint32_t> generation{0};
-    Message response;
-    ClientContext* context = nullptr;
-    CallCallback done;
-    std::atomic<uint32_t> next_free{0};  // index + 1 of the next free slot
-  };
   struct Completion {
     CallCallback done;
     CallResult result;
@@ -141,7 +125,7 @@ class ClientConnection {
 
   // Prepares a call: a slot, its request, a claimed ring position. On success `*done` (if given)
   // has moved into the slot and the call must be sent (Send); on failure `*done` is intact.
-  Status Start(std::string_view method, Request request, ClientContext* context, SlotState state,
+  Status Start(std::string_view method, Request request, ClientContext* context, CallState state,
                CallCallback* done, Outgoing* outgoing);
   // Publishes a started call's request and rings the doorbell, after the calls this thread holds
   // back for this connection (the server reads the ring in order). With `may_defer`, a thread
@@ -155,6 +139,7 @@ class ClientConnection {
   void Publish(const Outgoing& outgoing);
   // True if the server has not read the request published at ring `position`.
   bool NeverReached(uint64_t position) const;
+  // Encodes the request of a call (call_codec.h), with the caller's remaining time.
   Status BuildRequest(uint32_t method_index, Request request, ClientContext* context,
                       Message* message);
   // Turns a response into the caller's status, message and metadata.
@@ -163,7 +148,7 @@ class ClientConnection {
   void Discard(const Message& message);
   // Reads up to a batch of responses and returns how many; the callbacks of completed
   // asynchronous calls go to `completions`, to run outside the poll.
-  size_t DrainResponses(CompletionBatch* completions);
+  size_t DrainResponses(CompletionBatch* completions) NOTNETS_REQUIRES(polling_);
   // Runs the callbacks of a drained batch in order, and empties it; calls they start are held
   // back until they all returned.
   void RunCompletions(CompletionBatch* completions);
@@ -171,7 +156,7 @@ class ClientConnection {
   // there was nothing to read or another thread is reading.
   bool TryDrain();
   // Gives up on a waiting call: true if this thread won it (and must report `status`).
-  bool Abandon(uint32_t index, SlotState from);
+  bool Abandon(uint32_t index, CallState from);
   // Tells the server's handler of `call_id` that the caller gave up.
   void SendCancel(uint64_t call_id);
   // Why calls cannot complete, if the server went away; OK while it is there.
@@ -182,24 +167,13 @@ class ClientConnection {
     return server_gone_.load(std::memory_order_relaxed) == kServerPresent &&
            visibility_->Consume(&view_.responses->closed) == kOpen;
   }
-  // Encodes `metadata` into a block published to the server and names it in `message`.
-  Status AttachMetadata(const Metadata& metadata, Message* message);
 
-  uint32_t AcquireSlot();
-  void ReleaseSlot(uint32_t index);
-  // ReleaseSlot in two steps: a retired slot is free and names no call, but only
-  // PushFreeSlots makes it available to AcquireSlot.
-  void RetireSlot(uint32_t index);
-  void PushFreeSlots(const uint32_t* indexes, size_t count);
-  uint64_t CallId(uint32_t index) const {
-    return uint64_t{slots_[index].generation.load(std::memory_order_relaxed)} << 32 | index;
-  }
-  void EnsureCompletionThread();
+  void EnsureCompletionThread() NOTNETS_EXCLUDES(completion_mutex_);
   void CompletionLoop();
   // Fails async calls that are past their deadline, cancelled, or whose server went away.
   void ExpireAsyncCalls(std::vector<Completion>* completions);
   // Wakes the completion thread from its idle wait.
-  void WakeCompletionThread();
+  void WakeCompletionThread() NOTNETS_EXCLUDES(completion_mutex_);
 
   std::shared_ptr<Pool> pool_;
   const Visibility* visibility_;
@@ -213,10 +187,8 @@ class ClientConnection {
   RingWriter requests_;
   Doorbell doorbell_;  // rung after each request or batch of them, in case the server sleeps
   RingReader responses_;
-  std::atomic_flag polling_ = ATOMIC_FLAG_INIT;
-  std::unique_ptr<CallSlot[]> slots_;
-  uint32_t capacity_;
-  std::atomic<uint64_t> free_slots_{0};  // tag << 32 | index + 1
+  TryFlag polling_;  // held by the thread reading `responses_`
+  CallSlotTable slots_;
   enum ServerPresence : uint32_t {
     kServerPresent,
     kServerShutDown,
@@ -227,14 +199,14 @@ class ClientConnection {
   std::atomic<uint32_t> server_gone_{kServerPresent};  // latched once the server is gone
   std::atomic<int64_t> next_gone_check_ns_{0};         // coarse monotonic clock, for ServerGone
 
-  std::mutex completion_mutex_;
-  std::condition_variable completion_wakeup_;
+  Mutex completion_mutex_;
+  CondVar completion_wakeup_;
   std::atomic<bool> completion_started_{false};
   // The completion thread waits on `completion_wakeup_` only while this is 0: the call that makes
   // it 1 wakes it, later ones need not.
   std::atomic<uint32_t> async_outstanding_{0};
   std::atomic<bool> stopping_{false};
-  std::thread completion_thread_;
+  std::thread completion_thread_ NOTNETS_GUARDED_BY(completion_mutex_);
   std::chrono::steady_clock::time_point next_process_check_;  // completion thread only
 };
 

@@ -8,7 +8,7 @@
 #include "channel/wait.h"
 #include "pool/crash_point.h"
 #include "pool/pool_mapping.h"
-#include "rpc/metadata_codec.h"
+#include "rpc/call_codec.h"
 
 namespace notnets::internal {
 
@@ -21,27 +21,13 @@ constexpr uint32_t kMaxPendingWalk = 65536;
 
 }  // namespace
 
-ServerConnection::ServerConnection(const ConnectionView& view, const RegisteredService* service,
-                                   std::shared_ptr<Pool> pool)
-    : view(view),
-      service(service),
-      cache(std::make_shared<BufferCache>(pool, view.endpoint(Side::kServer))),
-      requests(view.request_slots(), view.capacity, &view.responses->peer_consumed,
-               &pool->mapping().visibility()),
-      responses(view.response_slots(), view.capacity, &view.requests->peer_consumed,
-                &pool->mapping().visibility()) {}
-
 ServerRuntime::ServerRuntime(std::shared_ptr<Pool> pool, int workers)
     : pool_(std::move(pool)),
       allocator_(&pool_->mapping()),
       directory_(&pool_->mapping(), &allocator_),
       window_(&pool_->mapping(), &allocator_),
-      connections_(new std::atomic<Connection*>[kMaxConnections]),
-      hot_(new std::atomic<uint64_t>[kMaxConnections / 64]),
       worker_count_(static_cast<uint32_t>(workers)),
       worker_passes_(new std::atomic<uint64_t>[workers]) {
-  for (uint32_t i = 0; i < kMaxConnections; ++i) connections_[i].store(nullptr);
-  for (uint32_t i = 0; i < kMaxConnections / 64; ++i) hot_[i].store(0);
   for (int i = 0; i < workers; ++i) worker_passes_[i].store(0);
 }
 
@@ -82,7 +68,7 @@ ServerRuntime::~ServerRuntime() { Shutdown(); }
 
 void ServerRuntime::Shutdown() {
   {
-    std::lock_guard<std::mutex> lock(shutdown_mutex_);
+    MutexLock lock(&shutdown_mutex_);
     if (shut_down_) return;
     shut_down_ = true;
   }
@@ -92,30 +78,33 @@ void ServerRuntime::Shutdown() {
   for (std::thread& worker : workers_) worker.join();
   {
     // Their contexts report IsCancelled() now; each still answers its connection.
-    std::unique_lock<std::mutex> lock(async_mutex_);
-    async_done_.wait(lock, [this] { return async_calls_ == 0; });
+    MutexLock lock(&async_mutex_);
+    while (async_calls_ != 0) async_done_.Wait(&async_mutex_);
   }
   // Connections that arrived after the last accept are taken now only to be closed.
   AcceptPending();
   const Visibility& visibility = pool_->mapping().visibility();
-  for (uint32_t i = 0; i < connection_slots_used_.load(); ++i) {
-    Connection* connection = connections_[i].load();
+  for (uint32_t i = 0; i < connections_.used(); ++i) {
+    Connection* connection = connections_.At(i);
     if (connection == nullptr) continue;
     visibility.Publish(&connection->view.responses->closed, kClosedBySender);
     connection->cache.reset();
     DetachConnection(&allocator_, connection->view, Side::kServer);
     delete connection;
-    connections_[i].store(nullptr);
+    connections_.Remove(i);
   }
-  retired_.clear();
+  {
+    MutexLock lock(&retired_mutex_);
+    retired_.clear();
+  }
   for (const RegisteredService& service : services_) directory_.Unregister(service.ref);
-  std::lock_guard<std::mutex> lock(shutdown_mutex_);
-  shutdown_done_.notify_all();
+  MutexLock lock(&shutdown_mutex_);
+  shutdown_done_.SignalAll();
 }
 
 void ServerRuntime::Wait() {
-  std::unique_lock<std::mutex> lock(shutdown_mutex_);
-  shutdown_done_.wait(lock, [this] { return shut_down_; });
+  MutexLock lock(&shutdown_mutex_);
+  while (!shut_down_) shutdown_done_.Wait(&shutdown_mutex_);
 }
 
 void ServerRuntime::WorkerLoop(uint32_t worker) {
@@ -125,14 +114,14 @@ void ServerRuntime::WorkerLoop(uint32_t worker) {
     bool idle = backoff.sleeping();
     bool slow_pass = pass % kSlowPassInterval == 0 || idle;
     bool worked = false;
-    if (slow_pass && !housekeeping_.test_and_set(std::memory_order_acquire)) {
+    if (slow_pass && housekeeping_.TryLock()) {
       worked = AcceptPending();
       CheckClients();
       CoolDown();
       if (idle) ReclaimRetired();
-      housekeeping_.clear(std::memory_order_release);
+      housekeeping_.Unlock();
     }
-    uint32_t used = connection_slots_used_.load(std::memory_order_acquire);
+    uint32_t used = connections_.used();
     if (PollHot(used)) worked = true;
     if (stopping_.load(std::memory_order_relaxed)) break;
     // Cold connections take turns, a few per pass, and all of them when idle; a slow pass also
@@ -152,36 +141,21 @@ void ServerRuntime::WorkerLoop(uint32_t worker) {
 }
 
 bool ServerRuntime::PollHot(uint32_t used) {
-  bool worked = false;
-  for (uint32_t group = 0; group * 64 * 64 < used; ++group) {
-    for (uint64_t words = hot_words_[group].load(std::memory_order_relaxed); words != 0;
-         words &= words - 1) {
-      uint32_t word = group * 64 + static_cast<uint32_t>(__builtin_ctzll(words));
-      for (uint64_t bits = hot_[word].load(std::memory_order_relaxed); bits != 0;
-           bits &= bits - 1) {
-        uint32_t slot = word * 64 + static_cast<uint32_t>(__builtin_ctzll(bits));
-        Connection* connection = connections_[slot].load(std::memory_order_acquire);
-        if (connection != nullptr && Poll(slot, connection, false, true)) worked = true;
-      }
-    }
-  }
-  return worked;
+  return connections_.ForEachHot(used, [this](uint32_t slot, Connection* connection) {
+    return Poll(slot, connection, false, true);
+  });
 }
 
 bool ServerRuntime::PollInTurn(uint32_t used, uint32_t turns, bool check_closed) {
   bool worked = false;
   for (uint32_t turn = 0; turn < turns && !stopping_.load(std::memory_order_relaxed); ++turn) {
-    // Workers may race for the cursor and poll one connection twice: harmless, and cheaper than
-    // an atomic increment right after publishing a response, which would wait for that store.
-    uint32_t cursor = cursor_.load(std::memory_order_relaxed);
-    cursor_.store(cursor + 1, std::memory_order_relaxed);
-    uint32_t slot = cursor % used;
-    Connection* connection = connections_[slot].load(std::memory_order_acquire);
+    uint32_t slot = connections_.NextTurn(used);
+    Connection* connection = connections_.At(slot);
     // Hot connections had their turn in PollHot; here they are only checked for a closed client.
-    bool hot = IsHot(slot);
+    bool hot = connections_.IsHot(slot);
     if (connection == nullptr || (hot && !check_closed)) continue;
     if (Poll(slot, connection, check_closed, /*take_request=*/!hot)) {
-      SetHot(slot, true);
+      connections_.SetHot(slot, true);
       worked = true;
     }
   }
@@ -192,36 +166,15 @@ void ServerRuntime::CoolDown() {
   auto now = Clock::now();
   if (now < next_cool_down_) return;
   next_cool_down_ = now + kCoolDownInterval;
-  uint32_t used = connection_slots_used_.load(std::memory_order_acquire);
+  uint32_t used = connections_.used();
   for (uint32_t slot = 0; slot < used; ++slot) {
-    Connection* connection = connections_[slot].load(std::memory_order_acquire);
-    if (connection == nullptr || !IsHot(slot)) continue;
+    Connection* connection = connections_.At(slot);
+    if (connection == nullptr || !connections_.IsHot(slot)) continue;
     uint32_t taken = connection->requests_taken.load(std::memory_order_relaxed);
     connection->quiet_intervals =
         taken == connection->taken_at_cool_down ? connection->quiet_intervals + 1 : 0;
     connection->taken_at_cool_down = taken;
-    if (connection->quiet_intervals >= 2) SetHot(slot, false);
-  }
-}
-
-bool ServerRuntime::IsHot(uint32_t slot) const {
-  return (hot_[slot / 64].load(std::memory_order_relaxed) >> (slot % 64)) & 1;
-}
-
-void ServerRuntime::SetHot(uint32_t slot, bool hot) {
-  uint32_t word = slot / 64;
-  uint64_t bit = uint64_t{1} << (slot % 64);
-  std::atomic<uint64_t>& summary = hot_words_[word / 64];
-  uint64_t word_bit = uint64_t{1} << (word % 64);
-  // Sequentially consistent (these are rare: a connection turning hot or cold): a worker that
-  // clears a word's summary bit while another sets a slot in that word sees the new slot when it
-  // looks again, or the other's summary store comes after its clear; either way the bit stays.
-  if (hot) {
-    hot_[word].fetch_or(bit);
-    summary.fetch_or(word_bit);
-  } else if ((hot_[word].fetch_and(~bit) & ~bit) == 0) {
-    summary.fetch_and(~word_bit);
-    if (hot_[word].load() != 0) summary.fetch_or(word_bit);
+    if (connection->quiet_intervals >= 2) connections_.SetHot(slot, false);
   }
 }
 
@@ -239,9 +192,9 @@ bool ServerRuntime::HasWork() const {
       return true;
     }
   }
-  uint32_t used = connection_slots_used_.load(std::memory_order_acquire);
+  uint32_t used = connections_.used();
   for (uint32_t slot = 0; slot < used; ++slot) {
-    Connection* connection = connections_[slot].load(std::memory_order_acquire);
+    Connection* connection = connections_.At(slot);
     if (connection != nullptr && connection->requests.HasMessage()) return true;
   }
   return false;
@@ -252,9 +205,9 @@ bool ServerRuntime::Poll(uint32_t slot, Connection* connection, bool check_close
   // Look before taking the flag: an empty ring costs one load. (A retired connection's memory
   // may be reused already; reading it is harmless, and the flag holder checks `retired`.)
   if (!check_closed && !(take_request && connection->requests.HasMessage())) return false;
-  if (connection->polling.test_and_set(std::memory_order_acquire)) return false;
+  if (!connection->polling.TryLock()) return false;
   if (connection->retired) {
-    connection->polling.clear(std::memory_order_release);
+    connection->polling.Unlock();
     return false;
   }
   Message request;
@@ -265,25 +218,34 @@ bool ServerRuntime::Poll(uint32_t slot, Connection* connection, bool check_close
          pool_->mapping().visibility().Consume(&connection->view.requests->closed) != kOpen)) {
       Retire(slot, connection);
     }
-    connection->polling.clear(std::memory_order_release);
+    connection->polling.Unlock();
     return false;
   }
   connection->handlers_running.fetch_add(1, std::memory_order_relaxed);
-  // A lone worker keeps the flag and handles the requests that are there in a row: nobody else
-  // could take them, and it spares the flag and the counters per request. One of several
-  // workers takes one request and lets go, so that the others take the next ones meanwhile.
-  const uint32_t batch = worker_count_ == 1 ? kRequestBatch : 1;
-  uint32_t taken = 0;
-  do {
-    // Only the flag's holder writes the count.
+  // Only the flag's holder writes the count.
+  auto count_taken = [connection] {
     connection->requests_taken.store(connection->requests_taken.load(std::memory_order_relaxed) + 1,
                                      std::memory_order_relaxed);
-    if (batch == 1) connection->polling.clear(std::memory_order_release);
+  };
+  if (worker_count_ != 1) {
+    // One of several workers takes one request and lets go, so that the others take the next
+    // ones meanwhile.
+    count_taken();
+    connection->polling.Unlock();
     CrashPoint("server.after_read_request");
     Handle(connection, request);
-  } while (++taken < batch && !stopping_.load(std::memory_order_relaxed) &&
-           connection->requests.TryRead(&request));
-  if (batch != 1) connection->polling.clear(std::memory_order_release);
+  } else {
+    // A lone worker keeps the flag and handles the requests that are there in a row: nobody
+    // else could take them, and it spares the flag and the counters per request.
+    uint32_t taken = 0;
+    do {
+      count_taken();
+      CrashPoint("server.after_read_request");
+      Handle(connection, request);
+    } while (++taken < kRequestBatch && !stopping_.load(std::memory_order_relaxed) &&
+             connection->requests.TryRead(&request));
+    connection->polling.Unlock();
+  }
   connection->handlers_running.fetch_sub(1, std::memory_order_release);
   return true;
 }
@@ -311,26 +273,22 @@ bool ServerRuntime::AcceptPending() {
 
 bool ServerRuntime::Accept(const RegisteredService& service, const ConnectionView& view) {
   {
-    std::lock_guard<std::mutex> lock(retired_mutex_);
+    MutexLock lock(&retired_mutex_);
     if (!open_blocks_.insert(view.block_offset).second) return false;
   }
   const Visibility& visibility = pool_->mapping().visibility();
-  uint32_t used = connection_slots_used_.load(std::memory_order_relaxed);
-  uint32_t slot = 0;
-  while (slot < used && connections_[slot].load(std::memory_order_relaxed) != nullptr) ++slot;
+  uint32_t slot = connections_.FreeSlot();
   if (slot == kMaxConnections || stopping_.load()) {
     visibility.Publish(&view.responses->closed, kClosedBySender);
     DetachConnection(&allocator_, view, Side::kServer);
-    std::lock_guard<std::mutex> lock(retired_mutex_);
+    MutexLock lock(&retired_mutex_);
     open_blocks_.erase(view.block_offset);
     return true;
   }
   auto* connection = new Connection(view, &service, pool_);
   connection->client = ProcessIdentity{static_cast<int32_t>(view.header->client_pid),
                                        view.header->client_start_ticks};
-  connections_[slot].store(connection, std::memory_order_release);
-  SetHot(slot, true);
-  if (slot == used) connection_slots_used_.store(used + 1, std::memory_order_release);
+  connections_.Insert(slot, connection);
   Visibility::FetchAdd(&directory_.entry(service.ref.index)->connections_accepted, 1);
   CrashPoint("server.after_accept");
   return true;
@@ -345,9 +303,9 @@ void ServerRuntime::CheckClients() {
   std::map<std::pair<int32_t, uint64_t>, bool> alive;
   std::pair<int32_t, uint64_t> last_process{-1, 0};
   bool last_alive = true;
-  uint32_t used = connection_slots_used_.load(std::memory_order_acquire);
+  uint32_t used = connections_.used();
   for (uint32_t slot = 0; slot < used; ++slot) {
-    Connection* connection = connections_[slot].load(std::memory_order_acquire);
+    Connection* connection = connections_.At(slot);
     if (connection == nullptr || connection->client_dead.load(std::memory_order_relaxed)) continue;
     std::pair<int32_t, uint64_t> process{connection->client.pid, connection->client.start_ticks};
     if (process != last_process) {
@@ -363,18 +321,17 @@ void ServerRuntime::CheckClients() {
 
 void ServerRuntime::Retire(uint32_t slot, Connection* connection) {
   connection->retired = true;
-  SetHot(slot, false);
-  connections_[slot].store(nullptr, std::memory_order_release);
+  connections_.Remove(slot);
   connection->cache.reset();
   {
     // Before the block can be freed and come back as another connection.
-    std::lock_guard<std::mutex> lock(retired_mutex_);
+    MutexLock lock(&retired_mutex_);
     open_blocks_.erase(connection->view.block_offset);
   }
   DetachConnection(&allocator_, connection->view, Side::kServer,
                    connection->client_dead.load(std::memory_order_relaxed));
   Retired retired{std::unique_ptr<Connection>(connection), {}};
-  std::lock_guard<std::mutex> lock(retired_mutex_);
+  MutexLock lock(&retired_mutex_);
   for (uint32_t i = 0; i < worker_count_; ++i) {
     retired.passes.push_back(worker_passes_[i].load(std::memory_order_acquire));
   }
@@ -382,7 +339,7 @@ void ServerRuntime::Retire(uint32_t slot, Connection* connection) {
 }
 
 void ServerRuntime::ReclaimRetired() {
-  std::lock_guard<std::mutex> lock(retired_mutex_);
+  MutexLock lock(&retired_mutex_);
   std::erase_if(retired_, [this](const Retired& retired) {
     // A worker that finished a pass after the retirement no longer holds the pointer.
     for (size_t i = 0; i < retired.passes.size(); ++i) {
@@ -434,45 +391,15 @@ Status ServerRuntime::Decode(Connection* connection, const Message& request, Ser
   context.visibility_ = &pool_->mapping().visibility();
   context.client_died_ = &connection->client_dead;
   context.client_ = &connection->client;
-  context.deadline_ = Clock::time_point::max();
-  if (request.timeout_ns != 0) {
-    // A timeout the clock cannot add (from a faulty client) means no deadline, not an overflow.
-    auto now = Clock::now();
-    auto room =
-        std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::time_point::max() - now);
-    if (request.timeout_ns < static_cast<uint64_t>(room.count())) {
-      context.deadline_ = now + std::chrono::nanoseconds(request.timeout_ns);
-    }
-  }
-  BufferCache* cache = connection->cache.get();
+  context.deadline_ = RequestDeadline(request);
   Status status;
-  // Garbage from the client: the call fails with INTERNAL and the connection is closed.
-  auto violation = [&status, violated](const char* what) {
+  if (const char* what = DecodeRequest(connection->cache.get(), request, &call->request_,
+                                       &context.client_metadata_);
+      what != nullptr) {
+    // Garbage from the client: the call fails with INTERNAL and the connection is closed.
     *violated = true;
     status = Status(StatusCode::INTERNAL, std::string("the client broke the protocol (") + what +
                                               "); the server closed the connection");
-  };
-  if (request.kind() != DescriptorKind::kRequest) violation("a descriptor that is not a request");
-  // Take both blocks before judging either, so that neither leaks when the other is invalid.
-  if (!status.ok()) {
-  } else if (request.flags & kPayloadInBlock) {
-    if (!cache->AdoptMessage(request.payload.block, &call->request_)) {
-      violation("an invalid payload block");
-    }
-  } else if (request.inline_length <= kInlinePayloadBytes) {
-    BufferCache::InlineMessage(request.payload.inline_bytes, request.inline_length,
-                               &call->request_);
-  } else {
-    violation("an invalid inline length");
-  }
-  if (request.flags & kHasMetadata) {
-    uint64_t capacity = 0;
-    const uint8_t* bytes = cache->AdoptWhole(request.metadata_offset, &capacity);
-    Metadata* sections[kMetadataSectionCount] = {&context.client_metadata_, nullptr, nullptr};
-    if ((bytes == nullptr || !DecodeMetadata(bytes, capacity, nullptr, sections)) && status.ok()) {
-      violation("an invalid metadata block");
-    }
-    if (bytes != nullptr) cache->Release(request.metadata_offset);
   }
   if (status.ok() && request.code >= service->methods().size()) {
     status = Status(
@@ -489,7 +416,7 @@ Status ServerRuntime::Decode(Connection* connection, const Message& request, Ser
 void ServerRuntime::StartAsync(Connection* connection, ServerCall* call,
                                const AsyncMethodHandler& handler) {
   {
-    std::lock_guard<std::mutex> lock(async_mutex_);
+    MutexLock lock(&async_mutex_);
     ++async_calls_;
   }
   connection->handlers_running.fetch_add(1, std::memory_order_relaxed);
@@ -506,8 +433,8 @@ void ServerRuntime::FinishAsync(ServerCall* call, Status status) {
   Respond(connection, call->call_id_, status, &call->context_, &call->response_);
   delete call;
   connection->handlers_running.fetch_sub(1, std::memory_order_release);
-  std::lock_guard<std::mutex> lock(async_mutex_);
-  if (--async_calls_ == 0) async_done_.notify_all();
+  MutexLock lock(&async_mutex_);
+  if (--async_calls_ == 0) async_done_.SignalAll();
 }
 
 void ServerRuntime::CloseForViolation(Connection* connection) {
@@ -539,16 +466,6 @@ Status ServerRuntime::Conclude(const ServerContext& context, const ServerRespons
     status = Status(StatusCode::DEADLINE_EXCEEDED, "deadline exceeded while the handler ran");
   }
   return status;
-}
-
-bool ServerRuntime::TakeCallToken(Metadata* metadata, uint64_t* token) {
-  if (metadata->empty()) return false;  // most calls: no lookup, no key to build
-  auto entry = metadata->find(kCallTokenKey);
-  if (entry == metadata->end()) return false;
-  bool valid = entry->second.size() == sizeof(*token);
-  if (valid) std::memcpy(token, entry->second.data(), sizeof(*token));
-  metadata->erase(entry);
-  return valid && *token != 0;
 }
 
 Status ServerRuntime::RunAtMostOnce(uint64_t token, const MethodHandler& handler,
@@ -597,40 +514,17 @@ Status ServerRuntime::RunAtMostOnce(uint64_t token, const MethodHandler& handler
 
 void ServerRuntime::Respond(Connection* connection, uint64_t call_id, const Status& status,
                             const ServerContext* context, ServerResponse* response) {
-  BufferCache* cache = connection->cache.get();
-  uint64_t client = connection->view.endpoint(Side::kClient);
   Message message;
-  message.call_id = call_id;
-  message.flags = static_cast<uint16_t>(DescriptorKind::kResponse);
-  message.code = static_cast<uint32_t>(status.error_code());
-  if (status.ok() && response->buffer_.valid()) {
-    message.flags |= kPayloadInBlock;
-    message.payload.block = cache->Publish(&response->buffer_, client);
-  } else if (status.ok()) {
-    message.inline_length = static_cast<uint16_t>(response->inline_size_);
-    std::memcpy(message.payload.inline_bytes, response->inline_, response->inline_size_);
-  }
-  MetadataSet set;
-  set.status_message = &status.error_message();
-  set.sections[static_cast<int>(MetadataSection::kInitial)] = &context->initial_metadata_;
-  set.sections[static_cast<int>(MetadataSection::kTrailing)] = &context->trailing_metadata_;
-  if (!status.error_message().empty() || !context->initial_metadata_.empty() ||
-      !context->trailing_metadata_.empty()) {
-    uint64_t bytes = EncodedMetadataBytes(set);
-    uint64_t block;
-    if (cache->AllocateBlock(bytes, &block).ok()) {
-      EncodeMetadata(set, cache->PayloadOf(block));
-      cache->PublishBlock(block, bytes, client);
-      message.flags |= kHasMetadata;
-      message.metadata_offset = block;
-    }
-  }
+  EncodeResponse(
+      connection->cache.get(), connection->view.endpoint(Side::kClient), call_id, status,
+      &response->buffer_,
+      std::string_view(reinterpret_cast<const char*>(response->inline_), response->inline_size_),
+      context->initial_metadata_, context->trailing_metadata_, &message);
   uint64_t position;
   if (!connection->responses.TryClaim(&position)) {
     // A client that follows the protocol never has more calls outstanding than the ring holds,
     // so a full ring means it sent more than it may, or stopped reading: close it.
-    if (message.flags & kPayloadInBlock) cache->Release(message.payload.block.block_offset);
-    if (message.flags & kHasMetadata) cache->Release(message.metadata_offset);
+    ReleaseEncoded(connection->cache.get(), message);
     CloseForViolation(connection);
     return;
   }

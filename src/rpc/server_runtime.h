@@ -4,9 +4,7 @@
 #define NOTNETS_RPC_SERVER_RUNTIME_H_
 
 #include <atomic>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <unordered_set>
 #include <vector>
@@ -18,37 +16,11 @@
 #include "pool/call_window.h"
 #include "pool/directory.h"
 #include "pool/process_identity.h"
-#include "rpc/buffer_cache.h"
+#include "rpc/connection_scheduler.h"
+#include "rpc/mutex.h"
+#include "rpc/server_connection.h"
 
 namespace notnets::internal {
-
-// A service this server registered in the directory.
-struct RegisteredService {
-  Service* service;
-  ServiceRef ref;
-};
-
-// One client's connection as a server holds it.
-struct ServerConnection {
-  ServerConnection(const ConnectionView& view, const RegisteredService* service,
-                   std::shared_ptr<Pool> pool);
-  ConnectionView view;
-  const RegisteredService* service;
-  std::shared_ptr<BufferCache> cache;
-  RingReader requests;
-  RingWriter responses;
-  std::atomic_flag polling = ATOMIC_FLAG_INIT;  // held while reading `requests`
-  // Calls taken and not yet answered (synchronous handlers running, asynchronous calls not yet
-  // finished): the connection is not retired while there are any.
-  std::atomic<uint32_t> handlers_running{0};
-  std::atomic<uint32_t> requests_taken{0};  // written by the poller, read by CoolDown
-  uint32_t taken_at_cool_down = 0;          // CoolDown only
-  uint32_t quiet_intervals = 0;             // CoolDown only
-  ProcessIdentity client;                   // read once at accept
-  std::atomic<bool> client_dead{false};     // set by housekeeping
-  std::atomic<bool> violated{false};        // the client sent garbage: closed
-  bool retired = false;                     // guarded by `polling`
-};
 
 class ServerRuntime {
  public:
@@ -102,23 +74,22 @@ class ServerRuntime {
   // Polls the next `turns` connections in round-robin order (cold ones only, unless
   // `check_closed`); a connection that had a request becomes hot.
   bool PollInTurn(uint32_t used, uint32_t turns, bool check_closed);
-  // Under housekeeping: turns connections that stayed quiet cold.
-  void CoolDown();
-  bool IsHot(uint32_t slot) const;
-  void SetHot(uint32_t slot, bool hot);
+  // Turns connections that stayed quiet cold.
+  void CoolDown() NOTNETS_REQUIRES(housekeeping_);
   // An idle worker sleeps on the doorbell until a client rings it (or kIdleSleep passes).
   void SleepUntilRung();
   // True if a request or a connection is waiting, or the server is stopping.
   bool HasWork() const;
   bool AcceptPending();
   // Marks the connections whose client process has died (at most every kClientCheckInterval).
-  void CheckClients();
+  void CheckClients() NOTNETS_REQUIRES(housekeeping_);
   // Starts serving a connection; false if it is open here already.
-  bool Accept(const RegisteredService& service, const ConnectionView& view);
-  // Under `polling`: leaves a connection whose client has gone.
-  void Retire(uint32_t slot, Connection* connection);
+  bool Accept(const RegisteredService& service, const ConnectionView& view)
+      NOTNETS_EXCLUDES(retired_mutex_);
+  // Leaves a connection whose client has gone.
+  void Retire(uint32_t slot, Connection* connection) NOTNETS_REQUIRES(connection->polling);
   // Frees retired connections no worker can still be looking at.
-  void ReclaimRetired();
+  void ReclaimRetired() NOTNETS_EXCLUDES(retired_mutex_);
   void Handle(Connection* connection, const Message& request);
   // Starts an asynchronous call: the call keeps the connection (and the server) until Finish.
   void StartAsync(Connection* connection, ServerCall* call, const AsyncMethodHandler& handler);
@@ -133,8 +104,6 @@ class ServerRuntime {
   // Runs a handler, turning exceptions and a passed deadline into their statuses.
   Status RunHandler(const MethodHandler& handler, ServerContext* context,
                     const ReceivedMessage& request, ServerResponse* response);
-  // Takes an at-most-once call's token out of the request headers; false if there is none.
-  static bool TakeCallToken(Metadata* metadata, uint64_t* token);
   // Runs an at-most-once call through the pool's window of recent results.
   Status RunAtMostOnce(uint64_t token, const MethodHandler& handler, ServerContext* context,
                        const ReceivedMessage& request, ServerResponse* response);
@@ -147,29 +116,24 @@ class ServerRuntime {
   CallWindow window_;
   std::vector<RegisteredService> services_;
   Doorbell doorbell_;
-  std::unique_ptr<std::atomic<Connection*>[]> connections_;
-  std::atomic<uint32_t> connection_slots_used_{0};  // high-water mark of connections_
-  std::unique_ptr<std::atomic<uint64_t>[]> hot_;    // bit per slot: polled on every pass
-  // Bit per word of hot_ that may have a bit set: a pass looks only at those words, so that
-  // thousands of idle connections cost it nothing.
-  std::atomic<uint64_t> hot_words_[kMaxConnections / 64 / 64] = {};
-  std::atomic<uint32_t> cursor_{0};                   // next slot to poll in turn
-  std::atomic_flag housekeeping_ = ATOMIC_FLAG_INIT;  // one worker accepts and reclaims at a time
-  std::chrono::steady_clock::time_point next_client_check_;  // guarded by housekeeping_
-  std::chrono::steady_clock::time_point next_cool_down_;     // guarded by housekeeping_
-  std::mutex retired_mutex_;
-  std::vector<Retired> retired_;              // guarded by retired_mutex_
-  std::unordered_set<uint64_t> open_blocks_;  // connections served now; guarded by retired_mutex_
+  ConnectionScheduler<Connection, kMaxConnections> connections_;
+  TryFlag housekeeping_;  // one worker accepts and reclaims at a time
+  std::chrono::steady_clock::time_point next_client_check_ NOTNETS_GUARDED_BY(housekeeping_);
+  std::chrono::steady_clock::time_point next_cool_down_ NOTNETS_GUARDED_BY(housekeeping_);
+  Mutex retired_mutex_;
+  std::vector<Retired> retired_ NOTNETS_GUARDED_BY(retired_mutex_);
+  std::unordered_set<uint64_t> open_blocks_
+      NOTNETS_GUARDED_BY(retired_mutex_);  // connections served now
   const uint32_t worker_count_;
   std::unique_ptr<std::atomic<uint64_t>[]> worker_passes_;  // passes each worker completed
   std::vector<std::thread> workers_;
   std::atomic<bool> stopping_{false};
-  std::mutex async_mutex_;
-  std::condition_variable async_done_;
-  uint64_t async_calls_ = 0;  // started and not yet finished; guarded by async_mutex_
-  std::mutex shutdown_mutex_;
-  std::condition_variable shutdown_done_;
-  bool shut_down_ = false;
+  Mutex async_mutex_;
+  CondVar async_done_;
+  uint64_t async_calls_ NOTNETS_GUARDED_BY(async_mutex_) = 0;  // started and not yet finished
+  Mutex shutdown_mutex_;
+  CondVar shutdown_done_;
+  bool shut_down_ NOTNETS_GUARDED_BY(shutdown_mutex_) = false;
 };
 
 }  // namespace notnets::internal

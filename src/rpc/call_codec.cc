@@ -1,0 +1,192 @@
+#include "rpc/call_codec.h"
+
+#include <cstring>
+#include <iterator>
+
+#include "rpc/metadata_codec.h"
+
+namespace notnets::internal {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Puts `payload` inline or in a block published to `reader`.
+Status EncodePayload(BufferCache* cache, uint64_t reader, OutgoingPayload payload,
+                     Message* message) {
+  if (payload.buffer != nullptr) {
+    if (!payload.buffer->valid()) {
+      return Status(StatusCode::INVALID_ARGUMENT,
+                    "the request buffer is empty; obtain it from Channel::AllocateMessage");
+    }
+    message->flags |= kPayloadInBlock;
+    message->payload.block = cache->Publish(payload.buffer, reader);
+    return Status();
+  }
+  if (payload.bytes.size() <= kInlinePayloadBytes) {
+    message->inline_length = static_cast<uint16_t>(payload.bytes.size());
+    if (!payload.bytes.empty()) {
+      std::memcpy(message->payload.inline_bytes, payload.bytes.data(), payload.bytes.size());
+    }
+    return Status();
+  }
+  uint64_t block;
+  Status status = cache->AllocateBlock(payload.bytes.size(), &block);
+  if (!status.ok()) return status;
+  // The bytes may come from a received message; see ServerResponse::Copy.
+  std::memmove(cache->PayloadOf(block), payload.bytes.data(), payload.bytes.size());
+  cache->PublishBlock(block, payload.bytes.size(), reader);
+  message->flags |= kPayloadInBlock;
+  message->payload.block = BlockPayload{block, payload.bytes.size()};
+  return Status();
+}
+
+// Puts `set` in a metadata block published to `reader`.
+Status EncodeMetadataBlock(BufferCache* cache, uint64_t reader, const MetadataSet& set,
+                           Message* message) {
+  uint64_t bytes = EncodedMetadataBytes(set);
+  uint64_t block;
+  Status status = cache->AllocateBlock(bytes, &block);
+  if (!status.ok()) return status;
+  EncodeMetadata(set, cache->PayloadOf(block));
+  cache->PublishBlock(block, bytes, reader);
+  message->flags |= kHasMetadata;
+  message->metadata_offset = block;
+  return Status();
+}
+
+// Takes the payload the peer sent, inline or in a block.
+DecodeError DecodePayload(BufferCache* cache, const Message& message, ReceivedMessage* payload) {
+  if (message.flags & kPayloadInBlock) {
+    return cache->AdoptMessage(message.payload.block, payload) ? DecodeError::kNone
+                                                               : DecodeError::kPayloadBlock;
+  }
+  if (message.inline_length > kInlinePayloadBytes) return DecodeError::kInlineLength;
+  BufferCache::InlineMessage(message.payload.inline_bytes, message.inline_length, payload);
+  return DecodeError::kNone;
+}
+
+// Takes, decodes and releases the metadata block the peer sent.
+DecodeError DecodeMetadataBlock(BufferCache* cache, const Message& message,
+                                std::string* status_message,
+                                Metadata* const sections[kMetadataSectionCount]) {
+  uint64_t capacity = 0;
+  const uint8_t* bytes = cache->AdoptWhole(message.metadata_offset, &capacity);
+  if (bytes == nullptr) return DecodeError::kMetadataBlock;
+  bool decoded = DecodeMetadata(bytes, capacity, status_message, sections);
+  cache->Release(message.metadata_offset);
+  return decoded ? DecodeError::kNone : DecodeError::kMetadataEncoding;
+}
+
+}  // namespace
+
+const char* DecodeErrorName(DecodeError error) {
+  // In the order of DecodeError.
+  static constexpr const char* kNames[] = {"none",        "metadata block", "metadata encoding",
+                                           "status code", "payload block",  "inline length"};
+  static_assert(std::size(kNames) == static_cast<size_t>(DecodeError::kInlineLength) + 1);
+  return kNames[static_cast<int>(error)];
+}
+
+Status EncodeRequest(BufferCache* cache, uint64_t server, uint32_t method, uint64_t timeout_ns,
+                     OutgoingPayload payload, const Metadata& headers, uint64_t call_token,
+                     Message* message) {
+  message->code = method;
+  message->flags = static_cast<uint16_t>(DescriptorKind::kRequest);
+  message->timeout_ns = timeout_ns;
+  Status status = EncodePayload(cache, server, payload, message);
+  if (!status.ok()) return status;
+  MetadataSet set;
+  Metadata with_token;
+  if (call_token != 0) {
+    with_token = headers;
+    with_token.emplace(kCallTokenKey,
+                       std::string(reinterpret_cast<const char*>(&call_token), sizeof(call_token)));
+    set.sections[static_cast<int>(MetadataSection::kRequest)] = &with_token;
+  } else if (!headers.empty()) {
+    set.sections[static_cast<int>(MetadataSection::kRequest)] = &headers;
+  } else {
+    return Status();
+  }
+  status = EncodeMetadataBlock(cache, server, set, message);
+  if (!status.ok()) ReleaseEncoded(cache, *message);
+  return status;
+}
+
+const char* DecodeRequest(BufferCache* cache, const Message& request, ReceivedMessage* payload,
+                          Metadata* headers) {
+  bool is_request = request.kind() == DescriptorKind::kRequest;
+  DecodeError payload_error =
+      is_request ? DecodePayload(cache, request, payload) : DecodeError::kNone;
+  DecodeError metadata_error = DecodeError::kNone;
+  if (request.flags & kHasMetadata) {
+    Metadata* sections[kMetadataSectionCount] = {headers, nullptr, nullptr};
+    metadata_error = DecodeMetadataBlock(cache, request, nullptr, sections);
+  }
+  if (!is_request) return "a descriptor that is not a request";
+  if (payload_error == DecodeError::kPayloadBlock) return "an invalid payload block";
+  if (payload_error == DecodeError::kInlineLength) return "an invalid inline length";
+  if (metadata_error != DecodeError::kNone) return "an invalid metadata block";
+  return nullptr;
+}
+
+Clock::time_point RequestDeadline(const Message& request) {
+  if (request.timeout_ns == 0) return Clock::time_point::max();
+  auto now = Clock::now();
+  auto room = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::time_point::max() - now);
+  if (request.timeout_ns >= static_cast<uint64_t>(room.count())) return Clock::time_point::max();
+  return now + std::chrono::nanoseconds(request.timeout_ns);
+}
+
+bool TakeCallToken(Metadata* headers, uint64_t* token) {
+  if (headers->empty()) return false;  // most calls: no lookup, no key to build
+  auto entry = headers->find(kCallTokenKey);
+  if (entry == headers->end()) return false;
+  bool valid = entry->second.size() == sizeof(*token);
+  if (valid) std::memcpy(token, entry->second.data(), sizeof(*token));
+  headers->erase(entry);
+  return valid && *token != 0;
+}
+
+void EncodeResponse(BufferCache* cache, uint64_t client, uint64_t call_id, const Status& status,
+                    MessageBuffer* buffer, std::string_view inline_bytes,
+                    const Metadata& initial_metadata, const Metadata& trailing_metadata,
+                    Message* message) {
+  message->call_id = call_id;
+  message->flags = static_cast<uint16_t>(DescriptorKind::kResponse);
+  message->code = static_cast<uint32_t>(status.error_code());
+  if (status.ok()) {
+    // Inline bytes fit the descriptor, and a valid buffer is published: this cannot fail.
+    bool in_buffer = buffer != nullptr && buffer->valid();
+    EncodePayload(cache, client, OutgoingPayload{inline_bytes, in_buffer ? buffer : nullptr},
+                  message);
+  }
+  if (status.error_message().empty() && initial_metadata.empty() && trailing_metadata.empty()) {
+    return;
+  }
+  MetadataSet set;
+  set.status_message = &status.error_message();
+  set.sections[static_cast<int>(MetadataSection::kInitial)] = &initial_metadata;
+  set.sections[static_cast<int>(MetadataSection::kTrailing)] = &trailing_metadata;
+  EncodeMetadataBlock(cache, client, set, message);  // no room: the call still gets its code
+}
+
+DecodeError DecodeResponse(BufferCache* cache, const Message& response, StatusCode* code,
+                           std::string* status_message, Metadata* initial_metadata,
+                           Metadata* trailing_metadata, ReceivedMessage* payload) {
+  if (response.flags & kHasMetadata) {
+    Metadata* sections[kMetadataSectionCount] = {nullptr, initial_metadata, trailing_metadata};
+    DecodeError error = DecodeMetadataBlock(cache, response, status_message, sections);
+    if (error != DecodeError::kNone) return error;
+  }
+  if (!IsValidStatusCode(static_cast<int>(response.code))) return DecodeError::kStatusCode;
+  *code = static_cast<StatusCode>(response.code);
+  return DecodePayload(cache, response, payload);
+}
+
+void ReleaseEncoded(BufferCache* cache, const Message& message) {
+  if (message.flags & kPayloadInBlock) cache->Release(message.payload.block.block_offset);
+  if (message.flags & kHasMetadata) cache->Release(message.metadata_offset);
+}
+
+}  // namespace notnets::internal

@@ -1,0 +1,17 @@
+#include "rpc/server_connection.h"
+
+#include "pool/pool_mapping.h"
+
+namespace notnets::internal {
+
+ServerConnection::ServerConnection(const ConnectionView& view, const RegisteredService* service,
+                                   std::shared_ptr<Pool> pool)
+    : view(view),
+      service(service),
+      cache(std::make_shared<BufferCache>(pool, view.endpoint(Side::kServer))),
+      requests(view.request_slots(), view.capacity, &view.responses->peer_consumed,
+               &pool->mapping().visibility()),
+      responses(view.response_slots(), view.capacity, &view.requests->peer_consumed,
+                &pool->mapping().visibility()) {}
+
+}  // namespace notnets::internal

@@ -1,0 +1,50 @@
+// One client's connection as a server holds it, and the service it reached.
+#ifndef NOTNETS_RPC_SERVER_CONNECTION_H_
+#define NOTNETS_RPC_SERVER_CONNECTION_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+#include "channel/connection.h"
+#include "channel/ring.h"
+#include "notnets/server.h"
+#include "pool/directory.h"
+#include "pool/process_identity.h"
+#include "rpc/buffer_cache.h"
+#include "rpc/mutex.h"
+
+namespace notnets::internal {
+
+// A service this server registered in the directory.
+struct RegisteredService {
+  Service* service;
+  ServiceRef ref;
+};
+
+// The server's end of one connection: the ring it reads requests from, the ring it answers in,
+// and what the workers and housekeeping know about it.
+struct ServerConnection {
+  ServerConnection(const ConnectionView& view, const RegisteredService* service,
+                   std::shared_ptr<Pool> pool);
+  ConnectionView view;
+  const RegisteredService* service;
+  std::shared_ptr<BufferCache> cache;
+  RingReader requests;
+  RingWriter responses;
+  TryFlag polling;  // held while reading `requests`
+  // Calls taken and not yet answered (synchronous handlers running, asynchronous calls not yet
+  // finished): the connection is not retired while there are any.
+  std::atomic<uint32_t> handlers_running{0};
+  std::atomic<uint32_t> requests_taken{0};  // written by the poller, read by CoolDown
+  uint32_t taken_at_cool_down = 0;          // CoolDown only
+  uint32_t quiet_intervals = 0;             // CoolDown only
+  ProcessIdentity client;                   // read once at accept
+  std::atomic<bool> client_dead{false};     // set by housekeeping
+  std::atomic<bool> violated{false};        // the client sent garbage: closed
+  bool retired NOTNETS_GUARDED_BY(polling) = false;
+};
+
+}  // namespace notnets::internal
+
+#endif  // NOTNETS_RPC_SERVER_CONNECTION_H_
