@@ -1,5 +1,5 @@
 // The doorbell: a ring wakes a sleeper; a ring with nobody asleep costs no wake-up.
-#include "channel/doorbell.h"
+#include "pool/doorbell.h"
 
 #include <chrono>
 #include <thread>
