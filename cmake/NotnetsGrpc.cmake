@@ -4,7 +4,9 @@
 # into ${CMAKE_CURRENT_BINARY_DIR}/notnets_generated, and builds the results into <target>:
 # its sources get foo.pb.cc, foo.grpc.pb.cc and foo.notnets.pb.cc, its include directories the
 # output directory (so "foo.grpc.pb.h" is found), and it links notnets::grpc, gRPC::grpc++ and
-# protobuf::libprotobuf. Relative paths are taken from the current source directory.
+# protobuf::libprotobuf (notnets::grpc brings the C++20 the generated code needs). Relative paths
+# are taken from the current source directory. find_package(notnets) defines it too, when the
+# package holds the gRPC integration.
 #
 # Each proto is compiled with its own directory first on the proto path, so it is known to
 # protoc (and to its generated code) by its bare file name; protos that import one another must
@@ -54,9 +56,9 @@ function(notnets_grpc_generate)
         --grpc_out=${out_dir}
         --plugin=protoc-gen-grpc=$<TARGET_FILE:gRPC::grpc_cpp_plugin>
         --notnets_out=${out_dir}
-        --plugin=protoc-gen-notnets=$<TARGET_FILE:protoc-gen-notnets>
+        --plugin=protoc-gen-notnets=$<TARGET_FILE:notnets::protoc-gen-notnets>
         ${abs_proto}
-      DEPENDS ${abs_proto} protobuf::protoc gRPC::grpc_cpp_plugin protoc-gen-notnets
+      DEPENDS ${abs_proto} protobuf::protoc gRPC::grpc_cpp_plugin notnets::protoc-gen-notnets
       COMMENT "Generating protobuf, gRPC and notnets code for ${proto}"
       VERBATIM)
     target_sources(${arg_TARGET} PRIVATE ${sources})

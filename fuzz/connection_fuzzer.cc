@@ -36,6 +36,7 @@
 #include "notnets/server.h"
 #include "pool/call_window.h"
 #include "pool/directory.h"
+#include "pool/pool_access.h"
 #include "rpc/buffer_cache.h"
 #include "rpc/metadata_codec.h"
 #include "rpc/server_runtime.h"
@@ -135,7 +136,9 @@ struct World {
 // The client's side of one connection, built as ClientConnection builds it.
 struct Client {
   Client(const std::shared_ptr<Pool>& pool, uint32_t capacity)
-      : mapping(pool->mapping()), allocator(&mapping), directory(&mapping, &allocator) {
+      : mapping(internal::PoolAccess::mapping(*pool)),
+        allocator(&mapping),
+        directory(&mapping, &allocator) {
     internal::ServiceView found;
     Status status = directory.Lookup(kServiceName, &found);
     if (status.ok()) status = internal::CreateConnection(&allocator, capacity, found.ref, &view);

@@ -14,6 +14,7 @@
 
 #include "notnets/message.h"
 #include "notnets/pool.h"
+#include "pool/pool_access.h"
 #include "pool/pool_mapping.h"
 
 namespace notnets::fuzz {
@@ -51,7 +52,7 @@ class FuzzPool {
   FuzzPool(const std::string& tag, const PoolOptions& options, int mappings);
   // The i-th mapping (each a Pool of its own).
   const std::shared_ptr<Pool>& pool(int i) const { return pools_[i]; }
-  internal::PoolMapping& mapping(int i) const { return pools_[i]->mapping(); }
+  internal::PoolMapping& mapping(int i) const { return internal::PoolAccess::mapping(*pools_[i]); }
 
  private:
   std::vector<std::shared_ptr<Pool>> pools_;

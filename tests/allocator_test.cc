@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "pool/pool_access.h"
 #include "pool/pool_mapping.h"
 #include "test_pool.h"
 
@@ -23,7 +24,7 @@ PoolOptions SmallPool() {
 
 TEST(AllocatorTest, AllocatesBlocksOfTheRightClassInsideTheHeap) {
   TestPool test_pool(SmallPool());
-  PoolMapping& mapping = test_pool.pool()->mapping();
+  PoolMapping& mapping = PoolAccess::mapping(*test_pool.pool());
   Allocator allocator(&mapping);
   for (uint64_t payload : {0ull, 1ull, 192ull, 193ull, 5000ull, 100000ull}) {
     uint64_t offset;
@@ -39,7 +40,7 @@ TEST(AllocatorTest, AllocatesBlocksOfTheRightClassInsideTheHeap) {
 
 TEST(AllocatorTest, FreedBlocksAreReusedAndUsageReturnsToZero) {
   TestPool test_pool(SmallPool());
-  Allocator allocator(&test_pool.pool()->mapping());
+  Allocator allocator(&PoolAccess::mapping(*test_pool.pool()));
   uint64_t first;
   ASSERT_TRUE(allocator.Allocate(1000, 1, &first).ok());
   EXPECT_EQ(allocator.Usage().blocks_in_use, 1u);
@@ -56,7 +57,7 @@ TEST(AllocatorTest, FreedBlocksAreReusedAndUsageReturnsToZero) {
 
 TEST(AllocatorTest, ExhaustionIsResourceExhaustedAndLargerFreeBlocksAreSplit) {
   TestPool test_pool(SmallPool());
-  Allocator allocator(&test_pool.pool()->mapping());
+  Allocator allocator(&PoolAccess::mapping(*test_pool.pool()));
   std::vector<uint64_t> big;
   uint64_t offset;
   while (allocator.Allocate(200000, 1, &offset).ok()) big.push_back(offset);
@@ -79,7 +80,7 @@ TEST(AllocatorTest, ExhaustionIsResourceExhaustedAndLargerFreeBlocksAreSplit) {
 
 TEST(AllocatorTest, MessagesLargerThanThePoolAreRefused) {
   TestPool test_pool(SmallPool());
-  Allocator allocator(&test_pool.pool()->mapping());
+  Allocator allocator(&PoolAccess::mapping(*test_pool.pool()));
   uint64_t offset;
   EXPECT_EQ(allocator.Allocate(8 << 20, 1, &offset).error_code(), StatusCode::RESOURCE_EXHAUSTED);
   EXPECT_EQ(allocator.Allocate(~0ull / 2, 1, &offset).error_code(), StatusCode::RESOURCE_EXHAUSTED);
@@ -87,7 +88,7 @@ TEST(AllocatorTest, MessagesLargerThanThePoolAreRefused) {
 
 TEST(AllocatorTest, ValidBlockRejectsBadOffsets) {
   TestPool test_pool(SmallPool());
-  PoolMapping& mapping = test_pool.pool()->mapping();
+  PoolMapping& mapping = PoolAccess::mapping(*test_pool.pool());
   Allocator allocator(&mapping);
   uint64_t offset;
   ASSERT_TRUE(allocator.Allocate(100, 1, &offset).ok());
@@ -107,7 +108,7 @@ TEST(AllocatorTest, ValidBlockRejectsBadOffsets) {
 
 TEST(AllocatorTest, ConcurrentAllocateAndFreeNeverHandOutABlockTwice) {
   TestPool test_pool(SmallPool());
-  Allocator allocator(&test_pool.pool()->mapping());
+  Allocator allocator(&PoolAccess::mapping(*test_pool.pool()));
   constexpr int kThreads = 4;
   constexpr int kRounds = 2000;
   std::vector<std::thread> threads;

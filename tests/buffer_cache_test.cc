@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "pool/pool_access.h"
 #include "pool/allocator.h"
 #include "pool/block.h"
 #include "pool/pool_mapping.h"
@@ -33,7 +34,7 @@ class BufferCacheTest : public ::testing::Test {
  protected:
   BufferCacheTest()
       : test_pool_(SmallPool(), "cache"),
-        allocator_(&test_pool_.pool()->mapping()),
+        allocator_(&PoolAccess::mapping(*test_pool_.pool())),
         empty_(HeapUsed()) {}
 
   std::shared_ptr<BufferCache> NewCache(uint64_t endpoint) {
@@ -105,7 +106,7 @@ TEST_F(BufferCacheTest, AMessageBufferGoesBackToItsCacheWhenDropped) {
     ASSERT_TRUE(buffer.valid());
     EXPECT_EQ(buffer.size(), 3000u);
     EXPECT_GE(buffer.capacity(), 3000u);
-    offset = test_pool_.pool()->mapping().OffsetOf(buffer.data()) - kBlockHeaderBytes;
+    offset = PoolAccess::mapping(*test_pool_.pool()).OffsetOf(buffer.data()) - kBlockHeaderBytes;
   }
   uint64_t again;
   ASSERT_TRUE(cache->AllocateBlock(3000, &again).ok());
@@ -137,7 +138,7 @@ TEST_F(BufferCacheTest, AdoptRefusesWhatDoesNotValidate) {
   auto reader = NewCache(kReader);
   EXPECT_EQ(reader->Adopt(0, 1), nullptr);
   EXPECT_EQ(reader->Adopt(12345, 1), nullptr);
-  EXPECT_EQ(reader->Adopt(test_pool_.pool()->mapping().heap_end(), 1), nullptr);
+  EXPECT_EQ(reader->Adopt(PoolAccess::mapping(*test_pool_.pool()).heap_end(), 1), nullptr);
 
   // A length beyond the block: refused, and the block (the reader's now) kept for reuse.
   uint64_t block;

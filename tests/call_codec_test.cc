@@ -7,6 +7,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "pool/pool_access.h"
 #include "pool/allocator.h"
 #include "pool/pool_mapping.h"
 #include "rpc/metadata_codec.h"
@@ -34,7 +35,7 @@ class CallCodecTest : public ::testing::Test {
     // Every block went back to a cache, and the caches back to the pool.
     EXPECT_EQ(BlocksInUse(), blocks_before_);
   }
-  uint64_t BlocksInUse() { return Allocator(&pool_.pool()->mapping()).Usage().blocks_in_use; }
+  uint64_t BlocksInUse() { return Allocator(&PoolAccess::mapping(*pool_.pool())).Usage().blocks_in_use; }
   static PoolOptions SmallPool() {
     PoolOptions options;
     options.size_bytes = 4 << 20;

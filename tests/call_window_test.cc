@@ -1,5 +1,6 @@
 // The at-most-once window: a token runs once; its result answers every retry; a call started by a
 // dead server is never run again; finished calls make room for new ones.
+#include "pool/pool_access.h"
 #include "pool/call_window.h"
 
 #include <string>
@@ -33,7 +34,7 @@ class CallWindowTest : public ::testing::Test {
  protected:
   explicit CallWindowTest(uint32_t window_slots = kSlots)
       : test_pool_(SmallPool(window_slots), "window"),
-        mapping_(&test_pool_.pool()->mapping()),
+        mapping_(&PoolAccess::mapping(*test_pool_.pool())),
         allocator_(mapping_),
         window_(mapping_, &allocator_) {}
 

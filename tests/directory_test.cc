@@ -1,5 +1,6 @@
 // The service directory: register, look up, unregister, a full directory, name limits, and
 // taking over the entry of a dead server.
+#include "pool/pool_access.h"
 #include "pool/directory.h"
 
 #include <string>
@@ -29,7 +30,7 @@ class DirectoryTest : public ::testing::Test {
  protected:
   DirectoryTest()
       : test_pool_(SmallPool(), "dir"),
-        mapping_(&test_pool_.pool()->mapping()),
+        mapping_(&PoolAccess::mapping(*test_pool_.pool())),
         allocator_(mapping_),
         directory_(mapping_, &allocator_) {}
 

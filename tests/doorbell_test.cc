@@ -1,6 +1,6 @@
 // The doorbell: a ring wakes a sleeper parked in the kernel; a ring with nobody asleep costs no
 // wake-up; a ring between BeginSleep and Sleep is not lost.
-#include "channel/doorbell.h"
+#include "pool/doorbell.h"
 
 #include <sys/syscall.h>
 #include <unistd.h>

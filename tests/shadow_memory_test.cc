@@ -8,6 +8,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "pool/pool_access.h"
 #include "pool/allocator.h"
 #include "pool/block.h"
 #include "test_pool.h"
@@ -30,7 +31,7 @@ class ShadowMemoryTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(Pool::Attach(test_pool_.name(), &writer_).ok());
     ASSERT_TRUE(Pool::Attach(test_pool_.name(), &reader_).ok());
-    internal::Allocator allocator(&writer_->mapping());
+    internal::Allocator allocator(&internal::PoolAccess::mapping(*writer_));
     ASSERT_TRUE(allocator.Allocate(1000, 1, &block_).ok());
     shadow_ = std::make_unique<ShadowMemory>(std::vector<std::shared_ptr<Pool>>{writer_, reader_},
                                              std::vector<std::string>{"writer", "reader"});
@@ -40,14 +41,14 @@ class ShadowMemoryTest : public ::testing::Test {
   }
   void TearDown() override {
     if (shadow_) shadow_->Stop();
-    internal::Allocator(&writer_->mapping()).Free(block_);
+    internal::Allocator(&internal::PoolAccess::mapping(*writer_)).Free(block_);
   }
 
   uint8_t* Payload(const std::shared_ptr<Pool>& side) const {
-    return side->mapping().At<uint8_t>(block_ + internal::kBlockHeaderBytes);
+    return internal::PoolAccess::mapping(*side).At<uint8_t>(block_ + internal::kBlockHeaderBytes);
   }
   const internal::Visibility& VisibilityOf(const std::shared_ptr<Pool>& side) const {
-    return side->mapping().visibility();
+    return internal::PoolAccess::mapping(*side).visibility();
   }
 
   TestPool test_pool_{NonCoherentPool(), "shadow"};

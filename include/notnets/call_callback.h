@@ -14,8 +14,8 @@ namespace notnets {
 
 // The result of an asynchronous call.
 struct CallResult {
-  Status status;
-  ReceivedMessage response;
+  Status status;             // as Channel::Call would have returned it
+  ReceivedMessage response;  // the response message, read in place in the pool
 };
 
 // Any callable taking a CallResult, held like std::function but move-only and with room for

@@ -18,6 +18,7 @@
 namespace notnets {
 
 namespace internal {
+class ChannelAccess;
 class ChannelCore;
 }  // namespace internal
 
@@ -66,31 +67,21 @@ class Channel {
   // whichever thread reads the response (the channel's completion thread, or a thread waiting in
   // a call on the same channel), or on the calling thread if the call fails before it is sent.
   // `context` must outlive the call. `done` must not block for long: the asynchronous calls it
-  // starts on this channel (without `inline_wait`) are sent when it returns, together with those
-  // of the other callbacks that completed in the same batch, and so are calls of other threads
-  // on this channel made meanwhile.
+  // starts on this channel are sent when it returns, together with those of the other callbacks
+  // that completed in the same batch, and so are calls of other threads on this channel made
+  // meanwhile.
   void CallAsync(std::string_view method, std::string_view request, ClientContext* context,
                  std::function<void(CallResult)> done);
+  // The same with a zero-copy request (from AllocateMessage), sent without copying.
   void CallAsync(std::string_view method, MessageBuffer request, ClientContext* context,
                  std::function<void(CallResult)> done);
-
-  // Asynchronous call that first waits up to `inline_wait` for its answer on the calling thread,
-  // reading responses itself as Call does; only past that the completion thread takes it over.
-  // `done` may so run before this returns. For callers that cannot tell whether their caller
-  // may block (the gRPC integration): a quick answer then costs no thread hand-off.
-  void CallAsync(std::string_view method, MessageBuffer request, ClientContext* context,
-                 std::function<void(CallResult)> done, std::chrono::nanoseconds inline_wait);
-  void CallAsync(std::string_view method, std::string_view request, ClientContext* context,
-                 std::function<void(CallResult)> done, std::chrono::nanoseconds inline_wait);
-  // The same calls with a CallCallback, which holds a callback of up to
+  // The same two calls with a CallCallback, which holds a callback of up to
   // CallCallback::kInlineBytes without allocating (std::function allocates past 16 bytes): for
-  // callers that make many calls. `inline_wait` as above; 0 for none.
+  // callers that make many calls.
   void CallAsync(std::string_view method, std::string_view request, ClientContext* context,
-                 CallCallback done,
-                 std::chrono::nanoseconds inline_wait = std::chrono::nanoseconds(0));
+                 CallCallback done);
   void CallAsync(std::string_view method, MessageBuffer request, ClientContext* context,
-                 CallCallback done,
-                 std::chrono::nanoseconds inline_wait = std::chrono::nanoseconds(0));
+                 CallCallback done);
   // Asynchronous call whose result arrives through a future.
   std::future<CallResult> CallAsync(std::string_view method, std::string_view request,
                                     ClientContext* context);
@@ -106,6 +97,7 @@ class Channel {
   bool Serves(std::string_view method);
 
  private:
+  friend class internal::ChannelAccess;
   explicit Channel(std::unique_ptr<internal::ChannelCore> core);
   std::unique_ptr<internal::ChannelCore> core_;
 };

@@ -28,6 +28,7 @@ class MessageBuffer {
   bool valid() const { return data_ != nullptr; }
   // Writable memory of capacity() bytes.
   uint8_t* data() { return data_; }
+  // The bytes data() may hold: at least the size asked for.
   size_t capacity() const { return capacity_; }
   // The message length that will be sent; starts at the size asked for.
   size_t size() const { return size_; }
@@ -55,8 +56,11 @@ class ReceivedMessage {
   ReceivedMessage& operator=(const ReceivedMessage&) = delete;
   ~ReceivedMessage();
 
+  // The message's bytes, valid while this message holds them.
   const uint8_t* data() const { return pool_data_ != nullptr ? pool_data_ : inline_; }
+  // The message's length in bytes (0 for an empty or released message).
   size_t size() const { return size_; }
+  // data() and size() as a string_view, valid as long as data().
   std::string_view view() const {
     return std::string_view(reinterpret_cast<const char*>(data()), size_);
   }

@@ -18,6 +18,7 @@
 namespace notnets {
 
 namespace internal {
+class PoolAccess;
 class PoolMapping;
 }  // namespace internal
 
@@ -36,6 +37,7 @@ struct PoolOptions {
   uint64_t size_bytes = 64ull << 20;
   // Number of services the directory can hold at once.
   uint32_t max_services = 64;
+  // Whether the pool's users share it cache-coherently; fixed for the pool's life.
   CoherenceMode coherence = CoherenceMode::kCoherent;
   // Recent results of at-most-once calls the pool remembers (ClientContext::set_at_most_once);
   // 64 bytes each. 0 turns at-most-once calls off.
@@ -46,20 +48,22 @@ struct PoolOptions {
 
 // A snapshot of a pool's header and memory use, for tools and tests.
 struct PoolStats {
-  std::string path;
-  uint32_t layout_version = 0;
-  uint64_t size_bytes = 0;
+  std::string path;              // the file behind the pool
+  uint32_t layout_version = 0;   // the version of the pool's memory layout (docs/memory-layout.md)
+  uint64_t size_bytes = 0;       // the whole pool, header and directory included
   uint64_t heap_bytes = 0;       // bytes available to message buffers and connections
   uint64_t heap_used_bytes = 0;  // bytes in blocks that are not free
   uint64_t heap_free_bytes = 0;  // bytes in free blocks and never-used heap
-  uint64_t blocks_in_use = 0;
+  uint64_t blocks_in_use = 0;    // blocks allocated and not yet freed
   CoherenceMode coherence = CoherenceMode::kCoherent;
+  // One registered service, as its directory entry says.
   struct ServiceInfo {
     std::string name;
-    int32_t server_pid = 0;
-    uint32_t method_count = 0;
-    uint64_t connections_accepted = 0;
+    int32_t server_pid = 0;             // the process of its server
+    uint32_t method_count = 0;          // methods it registered
+    uint64_t connections_accepted = 0;  // connections its server has accepted so far
   };
+  // The services registered in the directory.
   std::vector<ServiceInfo> services;
 };
 
@@ -98,10 +102,8 @@ class Pool {
   // Reads the pool's header, directory and heap.
   PoolStats Stats() const;
 
-  // For the runtime's own use.
-  internal::PoolMapping& mapping() const { return *mapping_; }
-
  private:
+  friend class internal::PoolAccess;
   explicit Pool(std::unique_ptr<internal::PoolMapping> mapping);
   std::unique_ptr<internal::PoolMapping> mapping_;
 };

@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "notnets/limits.h"
 #include "notnets/message.h"
 #include "notnets/metadata.h"
 #include "notnets/pool.h"
@@ -75,7 +76,7 @@ class ServerResponse {
  private:
   friend class internal::ServerRuntime;
   friend class ServerCall;
-  static constexpr size_t kInlineCapacity = 24;
+  static constexpr size_t kInlineCapacity = kInlineMessageBytes;
   explicit ServerResponse(internal::BufferCache* cache) : cache_(cache) {}
   internal::BufferCache* cache_;
   MessageBuffer buffer_;
@@ -91,6 +92,7 @@ class ServerCall {
  public:
   ServerCall(const ServerCall&) = delete;
   ServerCall& operator=(const ServerCall&) = delete;
+  // The call's context, request and response, valid until Finish.
   ServerContext* context() { return &context_; }
   const ReceivedMessage& request() const { return request_; }
   ServerResponse* response() { return &response_; }
@@ -125,6 +127,8 @@ using AsyncMethodHandler = std::function<void(ServerCall* call)>;
 // A named service and its methods. Register it with a ServerBuilder; it must outlive the Server.
 class Service {
  public:
+  // A service that clients find under `name` (1..176 bytes, unique among the pool's live
+  // services).
   explicit Service(std::string name) : name_(std::move(name)) {}
   // Adds a method; names are unique within the service.
   void AddMethod(std::string name, MethodHandler handler) {
@@ -134,13 +138,16 @@ class Service {
   void AddAsyncMethod(std::string name, AsyncMethodHandler handler) {
     methods_.push_back({std::move(name), nullptr, std::move(handler)});
   }
+  // The name clients connect to.
   const std::string& name() const { return name_; }
 
+  // A method as added, with exactly one of its two handlers set.
   struct Method {
     std::string name;
     MethodHandler handler;             // set for a method added with AddMethod
     AsyncMethodHandler async_handler;  // set for a method added with AddAsyncMethod
   };
+  // The methods in the order they were added.
   const std::vector<Method>& methods() const { return methods_; }
 
  private:
@@ -167,6 +174,7 @@ class Server {
 // Builds and starts a Server, named as in grpc::ServerBuilder.
 class ServerBuilder {
  public:
+  // A builder of a server in `pool`, whose directory the services are registered in.
   explicit ServerBuilder(std::shared_ptr<Pool> pool) : pool_(std::move(pool)) {}
   // Serves `service` (not owned; must outlive the server).
   ServerBuilder& RegisterService(Service* service) {

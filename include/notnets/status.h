@@ -49,7 +49,9 @@ class Status {
 
   // True if the code is OK.
   bool ok() const { return code_ == StatusCode::OK; }
+  // The code, as grpc::Status::error_code().
   StatusCode error_code() const { return code_; }
+  // What happened and what to do; empty for OK.
   const std::string& error_message() const { return message_; }
 
   // "OK", or "<CODE_NAME>: <message>".

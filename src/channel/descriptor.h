@@ -5,11 +5,13 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "notnets/limits.h"
 #include "pool/shared_memory.h"
 
 namespace notnets::internal {
 
-inline constexpr size_t kInlinePayloadBytes = 24;
+// The bytes of a payload carried inline: the public promise, which the layout below must keep.
+inline constexpr size_t kInlinePayloadBytes = kInlineMessageBytes;
 
 // What a descriptor carries (low bits of Descriptor::flags).
 enum class DescriptorKind : uint16_t {
@@ -52,6 +54,9 @@ static_assert(offsetof(Descriptor, code) == 16);
 static_assert(offsetof(Descriptor, timeout_ns) == 24);
 static_assert(offsetof(Descriptor, metadata_offset) == 32);
 static_assert(offsetof(Descriptor, payload) == 40);
+// The inline payload fills the rest of the descriptor's cache line: no more, no less.
+static_assert(offsetof(Descriptor, payload) + kInlinePayloadBytes == kCacheLineBytes);
+static_assert(sizeof(BlockPayload) <= kInlinePayloadBytes);
 
 // The fields of a descriptor without its sequence word: what a reader copies out of the ring.
 struct Message {

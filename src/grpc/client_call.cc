@@ -10,11 +10,12 @@
 #include <random>
 #include <vector>
 
-#include "channel/descriptor.h"
 #include "grpc/deferrer.h"
 #include "grpc/message_io.h"
 #include "grpc/wire.h"
 #include "notnets/grpc/channel.h"
+#include "notnets/limits.h"
+#include "rpc/channel_access.h"
 
 namespace notnets::grpc::internal {
 
@@ -94,10 +95,12 @@ class OutgoingRequest {
             notnets::CallCallback done,
             std::chrono::nanoseconds inline_wait = std::chrono::nanoseconds(0)) {
     if (buffer_.valid()) {
-      channel->CallAsync(method, std::move(buffer_), context, std::move(done), inline_wait);
+      notnets::internal::ChannelAccess::CallAsync(channel, method, std::move(buffer_), context,
+                                                  std::move(done), inline_wait);
     } else {
-      channel->CallAsync(method, std::string_view(reinterpret_cast<const char*>(small_), size_),
-                         context, std::move(done), inline_wait);
+      notnets::internal::ChannelAccess::CallAsync(
+          channel, method, std::string_view(reinterpret_cast<const char*>(small_), size_), context,
+          std::move(done), inline_wait);
     }
   }
 
@@ -117,7 +120,7 @@ class OutgoingRequest {
   }
 
   // A request this small travels inside the call's descriptor.
-  uint8_t small_[notnets::internal::kInlinePayloadBytes];
+  uint8_t small_[notnets::kInlineMessageBytes];
   size_t size_ = 0;
   notnets::MessageBuffer buffer_;
 };

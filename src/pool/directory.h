@@ -8,9 +8,9 @@
 #include <string_view>
 #include <vector>
 
-#include "channel/doorbell.h"
 #include "notnets/status.h"
 #include "pool/allocator.h"
+#include "pool/doorbell.h"
 #include "pool/pool_mapping.h"
 #include "pool/shared_memory.h"
 

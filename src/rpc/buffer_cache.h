@@ -14,6 +14,7 @@
 #include "notnets/status.h"
 #include "pool/allocator.h"
 #include "pool/layout.h"
+#include "pool/pool_access.h"
 
 namespace notnets::internal {
 
@@ -23,7 +24,7 @@ class BufferCache : public std::enable_shared_from_this<BufferCache> {
  public:
   // Blocks are owned by `endpoint` while in this cache or being written.
   BufferCache(std::shared_ptr<Pool> pool, uint64_t endpoint)
-      : pool_(std::move(pool)), allocator_(&pool_->mapping()), endpoint_(endpoint) {}
+      : pool_(std::move(pool)), allocator_(&PoolAccess::mapping(*pool_)), endpoint_(endpoint) {}
   // Returns every cached block to the pool.
   ~BufferCache();
   BufferCache(const BufferCache&) = delete;

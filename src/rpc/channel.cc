@@ -1,5 +1,6 @@
 #include "notnets/channel.h"
 
+#include "rpc/channel_access.h"
 #include "rpc/channel_core.h"
 
 namespace notnets {
@@ -47,38 +48,16 @@ void Channel::CallAsync(std::string_view method, MessageBuffer request, ClientCo
   CallAsync(method, std::move(request), context, CallCallback(std::move(done)));
 }
 
-void Channel::CallAsync(std::string_view method, MessageBuffer request, ClientContext* context,
-                        std::function<void(CallResult)> done,
-                        std::chrono::nanoseconds inline_wait) {
-  CallAsync(method, std::move(request), context, CallCallback(std::move(done)), inline_wait);
-}
-
 void Channel::CallAsync(std::string_view method, std::string_view request, ClientContext* context,
-                        std::function<void(CallResult)> done,
-                        std::chrono::nanoseconds inline_wait) {
-  CallAsync(method, request, context, CallCallback(std::move(done)), inline_wait);
-}
-
-void Channel::CallAsync(std::string_view method, std::string_view request, ClientContext* context,
-                        CallCallback done, std::chrono::nanoseconds inline_wait) {
-  Status status;
-  internal::ClientConnection* connection = core_->Ready(context, &status);
-  if (connection == nullptr) {
-    done(CallResult{status, ReceivedMessage()});
-    return;
-  }
-  connection->CallAsync(method, {request, nullptr}, context, std::move(done), inline_wait);
+                        CallCallback done) {
+  internal::ChannelAccess::CallAsync(this, method, request, context, std::move(done),
+                                     std::chrono::nanoseconds(0));
 }
 
 void Channel::CallAsync(std::string_view method, MessageBuffer request, ClientContext* context,
-                        CallCallback done, std::chrono::nanoseconds inline_wait) {
-  Status status;
-  internal::ClientConnection* connection = core_->Ready(context, &status);
-  if (connection == nullptr) {
-    done(CallResult{status, ReceivedMessage()});
-    return;
-  }
-  connection->CallAsync(method, {{}, &request}, context, std::move(done), inline_wait);
+                        CallCallback done) {
+  internal::ChannelAccess::CallAsync(this, method, std::move(request), context, std::move(done),
+                                     std::chrono::nanoseconds(0));
 }
 
 bool Channel::Serves(std::string_view method) {
@@ -104,3 +83,31 @@ Status Channel::AllocateMessage(size_t size, MessageBuffer* buffer) {
 }
 
 }  // namespace notnets
+
+namespace notnets::internal {
+
+void ChannelAccess::CallAsync(Channel* channel, std::string_view method, std::string_view request,
+                              ClientContext* context, CallCallback done,
+                              std::chrono::nanoseconds inline_wait) {
+  Status status;
+  ClientConnection* connection = channel->core_->Ready(context, &status);
+  if (connection == nullptr) {
+    done(CallResult{status, ReceivedMessage()});
+    return;
+  }
+  connection->CallAsync(method, {request, nullptr}, context, std::move(done), inline_wait);
+}
+
+void ChannelAccess::CallAsync(Channel* channel, std::string_view method, MessageBuffer request,
+                              ClientContext* context, CallCallback done,
+                              std::chrono::nanoseconds inline_wait) {
+  Status status;
+  ClientConnection* connection = channel->core_->Ready(context, &status);
+  if (connection == nullptr) {
+    done(CallResult{status, ReceivedMessage()});
+    return;
+  }
+  connection->CallAsync(method, {{}, &request}, context, std::move(done), inline_wait);
+}
+
+}  // namespace notnets::internal

@@ -8,6 +8,7 @@
 #include "channel/wait.h"
 #include "pool/crash_point.h"
 #include "pool/directory.h"
+#include "pool/pool_access.h"
 #include "pool/pool_mapping.h"
 #include "rpc/call_codec.h"
 #include "rpc/client_context_access.h"
@@ -43,7 +44,7 @@ Status ClientConnection::Connect(std::shared_ptr<Pool> pool, std::string_view se
                       std::to_string(kMinRingCapacity) + ", " + std::to_string(kMaxRingCapacity) +
                       "], not " + std::to_string(options.max_outstanding_calls));
   }
-  PoolMapping* mapping = &pool->mapping();
+  PoolMapping* mapping = &PoolAccess::mapping(*pool);
   Allocator allocator(mapping);
   Directory directory(mapping, &allocator);
   ServiceView found;
@@ -85,16 +86,16 @@ Status ClientConnection::Connect(std::shared_ptr<Pool> pool, std::string_view se
 ClientConnection::ClientConnection(std::shared_ptr<Pool> pool, std::string service,
                                    const ConnectionView& view)
     : pool_(std::move(pool)),
-      visibility_(&pool_->mapping().visibility()),
+      visibility_(&PoolAccess::mapping(*pool_).visibility()),
       service_(std::move(service)),
       peer_(InternPeerName("notnets:" + pool_->path() + "/" + service_)),
-      allocator_(&pool_->mapping()),
+      allocator_(&PoolAccess::mapping(*pool_)),
       view_(view),
       cache_(std::make_shared<BufferCache>(pool_, view.endpoint(Side::kClient))),
       requests_(view.request_slots(), view.capacity, &view.responses->peer_consumed,
-                &pool_->mapping().visibility()),
+                &PoolAccess::mapping(*pool_).visibility()),
       responses_(view.response_slots(), view.capacity, &view.requests->peer_consumed,
-                 &pool_->mapping().visibility()),
+                 &PoolAccess::mapping(*pool_).visibility()),
       slots_(view.capacity) {}
 
 ClientConnection::~ClientConnection() {
@@ -115,7 +116,7 @@ ClientConnection::~ClientConnection() {
           ReceivedMessage()});
     }
   }
-  pool_->mapping().visibility().Publish(&view_.requests->closed, kClosedBySender);
+  PoolAccess::mapping(*pool_).visibility().Publish(&view_.requests->closed, kClosedBySender);
   cache_.reset();
   // A dead server will never detach its side (nor accept the connection): free it for both.
   DetachConnection(&allocator_, view_, Side::kClient, !IsAlive(server_));
@@ -138,7 +139,7 @@ bool ClientConnection::ServerGone() {
 Status ClientConnection::PeerStatus(bool check_process) {
   uint32_t gone = server_gone_.load(std::memory_order_relaxed);
   if (gone == kServerPresent) {
-    uint64_t closed = pool_->mapping().visibility().Consume(&view_.responses->closed);
+    uint64_t closed = PoolAccess::mapping(*pool_).visibility().Consume(&view_.responses->closed);
     if (closed == kClosedForViolation) {
       gone = kServerRefused;
     } else if (closed != kOpen) {
@@ -161,7 +162,7 @@ Status ClientConnection::PeerStatus(bool check_process) {
 }
 
 bool ClientConnection::NeverReached(uint64_t position) const {
-  return pool_->mapping().visibility().Consume(&view_.responses->peer_consumed) <= position;
+  return PoolAccess::mapping(*pool_).visibility().Consume(&view_.responses->peer_consumed) <= position;
 }
 
 Status ClientConnection::BuildRequest(uint32_t method_index, Request request,
@@ -398,7 +399,7 @@ bool ClientConnection::Abandon(uint32_t index, CallState from) {
 }
 
 void ClientConnection::SendCancel(uint64_t call_id) {
-  pool_->mapping().visibility().Publish(&view_.cancel_words[static_cast<uint32_t>(call_id)],
+  PoolAccess::mapping(*pool_).visibility().Publish(&view_.cancel_words[static_cast<uint32_t>(call_id)],
                                         call_id);
 }
 

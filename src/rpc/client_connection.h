@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "channel/connection.h"
-#include "channel/doorbell.h"
 #include "channel/ring.h"
 #include "notnets/channel.h"
+#include "pool/doorbell.h"
 #include "pool/process_identity.h"
 #include "rpc/buffer_cache.h"
 #include "rpc/call_slot_table.h"

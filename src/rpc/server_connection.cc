@@ -1,5 +1,6 @@
 #include "rpc/server_connection.h"
 
+#include "pool/pool_access.h"
 #include "pool/pool_mapping.h"
 
 namespace notnets::internal {
@@ -10,8 +11,8 @@ ServerConnection::ServerConnection(const ConnectionView& view, const RegisteredS
       service(service),
       cache(std::make_shared<BufferCache>(pool, view.endpoint(Side::kServer))),
       requests(view.request_slots(), view.capacity, &view.responses->peer_consumed,
-               &pool->mapping().visibility()),
+               &PoolAccess::mapping(*pool).visibility()),
       responses(view.response_slots(), view.capacity, &view.requests->peer_consumed,
-                &pool->mapping().visibility()) {}
+                &PoolAccess::mapping(*pool).visibility()) {}
 
 }  // namespace notnets::internal

@@ -7,6 +7,7 @@
 
 #include "channel/wait.h"
 #include "pool/crash_point.h"
+#include "pool/pool_access.h"
 #include "pool/pool_mapping.h"
 #include "rpc/call_codec.h"
 
@@ -23,9 +24,9 @@ constexpr uint32_t kMaxPendingWalk = 65536;
 
 ServerRuntime::ServerRuntime(std::shared_ptr<Pool> pool, int workers)
     : pool_(std::move(pool)),
-      allocator_(&pool_->mapping()),
-      directory_(&pool_->mapping(), &allocator_),
-      window_(&pool_->mapping(), &allocator_),
+      allocator_(&PoolAccess::mapping(*pool_)),
+      directory_(&PoolAccess::mapping(*pool_), &allocator_),
+      window_(&PoolAccess::mapping(*pool_), &allocator_),
       worker_count_(static_cast<uint32_t>(workers)),
       worker_passes_(new std::atomic<uint64_t>[workers]) {
   for (int i = 0; i < workers; ++i) worker_passes_[i].store(0);
@@ -83,7 +84,7 @@ void ServerRuntime::Shutdown() {
   }
   // Connections that arrived after the last accept are taken now only to be closed.
   AcceptPending();
-  const Visibility& visibility = pool_->mapping().visibility();
+  const Visibility& visibility = PoolAccess::mapping(*pool_).visibility();
   for (uint32_t i = 0; i < connections_.used(); ++i) {
     Connection* connection = connections_.At(i);
     if (connection == nullptr) continue;
@@ -186,7 +187,7 @@ void ServerRuntime::SleepUntilRung() {
 
 bool ServerRuntime::HasWork() const {
   if (stopping_.load(std::memory_order_relaxed)) return true;
-  const Visibility& visibility = pool_->mapping().visibility();
+  const Visibility& visibility = PoolAccess::mapping(*pool_).visibility();
   for (const RegisteredService& service : services_) {
     if (visibility.Consume(&directory_.entry(service.ref.index)->pending_connections) != 0) {
       return true;
@@ -215,7 +216,7 @@ bool ServerRuntime::Poll(uint32_t slot, Connection* connection, bool check_close
     if (connection->handlers_running.load(std::memory_order_acquire) == 0 &&
         (connection->client_dead.load(std::memory_order_relaxed) ||
          connection->violated.load(std::memory_order_relaxed) ||
-         pool_->mapping().visibility().Consume(&connection->view.requests->closed) != kOpen)) {
+         PoolAccess::mapping(*pool_).visibility().Consume(&connection->view.requests->closed) != kOpen)) {
       Retire(slot, connection);
     }
     connection->polling.Unlock();
@@ -252,7 +253,7 @@ bool ServerRuntime::Poll(uint32_t slot, Connection* connection, bool check_close
 
 bool ServerRuntime::AcceptPending() {
   bool accepted = false;
-  const Visibility& visibility = pool_->mapping().visibility();
+  const Visibility& visibility = PoolAccess::mapping(*pool_).visibility();
   for (const RegisteredService& service : services_) {
     ServiceEntry* entry = directory_.entry(service.ref.index);
     if (visibility.Consume(&entry->pending_connections) == 0) continue;
@@ -276,7 +277,7 @@ bool ServerRuntime::Accept(const RegisteredService& service, const ConnectionVie
     MutexLock lock(&retired_mutex_);
     if (!open_blocks_.insert(view.block_offset).second) return false;
   }
-  const Visibility& visibility = pool_->mapping().visibility();
+  const Visibility& visibility = PoolAccess::mapping(*pool_).visibility();
   uint32_t slot = connections_.FreeSlot();
   if (slot == kMaxConnections || stopping_.load()) {
     visibility.Publish(&view.responses->closed, kClosedBySender);
@@ -388,7 +389,7 @@ Status ServerRuntime::Decode(Connection* connection, const Message& request, Ser
       &connection->view
            .cancel_words[static_cast<uint32_t>(request.call_id) & (connection->view.capacity - 1)];
   context.call_id_ = request.call_id;
-  context.visibility_ = &pool_->mapping().visibility();
+  context.visibility_ = &PoolAccess::mapping(*pool_).visibility();
   context.client_died_ = &connection->client_dead;
   context.client_ = &connection->client;
   context.deadline_ = RequestDeadline(request);
@@ -439,7 +440,7 @@ void ServerRuntime::FinishAsync(ServerCall* call, Status status) {
 
 void ServerRuntime::CloseForViolation(Connection* connection) {
   MarkForSweep(connection->view);
-  pool_->mapping().visibility().Publish(&connection->view.responses->closed, kClosedForViolation);
+  PoolAccess::mapping(*pool_).visibility().Publish(&connection->view.responses->closed, kClosedForViolation);
   connection->violated.store(true, std::memory_order_relaxed);
 }
 

@@ -10,11 +10,11 @@
 #include <vector>
 
 #include "channel/connection.h"
-#include "channel/doorbell.h"
 #include "channel/ring.h"
 #include "notnets/server.h"
 #include "pool/call_window.h"
 #include "pool/directory.h"
+#include "pool/doorbell.h"
 #include "pool/process_identity.h"
 #include "rpc/connection_scheduler.h"
 #include "rpc/mutex.h"

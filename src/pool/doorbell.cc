@@ -1,4 +1,4 @@
-#include "channel/doorbell.h"
+#include "pool/doorbell.h"
 
 #include <linux/futex.h>
 #include <sys/syscall.h>

@@ -6,8 +6,8 @@
 // bumps the sequence and wakes it (a Linux futex on the shared mapping). Nothing is held while
 // sleeping, so a dead sleeper or ringer leaves nothing locked. Sleeps always have a timeout:
 // where the futex cannot reach (other hosts sharing a CXL pool), the sleeper still wakes up.
-#ifndef NOTNETS_CHANNEL_DOORBELL_H_
-#define NOTNETS_CHANNEL_DOORBELL_H_
+#ifndef NOTNETS_POOL_DOORBELL_H_
+#define NOTNETS_POOL_DOORBELL_H_
 
 #include <chrono>
 #include <cstdint>
@@ -41,4 +41,4 @@ class Doorbell {
 
 }  // namespace notnets::internal
 
-#endif  // NOTNETS_CHANNEL_DOORBELL_H_
+#endif  // NOTNETS_POOL_DOORBELL_H_
