@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "notnets/pool.h"
+#include "pool/pool_access.h"
 #include "pool/pool_mapping.h"
 #include "pool/visibility_recorder.h"
 
@@ -55,7 +56,7 @@ class ShadowMemory : public internal::VisibilityRecorder {
   ShadowMemory(const std::vector<std::shared_ptr<Pool>>& pools,
                const std::vector<std::string>& names) {
     for (size_t i = 0; i < pools.size(); ++i) {
-      internal::PoolMapping& mapping = pools[i]->mapping();
+      internal::PoolMapping& mapping = internal::PoolAccess::mapping(*pools[i]);
       hosts_.push_back(Host{mapping.At<uint8_t>(0), mapping.size(), names[i]});
     }
   }
