@@ -13,6 +13,7 @@
 #include "channel/descriptor.h"
 #include "grpc/deferrer.h"
 #include "grpc/message_io.h"
+#include "grpc/server_context_access.h"
 #include "grpc/wire.h"
 #include "notnets/grpc/channel.h"
 
@@ -208,6 +209,11 @@ class CallState : public std::enable_shared_from_this<CallState> {
   };
 
   Phase NextPhase(InterceptorBatchMethods* methods);
+  // Whether this batch is the call's first, which starts it. Not told by its
+  // PRE_SEND_INITIAL_METADATA: a batch gRPC reuses (a completion-queue stream's start, writes and
+  // half-close; a callback stream's writes after a corked start) keeps reporting it after a
+  // hijacking interceptor, because gRPC 1.51 clears the op's "send" flag only when core ran it.
+  bool TakeFirstBatch();
   void InterceptNow(InterceptorBatchMethods* methods);
   void Send(InterceptorBatchMethods* methods, bool first);
   void Receive(InterceptorBatchMethods* methods);
@@ -236,6 +242,7 @@ class CallState : public std::enable_shared_from_this<CallState> {
   OutgoingRequest request_;        // a unary call's request
   notnets::Status request_status_;
   uint64_t stream_id_ = 0;
+  bool hijacked_ = false;  // the first batch came and took the call off gRPC core
   bool started_ = false;
   // A call whose first batch also receives the status is a blocking or completion-queue call:
   // its batches may complete on the calling thread, which saves a thread hand-off.
@@ -251,6 +258,13 @@ class CallState : public std::enable_shared_from_this<CallState> {
   BatchQueue<&Batch::next_waiting_status> waiting_status_;
   std::vector<std::shared_ptr<notnets::ClientContext>> op_contexts_;  // to cancel
 };
+
+bool CallState::TakeFirstBatch() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  bool first = !hijacked_;
+  hijacked_ = true;
+  return first;
+}
 
 CallState::Phase CallState::NextPhase(InterceptorBatchMethods* methods) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -284,7 +298,7 @@ void CallState::InterceptNow(InterceptorBatchMethods* methods) {
   }
   switch (NextPhase(methods)) {
     case Phase::kSend:
-      Send(methods, Has(methods, InterceptionHookPoints::PRE_SEND_INITIAL_METADATA));
+      Send(methods, TakeFirstBatch());
       break;
     case Phase::kReceive:
       Receive(methods);
@@ -297,9 +311,13 @@ void CallState::InterceptNow(InterceptorBatchMethods* methods) {
 
 void CallState::Send(InterceptorBatchMethods* methods, bool first) {
   if (first) {
-    for (const auto& [key, value] : *methods->GetSendInitialMetadata()) {
-      native_.AddMetadata(key, value);
-    }
+    // A corked call's first batch does not send the metadata, which its first write will: they
+    // are already in the context, and the stream opens with them now.
+    const std::multimap<std::string, std::string>& metadata =
+        Has(methods, InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)
+            ? *methods->GetSendInitialMetadata()
+            : SendInitialMetadata(*context_);
+    for (const auto& [key, value] : metadata) native_.AddMetadata(key, value);
     if (context_->deadline() != std::chrono::system_clock::time_point::max()) {
       native_.set_deadline(context_->deadline());
     }
