@@ -132,14 +132,33 @@ struct Answer {
   Metadata trailing_metadata;
 };
 
-::grpc::Status ToGrpc(const notnets::Status& status, Metadata* trailing) {
+// The status message of a call the client cancelled, or whose deadline passed, in gRPC's own
+// words, which programs compare. notnets' words follow only where they tell more than that: a
+// deadline that passed while the call waited for the pool's resources ("deadline passed while
+// waiting for one of the 128 call slots ...").
+std::string PathMessage(const notnets::Status& status, bool cancelled, bool deadline_passed) {
+  if (cancelled) return "CANCELLED";
+  if (status.error_code() != notnets::StatusCode::DEADLINE_EXCEEDED || !deadline_passed) {
+    return status.error_message();
+  }
+  if (status.error_message().starts_with("deadline passed while waiting for")) {
+    return "Deadline Exceeded (notnets: " + status.error_message() + ")";
+  }
+  return "Deadline Exceeded";
+}
+
+// `cancelled`: the client cancelled the call before its answer came, which gRPC reports as
+// CANCELLED whatever the server answered.
+::grpc::Status ToGrpc(const notnets::Status& status, bool cancelled, bool deadline_passed,
+                      Metadata* trailing) {
   std::string details;
   if (auto it = trailing->find(kStatusDetailsKey); it != trailing->end()) {
     details = it->second;
     trailing->erase(it);
   }
-  return ::grpc::Status(static_cast<::grpc::StatusCode>(status.error_code()),
-                        status.error_message(), details);
+  auto code = cancelled ? ::grpc::StatusCode::CANCELLED
+                        : static_cast<::grpc::StatusCode>(status.error_code());
+  return ::grpc::Status(code, PathMessage(status, cancelled, deadline_passed), details);
 }
 
 // Shared by the interceptor and the completions of its notnets calls, which may outlive it.
@@ -507,9 +526,12 @@ void CallState::Finish(notnets::CallResult result) {
       answer_.initial_metadata = native_.GetServerInitialMetadata();
     }
     answer_.trailing_metadata = native_.GetServerTrailingMetadata();
-    answer_.status = ToGrpc(result.status, &answer_.trailing_metadata);
+    answer_.status =
+        ToGrpc(result.status, cancelled_, std::chrono::steady_clock::now() >= native_.deadline(),
+               &answer_.trailing_metadata);
     answer_.has_status = true;
-    response_ok_ = result.status.ok();
+    // A call cancelled before its answer came gets no response, as in gRPC.
+    response_ok_ = answer_.status.ok();
     if (response_ok_) response_ = std::move(result.response);
     metadata = waiting_metadata_.Take();
     status = waiting_status_.Take();
