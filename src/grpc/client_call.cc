@@ -135,7 +135,7 @@ struct Answer {
 // The status message of a call the client cancelled, or whose deadline passed, in gRPC's own
 // words, which programs compare. notnets' words follow only where they tell more than that: a
 // deadline that passed while the call waited for the pool's resources ("deadline passed while
-// waiting for one of the 128 call slots ...").
+// waiting for a free call slot of the channel to ...").
 std::string PathMessage(const notnets::Status& status, bool cancelled, bool deadline_passed) {
   if (cancelled) return "CANCELLED";
   if (status.error_code() != notnets::StatusCode::DEADLINE_EXCEEDED || !deadline_passed) {
@@ -243,6 +243,8 @@ class CallState : public std::enable_shared_from_this<CallState> {
   // its result and the operation's context.
   using OpDone = std::function<void(notnets::CallResult, notnets::ClientContext*)>;
   void SendOp(StreamOp op, InterceptorBatchMethods* methods, OpDone done);
+  // The first message, sent with the call's first batch, did not reach the server.
+  void FailCorkedWrite(const notnets::Status& status);
   void SettleAll(Batch* metadata, Batch* status);
   void Settle(Batch* batch);
   void Fill(Batch* batch);
@@ -268,6 +270,7 @@ class CallState : public std::enable_shared_from_this<CallState> {
   bool first_receive_ = true;
   bool complete_inline_ = false;
   bool cancelled_ = false;
+  notnets::Status corked_write_failure_;
   Answer answer_;
   // A unary or client-streaming call's response, read in place in the pool.
   notnets::ReceivedMessage response_;
@@ -394,9 +397,12 @@ void CallState::OpenStream(InterceptorBatchMethods* methods) {
   }
   std::memcpy(open.header(), &stream_id_, sizeof(stream_id_));
   open.Send(channel_.get(), method_->name, &native_, notnets::CallCallback(std::move(done)));
-  // A first message corked with the initial metadata.
+  // A first message corked with the initial metadata. Its batch completes at once (it must be
+  // hijacked before this returns), so a failure to deliver it fails the call instead.
   if (!server_streaming && Has(methods, InterceptionHookPoints::PRE_SEND_MESSAGE)) {
-    SendOp(StreamOp::kWrite, methods, [](notnets::CallResult, notnets::ClientContext*) {});
+    SendOp(StreamOp::kWrite, methods, [self](notnets::CallResult result, notnets::ClientContext*) {
+      if (!result.status.ok()) self->FailCorkedWrite(result.status);
+    });
   }
   if (!server_streaming && Has(methods, InterceptionHookPoints::PRE_SEND_CLOSE)) {
     SendOp(StreamOp::kWritesDone, nullptr, [](notnets::CallResult, notnets::ClientContext*) {});
@@ -526,6 +532,7 @@ void CallState::Finish(notnets::CallResult result) {
       answer_.initial_metadata = native_.GetServerInitialMetadata();
     }
     answer_.trailing_metadata = native_.GetServerTrailingMetadata();
+    if (!corked_write_failure_.ok()) result.status = corked_write_failure_;
     answer_.status =
         ToGrpc(result.status, cancelled_, std::chrono::steady_clock::now() >= native_.deadline(),
                &answer_.trailing_metadata);
@@ -537,6 +544,16 @@ void CallState::Finish(notnets::CallResult result) {
     status = waiting_status_.Take();
   }
   SettleAll(metadata, status);
+}
+
+void CallState::FailCorkedWrite(const notnets::Status& status) {
+  // A stream the server already ended refuses writes, as gRPC's does: its status stands.
+  if (status.error_code() == notnets::StatusCode::ABORTED) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  corked_write_failure_ =
+      notnets::Status(status.error_code(),
+                      "the stream's first message was not delivered: " + status.error_message());
+  native_.TryCancel();
 }
 
 void CallState::SettleAll(Batch* metadata, Batch* status) {

@@ -53,7 +53,8 @@ using InterceptorFactories =
 // paths, seeing the same hook points over the pool as over HTTP/2 (the pool path takes the call
 // over after them). One difference comes from gRPC 1.51: on a completion-queue stream, and on a
 // callback stream with corked initial metadata, that goes through the pool, the batches after the
-// first report PRE_SEND_INITIAL_METADATA again (the metadata were sent once).
+// first report PRE_SEND_INITIAL_METADATA again (the metadata were sent once): an interceptor
+// that adds metadata there should add them only once per call.
 std::shared_ptr<::grpc::Channel> CreateChannel(const std::string& target,
                                                const ChannelOptions& options,
                                                InterceptorFactories interceptors);
