@@ -149,9 +149,17 @@ class RouterFactory final : public ::grpc::experimental::ClientInterceptorFactor
 
 std::shared_ptr<::grpc::Channel> CreateChannel(const std::string& target,
                                                const ChannelOptions& options) {
+  return CreateChannel(target, options, InterceptorFactories());
+}
+
+std::shared_ptr<::grpc::Channel> CreateChannel(const std::string& target,
+                                               const ChannelOptions& options,
+                                               InterceptorFactories interceptors) {
   auto router = std::make_shared<Router>(internal::PoolName(options.pool),
                                          options.max_outstanding_calls, !target.empty());
-  std::vector<std::unique_ptr<::grpc::experimental::ClientInterceptorFactoryInterface>> factories;
+  // The router comes last: gRPC runs the interceptors before a hijacking one on every hook point
+  // on the way down and up, and none after it.
+  InterceptorFactories factories = std::move(interceptors);
   factories.push_back(std::make_unique<RouterFactory>(router));
   std::shared_ptr<::grpc::ChannelCredentials> credentials =
       options.credentials != nullptr ? options.credentials : ::grpc::InsecureChannelCredentials();

@@ -12,6 +12,7 @@
 
 #include "grpc/deferrer.h"
 #include "grpc/message_io.h"
+#include "grpc/server_context_access.h"
 #include "grpc/wire.h"
 #include "notnets/grpc/channel.h"
 #include "notnets/limits.h"
@@ -134,14 +135,33 @@ struct Answer {
   Metadata trailing_metadata;
 };
 
-::grpc::Status ToGrpc(const notnets::Status& status, Metadata* trailing) {
+// The status message of a call the client cancelled, or whose deadline passed, in gRPC's own
+// words, which programs compare. notnets' words follow only where they tell more than that: a
+// deadline that passed while the call waited for the pool's resources ("deadline passed while
+// waiting for a free call slot of the channel to ...").
+std::string PathMessage(const notnets::Status& status, bool cancelled, bool deadline_passed) {
+  if (cancelled) return "CANCELLED";
+  if (status.error_code() != notnets::StatusCode::DEADLINE_EXCEEDED || !deadline_passed) {
+    return status.error_message();
+  }
+  if (status.error_message().starts_with("deadline passed while waiting for")) {
+    return "Deadline Exceeded (notnets: " + status.error_message() + ")";
+  }
+  return "Deadline Exceeded";
+}
+
+// `cancelled`: the client cancelled the call before its answer came, which gRPC reports as
+// CANCELLED whatever the server answered.
+::grpc::Status ToGrpc(const notnets::Status& status, bool cancelled, bool deadline_passed,
+                      Metadata* trailing) {
   std::string details;
   if (auto it = trailing->find(kStatusDetailsKey); it != trailing->end()) {
     details = it->second;
     trailing->erase(it);
   }
-  return ::grpc::Status(static_cast<::grpc::StatusCode>(status.error_code()),
-                        status.error_message(), details);
+  auto code = cancelled ? ::grpc::StatusCode::CANCELLED
+                        : static_cast<::grpc::StatusCode>(status.error_code());
+  return ::grpc::Status(code, PathMessage(status, cancelled, deadline_passed), details);
 }
 
 // Shared by the interceptor and the completions of its notnets calls, which may outlive it.
@@ -211,6 +231,11 @@ class CallState : public std::enable_shared_from_this<CallState> {
   };
 
   Phase NextPhase(InterceptorBatchMethods* methods);
+  // Whether this batch is the call's first, which starts it. Not told by its
+  // PRE_SEND_INITIAL_METADATA: a batch gRPC reuses (a completion-queue stream's start, writes and
+  // half-close; a callback stream's writes after a corked start) keeps reporting it after a
+  // hijacking interceptor, because gRPC 1.51 clears the op's "send" flag only when core ran it.
+  bool TakeFirstBatch();
   void InterceptNow(InterceptorBatchMethods* methods);
   void Send(InterceptorBatchMethods* methods, bool first);
   void Receive(InterceptorBatchMethods* methods);
@@ -221,6 +246,8 @@ class CallState : public std::enable_shared_from_this<CallState> {
   // its result and the operation's context.
   using OpDone = std::function<void(notnets::CallResult, notnets::ClientContext*)>;
   void SendOp(StreamOp op, InterceptorBatchMethods* methods, OpDone done);
+  // The first message, sent with the call's first batch, did not reach the server.
+  void FailCorkedWrite(const notnets::Status& status);
   void SettleAll(Batch* metadata, Batch* status);
   void Settle(Batch* batch);
   void Fill(Batch* batch);
@@ -239,12 +266,14 @@ class CallState : public std::enable_shared_from_this<CallState> {
   OutgoingRequest request_;        // a unary call's request
   notnets::Status request_status_;
   uint64_t stream_id_ = 0;
+  bool hijacked_ = false;  // the first batch came and took the call off gRPC core
   bool started_ = false;
   // A call whose first batch also receives the status is a blocking or completion-queue call:
   // its batches may complete on the calling thread, which saves a thread hand-off.
   bool first_receive_ = true;
   bool complete_inline_ = false;
   bool cancelled_ = false;
+  notnets::Status corked_write_failure_;
   Answer answer_;
   // A unary or client-streaming call's response, read in place in the pool.
   notnets::ReceivedMessage response_;
@@ -254,6 +283,13 @@ class CallState : public std::enable_shared_from_this<CallState> {
   BatchQueue<&Batch::next_waiting_status> waiting_status_;
   std::vector<std::shared_ptr<notnets::ClientContext>> op_contexts_;  // to cancel
 };
+
+bool CallState::TakeFirstBatch() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  bool first = !hijacked_;
+  hijacked_ = true;
+  return first;
+}
 
 CallState::Phase CallState::NextPhase(InterceptorBatchMethods* methods) {
   std::lock_guard<std::mutex> lock(mutex_);
@@ -287,7 +323,7 @@ void CallState::InterceptNow(InterceptorBatchMethods* methods) {
   }
   switch (NextPhase(methods)) {
     case Phase::kSend:
-      Send(methods, Has(methods, InterceptionHookPoints::PRE_SEND_INITIAL_METADATA));
+      Send(methods, TakeFirstBatch());
       break;
     case Phase::kReceive:
       Receive(methods);
@@ -300,9 +336,13 @@ void CallState::InterceptNow(InterceptorBatchMethods* methods) {
 
 void CallState::Send(InterceptorBatchMethods* methods, bool first) {
   if (first) {
-    for (const auto& [key, value] : *methods->GetSendInitialMetadata()) {
-      native_.AddMetadata(key, value);
-    }
+    // A corked call's first batch does not send the metadata, which its first write will: they
+    // are already in the context, and the stream opens with them now.
+    const std::multimap<std::string, std::string>& metadata =
+        Has(methods, InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)
+            ? *methods->GetSendInitialMetadata()
+            : SendInitialMetadata(*context_);
+    for (const auto& [key, value] : metadata) native_.AddMetadata(key, value);
     if (context_->deadline() != std::chrono::system_clock::time_point::max()) {
       native_.set_deadline(context_->deadline());
     }
@@ -360,9 +400,12 @@ void CallState::OpenStream(InterceptorBatchMethods* methods) {
   }
   std::memcpy(open.header(), &stream_id_, sizeof(stream_id_));
   open.Send(channel_.get(), method_->name, &native_, notnets::CallCallback(std::move(done)));
-  // A first message corked with the initial metadata.
+  // A first message corked with the initial metadata. Its batch completes at once (it must be
+  // hijacked before this returns), so a failure to deliver it fails the call instead.
   if (!server_streaming && Has(methods, InterceptionHookPoints::PRE_SEND_MESSAGE)) {
-    SendOp(StreamOp::kWrite, methods, [](notnets::CallResult, notnets::ClientContext*) {});
+    SendOp(StreamOp::kWrite, methods, [self](notnets::CallResult result, notnets::ClientContext*) {
+      if (!result.status.ok()) self->FailCorkedWrite(result.status);
+    });
   }
   if (!server_streaming && Has(methods, InterceptionHookPoints::PRE_SEND_CLOSE)) {
     SendOp(StreamOp::kWritesDone, nullptr, [](notnets::CallResult, notnets::ClientContext*) {});
@@ -492,14 +535,28 @@ void CallState::Finish(notnets::CallResult result) {
       answer_.initial_metadata = native_.GetServerInitialMetadata();
     }
     answer_.trailing_metadata = native_.GetServerTrailingMetadata();
-    answer_.status = ToGrpc(result.status, &answer_.trailing_metadata);
+    if (!corked_write_failure_.ok()) result.status = corked_write_failure_;
+    answer_.status =
+        ToGrpc(result.status, cancelled_, std::chrono::steady_clock::now() >= native_.deadline(),
+               &answer_.trailing_metadata);
     answer_.has_status = true;
-    response_ok_ = result.status.ok();
+    // A call cancelled before its answer came gets no response, as in gRPC.
+    response_ok_ = answer_.status.ok();
     if (response_ok_) response_ = std::move(result.response);
     metadata = waiting_metadata_.Take();
     status = waiting_status_.Take();
   }
   SettleAll(metadata, status);
+}
+
+void CallState::FailCorkedWrite(const notnets::Status& status) {
+  // A stream the server already ended refuses writes, as gRPC's does: its status stands.
+  if (status.error_code() == notnets::StatusCode::ABORTED) return;
+  std::lock_guard<std::mutex> lock(mutex_);
+  corked_write_failure_ =
+      notnets::Status(status.error_code(),
+                      "the stream's first message was not delivered: " + status.error_message());
+  native_.TryCancel();
 }
 
 void CallState::SettleAll(Batch* metadata, Batch* status) {

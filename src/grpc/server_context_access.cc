@@ -6,13 +6,15 @@
 #include <atomic>
 
 static_assert(GRPC_CPP_VERSION_MAJOR == 1 && GRPC_CPP_VERSION_MINOR == 51,
-              "server_context_access.cc reaches private members of grpc::ServerContextBase as "
+              "server_context_access.cc reaches private members of grpc::ServerContextBase and "
+              "grpc::ClientContext as "
               "laid out in gRPC 1.51; check them against this gRPC version");
 
 namespace notnets::grpc::internal {
 
 namespace {
 
+using ::grpc::ClientContext;
 using ::grpc::ServerContextBase;
 
 // Member<Tag>::pointer is a pointer to the private member named at its explicit instantiation.
@@ -46,12 +48,16 @@ struct Trailing {
 struct Cancelled {
   using type = std::atomic_bool ServerContextBase::*;
 };
+struct SendInitial {
+  using type = std::multimap<std::string, std::string> ClientContext::*;
+};
 
 template struct Expose<Deadline, &ServerContextBase::deadline_>;
 template struct Expose<ClientMetadata, &ServerContextBase::client_metadata_>;
 template struct Expose<Initial, &ServerContextBase::initial_metadata_>;
 template struct Expose<Trailing, &ServerContextBase::trailing_metadata_>;
 template struct Expose<Cancelled, &ServerContextBase::marked_cancelled_>;
+template struct Expose<SendInitial, &ClientContext::send_initial_metadata_>;
 
 }  // namespace
 
@@ -87,6 +93,11 @@ const std::multimap<std::string, std::string>& InitialMetadata(const ServerConte
 
 const std::multimap<std::string, std::string>& TrailingMetadata(const ServerContextBase& context) {
   return context.*Member<Trailing>::pointer;
+}
+
+const std::multimap<std::string, std::string>& SendInitialMetadata(
+    const ::grpc::ClientContext& context) {
+  return context.*Member<SendInitial>::pointer;
 }
 
 }  // namespace notnets::grpc::internal

@@ -1,5 +1,5 @@
 // Fills in a grpc::ServerContextBase for a call that arrived through the pool, and reads back
-// what the handler put in it.
+// what the handler put in it; reads the metadata a grpc::ClientContext is to send.
 //
 // gRPC 1.51 offers no public way to give a context a deadline, client metadata or a cancellation
 // without a gRPC core call; its members are private. This file alone reaches them, through the
@@ -9,6 +9,7 @@
 #ifndef NOTNETS_GRPC_SERVER_CONTEXT_ACCESS_H_
 #define NOTNETS_GRPC_SERVER_CONTEXT_ACCESS_H_
 
+#include <grpcpp/client_context.h>
 #include <grpcpp/server_context.h>
 
 #include <chrono>
@@ -31,6 +32,11 @@ const std::multimap<std::string, std::string>& InitialMetadata(
     const ::grpc::ServerContextBase& context);
 const std::multimap<std::string, std::string>& TrailingMetadata(
     const ::grpc::ServerContextBase& context);
+
+// The initial metadata a client call sends. A batch that sends them shows the same map; a call
+// whose metadata are corked starts with a batch that does not.
+const std::multimap<std::string, std::string>& SendInitialMetadata(
+    const ::grpc::ClientContext& context);
 
 }  // namespace notnets::grpc::internal
 

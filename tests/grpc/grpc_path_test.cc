@@ -37,14 +37,14 @@ void GrpcPathTest::SetUp() {
     service_ = std::make_unique<CallbackTestService>(&observations_);
   }
   // The same channel in every variant: only the server decides the path.
-  StartServer(GetParam().path, pool_name_, service_.get(), &server_, &channel_);
+  StartServer(GetParam().path, pool_name_, service_.get(), &server_, &channel_, Interceptors());
   ASSERT_NE(server_, nullptr);
   stub_ = TestService::NewStub(channel_);
 }
 
 void StartServer(Path path, const std::string& pool, ::grpc::Service* service,
-                 std::unique_ptr<::grpc::Server>* server,
-                 std::shared_ptr<::grpc::Channel>* channel) {
+                 std::unique_ptr<::grpc::Server>* server, std::shared_ptr<::grpc::Channel>* channel,
+                 notnets::grpc::InterceptorFactories interceptors) {
   ::grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort("localhost:0", ::grpc::InsecureServerCredentials(), &port);
@@ -61,7 +61,8 @@ void StartServer(Path path, const std::string& pool, ::grpc::Service* service,
   }
   notnets::grpc::ChannelOptions options;
   options.pool = pool;
-  *channel = notnets::grpc::CreateChannel("localhost:" + std::to_string(port), options);
+  *channel = notnets::grpc::CreateChannel("localhost:" + std::to_string(port), options,
+                                          std::move(interceptors));
 }
 
 void GrpcPathTest::TearDown() {

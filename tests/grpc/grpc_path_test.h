@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "notnets/grpc/channel.h"
 #include "test_service.grpc.pb.h"
 #include "test_services.h"
 
@@ -45,15 +46,19 @@ std::vector<Variant> AllVariants();
 
 // Starts a gRPC server for `service` on a free localhost port, also serving it over the pool
 // `pool` when `path` is Path::kPool, and makes `*channel` a notnets::grpc channel to it that
-// knows the pool. Leaves `*server` null if the server could not start.
+// knows the pool, with the client interceptors `interceptors` make. Leaves `*server` null if the
+// server could not start.
 void StartServer(Path path, const std::string& pool, ::grpc::Service* service,
-                 std::unique_ptr<::grpc::Server>* server,
-                 std::shared_ptr<::grpc::Channel>* channel);
+                 std::unique_ptr<::grpc::Server>* server, std::shared_ptr<::grpc::Channel>* channel,
+                 notnets::grpc::InterceptorFactories interceptors = {});
 
 class GrpcPathTest : public ::testing::TestWithParam<Variant> {
  protected:
   void SetUp() override;
   void TearDown() override;
+
+  // The client interceptors the channel runs.
+  virtual notnets::grpc::InterceptorFactories Interceptors() { return {}; }
 
   // Whether the channel should send calls of the test service's unary methods, and of its
   // streaming ones, through the pool in this variant.

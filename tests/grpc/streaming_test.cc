@@ -239,11 +239,14 @@ TEST_P(StreamingTest, ServerStreamWithCallbackClient) {
   ExpectPaths(0, 1);
 }
 
-// Client stream written with the callback client API.
+// Client stream written with the callback client API, with metadata and a deadline (and, when
+// `corked`, the initial metadata held back to go with the first write).
 class NumberedWriter final : public ::grpc::ClientWriteReactor<StreamMessage> {
  public:
-  NumberedWriter(TestService::Stub* stub, uint32_t count) : count_(count) {
+  NumberedWriter(TestService::Stub* stub, uint32_t count, bool corked = false) : count_(count) {
     SetHangDeadline(&context_);
+    context_.AddMetadata("x-test-api", "callback");
+    context_.set_initial_metadata_corked(corked);
     stub->async()->ClientStream(&context_, &summary_, this);
     WriteNext();
     StartCall();
@@ -257,6 +260,7 @@ class NumberedWriter final : public ::grpc::ClientWriteReactor<StreamMessage> {
   Status Wait() { return done_.Wait(); }
   const StreamSummary& summary() const { return summary_; }
   uint64_t bytes_written() const { return bytes_written_; }
+  const ClientContext& context() const { return context_; }
 
  private:
   void WriteNext() {
@@ -279,6 +283,10 @@ class NumberedWriter final : public ::grpc::ClientWriteReactor<StreamMessage> {
   CallDone done_;
 };
 
+// The metadata the stream handlers send back for NumberedWriter's and PingPong's.
+const MetadataList kCallbackEchoed = {{"x-test-api", "callback"}};
+const MetadataList kCallbackTrailers = {{"x-deadline", "set"}, {"x-test-api", "callback"}};
+
 TEST_P(StreamingTest, ClientStreamWithCallbackClient) {
   NumberedWriter writer(stub_.get(), 1000);
   Status status = writer.Wait();
@@ -286,6 +294,19 @@ TEST_P(StreamingTest, ClientStreamWithCallbackClient) {
   EXPECT_EQ(writer.summary().message_count(), 1000u);
   EXPECT_EQ(writer.summary().total_bytes(), writer.bytes_written());
   EXPECT_TRUE(writer.summary().in_order());
+  EXPECT_EQ(UserMetadata(writer.context().GetServerInitialMetadata()), kCallbackEchoed);
+  EXPECT_EQ(UserMetadata(writer.context().GetServerTrailingMetadata()), kCallbackTrailers);
+  ExpectPeer(writer.context(), StreamingOverPool());
+  ExpectPaths(0, 1);
+}
+
+TEST_P(StreamingTest, ClientStreamWithCallbackClientCorked) {
+  NumberedWriter writer(stub_.get(), 300, /*corked=*/true);
+  Status status = writer.Wait();
+  ASSERT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
+  EXPECT_EQ(writer.summary().message_count(), 300u);
+  EXPECT_TRUE(writer.summary().in_order());
+  EXPECT_EQ(UserMetadata(writer.context().GetServerTrailingMetadata()), kCallbackTrailers);
   ExpectPaths(0, 1);
 }
 
@@ -295,6 +316,7 @@ class PingPong final : public ::grpc::ClientBidiReactor<StreamMessage, StreamMes
  public:
   PingPong(TestService::Stub* stub, uint32_t count) : count_(count) {
     SetHangDeadline(&context_);
+    context_.AddMetadata("x-test-api", "callback");
     stub->async()->Bidi(&context_, this);
     WriteNext();
     StartCall();
@@ -316,6 +338,7 @@ class PingPong final : public ::grpc::ClientBidiReactor<StreamMessage, StreamMes
 
   Status Wait() { return done_.Wait(); }
   uint32_t echoed() const { return echoed_; }
+  const ClientContext& context() const { return context_; }
 
  private:
   void WriteNext() {
@@ -340,6 +363,9 @@ TEST_P(StreamingTest, BidiWithCallbackClient) {
   Status status = ping_pong.Wait();
   EXPECT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
   EXPECT_EQ(ping_pong.echoed(), 1000u);
+  EXPECT_EQ(UserMetadata(ping_pong.context().GetServerInitialMetadata()), kCallbackEchoed);
+  EXPECT_EQ(UserMetadata(ping_pong.context().GetServerTrailingMetadata()), kCallbackTrailers);
+  ExpectPeer(ping_pong.context(), StreamingOverPool());
   ExpectPaths(0, 1);
 }
 

@@ -27,18 +27,30 @@ int64_t DeadlineRemainingMs(const ::grpc::ServerContextBase& context) {
       .count();
 }
 
+// Sends the request metadata whose keys start with "x-test-" back, as initial and as trailing
+// metadata.
+void EchoMetadata(::grpc::ServerContextBase* context) {
+  for (const auto& [key, value] : context->client_metadata()) {
+    if (!std::string_view(key.data(), key.size()).starts_with("x-test-")) continue;
+    std::string k(key.data(), key.size()), v(value.data(), value.size());
+    context->AddInitialMetadata(k, v);
+    context->AddTrailingMetadata(k, v);
+  }
+}
+
+// What every streaming handler does first: echoes the metadata and says in the trailer
+// "x-deadline" whether the call has a deadline ("set" or "none").
+void StartStream(::grpc::ServerContextBase* context) {
+  EchoMetadata(context);
+  bool has_deadline = context->deadline() != std::chrono::system_clock::time_point::max();
+  context->AddTrailingMetadata("x-deadline", has_deadline ? "set" : "none");
+}
+
 // Everything Echo does that is the same for both APIs: metadata, deadline and payload. The
 // response is filled even when the call is to fail, so that the tests see it is not delivered.
 void Answer(::grpc::ServerContextBase* context, const EchoRequest& request,
             EchoResponse* response) {
-  if (request.echo_metadata()) {
-    for (const auto& [key, value] : context->client_metadata()) {
-      if (!std::string_view(key.data(), key.size()).starts_with("x-test-")) continue;
-      std::string k(key.data(), key.size()), v(value.data(), value.size());
-      context->AddInitialMetadata(k, v);
-      context->AddTrailingMetadata(k, v);
-    }
-  }
+  if (request.echo_metadata()) EchoMetadata(context);
   response->set_deadline_remaining_ms(DeadlineRemainingMs(*context));
   if (request.response_bytes() != 0) {
     response->set_payload(Pattern(request.response_bytes()));
@@ -183,8 +195,9 @@ Status SyncTestService::Echo(::grpc::ServerContext* context, const EchoRequest* 
                          request->status_details());
 }
 
-Status SyncTestService::ServerStream(::grpc::ServerContext*, const StreamRequest* request,
+Status SyncTestService::ServerStream(::grpc::ServerContext* context, const StreamRequest* request,
                                      ::grpc::ServerWriter<StreamMessage>* writer) {
+  StartStream(context);
   for (uint32_t i = 0; i < request->message_count(); ++i) {
     if (!writer->Write(NumberedMessage(i, request->message_size()))) {
       return Status(StatusCode::UNAVAILABLE, "the stream broke");
@@ -193,17 +206,19 @@ Status SyncTestService::ServerStream(::grpc::ServerContext*, const StreamRequest
   return RequestedStatus(request->status_code(), request->status_message());
 }
 
-Status SyncTestService::ClientStream(::grpc::ServerContext*,
+Status SyncTestService::ClientStream(::grpc::ServerContext* context,
                                      ::grpc::ServerReader<StreamMessage>* reader,
                                      StreamSummary* summary) {
+  StartStream(context);
   summary->set_in_order(true);
   StreamMessage message;
   while (reader->Read(&message)) Count(message, summary);
   return Status::OK;
 }
 
-Status SyncTestService::Bidi(::grpc::ServerContext*,
+Status SyncTestService::Bidi(::grpc::ServerContext* context,
                              ::grpc::ServerReaderWriter<StreamMessage, StreamMessage>* stream) {
+  StartStream(context);
   StreamMessage message;
   while (stream->Read(&message)) {
     if (!stream->Write(message)) return Status(StatusCode::UNAVAILABLE, "the stream broke");
@@ -223,17 +238,20 @@ Status SyncTestService::Bidi(::grpc::ServerContext*,
 }
 
 ::grpc::ServerWriteReactor<StreamMessage>* CallbackTestService::ServerStream(
-    ::grpc::CallbackServerContext*, const StreamRequest* request) {
+    ::grpc::CallbackServerContext* context, const StreamRequest* request) {
+  StartStream(context);
   return new NumberedWriter(*request);
 }
 
 ::grpc::ServerReadReactor<StreamMessage>* CallbackTestService::ClientStream(
-    ::grpc::CallbackServerContext*, StreamSummary* summary) {
+    ::grpc::CallbackServerContext* context, StreamSummary* summary) {
+  StartStream(context);
   return new Summarizer(summary);
 }
 
 ::grpc::ServerBidiReactor<StreamMessage, StreamMessage>* CallbackTestService::Bidi(
-    ::grpc::CallbackServerContext*) {
+    ::grpc::CallbackServerContext* context) {
+  StartStream(context);
   return new Echoer();
 }
 

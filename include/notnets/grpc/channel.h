@@ -6,10 +6,12 @@
 #include <grpcpp/channel.h>
 #include <grpcpp/security/credentials.h>
 #include <grpcpp/support/channel_arguments.h>
+#include <grpcpp/support/client_interceptor.h>
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace notnets::grpc {
 
@@ -42,6 +44,20 @@ struct PathCounters {
 // ClientContext::peer() is the channel's target for it, as for a call not yet connected.
 std::shared_ptr<::grpc::Channel> CreateChannel(const std::string& target,
                                                const ChannelOptions& options = ChannelOptions());
+
+// Client interceptor factories, as grpc::experimental::CreateCustomChannelWithInterceptors takes.
+using InterceptorFactories =
+    std::vector<std::unique_ptr<::grpc::experimental::ClientInterceptorFactoryInterface>>;
+
+// As above, and every call runs the interceptors `interceptors` make, in their order, on both
+// paths, seeing the same hook points over the pool as over HTTP/2 (the pool path takes the call
+// over after them). One difference comes from gRPC 1.51: on a completion-queue stream, and on a
+// callback stream with corked initial metadata, that goes through the pool, the batches after the
+// first report PRE_SEND_INITIAL_METADATA again (the metadata were sent once): an interceptor
+// that adds metadata there should add them only once per call.
+std::shared_ptr<::grpc::Channel> CreateChannel(const std::string& target,
+                                               const ChannelOptions& options,
+                                               InterceptorFactories interceptors);
 
 // How many calls `channel` (made by CreateChannel) started on each path; zeros for a channel
 // that CreateChannel did not make.
