@@ -55,6 +55,17 @@ Status EncodeMetadataBlock(BufferCache* cache, uint64_t reader, const MetadataSe
   return Status();
 }
 
+// Puts request headers in a metadata block published to `server`; on failure gives the payload
+// block back too.
+Status EncodeHeaders(BufferCache* cache, uint64_t server, const Metadata& headers,
+                     Message* message) {
+  MetadataSet set;
+  set.sections[static_cast<int>(MetadataSection::kRequest)] = &headers;
+  Status status = EncodeMetadataBlock(cache, server, set, message);
+  if (!status.ok()) ReleaseEncoded(cache, *message);
+  return status;
+}
+
 // Takes the payload the peer sent, inline or in a block.
 DecodeError DecodePayload(BufferCache* cache, const Message& message, ReceivedMessage* payload) {
   if (message.flags & kPayloadInBlock) {
@@ -96,21 +107,14 @@ Status EncodeRequest(BufferCache* cache, uint64_t server, uint32_t method, uint6
   message->timeout_ns = timeout_ns;
   Status status = EncodePayload(cache, server, payload, message);
   if (!status.ok()) return status;
-  MetadataSet set;
-  Metadata with_token;
   if (call_token != 0) {
-    with_token = headers;
+    Metadata with_token = headers;
     with_token.emplace(kCallTokenKey,
                        std::string(reinterpret_cast<const char*>(&call_token), sizeof(call_token)));
-    set.sections[static_cast<int>(MetadataSection::kRequest)] = &with_token;
-  } else if (!headers.empty()) {
-    set.sections[static_cast<int>(MetadataSection::kRequest)] = &headers;
-  } else {
-    return Status();
+    return EncodeHeaders(cache, server, with_token, message);
   }
-  status = EncodeMetadataBlock(cache, server, set, message);
-  if (!status.ok()) ReleaseEncoded(cache, *message);
-  return status;
+  if (headers.empty()) return Status();
+  return EncodeHeaders(cache, server, headers, message);
 }
 
 const char* DecodeRequest(BufferCache* cache, const Message& request, ReceivedMessage* payload,
