@@ -8,5 +8,5 @@ cd "$(dirname "$0")/.."
 dir=${1:-build-thread-safety}
 cmake -S . -B "$dir" -DCMAKE_CXX_COMPILER=clang++ -DNOTNETS_THREAD_SAFETY=ON \
   -DNOTNETS_BUILD_TESTS=OFF -DNOTNETS_BUILD_BENCH=OFF -DNOTNETS_BUILD_EXAMPLES=OFF > /dev/null
-cmake --build "$dir" -j"$(nproc)" --target notnets notnets_grpc
+cmake --build "$dir" -j"$(nproc)" --target notnets_pool notnets_channel notnets_rpc notnets_grpc
 echo "thread-safety analysis: clean"
