@@ -127,7 +127,7 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
       continue;
     }
     ProcessIdentity owner{static_cast<int32_t>(e->server_pid.load(std::memory_order_relaxed)),
-                          e->server_start_ticks.load(std::memory_order_relaxed)};
+                          e->server_token.load(std::memory_order_relaxed)};
     if (IsAlive(owner)) {
       return Status(StatusCode::ALREADY_EXISTS,
                     "service '" + std::string(name) + "' is already served by process " +
@@ -175,7 +175,7 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
 
   e->pending_connections.store(0, std::memory_order_relaxed);
   e->server_pid.store(static_cast<uint64_t>(self.pid), std::memory_order_relaxed);
-  e->server_start_ticks.store(self.start_ticks, std::memory_order_relaxed);
+  e->server_token.store(self.token, std::memory_order_relaxed);
   e->methods_offset.store(table_offset, std::memory_order_relaxed);
   e->connections_accepted.store(0, std::memory_order_relaxed);
   e->doorbell_entry.store(doorbell_entry == kOwnDoorbell ? claimed : doorbell_entry,
@@ -259,7 +259,7 @@ Status Directory::Lookup(std::string_view name, ServiceView* view) const {
     std::string existing;
     if (!ReadName(*e, &existing) || existing != name) continue;
     ProcessIdentity server{static_cast<int32_t>(e->server_pid.load(std::memory_order_relaxed)),
-                           e->server_start_ticks.load(std::memory_order_relaxed)};
+                           e->server_token.load(std::memory_order_relaxed)};
     if (!IsAlive(server)) {
       return Status(StatusCode::UNAVAILABLE, "the server of service '" + std::string(name) +
                                                  "' (process " + std::to_string(server.pid) +

@@ -34,8 +34,8 @@ struct alignas(kCacheLineBytes) ServiceEntry {
   // block, linked through ConnectionHeader::next_pending. 0 when empty.
   SharedWord pending_connections;
   SharedWord server_pid;
-  SharedWord server_start_ticks;  // with the pid, identifies the server process
-  SharedWord methods_offset;      // pool offset of the block holding the method table
+  SharedWord server_token;    // the server process's liveness token (ProcessIdentity)
+  SharedWord methods_offset;  // pool offset of the block holding the method table
   SharedWord connections_accepted;
   SharedWord name_length;
   SharedWord name_words[kMaxServiceNameBytes / 8];

@@ -16,7 +16,7 @@ namespace notnets::internal {
 
 // "NOTNETS1" read as a little-endian word.
 inline constexpr uint64_t kPoolMagic = 0x315354454e544f4eull;
-inline constexpr uint32_t kPoolLayoutVersion = 1;
+inline constexpr uint32_t kPoolLayoutVersion = 2;
 inline constexpr uint64_t kPoolHeaderBytes = 4096;
 inline constexpr uint64_t kMinPoolBytes = 1ull << 20;
 // Blocks are addressed by 32-bit multiples of 64 bytes in free lists.

@@ -189,9 +189,9 @@ Status PoolMapping::Create(const std::string& path, const PoolOptions& options,
     return status;
   }
   void* base = ::mmap(nullptr, pool_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  ::close(fd);
   if (base == MAP_FAILED) {
     Status status = ErrnoStatus(StatusCode::UNAVAILABLE, "cannot map pool file", build_path);
+    ::close(fd);
     if (!is_device) ::unlink(build_path.c_str());
     return status;
   }
@@ -199,6 +199,7 @@ Status PoolMapping::Create(const std::string& path, const PoolOptions& options,
   if (is_device &&
       reinterpret_cast<PoolHeader*>(bytes)->magic.load(std::memory_order_acquire) == kPoolMagic) {
     ::munmap(base, pool_bytes);
+    ::close(fd);
     return Status(StatusCode::ALREADY_EXISTS, "device " + path + " already holds a pool");
   }
   InitializeHeader(bytes, pool_bytes, options);
@@ -209,12 +210,19 @@ Status PoolMapping::Create(const std::string& path, const PoolOptions& options,
                         : ErrnoStatus(StatusCode::UNAVAILABLE, "cannot publish pool file", path);
     ::unlink(build_path.c_str());
     ::munmap(base, pool_bytes);
+    ::close(fd);
     return status;
   }
   if (!is_device) ::unlink(build_path.c_str());
   mapping->reset(new PoolMapping(path, bytes, pool_bytes));
   (*mapping)->LoadBounds();
-  return Status::OK;
+  return Finish(fd, mapping);
+}
+
+Status PoolMapping::Finish(int fd, std::unique_ptr<PoolMapping>* mapping) {
+  Status status = LivenessLock::Take(fd, (*mapping)->path(), &(*mapping)->liveness_);
+  if (!status.ok()) mapping->reset();
+  return status;
 }
 
 Status PoolMapping::Attach(const std::string& path, std::unique_ptr<PoolMapping>* mapping) {
@@ -252,17 +260,21 @@ Status PoolMapping::Attach(const std::string& path, std::unique_ptr<PoolMapping>
     return status;
   }
   void* base = ::mmap(nullptr, pool_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  ::close(fd);
-  if (base == MAP_FAILED) return ErrnoStatus(StatusCode::UNAVAILABLE, "cannot map pool", path);
+  if (base == MAP_FAILED) {
+    status = ErrnoStatus(StatusCode::UNAVAILABLE, "cannot map pool", path);
+    ::close(fd);
+    return status;
+  }
   mapping->reset(new PoolMapping(path, static_cast<uint8_t*>(base), pool_bytes));
   // Validate again in the full mapping: the header could have changed between the two maps.
   status = ValidateHeader(path, *(*mapping)->header(), pool_bytes);
   if (!status.ok()) {
+    ::close(fd);
     mapping->reset();
     return status;
   }
   (*mapping)->LoadBounds();
-  return Status::OK;
+  return Finish(fd, mapping);
 }
 
 }  // namespace notnets::internal

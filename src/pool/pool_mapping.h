@@ -9,6 +9,7 @@
 #include "notnets/pool.h"
 #include "notnets/status.h"
 #include "pool/layout.h"
+#include "pool/process_identity.h"
 #include "pool/shared_memory.h"
 
 namespace notnets::internal {
@@ -58,6 +59,8 @@ class PoolMapping {
   PoolMapping(std::string path, uint8_t* base, uint64_t size);
   // Copies the layout bounds out of the (already validated) header.
   void LoadBounds();
+  // Finishes a mapping that `fd` (taken over) backs: holds this process's liveness token in it.
+  static Status Finish(int fd, std::unique_ptr<PoolMapping>* mapping);
 
   std::string path_;
   uint8_t* base_;
@@ -69,6 +72,7 @@ class PoolMapping {
   uint32_t max_services_ = 0;
   uint64_t call_window_offset_ = 0;
   uint32_t call_window_slots_ = 0;
+  std::unique_ptr<LivenessLock> liveness_;
 };
 
 }  // namespace notnets::internal

@@ -327,7 +327,7 @@ bool ServerRuntime::Accept(const RegisteredService& service, const ConnectionVie
   }
   auto* connection = new Connection(view, &service, pool_);
   connection->client = ProcessIdentity{static_cast<int32_t>(view.header->client_pid),
-                                       view.header->client_start_ticks};
+                                       view.header->client_token};
   connections_[slot].store(connection, std::memory_order_release);
   SetHot(slot, true);
   if (slot == used) connection_slots_used_.store(used + 1, std::memory_order_release);
@@ -349,7 +349,7 @@ void ServerRuntime::CheckClients() {
   for (uint32_t slot = 0; slot < used; ++slot) {
     Connection* connection = connections_[slot].load(std::memory_order_acquire);
     if (connection == nullptr || connection->client_dead.load(std::memory_order_relaxed)) continue;
-    std::pair<int32_t, uint64_t> process{connection->client.pid, connection->client.start_ticks};
+    std::pair<int32_t, uint64_t> process{connection->client.pid, connection->client.token};
     if (process != last_process) {
       auto known = alive.find(process);
       last_alive = known != alive.end()
