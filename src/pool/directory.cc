@@ -137,6 +137,7 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
     claimed_state = state;
     break;
   }
+  if (claimed == mapping_->max_services()) FindDeadEntry(&claimed, &claimed_state);
   if (claimed == mapping_->max_services()) {
     return Status(StatusCode::RESOURCE_EXHAUSTED,
                   "the directory of pool " + mapping_->path() + " is full (" +
@@ -150,7 +151,8 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
     return Register(name, methods, doorbell_entry, ref,
                     attempt);  // another server took it: look again
   }
-  if (StateOf(claimed_state) == ServiceState::kActive) {
+  if (StateOf(claimed_state) == ServiceState::kActive ||
+      StateOf(claimed_state) == ServiceState::kClosing) {
     uint64_t dead_table = e->methods_offset.load(std::memory_order_relaxed);
     if (allocator_->ValidBlock(dead_table) != nullptr) allocator_->Free(dead_table);
   }
@@ -209,6 +211,24 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
     return Register(name, methods, doorbell_entry, ref, attempt + 1);
   }
   return Status::OK;
+}
+
+void Directory::FindDeadEntry(uint32_t* index, uint64_t* state) const {
+  for (uint32_t i = 0; i < mapping_->max_services(); ++i) {
+    ServiceEntry* e = entry(i);
+    uint64_t seen = Visibility::LoadOrdered(&e->state);
+    if (StateOf(seen) != ServiceState::kActive && StateOf(seen) != ServiceState::kClosing) {
+      continue;
+    }
+    ProcessIdentity owner{static_cast<int32_t>(e->server_pid.load(std::memory_order_relaxed)),
+                          e->server_token.load(std::memory_order_relaxed)};
+    // The owner fields are those of the generation seen if the state has not changed since.
+    if (!IsAlive(owner) && Visibility::LoadOrdered(&e->state) == seen) {
+      *index = i;
+      *state = seen;
+      return;
+    }
+  }
 }
 
 void Directory::BeginClose(const ServiceRef& ref) {
