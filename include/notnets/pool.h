@@ -69,7 +69,8 @@ class Pool {
  public:
   // Returns the path for a pool name: a name with a '/' is a path; any other name means
   // "/dev/shm/notnets-<name>". The empty name means the NOTNETS_POOL environment variable, or
-  // "default" if it is unset.
+  // "default" if it is unset. Create, Attach and Remove refuse with INVALID_ARGUMENT a name with a
+  // NUL byte, a name over 200 bytes, a path that is not absolute, and a path with a '..'.
   static std::string PathFor(const std::string& name);
 
   // Creates a new pool at PathFor(name) and attaches it. Fails with ALREADY_EXISTS if the file
@@ -85,7 +86,8 @@ class Pool {
   static Status AttachOrCreate(const std::string& name, const PoolOptions& options,
                                std::shared_ptr<Pool>* pool);
 
-  // Removes the pool's file (processes that have it attached keep their mapping).
+  // Removes the pool's file (processes that have it attached keep their mapping). Refuses with
+  // FAILED_PRECONDITION a file that is not a regular file starting with the pool magic.
   static Status Remove(const std::string& name);
 
   ~Pool();

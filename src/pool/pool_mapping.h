@@ -16,8 +16,9 @@ namespace notnets::internal {
 
 class PoolMapping {
  public:
-  // Creates the pool file at `path` (a regular file: written under a temporary name, then linked
-  // into place, so nobody attaches a half-built pool; a character device: initialized in place).
+  // Creates the pool file at `path` (a regular file: built unnamed, or under a random name, with
+  // all its memory reserved, then linked into place, so nobody attaches a half-built pool; a
+  // character device: initialized in place).
   static Status Create(const std::string& path, const PoolOptions& options,
                        std::unique_ptr<PoolMapping>* mapping);
   // Maps an existing pool and checks its header.
