@@ -62,6 +62,43 @@ TEST(PoolFilesTest, APlantedBuildNameCannotBlockCreation) {
   ::unlink(planted.c_str());
 }
 
+// Another user's pool (perhaps planted under the name a service meant to create) is refused
+// unless its owner is trusted. Skipped unless root (to give the file away).
+TEST(PoolFilesTest, AnotherUsersPoolIsAttachedOnlyWhenTrusted) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give a pool file to another user";
+  constexpr uint32_t kOther = 54321;
+  testing::TestPool test_pool;
+  // A planted pool is open to everyone, to lure services into it.
+  ASSERT_EQ(::chown(test_pool.pool()->path().c_str(), kOther, kOther), 0);
+  ASSERT_EQ(::chmod(test_pool.pool()->path().c_str(), 0666), 0);
+  // Root's own pools are trusted: act as another user for the check (back to root at the end of
+  // the scope, whatever fails).
+  struct ActAs {
+    explicit ActAs(uid_t user) { ok = ::setegid(user) == 0 && ::seteuid(user) == 0; }
+    ~ActAs() { ok = ::seteuid(0) == 0 && ::setegid(0) == 0; }
+    bool ok;
+  };
+  Status refused;
+  Status created;
+  Status trusted;
+  {
+    ActAs user(1000);
+    ASSERT_TRUE(user.ok);
+    std::shared_ptr<Pool> pool;
+    refused = Pool::Attach(test_pool.name(), &pool);
+    created = Pool::AttachOrCreate(test_pool.name(), PoolOptions(), &pool);
+    PoolOptions trusting;
+    trusting.trusted_owners = {kOther};
+    trusted = Pool::Attach(test_pool.name(), trusting, &pool);
+  }
+  ASSERT_EQ(::geteuid(), 0u);
+  EXPECT_EQ(refused.error_code(), StatusCode::PERMISSION_DENIED) << refused.ToString();
+  EXPECT_NE(refused.error_message().find("belongs to uid 54321"), std::string::npos)
+      << refused.ToString();
+  EXPECT_EQ(created.error_code(), StatusCode::PERMISSION_DENIED) << created.ToString();
+  EXPECT_TRUE(trusted.ok()) << trusted.ToString();
+}
+
 // In a child process with a mount namespace of its own, a pool larger than a 4 MiB tmpfs. Skipped
 // unless root.
 TEST(PoolFilesTest, APoolTheFileSystemCannotHoldFailsAtCreationAndLeavesNothing) {

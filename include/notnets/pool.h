@@ -42,6 +42,10 @@ struct PoolOptions {
   uint32_t call_window_slots = 4096;
   // File permissions for a newly created pool file.
   uint32_t file_mode = 0600;
+  // Users (uids) besides this process's effective user and root whose pool files Attach accepts.
+  // Whoever owns a pool file can read every message and forge every response, so a pool that
+  // another user created (perhaps first, under the name a service meant to create) is refused.
+  std::vector<uint32_t> trusted_owners;
 };
 
 // A snapshot of a pool's header and memory use, for tools and tests.
@@ -80,9 +84,14 @@ class Pool {
 
   // Attaches an existing pool. Fails with NOT_FOUND if there is no such file, and with
   // FAILED_PRECONDITION if the file is not a pool, is corrupt, or has another layout version.
+  // PERMISSION_DENIED if the file belongs to a user that neither is this process's effective
+  // user or root nor is in `options.trusted_owners` (the other options are ignored).
   static Status Attach(const std::string& name, std::shared_ptr<Pool>* pool);
+  static Status Attach(const std::string& name, const PoolOptions& options,
+                       std::shared_ptr<Pool>* pool);
 
-  // Attaches the pool if it exists, otherwise creates it with `options`.
+  // Attaches the pool if it exists (trusting `options.trusted_owners`), otherwise creates it with
+  // `options`.
   static Status AttachOrCreate(const std::string& name, const PoolOptions& options,
                                std::shared_ptr<Pool>* pool);
 

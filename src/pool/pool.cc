@@ -82,22 +82,27 @@ Status Pool::Create(const std::string& name, const PoolOptions& options,
 }
 
 Status Pool::Attach(const std::string& name, std::shared_ptr<Pool>* pool) {
+  return Attach(name, PoolOptions(), pool);
+}
+
+Status Pool::Attach(const std::string& name, const PoolOptions& options,
+                    std::shared_ptr<Pool>* pool) {
   std::string path;
   Status status = ResolvePath(name, &path);
   if (!status.ok()) return status;
   std::unique_ptr<internal::PoolMapping> mapping;
-  status = internal::PoolMapping::Attach(path, &mapping);
+  status = internal::PoolMapping::Attach(path, options.trusted_owners, &mapping);
   if (status.ok()) pool->reset(new Pool(std::move(mapping)));
   return status;
 }
 
 Status Pool::AttachOrCreate(const std::string& name, const PoolOptions& options,
                             std::shared_ptr<Pool>* pool) {
-  Status status = Attach(name, pool);
+  Status status = Attach(name, options, pool);
   if (status.error_code() != StatusCode::NOT_FOUND) return status;
   status = Create(name, options, pool);
   // Another process may have created it between our attach and our create.
-  if (status.error_code() == StatusCode::ALREADY_EXISTS) return Attach(name, pool);
+  if (status.error_code() == StatusCode::ALREADY_EXISTS) return Attach(name, options, pool);
   return status;
 }
 

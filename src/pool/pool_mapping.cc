@@ -8,6 +8,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -226,7 +227,8 @@ Status PoolMapping::Finish(int fd, std::unique_ptr<PoolMapping>* mapping) {
   return status;
 }
 
-Status PoolMapping::Attach(const std::string& path, std::unique_ptr<PoolMapping>* mapping) {
+Status PoolMapping::Attach(const std::string& path, const std::vector<uint32_t>& trusted_owners,
+                           std::unique_ptr<PoolMapping>* mapping) {
   int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) {
     StatusCode code = errno == ENOENT   ? StatusCode::NOT_FOUND
@@ -237,6 +239,15 @@ Status PoolMapping::Attach(const std::string& path, std::unique_ptr<PoolMapping>
   }
   struct stat st {};
   ::fstat(fd, &st);
+  if (S_ISREG(st.st_mode) && st.st_uid != ::geteuid() && st.st_uid != 0 &&
+      std::find(trusted_owners.begin(), trusted_owners.end(), st.st_uid) == trusted_owners.end()) {
+    ::close(fd);
+    return Status(StatusCode::PERMISSION_DENIED,
+                  "pool " + path + " belongs to uid " + std::to_string(st.st_uid) +
+                      ", not to this user (uid " + std::to_string(::geteuid()) +
+                      "); if you trust that user, add " + std::to_string(st.st_uid) +
+                      " to PoolOptions::trusted_owners");
+  }
   uint64_t file_bytes =
       S_ISCHR(st.st_mode) ? CharDeviceBytes(st) : static_cast<uint64_t>(st.st_size);
   if (S_ISCHR(st.st_mode) && file_bytes == 0) file_bytes = kPoolHeaderBytes;

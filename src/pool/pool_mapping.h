@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "notnets/pool.h"
 #include "notnets/status.h"
@@ -21,8 +22,10 @@ class PoolMapping {
   // character device: initialized in place).
   static Status Create(const std::string& path, const PoolOptions& options,
                        std::unique_ptr<PoolMapping>* mapping);
-  // Maps an existing pool and checks its header.
-  static Status Attach(const std::string& path, std::unique_ptr<PoolMapping>* mapping);
+  // Maps an existing pool and checks its header. A regular file must belong to this process's
+  // effective user, root, or a user in `trusted_owners` (else PERMISSION_DENIED).
+  static Status Attach(const std::string& path, const std::vector<uint32_t>& trusted_owners,
+                       std::unique_ptr<PoolMapping>* mapping);
 
   ~PoolMapping();
   PoolMapping(const PoolMapping&) = delete;
