@@ -6,6 +6,7 @@
 // run). The metadata seeds are real encodings.
 #include <sys/stat.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <fstream>
 #include <string>
@@ -93,6 +94,20 @@ int Main(int argc, char** argv) {
   seed("response_fuzzer", "async", Bytes(1, '\x11'));
   seed("response_fuzzer", "withheld", Bytes(1, '\x12'));
   seed("response_fuzzer", "many", Bytes(1, '\x3c'));
+
+  // allocator_fuzzer: flags (bit 0 scribble everything), build steps, scribbles, run steps.
+  auto step = [](uint32_t payload, uint8_t choice) {
+    Bytes bytes(reinterpret_cast<const char*>(&payload), 4);
+    return bytes + Bytes(1, static_cast<char>(choice));
+  };
+  Bytes build = Bytes(1, '\4') + step(100, 0) + step(100, 0) + step(0, 1) + step(5000, 0);
+  Bytes run = Bytes(1, '\4') + step(100, 0) + step(100, 0) + step(100, 0) + step(3000, 0);
+  Bytes head = Bytes(1, '\0') + Bytes(8, '\xff');  // free-list head of the 256-byte class
+  Bytes link = Bytes(1, '\x80') + Bytes("\x40\0\0\0\0\0\0\0", 8);  // a freed block's link
+  seed("allocator_fuzzer", "head", Bytes(1, '\0') + build + Bytes(1, '\1') + head + run);
+  seed("allocator_fuzzer", "link", Bytes(1, '\0') + build + Bytes(1, '\1') + link + run);
+  seed("allocator_fuzzer", "everything",
+       Bytes(1, '\1') + build + Bytes(1, '\2') + head + Bytes(1, '\xf0') + Bytes(8, '\1') + run);
 
   if (!ok) std::fprintf(stderr, "cannot write the corpus under %s\n", dir.c_str());
   return ok ? 0 : 1;

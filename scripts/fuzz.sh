@@ -17,7 +17,8 @@ scripts/install-deps.sh
 seconds=${NOTNETS_FUZZ_SECONDS:-30}
 budget=(-max_total_time="$seconds")
 [ -z "${NOTNETS_FUZZ_RUNS:-}" ] || budget=(-runs="$NOTNETS_FUZZ_RUNS" -seed=1)
-all_targets=(metadata_fuzzer pool_header_fuzzer directory_fuzzer connection_fuzzer response_fuzzer)
+all_targets=(metadata_fuzzer pool_header_fuzzer directory_fuzzer connection_fuzzer response_fuzzer
+  allocator_fuzzer)
 targets=("$@")
 [ ${#targets[@]} -ne 0 ] || targets=("${all_targets[@]}")
 dir=build-fuzz

@@ -114,8 +114,8 @@ TEST_F(CallWindowTest, AWindowFullOfRunningCallsRefusesAndFinishedOnesMakeRoom) 
 TEST_F(CallWindowTest, ACallStartedByADeadServerIsInterrupted) {
   Entry first = window_.Begin(42);
   ASSERT_EQ(first.kind, Entry::kFresh);
-  // Another process with our pid: not us, so not alive.
-  SlotOf(first.slot)->start_ticks.fetch_add(1);
+  // A token no live process holds: the runner is dead.
+  SlotOf(first.slot)->runner_token.fetch_add(1);
   EXPECT_EQ(window_.Begin(42).kind, Entry::kInterrupted);
   EXPECT_EQ(window_.Begin(42).kind, Entry::kInterrupted);
 }
@@ -128,7 +128,7 @@ TEST_F(CallWindowTest, AFinishForAnEvictedTokenChangesNothing) {
     running.push_back(window_.Begin(token));
     ASSERT_EQ(running.back().kind, Entry::kFresh);
   }
-  SlotOf(running[0].slot)->start_ticks.fetch_add(1);  // its runner "died"
+  SlotOf(running[0].slot)->runner_token.fetch_add(1);  // its runner "died"
   Entry taker = window_.Begin(77);
   ASSERT_EQ(taker.kind, Entry::kFresh);
   ASSERT_EQ(taker.slot, running[0].slot);

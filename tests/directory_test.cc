@@ -177,8 +177,8 @@ TEST_F(DirectoryTest, TheEntryOfADeadServerIsRefusedThenTakenOver) {
   ServiceRef dead;
   ASSERT_TRUE(Register("test.Alpha", {"Get"}, &dead).ok());
   uint64_t one_table = HeapUsed() - before;
-  // Another process with our pid: not us, so not alive.
-  directory_.entry(dead.index)->server_start_ticks.fetch_add(1);
+  // A token no live process holds: the server is dead.
+  directory_.entry(dead.index)->server_token.fetch_add(1);
 
   ServiceView view;
   Status status = directory_.Lookup("test.Alpha", &view);

@@ -51,7 +51,7 @@ std::string LayoutDescription() {
   NOTNETS_FIELD(ServiceEntry, state);
   NOTNETS_FIELD(ServiceEntry, pending_connections);
   NOTNETS_FIELD(ServiceEntry, server_pid);
-  NOTNETS_FIELD(ServiceEntry, server_start_ticks);
+  NOTNETS_FIELD(ServiceEntry, server_token);
   NOTNETS_FIELD(ServiceEntry, methods_offset);
   NOTNETS_FIELD(ServiceEntry, connections_accepted);
   NOTNETS_FIELD(ServiceEntry, name_length);
@@ -62,7 +62,7 @@ std::string LayoutDescription() {
   NOTNETS_STRUCT(CallWindowSlot);
   NOTNETS_FIELD(CallWindowSlot, token);
   NOTNETS_FIELD(CallWindowSlot, state);
-  NOTNETS_FIELD(CallWindowSlot, start_ticks);
+  NOTNETS_FIELD(CallWindowSlot, runner_token);
   NOTNETS_FIELD(CallWindowSlot, response_block);
   NOTNETS_FIELD(CallWindowSlot, response_length);
   NOTNETS_FIELD(CallWindowSlot, inline_words);
@@ -81,7 +81,7 @@ std::string LayoutDescription() {
   NOTNETS_FIELD(ConnectionHeader, reserved0);
   NOTNETS_FIELD(ConnectionHeader, service_generation);
   NOTNETS_FIELD(ConnectionHeader, client_pid);
-  NOTNETS_FIELD(ConnectionHeader, client_start_ticks);
+  NOTNETS_FIELD(ConnectionHeader, client_token);
   NOTNETS_FIELD(ConnectionHeader, lifecycle);
   NOTNETS_FIELD(ConnectionHeader, next_pending);
   NOTNETS_FIELD(ConnectionHeader, serial);

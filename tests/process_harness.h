@@ -46,10 +46,14 @@ constexpr milliseconds kHangBound = seconds(15);
 class PeerProcess {
  public:
   // `environment` holds "NAME=VALUE" entries added to (or replacing those of) this process's
-  // environment, e.g. "NOTNETS_CRASH_AT=server.after_accept".
+  // environment, e.g. "NOTNETS_CRASH_AT=server.after_accept". `launcher`, if given, is a command
+  // that runs the peer (e.g. unshare with its options): it is executed with the peer's command
+  // line appended.
   explicit PeerProcess(const std::vector<std::string>& args,
-                       const std::vector<std::string>& environment = {}) {
-    std::vector<std::string> argv_strings = {NOTNETS_TEST_PEER};
+                       const std::vector<std::string>& environment = {},
+                       const std::vector<std::string>& launcher = {}) {
+    std::vector<std::string> argv_strings = launcher;
+    argv_strings.push_back(NOTNETS_TEST_PEER);
     argv_strings.insert(argv_strings.end(), args.begin(), args.end());
     std::vector<char*> argv;
     for (std::string& arg : argv_strings) argv.push_back(arg.data());

@@ -1,4 +1,6 @@
 // notnets-pool: create, inspect, list and remove shared memory pools.
+#include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -18,31 +20,56 @@ int Usage() {
   return 2;
 }
 
+// Parses decimal digits with an optional k, m or g suffix; false for anything else, or a value
+// that does not fit in 64 bits (it must not wrap around to a small size).
 bool ParseSize(const char* text, uint64_t* bytes) {
+  if (*text < '0' || *text > '9') return false;  // strtoull would take a sign
   char* end = nullptr;
+  errno = 0;
   uint64_t value = std::strtoull(text, &end, 10);
-  if (end == text) return false;
+  if (errno == ERANGE) return false;
+  int shift = 0;
   switch (*end) {
     case 'k':
     case 'K':
-      value <<= 10;
+      shift = 10;
       ++end;
       break;
     case 'm':
     case 'M':
-      value <<= 20;
+      shift = 20;
       ++end;
       break;
     case 'g':
     case 'G':
-      value <<= 30;
+      shift = 30;
       ++end;
       break;
     default:
       break;
   }
-  *bytes = value;
+  if (value > (UINT64_MAX >> shift)) return false;
+  *bytes = value << shift;
   return *end == '\0';
+}
+
+// Parses a decimal count in [1, 2^32 - 1]; false for anything else.
+bool ParseCount(const char* text, uint32_t* count) {
+  if (*text < '0' || *text > '9') return false;
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long value = std::strtoull(text, &end, 10);
+  if (errno == ERANGE || *end != '\0' || value == 0 || value > UINT32_MAX) return false;
+  *count = static_cast<uint32_t>(value);
+  return true;
+}
+
+int BadValue(const std::string& flag, const char* value) {
+  std::fprintf(stderr, "notnets-pool: invalid %s '%s': %s\n", flag.c_str(), value,
+               flag == "--size"
+                   ? "give bytes as digits with an optional k, m or g suffix, below 2^64"
+                   : "give a count from 1 to 4294967295");
+  return 2;
 }
 
 int Fail(const notnets::Status& status) {
@@ -86,9 +113,11 @@ int main(int argc, char** argv) {
     for (int i = 3; i < argc; ++i) {
       std::string flag = argv[i];
       if (flag == "--size" && i + 1 < argc) {
-        if (!ParseSize(argv[++i], &options.size_bytes)) return Usage();
+        ++i;
+        if (!ParseSize(argv[i], &options.size_bytes)) return BadValue(flag, argv[i]);
       } else if (flag == "--services" && i + 1 < argc) {
-        options.max_services = static_cast<uint32_t>(std::strtoul(argv[++i], nullptr, 10));
+        ++i;
+        if (!ParseCount(argv[i], &options.max_services)) return BadValue(flag, argv[i]);
       } else if (flag == "--non-coherent") {
         options.coherence = notnets::CoherenceMode::kWriteBackInvalidate;
       } else {

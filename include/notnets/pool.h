@@ -44,6 +44,10 @@ struct PoolOptions {
   uint32_t call_window_slots = 4096;
   // File permissions for a newly created pool file.
   uint32_t file_mode = 0600;
+  // Users (uids) besides this process's effective user and root whose pool files Attach accepts.
+  // Whoever owns a pool file can read every message and forge every response, so a pool that
+  // another user created (perhaps first, under the name a service meant to create) is refused.
+  std::vector<uint32_t> trusted_owners;
 };
 
 // A snapshot of a pool's header and memory use, for tools and tests.
@@ -73,7 +77,8 @@ class Pool {
  public:
   // Returns the path for a pool name: a name with a '/' is a path; any other name means
   // "/dev/shm/notnets-<name>". The empty name means the NOTNETS_POOL environment variable, or
-  // "default" if it is unset.
+  // "default" if it is unset. Create, Attach and Remove refuse with INVALID_ARGUMENT a name with a
+  // NUL byte, a name over 200 bytes, a path that is not absolute, and a path with a '..'.
   static std::string PathFor(const std::string& name);
 
   // Creates a new pool at PathFor(name) and attaches it. Fails with ALREADY_EXISTS if the file
@@ -83,13 +88,19 @@ class Pool {
 
   // Attaches an existing pool. Fails with NOT_FOUND if there is no such file, and with
   // FAILED_PRECONDITION if the file is not a pool, is corrupt, or has another layout version.
+  // PERMISSION_DENIED if the file belongs to a user that neither is this process's effective
+  // user or root nor is in `options.trusted_owners` (the other options are ignored).
   static Status Attach(const std::string& name, std::shared_ptr<Pool>* pool);
+  static Status Attach(const std::string& name, const PoolOptions& options,
+                       std::shared_ptr<Pool>* pool);
 
-  // Attaches the pool if it exists, otherwise creates it with `options`.
+  // Attaches the pool if it exists (trusting `options.trusted_owners`), otherwise creates it with
+  // `options`.
   static Status AttachOrCreate(const std::string& name, const PoolOptions& options,
                                std::shared_ptr<Pool>* pool);
 
-  // Removes the pool's file (processes that have it attached keep their mapping).
+  // Removes the pool's file (processes that have it attached keep their mapping). Refuses with
+  // FAILED_PRECONDITION a file that is not a regular file starting with the pool magic.
   static Status Remove(const std::string& name);
 
   ~Pool();

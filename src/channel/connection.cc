@@ -67,7 +67,7 @@ Status CreateConnection(Allocator* allocator, uint32_t capacity, const ServiceRe
   header->service_index = service.index;
   header->service_generation = service.generation;
   header->client_pid = static_cast<uint64_t>(self.pid);
-  header->client_start_ticks = self.start_ticks;
+  header->client_token = self.token;
   for (DirectionHeader* direction : {view->requests, view->responses}) {
     new (direction) DirectionHeader{};
     auto* slots = reinterpret_cast<Descriptor*>(direction + 1);

@@ -47,7 +47,7 @@ struct alignas(kCacheLineBytes) ConnectionHeader {
   uint32_t reserved0;
   uint64_t service_generation;
   uint64_t client_pid;
-  uint64_t client_start_ticks;
+  uint64_t client_token;  // the client process's liveness token (ProcessIdentity)
   // Written by both sides, only by FetchOr: kClientDetached | kServerDetached.
   SharedWord lifecycle;
   // Link in the service's stack of connections waiting to be accepted.

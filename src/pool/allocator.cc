@@ -54,6 +54,9 @@ bool Allocator::Pop(std::atomic<uint64_t>* head, uint64_t* block_offset) const {
   while (true) {
     uint64_t top = (old_head & kRefMask) * kCacheLineBytes;
     if (top == 0) return false;
+    // Heads are only ever set to blocks of the heap: anything else was scribbled, and the list
+    // is lost (treated as empty) rather than followed.
+    if (!mapping_->InHeap(top, kBlockHeaderBytes)) return false;
     // The next link is read while another process may pop and reuse `top`; the tag makes the
     // CAS fail in that case, and the bounds check keeps a torn value from being installed.
     uint64_t next = mapping_->At<BlockHeader>(top)->next_free.load(std::memory_order_relaxed);
@@ -76,7 +79,7 @@ bool Allocator::Carve(uint32_t size_class, uint64_t* block_offset) {
   SharedWord* top_word = &mapping_->header()->allocator.heap_top;
   uint64_t top = top_word->load(std::memory_order_relaxed);
   do {
-    if (top < mapping_->heap_offset() || top > mapping_->heap_end() ||
+    if (top % kCacheLineBytes != 0 || top < mapping_->heap_offset() || top > mapping_->heap_end() ||
         mapping_->heap_end() - top < BlockBytes(size_class)) {
       return false;
     }
@@ -85,10 +88,27 @@ bool Allocator::Carve(uint32_t size_class, uint64_t* block_offset) {
   return true;
 }
 
+bool Allocator::PopFree(uint32_t size_class, uint64_t* block_offset) {
+  for (int attempt = 0; attempt < kMaxPopAttempts; ++attempt) {
+    uint64_t offset;
+    if (!Pop(FreeHead(size_class), &offset)) return false;
+    BlockHeader* block = mapping_->At<BlockHeader>(offset);
+    if (block->format.load(std::memory_order_relaxed) == BlockFormat(size_class) &&
+        mapping_->InHeap(offset, BlockBytes(size_class)) &&
+        block->ownership.load(std::memory_order_relaxed) == BlockOwnership(0, BlockState::kFree)) {
+      *block_offset = offset;
+      return true;
+    }
+    // A scribbled link led here: the block is not a free block of this class, so it is not ours
+    // to hand out. It stays off the list (whatever it is, its owner keeps it).
+  }
+  return false;
+}
+
 bool Allocator::Split(uint32_t size_class, uint64_t* block_offset) {
   for (uint32_t larger = size_class + 1; larger <= kMaxBlockShift; ++larger) {
     uint64_t offset;
-    if (!Pop(FreeHead(larger), &offset)) continue;
+    if (!PopFree(larger, &offset)) continue;
     for (uint32_t half = larger - 1; half >= size_class; --half) {
       uint64_t buddy = offset + BlockBytes(half);
       auto* buddy_block = mapping_->At<BlockHeader>(buddy);
@@ -106,8 +126,8 @@ bool Allocator::Split(uint32_t size_class, uint64_t* block_offset) {
 Status Allocator::Allocate(uint64_t payload_bytes, uint64_t owner, uint64_t* block_offset) {
   uint32_t size_class = SizeClassFor(payload_bytes);
   uint64_t offset = 0;
-  if (size_class == 0 || !(Pop(FreeHead(size_class), &offset) || Carve(size_class, &offset) ||
-                           Split(size_class, &offset))) {
+  if (size_class == 0 ||
+      !(PopFree(size_class, &offset) || Carve(size_class, &offset) || Split(size_class, &offset))) {
     return Status(StatusCode::RESOURCE_EXHAUSTED,
                   "the pool " + mapping_->path() + " has no free block for " +
                       std::to_string(payload_bytes) + " bytes (heap of " +
@@ -144,6 +164,10 @@ void Allocator::Free(uint64_t block_offset) {
   uint32_t size_class = ValidSizeClass(block_offset);
   if (size_class == 0 || Overlaps(block_offset, size_class)) return;
   auto* block = mapping_->At<BlockHeader>(block_offset);
+  // Freeing a free block twice would put it on a list twice, and hand it out twice.
+  if (block->ownership.load(std::memory_order_relaxed) == BlockOwnership(0, BlockState::kFree)) {
+    return;
+  }
   block->ownership.store(BlockOwnership(0, BlockState::kFree), std::memory_order_relaxed);
   Push(FreeHead(size_class), block_offset);
 }

@@ -60,7 +60,8 @@ class Allocator {
   // Lock-free stack of blocks on any head word (the pool's free lists, or a process's cache):
   // head = tag << 32 | block offset / 64.
   void Push(std::atomic<uint64_t>* head, uint64_t block_offset) const;
-  // Pops a block into *block_offset; false if the stack is empty.
+  // Pops a block into *block_offset; false if the stack is empty, or its head or the link after
+  // it is not a block offset of the heap (a corrupt stack counts as empty).
   bool Pop(std::atomic<uint64_t>* head, uint64_t* block_offset) const;
 
   // Walks the heap and adds up its blocks.
@@ -74,6 +75,11 @@ class Allocator {
   PoolMapping* mapping() const { return mapping_; }
 
  private:
+  // Pops from the pool's free list of `size_class` a block that is a free block of that class;
+  // blocks a scribbled link leads to are dropped, and after kMaxPopAttempts of them the class
+  // counts as empty. Never follows an offset outside the heap.
+  static constexpr int kMaxPopAttempts = 8;
+  bool PopFree(uint32_t size_class, uint64_t* block_offset);
   std::atomic<uint64_t>* FreeHead(uint32_t size_class) const;
   bool Carve(uint32_t size_class, uint64_t* block_offset);
   bool Split(uint32_t size_class, uint64_t* block_offset);

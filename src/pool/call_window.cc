@@ -17,7 +17,7 @@ uint64_t StateWord(int32_t pid, uint64_t code, State state) {
 }
 ProcessIdentity RunnerOf(const CallWindowSlot& slot, uint64_t state) {
   return ProcessIdentity{static_cast<int32_t>(state >> 16),
-                         slot.start_ticks.load(std::memory_order_relaxed)};
+                         slot.runner_token.load(std::memory_order_relaxed)};
 }
 
 // Spreads tokens (random already, but not always) over the slots.
@@ -101,7 +101,7 @@ CallWindow::Entry CallWindow::Begin(uint64_t token) {
     }
     FreeResponse(s);
     s->token.store(token, std::memory_order_relaxed);
-    s->start_ticks.store(self.start_ticks, std::memory_order_relaxed);
+    s->runner_token.store(self.token, std::memory_order_relaxed);
     visibility.Publish(&s->state, StateWord(self.pid, 0, State::kRunning));
     entry.kind = Entry::kFresh;
     entry.slot = index;

@@ -24,10 +24,10 @@ inline constexpr size_t kCallWindowInlineBytes = 24;
 
 struct alignas(kCacheLineBytes) CallWindowSlot {
   SharedWord token;  // the call's token; 0 for none
-  // pid << 16 | status code << 8 | CallWindow::State; pid and start_ticks name the server
+  // pid << 16 | status code << 8 | CallWindow::State; pid and runner_token name the server
   // process that ran (or runs) the call.
   SharedWord state;
-  SharedWord start_ticks;
+  SharedWord runner_token;
   SharedWord response_block;  // pool offset of a block holding the response, 0 if inline
   SharedWord response_length;
   SharedWord inline_words[kCallWindowInlineBytes / 8];

@@ -127,7 +127,7 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
       continue;
     }
     ProcessIdentity owner{static_cast<int32_t>(e->server_pid.load(std::memory_order_relaxed)),
-                          e->server_start_ticks.load(std::memory_order_relaxed)};
+                          e->server_token.load(std::memory_order_relaxed)};
     if (IsAlive(owner)) {
       return Status(StatusCode::ALREADY_EXISTS,
                     "service '" + std::string(name) + "' is already served by process " +
@@ -137,6 +137,7 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
     claimed_state = state;
     break;
   }
+  if (claimed == mapping_->max_services()) FindDeadEntry(&claimed, &claimed_state);
   if (claimed == mapping_->max_services()) {
     return Status(StatusCode::RESOURCE_EXHAUSTED,
                   "the directory of pool " + mapping_->path() + " is full (" +
@@ -150,7 +151,8 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
     return Register(name, methods, doorbell_entry, ref,
                     attempt);  // another server took it: look again
   }
-  if (StateOf(claimed_state) == ServiceState::kActive) {
+  if (StateOf(claimed_state) == ServiceState::kActive ||
+      StateOf(claimed_state) == ServiceState::kClosing) {
     uint64_t dead_table = e->methods_offset.load(std::memory_order_relaxed);
     if (allocator_->ValidBlock(dead_table) != nullptr) allocator_->Free(dead_table);
   }
@@ -175,7 +177,7 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
 
   e->pending_connections.store(0, std::memory_order_relaxed);
   e->server_pid.store(static_cast<uint64_t>(self.pid), std::memory_order_relaxed);
-  e->server_start_ticks.store(self.start_ticks, std::memory_order_relaxed);
+  e->server_token.store(self.token, std::memory_order_relaxed);
   e->methods_offset.store(table_offset, std::memory_order_relaxed);
   e->connections_accepted.store(0, std::memory_order_relaxed);
   e->doorbell_entry.store(doorbell_entry == kOwnDoorbell ? claimed : doorbell_entry,
@@ -209,6 +211,24 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
     return Register(name, methods, doorbell_entry, ref, attempt + 1);
   }
   return Status::OK;
+}
+
+void Directory::FindDeadEntry(uint32_t* index, uint64_t* state) const {
+  for (uint32_t i = 0; i < mapping_->max_services(); ++i) {
+    ServiceEntry* e = entry(i);
+    uint64_t seen = Visibility::LoadOrdered(&e->state);
+    if (StateOf(seen) != ServiceState::kActive && StateOf(seen) != ServiceState::kClosing) {
+      continue;
+    }
+    ProcessIdentity owner{static_cast<int32_t>(e->server_pid.load(std::memory_order_relaxed)),
+                          e->server_token.load(std::memory_order_relaxed)};
+    // The owner fields are those of the generation seen if the state has not changed since.
+    if (!IsAlive(owner) && Visibility::LoadOrdered(&e->state) == seen) {
+      *index = i;
+      *state = seen;
+      return;
+    }
+  }
 }
 
 void Directory::BeginClose(const ServiceRef& ref) {
@@ -259,7 +279,7 @@ Status Directory::Lookup(std::string_view name, ServiceView* view) const {
     std::string existing;
     if (!ReadName(*e, &existing) || existing != name) continue;
     ProcessIdentity server{static_cast<int32_t>(e->server_pid.load(std::memory_order_relaxed)),
-                           e->server_start_ticks.load(std::memory_order_relaxed)};
+                           e->server_token.load(std::memory_order_relaxed)};
     if (!IsAlive(server)) {
       return Status(StatusCode::UNAVAILABLE, "the server of service '" + std::string(name) +
                                                  "' (process " + std::to_string(server.pid) +

@@ -34,8 +34,8 @@ struct alignas(kCacheLineBytes) ServiceEntry {
   // block, linked through ConnectionHeader::next_pending. 0 when empty.
   SharedWord pending_connections;
   SharedWord server_pid;
-  SharedWord server_start_ticks;  // with the pid, identifies the server process
-  SharedWord methods_offset;      // pool offset of the block holding the method table
+  SharedWord server_token;    // the server process's liveness token (ProcessIdentity)
+  SharedWord methods_offset;  // pool offset of the block holding the method table
   SharedWord connections_accepted;
   SharedWord name_length;
   SharedWord name_words[kMaxServiceNameBytes / 8];
@@ -73,9 +73,10 @@ class Directory {
   Directory(PoolMapping* mapping, Allocator* allocator);
 
   // Registers `name` with `methods` for this process; its clients ring the doorbell of entry
-  // `doorbell_entry` (kOwnDoorbell: the new entry's own). Fails with ALREADY_EXISTS if a live
-  // process serves the name, RESOURCE_EXHAUSTED if the directory or the pool is full,
-  // INVALID_ARGUMENT for names that are empty or too long.
+  // `doorbell_entry` (kOwnDoorbell: the new entry's own). Takes over the entry of a dead server
+  // of the same name, or, when no entry is free, of any dead server. Fails with ALREADY_EXISTS if
+  // a live process serves the name, RESOURCE_EXHAUSTED if the directory (of live servers) or the
+  // pool is full, INVALID_ARGUMENT for names that are empty or too long.
   static constexpr uint32_t kOwnDoorbell = ~0u;
   Status Register(std::string_view name, const std::vector<std::string>& methods,
                   uint32_t doorbell_entry, ServiceRef* ref, int attempt = 0);
@@ -100,6 +101,9 @@ class Directory {
   std::string NameOf(uint32_t index) const;
 
  private:
+  // The first kActive or kClosing entry whose server has died, for Register to take over when no
+  // entry is free; leaves the arguments unchanged if there is none.
+  void FindDeadEntry(uint32_t* index, uint64_t* state) const;
   bool ReadName(const ServiceEntry& entry, std::string* name) const;
   void WriteName(ServiceEntry* entry, std::string_view name);
   bool ReadMethods(uint64_t offset, std::vector<std::string>* methods) const;

@@ -10,9 +10,51 @@
 
 #include "pool/allocator.h"
 #include "pool/directory.h"
+#include "pool/layout.h"
 #include "pool/pool_mapping.h"
 
 namespace notnets {
+
+namespace {
+
+constexpr size_t kMaxPoolNameBytes = 200;
+constexpr size_t kMaxPoolPathBytes = 4000;
+
+// Resolves `name` as PathFor does, refusing what could name a file the caller did not mean: a
+// relative path (`../etc/passwd`), a `..` component, a NUL byte, or an overlong name.
+Status ResolvePath(const std::string& name, std::string* path) {
+  *path = Pool::PathFor(name);
+  std::string why;
+  if (path->find('\0') != std::string::npos) {
+    why = "it holds a NUL byte";
+  } else if (path->size() > kMaxPoolPathBytes ||
+             (name.find('/') == std::string::npos && name.size() > kMaxPoolNameBytes)) {
+    why = "it is too long";
+  } else if (name.find('/') != std::string::npos && name[0] != '/') {
+    why = "a path must be absolute";
+  } else if (("/" + *path + "/").find("/../") != std::string::npos || name == "." || name == "..") {
+    why = "it holds a '..'";
+  }
+  if (why.empty()) return Status::OK;
+  std::string shown = name;
+  for (char& c : shown) c = c == '\0' ? '?' : c;
+  return Status(StatusCode::INVALID_ARGUMENT,
+                "pool name '" + shown + "' is refused (" + why + "); use a name of 1 to " +
+                    std::to_string(kMaxPoolNameBytes) +
+                    " bytes without '/', or an absolute path without '..'");
+}
+
+// True if the regular file at `path` starts with the pool magic (a finished pool).
+bool HoldsPoolMagic(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return false;
+  uint64_t magic = 0;
+  bool read = ::pread(fd, &magic, sizeof(magic), 0) == sizeof(magic);
+  ::close(fd);
+  return read && magic == internal::kPoolMagic;
+}
+
+}  // namespace
 
 Pool::Pool(std::unique_ptr<internal::PoolMapping> mapping) : mapping_(std::move(mapping)) {}
 
@@ -30,31 +72,44 @@ std::string Pool::PathFor(const std::string& name) {
 
 Status Pool::Create(const std::string& name, const PoolOptions& options,
                     std::shared_ptr<Pool>* pool) {
+  std::string path;
+  Status status = ResolvePath(name, &path);
+  if (!status.ok()) return status;
   std::unique_ptr<internal::PoolMapping> mapping;
-  Status status = internal::PoolMapping::Create(PathFor(name), options, &mapping);
+  status = internal::PoolMapping::Create(path, options, &mapping);
   if (status.ok()) pool->reset(new Pool(std::move(mapping)));
   return status;
 }
 
 Status Pool::Attach(const std::string& name, std::shared_ptr<Pool>* pool) {
+  return Attach(name, PoolOptions(), pool);
+}
+
+Status Pool::Attach(const std::string& name, const PoolOptions& options,
+                    std::shared_ptr<Pool>* pool) {
+  std::string path;
+  Status status = ResolvePath(name, &path);
+  if (!status.ok()) return status;
   std::unique_ptr<internal::PoolMapping> mapping;
-  Status status = internal::PoolMapping::Attach(PathFor(name), &mapping);
+  status = internal::PoolMapping::Attach(path, options.trusted_owners, &mapping);
   if (status.ok()) pool->reset(new Pool(std::move(mapping)));
   return status;
 }
 
 Status Pool::AttachOrCreate(const std::string& name, const PoolOptions& options,
                             std::shared_ptr<Pool>* pool) {
-  Status status = Attach(name, pool);
+  Status status = Attach(name, options, pool);
   if (status.error_code() != StatusCode::NOT_FOUND) return status;
   status = Create(name, options, pool);
   // Another process may have created it between our attach and our create.
-  if (status.error_code() == StatusCode::ALREADY_EXISTS) return Attach(name, pool);
+  if (status.error_code() == StatusCode::ALREADY_EXISTS) return Attach(name, options, pool);
   return status;
 }
 
 Status Pool::Remove(const std::string& name) {
-  std::string path = PathFor(name);
+  std::string path;
+  Status resolved = ResolvePath(name, &path);
+  if (!resolved.ok()) return resolved;
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && S_ISCHR(st.st_mode)) {
     // A device is not ours to unlink: erase the pool's magic number instead.
@@ -67,6 +122,10 @@ Status Pool::Remove(const std::string& name) {
                     "cannot erase pool on " + path + ": " + std::strerror(errno));
     }
     return Status::OK;
+  }
+  if (::lstat(path.c_str(), &st) == 0 && (!S_ISREG(st.st_mode) || !HoldsPoolMagic(path))) {
+    return Status(StatusCode::FAILED_PRECONDITION,
+                  path + " is not a notnets pool (no pool magic number); not removed");
   }
   if (::unlink(path.c_str()) != 0) {
     StatusCode code = errno == ENOENT ? StatusCode::NOT_FOUND : StatusCode::UNAVAILABLE;

@@ -8,12 +8,14 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
 
 #include "pool/call_window.h"
 #include "pool/directory.h"
+#include "pool/pool_file.h"
 
 namespace notnets::internal {
 
@@ -168,10 +170,17 @@ Status PoolMapping::Create(const std::string& path, const PoolOptions& options,
     return Status(StatusCode::ALREADY_EXISTS,
                   "pool " + path + " already exists; attach it, or remove it first");
   }
-  std::string build_path = is_device ? path : path + ".creating." + std::to_string(::getpid());
-  int flags = is_device ? O_RDWR | O_CLOEXEC : O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC;
-  int fd = ::open(build_path.c_str(), flags, options.file_mode);
-  if (fd < 0) return ErrnoStatus(StatusCode::UNAVAILABLE, "cannot create pool file", build_path);
+  // A device is initialized in place; a file is built unseen and linked into place when whole.
+  UnpublishedFile file;
+  int device_fd = -1;
+  if (is_device) {
+    device_fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+    if (device_fd < 0) return ErrnoStatus(StatusCode::UNAVAILABLE, "cannot create pool file", path);
+  } else {
+    Status status = UnpublishedFile::Open(path, options.file_mode, &file);
+    if (!status.ok()) return status;
+  }
+  int fd = is_device ? device_fd : file.fd();
 
   uint64_t pool_bytes = options.size_bytes;
   struct statfs fs {};
@@ -181,43 +190,45 @@ Status PoolMapping::Create(const std::string& path, const PoolOptions& options,
   if (is_device) {
     uint64_t device_bytes = CharDeviceBytes(st);
     if (device_bytes != 0 && device_bytes < pool_bytes) pool_bytes = device_bytes;
-  } else if (::ftruncate(fd, static_cast<off_t>(pool_bytes)) != 0) {
-    Status status =
-        ErrnoStatus(StatusCode::RESOURCE_EXHAUSTED, "cannot size pool file", build_path);
-    ::close(fd);
-    ::unlink(build_path.c_str());
-    return status;
+  } else {
+    Status status = file.Reserve(pool_bytes);
+    if (!status.ok()) return status;
   }
   void* base = ::mmap(nullptr, pool_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  ::close(fd);
   if (base == MAP_FAILED) {
-    Status status = ErrnoStatus(StatusCode::UNAVAILABLE, "cannot map pool file", build_path);
-    if (!is_device) ::unlink(build_path.c_str());
+    Status status = ErrnoStatus(StatusCode::UNAVAILABLE, "cannot map pool file", path);
+    if (is_device) ::close(device_fd);
     return status;
   }
   auto* bytes = static_cast<uint8_t*>(base);
   if (is_device &&
       reinterpret_cast<PoolHeader*>(bytes)->magic.load(std::memory_order_acquire) == kPoolMagic) {
     ::munmap(base, pool_bytes);
+    ::close(device_fd);
     return Status(StatusCode::ALREADY_EXISTS, "device " + path + " already holds a pool");
   }
   InitializeHeader(bytes, pool_bytes, options);
-  if (!is_device && ::link(build_path.c_str(), path.c_str()) != 0) {
-    Status status = errno == EEXIST
-                        ? Status(StatusCode::ALREADY_EXISTS,
-                                 "pool " + path + " was created by another process meanwhile")
-                        : ErrnoStatus(StatusCode::UNAVAILABLE, "cannot publish pool file", path);
-    ::unlink(build_path.c_str());
-    ::munmap(base, pool_bytes);
-    return status;
+  if (!is_device) {
+    Status status = file.Publish();
+    if (!status.ok()) {
+      ::munmap(base, pool_bytes);
+      return status;
+    }
+    fd = file.TakeFd();
   }
-  if (!is_device) ::unlink(build_path.c_str());
   mapping->reset(new PoolMapping(path, bytes, pool_bytes));
   (*mapping)->LoadBounds();
-  return Status::OK;
+  return Finish(fd, mapping);
 }
 
-Status PoolMapping::Attach(const std::string& path, std::unique_ptr<PoolMapping>* mapping) {
+Status PoolMapping::Finish(int fd, std::unique_ptr<PoolMapping>* mapping) {
+  Status status = LivenessLock::Take(fd, (*mapping)->path(), &(*mapping)->liveness_);
+  if (!status.ok()) mapping->reset();
+  return status;
+}
+
+Status PoolMapping::Attach(const std::string& path, const std::vector<uint32_t>& trusted_owners,
+                           std::unique_ptr<PoolMapping>* mapping) {
   int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) {
     StatusCode code = errno == ENOENT   ? StatusCode::NOT_FOUND
@@ -228,6 +239,15 @@ Status PoolMapping::Attach(const std::string& path, std::unique_ptr<PoolMapping>
   }
   struct stat st {};
   ::fstat(fd, &st);
+  if (S_ISREG(st.st_mode) && st.st_uid != ::geteuid() && st.st_uid != 0 &&
+      std::find(trusted_owners.begin(), trusted_owners.end(), st.st_uid) == trusted_owners.end()) {
+    ::close(fd);
+    return Status(StatusCode::PERMISSION_DENIED,
+                  "pool " + path + " belongs to uid " + std::to_string(st.st_uid) +
+                      ", not to this user (uid " + std::to_string(::geteuid()) +
+                      "); if you trust that user, add " + std::to_string(st.st_uid) +
+                      " to PoolOptions::trusted_owners");
+  }
   uint64_t file_bytes =
       S_ISCHR(st.st_mode) ? CharDeviceBytes(st) : static_cast<uint64_t>(st.st_size);
   if (S_ISCHR(st.st_mode) && file_bytes == 0) file_bytes = kPoolHeaderBytes;
@@ -252,17 +272,21 @@ Status PoolMapping::Attach(const std::string& path, std::unique_ptr<PoolMapping>
     return status;
   }
   void* base = ::mmap(nullptr, pool_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  ::close(fd);
-  if (base == MAP_FAILED) return ErrnoStatus(StatusCode::UNAVAILABLE, "cannot map pool", path);
+  if (base == MAP_FAILED) {
+    status = ErrnoStatus(StatusCode::UNAVAILABLE, "cannot map pool", path);
+    ::close(fd);
+    return status;
+  }
   mapping->reset(new PoolMapping(path, static_cast<uint8_t*>(base), pool_bytes));
   // Validate again in the full mapping: the header could have changed between the two maps.
   status = ValidateHeader(path, *(*mapping)->header(), pool_bytes);
   if (!status.ok()) {
+    ::close(fd);
     mapping->reset();
     return status;
   }
   (*mapping)->LoadBounds();
-  return Status::OK;
+  return Finish(fd, mapping);
 }
 
 }  // namespace notnets::internal

@@ -5,22 +5,27 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "notnets/pool.h"
 #include "notnets/status.h"
 #include "pool/layout.h"
+#include "pool/process_identity.h"
 #include "pool/shared_memory.h"
 
 namespace notnets::internal {
 
 class PoolMapping {
  public:
-  // Creates the pool file at `path` (a regular file: written under a temporary name, then linked
-  // into place, so nobody attaches a half-built pool; a character device: initialized in place).
+  // Creates the pool file at `path` (a regular file: built unnamed, or under a random name, with
+  // all its memory reserved, then linked into place, so nobody attaches a half-built pool; a
+  // character device: initialized in place).
   static Status Create(const std::string& path, const PoolOptions& options,
                        std::unique_ptr<PoolMapping>* mapping);
-  // Maps an existing pool and checks its header.
-  static Status Attach(const std::string& path, std::unique_ptr<PoolMapping>* mapping);
+  // Maps an existing pool and checks its header. A regular file must belong to this process's
+  // effective user, root, or a user in `trusted_owners` (else PERMISSION_DENIED).
+  static Status Attach(const std::string& path, const std::vector<uint32_t>& trusted_owners,
+                       std::unique_ptr<PoolMapping>* mapping);
 
   ~PoolMapping();
   PoolMapping(const PoolMapping&) = delete;
@@ -58,6 +63,8 @@ class PoolMapping {
   PoolMapping(std::string path, uint8_t* base, uint64_t size);
   // Copies the layout bounds out of the (already validated) header.
   void LoadBounds();
+  // Finishes a mapping that `fd` (taken over) backs: holds this process's liveness token in it.
+  static Status Finish(int fd, std::unique_ptr<PoolMapping>* mapping);
 
   std::string path_;
   uint8_t* base_;
@@ -69,6 +76,7 @@ class PoolMapping {
   uint32_t max_services_ = 0;
   uint64_t call_window_offset_ = 0;
   uint32_t call_window_slots_ = 0;
+  std::unique_ptr<LivenessLock> liveness_;
 };
 
 }  // namespace notnets::internal

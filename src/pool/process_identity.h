@@ -1,23 +1,52 @@
-// Identifies a process on this host across pid reuse: its pid and its start time.
+// Identifies a process to the other users of a pool, whatever pid namespace either one is in.
+//
+// Each process picks a random 62-bit token and holds an open-file-description (OFD) write lock on
+// the byte at offset `token` of every pool file it maps (far past the file's end: the lock needs
+// no bytes). The kernel drops the lock the moment the process dies, and its lock table is shared
+// by every namespace of one kernel, so a peer asks "is the byte still locked?" (F_OFD_GETLK)
+// instead of looking the pid up. See docs/protocol.md, "Liveness".
 #ifndef NOTNETS_POOL_PROCESS_IDENTITY_H_
 #define NOTNETS_POOL_PROCESS_IDENTITY_H_
 
 #include <cstdint>
+#include <memory>
+#include <string>
+
+#include "notnets/status.h"
 
 namespace notnets::internal {
 
 struct ProcessIdentity {
-  int32_t pid = 0;
-  uint64_t start_ticks = 0;  // field 22 of /proc/<pid>/stat
+  int32_t pid = 0;     // in the process's own pid namespace: for messages only
+  uint64_t token = 0;  // the byte the process holds locked in the pool files it maps; 0: none
 };
 
-// The identity of the calling process.
+// The identity of the calling process. After fork() the child gets a token of its own.
 ProcessIdentity SelfIdentity();
 
-// False only if the process is known to be gone (no such pid, an exited process not yet reaped,
-// or the pid now belongs to a process started at another time). A process we cannot inspect
-// counts as alive.
+// False only if the process is known to be gone: no pool file this process maps has its token's
+// byte locked. True for this process itself, and when nothing can be asked (no pool mapped).
 bool IsAlive(const ProcessIdentity& identity);
+
+// Keeps this process's token locked in one pool file for as long as it lives. PoolMapping owns
+// one; several mappings of one file share its lock.
+class LivenessLock {
+ public:
+  // Takes the lock on the file open as `fd` (opened read-write; LivenessLock takes it over and
+  // closes it). `path` names the file in errors and is reopened after fork(). UNAVAILABLE if the
+  // file system refuses the lock.
+  static Status Take(int fd, const std::string& path, std::unique_ptr<LivenessLock>* lock);
+
+  ~LivenessLock();
+  LivenessLock(const LivenessLock&) = delete;
+  LivenessLock& operator=(const LivenessLock&) = delete;
+
+ private:
+  LivenessLock(uint64_t device, uint64_t inode) : device_(device), inode_(inode) {}
+
+  uint64_t device_;
+  uint64_t inode_;
+};
 
 }  // namespace notnets::internal
 

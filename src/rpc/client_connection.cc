@@ -64,7 +64,7 @@ Status ClientConnection::Connect(std::shared_ptr<Pool> pool, std::string_view se
       new ClientConnection(std::move(pool), std::string(service), view));
   connection->server_ =
       ProcessIdentity{static_cast<int32_t>(entry->server_pid.load(std::memory_order_relaxed)),
-                      entry->server_start_ticks.load(std::memory_order_relaxed)};
+                      entry->server_token.load(std::memory_order_relaxed)};
   connection->methods_ = MethodTable(found.methods);
 
   uint64_t head = entry->pending_connections.load(std::memory_order_relaxed);

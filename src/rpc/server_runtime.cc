@@ -288,7 +288,7 @@ bool ServerRuntime::Accept(const RegisteredService& service, const ConnectionVie
   }
   auto* connection = new Connection(view, &service, pool_);
   connection->client = ProcessIdentity{static_cast<int32_t>(view.header->client_pid),
-                                       view.header->client_start_ticks};
+                                       view.header->client_token};
   connections_.Insert(slot, connection);
   Visibility::FetchAdd(&directory_.entry(service.ref.index)->connections_accepted, 1);
   CrashPoint("server.after_accept");
@@ -308,7 +308,7 @@ void ServerRuntime::CheckClients() {
   for (uint32_t slot = 0; slot < used; ++slot) {
     Connection* connection = connections_.At(slot);
     if (connection == nullptr || connection->client_dead.load(std::memory_order_relaxed)) continue;
-    std::pair<int32_t, uint64_t> process{connection->client.pid, connection->client.start_ticks};
+    std::pair<int32_t, uint64_t> process{connection->client.pid, connection->client.token};
     if (process != last_process) {
       auto known = alive.find(process);
       last_alive = known != alive.end()

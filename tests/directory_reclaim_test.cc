@@ -1,0 +1,79 @@
+// Directory entries of crashed servers are reclaimed (ctest label `faults`): a server killed with
+// kill -9 never unregisters, yet its entry does not keep the directory full, and a restarted
+// server takes its name back.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <memory>
+#include <string>
+
+#include "notnets/pool.h"
+#include "pool/allocator.h"
+#include "pool/pool_access.h"
+#include "pool/directory.h"
+#include "process_harness.h"
+
+namespace notnets::process_test {
+namespace {
+
+TEST(DirectoryReclaimTest, ACrashedServersEntryIsTakenWhenTheDirectoryIsFull) {
+  std::string pool_name = UniquePoolName();
+  PoolOptions options;
+  options.max_services = 1;
+  std::shared_ptr<Pool> pool;
+  ASSERT_TRUE(Pool::Create(pool_name, options, &pool).ok());
+  struct RemovePool {
+    std::string name;
+    ~RemovePool() { Pool::Remove(name); }
+  } remove_pool{pool_name};
+
+  std::unique_ptr<PeerProcess> server = StartServer(pool_name, 1);
+  server->Signal(SIGKILL);
+  ASSERT_TRUE(server->Wait(kHangBound).has_value());
+
+  internal::Allocator allocator(&internal::PoolAccess::mapping(*pool));
+  internal::Directory directory(&internal::PoolAccess::mapping(*pool), &allocator);
+  internal::ServiceRef other;
+  Status status =
+      directory.Register("other.Service", {"Method"}, internal::Directory::kOwnDoorbell, &other);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(directory.NameOf(other.index), "other.Service");
+  directory.Unregister(other);
+
+  // A server of the crashed one's name gets the entry back and answers.
+  server = StartServer(pool_name, 1);
+  std::shared_ptr<Channel> channel = ConnectToTestService(pool);
+  ASSERT_NE(channel, nullptr);
+  ClientContext context;
+  std::string response;
+  status = channel->Call("Echo", "back", &response, &context);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(response, "back");
+  channel.reset();
+  StopServer(server.get());
+}
+
+TEST(DirectoryReclaimTest, ALiveServersEntryIsNeverTaken) {
+  std::string pool_name = UniquePoolName();
+  PoolOptions options;
+  options.max_services = 1;
+  std::shared_ptr<Pool> pool;
+  ASSERT_TRUE(Pool::Create(pool_name, options, &pool).ok());
+  struct RemovePool {
+    std::string name;
+    ~RemovePool() { Pool::Remove(name); }
+  } remove_pool{pool_name};
+
+  std::unique_ptr<PeerProcess> server = StartServer(pool_name, 1);
+  internal::Allocator allocator(&internal::PoolAccess::mapping(*pool));
+  internal::Directory directory(&internal::PoolAccess::mapping(*pool), &allocator);
+  internal::ServiceRef other;
+  EXPECT_EQ(
+      directory.Register("other.Service", {"Method"}, internal::Directory::kOwnDoorbell, &other)
+          .error_code(),
+      StatusCode::RESOURCE_EXHAUSTED);
+  StopServer(server.get());
+}
+
+}  // namespace
+}  // namespace notnets::process_test

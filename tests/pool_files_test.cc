@@ -1,0 +1,144 @@
+// Pool files and names another user or a full file system could turn against a service (ctest
+// label `faults`): names that are not what they seem, removing what is not a pool, and a pool the
+// file system cannot hold.
+#include <fcntl.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "notnets/pool.h"
+#include "test_pool.h"
+
+namespace notnets {
+namespace {
+
+using testing::UniquePoolName;
+
+TEST(PoolFilesTest, NamesThatAreNotWhatTheySeemAreRefused) {
+  const std::string refused[] = {
+      "../etc/passwd",       "sub/dir", "/dev/shm/../shm/notnets-x", std::string("a\0b", 3),
+      std::string(201, 'a'), ".."};
+  for (const std::string& name : refused) {
+    std::shared_ptr<Pool> pool;
+    EXPECT_EQ(Pool::Create(name, PoolOptions(), &pool).error_code(), StatusCode::INVALID_ARGUMENT)
+        << name;
+    EXPECT_EQ(Pool::Attach(name, &pool).error_code(), StatusCode::INVALID_ARGUMENT) << name;
+    EXPECT_EQ(Pool::Remove(name).error_code(), StatusCode::INVALID_ARGUMENT) << name;
+  }
+  std::string longest(200, 'a');
+  std::shared_ptr<Pool> pool;
+  PoolOptions small;
+  small.size_bytes = 1 << 20;
+  ASSERT_TRUE(Pool::Create(longest, small, &pool).ok());
+  EXPECT_TRUE(Pool::Remove(longest).ok());
+}
+
+TEST(PoolFilesTest, RemoveRemovesOnlyPools) {
+  std::string name = UniquePoolName("notpool");
+  std::string path = Pool::PathFor(name);
+  std::ofstream(path) << "not a pool, but somebody's file";
+  EXPECT_EQ(Pool::Remove(name).error_code(), StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(::access(path.c_str(), F_OK), 0) << "a file that is not a pool was removed";
+  ::unlink(path.c_str());
+}
+
+// Creation used to build the pool under "<path>.creating.<pid>": a file planted there blocked it.
+TEST(PoolFilesTest, APlantedBuildNameCannotBlockCreation) {
+  std::string name = UniquePoolName("planted");
+  std::string planted = Pool::PathFor(name) + ".creating." + std::to_string(::getpid());
+  std::ofstream(planted) << "planted";
+  std::shared_ptr<Pool> pool;
+  Status status = Pool::Create(name, PoolOptions(), &pool);
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  Pool::Remove(name);
+  ::unlink(planted.c_str());
+}
+
+// Another user's pool (perhaps planted under the name a service meant to create) is refused
+// unless its owner is trusted. Skipped unless root (to give the file away).
+TEST(PoolFilesTest, AnotherUsersPoolIsAttachedOnlyWhenTrusted) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to give a pool file to another user";
+  constexpr uint32_t kOther = 54321;
+  testing::TestPool test_pool;
+  // A planted pool is open to everyone, to lure services into it.
+  ASSERT_EQ(::chown(test_pool.pool()->path().c_str(), kOther, kOther), 0);
+  ASSERT_EQ(::chmod(test_pool.pool()->path().c_str(), 0666), 0);
+  // Root's own pools are trusted: act as another user for the check (back to root at the end of
+  // the scope, whatever fails).
+  struct ActAs {
+    explicit ActAs(uid_t user) { ok = ::setegid(user) == 0 && ::seteuid(user) == 0; }
+    ~ActAs() { ok = ::seteuid(0) == 0 && ::setegid(0) == 0; }
+    bool ok;
+  };
+  Status refused;
+  Status created;
+  Status trusted;
+  {
+    ActAs user(1000);
+    ASSERT_TRUE(user.ok);
+    std::shared_ptr<Pool> pool;
+    refused = Pool::Attach(test_pool.name(), &pool);
+    created = Pool::AttachOrCreate(test_pool.name(), PoolOptions(), &pool);
+    PoolOptions trusting;
+    trusting.trusted_owners = {kOther};
+    trusted = Pool::Attach(test_pool.name(), trusting, &pool);
+  }
+  ASSERT_EQ(::geteuid(), 0u);
+  EXPECT_EQ(refused.error_code(), StatusCode::PERMISSION_DENIED) << refused.ToString();
+  EXPECT_NE(refused.error_message().find("belongs to uid 54321"), std::string::npos)
+      << refused.ToString();
+  EXPECT_EQ(created.error_code(), StatusCode::PERMISSION_DENIED) << created.ToString();
+  EXPECT_TRUE(trusted.ok()) << trusted.ToString();
+}
+
+// In a child process with a mount namespace of its own, a pool larger than a 4 MiB tmpfs. Skipped
+// unless root.
+TEST(PoolFilesTest, APoolTheFileSystemCannotHoldFailsAtCreationAndLeavesNothing) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs";
+  int result[2];
+  ASSERT_EQ(::pipe(result), 0);
+  pid_t child = ::fork();
+  if (child == 0) {
+    std::string dir = "/tmp/notnets-small-" + std::to_string(::getpid());
+    std::string report = "setup";
+    if (::unshare(CLONE_NEWNS) == 0 &&
+        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
+        ::mkdir(dir.c_str(), 0700) == 0 &&
+        ::mount("tmpfs", dir.c_str(), "tmpfs", 0, "size=4m") == 0) {
+      PoolOptions options;
+      options.size_bytes = 32 << 20;
+      std::shared_ptr<Pool> pool;
+      Status status = Pool::Create(dir + "/pool", options, &pool);
+      bool left = !std::filesystem::is_empty(dir);
+      report = status.ToString() + (left ? " LEFT" : "");
+      ::umount(dir.c_str());
+    }
+    ::rmdir(dir.c_str());
+    ssize_t ignored = ::write(result[1], report.data(), report.size());
+    (void)ignored;
+    ::_exit(0);
+  }
+  ::close(result[1]);
+  std::string report;
+  char buffer[512];
+  for (ssize_t n; (n = ::read(result[0], buffer, sizeof(buffer))) > 0;) report.append(buffer, n);
+  ::close(result[0]);
+  ::waitpid(child, nullptr, 0);
+  if (report == "setup") GTEST_SKIP() << "cannot mount a tmpfs in a mount namespace here";
+  EXPECT_EQ(report.rfind("RESOURCE_EXHAUSTED: cannot reserve 33554432 bytes for pool ", 0), 0u)
+      << report;
+  EXPECT_NE(report.find("the tmpfs at /tmp/notnets-small-"), std::string::npos) << report;
+  EXPECT_NE(report.find("bytes free"), std::string::npos) << report;
+  EXPECT_EQ(report.find("LEFT"), std::string::npos) << "the pool file was left: " << report;
+}
+
+}  // namespace
+}  // namespace notnets
