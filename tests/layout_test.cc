@@ -131,6 +131,7 @@ struct RecordedLayout {
 };
 constexpr RecordedLayout kRecordedLayouts[] = {
     {2, 0x4f99812ec3cdfd7bull},
+    {3, 0x7ff7689c93a4ff2ull},
 };
 
 TEST(LayoutTest, FingerprintIsTheOneRecordedForTheLayoutVersion) {
