@@ -7,8 +7,8 @@
 #include <string>
 
 #include "gtest/gtest.h"
-#include "pool/pool_access.h"
 #include "pool/allocator.h"
+#include "pool/pool_access.h"
 #include "pool/pool_mapping.h"
 #include "rpc/metadata_codec.h"
 #include "test_pool.h"
@@ -35,7 +35,9 @@ class CallCodecTest : public ::testing::Test {
     // Every block went back to a cache, and the caches back to the pool.
     EXPECT_EQ(BlocksInUse(), blocks_before_);
   }
-  uint64_t BlocksInUse() { return Allocator(&PoolAccess::mapping(*pool_.pool())).Usage().blocks_in_use; }
+  uint64_t BlocksInUse() {
+    return Allocator(&PoolAccess::mapping(*pool_.pool())).Usage().blocks_in_use;
+  }
   static PoolOptions SmallPool() {
     PoolOptions options;
     options.size_bytes = 4 << 20;
@@ -151,7 +153,7 @@ TEST_F(CallCodecTest, InvalidRequestsAreNamedAndTheirValidBlocksStillTaken) {
   ASSERT_TRUE(
       EncodeRequest(client_.get(), kServer, 0, 0, OutgoingPayload{"x"}, headers, 0, &message).ok());
   Message too_long = message;
-  too_long.inline_length = kInlinePayloadBytes + 1;
+  too_long.inline_length = kInlineMessageBytes + 1;
   EXPECT_STREQ(DecodeRequest(server_.get(), too_long, &payload, &decoded),
                "an invalid inline length");
   EXPECT_EQ(decoded, headers);  // the metadata block was taken (and released) anyway
@@ -238,7 +240,7 @@ TEST_F(CallCodecTest, InvalidResponsesAreNamedInOrder) {
                            &payload),
             DecodeError::kStatusCode);
   Message too_long = message;
-  too_long.inline_length = kInlinePayloadBytes + 1;
+  too_long.inline_length = kInlineMessageBytes + 1;
   EXPECT_EQ(DecodeResponse(client_.get(), too_long, &code, &status_message, &initial, &trailing,
                            &payload),
             DecodeError::kInlineLength);

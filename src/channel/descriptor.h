@@ -10,9 +10,6 @@
 
 namespace notnets::internal {
 
-// The bytes of a payload carried inline: the public promise, which the layout below must keep.
-inline constexpr size_t kInlinePayloadBytes = kInlineMessageBytes;
-
 // What a descriptor carries (low bits of Descriptor::flags).
 enum class DescriptorKind : uint16_t {
   kRequest = 1,   // client -> server: a call
@@ -43,7 +40,7 @@ struct alignas(kCacheLineBytes) Descriptor {
   uint64_t timeout_ns;
   uint64_t metadata_offset;
   union {
-    uint8_t inline_bytes[kInlinePayloadBytes];
+    uint8_t inline_bytes[kInlineMessageBytes];
     BlockPayload block;
   } payload;
 };
@@ -55,8 +52,8 @@ static_assert(offsetof(Descriptor, timeout_ns) == 24);
 static_assert(offsetof(Descriptor, metadata_offset) == 32);
 static_assert(offsetof(Descriptor, payload) == 40);
 // The inline payload fills the rest of the descriptor's cache line: no more, no less.
-static_assert(offsetof(Descriptor, payload) + kInlinePayloadBytes == kCacheLineBytes);
-static_assert(sizeof(BlockPayload) <= kInlinePayloadBytes);
+static_assert(offsetof(Descriptor, payload) + kInlineMessageBytes == kCacheLineBytes);
+static_assert(sizeof(BlockPayload) <= kInlineMessageBytes);
 
 // The fields of a descriptor without its sequence word: what a reader copies out of the ring.
 struct Message {
@@ -67,7 +64,7 @@ struct Message {
   uint64_t timeout_ns = 0;
   uint64_t metadata_offset = 0;
   union {
-    uint8_t inline_bytes[kInlinePayloadBytes];
+    uint8_t inline_bytes[kInlineMessageBytes];
     BlockPayload block;
   } payload = {};
 

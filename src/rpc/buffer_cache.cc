@@ -113,12 +113,12 @@ bool BufferCache::AdoptMessage(const BlockPayload& payload, ReceivedMessage* mes
   return true;
 }
 
-void BufferCache::InlineMessage(const uint8_t (&bytes)[kInlinePayloadBytes], size_t length,
+void BufferCache::InlineMessage(const uint8_t (&bytes)[kInlineMessageBytes], size_t length,
                                 ReceivedMessage* message) {
-  static_assert(kInlinePayloadBytes <= ReceivedMessage::kInlineCapacity);
+  static_assert(kInlineMessageBytes <= ReceivedMessage::kInlineCapacity);
   message->Release();
   // All of them: a fixed-size copy is a couple of instructions, one of `length` bytes a call.
-  std::memcpy(message->inline_, bytes, kInlinePayloadBytes);
+  std::memcpy(message->inline_, bytes, kInlineMessageBytes);
   message->size_ = length;
 }
 

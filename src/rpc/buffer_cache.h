@@ -51,9 +51,9 @@ class BufferCache : public std::enable_shared_from_this<BufferCache> {
   const uint8_t* AdoptWhole(uint64_t block_offset, uint64_t* capacity);
   // Wraps a validated payload for the user (ReceivedMessage releases it back here).
   bool AdoptMessage(const BlockPayload& payload, ReceivedMessage* message);
-  // Wraps the first `length` (at most kInlinePayloadBytes) inline bytes of a descriptor (copied)
+  // Wraps the first `length` (at most kInlineMessageBytes) inline bytes of a descriptor (copied)
   // for the user.
-  static void InlineMessage(const uint8_t (&bytes)[kInlinePayloadBytes], size_t length,
+  static void InlineMessage(const uint8_t (&bytes)[kInlineMessageBytes], size_t length,
                             ReceivedMessage* message);
 
   uint8_t* PayloadOf(uint64_t block_offset) const {

@@ -23,7 +23,7 @@ Status EncodePayload(BufferCache* cache, uint64_t reader, OutgoingPayload payloa
     message->payload.block = cache->Publish(payload.buffer, reader);
     return Status();
   }
-  if (payload.bytes.size() <= kInlinePayloadBytes) {
+  if (payload.bytes.size() <= kInlineMessageBytes) {
     message->inline_length = static_cast<uint16_t>(payload.bytes.size());
     if (!payload.bytes.empty()) {
       std::memcpy(message->payload.inline_bytes, payload.bytes.data(), payload.bytes.size());
@@ -72,7 +72,7 @@ DecodeError DecodePayload(BufferCache* cache, const Message& message, ReceivedMe
     return cache->AdoptMessage(message.payload.block, payload) ? DecodeError::kNone
                                                                : DecodeError::kPayloadBlock;
   }
-  if (message.inline_length > kInlinePayloadBytes) return DecodeError::kInlineLength;
+  if (message.inline_length > kInlineMessageBytes) return DecodeError::kInlineLength;
   BufferCache::InlineMessage(message.payload.inline_bytes, message.inline_length, payload);
   return DecodeError::kNone;
 }

@@ -31,7 +31,7 @@ enum class DecodeError {
   kMetadataEncoding,  // ... or did not decode
   kStatusCode,        // not one of the canonical codes
   kPayloadBlock,      // the payload block did not validate
-  kInlineLength,      // an inline length over kInlinePayloadBytes
+  kInlineLength,      // an inline length over kInlineMessageBytes
 };
 
 // The words the client's error message uses for `error` ("metadata block", ...).
@@ -61,7 +61,7 @@ bool TakeCallToken(Metadata* headers, uint64_t* token);
 
 // Encodes the response to call `call_id` into `message`, its blocks published to endpoint
 // `client`: the payload (sent only with an OK status) is `buffer` when given and valid, else
-// `inline_bytes` (at most kInlinePayloadBytes). The status message and metadata travel in a
+// `inline_bytes` (at most kInlineMessageBytes). The status message and metadata travel in a
 // metadata block when there are any, and are dropped if the pool has no room for it.
 void EncodeResponse(BufferCache* cache, uint64_t client, uint64_t call_id, const Status& status,
                     MessageBuffer* buffer, std::string_view inline_bytes,
