@@ -38,8 +38,10 @@ void RunIdleSection(const AllOptions& options, AllResults* results, Failures* fa
 // the gRPC integration's (PrintGrpcTargets).
 void PrintTargets(const AllResults& results, FILE* out);
 
-// Prints the gRPC integration's targets with the figures in `results`, if notnets-grpc-sync is
-// there: its p50 and p99, and how much lower they are than grpc-http2-tcp's if that is there too.
+// Prints the gRPC integration's targets with the figures in `results`, for the cases that are
+// there: notnets-grpc-sync's p50 and p99; how much lower the p50 of notnets-grpc-sync, -callback
+// and -cq is than grpc-http2-tcp's; and how many times grpc-http2-tcp-stream's (-stream-bidi's)
+// messages per second notnets-grpc-stream (-stream-bidi) made. Prints nothing if none are.
 void PrintGrpcTargets(const std::vector<CaseResult>& results, FILE* out);
 
 // The sweep called `name` in `results`, or nullptr.

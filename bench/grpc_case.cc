@@ -7,6 +7,7 @@
 
 #include "echo.grpc.pb.h"
 #include "grpc_clients.h"
+#include "grpc_stream_service.h"
 #include "process.h"
 
 namespace notnets::bench {
@@ -34,8 +35,17 @@ class CallbackEchoService final : public EchoService::CallbackService {
 }  // namespace
 
 std::unique_ptr<grpc::Service> MakeEchoService(GrpcApi api) {
-  if (api == GrpcApi::kSync) return std::make_unique<SyncEchoService>();
-  return std::make_unique<CallbackEchoService>();
+  switch (api) {
+    case GrpcApi::kSync:
+    case GrpcApi::kCompletionQueue:
+      return std::make_unique<SyncEchoService>();
+    case GrpcApi::kCallback:
+      return std::make_unique<CallbackEchoService>();
+    case GrpcApi::kServerStream:
+    case GrpcApi::kBidiStream:
+      break;
+  }
+  return MakeStreamService();
 }
 
 GrpcCase::~GrpcCase() {
@@ -94,11 +104,7 @@ Status GrpcCase::Connect(const std::vector<std::string>&, std::string_view endpo
     return Status(StatusCode::UNAVAILABLE,
                   "gRPC channel to " + std::string(endpoint) + " not connected within 10 s");
   }
-  if (api_ == GrpcApi::kSync) {
-    *client = MakeGrpcSyncClient(channel, options.payload_size);
-  } else {
-    *client = MakeGrpcCallbackClient(channel, options.payload_size);
-  }
+  *client = MakeGrpcClient(api_, channel, options.payload_size);
   return Status::OK;
 }
 
@@ -115,6 +121,12 @@ const CaseRegistration kTcpCallback(42, "grpc-http2-tcp-callback", [] {
 });
 const CaseRegistration kUdsCallback(43, "grpc-http2-uds-callback", [] {
   return std::make_unique<GrpcCase>(GrpcTransport::kUnixSocket, GrpcApi::kCallback);
+});
+const CaseRegistration kTcpStream(44, "grpc-http2-tcp-stream", [] {
+  return std::make_unique<GrpcCase>(GrpcTransport::kTcp, GrpcApi::kServerStream);
+});
+const CaseRegistration kTcpBidi(45, "grpc-http2-tcp-stream-bidi", [] {
+  return std::make_unique<GrpcCase>(GrpcTransport::kTcp, GrpcApi::kBidiStream);
 });
 
 }  // namespace

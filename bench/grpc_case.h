@@ -1,9 +1,9 @@
-// What the gRPC cases share: the two ways of serving echo.proto (sync and callback), the two
-// clients (a blocking stub, and the callback stub), and the two transports (TCP loopback and a
-// Unix-domain socket), all over HTTP/2 without TLS.
+// What the gRPC cases share: the ways of serving and calling echo.proto (GrpcApi) and the two
+// transports (TCP loopback and a Unix-domain socket), all over HTTP/2 without TLS.
 #ifndef NOTNETS_BENCH_GRPC_CASE_H_
 #define NOTNETS_BENCH_GRPC_CASE_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -20,15 +20,27 @@ namespace notnets::bench {
 // Where a gRPC server listens.
 enum class GrpcTransport { kTcp, kUnixSocket };
 
-// Which gRPC API server and client use.
+// Which gRPC API server and client use, and which method the client's Call makes.
 enum class GrpcApi {
-  // grpc::Service with a synchronous handler; a blocking stub.
+  // EchoService::Service with a synchronous handler; a blocking stub.
   kSync,
-  // grpc::CallbackService with a default reactor; the stub's async() callback calls.
+  // EchoService::CallbackService with a default reactor; the stub's async() callback calls.
   kCallback,
+  // EchoService::Service with a synchronous handler; the stub's completion-queue calls
+  // (AsyncEcho, then Next on the client's own queue).
+  kCompletionQueue,
+  // EchoStreamService::CallbackService; a blocking stub reads server streams of
+  // kStreamMessages replies, one reply per Call.
+  kServerStream,
+  // EchoStreamService::CallbackService; a blocking stub keeps one bidi stream open and each Call
+  // writes a request and reads its reply (ping-pong).
+  kBidiStream,
 };
 
-// echo.proto's EchoService implemented with `api`, for a grpc::ServerBuilder.
+// Replies in each server stream of GrpcApi::kServerStream.
+inline constexpr uint64_t kStreamMessages = 10000;
+
+// The service that clients of `api` call (see GrpcApi), for a grpc::ServerBuilder.
 std::unique_ptr<::grpc::Service> MakeEchoService(GrpcApi api);
 
 // One gRPC case: `transport` and `api` fixed at construction.

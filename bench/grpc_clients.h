@@ -7,17 +7,16 @@
 #include <memory>
 
 #include "case.h"
+#include "grpc_case.h"
 
 namespace notnets::bench {
 
-// A blocking stub; synchronous calls only.
-std::unique_ptr<EchoClient> MakeGrpcSyncClient(std::shared_ptr<::grpc::Channel> channel,
-                                               size_t payload_size);
-
-// The callback stub (stub->async()->Echo): asynchronous calls, and synchronous ones that wait
-// for the callback.
-std::unique_ptr<EchoClient> MakeGrpcCallbackClient(std::shared_ptr<::grpc::Channel> channel,
-                                                   size_t payload_size);
+// The client of `api` (see GrpcApi) on `channel`, sending `payload_size` bytes per request. Only
+// the callback client makes asynchronous calls (its synchronous ones wait for the callback). A
+// stream client checks every reply's payload and, for kServerStream, that each stream carried
+// kStreamMessages replies and ended OK.
+std::unique_ptr<EchoClient> MakeGrpcClient(GrpcApi api, std::shared_ptr<::grpc::Channel> channel,
+                                           size_t payload_size);
 
 }  // namespace notnets::bench
 

@@ -51,6 +51,13 @@ void Usage() {
       "      comparison, draws no plot and exits with status 1.\n"
       "  notnets-bench echo [--calls N] [--warmup N] [--csv] [--cases a,b,...]\n"
       "      Latency of an echo call per case, client and server in separate processes.\n"
+      "      gRPC: notnets-grpc-sync, -callback and -cq call unary Echo through the pool with\n"
+      "      the sync, callback and completion-queue stubs; grpc-http2-tcp is the baseline.\n"
+      "      In the *-stream cases a call is one message: notnets-grpc-stream and\n"
+      "      grpc-http2-tcp-stream read server streams of 10,000 replies, the -stream-bidi\n"
+      "      cases write and read one message at a time on a bidi stream; calls/s is then\n"
+      "      messages/s. The gRPC targets compare each with HTTP/2 in the same run.\n"
+      "      --cases grpc: just those and grpc-http2-tcp (names may follow: grpc,uds-pingpong).\n"
       "      Defaults: --calls 200000 --warmup 10000 --cases %s\n"
       "  notnets-bench idle [--seconds S] [--csv] [--cases a,b,...]\n"
       "      CPU use of an idle client and server, and latency of the calls after 1 s and\n"
@@ -141,9 +148,18 @@ bool ReadCommonFlag(FlagReader* flags, CommonOptions* options) {
   return false;
 }
 
-// Reads a list of registered case names.
+// Reads a list of registered case names; "grpc" among them stands for kGrpcCases.
 bool ParseCases(std::optional<std::string_view> text, std::vector<std::string>* cases) {
-  *cases = SplitCommas(text.value_or(""));
+  cases->clear();
+  for (const std::string& name : SplitCommas(text.value_or(""))) {
+    if (name != "grpc") {
+      cases->push_back(name);
+      continue;
+    }
+    for (const std::string& grpc_case : kGrpcCases) {
+      if (MakeCase(grpc_case) != nullptr) cases->push_back(grpc_case);
+    }
+  }
   bool valid = !cases->empty();
   for (const std::string& name : *cases) {
     if (MakeCase(name) == nullptr) {

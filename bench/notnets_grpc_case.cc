@@ -1,8 +1,9 @@
-// notnets-grpc-sync and notnets-grpc-callback: echo.proto's gRPC service and stubs, unchanged,
-// over notnets::grpc. The server listens on TCP loopback like grpc-http2-tcp and also serves in a
-// fresh pool (ServeOverPool); each client is a notnets::grpc::CreateChannel to that address, so
-// that every call picks its path as it would in production. If any call went over HTTP/2, the
-// case fails after its calls (EchoClient::CheckPath): it measures the pool path or nothing.
+// notnets-grpc-sync, -callback, -cq, -stream and -stream-bidi: echo.proto's gRPC services and
+// stubs (see GrpcApi), unchanged, over notnets::grpc. The server listens on TCP loopback like
+// grpc-http2-tcp and also serves in a fresh pool (ServeOverPool); each client is a
+// notnets::grpc::CreateChannel to that address, so that every call picks its path as it would in
+// production. If any call went over HTTP/2, the case fails after its calls (EchoClient::CheckPath):
+// it measures the pool path or nothing.
 #include <grpcpp/grpcpp.h>
 
 #include "case.h"
@@ -86,10 +87,8 @@ class NotnetsGrpcCase : public PoolCase {
     channel_options.arguments.SetMaxSendMessageSize(-1);
     std::shared_ptr<::grpc::Channel> channel =
         notnets::grpc::CreateChannel(std::string(endpoint), channel_options);
-    std::unique_ptr<EchoClient> grpc_client =
-        api_ == GrpcApi::kSync ? MakeGrpcSyncClient(channel, options.payload_size)
-                               : MakeGrpcCallbackClient(channel, options.payload_size);
-    *client = std::make_unique<PoolOnlyClient>(channel, std::move(grpc_client));
+    *client = std::make_unique<PoolOnlyClient>(channel,
+                                               MakeGrpcClient(api_, channel, options.payload_size));
     return Status::OK;
   }
 
@@ -102,6 +101,15 @@ const CaseRegistration kSyncRegistration(32, "notnets-grpc-sync", [] {
 });
 const CaseRegistration kCallbackRegistration(33, "notnets-grpc-callback", [] {
   return std::make_unique<NotnetsGrpcCase>(GrpcApi::kCallback);
+});
+const CaseRegistration kCompletionQueueRegistration(34, "notnets-grpc-cq", [] {
+  return std::make_unique<NotnetsGrpcCase>(GrpcApi::kCompletionQueue);
+});
+const CaseRegistration kStreamRegistration(35, "notnets-grpc-stream", [] {
+  return std::make_unique<NotnetsGrpcCase>(GrpcApi::kServerStream);
+});
+const CaseRegistration kBidiRegistration(36, "notnets-grpc-stream-bidi", [] {
+  return std::make_unique<NotnetsGrpcCase>(GrpcApi::kBidiStream);
 });
 
 }  // namespace
