@@ -22,9 +22,16 @@ notnets::Status OutOfTurn(const char* what) {
 
 }  // namespace
 
-ServerStream::ServerStream(uint64_t id, const MethodBinding* method, notnets::ServerCall* open,
-                           CancelWatcher* watcher, StreamTable* table, LiveCalls* live)
-    : live_(live), id_(id), method_(method), open_(open), watcher_(watcher), table_(table) {
+ServerStream::ServerStream(uint64_t id, const MethodBinding* method, const MessageLimits* limits,
+                           notnets::ServerCall* open, CancelWatcher* watcher, StreamTable* table,
+                           LiveCalls* live)
+    : live_(live),
+      id_(id),
+      method_(method),
+      limits_(limits),
+      open_(open),
+      watcher_(watcher),
+      table_(table) {
   SetDeadline(&context_, open->context()->deadline());
   SetClientMetadata(&context_, open->context()->client_metadata());
   if (method->kind == RpcKind::kServerStreaming) request_.reset(method->request->create());
@@ -122,7 +129,8 @@ void ServerStream::Finish(::grpc::Status status) {
     notnets::ServerContext* native = open_->context();
     notnets::Status answer =
         ToNative(status, InitialMetadata(context_), TrailingMetadata(context_), native);
-    if (answer.ok() && response_ != nullptr) answer = SerializeInto(*response_, open_->response());
+    if (answer.ok() && response_ != nullptr)
+      answer = SerializeInto(*response_, *limits_, open_->response());
     Answer(std::exchange(open_, nullptr), answer);
     if (write_held_) {
       outbound_.push_back(std::move(held_write_));
