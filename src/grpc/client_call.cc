@@ -384,6 +384,10 @@ void CallState::Send(InterceptorBatchMethods* methods, bool first) {
     SendOp(StreamOp::kWrite, methods,
            [self, batch](notnets::CallResult result, notnets::ClientContext*) {
              if (!result.status.ok()) batch->send_failed = true;
+             if (IsServerLimit(result.status)) {
+               self->FailOverLimit(::grpc::Status(::grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                                  result.status.error_message()));
+             }
              self->Settle(batch);
            });
   }

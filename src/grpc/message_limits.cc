@@ -9,6 +9,8 @@ namespace notnets::grpc::internal {
 
 namespace {
 
+constexpr char kReceived[] = "Received message larger than max (";
+
 // `words` ends in "(": gRPC's text, given whole so that it can be found as written.
 ::grpc::Status Failure(const char* words, size_t bytes, int64_t limit) {
   return ::grpc::Status(::grpc::StatusCode::RESOURCE_EXHAUSTED,
@@ -18,11 +20,16 @@ namespace {
 }  // namespace
 
 ::grpc::Status MessageLimits::ReceiveFailure(size_t bytes) const {
-  return Failure("Received message larger than max (", bytes, max_receive);
+  return Failure(kReceived, bytes, max_receive);
 }
 
 ::grpc::Status MessageLimits::SendFailure(size_t bytes) const {
   return Failure("Sent message larger than max (", bytes, max_send);
+}
+
+bool IsServerLimit(const notnets::Status& status) {
+  return status.error_code() == notnets::StatusCode::RESOURCE_EXHAUSTED &&
+         status.error_message().starts_with(kReceived);
 }
 
 MessageLimits LimitsOf(const ::grpc::ChannelArguments& arguments) {

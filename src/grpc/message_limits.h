@@ -10,6 +10,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "notnets/status.h"
+
 namespace notnets::grpc::internal {
 
 // The largest message a side accepts and sends; negative: no limit.
@@ -25,6 +27,9 @@ struct MessageLimits {
   ::grpc::Status ReceiveFailure(size_t bytes) const;
   ::grpc::Status SendFailure(size_t bytes) const;
 };
+
+// Whether `status` is a server's refusal of a stream message over its receive limit.
+bool IsServerLimit(const notnets::Status& status);
 
 // The limits `arguments` set, gRPC's defaults for those they do not. A ServerBuilder's
 // SetMaxReceiveMessageSize / SetMaxSendMessageSize reach its plugins as these arguments too.

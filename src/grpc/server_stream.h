@@ -106,6 +106,8 @@ class ServerStream final : public WatchedCall, public std::enable_shared_from_th
   std::deque<std::string> outbound_ NOTNETS_GUARDED_BY(mutex_);  // handler -> client
   std::string held_write_ NOTNETS_GUARDED_BY(mutex_);  // the reactor's Write, waiting for room
   bool write_held_ NOTNETS_GUARDED_BY(mutex_) = false;
+  // A message the reactor wrote over the server's send limit: the stream's status, as in gRPC.
+  notnets::Status send_failure_ NOTNETS_GUARDED_BY(mutex_);
   // The client's read, waiting for a message.
   notnets::ServerCall* waiting_read_ NOTNETS_GUARDED_BY(mutex_) = nullptr;
   notnets::ServerCall* waiting_metadata_ NOTNETS_GUARDED_BY(mutex_) = nullptr;

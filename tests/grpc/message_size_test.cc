@@ -118,6 +118,35 @@ TEST_P(MessageSizeTest, ClientStreamWriteOverTheSendLimitFailsTheStream) {
   ExpectPaths(0, 1);
 }
 
+TEST_P(MessageSizeTest, ServerEndsStreamWithMessageOverItsReceiveLimit) {
+  ClientContext context;
+  SetHangDeadline(&context);
+  StreamSummary summary;
+  auto writer = stub_->ClientStream(&context, &summary);
+  StreamMessage message = NumberedMessage(0, kServerReceiveLimit + 1000);
+  // Whether the write itself reports the failure depends on when it is seen; the status does not.
+  writer->Write(message);
+  Status status = writer->Finish();
+  EXPECT_EQ(status.error_code(), StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(status.error_message(),
+            TooLarge("Received", message.ByteSizeLong(), kServerReceiveLimit));
+  ExpectPaths(0, 1);
+}
+
+TEST_P(MessageSizeTest, ServerDoesNotSendStreamMessageOverItsSendLimit) {
+  StreamRequest request;
+  request.set_message_count(1);
+  request.set_message_size(kServerSendLimit + 1000);
+  ClientContext context;
+  SetHangDeadline(&context);
+  auto reader = stub_->ServerStream(&context, request);
+  StreamMessage message;
+  EXPECT_FALSE(reader->Read(&message));
+  Status status = reader->Finish();
+  ExpectOverLimit(status, "Sent", kServerSendLimit);
+  ExpectPaths(0, 1);
+}
+
 TEST_P(DefaultMessageSizeTest, ClientRefusesResponseOverTheDefaultReceiveLimit) {
   EchoRequest request;
   request.set_response_bytes(kDefaultReceiveLimit + 1000);
