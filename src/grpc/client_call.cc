@@ -424,6 +424,10 @@ void CallState::OpenStream(InterceptorBatchMethods* methods) {
   // hijacked before this returns), so a failure to deliver it fails the call instead.
   if (!server_streaming && Has(methods, InterceptionHookPoints::PRE_SEND_MESSAGE)) {
     SendOp(StreamOp::kWrite, methods, [self](notnets::CallResult result, notnets::ClientContext*) {
+      if (IsServerLimit(result.status)) {
+        self->FailOverLimit(
+            ::grpc::Status(::grpc::StatusCode::RESOURCE_EXHAUSTED, result.status.error_message()));
+      }
       if (!result.status.ok()) self->FailCorkedWrite(result.status);
     });
   }

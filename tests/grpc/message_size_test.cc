@@ -133,6 +133,22 @@ TEST_P(MessageSizeTest, ServerEndsStreamWithMessageOverItsReceiveLimit) {
   ExpectPaths(0, 1);
 }
 
+// The first message goes with the corked initial metadata, in the call's first batch.
+TEST_P(MessageSizeTest, ServerEndsCorkedStreamWithFirstMessageOverItsReceiveLimit) {
+  ClientContext context;
+  SetHangDeadline(&context);
+  context.set_initial_metadata_corked(true);
+  StreamSummary summary;
+  auto writer = stub_->ClientStream(&context, &summary);
+  StreamMessage message = NumberedMessage(0, kServerReceiveLimit + 1000);
+  writer->Write(message);
+  Status status = writer->Finish();
+  EXPECT_EQ(status.error_code(), StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(status.error_message(),
+            TooLarge("Received", message.ByteSizeLong(), kServerReceiveLimit));
+  ExpectPaths(0, 1);
+}
+
 TEST_P(MessageSizeTest, ServerDoesNotSendStreamMessageOverItsSendLimit) {
   StreamRequest request;
   request.set_message_count(1);
