@@ -25,10 +25,12 @@ constexpr std::chrono::milliseconds kRetryInterval{100};
 // Decides, per call, whether it goes through the pool, and counts.
 class Router {
  public:
-  Router(std::string pool_name, uint32_t max_outstanding_calls, bool has_target)
+  Router(std::string pool_name, uint32_t max_outstanding_calls, bool has_target,
+         internal::MessageLimits limits)
       : pool_name_(std::move(pool_name)),
         max_outstanding_calls_(max_outstanding_calls),
-        has_target_(has_target) {}
+        has_target_(has_target),
+        limits_(limits) {}
 
   ::grpc::experimental::Interceptor* Route(::grpc::experimental::ClientRpcInfo* info) {
     const MethodRoute* route;
@@ -41,14 +43,14 @@ class Router {
     if (channel != nullptr && channel->Serves(route->method->name)) {
       pool_calls.fetch_add(1, std::memory_order_relaxed);
       return internal::NewPoolCall(info, route->method, std::move(channel), &route->service->peer,
-                                   ::grpc::Status::OK);
+                                   &limits_, ::grpc::Status::OK);
     }
     if (has_target_) {
       http2_calls.fetch_add(1, std::memory_order_relaxed);
       return nullptr;
     }
     return internal::NewPoolCall(
-        info, nullptr, nullptr, nullptr,
+        info, nullptr, nullptr, nullptr, &limits_,
         ::grpc::Status(::grpc::StatusCode::UNAVAILABLE,
                        std::string("no server in pool '") + pool_name_ + "' serves " +
                            info->method() +
@@ -108,6 +110,7 @@ class Router {
   const std::string pool_name_;
   const uint32_t max_outstanding_calls_;
   const bool has_target_;
+  const internal::MessageLimits limits_;
   std::mutex mutex_;
   std::shared_ptr<notnets::Pool> pool_;
   std::unordered_map<const char*, MethodRoute> methods_;
@@ -155,8 +158,9 @@ std::shared_ptr<::grpc::Channel> CreateChannel(const std::string& target,
 std::shared_ptr<::grpc::Channel> CreateChannel(const std::string& target,
                                                const ChannelOptions& options,
                                                InterceptorFactories interceptors) {
-  auto router = std::make_shared<Router>(internal::PoolName(options.pool),
-                                         options.max_outstanding_calls, !target.empty());
+  auto router =
+      std::make_shared<Router>(internal::PoolName(options.pool), options.max_outstanding_calls,
+                               !target.empty(), internal::LimitsOf(options.arguments));
   // The router comes last: gRPC runs the interceptors before a hijacking one on every hook point
   // on the way down and up, and none after it.
   InterceptorFactories factories = std::move(interceptors);

@@ -59,15 +59,22 @@ uint64_t NewStreamId() {
 class OutgoingRequest {
  public:
   // Lays out `header_bytes` bytes for header() followed by the serialized send message of
-  // `methods` (none if `methods` is null).
+  // `methods` (none if `methods` is null). A message over `limits` is not sent: gRPC's status
+  // for it is `*over_limit`, which it leaves alone otherwise.
   notnets::Status Build(notnets::Channel* channel, size_t header_bytes,
-                        InterceptorBatchMethods* methods, const MessageType* type) {
+                        InterceptorBatchMethods* methods, const MessageType* type,
+                        const MessageLimits& limits, ::grpc::Status* over_limit) {
     const MessageLite* message = nullptr;
     std::string serialized;  // a message the caller gave already serialized
     size_t message_bytes = 0;
     if (methods != nullptr) {
       message = SendMessage(methods, type, &serialized);
       message_bytes = message != nullptr ? message->ByteSizeLong() : serialized.size();
+    }
+    if (MessageLimits::Over(message_bytes, limits.max_send)) {
+      *over_limit = limits.SendFailure(message_bytes);
+      return notnets::Status(static_cast<notnets::StatusCode>(over_limit->error_code()),
+                             over_limit->error_message());
     }
     if (message_bytes > static_cast<size_t>(INT32_MAX)) {
       return notnets::Status(notnets::StatusCode::RESOURCE_EXHAUSTED,
@@ -169,11 +176,12 @@ class CallState : public std::enable_shared_from_this<CallState> {
  public:
   CallState(::grpc::experimental::ClientRpcInfo* info, const MethodBinding* method,
             std::shared_ptr<notnets::Channel> channel, const std::string* peer,
-            ::grpc::Status failure)
+            const MessageLimits* limits, ::grpc::Status failure)
       : context_(info->client_context()),
         method_(method),
         channel_(std::move(channel)),
         peer_(peer),
+        limits_(limits),
         failure_(std::move(failure)) {}
 
   // A call released by one of its own completions may be running on its channel's completion
@@ -248,6 +256,8 @@ class CallState : public std::enable_shared_from_this<CallState> {
   void SendOp(StreamOp op, InterceptorBatchMethods* methods, OpDone done);
   // The first message, sent with the call's first batch, did not reach the server.
   void FailCorkedWrite(const notnets::Status& status);
+  // A stream message broke a message size limit: the call ends with `status`, as in gRPC.
+  void FailOverLimit(::grpc::Status status);
   void SettleAll(Batch* metadata, Batch* status);
   void Settle(Batch* batch);
   void Fill(Batch* batch);
@@ -258,6 +268,7 @@ class CallState : public std::enable_shared_from_this<CallState> {
   const MethodBinding* method_;
   std::shared_ptr<notnets::Channel> channel_;
   const std::string* peer_;
+  const MessageLimits* limits_;  // the channel's, which outlives its calls
   const ::grpc::Status failure_;
 
   std::mutex mutex_;
@@ -274,6 +285,7 @@ class CallState : public std::enable_shared_from_this<CallState> {
   bool complete_inline_ = false;
   bool cancelled_ = false;
   notnets::Status corked_write_failure_;
+  ::grpc::Status over_limit_;  // the first message size limit a stream message broke
   Answer answer_;
   // A unary or client-streaming call's response, read in place in the pool.
   notnets::ReceivedMessage response_;
@@ -348,7 +360,9 @@ void CallState::Send(InterceptorBatchMethods* methods, bool first) {
     }
     if (method_ == nullptr) {
     } else if (method_->kind == RpcKind::kUnary) {
-      request_status_ = request_.Build(channel_.get(), 0, methods, method_->request);
+      ::grpc::Status over_limit;
+      request_status_ =
+          request_.Build(channel_.get(), 0, methods, method_->request, *limits_, &over_limit);
     } else {
       OpenStream(methods);
     }
@@ -370,6 +384,10 @@ void CallState::Send(InterceptorBatchMethods* methods, bool first) {
     SendOp(StreamOp::kWrite, methods,
            [self, batch](notnets::CallResult result, notnets::ClientContext*) {
              if (!result.status.ok()) batch->send_failed = true;
+             if (IsServerLimit(result.status)) {
+               self->FailOverLimit(::grpc::Status(::grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                                  result.status.error_message()));
+             }
              self->Settle(batch);
            });
   }
@@ -385,8 +403,10 @@ void CallState::OpenStream(InterceptorBatchMethods* methods) {
   stream_id_ = NewStreamId();
   bool server_streaming = method_->kind == RpcKind::kServerStreaming;
   OutgoingRequest open;
-  notnets::Status built = open.Build(channel_.get(), kStreamIdBytes,
-                                     server_streaming ? methods : nullptr, method_->request);
+  ::grpc::Status over_limit;
+  notnets::Status built =
+      open.Build(channel_.get(), kStreamIdBytes, server_streaming ? methods : nullptr,
+                 method_->request, *limits_, &over_limit);
   started_ = true;
   auto self = shared_from_this();
   auto done = [self](notnets::CallResult result) mutable {
@@ -404,6 +424,10 @@ void CallState::OpenStream(InterceptorBatchMethods* methods) {
   // hijacked before this returns), so a failure to deliver it fails the call instead.
   if (!server_streaming && Has(methods, InterceptionHookPoints::PRE_SEND_MESSAGE)) {
     SendOp(StreamOp::kWrite, methods, [self](notnets::CallResult result, notnets::ClientContext*) {
+      if (IsServerLimit(result.status)) {
+        self->FailOverLimit(
+            ::grpc::Status(::grpc::StatusCode::RESOURCE_EXHAUSTED, result.status.error_message()));
+      }
       if (!result.status.ok()) self->FailCorkedWrite(result.status);
     });
   }
@@ -465,6 +489,11 @@ void CallState::Receive(InterceptorBatchMethods* methods) {
     SendOp(StreamOp::kRead, nullptr,
            [self, batch](notnets::CallResult result, notnets::ClientContext*) {
              batch->message_ok = result.status.ok();
+             if (batch->message_ok &&
+                 MessageLimits::Over(result.response.size(), self->limits_->max_receive)) {
+               batch->message_ok = false;
+               self->FailOverLimit(self->limits_->ReceiveFailure(result.response.size()));
+             }
              if (batch->message_ok) batch->message = std::move(result.response);
              self->Settle(batch);
            });
@@ -508,8 +537,10 @@ void CallState::SendOp(StreamOp op, InterceptorBatchMethods* methods, OpDone don
     callback(std::move(result), context.get());
   };
   OutgoingRequest request;
-  notnets::Status built =
-      request.Build(channel_.get(), kStreamOpHeaderBytes, methods, method_->request);
+  ::grpc::Status over_limit;
+  notnets::Status built = request.Build(channel_.get(), kStreamOpHeaderBytes, methods,
+                                        method_->request, *limits_, &over_limit);
+  if (!over_limit.ok()) FailOverLimit(std::move(over_limit));
   if (!built.ok()) {
     finished(notnets::CallResult{built, {}});
     return;
@@ -539,6 +570,10 @@ void CallState::Finish(notnets::CallResult result) {
     answer_.status =
         ToGrpc(result.status, cancelled_, std::chrono::steady_clock::now() >= native_.deadline(),
                &answer_.trailing_metadata);
+    if (!over_limit_.ok() && !cancelled_) answer_.status = over_limit_;
+    if (answer_.status.ok() && MessageLimits::Over(result.response.size(), limits_->max_receive)) {
+      answer_.status = limits_->ReceiveFailure(result.response.size());
+    }
     answer_.has_status = true;
     // A call cancelled before its answer came gets no response, as in gRPC.
     response_ok_ = answer_.status.ok();
@@ -556,6 +591,16 @@ void CallState::FailCorkedWrite(const notnets::Status& status) {
   corked_write_failure_ =
       notnets::Status(status.error_code(),
                       "the stream's first message was not delivered: " + status.error_message());
+  native_.TryCancel();
+}
+
+void CallState::FailOverLimit(::grpc::Status status) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!over_limit_.ok()) return;
+  over_limit_ = std::move(status);
+  // The stream may have ended before its last message was read: the status is still to be
+  // received, and is the limit's, as in gRPC.
+  if (answer_.has_status && !cancelled_) answer_.status = over_limit_;
   native_.TryCancel();
 }
 
@@ -657,9 +702,10 @@ class PoolCall final : public ::grpc::experimental::Interceptor {
 ::grpc::experimental::Interceptor* NewPoolCall(::grpc::experimental::ClientRpcInfo* info,
                                                const MethodBinding* method,
                                                std::shared_ptr<notnets::Channel> channel,
-                                               const std::string* peer, ::grpc::Status failure) {
-  return new PoolCall(
-      std::make_shared<CallState>(info, method, std::move(channel), peer, std::move(failure)));
+                                               const std::string* peer, const MessageLimits* limits,
+                                               ::grpc::Status failure) {
+  return new PoolCall(std::make_shared<CallState>(info, method, std::move(channel), peer, limits,
+                                                  std::move(failure)));
 }
 
 }  // namespace notnets::grpc::internal

@@ -8,17 +8,20 @@
 #include <memory>
 #include <string>
 
+#include "grpc/message_limits.h"
 #include "notnets/channel.h"
 #include "notnets/grpc/binding.h"
 
 namespace notnets::grpc::internal {
 
 // Creates the interceptor of one call through `channel` (null: the call fails with `failure`,
-// for a channel that has nowhere else to send it). `peer` is the kPoolPeerKey value.
+// for a channel that has nowhere else to send it). `peer` is the kPoolPeerKey value; `limits`,
+// the channel's message size limits, which the call enforces as gRPC's client does.
 ::grpc::experimental::Interceptor* NewPoolCall(::grpc::experimental::ClientRpcInfo* info,
                                                const MethodBinding* method,
                                                std::shared_ptr<notnets::Channel> channel,
-                                               const std::string* peer, ::grpc::Status failure);
+                                               const std::string* peer, const MessageLimits* limits,
+                                               ::grpc::Status failure);
 
 }  // namespace notnets::grpc::internal
 

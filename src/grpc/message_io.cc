@@ -5,8 +5,9 @@
 namespace notnets::grpc::internal {
 
 notnets::Status SerializeInto(const ::google::protobuf::MessageLite& message,
-                              notnets::ServerResponse* response) {
+                              const MessageLimits& limits, notnets::ServerResponse* response) {
   size_t size = message.ByteSizeLong();
+  if (MessageLimits::Over(size, limits.max_send)) return NativeStatus(limits.SendFailure(size));
   if (size > static_cast<size_t>(INT32_MAX)) {
     return notnets::Status(notnets::StatusCode::RESOURCE_EXHAUSTED,
                            "a " + message.GetTypeName() + " response over 2 GiB cannot be sent");
@@ -24,6 +25,11 @@ notnets::Status SerializeInto(const ::google::protobuf::MessageLite& message,
   buffer.set_size(size);
   response->Send(std::move(buffer));
   return notnets::Status::OK;
+}
+
+notnets::Status NativeStatus(const ::grpc::Status& status) {
+  return notnets::Status(static_cast<notnets::StatusCode>(status.error_code()),
+                         status.error_message());
 }
 
 notnets::Status ParseFrom(std::string_view bytes, ::google::protobuf::MessageLite* message) {
@@ -44,8 +50,7 @@ notnets::Status ToNative(const ::grpc::Status& status,
   if (!status.error_details().empty()) {
     context->AddTrailingMetadata(kStatusDetailsKey, status.error_details());
   }
-  return notnets::Status(static_cast<notnets::StatusCode>(status.error_code()),
-                         status.error_message());
+  return NativeStatus(status);
 }
 
 }  // namespace notnets::grpc::internal

@@ -8,14 +8,19 @@
 #include <map>
 #include <string>
 
+#include "grpc/message_limits.h"
 #include "notnets/server.h"
 #include "notnets/status.h"
 
 namespace notnets::grpc::internal {
 
-// Serializes `message` straight into a pool buffer of the response (or inline if tiny).
+// Serializes `message` straight into a pool buffer of the response (or inline if tiny); a
+// message over `limits.max_send` fails with gRPC's status for it instead.
 notnets::Status SerializeInto(const ::google::protobuf::MessageLite& message,
-                              notnets::ServerResponse* response);
+                              const MessageLimits& limits, notnets::ServerResponse* response);
+
+// `status` as a notnets status: the same code and message.
+notnets::Status NativeStatus(const ::grpc::Status& status);
 
 // Parses `message` straight out of `bytes` (pool memory); an INTERNAL status naming the type if
 // they are not a valid encoding.

@@ -8,6 +8,7 @@
 
 #include "grpc/cancel_watcher.h"
 #include "grpc/live_calls.h"
+#include "grpc/message_limits.h"
 #include "grpc/server_stream.h"
 #include "notnets/grpc/binding.h"
 #include "notnets/grpc/server.h"
@@ -17,10 +18,12 @@ namespace notnets::grpc::internal {
 
 class PoolServer {
  public:
-  // Registers `service` (described by `binding`) in the pool and starts serving it. Fails when
-  // the service's flavour cannot be served over the pool, or the pool refuses.
+  // Registers `service` (described by `binding`) in the pool and starts serving it, with the
+  // grpc::Server's message size limits `limits`. Fails when the service's flavour cannot be
+  // served over the pool, or the pool refuses.
   static notnets::Status Start(::grpc::Service* service, const ServiceBinding& binding,
-                               const ServerOptions& options, std::unique_ptr<PoolServer>* out);
+                               const ServerOptions& options, const MessageLimits& limits,
+                               std::unique_ptr<PoolServer>* out);
   // Stops serving, as gRPC's server does when destroyed: no new call is taken, callback calls in
   // flight are cancelled (IsCancelled(), OnCancel), running handlers are waited for, then every
   // callback reactor's OnDone and the work deferred before it; the service leaves the pool. On
@@ -29,12 +32,13 @@ class PoolServer {
   ~PoolServer();
 
  private:
-  PoolServer(::grpc::Service* service, const ServiceBinding& binding);
+  PoolServer(::grpc::Service* service, const ServiceBinding& binding, const MessageLimits& limits);
   void AddSyncUnary(const MethodBinding& method);
   void AddCallbackUnary(const MethodBinding& method);
   void AddStreamOpen(const MethodBinding& method);
 
   ::grpc::Service* service_;
+  const MessageLimits limits_;
   notnets::Service native_;
   // Calls, streams, then the watcher that sweeps them, then the server whose handlers reach all:
   // destroyed in the reverse order.

@@ -84,10 +84,11 @@ class ReusedMessages {
 // A callback service's unary call: the reactor finishes it, from any thread.
 class CallbackUnary final : public ::grpc::ServerCallbackUnary, public WatchedCall {
  public:
-  CallbackUnary(const MethodBinding* method, notnets::ServerCall* call, CancelWatcher* watcher,
-                LiveCalls* live)
+  CallbackUnary(const MethodBinding* method, const MessageLimits* limits, notnets::ServerCall* call,
+                CancelWatcher* watcher, LiveCalls* live)
       : live_(live),
         method_(method),
+        limits_(limits),
         call_(call),
         watcher_(watcher),
         request_(method->request->create()),
@@ -97,7 +98,10 @@ class CallbackUnary final : public ::grpc::ServerCallbackUnary, public WatchedCa
   }
 
   void Start(::grpc::Service* service) {
-    notnets::Status parsed = ParseFrom(call_->request().view(), request_.get());
+    size_t request_bytes = call_->request().size();
+    notnets::Status parsed = MessageLimits::Over(request_bytes, limits_->max_receive)
+                                 ? NativeStatus(limits_->ReceiveFailure(request_bytes))
+                                 : ParseFrom(call_->request().view(), request_.get());
     if (!parsed.ok()) {
       call_->Finish(parsed);
       delete this;
@@ -122,7 +126,7 @@ class CallbackUnary final : public ::grpc::ServerCallbackUnary, public WatchedCa
     notnets::ServerContext* native = call_->context();
     notnets::Status answer =
         ToNative(status, InitialMetadata(context_), TrailingMetadata(context_), native);
-    if (answer.ok()) answer = SerializeInto(*response_, call_->response());
+    if (answer.ok()) answer = SerializeInto(*response_, *limits_, call_->response());
     call_->Finish(answer);
     Unref();
   }
@@ -157,6 +161,7 @@ class CallbackUnary final : public ::grpc::ServerCallbackUnary, public WatchedCa
 
   LiveCalls::Token live_;  // first: released after everything else of the call
   const MethodBinding* method_;
+  const MessageLimits* limits_;  // the server's, which outlives its calls
   notnets::ServerCall* call_;
   CancelWatcher* watcher_;
   ::grpc::CallbackServerContext context_;
@@ -186,8 +191,12 @@ Flavour FlavourOf(::grpc::Service* service, const ServiceBinding& binding) {
 
 }  // namespace
 
-PoolServer::PoolServer(::grpc::Service* service, const ServiceBinding& binding)
-    : service_(service), native_(binding.name), watcher_([this] { streams_.Sweep(); }) {}
+PoolServer::PoolServer(::grpc::Service* service, const ServiceBinding& binding,
+                       const MessageLimits& limits)
+    : service_(service),
+      limits_(limits),
+      native_(binding.name),
+      watcher_([this] { streams_.Sweep(); }) {}
 
 PoolServer::~PoolServer() {
   // Not started: no call ever came.
@@ -218,7 +227,8 @@ PoolServer::~PoolServer() {
 }
 
 notnets::Status PoolServer::Start(::grpc::Service* service, const ServiceBinding& binding,
-                                  const ServerOptions& options, std::unique_ptr<PoolServer>* out) {
+                                  const ServerOptions& options, const MessageLimits& limits,
+                                  std::unique_ptr<PoolServer>* out) {
   Flavour flavour = FlavourOf(service, binding);
   if (flavour == Flavour::kNeither) {
     return notnets::Status(notnets::StatusCode::UNIMPLEMENTED,
@@ -227,7 +237,7 @@ notnets::Status PoolServer::Start(::grpc::Service* service, const ServiceBinding
                                "from the generated Service or CallbackService is served over the "
                                "pool");
   }
-  std::unique_ptr<PoolServer> server(new PoolServer(service, binding));
+  std::unique_ptr<PoolServer> server(new PoolServer(service, binding, limits));
   bool streams = false;
   for (const MethodBinding& method : binding.methods) {
     if (method.kind == RpcKind::kUnary) {
@@ -272,6 +282,9 @@ void PoolServer::AddSyncUnary(const MethodBinding& method) {
   native_.AddMethod(method.name, [this, &method](notnets::ServerContext* native,
                                                  const notnets::ReceivedMessage& request,
                                                  notnets::ServerResponse* response) {
+    if (MessageLimits::Over(request.size(), limits_.max_receive)) {
+      return NativeStatus(limits_.ReceiveFailure(request.size()));
+    }
     ReusedMessages messages(method);
     notnets::Status status = ParseFrom(request.view(), messages.request());
     if (!status.ok()) {
@@ -287,7 +300,7 @@ void PoolServer::AddSyncUnary(const MethodBinding& method) {
         method.sync_unary(service_, &context, messages.request(), messages.response());
     watcher_.Remove(&watched);
     status = ToNative(result, InitialMetadata(context), TrailingMetadata(context), native);
-    if (status.ok()) status = SerializeInto(*messages.response(), response);
+    if (status.ok()) status = SerializeInto(*messages.response(), limits_, response);
     // After SerializeInto the response's cached size is its size.
     messages.Done(status.ok() && request.size() <= ReusedMessages::kKeepBytes &&
                   static_cast<size_t>(messages.response()->GetCachedSize()) <=
@@ -298,7 +311,7 @@ void PoolServer::AddSyncUnary(const MethodBinding& method) {
 
 void PoolServer::AddCallbackUnary(const MethodBinding& method) {
   native_.AddAsyncMethod(method.name, [this, &method](notnets::ServerCall* call) {
-    (new CallbackUnary(&method, call, &watcher_, &live_))->Start(service_);
+    (new CallbackUnary(&method, &limits_, call, &watcher_, &live_))->Start(service_);
   });
 }
 
@@ -311,9 +324,13 @@ void PoolServer::AddStreamOpen(const MethodBinding& method) {
       return;
     }
     uint64_t id = DecodeStreamId(reinterpret_cast<const uint8_t*>(request.data()));
-    auto stream = std::make_shared<ServerStream>(id, &method, call, &watcher_, &streams_, &live_);
+    auto stream =
+        std::make_shared<ServerStream>(id, &method, &limits_, call, &watcher_, &streams_, &live_);
     if (method.kind == RpcKind::kServerStreaming) {
-      notnets::Status parsed = stream->ParseRequest(request.substr(kStreamIdBytes));
+      std::string_view message = request.substr(kStreamIdBytes);
+      notnets::Status parsed = MessageLimits::Over(message.size(), limits_.max_receive)
+                                   ? NativeStatus(limits_.ReceiveFailure(message.size()))
+                                   : stream->ParseRequest(message);
       if (!parsed.ok()) {
         stream->Refuse(parsed);
         return;
@@ -357,17 +374,23 @@ class PoolPlugin final : public ::grpc::ServerBuilderPlugin {
       return;
     }
     notnets::Status status =
-        internal::PoolServer::Start(service_, *binding, options_, &holder_->server);
+        internal::PoolServer::Start(service_, *binding, options_, limits_, &holder_->server);
     if (!status.ok()) {
       gpr_log(GPR_ERROR, "notnets: not serving %s over the pool, HTTP/2 only: %s",
               binding->name.c_str(), status.error_message().c_str());
     }
   }
   void ChangeArguments(const std::string&, void*) override {}
+  // Sees the arguments the server is built with: SetMaxReceiveMessageSize and
+  // SetMaxSendMessageSize reach them, as do AddChannelArgument's.
+  void UpdateChannelArguments(::grpc::ChannelArguments* arguments) override {
+    limits_ = internal::LimitsOf(*arguments);
+  }
 
  private:
   ::grpc::Service* service_;
   ServerOptions options_;
+  internal::MessageLimits limits_;
   std::shared_ptr<PoolServerHolder> holder_;
 };
 

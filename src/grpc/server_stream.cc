@@ -22,9 +22,16 @@ notnets::Status OutOfTurn(const char* what) {
 
 }  // namespace
 
-ServerStream::ServerStream(uint64_t id, const MethodBinding* method, notnets::ServerCall* open,
-                           CancelWatcher* watcher, StreamTable* table, LiveCalls* live)
-    : live_(live), id_(id), method_(method), open_(open), watcher_(watcher), table_(table) {
+ServerStream::ServerStream(uint64_t id, const MethodBinding* method, const MessageLimits* limits,
+                           notnets::ServerCall* open, CancelWatcher* watcher, StreamTable* table,
+                           LiveCalls* live)
+    : live_(live),
+      id_(id),
+      method_(method),
+      limits_(limits),
+      open_(open),
+      watcher_(watcher),
+      table_(table) {
   SetDeadline(&context_, open->context()->deadline());
   SetClientMetadata(&context_, open->context()->client_metadata());
   if (method->kind == RpcKind::kServerStreaming) request_.reset(method->request->create());
@@ -91,6 +98,9 @@ void ServerStream::Write(const MessageLite& message) {
     SendInitialMetadataLocked();
     if (cancelled_ || finished_) {
       Post([this] { reactions_->OnWriteDone(false); });
+    } else if (MessageLimits::Over(bytes.size(), limits_->max_send)) {
+      if (send_failure_.ok()) send_failure_ = NativeStatus(limits_->SendFailure(bytes.size()));
+      Post([this] { reactions_->OnWriteDone(false); });
     } else if (waiting_read_ != nullptr) {
       waiting_read_->response()->Copy(bytes);
       Answer(std::exchange(waiting_read_, nullptr), notnets::Status::OK);
@@ -122,7 +132,10 @@ void ServerStream::Finish(::grpc::Status status) {
     notnets::ServerContext* native = open_->context();
     notnets::Status answer =
         ToNative(status, InitialMetadata(context_), TrailingMetadata(context_), native);
-    if (answer.ok() && response_ != nullptr) answer = SerializeInto(*response_, open_->response());
+    if (answer.ok() && response_ != nullptr) {
+      answer = SerializeInto(*response_, *limits_, open_->response());
+    }
+    if (!send_failure_.ok()) answer = send_failure_;
     Answer(std::exchange(open_, nullptr), answer);
     if (write_held_) {
       outbound_.push_back(std::move(held_write_));
@@ -161,6 +174,10 @@ void ServerStream::ClientOp(uint8_t op, std::string_view message, notnets::Serve
       case StreamOp::kWrite:
         if (finished_ || cancelled_) {
           Answer(call, kStreamOver);
+        } else if (MessageLimits::Over(message.size(), limits_->max_receive)) {
+          // As gRPC's server: the stream ends. The client ends it with this status.
+          Answer(call, NativeStatus(limits_->ReceiveFailure(message.size())));
+          cancel = true;
         } else if (writes_done_) {
           Answer(call, notnets::Status(notnets::StatusCode::FAILED_PRECONDITION,
                                        "the client wrote after WritesDone"));

@@ -14,6 +14,7 @@
 
 #include "grpc/cancel_watcher.h"
 #include "grpc/live_calls.h"
+#include "grpc/message_limits.h"
 #include "notnets/grpc/binding.h"
 #include "notnets/server.h"
 
@@ -25,8 +26,9 @@ class StreamTable;
 class ServerStream final : public WatchedCall, public std::enable_shared_from_this<ServerStream> {
  public:
   // A stream opened by the notnets call `open`, answered when the reactor finishes.
-  ServerStream(uint64_t id, const MethodBinding* method, notnets::ServerCall* open,
-               CancelWatcher* watcher, StreamTable* table, LiveCalls* live);
+  ServerStream(uint64_t id, const MethodBinding* method, const MessageLimits* limits,
+               notnets::ServerCall* open, CancelWatcher* watcher, StreamTable* table,
+               LiveCalls* live);
   ~ServerStream() override;
 
   uint64_t id() const { return id_; }
@@ -80,7 +82,8 @@ class ServerStream final : public WatchedCall, public std::enable_shared_from_th
 
   const uint64_t id_;
   const MethodBinding* method_;
-  notnets::ServerCall* open_;  // answered by Finish; null after
+  const MessageLimits* limits_;  // the server's: a client-streaming response's send limit
+  notnets::ServerCall* open_;    // answered by Finish; null after
   CancelWatcher* watcher_;
   StreamTable* table_;
   ::grpc::CallbackServerContext context_;
@@ -103,6 +106,8 @@ class ServerStream final : public WatchedCall, public std::enable_shared_from_th
   std::deque<std::string> outbound_ NOTNETS_GUARDED_BY(mutex_);  // handler -> client
   std::string held_write_ NOTNETS_GUARDED_BY(mutex_);  // the reactor's Write, waiting for room
   bool write_held_ NOTNETS_GUARDED_BY(mutex_) = false;
+  // A message the reactor wrote over the server's send limit: the stream's status, as in gRPC.
+  notnets::Status send_failure_ NOTNETS_GUARDED_BY(mutex_);
   // The client's read, waiting for a message.
   notnets::ServerCall* waiting_read_ NOTNETS_GUARDED_BY(mutex_) = nullptr;
   notnets::ServerCall* waiting_metadata_ NOTNETS_GUARDED_BY(mutex_) = nullptr;

@@ -37,14 +37,18 @@ void GrpcPathTest::SetUp() {
     service_ = std::make_unique<CallbackTestService>(&observations_);
   }
   // The same channel in every variant: only the server decides the path.
-  StartServer(GetParam().path, pool_name_, service_.get(), &server_, &channel_, Interceptors());
+  StartServer(
+      GetParam().path, pool_name_, service_.get(), &server_, &channel_, Interceptors(),
+      [this](::grpc::ServerBuilder* builder) { ConfigureServer(builder); }, ChannelArguments());
   ASSERT_NE(server_, nullptr);
   stub_ = TestService::NewStub(channel_);
 }
 
 void StartServer(Path path, const std::string& pool, ::grpc::Service* service,
                  std::unique_ptr<::grpc::Server>* server, std::shared_ptr<::grpc::Channel>* channel,
-                 notnets::grpc::InterceptorFactories interceptors) {
+                 notnets::grpc::InterceptorFactories interceptors,
+                 const std::function<void(::grpc::ServerBuilder*)>& configure,
+                 const ::grpc::ChannelArguments& arguments) {
   ::grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort("localhost:0", ::grpc::InsecureServerCredentials(), &port);
@@ -54,6 +58,7 @@ void StartServer(Path path, const std::string& pool, ::grpc::Service* service,
     options.pool = pool;
     notnets::grpc::ServeOverPool(&builder, service, options);
   }
+  if (configure) configure(&builder);
   *server = builder.BuildAndStart();
   if (*server == nullptr || port == 0) {
     server->reset();
@@ -61,6 +66,7 @@ void StartServer(Path path, const std::string& pool, ::grpc::Service* service,
   }
   notnets::grpc::ChannelOptions options;
   options.pool = pool;
+  options.arguments = arguments;
   *channel = notnets::grpc::CreateChannel("localhost:" + std::to_string(port), options,
                                           std::move(interceptors));
 }

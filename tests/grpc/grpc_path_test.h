@@ -46,11 +46,14 @@ std::vector<Variant> AllVariants();
 
 // Starts a gRPC server for `service` on a free localhost port, also serving it over the pool
 // `pool` when `path` is Path::kPool, and makes `*channel` a notnets::grpc channel to it that
-// knows the pool, with the client interceptors `interceptors` make. Leaves `*server` null if the
-// server could not start.
+// knows the pool, with the client interceptors `interceptors` make. `configure`, if set, sets up
+// the server's builder further before it starts; the channel has the arguments `arguments`.
+// Leaves `*server` null if the server could not start.
 void StartServer(Path path, const std::string& pool, ::grpc::Service* service,
                  std::unique_ptr<::grpc::Server>* server, std::shared_ptr<::grpc::Channel>* channel,
-                 notnets::grpc::InterceptorFactories interceptors = {});
+                 notnets::grpc::InterceptorFactories interceptors = {},
+                 const std::function<void(::grpc::ServerBuilder*)>& configure = nullptr,
+                 const ::grpc::ChannelArguments& arguments = ::grpc::ChannelArguments());
 
 class GrpcPathTest : public ::testing::TestWithParam<Variant> {
  protected:
@@ -59,6 +62,9 @@ class GrpcPathTest : public ::testing::TestWithParam<Variant> {
 
   // The client interceptors the channel runs.
   virtual notnets::grpc::InterceptorFactories Interceptors() { return {}; }
+  // More set-up of the server's builder, and the channel's arguments.
+  virtual void ConfigureServer(::grpc::ServerBuilder*) {}
+  virtual ::grpc::ChannelArguments ChannelArguments() { return ::grpc::ChannelArguments(); }
 
   // Whether the channel should send calls of the test service's unary methods, and of its
   // streaming ones, through the pool in this variant.

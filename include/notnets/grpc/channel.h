@@ -21,7 +21,9 @@ struct ChannelOptions {
   // NOTNETS_POOL environment variable, else "default". A pool that does not exist (yet) is
   // looked for again at most every 100 ms; meanwhile calls go over HTTP/2.
   std::string pool;
-  // Credentials and arguments of the HTTP/2 channel to the target (insecure when null).
+  // Credentials and arguments of the HTTP/2 channel to the target (insecure when null). The
+  // message size limits among the arguments (GRPC_ARG_MAX_SEND_MESSAGE_LENGTH,
+  // GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH) hold for pool calls too.
   std::shared_ptr<::grpc::ChannelCredentials> credentials;
   ::grpc::ChannelArguments arguments;
   // Most calls in flight at once to one service through the pool (a power of two, 2..4096).

@@ -32,7 +32,8 @@ struct ServerOptions {
 // grpc::ServerReader/Writer types can only run over gRPC core). Services with async or generic
 // methods stay on HTTP/2. What cannot be served is logged (gpr_log) and left to HTTP/2, where
 // clients of notnets::grpc::CreateChannel find it; docs/grpc.md lists what the pool path does
-// with each gRPC server API.
+// with each gRPC server API. The builder's message size limits (SetMaxReceiveMessageSize,
+// SetMaxSendMessageSize) hold for pool calls too.
 void ServeOverPool(::grpc::ServerBuilder* builder, ::grpc::Service* service,
                    const ServerOptions& options = ServerOptions());
 
