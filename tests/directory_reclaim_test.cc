@@ -9,30 +9,37 @@
 
 #include "notnets/pool.h"
 #include "pool/allocator.h"
-#include "pool/pool_access.h"
 #include "pool/directory.h"
+#include "pool/pool_access.h"
 #include "process_harness.h"
 
 namespace notnets::process_test {
 namespace {
 
-TEST(DirectoryReclaimTest, ACrashedServersEntryIsTakenWhenTheDirectoryIsFull) {
-  std::string pool_name = UniquePoolName();
-  PoolOptions options;
-  options.max_services = 1;
-  std::shared_ptr<Pool> pool;
-  ASSERT_TRUE(Pool::Create(pool_name, options, &pool).ok());
-  struct RemovePool {
-    std::string name;
-    ~RemovePool() { Pool::Remove(name); }
-  } remove_pool{pool_name};
+// A pool whose directory holds one service, so that a crashed server's entry fills it.
+class DirectoryReclaimTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    PoolOptions options;
+    options.max_services = 1;
+    ASSERT_TRUE(Pool::Create(pool_name_, options, &pool_).ok());
+  }
+  void TearDown() override {
+    pool_.reset();
+    Pool::Remove(pool_name_);
+  }
 
-  std::unique_ptr<PeerProcess> server = StartServer(pool_name, 1);
+  std::string pool_name_ = UniquePoolName();
+  std::shared_ptr<Pool> pool_;
+};
+
+TEST_F(DirectoryReclaimTest, ACrashedServersEntryIsTakenWhenTheDirectoryIsFull) {
+  std::unique_ptr<PeerProcess> server = StartServer(pool_name_, 1);
   server->Signal(SIGKILL);
   ASSERT_TRUE(server->Wait(kHangBound).has_value());
 
-  internal::Allocator allocator(&internal::PoolAccess::mapping(*pool));
-  internal::Directory directory(&internal::PoolAccess::mapping(*pool), &allocator);
+  internal::Allocator allocator(&internal::PoolAccess::mapping(*pool_));
+  internal::Directory directory(&internal::PoolAccess::mapping(*pool_), &allocator);
   internal::ServiceRef other;
   Status status =
       directory.Register("other.Service", {"Method"}, internal::Directory::kOwnDoorbell, &other);
@@ -41,8 +48,8 @@ TEST(DirectoryReclaimTest, ACrashedServersEntryIsTakenWhenTheDirectoryIsFull) {
   directory.Unregister(other);
 
   // A server of the crashed one's name gets the entry back and answers.
-  server = StartServer(pool_name, 1);
-  std::shared_ptr<Channel> channel = ConnectToTestService(pool);
+  server = StartServer(pool_name_, 1);
+  std::shared_ptr<Channel> channel = ConnectToTestService(pool_);
   ASSERT_NE(channel, nullptr);
   ClientContext context;
   std::string response;
@@ -53,20 +60,10 @@ TEST(DirectoryReclaimTest, ACrashedServersEntryIsTakenWhenTheDirectoryIsFull) {
   StopServer(server.get());
 }
 
-TEST(DirectoryReclaimTest, ALiveServersEntryIsNeverTaken) {
-  std::string pool_name = UniquePoolName();
-  PoolOptions options;
-  options.max_services = 1;
-  std::shared_ptr<Pool> pool;
-  ASSERT_TRUE(Pool::Create(pool_name, options, &pool).ok());
-  struct RemovePool {
-    std::string name;
-    ~RemovePool() { Pool::Remove(name); }
-  } remove_pool{pool_name};
-
-  std::unique_ptr<PeerProcess> server = StartServer(pool_name, 1);
-  internal::Allocator allocator(&internal::PoolAccess::mapping(*pool));
-  internal::Directory directory(&internal::PoolAccess::mapping(*pool), &allocator);
+TEST_F(DirectoryReclaimTest, ALiveServersEntryIsNeverTaken) {
+  std::unique_ptr<PeerProcess> server = StartServer(pool_name_, 1);
+  internal::Allocator allocator(&internal::PoolAccess::mapping(*pool_));
+  internal::Directory directory(&internal::PoolAccess::mapping(*pool_), &allocator);
   internal::ServiceRef other;
   EXPECT_EQ(
       directory.Register("other.Service", {"Method"}, internal::Directory::kOwnDoorbell, &other)
