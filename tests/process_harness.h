@@ -24,6 +24,7 @@
 
 #include "notnets/channel.h"
 #include "notnets/pool.h"
+#include "test_pool.h"
 
 #ifndef NOTNETS_TEST_PEER
 #error "NOTNETS_TEST_PEER must name the notnets_test_peer executable"
@@ -182,7 +183,8 @@ class PeerProcess {
 
 inline std::string UniquePoolName() {
   static std::atomic<int> counter{0};
-  return "mp-" + std::to_string(getpid()) + "-" + std::to_string(++counter);
+  return notnets::testing::InTestPoolDirectory("mp-" + std::to_string(getpid()) + "-" +
+                                               std::to_string(++counter));
 }
 
 // Starts `serve POOL WORKERS` (with `environment` added, see PeerProcess) and waits until it is

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -13,9 +14,19 @@
 
 namespace notnets::testing {
 
+// Where test pools go: /dev/shm by default, or the directory in NOTNETS_TEST_POOL_DIR (for
+// example a hugetlbfs mount, as scripts/run-on-hugetlbfs.sh sets it).
+inline std::string InTestPoolDirectory(const std::string& name) {
+  const char* directory = std::getenv("NOTNETS_TEST_POOL_DIR");
+  if (directory == nullptr || *directory == '\0') return name;
+  return std::string(directory) + "/" + name;
+}
+
+// A pool name no other test uses, in the test pool directory.
 inline std::string UniquePoolName(const std::string& prefix) {
   static std::atomic<int> counter{0};
-  return "test-" + prefix + "-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+  return InTestPoolDirectory("test-" + prefix + "-" + std::to_string(::getpid()) + "-" +
+                             std::to_string(counter++));
 }
 
 class TestPool {

@@ -27,6 +27,17 @@ Status ErrnoStatus(StatusCode code, const std::string& what, const std::string& 
 
 uint64_t RoundUp(uint64_t value, uint64_t unit) { return (value + unit - 1) / unit * unit; }
 
+// The unit a mapping of the regular file `fd` is made of: its huge page on hugetlbfs (where the
+// kernel refuses to unmap part of one, so a shorter length would leave the mapping behind), 1
+// elsewhere.
+uint64_t MappingUnit(int fd) {
+  struct statfs fs {};
+  if (::fstatfs(fd, &fs) == 0 && fs.f_type == HUGETLBFS_MAGIC) {
+    return static_cast<uint64_t>(fs.f_bsize);
+  }
+  return 1;
+}
+
 // The size of a character device (DAX), from sysfs; 0 if unknown.
 uint64_t CharDeviceBytes(const struct stat& st) {
   std::string sysfs = "/sys/dev/char/" + std::to_string(major(st.st_rdev)) + ":" +
@@ -182,11 +193,8 @@ Status PoolMapping::Create(const std::string& path, const PoolOptions& options,
   }
   int fd = is_device ? device_fd : file.fd();
 
-  uint64_t pool_bytes = options.size_bytes;
-  struct statfs fs {};
-  if (!is_device && ::fstatfs(fd, &fs) == 0 && fs.f_type == HUGETLBFS_MAGIC) {
-    pool_bytes = RoundUp(pool_bytes, static_cast<uint64_t>(fs.f_bsize));
-  }
+  uint64_t pool_bytes =
+      is_device ? options.size_bytes : RoundUp(options.size_bytes, MappingUnit(fd));
   if (is_device) {
     uint64_t device_bytes = CharDeviceBytes(st);
     if (device_bytes != 0 && device_bytes < pool_bytes) pool_bytes = device_bytes;
@@ -257,7 +265,9 @@ Status PoolMapping::Attach(const std::string& path, const std::vector<uint32_t>&
                   path + " is not a notnets pool (only " + std::to_string(file_bytes) + " bytes)");
   }
   // Map the header alone first: its pool size says how much to map.
-  void* head = ::mmap(nullptr, kPoolHeaderBytes, PROT_READ, MAP_SHARED, fd, 0);
+  const uint64_t head_bytes =
+      S_ISCHR(st.st_mode) ? kPoolHeaderBytes : RoundUp(kPoolHeaderBytes, MappingUnit(fd));
+  void* head = ::mmap(nullptr, head_bytes, PROT_READ, MAP_SHARED, fd, 0);
   if (head == MAP_FAILED) {
     ::close(fd);
     return ErrnoStatus(StatusCode::UNAVAILABLE, "cannot map pool", path);
@@ -266,7 +276,7 @@ Status PoolMapping::Attach(const std::string& path, const std::vector<uint32_t>&
   uint64_t pool_bytes = header->pool_bytes;
   if (S_ISCHR(st.st_mode) && file_bytes == kPoolHeaderBytes) file_bytes = pool_bytes;
   Status status = ValidateHeader(path, *header, file_bytes);
-  ::munmap(head, kPoolHeaderBytes);
+  ::munmap(head, head_bytes);
   if (!status.ok()) {
     ::close(fd);
     return status;
