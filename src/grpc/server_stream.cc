@@ -102,7 +102,9 @@ void ServerStream::Write(const MessageLite& message) {
       if (send_failure_.ok()) send_failure_ = NativeStatus(limits_->SendFailure(bytes.size()));
       Post([this] { reactions_->OnWriteDone(false); });
     } else if (waiting_read_ != nullptr) {
-      waiting_read_->response()->Copy(bytes);
+      std::string answer;
+      AppendReadMessage(bytes, &answer);
+      waiting_read_->response()->Copy(answer);
       Answer(std::exchange(waiting_read_, nullptr), notnets::Status::OK);
       Post([this] { reactions_->OnWriteDone(true); });
     } else if (outbound_.size() < kStreamWindow) {
@@ -155,14 +157,8 @@ void ServerStream::ClientOp(uint8_t op, std::string_view message, notnets::Serve
     switch (static_cast<StreamOp>(op)) {
       case StreamOp::kRead:
         if (!outbound_.empty()) {
-          call->response()->Copy(outbound_.front());
-          outbound_.pop_front();
+          call->response()->Copy(TakeReadAnswerLocked());
           Answer(call, notnets::Status::OK);
-          if (write_held_) {
-            outbound_.push_back(std::move(held_write_));
-            write_held_ = false;
-            Post([this] { reactions_->OnWriteDone(true); });
-          }
         } else if (finished_ || cancelled_) {
           Answer(call, kEndOfStream);
         } else if (waiting_read_ != nullptr) {
@@ -234,6 +230,21 @@ void ServerStream::ClientOp(uint8_t op, std::string_view message, notnets::Serve
   }
   if (cancel) Cancelled();
   RunReactions();
+}
+
+std::string ServerStream::TakeReadAnswerLocked() {
+  std::string answer;
+  do {
+    AppendReadMessage(outbound_.front(), &answer);
+    outbound_.pop_front();
+    if (write_held_) {
+      outbound_.push_back(std::move(held_write_));
+      write_held_ = false;
+      Post([this] { reactions_->OnWriteDone(true); });
+    }
+  } while (!outbound_.empty() &&
+           answer.size() + kMessageLengthBytes + outbound_.front().size() <= kReadAnswerBytes);
+  return answer;
 }
 
 void ServerStream::CancelLocked() {
