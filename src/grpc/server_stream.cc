@@ -11,6 +11,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The stream whose reactions this thread is running, if any.
+thread_local const ServerStream* reacting = nullptr;
+
 const notnets::Status kEndOfStream(notnets::StatusCode::OUT_OF_RANGE, "end of stream");
 const notnets::Status kStreamOver(notnets::StatusCode::ABORTED, "the stream is over");
 
@@ -296,6 +299,7 @@ void ServerStream::RunReactions() {
   mutex_.Lock();
   if (!running_reactions_) {
     running_reactions_ = true;
+    const ServerStream* outer = std::exchange(reacting, this);
     while (!reactions_queue_.empty()) {
       std::function<void()> reaction = std::move(reactions_queue_.front());
       reactions_queue_.pop_front();
@@ -303,6 +307,7 @@ void ServerStream::RunReactions() {
       reaction();
       mutex_.Lock();
     }
+    reacting = outer;
     running_reactions_ = false;
   }
   mutex_.Unlock();
@@ -328,6 +333,10 @@ void ServerStream::Unref() {
 }
 
 void ServerStream::RunReactionsElsewhere() {
+  // Called from one of this stream's reactions (a reactor writing its next message from
+  // OnWriteDone): the loop running it runs what was posted once it returns, and holds no reactor
+  // lock then. A hand-off per message would cost a thread wake-up each.
+  if (reacting == this) return;
   // The table keeps the stream only until OnDone ran, and OnDone may run on another thread (one
   // running this queue when a client operation arrives) while this run still waits its turn.
   Deferrer::Get().Run([self = shared_from_this()] { self->RunReactions(); });
