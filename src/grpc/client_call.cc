@@ -406,20 +406,26 @@ void CallState::Send(InterceptorBatchMethods* methods, bool first) {
   // Every operation is counted before the first is sent: its completion may run at once on
   // another thread.
   batch->pending += int{write} + int{writes_done};
+  auto close = [self, batch] {
+    self->SendOp(
+        StreamOp::kWritesDone, nullptr,
+        [self, batch](notnets::CallResult, notnets::ClientContext*) { self->Settle(batch); });
+  };
   if (write) {
+    // A half-close in the same batch goes once the server took the message: a server with
+    // several workers could otherwise handle it first, and refuse the write that came after it.
     SendOp(StreamOp::kWrite, methods,
-           [self, batch](notnets::CallResult result, notnets::ClientContext*) {
+           [self, batch, writes_done, close](notnets::CallResult result, notnets::ClientContext*) {
              if (!result.status.ok()) batch->send_failed = true;
              if (IsServerLimit(result.status)) {
                self->FailStream(::grpc::Status(::grpc::StatusCode::RESOURCE_EXHAUSTED,
                                                result.status.error_message()));
              }
+             if (writes_done) close();
              self->Settle(batch);
            });
-  }
-  if (writes_done) {
-    SendOp(StreamOp::kWritesDone, nullptr,
-           [self, batch](notnets::CallResult, notnets::ClientContext*) { self->Settle(batch); });
+  } else if (writes_done) {
+    close();
   }
   Settle(batch);
 }
@@ -447,17 +453,24 @@ void CallState::OpenStream(InterceptorBatchMethods* methods) {
   open.Send(channel_.get(), method_->name, &native_, notnets::CallCallback(std::move(done)));
   // A first message corked with the initial metadata. Its batch completes at once (it must be
   // hijacked before this returns), so a failure to deliver it fails the call instead.
+  // A half-close with it goes once the server took the message, as in Send.
+  bool writes_done = !server_streaming && Has(methods, InterceptionHookPoints::PRE_SEND_CLOSE);
+  auto close = [self] {
+    self->SendOp(StreamOp::kWritesDone, nullptr,
+                 [](notnets::CallResult, notnets::ClientContext*) {});
+  };
   if (!server_streaming && Has(methods, InterceptionHookPoints::PRE_SEND_MESSAGE)) {
-    SendOp(StreamOp::kWrite, methods, [self](notnets::CallResult result, notnets::ClientContext*) {
-      if (IsServerLimit(result.status)) {
-        self->FailStream(
-            ::grpc::Status(::grpc::StatusCode::RESOURCE_EXHAUSTED, result.status.error_message()));
-      }
-      if (!result.status.ok()) self->FailCorkedWrite(result.status);
-    });
-  }
-  if (!server_streaming && Has(methods, InterceptionHookPoints::PRE_SEND_CLOSE)) {
-    SendOp(StreamOp::kWritesDone, nullptr, [](notnets::CallResult, notnets::ClientContext*) {});
+    SendOp(StreamOp::kWrite, methods,
+           [self, writes_done, close](notnets::CallResult result, notnets::ClientContext*) {
+             if (IsServerLimit(result.status)) {
+               self->FailStream(::grpc::Status(::grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                               result.status.error_message()));
+             }
+             if (!result.status.ok()) self->FailCorkedWrite(result.status);
+             if (writes_done) close();
+           });
+  } else if (writes_done) {
+    close();
   }
 }
 
