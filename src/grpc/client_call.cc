@@ -133,6 +133,16 @@ class OutgoingRequest {
   notnets::MessageBuffer buffer_;
 };
 
+// True if `answer`, the server's answer to a stream read, is whole messages framed as wire.h
+// says, at least one: read once from the pool and checked before any read takes from it.
+bool IsReadAnswer(std::string_view answer) {
+  if (answer.empty()) return false;
+  std::string_view message;
+  while (TakeReadMessage(&answer, &message)) {
+  }
+  return answer.empty();
+}
+
 // What the server sent back, gathered for the batches that receive it.
 struct Answer {
   bool has_initial_metadata = false;
@@ -213,7 +223,9 @@ class CallState : public std::enable_shared_from_this<CallState> {
     bool send_failed = false;
     bool receive_message = false;
     bool message_ok = false;
-    notnets::ReceivedMessage message;  // a streamed message read for it
+    // A streamed message read for it: `bytes`, in the read answer `answer` holds.
+    std::shared_ptr<const notnets::ReceivedMessage> answer;
+    std::string_view bytes;
     Batch* next_waiting_metadata = nullptr;
     Batch* next_waiting_status = nullptr;
   };
@@ -250,14 +262,21 @@ class CallState : public std::enable_shared_from_this<CallState> {
   void Cancel();
   void StartUnary();
   void OpenStream(InterceptorBatchMethods* methods);
+  // Under `mutex_`: gives `batch` the next message of the last read's answer, if it has one
+  // left; true if it did. A message over the receive limit fails the read: `*over_limit` is then
+  // its size, for FailStream.
+  bool TakeReadAheadLocked(Batch* batch, size_t* over_limit);
+  // The read answer `result` of `batch` came: it takes the first message, the call keeps the rest.
+  void ReadAnswered(Batch* batch, notnets::CallResult result);
   // Sends a stream operation carrying the send message of `methods` (if not null); `done` gets
   // its result and the operation's context.
   using OpDone = std::function<void(notnets::CallResult, notnets::ClientContext*)>;
   void SendOp(StreamOp op, InterceptorBatchMethods* methods, OpDone done);
   // The first message, sent with the call's first batch, did not reach the server.
   void FailCorkedWrite(const notnets::Status& status);
-  // A stream message broke a message size limit: the call ends with `status`, as in gRPC.
-  void FailOverLimit(::grpc::Status status);
+  // A stream message broke a message size limit, or the server's answer to a read was malformed:
+  // the call ends with `status`, as in gRPC.
+  void FailStream(::grpc::Status status);
   void SettleAll(Batch* metadata, Batch* status);
   void Settle(Batch* batch);
   void Fill(Batch* batch);
@@ -279,18 +298,23 @@ class CallState : public std::enable_shared_from_this<CallState> {
   uint64_t stream_id_ = 0;
   bool hijacked_ = false;  // the first batch came and took the call off gRPC core
   bool started_ = false;
-  // A call whose first batch also receives the status is a blocking or completion-queue call:
-  // its batches may complete on the calling thread, which saves a thread hand-off.
+  // A call whose first batch also receives the status is a blocking or completion-queue call, and
+  // so is a stream whose first batch receives nothing (a callback stream's receives the initial
+  // metadata): its batches may complete on the calling thread, which saves a thread hand-off.
   bool first_receive_ = true;
   bool complete_inline_ = false;
   bool cancelled_ = false;
   notnets::Status corked_write_failure_;
-  ::grpc::Status over_limit_;  // the first message size limit a stream message broke
+  ::grpc::Status over_limit_;  // the status of the first FailStream
   Answer answer_;
   // A unary or client-streaming call's response, read in place in the pool.
   notnets::ReceivedMessage response_;
   bool response_ok_ = false;
   bool metadata_requested_ = false;
+  // The last read's answer (wire.h), while it has messages no read took yet: `read_ahead_`, in
+  // `read_ahead_answer_`'s buffer.
+  std::shared_ptr<const notnets::ReceivedMessage> read_ahead_answer_;
+  std::string_view read_ahead_;
   BatchQueue<&Batch::next_waiting_metadata> waiting_metadata_;
   BatchQueue<&Batch::next_waiting_status> waiting_status_;
   std::vector<std::shared_ptr<notnets::ClientContext>> op_contexts_;  // to cancel
@@ -379,22 +403,29 @@ void CallState::Send(InterceptorBatchMethods* methods, bool first) {
   // A write completes when the server took the message: that is the flow control.
   auto* batch = new Batch(methods);
   auto self = shared_from_this();
+  // Every operation is counted before the first is sent: its completion may run at once on
+  // another thread.
+  batch->pending += int{write} + int{writes_done};
+  auto close = [self, batch] {
+    self->SendOp(
+        StreamOp::kWritesDone, nullptr,
+        [self, batch](notnets::CallResult, notnets::ClientContext*) { self->Settle(batch); });
+  };
   if (write) {
-    ++batch->pending;
+    // A half-close in the same batch goes once the server took the message: a server with
+    // several workers could otherwise handle it first, and refuse the write that came after it.
     SendOp(StreamOp::kWrite, methods,
-           [self, batch](notnets::CallResult result, notnets::ClientContext*) {
+           [self, batch, writes_done, close](notnets::CallResult result, notnets::ClientContext*) {
              if (!result.status.ok()) batch->send_failed = true;
              if (IsServerLimit(result.status)) {
-               self->FailOverLimit(::grpc::Status(::grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                                  result.status.error_message()));
+               self->FailStream(::grpc::Status(::grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                               result.status.error_message()));
              }
+             if (writes_done) close();
              self->Settle(batch);
            });
-  }
-  if (writes_done) {
-    ++batch->pending;
-    SendOp(StreamOp::kWritesDone, nullptr,
-           [self, batch](notnets::CallResult, notnets::ClientContext*) { self->Settle(batch); });
+  } else if (writes_done) {
+    close();
   }
   Settle(batch);
 }
@@ -422,17 +453,24 @@ void CallState::OpenStream(InterceptorBatchMethods* methods) {
   open.Send(channel_.get(), method_->name, &native_, notnets::CallCallback(std::move(done)));
   // A first message corked with the initial metadata. Its batch completes at once (it must be
   // hijacked before this returns), so a failure to deliver it fails the call instead.
+  // A half-close with it goes once the server took the message, as in Send.
+  bool writes_done = !server_streaming && Has(methods, InterceptionHookPoints::PRE_SEND_CLOSE);
+  auto close = [self] {
+    self->SendOp(StreamOp::kWritesDone, nullptr,
+                 [](notnets::CallResult, notnets::ClientContext*) {});
+  };
   if (!server_streaming && Has(methods, InterceptionHookPoints::PRE_SEND_MESSAGE)) {
-    SendOp(StreamOp::kWrite, methods, [self](notnets::CallResult result, notnets::ClientContext*) {
-      if (IsServerLimit(result.status)) {
-        self->FailOverLimit(
-            ::grpc::Status(::grpc::StatusCode::RESOURCE_EXHAUSTED, result.status.error_message()));
-      }
-      if (!result.status.ok()) self->FailCorkedWrite(result.status);
-    });
-  }
-  if (!server_streaming && Has(methods, InterceptionHookPoints::PRE_SEND_CLOSE)) {
-    SendOp(StreamOp::kWritesDone, nullptr, [](notnets::CallResult, notnets::ClientContext*) {});
+    SendOp(StreamOp::kWrite, methods,
+           [self, writes_done, close](notnets::CallResult result, notnets::ClientContext*) {
+             if (IsServerLimit(result.status)) {
+               self->FailStream(::grpc::Status(::grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                               result.status.error_message()));
+             }
+             if (!result.status.ok()) self->FailCorkedWrite(result.status);
+             if (writes_done) close();
+           });
+  } else if (writes_done) {
+    close();
   }
 }
 
@@ -450,11 +488,14 @@ void CallState::Receive(InterceptorBatchMethods* methods) {
                                             method_->kind == RpcKind::kBidiStreaming);
   bool start_unary = false;
   bool request_metadata = false;
+  bool read = false;
+  size_t over_limit = 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (first_receive_) {
       first_receive_ = false;
-      complete_inline_ = wants_status;
+      complete_inline_ =
+          wants_status || (method_->kind != RpcKind::kUnary && !wants_metadata && !wants_message);
     }
     if (method_->kind == RpcKind::kUnary && !started_) start_unary = started_ = true;
     if (wants_metadata && !answer_.has_initial_metadata) {
@@ -467,8 +508,14 @@ void CallState::Receive(InterceptorBatchMethods* methods) {
       ++batch->pending;
       waiting_status_.Push(batch);
     }
+    // Counted before any operation is sent: the metadata's may complete at once elsewhere.
+    if (streamed_message && !TakeReadAheadLocked(batch, &over_limit) && over_limit == 0) {
+      read = true;
+      ++batch->pending;
+    }
   }
   auto self = shared_from_this();
+  if (over_limit != 0) FailStream(limits_->ReceiveFailure(over_limit));
   if (request_metadata) {
     SendOp(StreamOp::kInitialMetadata, nullptr,
            [self](notnets::CallResult, notnets::ClientContext* op) {
@@ -484,21 +531,50 @@ void CallState::Receive(InterceptorBatchMethods* methods) {
              self->SettleAll(waiting, nullptr);
            });
   }
-  if (streamed_message) {
-    ++batch->pending;
+  if (read) {
     SendOp(StreamOp::kRead, nullptr,
            [self, batch](notnets::CallResult result, notnets::ClientContext*) {
-             batch->message_ok = result.status.ok();
-             if (batch->message_ok &&
-                 MessageLimits::Over(result.response.size(), self->limits_->max_receive)) {
-               batch->message_ok = false;
-               self->FailOverLimit(self->limits_->ReceiveFailure(result.response.size()));
-             }
-             if (batch->message_ok) batch->message = std::move(result.response);
-             self->Settle(batch);
+             self->ReadAnswered(batch, std::move(result));
            });
   }
   if (start_unary) StartUnary();
+  Settle(batch);
+}
+
+bool CallState::TakeReadAheadLocked(Batch* batch, size_t* over_limit) {
+  // Once the call is cancelled or broke a limit, reads fail as the server's answer to them would.
+  if (read_ahead_.empty() || cancelled_ || !over_limit_.ok()) return false;
+  std::string_view message;
+  TakeReadMessage(&read_ahead_, &message);  // ReadAnswered checked the answer's framing
+  batch->answer = read_ahead_answer_;
+  if (read_ahead_.empty()) read_ahead_answer_.reset();
+  if (MessageLimits::Over(message.size(), limits_->max_receive)) {
+    *over_limit = message.size();
+    return false;
+  }
+  batch->bytes = message;
+  batch->message_ok = true;
+  return true;
+}
+
+void CallState::ReadAnswered(Batch* batch, notnets::CallResult result) {
+  size_t over_limit = 0;
+  bool malformed = false;
+  if (result.status.ok()) {
+    auto answer = std::make_shared<const notnets::ReceivedMessage>(std::move(result.response));
+    malformed = !IsReadAnswer(answer->view());
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!malformed) {
+      read_ahead_answer_ = std::move(answer);
+      read_ahead_ = read_ahead_answer_->view();
+      TakeReadAheadLocked(batch, &over_limit);
+    }
+  }
+  if (over_limit != 0) FailStream(limits_->ReceiveFailure(over_limit));
+  if (malformed) {
+    FailStream(::grpc::Status(::grpc::StatusCode::INTERNAL,
+                              "the server sent a malformed answer to a stream read"));
+  }
   Settle(batch);
 }
 
@@ -540,7 +616,7 @@ void CallState::SendOp(StreamOp op, InterceptorBatchMethods* methods, OpDone don
   ::grpc::Status over_limit;
   notnets::Status built = request.Build(channel_.get(), kStreamOpHeaderBytes, methods,
                                         method_->request, *limits_, &over_limit);
-  if (!over_limit.ok()) FailOverLimit(std::move(over_limit));
+  if (!over_limit.ok()) FailStream(std::move(over_limit));
   if (!built.ok()) {
     finished(notnets::CallResult{built, {}});
     return;
@@ -594,7 +670,7 @@ void CallState::FailCorkedWrite(const notnets::Status& status) {
   native_.TryCancel();
 }
 
-void CallState::FailOverLimit(::grpc::Status status) {
+void CallState::FailStream(::grpc::Status status) {
   std::lock_guard<std::mutex> lock(mutex_);
   if (!over_limit_.ok()) return;
   over_limit_ = std::move(status);
@@ -661,7 +737,7 @@ void CallState::Fill(Batch* batch) {
     bool streamed =
         method_->kind == RpcKind::kServerStreaming || method_->kind == RpcKind::kBidiStreaming;
     bool ok = streamed ? batch->message_ok : response_ok_;
-    std::string_view bytes = streamed ? batch->message.view() : response_.view();
+    std::string_view bytes = streamed ? batch->bytes : response_.view();
     MessageLite* message = method_->response->view_mutable(methods->GetRecvMessage());
     if (!ok || !ParseFrom(bytes, message).ok()) methods->FailHijackedRecvMessage();
   }
@@ -678,6 +754,8 @@ void CallState::Fill(Batch* batch) {
 void CallState::Cancel() {
   std::lock_guard<std::mutex> lock(mutex_);
   cancelled_ = true;
+  read_ahead_ = {};
+  read_ahead_answer_.reset();
   native_.TryCancel();
   for (const auto& context : op_contexts_) context->TryCancel();
 }

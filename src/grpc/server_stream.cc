@@ -11,6 +11,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// The stream whose reactions this thread is running, if any.
+thread_local const ServerStream* reacting = nullptr;
+
 const notnets::Status kEndOfStream(notnets::StatusCode::OUT_OF_RANGE, "end of stream");
 const notnets::Status kStreamOver(notnets::StatusCode::ABORTED, "the stream is over");
 
@@ -102,7 +105,9 @@ void ServerStream::Write(const MessageLite& message) {
       if (send_failure_.ok()) send_failure_ = NativeStatus(limits_->SendFailure(bytes.size()));
       Post([this] { reactions_->OnWriteDone(false); });
     } else if (waiting_read_ != nullptr) {
-      waiting_read_->response()->Copy(bytes);
+      std::string answer;
+      AppendReadMessage(bytes, &answer);
+      waiting_read_->response()->Copy(answer);
       Answer(std::exchange(waiting_read_, nullptr), notnets::Status::OK);
       Post([this] { reactions_->OnWriteDone(true); });
     } else if (outbound_.size() < kStreamWindow) {
@@ -155,14 +160,8 @@ void ServerStream::ClientOp(uint8_t op, std::string_view message, notnets::Serve
     switch (static_cast<StreamOp>(op)) {
       case StreamOp::kRead:
         if (!outbound_.empty()) {
-          call->response()->Copy(outbound_.front());
-          outbound_.pop_front();
+          call->response()->Copy(TakeReadAnswerLocked());
           Answer(call, notnets::Status::OK);
-          if (write_held_) {
-            outbound_.push_back(std::move(held_write_));
-            write_held_ = false;
-            Post([this] { reactions_->OnWriteDone(true); });
-          }
         } else if (finished_ || cancelled_) {
           Answer(call, kEndOfStream);
         } else if (waiting_read_ != nullptr) {
@@ -236,6 +235,21 @@ void ServerStream::ClientOp(uint8_t op, std::string_view message, notnets::Serve
   RunReactions();
 }
 
+std::string ServerStream::TakeReadAnswerLocked() {
+  std::string answer;
+  do {
+    AppendReadMessage(outbound_.front(), &answer);
+    outbound_.pop_front();
+    if (write_held_) {
+      outbound_.push_back(std::move(held_write_));
+      write_held_ = false;
+      Post([this] { reactions_->OnWriteDone(true); });
+    }
+  } while (!outbound_.empty() &&
+           answer.size() + kMessageLengthBytes + outbound_.front().size() <= kReadAnswerBytes);
+  return answer;
+}
+
 void ServerStream::CancelLocked() {
   // Under the watcher's lock: no stream lock here (Finish takes them in the other order).
   MarkCancelled(&context_);
@@ -285,6 +299,7 @@ void ServerStream::RunReactions() {
   mutex_.Lock();
   if (!running_reactions_) {
     running_reactions_ = true;
+    const ServerStream* outer = std::exchange(reacting, this);
     while (!reactions_queue_.empty()) {
       std::function<void()> reaction = std::move(reactions_queue_.front());
       reactions_queue_.pop_front();
@@ -292,6 +307,7 @@ void ServerStream::RunReactions() {
       reaction();
       mutex_.Lock();
     }
+    reacting = outer;
     running_reactions_ = false;
   }
   mutex_.Unlock();
@@ -317,6 +333,10 @@ void ServerStream::Unref() {
 }
 
 void ServerStream::RunReactionsElsewhere() {
+  // Called from one of this stream's reactions (a reactor writing its next message from
+  // OnWriteDone): the loop running it runs what was posted once it returns, and holds no reactor
+  // lock then. A hand-off per message would cost a thread wake-up each.
+  if (reacting == this) return;
   // The table keeps the stream only until OnDone ran, and OnDone may run on another thread (one
   // running this queue when a client operation arrives) while this run still waits its turn.
   Deferrer::Get().Run([self = shared_from_this()] { self->RunReactions(); });

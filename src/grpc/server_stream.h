@@ -77,6 +77,9 @@ class ServerStream final : public WatchedCall, public std::enable_shared_from_th
   // Under the lock: the initial metadata goes out (with the first message, or at the end).
   void SendInitialMetadataLocked() NOTNETS_REQUIRES(mutex_);
   void AnswerMetadataLocked() NOTNETS_REQUIRES(mutex_);
+  // Takes the buffered messages a read's answer carries (wire.h) off `outbound_`, letting a
+  // held write in as room frees.
+  std::string TakeReadAnswerLocked() NOTNETS_REQUIRES(mutex_);
   void EndLocked() NOTNETS_REQUIRES(mutex_);
   static void Answer(notnets::ServerCall* call, const notnets::Status& status);
 

@@ -21,7 +21,7 @@ inline constexpr char kStatusDetailsKey[] = "grpc-status-details-bin";
 
 // A stream operation's request: [op: 1 byte][stream id: 8 bytes][message].
 enum class StreamOp : uint8_t {
-  kRead = 1,             // answered with the next message, or a non-OK status at the end
+  kRead = 1,             // answered with the next messages (below), or a non-OK status at the end
   kWrite = 2,            // answered once the server took the message (flow control)
   kWritesDone = 3,       // the client half-closes
   kInitialMetadata = 4,  // answered with the server's initial metadata once it is sent
@@ -34,6 +34,33 @@ inline constexpr size_t kStreamIdBytes = 8;
 // 64 KiB window holds of small messages, so that a program that writes ahead of its reads on
 // HTTP/2 does not stall on the pool.
 inline constexpr size_t kStreamWindow = 256;
+
+// A read's answer carries every message the server had buffered, oldest first, up to
+// kReadAnswerBytes after the first, each as [length: 4 bytes][message]: a reader that fell behind
+// catches up in one round trip instead of one per message.
+inline constexpr size_t kReadAnswerBytes = 64 * 1024;
+inline constexpr size_t kMessageLengthBytes = 4;
+
+// Appends `message` to a read's answer.
+inline void AppendReadMessage(std::string_view message, std::string* answer) {
+  uint32_t length = static_cast<uint32_t>(message.size());
+  char bytes[kMessageLengthBytes];
+  std::memcpy(bytes, &length, sizeof(length));
+  answer->append(bytes, sizeof(bytes));
+  answer->append(message);
+}
+
+// Takes the first message off `*answer`, the unread part of a read's answer; false if it does not
+// start with a whole message (the answer is used up, or malformed).
+inline bool TakeReadMessage(std::string_view* answer, std::string_view* message) {
+  uint32_t length;
+  if (answer->size() < sizeof(length)) return false;
+  std::memcpy(&length, answer->data(), sizeof(length));
+  if (answer->size() - sizeof(length) < length) return false;
+  *message = answer->substr(sizeof(length), length);
+  answer->remove_prefix(sizeof(length) + length);
+  return true;
+}
 
 inline void EncodeStreamOp(StreamOp op, uint64_t id, uint8_t* out) {
   out[0] = static_cast<uint8_t>(op);

@@ -104,6 +104,24 @@ TEST_P(StreamingTest, ClientStream) {
   ExpectPaths(0, 1);
 }
 
+// The last message and the half-close in one batch: over the pool the half-close goes once the
+// server took the message, so that a server with several workers cannot take it first.
+TEST_P(StreamingTest, ClientStreamWriteLast) {
+  constexpr uint32_t kMessages = 3;
+  StreamSummary summary;
+  ClientContext context;
+  SetHangDeadline(&context);
+  auto writer = stub_->ClientStream(&context, &summary);
+  for (uint32_t i = 0; i + 1 < kMessages; ++i) EXPECT_TRUE(writer->Write(NumberedMessage(i, 10)));
+  writer->WriteLast(NumberedMessage(kMessages - 1, 10), ::grpc::WriteOptions());
+  Status status = writer->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
+  EXPECT_EQ(summary.message_count(), kMessages);
+  EXPECT_TRUE(summary.in_order());
+  ExpectPeer(context, StreamingOverPool());
+  ExpectPaths(0, 1);
+}
+
 TEST_P(StreamingTest, BidiPingPong) {
   constexpr uint32_t kMessages = 1000;
   ClientContext context;
