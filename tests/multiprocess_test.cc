@@ -389,7 +389,9 @@ TEST(MultiProcessClientsTest, FourClientProcessesOneServer) {
 }
 
 TEST_F(MultiProcessTest, ServerShutdownWhileCallsWait) {
-  // One worker: the first Sleep runs in the handler, the second waits in the ring behind it.
+  // One worker: the first Sleep runs in the handler, the second waits in the ring behind it. The
+  // first sleeps long enough that the shutdown starts before the worker could take the second,
+  // even on a loaded machine where the server process waits for a CPU.
   StartServer(/*workers=*/1);
   channel_ = Connect();
   ASSERT_NE(channel_, nullptr);
@@ -398,7 +400,7 @@ TEST_F(MultiProcessTest, ServerShutdownWhileCallsWait) {
   std::thread running([&] {
     ClientContext context;
     context.set_timeout(seconds(60));
-    running_status = channel_->Call("Sleep", "1000", &running_response, &context);
+    running_status = channel_->Call("Sleep", "3000", &running_response, &context);
   });
   std::this_thread::sleep_for(milliseconds(300));
   auto start = Clock::now();
