@@ -5,10 +5,17 @@
 
 namespace notnets::internal {
 
-BufferCache::~BufferCache() {
+BufferCache::~BufferCache() { Drain(); }
+
+void BufferCache::Drain() {
+  drained_.store(true);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   for (uint32_t i = 0; i < kSizeClassCount; ++i) {
     uint64_t block_offset;
-    while (allocator_.Pop(&heads_[i], &block_offset)) allocator_.Free(block_offset);
+    while (allocator_.Pop(&heads_[i], &block_offset)) {
+      counts_[i].fetch_sub(1, std::memory_order_relaxed);
+      allocator_.Free(block_offset);
+    }
   }
 }
 
@@ -41,6 +48,10 @@ void BufferCache::Release(uint64_t block_offset) {
   uint32_t size_class = allocator_.ValidSizeClass(block_offset);
   if (size_class == 0) return;  // a header a peer broke: leave the block alone
   uint32_t index = size_class - kMinBlockShift;
+  if (drained_.load(std::memory_order_relaxed)) {
+    allocator_.Free(block_offset);
+    return;
+  }
   if (counts_[index].fetch_add(1, std::memory_order_relaxed) >= Limit(size_class)) {
     counts_[index].fetch_sub(1, std::memory_order_relaxed);
     allocator_.Free(block_offset);
@@ -49,6 +60,8 @@ void BufferCache::Release(uint64_t block_offset) {
   auto* block = allocator_.mapping()->At<BlockHeader>(block_offset);
   block->ownership.store(BlockOwnership(endpoint_, BlockState::kOwned), std::memory_order_relaxed);
   allocator_.Push(&heads_[index], block_offset);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (drained_.load()) Drain();  // Drain may have emptied the cache just before the push
 }
 
 void BufferCache::PublishBlock(uint64_t block_offset, uint64_t length, uint64_t reader) {

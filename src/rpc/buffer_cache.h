@@ -35,8 +35,14 @@ class BufferCache : public std::enable_shared_from_this<BufferCache> {
   // The same, wrapped for the user to write in place.
   Status Allocate(uint64_t payload_bytes, MessageBuffer* buffer);
 
-  // Puts a block this endpoint owns back in the cache, or in the pool if the cache is full.
+  // Puts a block this endpoint owns back in the cache, or in the pool if the cache is full or
+  // drained.
   void Release(uint64_t block_offset);
+
+  // Returns every cached block to the pool, and from now on caches nothing: a block released
+  // later goes straight to the pool. For a connection that is gone while the application may
+  // still hold messages of it. Thread-safe.
+  void Drain();
 
   // Hands the block to endpoint `reader`: after this, only the reader may touch it.
   void PublishBlock(uint64_t block_offset, uint64_t length, uint64_t reader);
@@ -69,6 +75,9 @@ class BufferCache : public std::enable_shared_from_this<BufferCache> {
   uint64_t endpoint_;
   std::array<std::atomic<uint64_t>, kSizeClassCount> heads_{};
   std::array<std::atomic<uint32_t>, kSizeClassCount> counts_{};
+  // Set by Drain. Release pushes a block and then reads it, Drain sets it and then pops (both
+  // sequentially consistent): a block pushed after Drain's pops is popped again by Release.
+  std::atomic<bool> drained_{false};
 };
 
 }  // namespace notnets::internal

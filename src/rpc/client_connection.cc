@@ -98,7 +98,7 @@ ClientConnection::ClientConnection(std::shared_ptr<Pool> pool, std::string servi
                  &PoolAccess::mapping(*pool_).visibility()),
       slots_(view.capacity) {}
 
-ClientConnection::~ClientConnection() {
+void ClientConnection::StopCompletionThread() {
   stopping_.store(true);
   std::thread completion_thread;
   {
@@ -107,6 +107,12 @@ ClientConnection::~ClientConnection() {
     completion_thread = std::move(completion_thread_);
   }
   if (completion_thread.joinable()) completion_thread.join();
+}
+
+ClientConnection::~ClientConnection() {
+  StopCompletionThread();
+  MutexLock lock(&release_mutex_);
+  if (released_) return;  // no call was left, and the pool has everything back
   for (uint32_t i = 0; i < slots_.capacity(); ++i) {
     uint32_t expected = kAsyncWaiting;
     if (slots_[i].state.compare_exchange_strong(expected, kFinishing)) {
@@ -120,6 +126,37 @@ ClientConnection::~ClientConnection() {
   cache_.reset();
   // A dead server will never detach its side (nor accept the connection): free it for both.
   DetachConnection(&allocator_, view_, Side::kClient, !IsAlive(server_));
+}
+
+bool ClientConnection::ReleaseIfServerGone() {
+  MutexLock lock(&release_mutex_);
+  if (released_) return true;
+  if (server_gone_.load(std::memory_order_relaxed) == kServerPresent && PeerStatus(true).ok()) {
+    return false;
+  }
+  releasing_.store(true);
+  // No call may be running, waiting for a slot, or waiting for its answer: an asynchronous call
+  // of a gone server is failed by the completion thread within kProcessCheckInterval, a
+  // synchronous one by its caller; a slot left kAbandoned has nobody to answer it.
+  bool idle = users_.load() == 0;
+  for (uint32_t i = 0; idle && i < slots_.capacity(); ++i) {
+    uint32_t state = slots_[i].state.load(std::memory_order_acquire);
+    idle = state == kFree || state == kAbandoned;
+  }
+  if (!idle) {
+    releasing_.store(false);
+    return false;
+  }
+  // From here nothing of this process reads or writes the connection: no call can enter, and
+  // the completion thread (the only other reader of the response ring) is gone.
+  StopCompletionThread();
+  visibility_->Publish(&view_.requests->closed, kClosedBySender);
+  cache_->Drain();
+  // A dead server will never detach its side: free the connection and what its endpoint held.
+  // A live one (it shut down, or refused us) frees it when it detaches, whichever comes last.
+  DetachConnection(&allocator_, view_, Side::kClient, !IsAlive(server_));
+  released_ = true;
+  return true;
 }
 
 bool ClientConnection::ServerGone() {
@@ -162,7 +199,8 @@ Status ClientConnection::PeerStatus(bool check_process) {
 }
 
 bool ClientConnection::NeverReached(uint64_t position) const {
-  return PoolAccess::mapping(*pool_).visibility().Consume(&view_.responses->peer_consumed) <= position;
+  return PoolAccess::mapping(*pool_).visibility().Consume(&view_.responses->peer_consumed) <=
+         position;
 }
 
 Status ClientConnection::BuildRequest(uint32_t method_index, Request request,
@@ -311,6 +349,14 @@ void ClientConnection::SendHeld(SendBatch* batch) {
 
 Status ClientConnection::CallSync(std::string_view method, Request request, ClientContext* context,
                                   ReceivedMessage* response, Fate* fate) {
+  if (!Enter()) {  // released: its server is gone, and the call was not sent
+    fate->server_lost = fate->unsent = true;
+    return PeerStatus(false);
+  }
+  struct LeaveOnReturn {
+    ~LeaveOnReturn() { connection->Leave(); }
+    ClientConnection* connection;
+  } leave{this};
   Outgoing outgoing;
   Status status = Start(method, request, context, kSyncWaiting, nullptr, &outgoing);
   fate->server_lost = fate->unsent = status.error_code() == StatusCode::UNAVAILABLE;
@@ -355,6 +401,14 @@ Status ClientConnection::CallSync(std::string_view method, Request request, Clie
 
 void ClientConnection::CallAsync(std::string_view method, Request request, ClientContext* context,
                                  CallCallback&& done, std::chrono::nanoseconds inline_wait) {
+  if (!Enter()) {
+    done(CallResult{PeerStatus(false), ReceivedMessage()});
+    return;
+  }
+  struct LeaveOnReturn {
+    ~LeaveOnReturn() { connection->Leave(); }
+    ClientConnection* connection;
+  } leave{this};
   EnsureCompletionThread();
   Outgoing outgoing;
   Status status = Start(method, request, context, kAsyncWaiting, &done, &outgoing);
@@ -399,8 +453,8 @@ bool ClientConnection::Abandon(uint32_t index, CallState from) {
 }
 
 void ClientConnection::SendCancel(uint64_t call_id) {
-  PoolAccess::mapping(*pool_).visibility().Publish(&view_.cancel_words[static_cast<uint32_t>(call_id)],
-                                        call_id);
+  PoolAccess::mapping(*pool_).visibility().Publish(
+      &view_.cancel_words[static_cast<uint32_t>(call_id)], call_id);
 }
 
 bool ClientConnection::TryDrain() {

@@ -5,6 +5,7 @@
 #include <map>
 #include <utility>
 
+#include "channel/orphans.h"
 #include "channel/wait.h"
 #include "pool/crash_point.h"
 #include "pool/pool_access.h"
@@ -118,6 +119,7 @@ void ServerRuntime::WorkerLoop(uint32_t worker) {
     if (slow_pass && housekeeping_.TryLock()) {
       worked = AcceptPending();
       CheckClients();
+      SweepOrphans();
       CoolDown();
       if (idle) ReclaimRetired();
       housekeeping_.Unlock();
@@ -216,7 +218,8 @@ bool ServerRuntime::Poll(uint32_t slot, Connection* connection, bool check_close
     if (connection->handlers_running.load(std::memory_order_acquire) == 0 &&
         (connection->client_dead.load(std::memory_order_relaxed) ||
          connection->violated.load(std::memory_order_relaxed) ||
-         PoolAccess::mapping(*pool_).visibility().Consume(&connection->view.requests->closed) != kOpen)) {
+         PoolAccess::mapping(*pool_).visibility().Consume(&connection->view.requests->closed) !=
+             kOpen)) {
       Retire(slot, connection);
     }
     connection->polling.Unlock();
@@ -287,8 +290,8 @@ bool ServerRuntime::Accept(const RegisteredService& service, const ConnectionVie
     return true;
   }
   auto* connection = new Connection(view, &service, pool_);
-  connection->client = ProcessIdentity{static_cast<int32_t>(view.header->client_pid),
-                                       view.header->client_token};
+  connection->client =
+      ProcessIdentity{static_cast<int32_t>(view.header->client_pid), view.header->client_token};
   connections_.Insert(slot, connection);
   Visibility::FetchAdd(&directory_.entry(service.ref.index)->connections_accepted, 1);
   CrashPoint("server.after_accept");
@@ -317,6 +320,15 @@ void ServerRuntime::CheckClients() {
       last_process = process;
     }
     if (!last_alive) connection->client_dead.store(true, std::memory_order_relaxed);
+  }
+}
+
+void ServerRuntime::SweepOrphans() {
+  auto now = Clock::now();
+  if (now < next_orphan_sweep_) return;
+  next_orphan_sweep_ = now + kOrphanSweepInterval;
+  for (const RegisteredService& service : services_) {
+    FreeOrphanedConnections(&allocator_, service.ref);
   }
 }
 
@@ -440,7 +452,8 @@ void ServerRuntime::FinishAsync(ServerCall* call, Status status) {
 
 void ServerRuntime::CloseForViolation(Connection* connection) {
   MarkForSweep(connection->view);
-  PoolAccess::mapping(*pool_).visibility().Publish(&connection->view.responses->closed, kClosedForViolation);
+  PoolAccess::mapping(*pool_).visibility().Publish(&connection->view.responses->closed,
+                                                   kClosedForViolation);
   connection->violated.store(true, std::memory_order_relaxed);
 }
 

@@ -41,6 +41,9 @@ class ServerRuntime {
   static constexpr uint32_t kClosedChecksPerSlowPass = 64;
   // How often housekeeping asks the kernel whether each client process still exists.
   static constexpr std::chrono::milliseconds kClientCheckInterval{100};
+  // How often housekeeping frees the connections of this entry's earlier servers whose clients
+  // died too (FreeOrphanedConnections: a walk of the heap).
+  static constexpr std::chrono::milliseconds kOrphanSweepInterval{1000};
 
   // Registers `services` in the pool's directory and starts `workers` threads.
   static Status Start(std::shared_ptr<Pool> pool, const std::vector<Service*>& services,
@@ -83,6 +86,9 @@ class ServerRuntime {
   bool AcceptPending();
   // Marks the connections whose client process has died (at most every kClientCheckInterval).
   void CheckClients() NOTNETS_REQUIRES(housekeeping_);
+  // Frees orphaned connections of the services' earlier generations (every
+  // kOrphanSweepInterval).
+  void SweepOrphans() NOTNETS_REQUIRES(housekeeping_);
   // Starts serving a connection; false if it is open here already.
   bool Accept(const RegisteredService& service, const ConnectionView& view)
       NOTNETS_EXCLUDES(retired_mutex_);
@@ -120,6 +126,7 @@ class ServerRuntime {
   TryFlag housekeeping_;  // one worker accepts and reclaims at a time
   std::chrono::steady_clock::time_point next_client_check_ NOTNETS_GUARDED_BY(housekeeping_);
   std::chrono::steady_clock::time_point next_cool_down_ NOTNETS_GUARDED_BY(housekeeping_);
+  std::chrono::steady_clock::time_point next_orphan_sweep_ NOTNETS_GUARDED_BY(housekeeping_);
   Mutex retired_mutex_;
   std::vector<Retired> retired_ NOTNETS_GUARDED_BY(retired_mutex_);
   std::unordered_set<uint64_t> open_blocks_
