@@ -138,5 +138,46 @@ TEST_F(CrashUnderLoadTest, MemoryComesBackAfterServersAndClientsAreKilled) {
   EXPECT_EQ(pool_->Stats().heap_used_bytes, empty_used_) << "the server left memory";
 }
 
+// A client opening connections in a loop: `max_connections` is its process's quota (0: the
+// default). Another client still connects and calls while it floods, and once it is killed the
+// pool gets back everything it had, refused connections included.
+void Flood(const std::shared_ptr<Pool>& pool, const std::string& name, uint32_t max_connections,
+           const std::string& quota) {
+  std::unique_ptr<PeerProcess> server = StartServer(name, 1);
+  const uint64_t serving_used = pool->Stats().heap_used_bytes;
+  std::vector<std::string> args{"flood", name};
+  if (max_connections != 0) args.push_back(std::to_string(max_connections));
+  PeerProcess flooder(args);
+  auto give_up = Clock::now() + seconds(60);
+  while (flooder.output().find("refused") == std::string::npos && Clock::now() < give_up) {
+    flooder.ReadFor(milliseconds(100));
+  }
+  EXPECT_NE(flooder.output().find("RESOURCE_EXHAUSTED"), std::string::npos) << flooder.output();
+  EXPECT_NE(flooder.output().find(quota), std::string::npos) << flooder.output();
+
+  std::shared_ptr<Channel> bystander = ConnectToTestService(pool);
+  ASSERT_NE(bystander, nullptr);
+  ClientContext context;
+  context.set_timeout(kHangBound);
+  std::string response;
+  EXPECT_TRUE(bystander->Call("Echo", "still here", &response, &context).ok());
+  EXPECT_EQ(response, "still here");
+  bystander.reset();
+
+  flooder.Signal(SIGKILL);
+  ASSERT_TRUE(flooder.Wait(kHangBound).has_value());
+  EXPECT_EQ(WaitForUsedBytes(*pool, serving_used), serving_used)
+      << "the flooder's connections were not all freed";
+  StopServer(server.get());
+}
+
+TEST_F(CrashUnderLoadTest, AFlooderMeetsItsProcessQuota) {
+  Flood(pool_, pool_name_, 0, "PoolOptions::max_process_connections");
+}
+
+TEST_F(CrashUnderLoadTest, AFlooderMeetsTheServersLimit) {
+  Flood(pool_, pool_name_, 100000, "ServerBuilder::SetMaxConnectionsPerClient");
+}
+
 }  // namespace
 }  // namespace notnets::process_test

@@ -37,9 +37,10 @@
 //       "UNCLEAR ..." for a failure without a status message, and on SIGTERM
 //       "calls=N ok=N mismatched=N failed=N"; exits 0 only if nothing was mismatched or unclear.
 //       SIGUSR1 makes it idle: it stops calling (keeping its channel) and prints "idle".
-//   notnets_test_peer flood POOL
-//       Connects channels to "test.Echo" and keeps them until Connect fails, then prints
-//       "refused: STATUS" and waits to be killed.
+//   notnets_test_peer flood POOL [MAX_CONNECTIONS]
+//       Connects channels to "test.Echo", one call on each, and keeps them until a Connect or a
+//       call fails, then prints "refused after N: STATUS" and waits to be killed.
+//       MAX_CONNECTIONS sets PoolOptions::max_process_connections.
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -479,16 +480,23 @@ int Load(const std::string& pool_name, uint64_t seed, uint32_t threads) {
 }
 
 // See the header comment.
-int Flood(const std::string& pool_name) {
+int Flood(const std::string& pool_name, uint32_t max_connections) {
+  notnets::PoolOptions options;
+  if (max_connections != 0) options.max_process_connections = max_connections;
   std::shared_ptr<notnets::Pool> pool;
-  Status status = notnets::Pool::Attach(pool_name, &pool);
+  Status status = notnets::Pool::Attach(pool_name, options, &pool);
   std::vector<std::shared_ptr<notnets::Channel>> channels;
   while (status.ok()) {
     std::shared_ptr<notnets::Channel> channel;
     status = notnets::Channel::Connect(pool, "test.Echo", {}, &channel);
-    if (status.ok()) channels.push_back(std::move(channel));
+    if (!status.ok()) break;
+    channels.push_back(channel);
+    notnets::ClientContext context;
+    context.set_timeout(std::chrono::seconds(60));
+    std::string response;
+    status = channel->Call("Echo", "flood", &response, &context);
   }
-  std::printf("refused: %s\n", status.ToString().c_str());
+  std::printf("refused after %zu: %s\n", channels.size(), status.ToString().c_str());
   std::fflush(stdout);
   while (true) pause();
 }
@@ -500,7 +508,7 @@ int Usage() {
                "       notnets_test_peer call POOL METHOD TEXT [PAD [sync|async]]\n"
                "       notnets_test_peer hold POOL\n"
                "       notnets_test_peer load POOL SEED THREADS\n"
-               "       notnets_test_peer flood POOL\n");
+               "       notnets_test_peer flood POOL [MAX_CONNECTIONS]\n");
   return 2;
 }
 
@@ -510,7 +518,10 @@ int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "serve" && argc == 4) return Serve(argv[2], std::atoi(argv[3]));
   if (mode == "hold" && argc == 3) return Hold(argv[2]);
-  if (mode == "flood" && argc == 3) return Flood(argv[2]);
+  if (mode == "flood" && (argc == 3 || argc == 4)) {
+    return Flood(argv[2],
+                 argc == 4 ? static_cast<uint32_t>(std::strtoul(argv[3], nullptr, 10)) : 0);
+  }
   if (mode == "load" && argc == 5) {
     return Load(argv[2], std::strtoull(argv[3], nullptr, 10),
                 static_cast<uint32_t>(std::strtoul(argv[4], nullptr, 10)));

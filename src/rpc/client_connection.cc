@@ -56,12 +56,36 @@ Status ClientConnection::Connect(std::shared_ptr<Pool> pool, std::string_view se
   }
   if (!status.ok()) return status;
 
+  ProcessQuota& quota = mapping->quota();
+  if (!quota.TakeConnection()) {
+    return Status(StatusCode::RESOURCE_EXHAUSTED,
+                  "this process holds " + std::to_string(quota.connections()) +
+                      " connections in pool " + mapping->path() +
+                      ", its quota (PoolOptions::max_process_connections); close channels, or "
+                      "raise the quota in the PoolOptions given to Pool::Attach");
+  }
+  uint64_t block_bytes =
+      BlockBytes(SizeClassFor(ConnectionGeometry(options.max_outstanding_calls).payload_bytes()));
+  if (!quota.Charge(block_bytes)) {
+    quota.ReturnConnection();
+    return ProcessMemoryExhausted(*mapping, block_bytes);
+  }
   ConnectionView view;
   status = CreateConnection(&allocator, options.max_outstanding_calls, found.ref, &view);
-  if (!status.ok()) return status;
+  if (!status.ok()) {
+    quota.ReturnConnection();
+    quota.Add(-static_cast<int64_t>(block_bytes));
+    return status;
+  }
   ServiceEntry* entry = directory.entry(found.ref.index);
   std::unique_ptr<ClientConnection> connection(
       new ClientConnection(std::move(pool), std::string(service), view));
+  // From here the connection gives its quota back when it is released or destroyed.
+  connection->quota_bytes_ = block_bytes;
+  uint64_t heap_bytes = mapping->heap_end() - mapping->heap_offset();
+  connection->cache_->SetQuota(
+      &quota, options.max_memory_bytes != 0 ? options.max_memory_bytes : heap_bytes / 2,
+      "the channel to '" + std::string(service) + "'");
   connection->server_ =
       ProcessIdentity{static_cast<int32_t>(entry->server_pid.load(std::memory_order_relaxed)),
                       entry->server_token.load(std::memory_order_relaxed)};
@@ -113,6 +137,7 @@ ClientConnection::~ClientConnection() {
   StopCompletionThread();
   MutexLock lock(&release_mutex_);
   if (released_) return;  // no call was left, and the pool has everything back
+  ReturnQuota();
   for (uint32_t i = 0; i < slots_.capacity(); ++i) {
     uint32_t expected = kAsyncWaiting;
     if (slots_[i].state.compare_exchange_strong(expected, kFinishing)) {
@@ -155,8 +180,15 @@ bool ClientConnection::ReleaseIfServerGone() {
   // A dead server will never detach its side: free the connection and what its endpoint held.
   // A live one (it shut down, or refused us) frees it when it detaches, whichever comes last.
   DetachConnection(&allocator_, view_, Side::kClient, !IsAlive(server_));
+  ReturnQuota();
   released_ = true;
   return true;
+}
+
+void ClientConnection::ReturnQuota() {
+  ProcessQuota& quota = PoolAccess::mapping(*pool_).quota();
+  quota.ReturnConnection();
+  quota.Add(-static_cast<int64_t>(quota_bytes_));
 }
 
 bool ClientConnection::ServerGone() {
@@ -179,6 +211,8 @@ Status ClientConnection::PeerStatus(bool check_process) {
     uint64_t closed = PoolAccess::mapping(*pool_).visibility().Consume(&view_.responses->closed);
     if (closed == kClosedForViolation) {
       gone = kServerRefused;
+    } else if (closed == kClosedAtLimit) {
+      gone = kServerFull;
     } else if (closed != kOpen) {
       gone = kServerShutDown;
     } else if (check_process && !IsAlive(server_)) {
@@ -187,6 +221,13 @@ Status ClientConnection::PeerStatus(bool check_process) {
       return Status::OK;
     }
     server_gone_.store(gone, std::memory_order_relaxed);
+  }
+  if (gone == kServerFull) {
+    return Status(StatusCode::RESOURCE_EXHAUSTED,
+                  "the server of service '" + service_ +
+                      "' refused the connection: it holds its limit of connections from one "
+                      "client process (ServerBuilder::SetMaxConnectionsPerClient) or in all; "
+                      "close channels, or raise the server's limit");
   }
   std::string what =
       gone == kServerDied         ? "died (process " + std::to_string(server_.pid) + ")"

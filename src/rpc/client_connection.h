@@ -123,6 +123,8 @@ class ClientConnection {
     return false;
   }
   void Leave() { users_.fetch_sub(1, std::memory_order_release); }
+  // Gives back what Connect counted against the process's quota for the connection.
+  void ReturnQuota();
   // Stops and joins the completion thread.
   void StopCompletionThread() NOTNETS_EXCLUDES(completion_mutex_);
 
@@ -217,6 +219,7 @@ class ClientConnection {
     kServerDied,
     kServerRefused,     // it closed the connection over garbage from us
     kServerMisbehaved,  // it sent us garbage
+    kServerFull,        // it refused the connection: at its connection limit
   };
   std::atomic<uint32_t> server_gone_{kServerPresent};  // latched once the server is gone
   std::atomic<int64_t> next_gone_check_ns_{0};         // coarse monotonic clock, for ServerGone
@@ -231,6 +234,7 @@ class ClientConnection {
   std::thread completion_thread_ NOTNETS_GUARDED_BY(completion_mutex_);
   std::chrono::steady_clock::time_point next_process_check_;  // completion thread only
 
+  uint64_t quota_bytes_ = 0;            // the connection block, counted against the process's quota
   std::atomic<uint32_t> users_{0};      // calls in CallSync or CallAsync (Enter)
   std::atomic<bool> releasing_{false};  // calls stay out (Enter)
   Mutex release_mutex_;                 // one ReleaseIfServerGone at a time
