@@ -14,6 +14,8 @@ bool IsOrphan(const Allocator& allocator, uint64_t block_offset, uint64_t owner,
   // A connection block belongs to its client endpoint (serial << 1, never below 2).
   if (owner < 2 || (owner & 1) != 0) return false;
   const PoolMapping& mapping = *allocator.mapping();
+  // Any block may be read here, one this process wrote and handed to a peer among them.
+  AnnotateTakeOver(mapping.At<BlockHeader>(block_offset));
   const auto* header = mapping.At<ConnectionHeader>(block_offset + kCacheLineBytes);
   mapping.visibility().Invalidate(header, sizeof(*header));
   // Read once; OpenConnection validates the rest for the generation read here.
