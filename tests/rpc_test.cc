@@ -291,6 +291,54 @@ TEST_F(RpcTest, UnknownMethodIsUnimplemented) {
   EXPECT_NE(status.error_message().find("NoSuchMethod"), std::string::npos);
 }
 
+TEST_F(RpcTest, AConnectionOverItsMemoryQuotaIsResourceExhausted) {
+  ChannelOptions options;
+  options.max_memory_bytes = 64 << 10;
+  std::shared_ptr<Channel> channel;
+  ASSERT_TRUE(Channel::Connect(client_pool_, "test.Echo", options, &channel).ok());
+  std::string response;
+  ClientContext small;
+  EXPECT_TRUE(channel->Call("Echo", std::string(20000, 's'), &response, &small).ok());
+  ClientContext large;
+  Status status = channel->Call("Echo", std::string(100000, 'l'), &response, &large);
+  EXPECT_EQ(status.error_code(), StatusCode::RESOURCE_EXHAUSTED) << status.ToString();
+  EXPECT_NE(status.error_message().find("ChannelOptions::max_memory_bytes"), std::string::npos)
+      << status.ToString();
+}
+
+TEST_F(RpcTest, AProcessOverItsQuotasIsResourceExhausted) {
+  PoolOptions options;
+  options.max_process_connections = 2;
+  options.max_process_memory_bytes = 200 << 10;
+  std::shared_ptr<Pool> pool;
+  ASSERT_TRUE(Pool::Attach(test_pool_.name(), options, &pool).ok());
+  std::shared_ptr<Channel> first, second, third;
+  ASSERT_TRUE(Channel::Connect(pool, "test.Echo", ChannelOptions(), &first).ok());
+  ASSERT_TRUE(Channel::Connect(pool, "test.Echo", ChannelOptions(), &second).ok());
+  Status status = Channel::Connect(pool, "test.Echo", ChannelOptions(), &third);
+  EXPECT_EQ(status.error_code(), StatusCode::RESOURCE_EXHAUSTED) << status.ToString();
+  EXPECT_NE(status.error_message().find("PoolOptions::max_process_connections"),
+            std::string::npos)
+      << status.ToString();
+  // Two connections of 32 KiB leave 136 KiB: a 128 KiB block fits, a second does not.
+  MessageBuffer held;
+  ASSERT_TRUE(first->AllocateMessage(100000, &held).ok());
+  std::string response;
+  ClientContext context;
+  status = second->Call("Echo", std::string(100000, 'p'), &response, &context);
+  EXPECT_EQ(status.error_code(), StatusCode::RESOURCE_EXHAUSTED) << status.ToString();
+  EXPECT_NE(status.error_message().find("PoolOptions::max_process_memory_bytes"),
+            std::string::npos)
+      << status.ToString();
+  // A closed channel gives back its connection and its cache (where the buffer went, released):
+  // the quota serves the call and another connection.
+  held = MessageBuffer();
+  first.reset();
+  ClientContext again;
+  EXPECT_TRUE(second->Call("Echo", std::string(100000, 'p'), &response, &again).ok());
+  EXPECT_TRUE(Channel::Connect(pool, "test.Echo", ChannelOptions(), &third).ok());
+}
+
 TEST_F(RpcTest, UnknownServiceIsUnavailable) {
   std::shared_ptr<Channel> channel;
   Status status = Channel::Connect(client_pool_, "no.Such", ChannelOptions(), &channel);

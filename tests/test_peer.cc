@@ -26,6 +26,22 @@
 //   Fill          request text N: responds with N bytes, byte i being 'a' + i % 26
 //   Count         how many times this server process has run Count, this call included, as
 //                 decimal text (shows whether a retried call ran again)
+//   Once          appends the request text and a newline to the file named by the server's
+//                 NOTNETS_TEST_ONCE_LOG (if set), with one write, and responds "ran": the log
+//                 shows how many times each at-most-once call ran, across server restarts
+//
+//   notnets_test_peer load POOL SEED THREADS
+//       Calls "test.Echo" on THREADS threads (one channel) until SIGTERM: mixed sizes up to 1 MiB
+//       through Echo, and every 5th call an at-most-once Once with a unique text. Prints "ready"
+//       after its first successful call, "MISMATCH ..." at once for a wrong answer and
+//       "UNCLEAR ..." for a failure without a status message, and on SIGTERM
+//       "calls=N ok=N mismatched=N failed=N"; exits 0 only if nothing was mismatched or unclear.
+//       SIGUSR1 makes it idle: it stops calling (keeping its channel) and prints "idle".
+//   notnets_test_peer flood POOL [MAX_CONNECTIONS]
+//       Connects channels to "test.Echo", one call on each, and keeps them until a Connect or a
+//       call fails, then prints "refused after N: STATUS" and waits to be killed.
+//       MAX_CONNECTIONS sets PoolOptions::max_process_connections.
+#include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -154,6 +170,21 @@ int Serve(const std::string& pool_name, int workers) {
     response->Copy(std::to_string(counted.fetch_add(1) + 1));
     return Status::OK;
   });
+
+  const char* once_log_path = std::getenv("NOTNETS_TEST_ONCE_LOG");
+  int once_log = once_log_path == nullptr
+                     ? -1
+                     : open(once_log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  service.AddMethod(
+      "Once", [once_log](notnets::ServerContext*, const notnets::ReceivedMessage& request,
+                         notnets::ServerResponse* response) {
+        std::string line = std::string(request.view()) + "\n";
+        if (once_log >= 0 && write(once_log, line.data(), line.size()) != ssize_t(line.size())) {
+          return Status(StatusCode::INTERNAL, "could not write the once log");
+        }
+        response->Copy("ran");
+        return Status::OK;
+      });
 
   std::unique_ptr<notnets::Server> server;
   status = notnets::ServerBuilder(pool)
@@ -376,12 +407,108 @@ int Call(const std::string& pool_name, const std::string& method, std::string re
   return status.ok() ? 0 : 1;
 }
 
+// See the header comment.
+int Load(const std::string& pool_name, uint64_t seed, uint32_t threads) {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::shared_ptr<notnets::Channel> channel;
+  Status status = ConnectToTestService(pool_name, &channel);
+  if (!status.ok()) {
+    std::printf("connect failed: %s\n", status.ToString().c_str());
+    std::fflush(stdout);
+    return 3;
+  }
+  std::atomic<bool> stop{false};
+  std::atomic<bool> ready{false};
+  std::atomic<uint64_t> calls{0}, ok{0}, mismatched{0}, failed{0}, unclear{0};
+  std::mutex output;
+  auto report = [&output](const std::string& line) {
+    std::lock_guard<std::mutex> lock(output);
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+  };
+  auto work = [&](uint32_t thread) {
+    for (uint32_t i = 0; !stop.load(); ++i) {
+      notnets::ClientContext context;
+      context.set_timeout(std::chrono::seconds(60));
+      std::string request, expected, response;
+      std::string method = "Echo";
+      if (i % 5 == 4) {
+        method = "Once";
+        request = std::to_string(seed) + "/" + std::to_string(thread) + "/" + std::to_string(i);
+        expected = "ran";
+        context.set_at_most_once(true);
+      } else {
+        request = expected = MakeRequest(seed, thread, i);
+      }
+      Status status = channel->Call(method, request, &response, &context);
+      calls.fetch_add(1);
+      std::string what = std::to_string(seed) + "/" + std::to_string(thread) + "/" +
+                         std::to_string(i) + " " + method;
+      if (status.ok() && response == expected) {
+        ok.fetch_add(1);
+        if (!ready.exchange(true)) report("ready");
+      } else if (status.ok()) {
+        mismatched.fetch_add(1);
+        report("MISMATCH " + what);
+      } else if (status.error_message().empty()) {
+        unclear.fetch_add(1);
+        report("UNCLEAR " + what + ": " + status.ToString());
+      } else {
+        failed.fetch_add(1);
+      }
+    }
+  };
+  std::vector<std::thread> workers;
+  for (uint32_t t = 0; t < threads; ++t) workers.emplace_back(work, t);
+  int signal_number = 0;
+  while (sigwait(&signals, &signal_number) == 0 && signal_number == SIGUSR1 && !stop.load()) {
+    stop.store(true);
+    for (std::thread& worker : workers) worker.join();
+    workers.clear();
+    report("idle");
+  }
+  stop.store(true);
+  for (std::thread& worker : workers) worker.join();
+  report("calls=" + std::to_string(calls.load()) + " ok=" + std::to_string(ok.load()) +
+         " mismatched=" + std::to_string(mismatched.load()) +
+         " failed=" + std::to_string(failed.load()) + " unclear=" + std::to_string(unclear.load()));
+  return mismatched.load() == 0 && unclear.load() == 0 ? 0 : 1;
+}
+
+// See the header comment.
+int Flood(const std::string& pool_name, uint32_t max_connections) {
+  notnets::PoolOptions options;
+  if (max_connections != 0) options.max_process_connections = max_connections;
+  std::shared_ptr<notnets::Pool> pool;
+  Status status = notnets::Pool::Attach(pool_name, options, &pool);
+  std::vector<std::shared_ptr<notnets::Channel>> channels;
+  while (status.ok()) {
+    std::shared_ptr<notnets::Channel> channel;
+    status = notnets::Channel::Connect(pool, "test.Echo", {}, &channel);
+    if (!status.ok()) break;
+    channels.push_back(channel);
+    notnets::ClientContext context;
+    context.set_timeout(std::chrono::seconds(60));
+    std::string response;
+    status = channel->Call("Echo", "flood", &response, &context);
+  }
+  std::printf("refused after %zu: %s\n", channels.size(), status.ToString().c_str());
+  std::fflush(stdout);
+  while (true) pause();
+}
+
 int Usage() {
   std::fprintf(stderr,
                "usage: notnets_test_peer serve POOL WORKERS\n"
                "       notnets_test_peer client POOL CALLS SEED THREADS [sync|async]\n"
                "       notnets_test_peer call POOL METHOD TEXT [PAD [sync|async]]\n"
-               "       notnets_test_peer hold POOL\n");
+               "       notnets_test_peer hold POOL\n"
+               "       notnets_test_peer load POOL SEED THREADS\n"
+               "       notnets_test_peer flood POOL [MAX_CONNECTIONS]\n");
   return 2;
 }
 
@@ -391,6 +518,14 @@ int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "serve" && argc == 4) return Serve(argv[2], std::atoi(argv[3]));
   if (mode == "hold" && argc == 3) return Hold(argv[2]);
+  if (mode == "flood" && (argc == 3 || argc == 4)) {
+    return Flood(argv[2],
+                 argc == 4 ? static_cast<uint32_t>(std::strtoul(argv[3], nullptr, 10)) : 0);
+  }
+  if (mode == "load" && argc == 5) {
+    return Load(argv[2], std::strtoull(argv[3], nullptr, 10),
+                static_cast<uint32_t>(std::strtoul(argv[4], nullptr, 10)));
+  }
   if (mode == "client" && (argc == 6 || argc == 7)) {
     std::string kind = argc == 7 ? argv[6] : "sync";
     if (kind != "sync" && kind != "async") return Usage();

@@ -29,6 +29,11 @@ struct ChannelOptions {
   uint32_t max_outstanding_calls = 128;
   // How long Connect waits for the service to appear in the directory (0: fail at once).
   std::chrono::milliseconds wait_for_service{0};
+  // Bytes of the pool one connection of this channel may hold at once for messages: those it is
+  // writing, has received and holds, and its cache. A call over it gets RESOURCE_EXHAUSTED naming
+  // this quota. 0: half of the pool's heap, as PoolOptions::max_process_memory_bytes, which
+  // bounds all of a process's channels together.
+  uint64_t max_memory_bytes = 0;
 };
 
 // A connection to a service by name, through the pool's directory: no address, no port.

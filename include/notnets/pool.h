@@ -44,6 +44,14 @@ struct PoolOptions {
   uint32_t call_window_slots = 4096;
   // File permissions for a newly created pool file.
   uint32_t file_mode = 0600;
+  // Quotas of this process's channels in the pool, so that one client cannot take the pool from
+  // the others. Read by Create and Attach; they bind this process only (each Pool object counts
+  // its own channels), and a client over one gets RESOURCE_EXHAUSTED naming it.
+  // Connections (channels, and their reconnections) open at once.
+  uint32_t max_process_connections = 256;
+  // Bytes of the pool the channels hold at once: their connections, the messages they are
+  // writing, have received and hold, and their caches. 0: half of the pool's heap.
+  uint64_t max_process_memory_bytes = 0;
   // Users (uids) besides this process's effective user and root whose pool files Attach accepts.
   // Whoever owns a pool file can read every message and forge every response, so a pool that
   // another user created (perhaps first, under the name a service meant to create) is refused.
@@ -115,7 +123,7 @@ class Pool {
 
  private:
   friend class internal::PoolAccess;
-  explicit Pool(std::unique_ptr<internal::PoolMapping> mapping);
+  Pool(std::unique_ptr<internal::PoolMapping> mapping, const PoolOptions& options);
   std::unique_ptr<internal::PoolMapping> mapping_;
 };
 

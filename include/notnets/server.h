@@ -186,6 +186,14 @@ class ServerBuilder {
     worker_threads_ = count;
     return *this;
   }
+  // Most connections the server holds at once from one client process (default 256), so that one
+  // client cannot take every connection; at most 16384 in all. A connection over the limit is
+  // refused: its client's calls fail with RESOURCE_EXHAUSTED saying so, and the server frees the
+  // connection once the client leaves it or dies.
+  ServerBuilder& SetMaxConnectionsPerClient(uint32_t count) {
+    max_connections_per_client_ = count;
+    return *this;
+  }
   // Registers the services in the pool's directory and starts the workers. Fails with
   // ALREADY_EXISTS if a live server already serves one of the names.
   Status BuildAndStart(std::unique_ptr<Server>* server);
@@ -194,6 +202,7 @@ class ServerBuilder {
   std::shared_ptr<Pool> pool_;
   std::vector<Service*> services_;
   int worker_threads_ = 1;
+  uint32_t max_connections_per_client_ = 256;
 };
 
 }  // namespace notnets

@@ -143,6 +143,19 @@ void DetachConnection(Allocator* allocator, const ConnectionView& view, Side sid
   allocator->Free(view.block_offset);
 }
 
+void FreeAbandonedConnection(Allocator* allocator, const ConnectionView& view) {
+  Visibility::FetchOr(&view.header->lifecycle, kClientDetached | kServerDetached);
+  for (Side side : {Side::kClient, Side::kServer}) {
+    allocator->ReclaimOwnedBy(view.endpoint(side), view.block_offset, BlockStates::kAny);
+  }
+  const Visibility& visibility = allocator->mapping()->visibility();
+  FreeUnconsumed(allocator, view.request_slots(), view.capacity,
+                 visibility.Consume(&view.responses->peer_consumed), view.endpoint(Side::kServer));
+  FreeUnconsumed(allocator, view.response_slots(), view.capacity,
+                 visibility.Consume(&view.requests->peer_consumed), view.endpoint(Side::kClient));
+  allocator->Free(view.block_offset);
+}
+
 void MarkForSweep(const ConnectionView& view) {
   Visibility::FetchOr(&view.header->lifecycle, kSweepOnFree);
 }

@@ -46,6 +46,11 @@ bool OpenConnection(const Allocator& allocator, uint64_t block_offset, const Ser
 void DetachConnection(Allocator* allocator, const ConnectionView& view, Side side,
                       bool peer_is_dead = false);
 
+// Frees a connection neither of whose sides will ever touch it again (both processes are dead or
+// done with it): every block either endpoint owned or was sent, the blocks its unread
+// descriptors name, and the connection.
+void FreeAbandonedConnection(Allocator* allocator, const ConnectionView& view);
+
 // Records that a side refused garbage from the other: blocks it refused stay published to it, so
 // the last side to leave also frees every block still published to either endpoint.
 void MarkForSweep(const ConnectionView& view);

@@ -36,6 +36,7 @@ inline constexpr uint64_t kSweepOnFree = 4;
 inline constexpr uint64_t kOpen = 0;
 inline constexpr uint64_t kClosedBySender = 1;      // the sender shut down or went away
 inline constexpr uint64_t kClosedForViolation = 2;  // the sender met garbage from the receiver
+inline constexpr uint64_t kClosedAtLimit = 3;       // the server refused it: at a connection limit
 
 struct alignas(kCacheLineBytes) ConnectionHeader {
   uint64_t magic;
@@ -63,7 +64,7 @@ struct alignas(kCacheLineBytes) DirectionHeader {
   // every read, so it has a cache line of its own: the peer polls `closed` often.
   SharedWord peer_consumed;
   uint8_t reserved0[kCacheLineBytes - sizeof(SharedWord)];
-  // kOpen, or kClosedBySender once the sender has gone away.
+  // kOpen, or why the sender closed its direction (kClosedBySender, ...).
   SharedWord closed;
   uint8_t reserved1[kCacheLineBytes - sizeof(SharedWord)];
 };

@@ -56,7 +56,13 @@ bool HoldsPoolMagic(const std::string& path) {
 
 }  // namespace
 
-Pool::Pool(std::unique_ptr<internal::PoolMapping> mapping) : mapping_(std::move(mapping)) {}
+Pool::Pool(std::unique_ptr<internal::PoolMapping> mapping, const PoolOptions& options)
+    : mapping_(std::move(mapping)) {
+  uint64_t heap_bytes = mapping_->heap_end() - mapping_->heap_offset();
+  mapping_->quota().SetLimits(
+      options.max_process_connections,
+      options.max_process_memory_bytes != 0 ? options.max_process_memory_bytes : heap_bytes / 2);
+}
 
 Pool::~Pool() = default;
 
@@ -77,7 +83,7 @@ Status Pool::Create(const std::string& name, const PoolOptions& options,
   if (!status.ok()) return status;
   std::unique_ptr<internal::PoolMapping> mapping;
   status = internal::PoolMapping::Create(path, options, &mapping);
-  if (status.ok()) pool->reset(new Pool(std::move(mapping)));
+  if (status.ok()) pool->reset(new Pool(std::move(mapping), options));
   return status;
 }
 
@@ -92,7 +98,7 @@ Status Pool::Attach(const std::string& name, const PoolOptions& options,
   if (!status.ok()) return status;
   std::unique_ptr<internal::PoolMapping> mapping;
   status = internal::PoolMapping::Attach(path, options.trusted_owners, &mapping);
-  if (status.ok()) pool->reset(new Pool(std::move(mapping)));
+  if (status.ok()) pool->reset(new Pool(std::move(mapping), options));
   return status;
 }
 

@@ -11,6 +11,7 @@
 #include "notnets/status.h"
 #include "pool/layout.h"
 #include "pool/process_identity.h"
+#include "pool/process_quota.h"
 #include "pool/shared_memory.h"
 
 namespace notnets::internal {
@@ -42,6 +43,8 @@ class PoolMapping {
   uint32_t max_services() const { return max_services_; }
   uint64_t call_window_offset() const { return call_window_offset_; }
   uint32_t call_window_slots() const { return call_window_slots_; }
+  // What this process's channels hold in the pool, and may (process memory, not the pool's).
+  ProcessQuota& quota() const { return quota_; }
 
   // True if [offset, offset + length) lies inside the heap and offset is 64-byte aligned.
   bool InHeap(uint64_t offset, uint64_t length) const {
@@ -77,6 +80,7 @@ class PoolMapping {
   uint64_t call_window_offset_ = 0;
   uint32_t call_window_slots_ = 0;
   std::unique_ptr<LivenessLock> liveness_;
+  mutable ProcessQuota quota_;
 };
 
 }  // namespace notnets::internal

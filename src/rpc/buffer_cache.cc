@@ -5,11 +5,62 @@
 
 namespace notnets::internal {
 
-BufferCache::~BufferCache() {
+Status ProcessMemoryExhausted(const PoolMapping& mapping, uint64_t bytes) {
+  const ProcessQuota& quota = mapping.quota();
+  return Status(StatusCode::RESOURCE_EXHAUSTED,
+                "the channels of this process hold " + std::to_string(quota.bytes()) +
+                    " bytes of pool " + mapping.path() + ", and " + std::to_string(bytes) +
+                    " more would pass its quota of " + std::to_string(quota.max_bytes()) +
+                    " bytes (PoolOptions::max_process_memory_bytes); release messages or close "
+                    "channels, or raise the quota in the PoolOptions given to Pool::Attach");
+}
+
+BufferCache::~BufferCache() { Drain(); }
+
+void BufferCache::SetQuota(ProcessQuota* process, uint64_t max_bytes, std::string owner) {
+  process_ = process;
+  max_bytes_ = max_bytes;
+  owner_ = std::move(owner);
+}
+
+void BufferCache::Drain() {
+  drained_.store(true);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  FreeCached();
+}
+
+void BufferCache::FreeCached() {
   for (uint32_t i = 0; i < kSizeClassCount; ++i) {
     uint64_t block_offset;
-    while (allocator_.Pop(&heads_[i], &block_offset)) allocator_.Free(block_offset);
+    while (allocator_.Pop(&heads_[i], &block_offset)) {
+      counts_[i].fetch_sub(1, std::memory_order_relaxed);
+      Count(-static_cast<int64_t>(BlockBytes(i + kMinBlockShift)));
+      allocator_.Free(block_offset);
+    }
   }
+}
+
+Status BufferCache::Charge(uint64_t bytes) {
+  if (process_ == nullptr) return Status::OK;
+  if (held_.load(std::memory_order_relaxed) + static_cast<int64_t>(bytes) >
+      static_cast<int64_t>(max_bytes_)) {
+    FreeCached();
+  }
+  int64_t held = held_.load(std::memory_order_relaxed);
+  if (held + static_cast<int64_t>(bytes) > static_cast<int64_t>(max_bytes_)) {
+    return Status(StatusCode::RESOURCE_EXHAUSTED,
+                  owner_ + " holds " + std::to_string(held) + " bytes of the pool, and " +
+                      std::to_string(bytes) + " more would pass its quota of " +
+                      std::to_string(max_bytes_) +
+                      " bytes (ChannelOptions::max_memory_bytes); release messages sooner, or "
+                      "raise the quota");
+  }
+  if (!process_->Charge(bytes)) {
+    FreeCached();
+    if (!process_->Charge(bytes)) return ProcessMemoryExhausted(*allocator_.mapping(), bytes);
+  }
+  held_.fetch_add(static_cast<int64_t>(bytes), std::memory_order_relaxed);
+  return Status::OK;
 }
 
 Status BufferCache::AllocateBlock(uint64_t payload_bytes, uint64_t* block_offset) {
@@ -19,7 +70,16 @@ Status BufferCache::AllocateBlock(uint64_t payload_bytes, uint64_t* block_offset
     // A cached block is ours, but its header is in shared memory: check nobody resized it.
     if (allocator_.ValidSizeClass(*block_offset) == size_class) return Status::OK;
   }
-  return allocator_.Allocate(payload_bytes, endpoint_, block_offset);
+  // A block the heap could never hold fails with the allocator's message, not a quota's.
+  const PoolMapping& mapping = *allocator_.mapping();
+  if (size_class == 0 || BlockBytes(size_class) > mapping.heap_end() - mapping.heap_offset()) {
+    return allocator_.Allocate(payload_bytes, endpoint_, block_offset);
+  }
+  Status status = Charge(BlockBytes(size_class));
+  if (!status.ok()) return status;
+  status = allocator_.Allocate(payload_bytes, endpoint_, block_offset);
+  if (!status.ok()) Count(-static_cast<int64_t>(BlockBytes(size_class)));
+  return status;
 }
 
 Status BufferCache::Allocate(uint64_t payload_bytes, MessageBuffer* buffer) {
@@ -41,17 +101,30 @@ void BufferCache::Release(uint64_t block_offset) {
   uint32_t size_class = allocator_.ValidSizeClass(block_offset);
   if (size_class == 0) return;  // a header a peer broke: leave the block alone
   uint32_t index = size_class - kMinBlockShift;
+  if (drained_.load(std::memory_order_relaxed)) {
+    Count(-static_cast<int64_t>(BlockBytes(size_class)));
+    allocator_.Free(block_offset);
+    return;
+  }
   if (counts_[index].fetch_add(1, std::memory_order_relaxed) >= Limit(size_class)) {
     counts_[index].fetch_sub(1, std::memory_order_relaxed);
+    Count(-static_cast<int64_t>(BlockBytes(size_class)));
     allocator_.Free(block_offset);
     return;
   }
   auto* block = allocator_.mapping()->At<BlockHeader>(block_offset);
   block->ownership.store(BlockOwnership(endpoint_, BlockState::kOwned), std::memory_order_relaxed);
   allocator_.Push(&heads_[index], block_offset);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  if (drained_.load()) Drain();  // Drain may have emptied the cache just before the push
 }
 
 void BufferCache::PublishBlock(uint64_t block_offset, uint64_t length, uint64_t reader) {
+  if (process_ != nullptr) {
+    if (uint32_t size_class = allocator_.ValidSizeClass(block_offset); size_class != 0) {
+      Count(-static_cast<int64_t>(BlockBytes(size_class)));
+    }
+  }
   auto* block = allocator_.mapping()->At<BlockHeader>(block_offset);
   block->ownership.store(BlockOwnership(reader, BlockState::kPublished), std::memory_order_relaxed);
   AnnotateHandOff(block);
@@ -87,6 +160,7 @@ const uint8_t* BufferCache::AdoptWhole(uint64_t block_offset, uint64_t* capacity
   auto size_class = static_cast<uint32_t>(std::bit_width(*capacity + kBlockHeaderBytes) - 1);
   if (allocator_.Overlaps(block_offset, size_class)) return nullptr;
   block->ownership.store(BlockOwnership(endpoint_, BlockState::kOwned), std::memory_order_relaxed);
+  Count(static_cast<int64_t>(*capacity + kBlockHeaderBytes));
   return payload;
 }
 

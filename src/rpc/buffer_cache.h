@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "channel/descriptor.h"
 #include "notnets/message.h"
@@ -30,13 +31,26 @@ class BufferCache : public std::enable_shared_from_this<BufferCache> {
   BufferCache(const BufferCache&) = delete;
   BufferCache& operator=(const BufferCache&) = delete;
 
+  // Counts the bytes of the blocks this endpoint holds (writing, received and kept, cached)
+  // against `max_bytes` and against the process's quota, which `process` counts; `owner` names
+  // the endpoint in messages. For a client's endpoint, before the cache is used; a server's
+  // endpoint counts nothing.
+  void SetQuota(ProcessQuota* process, uint64_t max_bytes, std::string owner);
+
   // A block whose payload holds `payload_bytes`, owned by this endpoint. Thread-safe.
+  // RESOURCE_EXHAUSTED naming the quota if a new block would pass one (SetQuota).
   Status AllocateBlock(uint64_t payload_bytes, uint64_t* block_offset);
   // The same, wrapped for the user to write in place.
   Status Allocate(uint64_t payload_bytes, MessageBuffer* buffer);
 
-  // Puts a block this endpoint owns back in the cache, or in the pool if the cache is full.
+  // Puts a block this endpoint owns back in the cache, or in the pool if the cache is full or
+  // drained.
   void Release(uint64_t block_offset);
+
+  // Returns every cached block to the pool, and from now on caches nothing: a block released
+  // later goes straight to the pool. For a connection that is gone while the application may
+  // still hold messages of it. Thread-safe.
+  void Drain();
 
   // Hands the block to endpoint `reader`: after this, only the reader may touch it.
   void PublishBlock(uint64_t block_offset, uint64_t length, uint64_t reader);
@@ -63,13 +77,34 @@ class BufferCache : public std::enable_shared_from_this<BufferCache> {
 
  private:
   static uint32_t Limit(uint32_t size_class) { return size_class <= 16 ? 32 : 2; }
+  // Counts `bytes` more (or fewer) held, if this endpoint counts.
+  void Count(int64_t bytes) {
+    if (process_ == nullptr) return;
+    held_.fetch_add(bytes, std::memory_order_relaxed);
+    process_->Add(bytes);
+  }
+  // Counts a block of `bytes` about to be taken from the pool; a non-OK status if a quota would
+  // pass (the cache is emptied first, since cached blocks count too).
+  Status Charge(uint64_t bytes);
+  // Returns every cached block to the pool.
+  void FreeCached();
 
   std::shared_ptr<Pool> pool_;
   Allocator allocator_;
   uint64_t endpoint_;
   std::array<std::atomic<uint64_t>, kSizeClassCount> heads_{};
   std::array<std::atomic<uint32_t>, kSizeClassCount> counts_{};
+  // Set by Drain. Release pushes a block and then reads it, Drain sets it and then pops (both
+  // sequentially consistent): a block pushed after Drain's pops is popped again by Release.
+  std::atomic<bool> drained_{false};
+  ProcessQuota* process_ = nullptr;  // set once by SetQuota, before use
+  uint64_t max_bytes_ = 0;
+  std::string owner_;
+  std::atomic<int64_t> held_{0};
 };
+
+// RESOURCE_EXHAUSTED: `bytes` more would pass the process's quota of memory in `mapping`'s pool.
+Status ProcessMemoryExhausted(const PoolMapping& mapping, uint64_t bytes);
 
 }  // namespace notnets::internal
 

@@ -1,6 +1,7 @@
 #include "rpc/channel_core.h"
 
 #include "channel/wait.h"
+#include "rpc/channel_janitor.h"
 
 namespace notnets::internal {
 
@@ -10,6 +11,22 @@ ChannelCore::ChannelCore(std::shared_ptr<Pool> pool, std::string service,
   options_.wait_for_service = std::chrono::milliseconds(0);
   current_.store(first.get());
   connections_.push_back(std::move(first));
+  ChannelJanitor::Add(this);
+}
+
+ChannelCore::~ChannelCore() { ChannelJanitor::Remove(this); }
+
+void ChannelCore::ReleaseGone() {
+  // Released without the lock: a release joins the completion thread, whose callbacks may be
+  // connecting again. The connections live as long as the channel.
+  std::vector<ClientConnection*> connections;
+  {
+    MutexLock lock(&mutex_);
+    for (const std::unique_ptr<ClientConnection>& connection : connections_) {
+      connections.push_back(connection.get());
+    }
+  }
+  for (ClientConnection* connection : connections) connection->ReleaseIfServerGone();
 }
 
 ClientConnection* ChannelCore::Ready(ClientContext* context, Status* status) {

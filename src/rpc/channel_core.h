@@ -16,8 +16,10 @@ namespace notnets::internal {
 
 class ChannelCore {
  public:
+  // Registers with the ChannelJanitor, which calls ReleaseGone from its own thread.
   ChannelCore(std::shared_ptr<Pool> pool, std::string service, const ChannelOptions& options,
               std::unique_ptr<ClientConnection> first);
+  ~ChannelCore();
 
   // The connection for a new call: the current one while its server is there, otherwise a new
   // connection to the service's new server. Without one, fails with UNAVAILABLE at once, or,
@@ -35,6 +37,11 @@ class ChannelCore {
   ClientConnection* current() const { return current_.load(std::memory_order_acquire); }
   const std::string& service() const { return service_; }
 
+  // Gives back the pool memory of every connection whose server has gone and that no call uses
+  // (ClientConnection::ReleaseIfServerGone), the current one included: the next call then
+  // connects again.
+  void ReleaseGone() NOTNETS_EXCLUDES(mutex_);
+
  private:
   // Connects again unless another thread already replaced `stale`.
   Status Reconnect(ClientConnection* stale) NOTNETS_EXCLUDES(mutex_);
@@ -44,8 +51,9 @@ class ChannelCore {
   ChannelOptions options_;
   std::atomic<ClientConnection*> current_;
   Mutex mutex_;  // one thread reconnects at a time
-  // Every connection this channel made. A replaced one stays until the channel goes: a thread may
-  // still be using it (its calls fail with UNAVAILABLE); its pool memory is freed then.
+  // Every connection this channel made. A replaced one stays until the channel goes, since a
+  // thread may still hold a pointer to it (its calls fail with UNAVAILABLE); its pool memory is
+  // given back by ReleaseGone once its server has gone and no call uses it.
   std::vector<std::unique_ptr<ClientConnection>> connections_ NOTNETS_GUARDED_BY(mutex_);
 };
 

@@ -56,12 +56,36 @@ Status ClientConnection::Connect(std::shared_ptr<Pool> pool, std::string_view se
   }
   if (!status.ok()) return status;
 
+  ProcessQuota& quota = mapping->quota();
+  if (!quota.TakeConnection()) {
+    return Status(StatusCode::RESOURCE_EXHAUSTED,
+                  "this process holds " + std::to_string(quota.connections()) +
+                      " connections in pool " + mapping->path() +
+                      ", its quota (PoolOptions::max_process_connections); close channels, or "
+                      "raise the quota in the PoolOptions given to Pool::Attach");
+  }
+  uint64_t block_bytes =
+      BlockBytes(SizeClassFor(ConnectionGeometry(options.max_outstanding_calls).payload_bytes()));
+  if (!quota.Charge(block_bytes)) {
+    quota.ReturnConnection();
+    return ProcessMemoryExhausted(*mapping, block_bytes);
+  }
   ConnectionView view;
   status = CreateConnection(&allocator, options.max_outstanding_calls, found.ref, &view);
-  if (!status.ok()) return status;
+  if (!status.ok()) {
+    quota.ReturnConnection();
+    quota.Add(-static_cast<int64_t>(block_bytes));
+    return status;
+  }
   ServiceEntry* entry = directory.entry(found.ref.index);
   std::unique_ptr<ClientConnection> connection(
       new ClientConnection(std::move(pool), std::string(service), view));
+  // From here the connection gives its quota back when it is released or destroyed.
+  connection->quota_bytes_ = block_bytes;
+  uint64_t heap_bytes = mapping->heap_end() - mapping->heap_offset();
+  connection->cache_->SetQuota(
+      &quota, options.max_memory_bytes != 0 ? options.max_memory_bytes : heap_bytes / 2,
+      "the channel to '" + std::string(service) + "'");
   connection->server_ =
       ProcessIdentity{static_cast<int32_t>(entry->server_pid.load(std::memory_order_relaxed)),
                       entry->server_token.load(std::memory_order_relaxed)};
@@ -98,7 +122,7 @@ ClientConnection::ClientConnection(std::shared_ptr<Pool> pool, std::string servi
                  &PoolAccess::mapping(*pool_).visibility()),
       slots_(view.capacity) {}
 
-ClientConnection::~ClientConnection() {
+void ClientConnection::StopCompletionThread() {
   stopping_.store(true);
   std::thread completion_thread;
   {
@@ -107,6 +131,13 @@ ClientConnection::~ClientConnection() {
     completion_thread = std::move(completion_thread_);
   }
   if (completion_thread.joinable()) completion_thread.join();
+}
+
+ClientConnection::~ClientConnection() {
+  StopCompletionThread();
+  MutexLock lock(&release_mutex_);
+  if (released_) return;  // no call was left, and the pool has everything back
+  ReturnQuota();
   for (uint32_t i = 0; i < slots_.capacity(); ++i) {
     uint32_t expected = kAsyncWaiting;
     if (slots_[i].state.compare_exchange_strong(expected, kFinishing)) {
@@ -120,6 +151,44 @@ ClientConnection::~ClientConnection() {
   cache_.reset();
   // A dead server will never detach its side (nor accept the connection): free it for both.
   DetachConnection(&allocator_, view_, Side::kClient, !IsAlive(server_));
+}
+
+bool ClientConnection::ReleaseIfServerGone() {
+  MutexLock lock(&release_mutex_);
+  if (released_) return true;
+  if (server_gone_.load(std::memory_order_relaxed) == kServerPresent && PeerStatus(true).ok()) {
+    return false;
+  }
+  releasing_.store(true);
+  // No call may be running, waiting for a slot, or waiting for its answer: an asynchronous call
+  // of a gone server is failed by the completion thread within kProcessCheckInterval, a
+  // synchronous one by its caller; a slot left kAbandoned has nobody to answer it.
+  bool idle = users_.load() == 0;
+  for (uint32_t i = 0; idle && i < slots_.capacity(); ++i) {
+    uint32_t state = slots_[i].state.load(std::memory_order_acquire);
+    idle = state == kFree || state == kAbandoned;
+  }
+  if (!idle) {
+    releasing_.store(false);
+    return false;
+  }
+  // From here nothing of this process reads or writes the connection: no call can enter, and
+  // the completion thread (the only other reader of the response ring) is gone.
+  StopCompletionThread();
+  visibility_->Publish(&view_.requests->closed, kClosedBySender);
+  cache_->Drain();
+  // A dead server will never detach its side: free the connection and what its endpoint held.
+  // A live one (it shut down, or refused us) frees it when it detaches, whichever comes last.
+  DetachConnection(&allocator_, view_, Side::kClient, !IsAlive(server_));
+  ReturnQuota();
+  released_ = true;
+  return true;
+}
+
+void ClientConnection::ReturnQuota() {
+  ProcessQuota& quota = PoolAccess::mapping(*pool_).quota();
+  quota.ReturnConnection();
+  quota.Add(-static_cast<int64_t>(quota_bytes_));
 }
 
 bool ClientConnection::ServerGone() {
@@ -142,6 +211,8 @@ Status ClientConnection::PeerStatus(bool check_process) {
     uint64_t closed = PoolAccess::mapping(*pool_).visibility().Consume(&view_.responses->closed);
     if (closed == kClosedForViolation) {
       gone = kServerRefused;
+    } else if (closed == kClosedAtLimit) {
+      gone = kServerFull;
     } else if (closed != kOpen) {
       gone = kServerShutDown;
     } else if (check_process && !IsAlive(server_)) {
@@ -150,6 +221,13 @@ Status ClientConnection::PeerStatus(bool check_process) {
       return Status::OK;
     }
     server_gone_.store(gone, std::memory_order_relaxed);
+  }
+  if (gone == kServerFull) {
+    return Status(StatusCode::RESOURCE_EXHAUSTED,
+                  "the server of service '" + service_ +
+                      "' refused the connection: it holds its limit of connections from one "
+                      "client process (ServerBuilder::SetMaxConnectionsPerClient) or in all; "
+                      "close channels, or raise the server's limit");
   }
   std::string what =
       gone == kServerDied         ? "died (process " + std::to_string(server_.pid) + ")"
@@ -162,7 +240,8 @@ Status ClientConnection::PeerStatus(bool check_process) {
 }
 
 bool ClientConnection::NeverReached(uint64_t position) const {
-  return PoolAccess::mapping(*pool_).visibility().Consume(&view_.responses->peer_consumed) <= position;
+  return PoolAccess::mapping(*pool_).visibility().Consume(&view_.responses->peer_consumed) <=
+         position;
 }
 
 Status ClientConnection::BuildRequest(uint32_t method_index, Request request,
@@ -311,6 +390,14 @@ void ClientConnection::SendHeld(SendBatch* batch) {
 
 Status ClientConnection::CallSync(std::string_view method, Request request, ClientContext* context,
                                   ReceivedMessage* response, Fate* fate) {
+  if (!Enter()) {  // released: its server is gone, and the call was not sent
+    fate->server_lost = fate->unsent = true;
+    return PeerStatus(false);
+  }
+  struct LeaveOnReturn {
+    ~LeaveOnReturn() { connection->Leave(); }
+    ClientConnection* connection;
+  } leave{this};
   Outgoing outgoing;
   Status status = Start(method, request, context, kSyncWaiting, nullptr, &outgoing);
   fate->server_lost = fate->unsent = status.error_code() == StatusCode::UNAVAILABLE;
@@ -355,6 +442,14 @@ Status ClientConnection::CallSync(std::string_view method, Request request, Clie
 
 void ClientConnection::CallAsync(std::string_view method, Request request, ClientContext* context,
                                  CallCallback&& done, std::chrono::nanoseconds inline_wait) {
+  if (!Enter()) {
+    done(CallResult{PeerStatus(false), ReceivedMessage()});
+    return;
+  }
+  struct LeaveOnReturn {
+    ~LeaveOnReturn() { connection->Leave(); }
+    ClientConnection* connection;
+  } leave{this};
   EnsureCompletionThread();
   Outgoing outgoing;
   Status status = Start(method, request, context, kAsyncWaiting, &done, &outgoing);
@@ -399,8 +494,8 @@ bool ClientConnection::Abandon(uint32_t index, CallState from) {
 }
 
 void ClientConnection::SendCancel(uint64_t call_id) {
-  PoolAccess::mapping(*pool_).visibility().Publish(&view_.cancel_words[static_cast<uint32_t>(call_id)],
-                                        call_id);
+  PoolAccess::mapping(*pool_).visibility().Publish(
+      &view_.cancel_words[static_cast<uint32_t>(call_id)], call_id);
 }
 
 bool ClientConnection::TryDrain() {

@@ -63,6 +63,13 @@ class ClientConnection {
   // True once the server has gone: it closed the connection, or (asked of the kernel at most
   // every few milliseconds) its process no longer exists.
   bool ServerGone();
+
+  // Once the server has gone (asked of the kernel now) and no call uses the connection, gives
+  // back everything it holds in the pool: its cached blocks, and the connection itself, with the
+  // blocks a dead server's endpoint held (DetachConnection). Later calls on it fail with
+  // UNAVAILABLE as calls to a gone server do. Blocks the application still holds
+  // (ReceivedMessage, MessageBuffer) go straight to the pool when released. True once released.
+  bool ReleaseIfServerGone() NOTNETS_EXCLUDES(release_mutex_);
   const std::string& service() const { return service_; }
 
  private:
@@ -103,6 +110,23 @@ class ClientConnection {
   using CompletionBatch = StackBatch<Completion, 16>;
 
   ClientConnection(std::shared_ptr<Pool> pool, std::string service, const ConnectionView& view);
+
+  // Counts a call that uses the connection's pool memory; false (nothing counted) once the
+  // connection is being released. ReleaseIfServerGone publishes `releasing_` and then reads
+  // `users_`, while a call counts itself and then reads `releasing_` (all sequentially
+  // consistent): either the call sees the release and leaves, or the release sees the call and
+  // waits for a later turn.
+  bool Enter() {
+    users_.fetch_add(1);
+    if (!releasing_.load()) return true;
+    users_.fetch_sub(1);
+    return false;
+  }
+  void Leave() { users_.fetch_sub(1, std::memory_order_release); }
+  // Gives back what Connect counted against the process's quota for the connection.
+  void ReturnQuota();
+  // Stops and joins the completion thread.
+  void StopCompletionThread() NOTNETS_EXCLUDES(completion_mutex_);
 
   // A call ready to be sent: its slot, and its request for the ring position it claimed.
   struct Outgoing {
@@ -195,6 +219,7 @@ class ClientConnection {
     kServerDied,
     kServerRefused,     // it closed the connection over garbage from us
     kServerMisbehaved,  // it sent us garbage
+    kServerFull,        // it refused the connection: at its connection limit
   };
   std::atomic<uint32_t> server_gone_{kServerPresent};  // latched once the server is gone
   std::atomic<int64_t> next_gone_check_ns_{0};         // coarse monotonic clock, for ServerGone
@@ -208,6 +233,12 @@ class ClientConnection {
   std::atomic<bool> stopping_{false};
   std::thread completion_thread_ NOTNETS_GUARDED_BY(completion_mutex_);
   std::chrono::steady_clock::time_point next_process_check_;  // completion thread only
+
+  uint64_t quota_bytes_ = 0;            // the connection block, counted against the process's quota
+  std::atomic<uint32_t> users_{0};      // calls in CallSync or CallAsync (Enter)
+  std::atomic<bool> releasing_{false};  // calls stay out (Enter)
+  Mutex release_mutex_;                 // one ReleaseIfServerGone at a time
+  bool released_ NOTNETS_GUARDED_BY(release_mutex_) = false;
 };
 
 }  // namespace notnets::internal

@@ -59,7 +59,8 @@ Status ServerBuilder::BuildAndStart(std::unique_ptr<Server>* server) {
     return Status(StatusCode::INVALID_ARGUMENT, "ServerBuilder needs an attached pool");
   }
   std::unique_ptr<internal::ServerRuntime> runtime;
-  Status status = internal::ServerRuntime::Start(pool_, services_, worker_threads_, &runtime);
+  Status status = internal::ServerRuntime::Start(pool_, services_, worker_threads_, &runtime,
+                                                 max_connections_per_client_);
   if (status.ok()) server->reset(new Server(std::move(runtime)));
   return status;
 }

@@ -5,6 +5,7 @@
 #include <map>
 #include <utility>
 
+#include "channel/orphans.h"
 #include "channel/wait.h"
 #include "pool/crash_point.h"
 #include "pool/pool_access.h"
@@ -33,7 +34,8 @@ ServerRuntime::ServerRuntime(std::shared_ptr<Pool> pool, int workers)
 }
 
 Status ServerRuntime::Start(std::shared_ptr<Pool> pool, const std::vector<Service*>& services,
-                            int workers, std::unique_ptr<ServerRuntime>* runtime) {
+                            int workers, std::unique_ptr<ServerRuntime>* runtime,
+                            uint32_t max_connections_per_client) {
   if (workers < 1 || workers > 1024) {
     return Status(StatusCode::INVALID_ARGUMENT, "worker threads must be in [1, 1024]");
   }
@@ -41,6 +43,7 @@ Status ServerRuntime::Start(std::shared_ptr<Pool> pool, const std::vector<Servic
     return Status(StatusCode::INVALID_ARGUMENT, "register at least one service before starting");
   }
   std::unique_ptr<ServerRuntime> server(new ServerRuntime(std::move(pool), workers));
+  server->max_connections_per_client_ = max_connections_per_client;
   for (Service* service : services) {
     std::vector<std::string> names;
     for (const Service::Method& method : service->methods()) names.push_back(method.name);
@@ -98,6 +101,7 @@ void ServerRuntime::Shutdown() {
     MutexLock lock(&retired_mutex_);
     retired_.clear();
   }
+  FreeRefused(true);
   for (const RegisteredService& service : services_) directory_.Unregister(service.ref);
   MutexLock lock(&shutdown_mutex_);
   shutdown_done_.SignalAll();
@@ -118,6 +122,7 @@ void ServerRuntime::WorkerLoop(uint32_t worker) {
     if (slow_pass && housekeeping_.TryLock()) {
       worked = AcceptPending();
       CheckClients();
+      SweepOrphans();
       CoolDown();
       if (idle) ReclaimRetired();
       housekeeping_.Unlock();
@@ -216,7 +221,8 @@ bool ServerRuntime::Poll(uint32_t slot, Connection* connection, bool check_close
     if (connection->handlers_running.load(std::memory_order_acquire) == 0 &&
         (connection->client_dead.load(std::memory_order_relaxed) ||
          connection->violated.load(std::memory_order_relaxed) ||
-         PoolAccess::mapping(*pool_).visibility().Consume(&connection->view.requests->closed) != kOpen)) {
+         PoolAccess::mapping(*pool_).visibility().Consume(&connection->view.requests->closed) !=
+             kOpen)) {
       Retire(slot, connection);
     }
     connection->polling.Unlock();
@@ -273,22 +279,38 @@ bool ServerRuntime::AcceptPending() {
 }
 
 bool ServerRuntime::Accept(const RegisteredService& service, const ConnectionView& view) {
+  // Read once: a wrong value only misleads the checks of this client's own connections.
+  ProcessIdentity client{static_cast<int32_t>(view.header->client_pid), view.header->client_token};
+  const Visibility& visibility = PoolAccess::mapping(*pool_).visibility();
+  bool stopping = stopping_.load();
+  uint32_t slot = kMaxConnections;
   {
     MutexLock lock(&retired_mutex_);
     if (!open_blocks_.insert(view.block_offset).second) return false;
+    if (stopping) {
+      open_blocks_.erase(view.block_offset);
+    } else {
+      slot = connections_.FreeSlot();
+      auto counted = per_client_.find(client.token);
+      uint32_t held = counted != per_client_.end() ? counted->second : 0;
+      if (slot == kMaxConnections || held >= max_connections_per_client_) {
+        // Refused, but not detached: if its client died before leaving it, nobody else would
+        // free it (FreeRefused does, once the client has left or died).
+        open_blocks_.erase(view.block_offset);
+        visibility.Publish(&view.responses->closed, kClosedAtLimit);
+        refused_.push_back(Refused{view, client});
+        return true;
+      }
+      ++per_client_[client.token];
+    }
   }
-  const Visibility& visibility = PoolAccess::mapping(*pool_).visibility();
-  uint32_t slot = connections_.FreeSlot();
-  if (slot == kMaxConnections || stopping_.load()) {
+  if (stopping) {
     visibility.Publish(&view.responses->closed, kClosedBySender);
     DetachConnection(&allocator_, view, Side::kServer);
-    MutexLock lock(&retired_mutex_);
-    open_blocks_.erase(view.block_offset);
     return true;
   }
   auto* connection = new Connection(view, &service, pool_);
-  connection->client = ProcessIdentity{static_cast<int32_t>(view.header->client_pid),
-                                       view.header->client_token};
+  connection->client = client;
   connections_.Insert(slot, connection);
   Visibility::FetchAdd(&directory_.entry(service.ref.index)->connections_accepted, 1);
   CrashPoint("server.after_accept");
@@ -299,6 +321,7 @@ void ServerRuntime::CheckClients() {
   auto now = Clock::now();
   if (now < next_client_check_) return;
   next_client_check_ = now + kClientCheckInterval;
+  FreeRefused(false);
   // Many connections usually share a few client processes: ask the kernel once per process.
   // Consecutive slots mostly belong to one process: the last answer is checked first.
   std::map<std::pair<int32_t, uint64_t>, bool> alive;
@@ -320,6 +343,36 @@ void ServerRuntime::CheckClients() {
   }
 }
 
+void ServerRuntime::FreeRefused(bool shutting_down) {
+  std::vector<Refused> refused;
+  {
+    MutexLock lock(&retired_mutex_);
+    refused.swap(refused_);
+  }
+  std::vector<Refused> kept;
+  for (const Refused& connection : refused) {
+    bool client_left =
+        Visibility::LoadOrdered(&connection.view.header->lifecycle) & kClientDetached;
+    bool client_dead = !client_left && !IsAlive(connection.client);
+    if (client_left || client_dead || shutting_down) {
+      DetachConnection(&allocator_, connection.view, Side::kServer, client_dead);
+    } else {
+      kept.push_back(connection);
+    }
+  }
+  MutexLock lock(&retired_mutex_);
+  refused_.insert(refused_.end(), kept.begin(), kept.end());
+}
+
+void ServerRuntime::SweepOrphans() {
+  auto now = Clock::now();
+  if (now < next_orphan_sweep_) return;
+  next_orphan_sweep_ = now + kOrphanSweepInterval;
+  for (const RegisteredService& service : services_) {
+    FreeOrphanedConnections(&allocator_, service.ref);
+  }
+}
+
 void ServerRuntime::Retire(uint32_t slot, Connection* connection) {
   connection->retired = true;
   connections_.Remove(slot);
@@ -328,6 +381,8 @@ void ServerRuntime::Retire(uint32_t slot, Connection* connection) {
     // Before the block can be freed and come back as another connection.
     MutexLock lock(&retired_mutex_);
     open_blocks_.erase(connection->view.block_offset);
+    auto counted = per_client_.find(connection->client.token);
+    if (counted != per_client_.end() && --counted->second == 0) per_client_.erase(counted);
   }
   DetachConnection(&allocator_, connection->view, Side::kServer,
                    connection->client_dead.load(std::memory_order_relaxed));
@@ -440,7 +495,8 @@ void ServerRuntime::FinishAsync(ServerCall* call, Status status) {
 
 void ServerRuntime::CloseForViolation(Connection* connection) {
   MarkForSweep(connection->view);
-  PoolAccess::mapping(*pool_).visibility().Publish(&connection->view.responses->closed, kClosedForViolation);
+  PoolAccess::mapping(*pool_).visibility().Publish(&connection->view.responses->closed,
+                                                   kClosedForViolation);
   connection->violated.store(true, std::memory_order_relaxed);
 }
 

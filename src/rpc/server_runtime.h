@@ -6,6 +6,7 @@
 #include <atomic>
 #include <memory>
 #include <thread>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -41,10 +42,15 @@ class ServerRuntime {
   static constexpr uint32_t kClosedChecksPerSlowPass = 64;
   // How often housekeeping asks the kernel whether each client process still exists.
   static constexpr std::chrono::milliseconds kClientCheckInterval{100};
+  // How often housekeeping frees the connections of this entry's earlier servers whose clients
+  // died too (FreeOrphanedConnections: a walk of the heap).
+  static constexpr std::chrono::milliseconds kOrphanSweepInterval{1000};
 
-  // Registers `services` in the pool's directory and starts `workers` threads.
+  // Registers `services` in the pool's directory and starts `workers` threads, which hold at most
+  // `max_connections_per_client` connections of one client process.
   static Status Start(std::shared_ptr<Pool> pool, const std::vector<Service*>& services,
-                      int workers, std::unique_ptr<ServerRuntime>* runtime);
+                      int workers, std::unique_ptr<ServerRuntime>* runtime,
+                      uint32_t max_connections_per_client = kMaxConnections);
   ~ServerRuntime();
 
   // Stops the workers, waits for asynchronous calls to finish, and closes every connection.
@@ -83,9 +89,17 @@ class ServerRuntime {
   bool AcceptPending();
   // Marks the connections whose client process has died (at most every kClientCheckInterval).
   void CheckClients() NOTNETS_REQUIRES(housekeeping_);
-  // Starts serving a connection; false if it is open here already.
+  // Frees orphaned connections of the services' earlier generations (every
+  // kOrphanSweepInterval).
+  void SweepOrphans() NOTNETS_REQUIRES(housekeeping_);
+  // Starts serving a connection, or refuses it at a connection limit; false if it is open here
+  // already.
   bool Accept(const RegisteredService& service, const ConnectionView& view)
       NOTNETS_EXCLUDES(retired_mutex_);
+  // Frees refused connections once their client has left them or died (with CheckClients), or
+  // all of them (at shutdown, as far as their clients are gone; the others are the clients' to
+  // free).
+  void FreeRefused(bool shutting_down) NOTNETS_EXCLUDES(retired_mutex_);
   // Leaves a connection whose client has gone.
   void Retire(uint32_t slot, Connection* connection) NOTNETS_REQUIRES(connection->polling);
   // Frees retired connections no worker can still be looking at.
@@ -120,10 +134,20 @@ class ServerRuntime {
   TryFlag housekeeping_;  // one worker accepts and reclaims at a time
   std::chrono::steady_clock::time_point next_client_check_ NOTNETS_GUARDED_BY(housekeeping_);
   std::chrono::steady_clock::time_point next_cool_down_ NOTNETS_GUARDED_BY(housekeeping_);
+  std::chrono::steady_clock::time_point next_orphan_sweep_ NOTNETS_GUARDED_BY(housekeeping_);
   Mutex retired_mutex_;
   std::vector<Retired> retired_ NOTNETS_GUARDED_BY(retired_mutex_);
   std::unordered_set<uint64_t> open_blocks_
       NOTNETS_GUARDED_BY(retired_mutex_);  // connections served now
+  uint32_t max_connections_per_client_ = kMaxConnections;
+  // Connections served now, by client liveness token.
+  std::unordered_map<uint64_t, uint32_t> per_client_ NOTNETS_GUARDED_BY(retired_mutex_);
+  // Connections refused at a limit: closed (kClosedAtLimit), not yet detached.
+  struct Refused {
+    ConnectionView view;
+    ProcessIdentity client;
+  };
+  std::vector<Refused> refused_ NOTNETS_GUARDED_BY(retired_mutex_);
   const uint32_t worker_count_;
   std::unique_ptr<std::atomic<uint64_t>[]> worker_passes_;  // passes each worker completed
   std::vector<std::thread> workers_;

@@ -1,0 +1,71 @@
+#include "rpc/channel_janitor.h"
+
+#include <unistd.h>
+
+#include <set>
+#include <thread>
+
+#include "rpc/channel_core.h"
+#include "rpc/mutex.h"
+
+namespace notnets::internal {
+
+namespace {
+
+// Never destroyed: the thread may still run while the process exits.
+struct Janitor {
+  Mutex mutex;
+  CondVar changed;
+  std::set<ChannelCore*> cores NOTNETS_GUARDED_BY(mutex);
+  ChannelCore* visiting NOTNETS_GUARDED_BY(mutex) = nullptr;
+  pid_t started_in NOTNETS_GUARDED_BY(mutex) = 0;  // a forked child starts its own thread
+
+  void Run() {
+    mutex.Lock();  // held except while visiting or waiting; the thread never ends
+    while (true) {
+      if (cores.empty()) {
+        changed.Wait(&mutex);
+        continue;
+      }
+      // A copy: channels come and go while the lock is let go for each visit.
+      std::set<ChannelCore*> round = cores;
+      for (ChannelCore* core : round) {
+        if (cores.count(core) == 0) continue;
+        visiting = core;
+        mutex.Unlock();
+        core->ReleaseGone();
+        mutex.Lock();
+        visiting = nullptr;
+        changed.SignalAll();
+      }
+      changed.WaitFor(&mutex, ChannelJanitor::kInterval);
+    }
+  }
+};
+
+Janitor& TheJanitor() {
+  static Janitor* janitor = new Janitor();
+  return *janitor;
+}
+
+}  // namespace
+
+void ChannelJanitor::Add(ChannelCore* core) {
+  Janitor& janitor = TheJanitor();
+  MutexLock lock(&janitor.mutex);
+  janitor.cores.insert(core);
+  if (janitor.started_in != getpid()) {
+    janitor.started_in = getpid();
+    std::thread([&janitor] { janitor.Run(); }).detach();
+  }
+  janitor.changed.SignalAll();
+}
+
+void ChannelJanitor::Remove(ChannelCore* core) {
+  Janitor& janitor = TheJanitor();
+  MutexLock lock(&janitor.mutex);
+  janitor.cores.erase(core);
+  while (janitor.visiting == core) janitor.changed.Wait(&janitor.mutex);
+}
+
+}  // namespace notnets::internal
