@@ -1,9 +1,12 @@
 // notnets-grpc-sync, -callback, -cq, -stream and -stream-bidi: echo.proto's gRPC services and
-// stubs (see GrpcApi), unchanged, over notnets::grpc. The server listens on TCP loopback like
-// grpc-http2-tcp and also serves in a fresh pool (ServeOverPool); each client is a
-// notnets::grpc::CreateChannel to that address, so that every call picks its path as it would in
-// production. If any call went over HTTP/2, the case fails after its calls (EchoClient::CheckPath):
-// it measures the pool path or nothing.
+// stubs (see GrpcApi), unchanged, over notnets::grpc. notnets-grpc-bridged is notnets-grpc-sync
+// with a server interceptor that only passes calls on: the pool server then bridges every call
+// into the grpc::Server through its in-process channel (src/grpc/bridge.h), the path of
+// completion-queue services and sync streaming methods, whose cost it measures. The server listens
+// on TCP loopback like grpc-http2-tcp and also serves in a fresh pool (ServeOverPool); each client
+// is a notnets::grpc::CreateChannel to that address, so that every call picks its path as it would
+// in production. If any call went over HTTP/2, the case fails after its calls
+// (EchoClient::CheckPath): it measures the pool path or nothing.
 #include <grpcpp/grpcpp.h>
 
 #include "case.h"
@@ -44,9 +47,26 @@ class PoolOnlyClient : public EchoClient {
   const std::unique_ptr<EchoClient> client_;
 };
 
+// Lets every call through untouched; its presence alone makes the pool server bridge.
+class PassThrough final : public ::grpc::experimental::Interceptor {
+ public:
+  void Intercept(::grpc::experimental::InterceptorBatchMethods* methods) override {
+    methods->Proceed();
+  }
+};
+
+class PassThroughFactory final : public ::grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  ::grpc::experimental::Interceptor* CreateServerInterceptor(
+      ::grpc::experimental::ServerRpcInfo*) override {
+    return new PassThrough();
+  }
+};
+
 class NotnetsGrpcCase : public PoolCase {
  public:
-  explicit NotnetsGrpcCase(GrpcApi api) : api_(api) {}
+  // `bridged`: the server has a pass-through interceptor, so every pool call is bridged.
+  explicit NotnetsGrpcCase(GrpcApi api, bool bridged = false) : api_(api), bridged_(bridged) {}
 
   // Announces the TCP address, the path a client would take without the pool.
   Status Serve(const std::vector<std::string>& server_args, const ReadyCallback& ready) override {
@@ -63,6 +83,12 @@ class NotnetsGrpcCase : public PoolCase {
     notnets::grpc::ServerOptions options;
     options.pool = server_args[0];
     notnets::grpc::ServeOverPool(&builder, service.get(), options);
+    if (bridged_) {
+      std::vector<std::unique_ptr<::grpc::experimental::ServerInterceptorFactoryInterface>>
+          factories;
+      factories.push_back(std::make_unique<PassThroughFactory>());
+      builder.experimental().SetInterceptorCreators(std::move(factories));
+    }
     std::unique_ptr<::grpc::Server> server = builder.BuildAndStart();
     if (server == nullptr || port == 0) {
       return Status(StatusCode::UNAVAILABLE, "gRPC server could not listen");
@@ -94,6 +120,7 @@ class NotnetsGrpcCase : public PoolCase {
 
  private:
   const GrpcApi api_;
+  const bool bridged_;
 };
 
 const CaseRegistration kSyncRegistration(32, "notnets-grpc-sync", [] {
@@ -104,6 +131,9 @@ const CaseRegistration kCallbackRegistration(33, "notnets-grpc-callback", [] {
 });
 const CaseRegistration kCompletionQueueRegistration(34, "notnets-grpc-cq", [] {
   return std::make_unique<NotnetsGrpcCase>(GrpcApi::kCompletionQueue);
+});
+const CaseRegistration kBridgedRegistration(37, "notnets-grpc-bridged", [] {
+  return std::make_unique<NotnetsGrpcCase>(GrpcApi::kSync, true);
 });
 const CaseRegistration kStreamRegistration(35, "notnets-grpc-stream", [] {
   return std::make_unique<NotnetsGrpcCase>(GrpcApi::kServerStream);

@@ -34,6 +34,15 @@ const ServiceBinding* FindBinding(::grpc::Service* service) {
   return nullptr;
 }
 
+const ServiceBinding* FindBindingByName(std::string_view name) {
+  Registry& registry = TheRegistry();
+  ::notnets::internal::MutexLock lock(&registry.mutex);
+  for (const auto& binding : registry.services) {
+    if (binding->name == name) return binding.get();
+  }
+  return nullptr;
+}
+
 const MethodBinding* FindMethod(const std::string& full_method, const ServiceBinding** service) {
   // "/pkg.Service/Method"
   size_t slash = full_method.rfind('/');

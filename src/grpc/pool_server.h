@@ -1,11 +1,16 @@
 // One gRPC service served over the pool: a notnets server whose methods run the service's
-// handlers directly, with no HTTP/2 and no gRPC core in between.
+// handlers directly, with no HTTP/2 and no gRPC core in between, or, for what that cannot run,
+// carry the call into the grpc::Server through its in-process channel (bridge.h).
 #ifndef NOTNETS_GRPC_POOL_SERVER_H_
 #define NOTNETS_GRPC_POOL_SERVER_H_
 
+#include <grpcpp/server.h>
+
+#include <deque>
 #include <memory>
 #include <string>
 
+#include "grpc/bridge.h"
 #include "grpc/cancel_watcher.h"
 #include "grpc/live_calls.h"
 #include "grpc/message_limits.h"
@@ -18,12 +23,14 @@ namespace notnets::grpc::internal {
 
 class PoolServer {
  public:
-  // Registers `service` (described by `binding`) in the pool and starts serving it, with the
-  // grpc::Server's message size limits `limits`. Fails when the service's flavour cannot be
-  // served over the pool, or the pool refuses.
+  // Registers the service `binding` describes in the pool and starts serving it for `server`
+  // (started), with its message size limits `limits`. The methods of `service` (an instance of
+  // the binding's class, or null when only its name is known) that direct dispatch can run
+  // (a Foo::CallbackService's, a Foo::Service's unary ones) run directly, unless `server` has
+  // interceptors; every other call is bridged into `server`. Fails when the pool refuses.
   static notnets::Status Start(::grpc::Service* service, const ServiceBinding& binding,
                                const ServerOptions& options, const MessageLimits& limits,
-                               std::unique_ptr<PoolServer>* out);
+                               ::grpc::Server* server, std::unique_ptr<PoolServer>* out);
   // Stops serving, as gRPC's server does when destroyed: no new call is taken, callback calls in
   // flight are cancelled (IsCancelled(), OnCancel), running handlers are waited for, then every
   // callback reactor's OnDone and the work deferred before it; the service leaves the pool. On
@@ -31,15 +38,24 @@ class PoolServer {
   // of this server's own calls: it would wait for itself (gRPC's server too).
   ~PoolServer();
 
+  // The grpc::Server is shutting down: bridged calls are refused from now on (Bridge::Close).
+  void CloseBridge();
+
  private:
   PoolServer(::grpc::Service* service, const ServiceBinding& binding, const MessageLimits& limits);
   void AddSyncUnary(const MethodBinding& method);
   void AddCallbackUnary(const MethodBinding& method);
   void AddStreamOpen(const MethodBinding& method);
+  void AddBridgedUnary(const MethodBinding& method);
+  void AddBridgedStream(const MethodBinding& method);
 
   ::grpc::Service* service_;
+  const std::string service_name_;
   const MessageLimits limits_;
   notnets::Service native_;
+  // Set when a method is bridged; the bridged streaming methods, whose streams attach a bridge.
+  std::unique_ptr<Bridge> bridge_;
+  std::deque<MethodBinding> bridged_streams_;
   // Calls, streams, then the watcher that sweeps them, then the server whose handlers reach all:
   // destroyed in the reverse order.
   LiveCalls live_;

@@ -1,6 +1,7 @@
 #include "notnets/grpc/server.h"
 
 #include <grpc/support/log.h>
+#include <grpcpp/impl/rpc_service_method.h>
 #include <grpcpp/impl/server_builder_option.h>
 #include <grpcpp/impl/server_builder_plugin.h>
 #include <grpcpp/impl/server_initializer.h>
@@ -194,6 +195,7 @@ Flavour FlavourOf(::grpc::Service* service, const ServiceBinding& binding) {
 PoolServer::PoolServer(::grpc::Service* service, const ServiceBinding& binding,
                        const MessageLimits& limits)
     : service_(service),
+      service_name_(binding.name),
       limits_(limits),
       native_(binding.name),
       watcher_([this] { streams_.Sweep(); }) {}
@@ -228,31 +230,36 @@ PoolServer::~PoolServer() {
 
 notnets::Status PoolServer::Start(::grpc::Service* service, const ServiceBinding& binding,
                                   const ServerOptions& options, const MessageLimits& limits,
-                                  std::unique_ptr<PoolServer>* out) {
-  Flavour flavour = FlavourOf(service, binding);
-  if (flavour == Flavour::kNeither) {
-    return notnets::Status(notnets::StatusCode::UNIMPLEMENTED,
-                           "service " + binding.name +
-                               " mixes async, generic or callback methods; only a class derived "
-                               "from the generated Service or CallbackService is served over the "
-                               "pool");
-  }
-  std::unique_ptr<PoolServer> server(new PoolServer(service, binding, limits));
+                                  ::grpc::Server* server, std::unique_ptr<PoolServer>* out) {
+  Flavour flavour = service == nullptr ? Flavour::kNeither : FlavourOf(service, binding);
+  // gRPC runs server interceptors only for its own calls: with any, every call is bridged.
+  if (HasInterceptors(server)) flavour = Flavour::kNeither;
+  std::unique_ptr<PoolServer> pool_server(new PoolServer(service, binding, limits));
   bool streams = false;
   for (const MethodBinding& method : binding.methods) {
-    if (method.kind == RpcKind::kUnary) {
-      if (flavour == Flavour::kSync) {
-        server->AddSyncUnary(method);
+    if (method.kind != RpcKind::kUnary) streams = true;
+    if (flavour == Flavour::kCallback) {
+      if (method.kind == RpcKind::kUnary) {
+        pool_server->AddCallbackUnary(method);
       } else {
-        server->AddCallbackUnary(method);
+        pool_server->AddStreamOpen(method);
       }
-    } else if (flavour == Flavour::kCallback) {
-      server->AddStreamOpen(method);
-      streams = true;
+      continue;
+    }
+    if (flavour == Flavour::kSync && method.kind == RpcKind::kUnary) {
+      pool_server->AddSyncUnary(method);
+      continue;
+    }
+    if (pool_server->bridge_ == nullptr) pool_server->bridge_ = std::make_unique<Bridge>(server);
+    if (method.kind == RpcKind::kUnary) {
+      pool_server->AddBridgedUnary(method);
+    } else {
+      pool_server->AddBridgedStream(method);
     }
   }
   if (streams) {
-    server->native_.AddAsyncMethod(kStreamMethod, [raw = server.get()](notnets::ServerCall* call) {
+    pool_server->native_.AddAsyncMethod(kStreamMethod, [raw = pool_server.get()](
+                                                           notnets::ServerCall* call) {
       std::string_view request = call->request().view();
       if (request.size() < kStreamOpHeaderBytes) {
         call->Finish(notnets::Status(notnets::StatusCode::INVALID_ARGUMENT,
@@ -270,11 +277,11 @@ notnets::Status PoolServer::Start(::grpc::Service* service, const ServiceBinding
       notnets::Pool::AttachOrCreate(PoolName(options.pool), pool_options, &pool);
   if (!status.ok()) return status;
   status = notnets::ServerBuilder(pool)
-               .RegisterService(&server->native_)
+               .RegisterService(&pool_server->native_)
                .SetWorkerThreads(options.worker_threads)
-               .BuildAndStart(&server->server_);
+               .BuildAndStart(&pool_server->server_);
   if (!status.ok()) return status;
-  *out = std::move(server);
+  *out = std::move(pool_server);
   return notnets::Status::OK;
 }
 
@@ -345,40 +352,105 @@ void PoolServer::AddStreamOpen(const MethodBinding& method) {
   });
 }
 
+void PoolServer::CloseBridge() {
+  if (bridge_ != nullptr) bridge_->Close();
+}
+
+void PoolServer::AddBridgedUnary(const MethodBinding& method) {
+  native_.AddAsyncMethod(method.name, [this, path = "/" + service_name_ + "/" +
+                                                    method.name](notnets::ServerCall* call) {
+    bridge_->Unary(path, call, &watcher_, &live_);
+  });
+}
+
+void PoolServer::AddBridgedStream(const MethodBinding& method) {
+  MethodBinding& bridged = bridged_streams_.emplace_back(method);
+  bridged.callback_stream = [this, &bridged, path = "/" + service_name_ + "/" + method.name](
+                                ::grpc::Service*, ServerStream* stream) {
+    bridge_->Stream(path, bridged, stream);
+  };
+  AddStreamOpen(bridged);
+}
+
 }  // namespace internal
 
 namespace {
 
-// Starts the pool server when the grpc::Server starts, and ties their lifetimes: the pool server
-// is owned by a method-less grpc::Service registered on the grpc::Server.
+// The method whose requested call gRPC fails when the server starts shutting down.
+constexpr char kShutdownWatchMethod[] = "/notnets.internal.PoolServer/WatchShutdown";
+constexpr char kShutdownWatchService[] = "notnets.internal.PoolServer";
+
+// Owns the pool servers of a grpc::Server, registered on it as a service, so that they go with
+// it; and closes their bridges when it starts shutting down, before gRPC destroys its core
+// server. That start is seen as gRPC failing the one call requested of the holder's async
+// method on the holder's own completion queue; meanwhile the holder holds the server's Shutdown
+// before it finishes, so that the bridges are closed first.
 class PoolServerHolder final : public ::grpc::Service {
  public:
-  std::unique_ptr<internal::PoolServer> server;
+  PoolServerHolder() {
+    AddMethod(new ::grpc::internal::RpcServiceMethod(
+        kShutdownWatchMethod, ::grpc::internal::RpcMethod::NORMAL_RPC, nullptr));
+  }
+  // After the server's core is gone: its queue can be shut down now.
+  ~PoolServerHolder() override {
+    if (!watcher_.joinable()) return;
+    watcher_.join();
+    queue_->Shutdown();
+    void* tag;
+    bool ok;
+    while (queue_->Next(&tag, &ok)) {
+    }
+  }
+
+  // Once the servers are added and `server` started.
+  void WatchShutdown(::grpc::Server* server, std::unique_ptr<::grpc::ServerCompletionQueue> queue) {
+    queue_ = std::move(queue);
+    internal::RefServer(server);
+    RequestAsyncUnary(0, &context_, &request_, &responder_, queue_.get(), queue_.get(), this);
+    watcher_ = std::thread([this, server] {
+      void* tag;
+      bool ok;
+      // A client that calls the method itself gets no answer: the call ends with the server.
+      queue_->Next(&tag, &ok);
+      for (const auto& pool_server : servers) pool_server->CloseBridge();
+      internal::UnrefServer(server);
+    });
+  }
+
+  std::vector<std::unique_ptr<internal::PoolServer>> servers;
+
+ private:
+  ::grpc::ServerContext context_;
+  ::grpc::ByteBuffer request_;
+  ::grpc::ServerAsyncResponseWriter<::grpc::ByteBuffer> responder_{&context_};
+  // Added to the server's builder; shut down once the server's core is gone.
+  std::unique_ptr<::grpc::ServerCompletionQueue> queue_;
+  std::thread watcher_;
 };
 
+// `services` empty: every service the grpc::Server has (the builder's, `builder_services`, and
+// those gRPC adds, such as the health service).
 class PoolPlugin final : public ::grpc::ServerBuilderPlugin {
  public:
-  PoolPlugin(::grpc::Service* service, ServerOptions options)
-      : service_(service), options_(std::move(options)) {}
+  PoolPlugin(std::vector<::grpc::Service*> services, std::vector<::grpc::Service*> builder_services,
+             ServerOptions options)
+      : services_(std::move(services)),
+        builder_services_(std::move(builder_services)),
+        options_(std::move(options)) {}
   std::string name() override { return "notnets-pool"; }
+  void UpdateServerBuilder(::grpc::ServerBuilder* builder) override {
+    queue_ = builder->AddCompletionQueue(false);
+  }
   void InitServer(::grpc::ServerInitializer* initializer) override {
     holder_ = std::make_shared<PoolServerHolder>();
     initializer->RegisterService(holder_);
   }
-  void Finish(::grpc::ServerInitializer*) override {
-    const internal::ServiceBinding* binding = internal::FindBinding(service_);
-    if (binding == nullptr) {
-      gpr_log(GPR_ERROR,
-              "notnets: this service type has no binding linked into the program (generate it "
-              "with protoc-gen-notnets and link the .notnets.pb.cc); serving it over HTTP/2 only");
-      return;
-    }
-    notnets::Status status =
-        internal::PoolServer::Start(service_, *binding, options_, limits_, &holder_->server);
-    if (!status.ok()) {
-      gpr_log(GPR_ERROR, "notnets: not serving %s over the pool, HTTP/2 only: %s",
-              binding->name.c_str(), status.error_message().c_str());
-    }
+  void Finish(::grpc::ServerInitializer* initializer) override {
+    ::grpc::Server* server = internal::ServerOf(initializer);
+    ServeAll(initializer, server);
+    holder_->WatchShutdown(server, std::move(queue_));
+    // The grpc::Server alone owns it now: the builder may outlive the server.
+    holder_.reset();
   }
   void ChangeArguments(const std::string&, void*) override {}
   // Sees the arguments the server is built with: SetMaxReceiveMessageSize and
@@ -388,22 +460,73 @@ class PoolPlugin final : public ::grpc::ServerBuilderPlugin {
   }
 
  private:
-  ::grpc::Service* service_;
+  void ServeAll(::grpc::ServerInitializer* initializer, ::grpc::Server* server) {
+    if (!services_.empty()) {
+      for (::grpc::Service* service : services_) {
+        Serve(service, internal::FindBinding(service), server);
+      }
+      return;
+    }
+    for (const std::string& name : *initializer->GetServiceList()) {
+      if (name == kShutdownWatchService) continue;
+      const internal::ServiceBinding* binding = internal::FindBindingByName(name);
+      if (binding == nullptr) {
+        gpr_log(GPR_ERROR,
+                "notnets: service %s has no binding linked into the program (generate one with "
+                "protoc-gen-notnets and link the .notnets.pb.cc); serving it over HTTP/2 only",
+                name.c_str());
+        continue;
+      }
+      ::grpc::Service* instance = nullptr;
+      for (::grpc::Service* service : builder_services_) {
+        if (internal::FindBinding(service) == binding) instance = service;
+      }
+      Serve(instance, binding, server);
+    }
+  }
+  void Serve(::grpc::Service* service, const internal::ServiceBinding* binding,
+             ::grpc::Server* server) {
+    if (binding == nullptr) {
+      gpr_log(GPR_ERROR,
+              "notnets: this service type has no binding linked into the program (generate it "
+              "with protoc-gen-notnets and link the .notnets.pb.cc); serving it over HTTP/2 only");
+      return;
+    }
+    std::unique_ptr<internal::PoolServer> pool_server;
+    notnets::Status status =
+        internal::PoolServer::Start(service, *binding, options_, limits_, server, &pool_server);
+    if (!status.ok()) {
+      gpr_log(GPR_ERROR, "notnets: not serving %s over the pool, HTTP/2 only: %s",
+              binding->name.c_str(), status.error_message().c_str());
+      return;
+    }
+    holder_->servers.push_back(std::move(pool_server));
+  }
+
+  std::vector<::grpc::Service*> services_;
+  std::vector<::grpc::Service*> builder_services_;
   ServerOptions options_;
   internal::MessageLimits limits_;
+  std::unique_ptr<::grpc::ServerCompletionQueue> queue_;
   std::shared_ptr<PoolServerHolder> holder_;
 };
 
 class PoolOption final : public ::grpc::ServerBuilderOption {
  public:
-  PoolOption(::grpc::Service* service, ServerOptions options)
-      : service_(service), options_(std::move(options)) {}
+  // `service` null: every service of `builder`'s server.
+  PoolOption(::grpc::ServerBuilder* builder, ::grpc::Service* service, ServerOptions options)
+      : builder_(builder), service_(service), options_(std::move(options)) {}
   void UpdateArguments(::grpc::ChannelArguments*) override {}
+  // Runs in BuildAndStart, once every service is registered on the builder.
   void UpdatePlugins(std::vector<std::unique_ptr<::grpc::ServerBuilderPlugin>>* plugins) override {
-    plugins->push_back(std::make_unique<PoolPlugin>(service_, options_));
+    std::vector<::grpc::Service*> services;
+    if (service_ != nullptr) services.push_back(service_);
+    plugins->push_back(std::make_unique<PoolPlugin>(std::move(services),
+                                                    internal::ServicesOf(builder_), options_));
   }
 
  private:
+  ::grpc::ServerBuilder* builder_;
   ::grpc::Service* service_;
   ServerOptions options_;
 };
@@ -412,7 +535,11 @@ class PoolOption final : public ::grpc::ServerBuilderOption {
 
 void ServeOverPool(::grpc::ServerBuilder* builder, ::grpc::Service* service,
                    const ServerOptions& options) {
-  builder->SetOption(std::make_unique<PoolOption>(service, options));
+  builder->SetOption(std::make_unique<PoolOption>(builder, service, options));
+}
+
+void ServeOverPool(::grpc::ServerBuilder* builder, const ServerOptions& options) {
+  builder->SetOption(std::make_unique<PoolOption>(builder, nullptr, options));
 }
 
 }  // namespace notnets::grpc

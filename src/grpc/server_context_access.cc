@@ -4,11 +4,12 @@
 #include <grpcpp/version_info.h>
 
 #include <atomic>
+#include <thread>
 
 static_assert(GRPC_CPP_VERSION_MAJOR == 1 && GRPC_CPP_VERSION_MINOR == 51,
               "server_context_access.cc reaches private members of grpc::ServerContextBase and "
-              "grpc::ClientContext as "
-              "laid out in gRPC 1.51; check them against this gRPC version");
+              "grpc::ClientContext, grpc::ServerInitializer and grpc::Server as laid out in gRPC "
+              "1.51; check them against this gRPC version");
 
 namespace notnets::grpc::internal {
 
@@ -59,6 +60,46 @@ template struct Expose<Trailing, &ServerContextBase::trailing_metadata_>;
 template struct Expose<Cancelled, &ServerContextBase::marked_cancelled_>;
 template struct Expose<SendInitial, &ClientContext::send_initial_metadata_>;
 
+struct InitializedServer {
+  using type = ::grpc::Server* ::grpc::ServerInitializer::*;
+};
+using InterceptorFactories =
+    std::vector<std::unique_ptr<::grpc::experimental::ServerInterceptorFactoryInterface>>;
+using GrpcServer = ::grpc::Server;
+struct InterceptorCreators {
+  using type = InterceptorFactories GrpcServer::*;
+};
+
+template struct Expose<InitializedServer, &::grpc::ServerInitializer::server_>;
+
+// ServerBuilder::services_ holds a private type: the member's type is deduced, never named.
+struct BuilderServices {
+  friend auto ServicesMember(BuilderServices);
+};
+template <auto kPointer>
+struct ExposeServices {
+  friend auto ServicesMember(BuilderServices) { return kPointer; }
+};
+template struct ExposeServices<&::grpc::ServerBuilder::services_>;
+template struct Expose<InterceptorCreators, &::grpc::Server::interceptor_creators_>;
+
+struct ServerRef {
+  using type = void (GrpcServer::*)();
+};
+struct ServerUnref {
+  using type = void (GrpcServer::*)();
+};
+template struct Expose<ServerRef, &::grpc::Server::Ref>;
+struct ServerMutex {
+  using type = ::grpc::internal::Mutex GrpcServer::*;
+};
+struct ServerShutdown {
+  using type = bool GrpcServer::*;
+};
+template struct Expose<ServerMutex, &::grpc::Server::mu_>;
+template struct Expose<ServerShutdown, &::grpc::Server::shutdown_>;
+template struct Expose<ServerUnref, &::grpc::Server::UnrefWithPossibleNotify>;
+
 }  // namespace
 
 void SetDeadline(ServerContextBase* context, std::chrono::steady_clock::time_point deadline) {
@@ -98,6 +139,44 @@ const std::multimap<std::string, std::string>& TrailingMetadata(const ServerCont
 const std::multimap<std::string, std::string>& SendInitialMetadata(
     const ::grpc::ClientContext& context) {
   return context.*Member<SendInitial>::pointer;
+}
+
+}  // namespace notnets::grpc::internal
+
+namespace notnets::grpc::internal {
+
+::grpc::Server* ServerOf(::grpc::ServerInitializer* initializer) {
+  return initializer->*Member<InitializedServer>::pointer;
+}
+
+std::vector<::grpc::Service*> ServicesOf(::grpc::ServerBuilder* builder) {
+  std::vector<::grpc::Service*> services;
+  for (const auto& named : builder->*ServicesMember(BuilderServices{})) {
+    services.push_back(named->service);
+  }
+  return services;
+}
+
+void RefServer(::grpc::Server* server) { (server->*Member<ServerRef>::pointer)(); }
+
+void UnrefServer(::grpc::Server* server) { (server->*Member<ServerUnref>::pointer)(); }
+
+bool RunWhileServing(::grpc::Server* server, const std::function<bool()>& give_up,
+                     const std::function<void()>& start) {
+  ::grpc::internal::Mutex& mutex = server->*Member<ServerMutex>::pointer;
+  while (!mutex.TryLock()) {
+    // Held for long only while the server shuts down, which `give_up` learns of.
+    if (give_up()) return false;
+    std::this_thread::yield();
+  }
+  bool serving = !(server->*Member<ServerShutdown>::pointer);
+  if (serving) start();
+  mutex.Unlock();
+  return serving;
+}
+
+bool HasInterceptors(::grpc::Server* server) {
+  return !(server->*Member<InterceptorCreators>::pointer).empty();
 }
 
 }  // namespace notnets::grpc::internal

@@ -1,20 +1,27 @@
 // Fills in a grpc::ServerContextBase for a call that arrived through the pool, and reads back
-// what the handler put in it; reads the metadata a grpc::ClientContext is to send.
+// what the handler put in it; reads the metadata a grpc::ClientContext is to send; finds the
+// services of a grpc::ServerBuilder, the grpc::Server a builder plugin starts, and whether it
+// has interceptors.
 //
 // gRPC 1.51 offers no public way to give a context a deadline, client metadata or a cancellation
-// without a gRPC core call; its members are private. This file alone reaches them, through the
-// rule that explicit template instantiations are not access-checked ([temp.spec]/6 in C++20), so
-// the dependence on gRPC's private layout is in one place, checked by the build against the
-// gRPC version it compiles with.
+// without a gRPC core call, nor to reach the server a plugin runs in; its members are private. This
+// file alone reaches them, through the rule that explicit template instantiations are not
+// access-checked ([temp.spec]/6 in C++20), so the dependence on gRPC's private layout is in one
+// place, checked by the build against the gRPC version it compiles with.
 #ifndef NOTNETS_GRPC_SERVER_CONTEXT_ACCESS_H_
 #define NOTNETS_GRPC_SERVER_CONTEXT_ACCESS_H_
 
 #include <grpcpp/client_context.h>
+#include <grpcpp/impl/server_initializer.h>
+#include <grpcpp/server.h>
+#include <grpcpp/server_builder.h>
 #include <grpcpp/server_context.h>
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "notnets/metadata.h"
 
@@ -37,6 +44,24 @@ const std::multimap<std::string, std::string>& TrailingMetadata(
 // whose metadata are corked starts with a batch that does not.
 const std::multimap<std::string, std::string>& SendInitialMetadata(
     const ::grpc::ClientContext& context);
+
+// The server `initializer` belongs to (what a ServerBuilderPlugin's InitServer and Finish get).
+::grpc::Server* ServerOf(::grpc::ServerInitializer* initializer);
+// Holds `server`'s Shutdown before it finishes (gRPC's own reference for each callback call in
+// flight), until UnrefServer.
+void RefServer(::grpc::Server* server);
+void UnrefServer(::grpc::Server* server);
+// Runs `start` (which must not block) unless `server` has begun shutting down, with the
+// server's own lock held, so that its shutdown cannot begin meanwhile: gRPC 1.51 crashes creating
+// a call on its in-process channel once it has. Returns whether it ran; false at once when
+// `give_up()` holds while the lock is busy.
+bool RunWhileServing(::grpc::Server* server, const std::function<bool()>& give_up,
+                     const std::function<void()>& start);
+// The services registered on `builder` so far.
+std::vector<::grpc::Service*> ServicesOf(::grpc::ServerBuilder* builder);
+// Whether `server` was built with server interceptors (ServerBuilder::experimental()
+// .SetInterceptorCreators), which gRPC runs only for calls of its own.
+bool HasInterceptors(::grpc::Server* server);
 
 }  // namespace notnets::grpc::internal
 

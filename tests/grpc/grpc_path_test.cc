@@ -12,8 +12,22 @@ namespace notnets::test {
 namespace {
 
 std::string Name(const Variant& variant) {
-  return std::string(variant.path == Path::kPool ? "Pool" : "Http2") + "_" +
-         (variant.flavor == Flavor::kSync ? "Sync" : "Callback");
+  const char* flavor = "";
+  switch (variant.flavor) {
+    case Flavor::kSync:
+      flavor = "Sync";
+      break;
+    case Flavor::kCallback:
+      flavor = "Callback";
+      break;
+    case Flavor::kAsync:
+      flavor = "Async";
+      break;
+    case Flavor::kMixed:
+      flavor = "Mixed";
+      break;
+  }
+  return std::string(variant.path == Path::kPool ? "Pool" : "Http2") + "_" + flavor;
 }
 
 }  // namespace
@@ -23,24 +37,46 @@ std::string VariantName(const ::testing::TestParamInfo<Variant>& info) { return 
 void PrintTo(const Variant& variant, std::ostream* os) { *os << Name(variant); }
 
 std::vector<Variant> AllVariants() {
-  return {{Path::kPool, Flavor::kSync},
-          {Path::kPool, Flavor::kCallback},
-          {Path::kHttp2, Flavor::kSync},
-          {Path::kHttp2, Flavor::kCallback}};
+  std::vector<Variant> variants;
+  for (Path path : {Path::kPool, Path::kHttp2}) {
+    for (Flavor flavor : {Flavor::kSync, Flavor::kCallback, Flavor::kAsync, Flavor::kMixed}) {
+      variants.push_back({path, flavor});
+    }
+  }
+  return variants;
 }
 
 void GrpcPathTest::SetUp() {
   pool_name_ = notnets::testing::UniquePoolName("grpc");
-  if (GetParam().flavor == Flavor::kSync) {
-    service_ = std::make_unique<SyncTestService>(&observations_);
-  } else {
-    service_ = std::make_unique<CallbackTestService>(&observations_);
+  switch (GetParam().flavor) {
+    case Flavor::kSync:
+      service_ = std::make_unique<SyncTestService>(&observations_);
+      break;
+    case Flavor::kCallback:
+      service_ = std::make_unique<CallbackTestService>(&observations_);
+      break;
+    case Flavor::kAsync: {
+      auto service = std::make_unique<AsyncTestService>(&observations_);
+      serving_ = service.get();
+      service_ = std::move(service);
+      break;
+    }
+    case Flavor::kMixed: {
+      auto service = std::make_unique<MixedTestService>(&observations_);
+      serving_ = service.get();
+      service_ = std::move(service);
+      break;
+    }
   }
-  // The same channel in every variant: only the server decides the path.
   StartServer(
       GetParam().path, pool_name_, service_.get(), &server_, &channel_, Interceptors(),
-      [this](::grpc::ServerBuilder* builder) { ConfigureServer(builder); }, ChannelArguments());
+      [this](::grpc::ServerBuilder* builder) {
+        if (serving_ != nullptr) serving_->AddTo(builder);
+        ConfigureServer(builder);
+      },
+      ChannelArguments());
   ASSERT_NE(server_, nullptr);
+  if (serving_ != nullptr) serving_->Run();
   stub_ = TestService::NewStub(channel_);
 }
 
@@ -51,7 +87,9 @@ void StartServer(Path path, const std::string& pool, ::grpc::Service* service,
                  const ::grpc::ChannelArguments& arguments) {
   ::grpc::ServerBuilder builder;
   int port = 0;
-  builder.AddListeningPort("localhost:0", ::grpc::InsecureServerCredentials(), &port);
+  if (path == Path::kHttp2) {
+    builder.AddListeningPort("localhost:0", ::grpc::InsecureServerCredentials(), &port);
+  }
   builder.RegisterService(service);
   if (path == Path::kPool) {
     notnets::grpc::ServerOptions options;
@@ -60,30 +98,30 @@ void StartServer(Path path, const std::string& pool, ::grpc::Service* service,
   }
   if (configure) configure(&builder);
   *server = builder.BuildAndStart();
-  if (*server == nullptr || port == 0) {
+  if (*server == nullptr || (path == Path::kHttp2 && port == 0)) {
     server->reset();
     return;
   }
   notnets::grpc::ChannelOptions options;
   options.pool = pool;
   options.arguments = arguments;
-  *channel = notnets::grpc::CreateChannel("localhost:" + std::to_string(port), options,
-                                          std::move(interceptors));
+  *channel = notnets::grpc::CreateChannel(
+      path == Path::kHttp2 ? "localhost:" + std::to_string(port) : std::string(), options,
+      std::move(interceptors));
 }
 
 void GrpcPathTest::TearDown() {
   stub_.reset();
   channel_.reset();
   if (server_ != nullptr) server_->Shutdown();
+  if (serving_ != nullptr) serving_->Stop();
   server_.reset();
   notnets::Pool::Remove(pool_name_);
 }
 
 bool GrpcPathTest::UnaryOverPool() const { return GetParam().path == Path::kPool; }
 
-bool GrpcPathTest::StreamingOverPool() const {
-  return GetParam().path == Path::kPool && GetParam().flavor == Flavor::kCallback;
-}
+bool GrpcPathTest::StreamingOverPool() const { return GetParam().path == Path::kPool; }
 
 void GrpcPathTest::ExpectPaths(uint64_t unary_calls, uint64_t streaming_calls,
                                uint64_t http2_only_calls) const {

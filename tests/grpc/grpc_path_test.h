@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "async_test_services.h"
 #include "gtest/gtest.h"
 #include "notnets/grpc/channel.h"
 #include "test_service.grpc.pb.h"
@@ -25,10 +26,13 @@
 
 namespace notnets::test {
 
-// kPool: the server also serves over the pool, where the channel finds it. kHttp2: the server
-// serves over HTTP/2 only, so the channel falls back to HTTP/2.
+// kPool: the server serves over the pool only (it has no HTTP/2 port, and the channel no
+// target), so every call must go through the pool. kHttp2: the server serves over HTTP/2 only,
+// so the channel falls back to HTTP/2.
 enum class Path { kPool, kHttp2 };
-enum class Flavor { kSync, kCallback };
+// The server API of the test service: Foo::Service, Foo::CallbackService, Foo::AsyncService, and
+// a Foo::Service with Echo on the completion-queue API (async_test_services.h).
+enum class Flavor { kSync, kCallback, kAsync, kMixed };
 
 struct Variant {
   Path path;
@@ -41,13 +45,13 @@ std::string VariantName(const ::testing::TestParamInfo<Variant>& info);
 // So that failure messages name the variant rather than dump its bytes.
 void PrintTo(const Variant& variant, std::ostream* os);
 
-// All four variants, for INSTANTIATE_TEST_SUITE_P with ::testing::ValuesIn.
+// Every path with every flavour, for INSTANTIATE_TEST_SUITE_P with ::testing::ValuesIn.
 std::vector<Variant> AllVariants();
 
-// Starts a gRPC server for `service` on a free localhost port, also serving it over the pool
-// `pool` when `path` is Path::kPool, and makes `*channel` a notnets::grpc channel to it that
-// knows the pool, with the client interceptors `interceptors` make. `configure`, if set, sets up
-// the server's builder further before it starts; the channel has the arguments `arguments`.
+// Starts a gRPC server for `service`, on a free localhost port when `path` is Path::kHttp2, over
+// the pool `pool` only when it is Path::kPool, and makes `*channel` a notnets::grpc channel to it
+// that knows the pool, with the client interceptors `interceptors` make. `configure`, if set, sets
+// up the server's builder further before it starts; the channel has the arguments `arguments`.
 // Leaves `*server` null if the server could not start.
 void StartServer(Path path, const std::string& pool, ::grpc::Service* service,
                  std::unique_ptr<::grpc::Server>* server, std::shared_ptr<::grpc::Channel>* channel,
@@ -67,7 +71,7 @@ class GrpcPathTest : public ::testing::TestWithParam<Variant> {
   virtual ::grpc::ChannelArguments ChannelArguments() { return ::grpc::ChannelArguments(); }
 
   // Whether the channel should send calls of the test service's unary methods, and of its
-  // streaming ones, through the pool in this variant.
+  // streaming ones, through the pool in this variant (all of them on Path::kPool).
   bool UnaryOverPool() const;
   bool StreamingOverPool() const;
 
@@ -86,6 +90,8 @@ class GrpcPathTest : public ::testing::TestWithParam<Variant> {
   std::unique_ptr<::grpc::Server> server_;
   std::shared_ptr<::grpc::Channel> channel_;
   std::unique_ptr<TestService::Stub> stub_;
+  // Set for the completion-queue flavours: their queue's poller.
+  CompletionQueueServing* serving_ = nullptr;
 
  private:
   std::string pool_name_;

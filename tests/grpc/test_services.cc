@@ -14,11 +14,6 @@ using ::grpc::StatusCode;
 // path that never delivers one fails its test instead of hanging the server's shutdown.
 constexpr std::chrono::seconds kMaxCancelWait{30};
 
-Status RequestedStatus(int32_t code, const std::string& message, const std::string& details = "") {
-  if (code == 0) return Status::OK;
-  return Status(static_cast<StatusCode>(code), message, details);
-}
-
 int64_t DeadlineRemainingMs(const ::grpc::ServerContextBase& context) {
   auto deadline = context.deadline();
   if (deadline == std::chrono::system_clock::time_point::max()) return -1;
@@ -36,33 +31,6 @@ void EchoMetadata(::grpc::ServerContextBase* context) {
     context->AddInitialMetadata(k, v);
     context->AddTrailingMetadata(k, v);
   }
-}
-
-// What every streaming handler does first: echoes the metadata and says in the trailer
-// "x-deadline" whether the call has a deadline ("set" or "none").
-void StartStream(::grpc::ServerContextBase* context) {
-  EchoMetadata(context);
-  bool has_deadline = context->deadline() != std::chrono::system_clock::time_point::max();
-  context->AddTrailingMetadata("x-deadline", has_deadline ? "set" : "none");
-}
-
-// Everything Echo does that is the same for both APIs: metadata, deadline and payload. The
-// response is filled even when the call is to fail, so that the tests see it is not delivered.
-void Answer(::grpc::ServerContextBase* context, const EchoRequest& request,
-            EchoResponse* response) {
-  if (request.echo_metadata()) EchoMetadata(context);
-  response->set_deadline_remaining_ms(DeadlineRemainingMs(*context));
-  if (request.response_bytes() != 0) {
-    response->set_payload(Pattern(request.response_bytes()));
-  } else {
-    response->set_payload(request.payload());
-  }
-}
-
-void Count(const StreamMessage& message, StreamSummary* summary) {
-  if (message.sequence() != summary->message_count()) summary->set_in_order(false);
-  summary->set_message_count(summary->message_count() + 1);
-  summary->set_total_bytes(summary->total_bytes() + message.payload().size());
 }
 
 // Echo with wait_for_cancel on the callback API: finishes when told of the cancellation.
@@ -163,6 +131,36 @@ class Echoer final : public ::grpc::ServerBidiReactor<StreamMessage, StreamMessa
 
 }  // namespace
 
+Status RequestedStatus(int32_t code, const std::string& message, const std::string& details) {
+  if (code == 0) return Status::OK;
+  return Status(static_cast<StatusCode>(code), message, details);
+}
+
+void StartStream(::grpc::ServerContextBase* context) {
+  EchoMetadata(context);
+  bool has_deadline = context->deadline() != std::chrono::system_clock::time_point::max();
+  context->AddTrailingMetadata("x-deadline", has_deadline ? "set" : "none");
+}
+
+// The response is filled even when the call is to fail, so that the tests see it is not
+// delivered.
+void AnswerEcho(::grpc::ServerContextBase* context, const EchoRequest& request,
+                EchoResponse* response) {
+  if (request.echo_metadata()) EchoMetadata(context);
+  response->set_deadline_remaining_ms(DeadlineRemainingMs(*context));
+  if (request.response_bytes() != 0) {
+    response->set_payload(Pattern(request.response_bytes()));
+  } else {
+    response->set_payload(request.payload());
+  }
+}
+
+void Count(const StreamMessage& message, StreamSummary* summary) {
+  if (message.sequence() != summary->message_count()) summary->set_in_order(false);
+  summary->set_message_count(summary->message_count() + 1);
+  summary->set_total_bytes(summary->total_bytes() + message.payload().size());
+}
+
 std::string Pattern(size_t size, uint32_t seed) {
   std::string bytes(size, '\0');
   for (size_t i = 0; i < size; ++i) bytes[i] = static_cast<char>((i * 131 + seed * 7 + i / 256));
@@ -178,7 +176,7 @@ StreamMessage NumberedMessage(uint32_t sequence, uint32_t size) {
 
 Status SyncTestService::Echo(::grpc::ServerContext* context, const EchoRequest* request,
                              EchoResponse* response) {
-  Answer(context, *request, response);
+  AnswerEcho(context, *request, response);
   if (request->wait_for_cancel()) {
     // The synchronous API has no cancellation callback: handlers poll.
     ++observations_->calls_waiting;
@@ -229,7 +227,7 @@ Status SyncTestService::Bidi(::grpc::ServerContext* context,
 ::grpc::ServerUnaryReactor* CallbackTestService::Echo(::grpc::CallbackServerContext* context,
                                                       const EchoRequest* request,
                                                       EchoResponse* response) {
-  Answer(context, *request, response);
+  AnswerEcho(context, *request, response);
   if (request->wait_for_cancel()) return new CancelWaitReactor(observations_);
   ::grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(RequestedStatus(request->status_code(), request->status_message(),

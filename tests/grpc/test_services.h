@@ -10,6 +10,10 @@
 
 #include "test_service.grpc.pb.h"
 
+namespace grpc {
+class ServerContextBase;
+}  // namespace grpc
+
 namespace notnets::test {
 
 // Bytes that depend on their position and on `seed`, covering all byte values (NUL and 0xFF
@@ -21,6 +25,18 @@ std::string Pattern(size_t size, uint32_t seed = 0);
 // methods write them.
 StreamMessage NumberedMessage(uint32_t sequence, uint32_t size);
 
+// Echo's reply to `request`: metadata, deadline and payload, as every server API's Echo gives it.
+void AnswerEcho(::grpc::ServerContextBase* context, const EchoRequest& request,
+                EchoResponse* response);
+// What every streaming handler does first (test_service.proto): echoes the "x-test-" metadata
+// and says in the trailer "x-deadline" whether the call has a deadline.
+void StartStream(::grpc::ServerContextBase* context);
+// The status a request's status_code, status_message and status_details ask for.
+::grpc::Status RequestedStatus(int32_t code, const std::string& message,
+                               const std::string& details = "");
+// Adds `message` to a client stream's summary.
+void Count(const StreamMessage& message, StreamSummary* summary);
+
 // What handlers saw, read by the tests from other threads.
 struct ServerObservations {
   // Calls now waiting for cancellation (EchoRequest.wait_for_cancel): the tests cancel only once
@@ -31,9 +47,8 @@ struct ServerObservations {
   std::atomic<int> cancellations_seen{0};
 };
 
-// Handlers of the synchronous API. Over the pool only Echo and NotOverridden are served; the
-// streaming methods stay on HTTP/2.
-class SyncTestService final : public TestService::Service {
+// Handlers of the synchronous API.
+class SyncTestService : public TestService::Service {
  public:
   explicit SyncTestService(ServerObservations* observations) : observations_(observations) {}
 
@@ -47,11 +62,17 @@ class SyncTestService final : public TestService::Service {
   ::grpc::Status Bidi(::grpc::ServerContext* context,
                       ::grpc::ServerReaderWriter<StreamMessage, StreamMessage>* stream) override;
 
+ protected:
+  // For a service built on this one by a template that constructs it without arguments.
+  SyncTestService() = default;
+  void set_observations(ServerObservations* observations) { observations_ = observations; }
+  ServerObservations* observations() const { return observations_; }
+
  private:
-  ServerObservations* const observations_;
+  ServerObservations* observations_ = nullptr;
 };
 
-// Handlers of the callback API, with reactors; all of its methods are served over the pool.
+// Handlers of the callback API, with reactors.
 class CallbackTestService final : public TestService::CallbackService {
  public:
   explicit CallbackTestService(ServerObservations* observations) : observations_(observations) {}

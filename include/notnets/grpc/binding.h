@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -188,6 +189,8 @@ struct ServiceBinding {
 void RegisterBinding(ServiceBinding binding);
 // The binding of the service `service` is an instance of; nullptr if none is linked.
 const ServiceBinding* FindBinding(::grpc::Service* service);
+// The binding of the service named `name` ("pkg.Service"); nullptr if none is linked.
+const ServiceBinding* FindBindingByName(std::string_view name);
 // The binding of "/pkg.Service/Method"; nullptr if none is linked.
 const MethodBinding* FindMethod(const std::string& full_method, const ServiceBinding** service);
 

@@ -1,0 +1,351 @@
+#include "grpc/bridge.h"
+
+#include <grpcpp/support/client_callback.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+#include "grpc/message_io.h"
+#include "grpc/server_context_access.h"
+#include "grpc/wire.h"
+
+namespace notnets::grpc::internal {
+
+namespace {
+
+using ::grpc::ByteBuffer;
+
+::grpc::Status ShuttingDown() {
+  return ::grpc::Status(::grpc::StatusCode::UNAVAILABLE,
+                        "notnets: the grpc::Server is shutting down; it takes no new call");
+}
+
+std::chrono::system_clock::time_point SystemDeadline(std::chrono::steady_clock::time_point at) {
+  if (at == std::chrono::steady_clock::time_point::max()) {
+    return std::chrono::system_clock::time_point::max();
+  }
+  return std::chrono::system_clock::now() +
+         std::chrono::duration_cast<std::chrono::system_clock::duration>(
+             at - std::chrono::steady_clock::now());
+}
+
+template <class Map>
+void ForwardClientMetadata(const Map& metadata, ::grpc::ClientContext* context) {
+  for (const auto& [key, value] : metadata) {
+    context->AddMetadata(std::string(key.data(), key.size()),
+                         std::string(value.data(), value.size()));
+  }
+}
+
+// Server metadata as the pool answer carries them. The status details travel in the status,
+// which puts them back in the trailer: not twice.
+std::multimap<std::string, std::string> Copy(
+    const std::multimap<::grpc::string_ref, ::grpc::string_ref>& metadata) {
+  std::multimap<std::string, std::string> copy;
+  for (const auto& [key, value] : metadata) {
+    std::string name(key.data(), key.size());
+    if (name == kStatusDetailsKey) continue;
+    copy.emplace(std::move(name), std::string(value.data(), value.size()));
+  }
+  return copy;
+}
+
+ByteBuffer ToBuffer(std::string_view bytes) {
+  ::grpc::Slice slice(bytes.data(), bytes.size());
+  return ByteBuffer(&slice, 1);
+}
+
+notnets::Status ToResponse(const ByteBuffer& buffer, notnets::ServerResponse* response) {
+  std::vector<::grpc::Slice> slices;
+  if (!buffer.Dump(&slices).ok()) {
+    return notnets::Status(notnets::StatusCode::INTERNAL, "the bridged response is unreadable");
+  }
+  if (slices.size() == 1) {
+    response->Copy(
+        std::string_view(reinterpret_cast<const char*>(slices[0].begin()), slices[0].size()));
+    return notnets::Status::OK;
+  }
+  notnets::MessageBuffer out;
+  notnets::Status status = response->Allocate(buffer.Length(), &out);
+  if (!status.ok()) return status;
+  size_t at = 0;
+  for (const ::grpc::Slice& slice : slices) {
+    std::memcpy(out.data() + at, slice.begin(), slice.size());
+    at += slice.size();
+  }
+  out.set_size(at);
+  response->Send(std::move(out));
+  return notnets::Status::OK;
+}
+
+notnets::Status ParseBuffer(const ByteBuffer& buffer, MessageLite* message) {
+  std::vector<::grpc::Slice> slices;
+  std::string bytes;
+  if (buffer.Dump(&slices).ok()) {
+    for (const ::grpc::Slice& slice : slices) {
+      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+  }
+  return ParseFrom(bytes, message);
+}
+
+// One unary call on its way through the in-process channel.
+class BridgedUnary final : public WatchedCall {
+ public:
+  BridgedUnary(notnets::ServerCall* call, CancelWatcher* watcher, LiveCalls* live)
+      : live_(live), call_(call), watcher_(watcher), request_(ToBuffer(call->request().view())) {
+    const notnets::ServerContext* native = call->context();
+    ForwardClientMetadata(native->client_metadata(), &context_);
+    context_.set_deadline(SystemDeadline(native->deadline()));
+  }
+
+  void Start(::grpc::GenericStub* stub, const std::string& path) {
+    watcher_->Add(this);
+    stub->UnaryCall(&context_, path, ::grpc::StubOptions(), &request_, &response_,
+                    [this](::grpc::Status status) { Done(std::move(status)); });
+  }
+
+  const notnets::ServerContext* native_context() const override { return call_->context(); }
+  void CancelLocked() override { refs_.fetch_add(1, std::memory_order_relaxed); }
+  void Cancelled() override {
+    context_.TryCancel();
+    Unref();
+  }
+
+ private:
+  void Done(::grpc::Status status) {
+    // Before the call is answered: the watcher reads its context.
+    watcher_->Remove(this);
+    notnets::ServerContext* native = call_->context();
+    notnets::Status answer = ToNative(status, Copy(context_.GetServerInitialMetadata()),
+                                      Copy(context_.GetServerTrailingMetadata()), native);
+    if (answer.ok()) answer = ToResponse(response_, call_->response());
+    call_->Finish(answer);
+    Unref();
+  }
+  void Unref() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
+  LiveCalls::Token live_;  // first: released after everything else of the call
+  notnets::ServerCall* call_;
+  CancelWatcher* watcher_;
+  ::grpc::ClientContext context_;
+  ByteBuffer request_;
+  ByteBuffer response_;
+  // Held by the gRPC call until it completed, and by a cancellation being delivered.
+  std::atomic<int> refs_{1};
+};
+
+// One pool stream carried through the in-process channel. Two pumps run, each one operation at
+// a time: client messages from the pool stream into the gRPC call ("down"), and server messages
+// from the gRPC call into the pool stream ("up"). Each holds the gRPC call open (AddHold) while
+// it may still start an operation on it, so that OnDone, which ends the pool stream, comes only
+// after both are over. The pool stream owns this object and deletes it after its own end.
+class BridgedStream final : public StreamReactions {
+ public:
+  BridgedStream(ServerStream* stream, const MethodBinding& method)
+      : stream_(stream), method_(method), upstream_(this) {
+    ::grpc::CallbackServerContext* context = StreamContext(stream);
+    ForwardClientMetadata(context->client_metadata(), &context_);
+    context_.set_deadline(context->deadline());
+    if (method.kind == RpcKind::kClientStreaming || method.kind == RpcKind::kBidiStreaming) {
+      inbound_.reset(method.request->create());
+      down_ = Down::kReading;
+    }
+    if (method.kind != RpcKind::kClientStreaming) outbound_.reset(method.response->create());
+  }
+
+  void Start(::grpc::GenericStub* stub, const std::string& path) {
+    StreamBind(stream_, this);
+    stub->PrepareBidiStreamingCall(&context_, path, ::grpc::StubOptions(), &upstream_);
+    upstream_.AddHold();  // the up pump's
+    if (down_ == Down::kReading) {
+      upstream_.AddHold();
+    } else {
+      request_ = ToBuffer(StreamRequest(stream_)->SerializeAsString());
+      upstream_.StartWriteLast(&request_, ::grpc::WriteOptions());
+    }
+    upstream_.StartRead(&receive_);
+    upstream_.StartCall();
+    if (down_ == Down::kReading) StreamRead(stream_, inbound_.get());
+  }
+
+  // Ends the pool stream with `status` instead (the stream then deletes this object).
+  void Refuse(::grpc::Status status) {
+    StreamBind(stream_, this);
+    StreamFinish(stream_, std::move(status));
+  }
+
+  // The pool stream's reactions.
+  void OnSendInitialMetadataDone(bool) override {}
+  void OnReadDone(bool ok) override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (down_ != Down::kReading) return;
+      down_ = ok ? Down::kWriting : Down::kOver;
+    }
+    if (!ok) {
+      // The client half-closed, or the stream ended.
+      upstream_.StartWritesDone();
+      upstream_.RemoveHold();
+      return;
+    }
+    send_ = ToBuffer(inbound_->SerializeAsString());
+    upstream_.StartWrite(&send_);
+  }
+  void OnWriteDone(bool ok) override {
+    // The pool client took a server message (or is gone: then the call is cancelled, and the
+    // read fails and ends the up pump).
+    if (!ok) context_.TryCancel();
+    upstream_.StartRead(&receive_);
+  }
+  void OnCancel() override { context_.TryCancel(); }
+  void OnDone() override {}
+
+ private:
+  enum class Down { kReading, kWriting, kOver };
+
+  class Upstream final : public ::grpc::ClientBidiReactor<ByteBuffer, ByteBuffer> {
+   public:
+    explicit Upstream(BridgedStream* owner) : owner_(owner) {}
+    void OnReadInitialMetadataDone(bool ok) override { owner_->UpMetadata(ok); }
+    void OnReadDone(bool ok) override { owner_->UpRead(ok); }
+    void OnWriteDone(bool ok) override { owner_->UpWritten(ok); }
+    void OnDone(const ::grpc::Status& status) override { owner_->UpDone(status); }
+
+   private:
+    BridgedStream* owner_;
+  };
+
+  // The server's initial metadata go to the pool stream before its first message: a message
+  // read first waits for them.
+  void UpMetadata(bool ok) {
+    if (ok) {
+      CopyInitialMetadata();
+      StreamSendInitialMetadata(stream_);
+    }
+    bool read_waiting;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      metadata_done_ = true;
+      read_waiting = std::exchange(read_waiting_, false);
+    }
+    if (read_waiting) UpRead(true);
+  }
+  void UpRead(bool ok) {
+    if (ok) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!metadata_done_) {
+        read_waiting_ = true;
+        return;
+      }
+    }
+    if (!ok) {
+      // The server's messages are over. A down pump waiting for the pool client stops too: the
+      // call's end must not wait for a client that keeps its stream open.
+      bool release_down;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        up_over_ = true;
+        release_down = down_ == Down::kReading;
+        if (release_down) down_ = Down::kOver;
+      }
+      if (release_down) upstream_.RemoveHold();
+      upstream_.RemoveHold();
+      return;
+    }
+    if (method_.kind == RpcKind::kClientStreaming) {
+      if (!ParseBuffer(receive_, StreamResponse(stream_)).ok()) context_.TryCancel();
+      upstream_.StartRead(&receive_);
+      return;
+    }
+    if (!ParseBuffer(receive_, outbound_.get()).ok()) {
+      context_.TryCancel();
+      upstream_.StartRead(&receive_);
+      return;
+    }
+    StreamWrite(stream_, *outbound_);
+  }
+  void UpWritten(bool ok) {
+    if (inbound_ == nullptr) return;  // the server-streaming request: no down pump
+    bool stop;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop = !ok || up_over_;
+      down_ = stop ? Down::kOver : Down::kReading;
+    }
+    if (stop) {
+      upstream_.RemoveHold();
+      return;
+    }
+    StreamRead(stream_, inbound_.get());
+  }
+  void UpDone(const ::grpc::Status& status) {
+    ::grpc::CallbackServerContext* context = StreamContext(stream_);
+    CopyInitialMetadata();
+    for (const auto& [key, value] : Copy(context_.GetServerTrailingMetadata())) {
+      context->AddTrailingMetadata(key, value);
+    }
+    // The last use of this object: the stream may delete it from here on.
+    StreamFinish(stream_, status);
+  }
+  void CopyInitialMetadata() {
+    if (metadata_copied_.exchange(true)) return;
+    ::grpc::CallbackServerContext* context = StreamContext(stream_);
+    for (const auto& [key, value] : Copy(context_.GetServerInitialMetadata())) {
+      context->AddInitialMetadata(key, value);
+    }
+  }
+
+  ServerStream* stream_;
+  const MethodBinding& method_;
+  ::grpc::ClientContext context_;
+  Upstream upstream_;
+  std::unique_ptr<MessageLite> inbound_;   // client -> server, read from the pool stream
+  std::unique_ptr<MessageLite> outbound_;  // server -> client, written to the pool stream
+  ByteBuffer request_;                     // a server-streaming call's one request
+  ByteBuffer send_;
+  ByteBuffer receive_;
+  std::atomic<bool> metadata_copied_{false};
+  std::mutex mutex_;
+  Down down_ = Down::kOver;     // guarded by mutex_ once the call started
+  bool up_over_ = false;        // guarded by mutex_
+  bool metadata_done_ = false;  // guarded by mutex_: UpMetadata ran
+  bool read_waiting_ = false;   // guarded by mutex_: a message read before it
+};
+
+}  // namespace
+
+Bridge::Bridge(::grpc::Server* server)
+    : server_(server),
+      channel_([server] {
+        ::grpc::ChannelArguments arguments;
+        arguments.SetMaxReceiveMessageSize(-1);
+        arguments.SetMaxSendMessageSize(-1);
+        return server->InProcessChannel(arguments);
+      }()),
+      stub_(channel_) {}
+
+bool Bridge::RunWhileServing(const std::function<void()>& start) {
+  return internal::RunWhileServing(
+      server_, [this] { return closed_.load(std::memory_order_acquire); }, start);
+}
+
+void Bridge::Unary(const std::string& path, notnets::ServerCall* call, CancelWatcher* watcher,
+                   LiveCalls* live) {
+  if (!RunWhileServing([&] { (new BridgedUnary(call, watcher, live))->Start(&stub_, path); })) {
+    call->Finish(NativeStatus(ShuttingDown()));
+  }
+}
+
+void Bridge::Stream(const std::string& path, const MethodBinding& method, ServerStream* stream) {
+  auto* bridged = new BridgedStream(stream, method);
+  if (!RunWhileServing([&] { bridged->Start(&stub_, path); })) bridged->Refuse(ShuttingDown());
+}
+
+}  // namespace notnets::grpc::internal
