@@ -49,10 +49,14 @@ notnets::Status ServerStream::ParseRequest(std::string_view bytes) {
 
 void ServerStream::Start(::grpc::Service* service) {
   method_->callback_stream(service, this);
+  bool queued;
   {
     ::notnets::internal::MutexLock lock(&mutex_);
     if (!finished_) watcher_->Add(this);
+    queued = !reactions_queue_.empty();
   }
+  // What was posted before a reactor was bound (a cancellation that came first) waited for it.
+  if (queued) RunReactionsElsewhere();
   Unref();
 }
 
@@ -297,7 +301,7 @@ void ServerStream::Post(std::function<void()> reaction) {
 
 void ServerStream::RunReactions() {
   mutex_.Lock();
-  if (!running_reactions_) {
+  if (!running_reactions_ && reactions_ != nullptr) {
     running_reactions_ = true;
     const ServerStream* outer = std::exchange(reacting, this);
     while (!reactions_queue_.empty()) {
