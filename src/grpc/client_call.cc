@@ -378,7 +378,11 @@ void CallState::Send(InterceptorBatchMethods* methods, bool first) {
         Has(methods, InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)
             ? *methods->GetSendInitialMetadata()
             : SendInitialMetadata(*context_);
-    for (const auto& [key, value] : metadata) native_.AddMetadata(key, value);
+    for (const auto& [key, value] : metadata) {
+      // gRPC's own keys for its filters (the compression request, for one) never reach a
+      // server over HTTP/2.
+      if (!std::string_view(key).starts_with("grpc-internal-")) native_.AddMetadata(key, value);
+    }
     if (context_->deadline() != std::chrono::system_clock::time_point::max()) {
       native_.set_deadline(context_->deadline());
     }

@@ -26,7 +26,10 @@ int64_t DeadlineRemainingMs(const ::grpc::ServerContextBase& context) {
 // metadata.
 void EchoMetadata(::grpc::ServerContextBase* context) {
   for (const auto& [key, value] : context->client_metadata()) {
-    if (!std::string_view(key.data(), key.size()).starts_with("x-test-")) continue;
+    std::string_view name(key.data(), key.size());
+    // gRPC's internal keys never reach a server over HTTP/2: over the pool neither.
+    if (name.starts_with("grpc-internal-")) context->AddInitialMetadata("x-test-internal", "seen");
+    if (!name.starts_with("x-test-")) continue;
     std::string k(key.data(), key.size()), v(value.data(), value.size());
     context->AddInitialMetadata(k, v);
     context->AddTrailingMetadata(k, v);
