@@ -19,9 +19,9 @@ inline constexpr char kBaseline[] = "grpc-http2-tcp";
 // The cases that "--cases grpc" stands for: gRPC's client APIs and streams over the pool beside
 // the same over HTTP/2 on TCP (issue #12's speed targets). Those not built are left out.
 inline const std::vector<std::string> kGrpcCases = {
-    "notnets-grpc-sync",     "notnets-grpc-callback",     "notnets-grpc-cq",
-    "notnets-grpc-stream",   "notnets-grpc-stream-bidi",  "grpc-http2-tcp",
-    "grpc-http2-tcp-stream", "grpc-http2-tcp-stream-bidi"};
+    "notnets-grpc-sync",    "notnets-grpc-callback", "notnets-grpc-cq",
+    "notnets-grpc-bridged", "notnets-grpc-stream",   "notnets-grpc-stream-bidi",
+    "grpc-http2-tcp",       "grpc-http2-tcp-stream", "grpc-http2-tcp-stream-bidi"};
 
 // What every subcommand needs.
 struct CommonOptions {
