@@ -1,5 +1,8 @@
 // The native RPC API with client and server in one process (each with its own mapping of the
 // pool, so nothing can work by sharing pointers). Runs under ThreadSanitizer.
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <condition_variable>
 #include <cstring>
@@ -317,8 +320,7 @@ TEST_F(RpcTest, AProcessOverItsQuotasIsResourceExhausted) {
   ASSERT_TRUE(Channel::Connect(pool, "test.Echo", ChannelOptions(), &second).ok());
   Status status = Channel::Connect(pool, "test.Echo", ChannelOptions(), &third);
   EXPECT_EQ(status.error_code(), StatusCode::RESOURCE_EXHAUSTED) << status.ToString();
-  EXPECT_NE(status.error_message().find("PoolOptions::max_process_connections"),
-            std::string::npos)
+  EXPECT_NE(status.error_message().find("PoolOptions::max_process_connections"), std::string::npos)
       << status.ToString();
   // Two connections of 32 KiB leave 136 KiB: a 128 KiB block fits, a second does not.
   MessageBuffer held;
@@ -327,8 +329,7 @@ TEST_F(RpcTest, AProcessOverItsQuotasIsResourceExhausted) {
   ClientContext context;
   status = second->Call("Echo", std::string(100000, 'p'), &response, &context);
   EXPECT_EQ(status.error_code(), StatusCode::RESOURCE_EXHAUSTED) << status.ToString();
-  EXPECT_NE(status.error_message().find("PoolOptions::max_process_memory_bytes"),
-            std::string::npos)
+  EXPECT_NE(status.error_message().find("PoolOptions::max_process_memory_bytes"), std::string::npos)
       << status.ToString();
   // A closed channel gives back its connection and its cache (where the buffer went, released):
   // the quota serves the call and another connection.
@@ -365,6 +366,53 @@ TEST_F(RpcTest, DeadlineExceededWhileTheHandlerRuns) {
     std::this_thread::sleep_for(1ms);
   }
   EXPECT_TRUE(handler_saw_cancel_);
+}
+
+// A child forked without exec, while the parent's channel janitor runs, makes channels and calls
+// of its own: it does not inherit the janitor's lock held, nor the parent's channels to look
+// after. Many forks, so that some come while the janitor is at work.
+TEST_F(RpcTest, ForkedChildrenMakeTheirOwnChannelsAndCalls) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "ThreadSanitizer does not support starting threads after a multi-threaded fork";
+#endif
+  const uint64_t used_before = test_pool_.pool()->Stats().heap_used_bytes;
+  for (int fork_number = 0; fork_number < 20; ++fork_number) {
+    pid_t child = ::fork();
+    if (child == 0) {
+      std::shared_ptr<Channel> channel;
+      std::string response;
+      ClientContext context;
+      context.set_timeout(10s);
+      bool ok = Channel::Connect(client_pool_, "test.Echo", ChannelOptions(), &channel).ok() &&
+                channel->Call("Echo", "from the child", &response, &context).ok() &&
+                response == "from the child";
+      ::_exit(ok ? 0 : 1);
+    }
+    ASSERT_GT(child, 0);
+    int status = 0;
+    auto give_up = std::chrono::steady_clock::now() + 30s;
+    pid_t waited = 0;
+    while ((waited = ::waitpid(child, &status, WNOHANG)) == 0 &&
+           std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(1ms);
+    }
+    if (waited == 0) {
+      ::kill(child, SIGKILL);
+      ::waitpid(child, &status, 0);
+      FAIL() << "forked child " << fork_number << " hung";
+    }
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "child " << fork_number;
+  }
+  std::string response;
+  ClientContext context;
+  EXPECT_TRUE(channel_->Call("Echo", "parent", &response, &context).ok());
+  // The server frees the connections of the children, who exited without closing them.
+  auto give_up = std::chrono::steady_clock::now() + 10s;
+  while (test_pool_.pool()->Stats().heap_used_bytes != used_before &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(1ms);
+  }
+  EXPECT_EQ(test_pool_.pool()->Stats().heap_used_bytes, used_before);
 }
 
 TEST_F(RpcTest, SystemClockDeadline) {

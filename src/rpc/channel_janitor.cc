@@ -1,5 +1,6 @@
 #include "rpc/channel_janitor.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include <set>
@@ -43,8 +44,25 @@ struct Janitor {
   }
 };
 
+Janitor& TheJanitor();
+
+// fork() holds the janitor's lock across itself, so that the child does not inherit it held by
+// the parent's janitor thread, which the child does not have. The child keeps none of the
+// parent's channels to look after: they are the parent's connections.
+void LockForFork() NOTNETS_NO_THREAD_SAFETY_ANALYSIS { TheJanitor().mutex.Lock(); }
+void UnlockInParent() NOTNETS_NO_THREAD_SAFETY_ANALYSIS { TheJanitor().mutex.Unlock(); }
+void UnlockInChild() NOTNETS_NO_THREAD_SAFETY_ANALYSIS {
+  Janitor& janitor = TheJanitor();
+  janitor.cores.clear();
+  janitor.visiting = nullptr;
+  janitor.mutex.Unlock();
+}
+
 Janitor& TheJanitor() {
-  static Janitor* janitor = new Janitor();
+  static Janitor* janitor = [] {
+    pthread_atfork(LockForFork, UnlockInParent, UnlockInChild);
+    return new Janitor();
+  }();
   return *janitor;
 }
 

@@ -26,5 +26,6 @@
 #define NOTNETS_RELEASE(...) NOTNETS_THREAD_ANNOTATION(release_capability(__VA_ARGS__))
 // A function that takes the lock when it returns the value given first.
 #define NOTNETS_TRY_ACQUIRE(...) NOTNETS_THREAD_ANNOTATION(try_acquire_capability(__VA_ARGS__))
+#define NOTNETS_NO_THREAD_SAFETY_ANALYSIS NOTNETS_THREAD_ANNOTATION(no_thread_safety_analysis)
 
 #endif  // NOTNETS_RPC_THREAD_ANNOTATIONS_H_
