@@ -44,6 +44,15 @@ void FreeUnconsumed(Allocator* allocator, const Descriptor* slots, uint32_t capa
   }
 }
 
+// Frees the blocks of the messages in both rings that their readers never took.
+void FreeUnread(Allocator* allocator, const ConnectionView& view) {
+  const Visibility& visibility = allocator->mapping()->visibility();
+  FreeUnconsumed(allocator, view.request_slots(), view.capacity,
+                 visibility.Consume(&view.responses->peer_consumed), view.endpoint(Side::kServer));
+  FreeUnconsumed(allocator, view.response_slots(), view.capacity,
+                 visibility.Consume(&view.requests->peer_consumed), view.endpoint(Side::kClient));
+}
+
 }  // namespace
 
 Status CreateConnection(Allocator* allocator, uint32_t capacity, const ServiceRef& service,
@@ -129,11 +138,7 @@ void DetachConnection(Allocator* allocator, const ConnectionView& view, Side sid
     // ... and blocks it had handed to us but died before naming in a descriptor.
     allocator->ReclaimOwnedBy(view.endpoint(side), view.block_offset, BlockStates::kPublished);
   }
-  const Visibility& visibility = allocator->mapping()->visibility();
-  FreeUnconsumed(allocator, view.request_slots(), view.capacity,
-                 visibility.Consume(&view.responses->peer_consumed), view.endpoint(Side::kServer));
-  FreeUnconsumed(allocator, view.response_slots(), view.capacity,
-                 visibility.Consume(&view.requests->peer_consumed), view.endpoint(Side::kClient));
+  FreeUnread(allocator, view);
   if (before & kSweepOnFree) {
     // A side met garbage: a message it refused is published to it and referenced by nothing.
     for (Side each : {Side::kClient, Side::kServer}) {
@@ -148,11 +153,7 @@ void FreeAbandonedConnection(Allocator* allocator, const ConnectionView& view) {
   for (Side side : {Side::kClient, Side::kServer}) {
     allocator->ReclaimOwnedBy(view.endpoint(side), view.block_offset, BlockStates::kAny);
   }
-  const Visibility& visibility = allocator->mapping()->visibility();
-  FreeUnconsumed(allocator, view.request_slots(), view.capacity,
-                 visibility.Consume(&view.responses->peer_consumed), view.endpoint(Side::kServer));
-  FreeUnconsumed(allocator, view.response_slots(), view.capacity,
-                 visibility.Consume(&view.requests->peer_consumed), view.endpoint(Side::kClient));
+  FreeUnread(allocator, view);
   allocator->Free(view.block_offset);
 }
 
