@@ -331,8 +331,7 @@ void PoolServer::AddStreamOpen(const MethodBinding& method) {
       return;
     }
     uint64_t id = DecodeStreamId(reinterpret_cast<const uint8_t*>(request.data()));
-    auto stream =
-        std::make_shared<ServerStream>(id, &method, &limits_, call, &watcher_, &streams_, &live_);
+    auto stream = std::make_shared<ServerStream>(id, &method, &limits_, call, &watcher_, &live_);
     if (method.kind == RpcKind::kServerStreaming) {
       std::string_view message = request.substr(kStreamIdBytes);
       notnets::Status parsed = MessageLimits::Over(message.size(), limits_.max_receive)

@@ -26,15 +26,8 @@ notnets::Status OutOfTurn(const char* what) {
 }  // namespace
 
 ServerStream::ServerStream(uint64_t id, const MethodBinding* method, const MessageLimits* limits,
-                           notnets::ServerCall* open, CancelWatcher* watcher, StreamTable* table,
-                           LiveCalls* live)
-    : live_(live),
-      id_(id),
-      method_(method),
-      limits_(limits),
-      open_(open),
-      watcher_(watcher),
-      table_(table) {
+                           notnets::ServerCall* open, CancelWatcher* watcher, LiveCalls* live)
+    : live_(live), id_(id), method_(method), limits_(limits), open_(open), watcher_(watcher) {
   SetDeadline(&context_, open->context()->deadline());
   SetClientMetadata(&context_, open->context()->client_metadata());
   if (method->kind == RpcKind::kServerStreaming) request_.reset(method->request->create());

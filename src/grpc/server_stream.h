@@ -20,15 +20,12 @@
 
 namespace notnets::grpc::internal {
 
-class StreamTable;
-
 // Owned by shared_ptr: the table's, and each run of its reactions deferred to another thread.
 class ServerStream final : public WatchedCall, public std::enable_shared_from_this<ServerStream> {
  public:
   // A stream opened by the notnets call `open`, answered when the reactor finishes.
   ServerStream(uint64_t id, const MethodBinding* method, const MessageLimits* limits,
-               notnets::ServerCall* open, CancelWatcher* watcher, StreamTable* table,
-               LiveCalls* live);
+               notnets::ServerCall* open, CancelWatcher* watcher, LiveCalls* live);
   ~ServerStream() override;
 
   uint64_t id() const { return id_; }
@@ -88,7 +85,6 @@ class ServerStream final : public WatchedCall, public std::enable_shared_from_th
   const MessageLimits* limits_;  // the server's: a client-streaming response's send limit
   notnets::ServerCall* open_;    // answered by Finish; null after
   CancelWatcher* watcher_;
-  StreamTable* table_;
   ::grpc::CallbackServerContext context_;
   std::unique_ptr<MessageLite> request_;
   std::unique_ptr<MessageLite> response_;
