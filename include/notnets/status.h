@@ -33,8 +33,11 @@ enum class StatusCode : int {
 // the canonical range.
 const char* StatusCodeName(StatusCode code);
 
-// Returns true if `value` is one of the canonical codes above.
-bool IsValidStatusCode(int value);
+// Returns true if `value` is one of the canonical codes above. Inline: every received response
+// is checked with it.
+inline bool IsValidStatusCode(int value) {
+  return value >= 0 && value <= static_cast<int>(StatusCode::UNAUTHENTICATED);
+}
 
 // The outcome of an operation. Cheap to copy when OK (no allocation).
 class Status {

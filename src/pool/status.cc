@@ -1,5 +1,7 @@
 #include "notnets/status.h"
 
+#include <iterator>
+
 namespace notnets {
 
 namespace {
@@ -24,15 +26,14 @@ constexpr const char* kCodeNames[] = {
     "UNAUTHENTICATED",
 };
 
+static_assert(std::size(kCodeNames) == static_cast<size_t>(StatusCode::UNAUTHENTICATED) + 1,
+              "a name for every canonical code, and IsValidStatusCode's range");
+
 const Status kOk;
 
 }  // namespace
 
 const Status& Status::OK = kOk;
-
-bool IsValidStatusCode(int value) {
-  return value >= 0 && value < static_cast<int>(sizeof(kCodeNames) / sizeof(kCodeNames[0]));
-}
 
 const char* StatusCodeName(StatusCode code) {
   int value = static_cast<int>(code);

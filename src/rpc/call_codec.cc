@@ -9,8 +9,6 @@ namespace notnets::internal {
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 // Puts `payload` inline or in a block published to `reader`.
 Status EncodePayload(BufferCache* cache, uint64_t reader, OutgoingPayload payload,
                      Message* message) {
@@ -24,10 +22,7 @@ Status EncodePayload(BufferCache* cache, uint64_t reader, OutgoingPayload payloa
     return Status();
   }
   if (payload.bytes.size() <= kInlineMessageBytes) {
-    message->inline_length = static_cast<uint16_t>(payload.bytes.size());
-    if (!payload.bytes.empty()) {
-      std::memcpy(message->payload.inline_bytes, payload.bytes.data(), payload.bytes.size());
-    }
+    EncodeInlinePayload(payload.bytes, message);
     return Status();
   }
   uint64_t block;
@@ -99,12 +94,8 @@ const char* DecodeErrorName(DecodeError error) {
   return kNames[static_cast<int>(error)];
 }
 
-Status EncodeRequest(BufferCache* cache, uint64_t server, uint32_t method, uint64_t timeout_ns,
-                     OutgoingPayload payload, const Metadata& headers, uint64_t call_token,
-                     Message* message) {
-  message->code = method;
-  message->flags = static_cast<uint16_t>(DescriptorKind::kRequest);
-  message->timeout_ns = timeout_ns;
+Status EncodeRequestWithBlocks(BufferCache* cache, uint64_t server, OutgoingPayload payload,
+                               const Metadata& headers, uint64_t call_token, Message* message) {
   Status status = EncodePayload(cache, server, payload, message);
   if (!status.ok()) return status;
   if (call_token != 0) {
@@ -117,8 +108,8 @@ Status EncodeRequest(BufferCache* cache, uint64_t server, uint32_t method, uint6
   return EncodeHeaders(cache, server, headers, message);
 }
 
-const char* DecodeRequest(BufferCache* cache, const Message& request, ReceivedMessage* payload,
-                          Metadata* headers) {
+const char* DecodeRequestWithBlocks(BufferCache* cache, const Message& request,
+                                    ReceivedMessage* payload, Metadata* headers) {
   bool is_request = request.kind() == DescriptorKind::kRequest;
   DecodeError payload_error =
       is_request ? DecodePayload(cache, request, payload) : DecodeError::kNone;
@@ -134,16 +125,7 @@ const char* DecodeRequest(BufferCache* cache, const Message& request, ReceivedMe
   return nullptr;
 }
 
-Clock::time_point RequestDeadline(const Message& request) {
-  if (request.timeout_ns == 0) return Clock::time_point::max();
-  auto now = Clock::now();
-  auto room = std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::time_point::max() - now);
-  if (request.timeout_ns >= static_cast<uint64_t>(room.count())) return Clock::time_point::max();
-  return now + std::chrono::nanoseconds(request.timeout_ns);
-}
-
-bool TakeCallToken(Metadata* headers, uint64_t* token) {
-  if (headers->empty()) return false;  // most calls: no lookup, no key to build
+bool FindCallToken(Metadata* headers, uint64_t* token) {
   auto entry = headers->find(kCallTokenKey);
   if (entry == headers->end()) return false;
   bool valid = entry->second.size() == sizeof(*token);
@@ -152,15 +134,13 @@ bool TakeCallToken(Metadata* headers, uint64_t* token) {
   return valid && *token != 0;
 }
 
-void EncodeResponse(BufferCache* cache, uint64_t client, uint64_t call_id, const Status& status,
-                    MessageBuffer* buffer, std::string_view inline_bytes,
-                    const Metadata& initial_metadata, const Metadata& trailing_metadata,
-                    Message* message) {
-  message->call_id = call_id;
-  message->flags = static_cast<uint16_t>(DescriptorKind::kResponse);
-  message->code = static_cast<uint32_t>(status.error_code());
+void EncodeResponseWithBlocks(BufferCache* cache, uint64_t client, const Status& status,
+                              MessageBuffer* buffer, std::string_view inline_bytes,
+                              const Metadata& initial_metadata, const Metadata& trailing_metadata,
+                              Message* message) {
   if (status.ok()) {
-    // Inline bytes fit the descriptor, and a valid buffer is published: this cannot fail.
+    // A valid buffer is published, and inline bytes go in the descriptor or a block of their
+    // own; only the latter can fail, and then the call still gets its code.
     bool in_buffer = buffer != nullptr && buffer->valid();
     EncodePayload(cache, client, OutgoingPayload{inline_bytes, in_buffer ? buffer : nullptr},
                   message);
@@ -175,9 +155,9 @@ void EncodeResponse(BufferCache* cache, uint64_t client, uint64_t call_id, const
   EncodeMetadataBlock(cache, client, set, message);  // no room: the call still gets its code
 }
 
-DecodeError DecodeResponse(BufferCache* cache, const Message& response, StatusCode* code,
-                           std::string* status_message, Metadata* initial_metadata,
-                           Metadata* trailing_metadata, ReceivedMessage* payload) {
+DecodeError DecodeResponseWithBlocks(BufferCache* cache, const Message& response, StatusCode* code,
+                                     std::string* status_message, Metadata* initial_metadata,
+                                     Metadata* trailing_metadata, ReceivedMessage* payload) {
   if (response.flags & kHasMetadata) {
     Metadata* sections[kMetadataSectionCount] = {nullptr, initial_metadata, trailing_metadata};
     DecodeError error = DecodeMetadataBlock(cache, response, status_message, sections);
