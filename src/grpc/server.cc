@@ -238,7 +238,9 @@ notnets::Status PoolServer::Start(::grpc::Service* service, const ServiceBinding
   bool streams = false;
   for (const MethodBinding& method : binding.methods) {
     if (method.kind != RpcKind::kUnary) streams = true;
-    if (flavour == Flavour::kCallback) {
+    // A raw method on a CallbackService (WithRawCallbackMethod_) is reached through the bridge.
+    if (flavour == Flavour::kCallback &&
+        !IsRawCallbackMethod(service, "/" + binding.name + "/" + method.name)) {
       if (method.kind == RpcKind::kUnary) {
         pool_server->AddCallbackUnary(method);
       } else {

@@ -1,15 +1,20 @@
 #include "grpc/server_context_access.h"
 
 #include <grpc/support/time.h>
+#include <grpcpp/impl/rpc_service_method.h>
+#include <grpcpp/impl/service_type.h>
 #include <grpcpp/version_info.h>
 
 #include <atomic>
+#include <memory>
 #include <thread>
 
-static_assert(GRPC_CPP_VERSION_MAJOR == 1 && GRPC_CPP_VERSION_MINOR == 51,
-              "server_context_access.cc reaches private members of grpc::ServerContextBase and "
-              "grpc::ClientContext, grpc::ServerInitializer and grpc::Server as laid out in gRPC "
-              "1.51; check them against this gRPC version");
+static_assert(
+    GRPC_CPP_VERSION_MAJOR == 1 && GRPC_CPP_VERSION_MINOR == 51,
+    "server_context_access.cc reaches private members of grpc::ServerContextBase and "
+    "grpc::ClientContext, grpc::ServerInitializer, grpc::Server and grpc::Service as laid "
+    "out in gRPC "
+    "1.51; check them against this gRPC version");
 
 namespace notnets::grpc::internal {
 
@@ -100,6 +105,13 @@ template struct Expose<ServerMutex, &::grpc::Server::mu_>;
 template struct Expose<ServerShutdown, &::grpc::Server::shutdown_>;
 template struct Expose<ServerUnref, &::grpc::Server::UnrefWithPossibleNotify>;
 
+using ServiceMethodList = std::vector<std::unique_ptr<::grpc::internal::RpcServiceMethod>>;
+using GrpcService = ::grpc::Service;
+struct ServiceMethods {
+  using type = ServiceMethodList GrpcService::*;
+};
+template struct Expose<ServiceMethods, &::grpc::Service::methods_>;
+
 }  // namespace
 
 void SetDeadline(ServerContextBase* context, std::chrono::steady_clock::time_point deadline) {
@@ -177,6 +189,16 @@ bool RunWhileServing(::grpc::Server* server, const std::function<bool()>& give_u
 
 bool HasInterceptors(::grpc::Server* server) {
   return !(server->*Member<InterceptorCreators>::pointer).empty();
+}
+
+bool IsRawCallbackMethod(::grpc::Service* service, const std::string& path) {
+  for (const auto& method : service->*Member<ServiceMethods>::pointer) {
+    // A generic method's entry is null.
+    if (method != nullptr && path == method->name()) {
+      return method->api_type() == ::grpc::internal::RpcServiceMethod::ApiType::RAW_CALL_BACK;
+    }
+  }
+  return false;
 }
 
 }  // namespace notnets::grpc::internal
