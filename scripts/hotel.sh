@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# Runs the hotel-reservation graph (apps/hotel) three ways in one run and compares them:
+#   http2  every hop over gRPC HTTP/2 on loopback;
+#   pool   every hop through one notnets pool, all services on this host;
+#   hosts  the pool, with the services in three emulated hosts (frontend | search geo rate |
+#          profile recommendation user reservation), each its own pid, mount, uts, ipc and
+#          network namespace (unshare), sharing only /dev/shm: no network between them. Needs
+#          root; skipped with a message otherwise.
+# For each way it sweeps the offered rate (a fresh graph per step, so that every step starts
+# from the same reservations), stops at saturation, and reports the highest rate held at the p99
+# objective with the CPU per request of the services. Every step's checksum must be the same
+# for all ways that served it without errors, or the script fails.
+#
+#   scripts/hotel.sh           the sweep: CSV, PNGs and tables in docs/perf/hotel/, and the
+#                              tables into docs/PERFORMANCE.md between its hotel markers
+#   scripts/hotel.sh --check   the CI check: pool and HTTP/2 for a few seconds at a low rate,
+#                              same checksums, no failed request; writes nothing
+#
+# HOTEL_BIN: directory of hotel_service and hotel_loadgen (default: build them in
+# $NOTNETS_BUILD_DIR, default build, configured as Release if new). HOTEL_RATES (offered rates,
+# requests/s, ascending), HOTEL_DURATION (s per step), HOTEL_SLO_US (p99 objective, default
+# 5000), HOTEL_SEED, HOTEL_WAYS (default "http2 pool hosts").
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mode=sweep
+[ "${1:-}" = --check ] && mode=check
+seed=${HOTEL_SEED:-1}
+slo_us=${HOTEL_SLO_US:-5000}
+if [ "$mode" = check ]; then
+  rates=${HOTEL_RATES:-200}
+  duration=${HOTEL_DURATION:-2}
+  ways=${HOTEL_WAYS:-http2 pool}
+else
+  rates=${HOTEL_RATES:-250 500 1000 1500 2000 3000 4000 6000 8000 12000 16000}
+  duration=${HOTEL_DURATION:-4}
+  ways=${HOTEL_WAYS:-http2 pool hosts}
+fi
+
+if [ -n "${HOTEL_BIN:-}" ]; then
+  bin=$HOTEL_BIN
+else
+  build=${NOTNETS_BUILD_DIR:-build}
+  [ -f "$build/CMakeCache.txt" ] || cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release > /dev/null
+  cmake --build "$build" -j"$(nproc)" --target hotel_service hotel_loadgen > /dev/null
+  bin=$build/apps/hotel
+fi
+
+if [[ " $ways " == *" hosts "* ]] && { [ "$(id -u)" != 0 ] || ! command -v unshare > /dev/null; }; then
+  echo "hotel: skipping the three emulated hosts: unshare needs root"
+  ways=${ways//hosts/}
+fi
+
+# The emulated hosts' groups of services, and each service's serving threads.
+groups=("frontend" "search geo rate" "profile recommendation user reservation")
+threads_of() { case $1 in frontend | search) echo 4 ;; *) echo 2 ;; esac; }
+# HTTP/2 ports: eight from a base of this run's own.
+port_base=$((20000 + ($$ % 4000) * 10))
+
+running=()
+namespaces=()
+current_pool=
+stop_graph() {
+  local pid
+  # unshare ignores SIGTERM; killing a pid namespace's init kills the whole namespace, and
+  # unshare then exits.
+  for pid in "${namespaces[@]}"; do
+    # shellcheck disable=SC2046
+    kill -KILL $(pgrep -P "$pid") 2> /dev/null || true
+  done
+  for pid in "${namespaces[@]}"; do wait "$pid" 2> /dev/null || true; done
+  namespaces=()
+  for pid in "${running[@]}"; do kill "$pid" 2> /dev/null || true; done
+  for pid in "${running[@]}"; do wait "$pid" 2> /dev/null || true; done
+  running=()
+  if [ -n "$current_pool" ]; then
+    rm -f "/dev/shm/notnets-$current_pool"
+    current_pool=
+  fi
+}
+trap stop_graph EXIT
+trap 'exit 130' INT TERM
+
+# start_graph WAY POOL TAG: starts the eight services the way WAY asks.
+start_graph() {
+  local way=$1 pool=$2 tag=$3 transport=pool service group
+  [ "$way" = http2 ] && transport=http2
+  current_pool=$pool
+  service_args() {
+    echo "--service $1 --transport $transport --pool $pool --port-base $port_base --seed $seed" \
+      "--threads $(threads_of "$1") --tag $tag"
+  }
+  if [ "$way" = hosts ]; then
+    for group in "${groups[@]}"; do
+      local commands=""
+      for service in $group; do
+        commands+="$bin/hotel_service $(service_args "$service") & "
+      done
+      unshare --pid --mount --uts --ipc --net --fork --kill-child \
+        bash -c "${commands}wait" > /dev/null 2>&1 &
+      namespaces+=($!)
+    done
+  else
+    for service in frontend search geo rate profile recommendation user reservation; do
+      # shellcheck disable=SC2046
+      "$bin/hotel_service" $(service_args "$service") > /dev/null &
+      running+=($!)
+    done
+  fi
+}
+
+# run_step WAY RATE: one step on a fresh graph; prints the load generator's CSV line.
+run_step() {
+  local way=$1 rate=$2 transport=pool
+  [ "$way" = http2 ] && transport=http2
+  local name=hotel-$$-$way-$rate
+  start_graph "$way" "$name" "$name"
+  timeout 300 "$bin/hotel_loadgen" --transport "$transport" --pool "$name" \
+    --port-base "$port_base" --rate "$rate" --duration "$duration" --warmup 1 --seed "$seed" \
+    --cpu-tag "$name" --label "$way" 2> /dev/null || true
+  stop_graph
+}
+
+results=$(mktemp)
+header=way,offered_per_s,achieved_per_s,p50_us,p99_us,p999_us,requests,errors,cpu_us_per_request,checksum
+echo "$header" > "$results"
+step_out=$(mktemp)
+for way in $ways; do
+  for rate in $rates; do
+    # Not in $(...): the graph's processes must be this shell's children, for stop_graph.
+    run_step "$way" "$rate" > "$step_out"
+    line=$(cat "$step_out")
+    if [ -z "$line" ]; then
+      echo "hotel: $way at $rate/s: the load generator gave no result" >&2
+      line="$way,$rate,0,0,0,0,0,1,0,none"
+    fi
+    echo "$line" | tee -a "$results"
+    # Saturated: requests failed (deadline 1 s) or the rate was not kept up.
+    if awk -F, '{ exit !($8 > 0 || $3 < 0.9 * $2) }' <<< "$line"; then
+      echo "hotel: $way saturated at $rate/s"
+      break
+    fi
+  done
+done
+
+# The same seed, rate and duration must give the same responses every way.
+mismatches=$(awk -F, 'NR > 1 && $8 == 0 {
+    if (($2) in sum && sum[$2] != $10) { print "rate " $2 ": " way[$2] " " sum[$2] ", " $1 " " $10 }
+    sum[$2] = $10; way[$2] = $1 }' "$results")
+compared=$(awk -F, 'NR > 1 && $8 == 0 { n[$2]++ } END { c = 0; for (r in n) if (n[r] > 1) c++; print c }' "$results")
+if [ -n "$mismatches" ]; then
+  echo "hotel: responses differ between ways: $mismatches" >&2
+  exit 1
+fi
+rm -f "$step_out"
+echo "hotel: checksums identical across ways at $compared rates"
+
+if [ "$mode" = check ]; then
+  if awk -F, 'NR > 1 && $8 > 0 { bad = 1 } END { exit !bad }' "$results"; then
+    echo "hotel: requests failed" >&2
+    exit 1
+  fi
+  [ "$compared" -ge 1 ] || { echo "hotel: nothing compared" >&2; exit 1; }
+  rm -f "$results"
+  exit 0
+fi
+
+out=docs/perf/hotel
+mkdir -p "$out"
+cp "$results" "$out/sweep.csv"
+rm -f "$results"
+
+# Latency against offered load, and CPU per request, one line per way.
+plot_ways=""
+for way in $ways; do plot_ways+="$way "; done
+gnuplot <<EOF
+set terminal pngcairo size 900,560 font ',10'
+set datafile separator ','
+set grid
+set key outside right top
+set logscale y
+set output '$out/latency.png'
+set title 'hotel reservation: end-to-end latency against offered load (seed $seed)'
+set xlabel 'offered requests/s'
+set ylabel 'latency (us)'
+plot for [w in "$plot_ways"] '$out/sweep.csv' every ::1 using (strcol(1) eq w ? \$2 : NaN):4 \
+       with linespoints title w.' p50', \
+     for [w in "$plot_ways"] '$out/sweep.csv' every ::1 using (strcol(1) eq w ? \$2 : NaN):5 \
+       with linespoints dt 2 title w.' p99', \
+     $slo_us with lines lc rgb 'black' dt 3 title 'p99 objective'
+unset logscale y
+set output '$out/cpu.png'
+set title 'hotel reservation: CPU of the eight services per request'
+set ylabel 'CPU us per request'
+plot for [w in "$plot_ways"] '$out/sweep.csv' every ::1 using (strcol(1) eq w ? \$2 : NaN):9 \
+       with linespoints title w
+EOF
+
+# The tables, and the highest rate each way held: no failure, 95% of the offered rate kept, p99
+# within the objective.
+{
+  echo "| way | offered/s | achieved/s | p50 µs | p99 µs | p99.9 µs | failed | CPU µs/request |"
+  echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+  awk -F, 'NR > 1 { printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $8, $9 }' \
+    "$out/sweep.csv"
+  echo
+  echo "Highest offered rate held at p99 ≤ $slo_us µs:"
+  echo
+  echo "| way | requests/s | p50 µs there | CPU µs/request there |"
+  echo "| --- | --- | --- | --- |"
+  for way in $ways; do
+    awk -F, -v way="$way" -v slo="$slo_us" '
+      NR > 1 && $1 == way && $8 == 0 && $3 >= 0.95 * $2 && $5 <= slo { best = $2; p50 = $4; cpu = $9 }
+      END { if (best) printf "| %s | %s | %s | %s |\n", way, best, p50, cpu;
+            else printf "| %s | none | | |\n", way }' "$out/sweep.csv"
+  done
+} > "$out/tables.md"
+cat "$out/tables.md"
+
+# Into docs/PERFORMANCE.md, between the markers of its "Hotel reservation" section.
+awk -v tables="$out/tables.md" '
+  /<!-- hotel-tables:end -->/ { skipping = 0 }
+  !skipping { print }
+  /<!-- hotel-tables:begin -->/ { while ((getline line < tables) > 0) print line; skipping = 1 }
+' docs/PERFORMANCE.md > docs/PERFORMANCE.md.new
+mv docs/PERFORMANCE.md.new docs/PERFORMANCE.md
+echo "hotel: wrote $out/ and docs/PERFORMANCE.md (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
