@@ -28,6 +28,7 @@
 #include <vector>
 
 #include "call_context.h"
+#include "dataset.h"
 #include "deployment.h"
 #include "flags.h"
 #include "frontend.grpc.pb.h"
@@ -124,19 +125,23 @@ void Start(hotel::frontend::Frontend::Stub* stub, uint64_t seed, uint64_t index,
 bool WaitUntilServing(hotel::frontend::Frontend::Stub* stub) {
   Clock::time_point give_up = Clock::now() + std::chrono::seconds(30);
   while (Clock::now() < give_up) {
-    hotel::UserRequest probe = hotel::MakeUserRequest(0, 0, 1);
     grpc::ClientContext search, recommend, login;
     for (grpc::ClientContext* context : {&search, &recommend, &login}) {
       context->AddMetadata(hotel::kTraceIdKey, "probe");
       context->set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
     }
+    hotel::frontend::SearchHotelsRequest search_request;
+    search_request.set_in_date(hotel::DateOf(10));
+    search_request.set_out_date(hotel::DateOf(11));
+    search_request.set_lat(static_cast<float>(hotel::kMinLat));
+    search_request.set_lon(static_cast<float>(hotel::kMinLon));
     hotel::frontend::RecommendRequest recommend_request;
     recommend_request.set_require("rate");
     hotel::frontend::LoginRequest login_request;
     login_request.set_username("probe");
     hotel::frontend::HotelsReply hotels;
     hotel::frontend::MessageReply message;
-    if (stub->SearchHotels(&search, probe.search, &hotels).ok() &&
+    if (stub->SearchHotels(&search, search_request, &hotels).ok() &&
         stub->Recommend(&recommend, recommend_request, &hotels).ok() &&
         stub->Login(&login, login_request, &message).ok()) {
       return true;
