@@ -6,6 +6,10 @@
 #          profile recommendation user reservation), each its own pid, mount, uts, ipc and
 #          network namespace (unshare), sharing only /dev/shm: no network between them. Needs
 #          root; skipped with a message otherwise.
+#   http2+memcached, pool+memcached
+#          as http2 and pool, with profile and rate reading through a memcached of their own
+#          (the Debian package, installed if missing and started per step), as the original.
+#          Only when hotel_service was built with libmemcached-dev.
 # For each way it sweeps the offered rate (a fresh graph per step, so that every step starts
 # from the same reservations), stops at saturation, and reports the highest rate held at the p99
 # objective with the CPU per request of the services. Every step's checksum must be the same
@@ -36,7 +40,7 @@ if [ "$mode" = check ]; then
 else
   rates=${HOTEL_RATES:-100 200 400 600 800 1000 1500 2000 3000 4000 6000 8000 12000 16000}
   duration=${HOTEL_DURATION:-4}
-  ways=${HOTEL_WAYS:-http2 pool hosts}
+  ways=${HOTEL_WAYS:-http2 pool hosts http2+memcached pool+memcached}
 fi
 
 if [ -n "${HOTEL_BIN:-}" ]; then
@@ -52,12 +56,27 @@ if [[ " $ways " == *" hosts "* ]] && { [ "$(id -u)" != 0 ] || ! command -v unsha
   echo "hotel: skipping the three emulated hosts: unshare needs root"
   ways=${ways//hosts/}
 fi
+if [[ "$ways" == *+memcached* ]]; then
+  if ! command -v memcached > /dev/null && [ "$(id -u)" = 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq memcached > /dev/null || true
+  fi
+  if ! command -v memcached > /dev/null; then
+    echo "hotel: skipping the memcached ways: memcached is not installed"
+    ways=${ways//http2+memcached/}
+    ways=${ways//pool+memcached/}
+  elif grep -q "built without libmemcached" "$bin/hotel_service"; then
+    echo "hotel: skipping the memcached ways: hotel_service was built without libmemcached-dev"
+    ways=${ways//http2+memcached/}
+    ways=${ways//pool+memcached/}
+  fi
+fi
 
 # The emulated hosts' groups of services, and each service's serving threads.
 groups=("frontend" "search geo rate" "profile recommendation user reservation")
 threads_of() { case $1 in frontend | search) echo 4 ;; *) echo 2 ;; esac; }
-# HTTP/2 ports: eight from a base of this run's own.
+# HTTP/2 ports: eight from a base of this run's own, and memcached's after them.
 port_base=$((20000 + ($$ % 4000) * 10))
+memcached_port=$((port_base + 8))
 
 running=()
 namespaces=()
@@ -85,12 +104,18 @@ trap 'exit 130' INT TERM
 
 # start_graph WAY POOL TAG: starts the eight services the way WAY asks.
 start_graph() {
-  local way=$1 pool=$2 tag=$3 transport=pool service group
-  [ "$way" = http2 ] && transport=http2
+  local way=$1 pool=$2 tag=$3 transport=pool service group cache=""
+  [[ "$way" == http2* ]] && transport=http2
   current_pool=$pool
+  if [[ "$way" == *+memcached ]]; then
+    # memcached refuses to run as root unless told which user to be.
+    memcached -l 127.0.0.1 -p "$memcached_port" -U 0 -t 2 -m 64 -u "$(id -un)" &
+    running+=($!)
+    cache="--memcached 127.0.0.1:$memcached_port"
+  fi
   service_args() {
     echo "--service $1 --transport $transport --pool $pool --port-base $port_base --seed $seed" \
-      "--threads $(threads_of "$1") --tag $tag"
+      "--threads $(threads_of "$1") --tag $tag $cache"
   }
   if [ "$way" = hosts ]; then
     for group in "${groups[@]}"; do
@@ -114,7 +139,7 @@ start_graph() {
 # run_step WAY RATE: one step on a fresh graph; prints the load generator's CSV line.
 run_step() {
   local way=$1 rate=$2 transport=pool
-  [ "$way" = http2 ] && transport=http2
+  [[ "$way" == http2* ]] && transport=http2
   local name=hotel-$$-$way-$rate
   start_graph "$way" "$name" "$name"
   timeout 300 "$bin/hotel_loadgen" --transport "$transport" --pool "$name" \
@@ -220,16 +245,18 @@ EOF
     done
   done
   echo
-  echo "p50 and CPU per request of HTTP/2 over those of the pool ways, at each rate all three served:"
+  echo "p50 and CPU per request over HTTP/2 divided by the same over the pool, at each rate both"
+  echo "ways served without a failure:"
   echo
-  echo "| offered/s | p50 http2 / pool | p50 http2 / hosts | CPU http2 / pool | CPU http2 / hosts |"
-  echo "| --- | --- | --- | --- | --- |"
+  echo "| offered/s | ways | p50 ratio | CPU ratio |"
+  echo "| --- | --- | --- | --- |"
   awk -F, 'NR > 1 && $8 == 0 { p50[$1, $2] = $4; cpu[$1, $2] = $9; if (!($2 in seen)) { seen[$2] = 1; order[n++] = $2 } }
-    function ratio(a, b) { return (a == "" || b == "" || b == 0) ? "" : sprintf("%.1f", a / b) }
-    END { for (i = 0; i < n; i++) { r = order[i]; if (!((("http2", r) in p50) && (("pool", r) in p50))) continue
-            printf "| %s | %s | %s | %s | %s |\n", r, ratio(p50["http2", r], p50["pool", r]),
-              ratio(p50["http2", r], p50["hosts", r]), ratio(cpu["http2", r], cpu["pool", r]),
-              ratio(cpu["http2", r], cpu["hosts", r]) } }' "$out/sweep.csv"
+    END { pairs[0] = "http2 pool"; pairs[1] = "http2 hosts"; pairs[2] = "http2+memcached pool+memcached"
+          for (i = 0; i < n; i++) for (j = 0; j < 3; j++) {
+            split(pairs[j], w, " "); r = order[i]
+            if (!(((w[1], r) in p50) && ((w[2], r) in p50)) || p50[w[2], r] == 0 || cpu[w[2], r] <= 0) continue
+            printf "| %s | %s / %s | %.1f | %.1f |\n", r, w[1], w[2], p50[w[1], r] / p50[w[2], r],
+              cpu[w[1], r] / cpu[w[2], r] } }' "$out/sweep.csv"
 } > "$out/tables.md"
 cat "$out/tables.md"
 

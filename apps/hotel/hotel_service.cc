@@ -1,13 +1,15 @@
 // One service of the hotel-reservation graph, as a process of its own:
 //
 //   hotel_service --service NAME [--transport pool|http2] [--pool NAME] [--port-base N]
-//                 [--seed N] [--hotels N] [--threads N] [--tag TEXT]
+//                 [--seed N] [--hotels N] [--threads N] [--memcached HOST:PORT] [--tag TEXT]
 //
 // NAME is frontend, search, geo, rate, profile, recommendation, user or reservation. Over the
 // pool (the default) every call goes through the pool NAME (default "hotel") and the service
 // opens no port; over http2, service i of deployment.h's order listens on 127.0.0.1:<port-base +
-// i> and calls the others there. --tag is not read: it marks the processes of one run, so that
-// the load generator can find them to add up their CPU time. Serves until SIGINT or SIGTERM.
+// i> and calls the others there. With --memcached, profile and rate read their data through
+// that memcached (cache.h); the others ignore it. --tag is not read: it marks the processes of one
+// run, so that the load generator can find them to add up their CPU time. Serves until SIGINT or
+// SIGTERM.
 #include <signal.h>
 
 #include <cstdio>
@@ -20,7 +22,8 @@
 namespace {
 
 std::unique_ptr<grpc::Service> NewService(hotel::ServiceId id, const hotel::Dataset& data,
-                                          const hotel::Deployment& deployment) {
+                                          const hotel::Deployment& deployment,
+                                          hotel::Cache* cache) {
   using hotel::ServiceId;
   switch (id) {
     case ServiceId::kFrontend:
@@ -35,9 +38,9 @@ std::unique_ptr<grpc::Service> NewService(hotel::ServiceId id, const hotel::Data
     case ServiceId::kGeo:
       return hotel::NewGeoService(data);
     case ServiceId::kRate:
-      return hotel::NewRateService(data);
+      return hotel::NewRateService(data, cache);
     case ServiceId::kProfile:
-      return hotel::NewProfileService(data);
+      return hotel::NewProfileService(data, cache);
     case ServiceId::kRecommendation:
       return hotel::NewRecommendationService(data);
     case ServiceId::kUser:
@@ -76,7 +79,14 @@ int main(int argc, char** argv) {
 
   hotel::Dataset data = hotel::MakeDataset(static_cast<uint64_t>(flags.Int("seed", 1)),
                                            static_cast<int>(flags.Int("hotels", 80)));
-  std::unique_ptr<grpc::Service> service = NewService(id, data, deployment);
+  // Only profile and rate read through memcached, as in the original.
+  std::unique_ptr<hotel::Cache> cache;
+  std::string memcached = flags.String("memcached", "");
+  if (!memcached.empty() && (id == hotel::ServiceId::kProfile || id == hotel::ServiceId::kRate)) {
+    cache = hotel::ConnectMemcached(memcached);
+    if (!cache) return 1;
+  }
+  std::unique_ptr<grpc::Service> service = NewService(id, data, deployment, cache.get());
   std::unique_ptr<grpc::Server> server =
       hotel::Serve(deployment, id, service.get(), static_cast<int>(flags.Int("threads", 2)));
   if (!server) {

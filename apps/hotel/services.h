@@ -9,6 +9,7 @@
 
 #include <memory>
 
+#include "cache.h"
 #include "dataset.h"
 
 namespace hotel {
@@ -16,15 +17,15 @@ namespace hotel {
 // geo: up to five hotels within 10 km of a point, nearest first.
 std::unique_ptr<grpc::Service> NewGeoService(const Dataset& data);
 
-// rate: the rate plans of hotels that cover a stay.
-std::unique_ptr<grpc::Service> NewRateService(const Dataset& data);
+// rate: the rate plans of hotels that cover a stay; read through `cache` unless it is null.
+std::unique_ptr<grpc::Service> NewRateService(const Dataset& data, Cache* cache);
 
 // search: geo's nearby hotels that rate has plans for.
 std::unique_ptr<grpc::Service> NewSearchService(std::shared_ptr<grpc::Channel> geo,
                                                 std::shared_ptr<grpc::Channel> rate);
 
-// profile: hotel profiles by id.
-std::unique_ptr<grpc::Service> NewProfileService(const Dataset& data);
+// profile: hotel profiles by id; read through `cache` unless it is null.
+std::unique_ptr<grpc::Service> NewProfileService(const Dataset& data, Cache* cache);
 
 // recommendation: the best hotels by distance, rating or price.
 std::unique_ptr<grpc::Service> NewRecommendationService(const Dataset& data);
