@@ -22,7 +22,8 @@
 #
 # HOTEL_BIN: directory of hotel_service and hotel_loadgen (default: build them in
 # $NOTNETS_BUILD_DIR, default build, configured as Release if new). HOTEL_RATES (offered rates,
-# requests/s, ascending), HOTEL_DURATION (s per step), HOTEL_SLOS_US (p99 objectives, µs, the
+# requests/s, ascending), HOTEL_DURATION (s per step), HOTEL_TIMEOUT_MS (each request's deadline;
+# 1000, or 5000 for --check), HOTEL_SLOS_US (p99 objectives, µs, the
 # first drawn in the plot; default "5000 20000"), HOTEL_SEED, HOTEL_WAYS (default
 # "http2 pool hosts").
 set -euo pipefail
@@ -37,7 +38,10 @@ if [ "$mode" = check ]; then
   rates=${HOTEL_RATES:-200}
   duration=${HOTEL_DURATION:-2}
   ways=${HOTEL_WAYS:-http2 pool}
+  # The check is about answers, not speed: a deadline that a loaded or sanitized build meets.
+  timeout_ms=${HOTEL_TIMEOUT_MS:-5000}
 else
+  timeout_ms=${HOTEL_TIMEOUT_MS:-1000}
   rates=${HOTEL_RATES:-100 200 400 600 800 1000 1500 2000 3000 4000 6000 8000 12000 16000}
   duration=${HOTEL_DURATION:-4}
   ways=${HOTEL_WAYS:-http2 pool hosts http2+memcached pool+memcached}
@@ -144,6 +148,7 @@ run_step() {
   start_graph "$way" "$name" "$name"
   timeout 300 "$bin/hotel_loadgen" --transport "$transport" --pool "$name" \
     --port-base "$port_base" --rate "$rate" --duration "$duration" --warmup 1 --seed "$seed" \
+    --timeout-ms "$timeout_ms" \
     --cpu-tag "$name" --label "$way" 2> /dev/null || true
   stop_graph
 }
