@@ -17,12 +17,13 @@
 // index and its serialized response: independent of completion order, equal between runs with
 // the same seed, rate and duration exactly when their responses are. cpu_us_per_request is the
 // CPU of the processes tagged --cpu-tag (process_cpu.h) per measured request, or -1 without a
-// tag. Exits 1 if any request failed.
+// tag. Failures are also counted by status code on stderr. Exits 1 if any request failed.
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -45,6 +46,9 @@ struct Outcome {
   int64_t latency_ns = 0;
   uint64_t hash = 0;
   bool ok = false;
+  // Of a failed request: its status, to tell overload (DEADLINE_EXCEEDED) from breakage.
+  grpc::StatusCode code = grpc::StatusCode::OK;
+  std::string message;
 };
 
 // Counts completions, so that the sender can wait for the last one.
@@ -93,6 +97,8 @@ void Start(hotel::frontend::Frontend::Stub* stub, uint64_t seed, uint64_t index,
     outcome->latency_ns =
         std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - intended).count();
     outcome->ok = status.ok();
+    outcome->code = status.error_code();
+    if (!status.ok()) outcome->message = status.error_message();
     if (status.ok()) {
       std::string bytes = call->request.kind == hotel::RequestKind::kSearch ||
                                   call->request.kind == hotel::RequestKind::kRecommend
@@ -211,6 +217,7 @@ int main(int argc, char** argv) {
 
   std::vector<int64_t> latencies;
   uint64_t errors = 0, checksum = 0;
+  std::map<int, std::pair<uint64_t, std::string>> failures;  // code: count, first message
   for (uint64_t index = 0; index < total; ++index) {
     const Outcome& outcome = outcomes[index];
     if (outcome.ok) checksum += outcome.hash;
@@ -219,6 +226,8 @@ int main(int argc, char** argv) {
       latencies.push_back(outcome.latency_ns);
     } else {
       ++errors;
+      auto& failure = failures[outcome.code];
+      if (failure.first++ == 0) failure.second = outcome.message;
     }
   }
   uint64_t measured = total - first_measured;
@@ -241,5 +250,9 @@ int main(int argc, char** argv) {
                label.c_str(), rate, achieved, p50, p99, p999,
                static_cast<unsigned long long>(measured), static_cast<unsigned long long>(errors),
                cpu_us_per_request, processes, static_cast<unsigned long long>(checksum));
+  for (const auto& [code, failure] : failures) {
+    std::fprintf(stderr, "%s: %llu failed with code %d, the first with: %s\n", label.c_str(),
+                 static_cast<unsigned long long>(failure.first), code, failure.second.c_str());
+  }
   return errors == 0 ? 0 : 1;
 }
