@@ -53,7 +53,8 @@ void CancelWatcher::Loop() {
     if (stopping_) break;
     for (WatchedCall* call = calls_; call != nullptr;) {
       WatchedCall* next = call->next_;
-      if (call->native_context()->IsCancelled()) {
+      if (call->native_context()->IsCancelled() ||
+          call->cancelled_by_server_.load(std::memory_order_acquire)) {
         call->CancelLocked();
         cancelled.push_back(call);
         Unlink(call);

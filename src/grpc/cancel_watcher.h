@@ -1,9 +1,13 @@
 // Carries cancellation from the pool to gRPC handlers: a thread that looks at the notnets
 // context of every call in flight and, when its client cancelled, passed its deadline or died,
-// marks the gRPC context cancelled and runs the reactor's OnCancel.
+// or its handler cancelled it (TryCancel), marks the gRPC context cancelled and runs the
+// reactor's OnCancel.
 #ifndef NOTNETS_GRPC_CANCEL_WATCHER_H_
 #define NOTNETS_GRPC_CANCEL_WATCHER_H_
 
+#include <grpcpp/support/status.h>
+
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <thread>
@@ -25,8 +29,18 @@ class WatchedCall {
   // Called without the lock right after CancelLocked.
   virtual void Cancelled() = 0;
 
+  // The handler called TryCancel() on the call's gRPC context: the watcher cancels the call as
+  // when its client cancels it, and the call answers CANCELLED whatever the handler says.
+  void CancelByServer() { cancelled_by_server_.store(true, std::memory_order_release); }
+  // What the call answers when its handler finishes with `status`.
+  ::grpc::Status Outcome(::grpc::Status status) const {
+    if (!cancelled_by_server_.load(std::memory_order_acquire)) return status;
+    return ::grpc::Status(::grpc::StatusCode::CANCELLED, "Cancelled on the server side");
+  }
+
  private:
   friend class CancelWatcher;
+  std::atomic<bool> cancelled_by_server_{false};
   // The watcher's list of calls, linked through the calls (no allocation per call).
   bool watched_ = false;
   WatchedCall* previous_ = nullptr;

@@ -15,6 +15,7 @@
 #include "grpc/live_calls.h"
 #include "grpc/message_limits.h"
 #include "grpc/server_stream.h"
+#include "grpc/stand_in_call.h"
 #include "notnets/grpc/binding.h"
 #include "notnets/grpc/server.h"
 #include "notnets/server.h"
@@ -56,6 +57,8 @@ class PoolServer {
   // Set when a method is bridged; the bridged streaming methods, whose streams attach a bridge.
   std::unique_ptr<Bridge> bridge_;
   std::deque<MethodBinding> bridged_streams_;
+  // Lent to the contexts of directly dispatched calls, so it goes after them.
+  std::unique_ptr<StandInCall> stand_in_;
   // Calls, streams, then the watcher that sweeps them, then the server whose handlers reach all:
   // destroyed in the reverse order.
   LiveCalls live_;

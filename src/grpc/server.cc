@@ -86,7 +86,7 @@ class ReusedMessages {
 class CallbackUnary final : public ::grpc::ServerCallbackUnary, public WatchedCall {
  public:
   CallbackUnary(const MethodBinding* method, const MessageLimits* limits, notnets::ServerCall* call,
-                CancelWatcher* watcher, LiveCalls* live)
+                CancelWatcher* watcher, const StandInCall* stand_in, LiveCalls* live)
       : live_(live),
         method_(method),
         limits_(limits),
@@ -96,6 +96,7 @@ class CallbackUnary final : public ::grpc::ServerCallbackUnary, public WatchedCa
         response_(method->response->create()) {
     SetDeadline(&context_, call->context()->deadline());
     SetClientMetadata(&context_, call->context()->client_metadata());
+    stand_in->Lend(&context_, this, method->name.c_str(), ::grpc::internal::RpcMethod::NORMAL_RPC);
   }
 
   void Start(::grpc::Service* service) {
@@ -125,8 +126,8 @@ class CallbackUnary final : public ::grpc::ServerCallbackUnary, public WatchedCa
     // Before the call is answered: the watcher reads its context.
     watcher_->Remove(this);
     notnets::ServerContext* native = call_->context();
-    notnets::Status answer =
-        ToNative(status, InitialMetadata(context_), TrailingMetadata(context_), native);
+    notnets::Status answer = ToNative(Outcome(std::move(status)), InitialMetadata(context_),
+                                      TrailingMetadata(context_), native);
     if (answer.ok()) answer = SerializeInto(*response_, *limits_, call_->response());
     call_->Finish(answer);
     Unref();
@@ -278,6 +279,7 @@ notnets::Status PoolServer::Start(::grpc::Service* service, const ServiceBinding
   notnets::Status status =
       notnets::Pool::AttachOrCreate(PoolName(options.pool), pool_options, &pool);
   if (!status.ok()) return status;
+  pool_server->stand_in_ = std::make_unique<StandInCall>("notnets:" + pool->path());
   status = notnets::ServerBuilder(pool)
                .RegisterService(&pool_server->native_)
                .SetWorkerThreads(options.worker_threads)
@@ -304,9 +306,11 @@ void PoolServer::AddSyncUnary(const MethodBinding& method) {
     SetDeadline(&context, native->deadline());
     SetClientMetadata(&context, native->client_metadata());
     SyncCall watched(native, &context);
+    stand_in_->Lend(&context, &watched, method.name.c_str(),
+                    ::grpc::internal::RpcMethod::NORMAL_RPC);
     watcher_.Add(&watched);
-    ::grpc::Status result =
-        method.sync_unary(service_, &context, messages.request(), messages.response());
+    ::grpc::Status result = watched.Outcome(
+        method.sync_unary(service_, &context, messages.request(), messages.response()));
     watcher_.Remove(&watched);
     status = ToNative(result, InitialMetadata(context), TrailingMetadata(context), native);
     if (status.ok()) status = SerializeInto(*messages.response(), limits_, response);
@@ -320,7 +324,8 @@ void PoolServer::AddSyncUnary(const MethodBinding& method) {
 
 void PoolServer::AddCallbackUnary(const MethodBinding& method) {
   native_.AddAsyncMethod(method.name, [this, &method](notnets::ServerCall* call) {
-    (new CallbackUnary(&method, &limits_, call, &watcher_, &live_))->Start(service_);
+    (new CallbackUnary(&method, &limits_, call, &watcher_, stand_in_.get(), &live_))
+        ->Start(service_);
   });
 }
 
@@ -333,7 +338,8 @@ void PoolServer::AddStreamOpen(const MethodBinding& method) {
       return;
     }
     uint64_t id = DecodeStreamId(reinterpret_cast<const uint8_t*>(request.data()));
-    auto stream = std::make_shared<ServerStream>(id, &method, &limits_, call, &watcher_, &live_);
+    auto stream = std::make_shared<ServerStream>(id, &method, &limits_, call, &watcher_,
+                                                 stand_in_.get(), &live_);
     if (method.kind == RpcKind::kServerStreaming) {
       std::string_view message = request.substr(kStreamIdBytes);
       notnets::Status parsed = MessageLimits::Over(message.size(), limits_.max_receive)

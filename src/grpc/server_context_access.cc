@@ -54,6 +54,14 @@ struct Trailing {
 struct Cancelled {
   using type = std::atomic_bool ServerContextBase::*;
 };
+struct CallSetter {
+  using type = void (ServerContextBase::*)(grpc_call*);
+};
+struct RpcInfoSetter {
+  using type = ::grpc::experimental::ServerRpcInfo* (
+      ServerContextBase::*)(const char*, ::grpc::internal::RpcMethod::RpcType,
+                            const ServerInterceptorFactories&);
+};
 struct SendInitial {
   using type = std::multimap<std::string, std::string> ClientContext::*;
 };
@@ -63,16 +71,16 @@ template struct Expose<ClientMetadata, &ServerContextBase::client_metadata_>;
 template struct Expose<Initial, &ServerContextBase::initial_metadata_>;
 template struct Expose<Trailing, &ServerContextBase::trailing_metadata_>;
 template struct Expose<Cancelled, &ServerContextBase::marked_cancelled_>;
+template struct Expose<CallSetter, &ServerContextBase::set_call>;
+template struct Expose<RpcInfoSetter, &ServerContextBase::set_server_rpc_info>;
 template struct Expose<SendInitial, &ClientContext::send_initial_metadata_>;
 
 struct InitializedServer {
   using type = ::grpc::Server* ::grpc::ServerInitializer::*;
 };
-using InterceptorFactories =
-    std::vector<std::unique_ptr<::grpc::experimental::ServerInterceptorFactoryInterface>>;
 using GrpcServer = ::grpc::Server;
 struct InterceptorCreators {
-  using type = InterceptorFactories GrpcServer::*;
+  using type = ServerInterceptorFactories GrpcServer::*;
 };
 
 template struct Expose<InitializedServer, &::grpc::ServerInitializer::server_>;
@@ -134,6 +142,16 @@ void SetClientMetadata(ServerContextBase* context, const Metadata& metadata) {
     map->emplace(::grpc::string_ref(key.data(), key.size()),
                  ::grpc::string_ref(value.data(), value.size()));
   }
+}
+
+void SetCall(ServerContextBase* context, grpc_call* call) {
+  (context->*Member<CallSetter>::pointer)(call);
+}
+
+void SetServerRpcInfo(ServerContextBase* context, const char* method,
+                      ::grpc::internal::RpcMethod::RpcType type,
+                      const ServerInterceptorFactories& factories) {
+  (context->*Member<RpcInfoSetter>::pointer)(method, type, factories);
 }
 
 void MarkCancelled(ServerContextBase* context) {

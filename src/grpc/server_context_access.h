@@ -20,6 +20,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,11 +28,21 @@
 
 namespace notnets::grpc::internal {
 
+using ServerInterceptorFactories =
+    std::vector<std::unique_ptr<::grpc::experimental::ServerInterceptorFactoryInterface>>;
+
 // Sets the deadline the handler sees (steady_clock::time_point::max() for none).
 void SetDeadline(::grpc::ServerContextBase* context,
                  std::chrono::steady_clock::time_point deadline);
 // Sets the client metadata; `metadata` must outlive the context's use (it is not copied).
 void SetClientMetadata(::grpc::ServerContextBase* context, const Metadata& metadata);
+// Gives `context` the core call `call`, whose reference the context releases when destroyed.
+void SetCall(::grpc::ServerContextBase* context, grpc_call* call);
+// Gives `context` the server interceptors `factories` make, for call `method` ("/pkg.S/M", which
+// must outlive the context) of kind `type`, as gRPC does for a call of its own.
+void SetServerRpcInfo(::grpc::ServerContextBase* context, const char* method,
+                      ::grpc::internal::RpcMethod::RpcType type,
+                      const ServerInterceptorFactories& factories);
 // Makes IsCancelled() return true.
 void MarkCancelled(::grpc::ServerContextBase* context);
 // The metadata the handler added.

@@ -23,13 +23,30 @@ notnets::Status OutOfTurn(const char* what) {
       std::string("the client sent a second ") + what + " before the first was answered");
 }
 
+// gRPC's name for a streaming method's kind.
+::grpc::internal::RpcMethod::RpcType RpcTypeOf(RpcKind kind) {
+  switch (kind) {
+    case RpcKind::kClientStreaming:
+      return ::grpc::internal::RpcMethod::CLIENT_STREAMING;
+    case RpcKind::kServerStreaming:
+      return ::grpc::internal::RpcMethod::SERVER_STREAMING;
+    case RpcKind::kBidiStreaming:
+      return ::grpc::internal::RpcMethod::BIDI_STREAMING;
+    case RpcKind::kUnary:
+      break;
+  }
+  return ::grpc::internal::RpcMethod::NORMAL_RPC;
+}
+
 }  // namespace
 
 ServerStream::ServerStream(uint64_t id, const MethodBinding* method, const MessageLimits* limits,
-                           notnets::ServerCall* open, CancelWatcher* watcher, LiveCalls* live)
+                           notnets::ServerCall* open, CancelWatcher* watcher,
+                           const StandInCall* stand_in, LiveCalls* live)
     : live_(live), id_(id), method_(method), limits_(limits), open_(open), watcher_(watcher) {
   SetDeadline(&context_, open->context()->deadline());
   SetClientMetadata(&context_, open->context()->client_metadata());
+  stand_in->Lend(&context_, this, method->name.c_str(), RpcTypeOf(method->kind));
   if (method->kind == RpcKind::kServerStreaming) request_.reset(method->request->create());
   if (method->kind == RpcKind::kClientStreaming) response_.reset(method->response->create());
 }
@@ -132,8 +149,8 @@ void ServerStream::Finish(::grpc::Status status) {
     ended_at_ = Clock::now();
     SendInitialMetadataLocked();
     notnets::ServerContext* native = open_->context();
-    notnets::Status answer =
-        ToNative(status, InitialMetadata(context_), TrailingMetadata(context_), native);
+    notnets::Status answer = ToNative(Outcome(std::move(status)), InitialMetadata(context_),
+                                      TrailingMetadata(context_), native);
     if (answer.ok() && response_ != nullptr) {
       answer = SerializeInto(*response_, *limits_, open_->response());
     }

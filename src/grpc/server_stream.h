@@ -15,6 +15,7 @@
 #include "grpc/cancel_watcher.h"
 #include "grpc/live_calls.h"
 #include "grpc/message_limits.h"
+#include "grpc/stand_in_call.h"
 #include "notnets/grpc/binding.h"
 #include "notnets/server.h"
 
@@ -25,7 +26,8 @@ class ServerStream final : public WatchedCall, public std::enable_shared_from_th
  public:
   // A stream opened by the notnets call `open`, answered when the reactor finishes.
   ServerStream(uint64_t id, const MethodBinding* method, const MessageLimits* limits,
-               notnets::ServerCall* open, CancelWatcher* watcher, LiveCalls* live);
+               notnets::ServerCall* open, CancelWatcher* watcher, const StandInCall* stand_in,
+               LiveCalls* live);
   ~ServerStream() override;
 
   uint64_t id() const { return id_; }

@@ -1,0 +1,44 @@
+// A gRPC core call that never starts, lent to the grpc::ServerContext of every directly
+// dispatched pool call.
+//
+// gRPC 1.51's ServerContext::TryCancel() and peer() are not virtual, and both use the context's
+// core call, which a pool call does not have: with none, peer() is empty and TryCancel() crashes
+// (it cancels a null call). Given the stand-in, peer() names the pool, and TryCancel() first runs
+// the context's server interceptors at PRE_SEND_CANCEL, where a hook of ours cancels the pool
+// call, then cancels the stand-in, which nothing waits for.
+#ifndef NOTNETS_GRPC_STAND_IN_CALL_H_
+#define NOTNETS_GRPC_STAND_IN_CALL_H_
+
+#include <grpc/grpc.h>
+#include <grpcpp/server_context.h>
+
+#include <string>
+
+#include "grpc/cancel_watcher.h"
+
+namespace notnets::grpc::internal {
+
+class StandInCall {
+ public:
+  // `peer` is what peer() returns on the contexts it is lent to.
+  explicit StandInCall(const std::string& peer);
+  // After every context it was lent to is gone.
+  ~StandInCall();
+  StandInCall(const StandInCall&) = delete;
+  StandInCall& operator=(const StandInCall&) = delete;
+
+  // Lends the stand-in to `context` (which releases it when destroyed), and makes its
+  // TryCancel() call `call`'s CancelByServer(). Once per context, before its handler runs;
+  // `method` must outlive the context.
+  void Lend(::grpc::ServerContextBase* context, WatchedCall* call, const char* method,
+            ::grpc::internal::RpcMethod::RpcType type) const;
+
+ private:
+  grpc_channel* channel_;
+  grpc_completion_queue* queue_;
+  grpc_call* call_;
+};
+
+}  // namespace notnets::grpc::internal
+
+#endif  // NOTNETS_GRPC_STAND_IN_CALL_H_

@@ -1,0 +1,180 @@
+// ServerContext::peer() and TryCancel() in handlers of every server API that the pool serves
+// directly (a Foo::Service's unary methods, a Foo::CallbackService), over the pool and over
+// HTTP/2: peer() names the path, and TryCancel() ends the call CANCELLED for the client whatever
+// the handler answers after it.
+#include <grpcpp/grpcpp.h>
+
+#include <memory>
+#include <string>
+
+#include "grpc_path_test.h"
+#include "notnets/pool.h"
+#include "test_pool.h"
+
+namespace notnets::test {
+namespace {
+
+using ::grpc::CallbackServerContext;
+using ::grpc::Status;
+using ::grpc::StatusCode;
+
+// Echo answers with the server's peer(); with try_cancel, TryCancel() first.
+class PeerSyncService final : public TestService::Service {
+  Status Echo(::grpc::ServerContext* context, const EchoRequest* request,
+              EchoResponse* response) override {
+    if (request->try_cancel()) context->TryCancel();
+    response->set_payload(context->peer());
+    return Status::OK;
+  }
+
+  // As PeerCallbackService::ServerStream (bridged: sync streaming methods need a core call).
+  Status ServerStream(::grpc::ServerContext* context, const StreamRequest* request,
+                      ::grpc::ServerWriter<StreamMessage>* writer) override {
+    for (uint32_t i = 0; i < request->message_count(); ++i) {
+      writer->Write(NumberedMessage(i, request->message_size()));
+    }
+    if (request->status_code() == static_cast<int>(StatusCode::CANCELLED)) context->TryCancel();
+    return Status::OK;
+  }
+};
+
+class PeerCallbackService final : public TestService::CallbackService {
+  ::grpc::ServerUnaryReactor* Echo(CallbackServerContext* context, const EchoRequest* request,
+                                   EchoResponse* response) override {
+    if (request->try_cancel()) context->TryCancel();
+    response->set_payload(context->peer());
+    ::grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(Status::OK);
+    return reactor;
+  }
+
+  // Writes message_count messages, then TryCancel() when status_code is CANCELLED, and
+  // finishes OK.
+  ::grpc::ServerWriteReactor<StreamMessage>* ServerStream(CallbackServerContext* context,
+                                                          const StreamRequest* request) override {
+    class Writer final : public ::grpc::ServerWriteReactor<StreamMessage> {
+     public:
+      Writer(CallbackServerContext* context, const StreamRequest& request)
+          : context_(context), request_(request) {
+        Next();
+      }
+      void OnWriteDone(bool ok) override {
+        if (!ok) {
+          Finish(Status(StatusCode::UNAVAILABLE, "the stream broke"));
+          return;
+        }
+        Next();
+      }
+      void OnDone() override { delete this; }
+
+     private:
+      void Next() {
+        if (sent_ < request_.message_count()) {
+          message_ = NumberedMessage(sent_++, request_.message_size());
+          StartWrite(&message_);
+          return;
+        }
+        if (request_.status_code() == static_cast<int>(StatusCode::CANCELLED)) {
+          context_->TryCancel();
+        }
+        Finish(Status::OK);
+      }
+      CallbackServerContext* context_;
+      StreamRequest request_;
+      StreamMessage message_;
+      uint32_t sent_ = 0;
+    };
+    return new Writer(context, *request);
+  }
+};
+
+enum class Api { kSync, kCallback };
+
+struct ContextVariant {
+  Path path;
+  Api api;
+};
+
+class ServerContextTest : public ::testing::TestWithParam<ContextVariant> {
+ protected:
+  void SetUp() override {
+    if (GetParam().api == Api::kSync) {
+      service_ = std::make_unique<PeerSyncService>();
+    } else {
+      service_ = std::make_unique<PeerCallbackService>();
+    }
+    StartServer(GetParam().path, pool_name_, service_.get(), &server_, &channel_);
+    ASSERT_NE(server_, nullptr);
+    stub_ = TestService::NewStub(channel_);
+  }
+  void TearDown() override {
+    stub_.reset();
+    channel_.reset();
+    if (server_ != nullptr) server_->Shutdown();
+    server_.reset();
+    notnets::Pool::Remove(pool_name_);
+  }
+
+  Status Echo(bool try_cancel, EchoResponse* response) {
+    EchoRequest request;
+    request.set_try_cancel(try_cancel);
+    ::grpc::ClientContext context;
+    SetHangDeadline(&context);
+    return stub_->Echo(&context, request, response);
+  }
+
+  std::string pool_name_ = notnets::testing::UniquePoolName("grpcctx");
+  std::unique_ptr<::grpc::Service> service_;
+  std::unique_ptr<::grpc::Server> server_;
+  std::shared_ptr<::grpc::Channel> channel_;
+  std::unique_ptr<TestService::Stub> stub_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Variants, ServerContextTest,
+                         ::testing::Values(ContextVariant{Path::kPool, Api::kSync},
+                                           ContextVariant{Path::kPool, Api::kCallback},
+                                           ContextVariant{Path::kHttp2, Api::kSync},
+                                           ContextVariant{Path::kHttp2, Api::kCallback}),
+                         [](const ::testing::TestParamInfo<ContextVariant>& info) {
+                           return std::string(info.param.path == Path::kPool ? "Pool_" : "Http2_") +
+                                  (info.param.api == Api::kSync ? "Sync" : "Callback");
+                         });
+
+TEST_P(ServerContextTest, PeerNamesThePath) {
+  EchoResponse response;
+  Status status = Echo(false, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const std::string& peer = response.payload();
+  EXPECT_FALSE(peer.empty());
+  EXPECT_EQ(peer.rfind("notnets:", 0) == 0, GetParam().path == Path::kPool) << peer;
+  notnets::grpc::PathCounters counters = notnets::grpc::GetPathCounters(*channel_);
+  EXPECT_EQ(counters.pool_calls, GetParam().path == Path::kPool ? 1u : 0u);
+}
+
+TEST_P(ServerContextTest, TryCancelEndsTheCallCancelled) {
+  EchoResponse response;
+  Status status = Echo(true, &response);
+  EXPECT_EQ(status.error_code(), StatusCode::CANCELLED) << status.error_message();
+  EXPECT_TRUE(response.payload().empty()) << "the answer after TryCancel() was delivered";
+  // The server keeps serving.
+  status = Echo(false, &response);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+}
+
+TEST_P(ServerContextTest, TryCancelEndsAServerStreamCancelled) {
+  StreamRequest request;
+  request.set_message_count(3);
+  request.set_message_size(10);
+  request.set_status_code(static_cast<int>(StatusCode::CANCELLED));
+  ::grpc::ClientContext context;
+  SetHangDeadline(&context);
+  auto reader = stub_->ServerStream(&context, request);
+  StreamMessage message;
+  while (reader->Read(&message)) {
+  }
+  Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), StatusCode::CANCELLED) << status.error_message();
+}
+
+}  // namespace
+}  // namespace notnets::test
