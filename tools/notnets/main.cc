@@ -1,0 +1,21 @@
+// notnets: the operator's command for pools and the services in them.
+#include <CLI/CLI.hpp>
+
+#include "pool_command.h"
+#include "tool_output.h"
+
+int main(int argc, char** argv) {
+  CLI::App app("notnets: pools and the services in them", "notnets");
+  app.require_subcommand(1);
+  int exit_code = 0;
+  notnets::tool::AddPoolCommand(&app, &exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::Success& help) {  // --help: not an error
+    return app.exit(help);
+  } catch (const CLI::ParseError& error) {
+    app.exit(error);
+    return notnets::tool::kExitUsage;
+  }
+  return exit_code;
+}
