@@ -109,6 +109,7 @@ class ServerCall {
   internal::ServerRuntime* runtime_;
   internal::ServerConnection* connection_;
   uint64_t call_id_;
+  std::chrono::steady_clock::time_point started_;  // when a worker took the request
   ServerContext context_;
   ReceivedMessage request_;
   ServerResponse response_;

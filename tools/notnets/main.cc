@@ -1,14 +1,20 @@
 // notnets: the operator's command for pools and the services in them.
 #include <CLI/CLI.hpp>
 
+#include "ls_command.h"
 #include "pool_command.h"
+#include "stats_command.h"
 #include "tool_output.h"
+#include "top_command.h"
 
 int main(int argc, char** argv) {
   CLI::App app("notnets: pools and the services in them", "notnets");
   app.require_subcommand(1);
   int exit_code = 0;
   notnets::tool::AddPoolCommand(&app, &exit_code);
+  notnets::tool::AddLsCommand(&app, &exit_code);
+  notnets::tool::AddStatsCommand(&app, &exit_code);
+  notnets::tool::AddTopCommand(&app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& help) {  // --help: not an error
