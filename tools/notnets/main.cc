@@ -6,6 +6,9 @@
 #include "stats_command.h"
 #include "tool_output.h"
 #include "top_command.h"
+#ifdef NOTNETS_TOOL_PING
+#include "ping_command.h"
+#endif
 
 int main(int argc, char** argv) {
   CLI::App app("notnets: pools and the services in them", "notnets");
@@ -15,6 +18,9 @@ int main(int argc, char** argv) {
   notnets::tool::AddLsCommand(&app, &exit_code);
   notnets::tool::AddStatsCommand(&app, &exit_code);
   notnets::tool::AddTopCommand(&app, &exit_code);
+#ifdef NOTNETS_TOOL_PING
+  notnets::tool::AddPingCommand(&app, &exit_code);
+#endif
   try {
     app.parse(argc, argv);
   } catch (const CLI::Success& help) {  // --help: not an error
