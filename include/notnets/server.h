@@ -109,7 +109,8 @@ class ServerCall {
   internal::ServerRuntime* runtime_;
   internal::ServerConnection* connection_;
   uint64_t call_id_;
-  std::chrono::steady_clock::time_point started_;  // when a worker took the request
+  // When a worker took the request, if the call is timed for the server's counters.
+  std::chrono::steady_clock::time_point started_{};
   ServerContext context_;
   ReceivedMessage request_;
   ServerResponse response_;

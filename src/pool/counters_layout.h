@@ -23,6 +23,9 @@ namespace notnets::internal {
 inline constexpr uint32_t kCountersMagic = 0x31544e43;
 // gRPC's status codes, OK (0) to UNAUTHENTICATED (16).
 inline constexpr uint32_t kCountedStatusCodes = 17;
+// Calls of which one is timed for the latency histogram (the first of each run of this many in a
+// slab): the histogram is a sample of the calls.
+inline constexpr uint64_t kLatencySampleEvery = 16;
 // Bucket b counts calls that took [2^b, 2^(b+1)) nanoseconds (bucket 0 also 0 ns, the last one
 // everything longer): 2^40 ns is over 18 minutes.
 inline constexpr uint32_t kLatencyBuckets = 40;
@@ -54,10 +57,10 @@ struct alignas(kCacheLineBytes) CounterSlab {
   SharedWord calls_started;   // requests taken to run
   SharedWord calls_finished;  // calls answered, counted just before the response is sent
   SharedWord busy;            // 1 while a worker runs a handler; 0 in the asynchronous slab
-  SharedWord latency_sum_ns;  // the time of all finished calls
+  SharedWord latency_sum_ns;  // the time of all timed calls
   SharedWord by_code[kCountedStatusCodes];  // finished calls by status code
-  // Finished calls by LatencyBucket of their time, from a worker taking the request to the
-  // response ready to send.
+  // Timed calls (kLatencySampleEvery) by LatencyBucket of their time, from a worker taking the
+  // request to the response ready to send.
   SharedWord latency[kLatencyBuckets];
   SharedWord reserved1[3];
 };

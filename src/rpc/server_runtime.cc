@@ -26,7 +26,9 @@ constexpr uint32_t kMaxPendingWalk = 65536;
 // after stopping them).
 thread_local uint32_t this_worker = 0;
 
+// The time since `start` for the counters, or kUntimed for a call not timed (no start).
 uint64_t NanosecondsSince(Clock::time_point start) {
+  if (start == Clock::time_point()) return ServiceCounters::kUntimed;
   return static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
 }
@@ -430,9 +432,9 @@ void ServerRuntime::ReclaimRetired() {
 }
 
 void ServerRuntime::Handle(Connection* connection, const Message& request) {
-  Clock::time_point started = Clock::now();
   ServiceCounters& counters = *connection->service->counters;
-  counters.CallStarted(this_worker);
+  Clock::time_point started =
+      counters.CallStarted(this_worker) ? Clock::now() : Clock::time_point();
   counters.SetBusy(this_worker, true);
   const std::vector<Service::Method>& methods = connection->service->service->methods();
   bool async = request.code < methods.size() && methods[request.code].async_handler != nullptr;

@@ -127,7 +127,11 @@ TEST_F(NotnetsCommandTest, JsonCountsTheCallsMade) {
     previous_bound = bucket.at("le_ns").get<uint64_t>();
     counted += bucket.at("count").get<uint64_t>();
   }
-  EXPECT_EQ(counted, static_cast<uint64_t>(calls));
+  // Each worker times the first of every 16 calls it takes: with fewer than 17 calls each, one
+  // call per worker that took any.
+  static_assert(echoes + missing + later < 17);
+  EXPECT_GE(counted, 1u);
+  EXPECT_LE(counted, static_cast<uint64_t>(kWorkers));
   EXPECT_GT(latency.at("sum_ns").get<uint64_t>(), 0u);
   EXPECT_LE(latency.at("p50_le_ns").get<uint64_t>(), latency.at("p99_le_ns").get<uint64_t>());
 }
@@ -150,7 +154,7 @@ TEST_F(NotnetsCommandTest, PrometheusOutputPassesPromtool) {
                          pool_.pool()->path() + "\",service=\"cli.Test\"} 5\n";
   EXPECT_NE(out.find(expected), std::string::npos) << out;
   EXPECT_NE(out.find("notnets_service_call_duration_seconds_count{pool=\"" + pool_.pool()->path() +
-                     "\",service=\"cli.Test\"} 5\n"),
+                     "\",service=\"cli.Test\"} "),
             std::string::npos)
       << out;
   if (RunShell("command -v promtool", &exit_code).empty() || exit_code != 0) {

@@ -101,7 +101,7 @@ std::string FormatStatsPrometheus(const std::string& pool_path, const Reports& r
     }
   });
   out.Family("notnets_service_call_duration_seconds", "histogram",
-             "Time from a worker taking a request to its response ready to send.");
+             "Time from a worker taking a request to its response ready to send, of 1 call in 16.");
   each(true, [&](const auto& r) {
     uint64_t cumulative = 0;
     // The last bucket holds everything longer: it is +Inf's.
