@@ -14,7 +14,7 @@ cleanup() {
     kill "$server_pid" 2> /dev/null || true
     wait "$server_pid" 2> /dev/null || true
   fi
-  "$prefix/bin/notnets-pool" remove "$NOTNETS_POOL" > /dev/null 2>&1 || true
+  "$prefix/bin/notnets" pool remove "$NOTNETS_POOL" > /dev/null 2>&1 || true
   rm -rf "$prefix"
 }
 trap cleanup EXIT

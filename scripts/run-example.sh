@@ -23,7 +23,7 @@ build=${NOTNETS_BUILD_DIR:-build}
 
 scripts/install-deps.sh
 [ -f "$build/CMakeCache.txt" ] || cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=Release > /dev/null
-cmake --build "$build" -j"$(nproc)" --target "$server" "$client" notnets-pool > /dev/null
+cmake --build "$build" -j"$(nproc)" --target "$server" "$client" notnets-cli > /dev/null
 
 export NOTNETS_POOL=example-$$
 server_out=$(mktemp)
@@ -33,7 +33,7 @@ cleanup() {
     kill "$server_pid" 2> /dev/null || true
     wait "$server_pid" 2> /dev/null || true
   fi
-  "$build/tools/notnets-pool" remove "$NOTNETS_POOL" > /dev/null 2>&1 || true
+  "$build/tools/notnets" pool remove "$NOTNETS_POOL" > /dev/null 2>&1 || true
   rm -f "$server_out"
 }
 trap cleanup EXIT

@@ -50,16 +50,16 @@ total=$((per_thread * client_threads))
 scripts/install-deps.sh
 cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNOTNETS_BUILD_BENCH=OFF \
   -DNOTNETS_BUILD_EXAMPLES=OFF > /dev/null
-cmake --build "$build" -j"$(nproc)" --target notnets_test_peer notnets-pool > /dev/null
+cmake --build "$build" -j"$(nproc)" --target notnets_test_peer notnets-cli > /dev/null
 peer=$build/tests/notnets_test_peer
-pool_tool=$build/tools/notnets-pool
+pool_tool=$build/tools/notnets
 
 pool=soak-$$
 work=$(mktemp -d)
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill -KILL "$pid" 2> /dev/null || true; done
-  "$pool_tool" remove "$pool" > /dev/null 2>&1 || true
+  "$pool_tool" pool remove "$pool" > /dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -73,10 +73,10 @@ fail() {
 }
 
 heap_used() {  # bytes used in the pool's heap
-  "$pool_tool" inspect "$pool" | sed -n 's/^heap .*: \([0-9]*\) used in .*/\1/p'
+  "$pool_tool" pool inspect "$pool" | sed -n 's/^heap .*: \([0-9]*\) used in .*/\1/p'
 }
 
-"$pool_tool" create "$pool" --size "$pool_size" > /dev/null
+"$pool_tool" pool create "$pool" --size "$pool_size" > /dev/null
 baseline=$(heap_used)
 
 "$peer" serve "$pool" "$workers" > "$work/server.out" 2> "$work/server.err" &

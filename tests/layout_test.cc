@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "pool/block.h"
 #include "pool/call_window.h"
+#include "pool/counters_layout.h"
 #include "pool/directory.h"
 
 namespace notnets::internal {
@@ -59,6 +60,26 @@ std::string LayoutDescription() {
   NOTNETS_FIELD(ServiceEntry, doorbell_entry);
   NOTNETS_FIELD(ServiceEntry, doorbell_sequence);
   NOTNETS_FIELD(ServiceEntry, doorbell_sleepers);
+  NOTNETS_FIELD(ServiceEntry, counters);
+  NOTNETS_STRUCT(ServiceCountersRef);
+  NOTNETS_FIELD(ServiceCountersRef, block_offset);
+  NOTNETS_FIELD(ServiceCountersRef, reserved);
+  NOTNETS_STRUCT(CountersHeader);
+  NOTNETS_FIELD(CountersHeader, magic);
+  NOTNETS_FIELD(CountersHeader, slab_count);
+  NOTNETS_FIELD(CountersHeader, worker_count);
+  NOTNETS_FIELD(CountersHeader, server_uid);
+  NOTNETS_FIELD(CountersHeader, started_unix_ns);
+  NOTNETS_FIELD(CountersHeader, connections_open);
+  NOTNETS_FIELD(CountersHeader, reserved);
+  NOTNETS_STRUCT(CounterSlab);
+  NOTNETS_FIELD(CounterSlab, calls_started);
+  NOTNETS_FIELD(CounterSlab, calls_finished);
+  NOTNETS_FIELD(CounterSlab, busy);
+  NOTNETS_FIELD(CounterSlab, latency_sum_ns);
+  NOTNETS_FIELD(CounterSlab, by_code);
+  NOTNETS_FIELD(CounterSlab, latency);
+  NOTNETS_FIELD(CounterSlab, reserved1);
   NOTNETS_STRUCT(CallWindowSlot);
   NOTNETS_FIELD(CallWindowSlot, token);
   NOTNETS_FIELD(CallWindowSlot, state);
@@ -106,8 +127,8 @@ std::string LayoutDescription() {
 #undef NOTNETS_FIELD
 #undef NOTNETS_STRUCT
   out << "\nmagic " << kPoolMagic << " " << kBlockMagic << " " << kConnectionMagic << " "
-      << kConnectionVersion << "\nheader " << kPoolHeaderBytes << " blocks " << kMinBlockShift
-      << ".." << kMaxBlockShift;
+      << kConnectionVersion << " " << kCountersMagic << "\nheader " << kPoolHeaderBytes
+      << " blocks " << kMinBlockShift << ".." << kMaxBlockShift;
   for (uint32_t capacity = kMinRingCapacity; capacity <= kMaxRingCapacity; capacity *= 2) {
     ConnectionGeometry geometry(capacity);
     out << "\nconnection " << capacity << ": " << geometry.requests() << " "
@@ -132,6 +153,7 @@ struct RecordedLayout {
 constexpr RecordedLayout kRecordedLayouts[] = {
     {2, 0x4f99812ec3cdfd7bull},
     {3, 0x7ff7689c93a4ff2ull},
+    {4, 0xb325cca70a8fe86ull},
 };
 
 TEST(LayoutTest, FingerprintIsTheOneRecordedForTheLayoutVersion) {

@@ -109,6 +109,8 @@ class ServerCall {
   internal::ServerRuntime* runtime_;
   internal::ServerConnection* connection_;
   uint64_t call_id_;
+  // When a worker took the request, if the call is timed for the server's counters.
+  std::chrono::steady_clock::time_point started_{};
   ServerContext context_;
   ReceivedMessage request_;
   ServerResponse response_;

@@ -155,7 +155,11 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
       StateOf(claimed_state) == ServiceState::kClosing) {
     uint64_t dead_table = e->methods_offset.load(std::memory_order_relaxed);
     if (allocator_->ValidBlock(dead_table) != nullptr) allocator_->Free(dead_table);
+    uint64_t dead_counters = e->counters.block_offset.load(std::memory_order_relaxed);
+    if (allocator_->ValidBlock(dead_counters) != nullptr) allocator_->Free(dead_counters);
   }
+  // The server publishes its counters block once it is written (ServiceCounters).
+  e->counters.block_offset.store(0, std::memory_order_relaxed);
 
   uint64_t table_offset;
   Status status = allocator_->Allocate(sizeof(MethodTableHeader) + record_bytes, 0, &table_offset);
@@ -242,12 +246,14 @@ void Directory::Unregister(const ServiceRef& ref) {
   uint64_t state = Visibility::LoadOrdered(&e->state);
   if (GenerationOf(state) != ref.generation || StateOf(state) == ServiceState::kFree) return;
   uint64_t methods_offset = e->methods_offset.load(std::memory_order_relaxed);
+  uint64_t counters_offset = e->counters.block_offset.load(std::memory_order_relaxed);
   if (!Visibility::CompareExchange(&e->state, state,
                                    ServiceStateWord(ref.generation, ServiceState::kFree))) {
     return;
   }
   e->name_length.store(0, std::memory_order_relaxed);
   if (allocator_->ValidBlock(methods_offset) != nullptr) allocator_->Free(methods_offset);
+  if (allocator_->ValidBlock(counters_offset) != nullptr) allocator_->Free(counters_offset);
 }
 
 Doorbell Directory::DoorbellOf(const ServiceRef& ref) const {
@@ -266,6 +272,15 @@ std::string Directory::NameOf(uint32_t index) const {
   std::string name;
   if (StateOf(mapping_->visibility().Consume(&entry(index)->state)) != ServiceState::kActive ||
       !ReadName(*entry(index), &name)) {
+    name.clear();
+  }
+  return name;
+}
+
+std::string Directory::ListedNameOf(uint32_t index, uint64_t state) const {
+  std::string name;
+  if (!ReadName(*entry(index), &name) ||
+      mapping_->visibility().Consume(&entry(index)->state) != state) {
     name.clear();
   }
   return name;

@@ -10,6 +10,7 @@
 
 #include "notnets/status.h"
 #include "pool/allocator.h"
+#include "pool/counters_layout.h"
 #include "pool/doorbell.h"
 #include "pool/pool_mapping.h"
 #include "pool/shared_memory.h"
@@ -45,10 +46,13 @@ struct alignas(kCacheLineBytes) ServiceEntry {
   SharedWord doorbell_entry;
   SharedWord doorbell_sequence;
   SharedWord doorbell_sleepers;
+  // The server's counters for this service (pool/counters_layout.h).
+  ServiceCountersRef counters;
 };
-static_assert(sizeof(ServiceEntry) == 256);
+static_assert(sizeof(ServiceEntry) == 320);
 static_assert(offsetof(ServiceEntry, name_words) == 56);
 static_assert(offsetof(ServiceEntry, doorbell_entry) == 232);
+static_assert(offsetof(ServiceEntry, counters) == 256);
 
 inline uint64_t ServiceStateWord(uint64_t generation, ServiceState state) {
   return generation << 8 | static_cast<uint8_t>(state);
@@ -85,7 +89,7 @@ class Directory {
   Doorbell DoorbellOf(const ServiceRef& ref) const;
   // Moves the entry to kClosing: new connections are refused.
   void BeginClose(const ServiceRef& ref);
-  // Frees the entry and its method table.
+  // Frees the entry, its method table and its counters block.
   void Unregister(const ServiceRef& ref);
 
   // Finds an active service by name. UNAVAILABLE, naming the service and pool, if there is none.
@@ -99,6 +103,9 @@ class Directory {
 
   // Reads the name of entry `index`; empty if the entry is not active.
   std::string NameOf(uint32_t index) const;
+  // Reads the name of entry `index`, seen in `state` (active or closing); empty if the entry
+  // changed state meanwhile.
+  std::string ListedNameOf(uint32_t index, uint64_t state) const;
 
  private:
   // The first kActive or kClosing entry whose server has died, for Register to take over when no

@@ -86,14 +86,14 @@ Status ValidateHeader(const std::string& path, const PoolHeader& header, uint64_
   auto corrupt = [&](const std::string& why) {
     return Status(StatusCode::FAILED_PRECONDITION,
                   "pool " + path + " has a corrupt header (" + why +
-                      "); remove it with 'notnets-pool remove' and create it again");
+                      "); remove it with 'notnets pool remove' and create it again");
   };
   uint64_t magic = header.magic.load(std::memory_order_acquire);
   if (magic != kPoolMagic) {
     return Status(StatusCode::FAILED_PRECONDITION,
                   path +
                       " is not a notnets pool (no pool magic number); create one with "
-                      "'notnets-pool create'");
+                      "'notnets pool create'");
   }
   if (header.layout_version != kPoolLayoutVersion) {
     return Status(StatusCode::FAILED_PRECONDITION,
@@ -242,7 +242,7 @@ Status PoolMapping::Attach(const std::string& path, const std::vector<uint32_t>&
     StatusCode code = errno == ENOENT   ? StatusCode::NOT_FOUND
                       : errno == EACCES ? StatusCode::PERMISSION_DENIED
                                         : StatusCode::UNAVAILABLE;
-    std::string hint = errno == ENOENT ? " (create it with 'notnets-pool create')" : "";
+    std::string hint = errno == ENOENT ? " (create it with 'notnets pool create')" : "";
     return Status(code, "cannot open pool " + path + ": " + std::strerror(errno) + hint);
   }
   struct stat st {};

@@ -13,6 +13,7 @@
 #include "pool/process_identity.h"
 #include "rpc/buffer_cache.h"
 #include "rpc/mutex.h"
+#include "rpc/service_counters.h"
 
 namespace notnets::internal {
 
@@ -20,6 +21,7 @@ namespace notnets::internal {
 struct RegisteredService {
   Service* service;
   ServiceRef ref;
+  std::unique_ptr<ServiceCounters> counters;  // set before the workers start
 };
 
 // The server's end of one connection: the ring it reads requests from, the ring it answers in,

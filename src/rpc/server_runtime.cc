@@ -21,6 +21,18 @@ using Clock = std::chrono::steady_clock;
 // A hostile client could link pending connections into a cycle: never walk more than this.
 constexpr uint32_t kMaxPendingWalk = 65536;
 
+// The index of the worker the calling thread is: the counters slab it alone writes. Handle runs
+// only on the workers of its server (or, in the fuzzer, on the thread that stands in for worker 0
+// after stopping them).
+thread_local uint32_t this_worker = 0;
+
+// The time since `start` for the counters, or kUntimed for a call not timed (no start).
+uint64_t NanosecondsSince(Clock::time_point start) {
+  if (start == Clock::time_point()) return ServiceCounters::kUntimed;
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
+}
+
 }  // namespace
 
 ServerRuntime::ServerRuntime(std::shared_ptr<Pool> pool, int workers)
@@ -58,7 +70,16 @@ Status ServerRuntime::Start(std::shared_ptr<Pool> pool, const std::vector<Servic
       server->services_.clear();
       return status;
     }
-    server->services_.push_back(RegisteredService{service, ref});
+    server->services_.push_back(RegisteredService{service, ref, nullptr});
+  }
+  for (RegisteredService& service : server->services_) {
+    service.counters =
+        std::make_unique<ServiceCounters>(&PoolAccess::mapping(*server->pool_), &server->allocator_,
+                                          server->directory_, service.ref, workers);
+  }
+  {
+    MutexLock lock(&server->retired_mutex_);
+    server->open_per_service_.assign(server->services_.size(), 0);
   }
   server->doorbell_ = server->directory_.DoorbellOf(server->services_[0].ref);
   for (int i = 0; i < workers; ++i) {
@@ -113,6 +134,7 @@ void ServerRuntime::Wait() {
 }
 
 void ServerRuntime::WorkerLoop(uint32_t worker) {
+  this_worker = worker;
   Backoff backoff;
   for (uint64_t pass = 1; !stopping_.load(std::memory_order_relaxed); ++pass) {
     // Accepting, retiring and reclaiming are rare: every kSlowPassInterval passes, or when idle.
@@ -302,6 +324,8 @@ bool ServerRuntime::Accept(const RegisteredService& service, const ConnectionVie
         return true;
       }
       ++per_client_[client.token];
+      size_t index = static_cast<size_t>(&service - services_.data());
+      service.counters->SetConnectionsOpen(++open_per_service_[index]);
     }
   }
   if (stopping) {
@@ -383,6 +407,8 @@ void ServerRuntime::Retire(uint32_t slot, Connection* connection) {
     open_blocks_.erase(connection->view.block_offset);
     auto counted = per_client_.find(connection->client.token);
     if (counted != per_client_.end() && --counted->second == 0) per_client_.erase(counted);
+    connection->service->counters->SetConnectionsOpen(
+        --open_per_service_[ServiceIndex(*connection)]);
   }
   DetachConnection(&allocator_, connection->view, Side::kServer,
                    connection->client_dead.load(std::memory_order_relaxed));
@@ -406,6 +432,10 @@ void ServerRuntime::ReclaimRetired() {
 }
 
 void ServerRuntime::Handle(Connection* connection, const Message& request) {
+  ServiceCounters& counters = *connection->service->counters;
+  Clock::time_point started =
+      counters.CallStarted(this_worker) ? Clock::now() : Clock::time_point();
+  counters.SetBusy(this_worker, true);
   const std::vector<Service::Method>& methods = connection->service->service->methods();
   bool async = request.code < methods.size() && methods[request.code].async_handler != nullptr;
   ServerCall local(this, connection, request.call_id, connection->cache.get());
@@ -418,7 +448,9 @@ void ServerRuntime::Handle(Connection* connection, const Message& request) {
   bool at_most_once = status.ok() && TakeCallToken(&call->context_.client_metadata_, &token);
   if (status.ok() && async) {
     if (!at_most_once) {
+      call->started_ = started;
       StartAsync(connection, call, methods[request.code].async_handler);
+      counters.SetBusy(this_worker, false);
       return;
     }
     status = Status(StatusCode::FAILED_PRECONDITION,
@@ -431,6 +463,9 @@ void ServerRuntime::Handle(Connection* connection, const Message& request) {
                  : RunHandler(handler, &call->context_, call->request_, &call->response_);
   }
   call->request_.Release();
+  // Counted before the response is sent: a client that has its answer sees its call counted.
+  counters.CallFinished(this_worker, status.error_code(), NanosecondsSince(started));
+  counters.SetBusy(this_worker, false);
   Respond(connection, request.call_id, status, &call->context_, &call->response_);
   if (async) delete call;
   if (violated) CloseForViolation(connection);
@@ -486,6 +521,13 @@ void ServerRuntime::FinishAsync(ServerCall* call, Status status) {
   Connection* connection = call->connection_;
   status = Conclude(call->context_, call->response_, std::move(status));
   call->request_.Release();
+  {
+    // Any thread may finish a call: the asynchronous slab's writers take turns under this lock.
+    ServiceCounters& counters = *connection->service->counters;
+    MutexLock lock(&async_mutex_);
+    counters.CallFinished(counters.async_slab(), status.error_code(),
+                          NanosecondsSince(call->started_));
+  }
   Respond(connection, call->call_id_, status, &call->context_, &call->response_);
   delete call;
   connection->handlers_running.fetch_sub(1, std::memory_order_release);

@@ -105,6 +105,10 @@ class ServerRuntime {
   // Frees retired connections no worker can still be looking at.
   void ReclaimRetired() NOTNETS_EXCLUDES(retired_mutex_);
   void Handle(Connection* connection, const Message& request);
+  // The index in services_ of the service `connection` reached.
+  size_t ServiceIndex(const Connection& connection) const {
+    return static_cast<size_t>(connection.service - services_.data());
+  }
   // Starts an asynchronous call: the call keeps the connection (and the server) until Finish.
   void StartAsync(Connection* connection, ServerCall* call, const AsyncMethodHandler& handler);
   // Reads a request's payload, headers and deadline into `call`; a non-OK status (the call's
@@ -142,6 +146,8 @@ class ServerRuntime {
   uint32_t max_connections_per_client_ = kMaxConnections;
   // Connections served now, by client liveness token.
   std::unordered_map<uint64_t, uint32_t> per_client_ NOTNETS_GUARDED_BY(retired_mutex_);
+  // Connections served now, by index in services_: published in each service's counters.
+  std::vector<uint64_t> open_per_service_ NOTNETS_GUARDED_BY(retired_mutex_);
   // Connections refused at a limit: closed (kClosedAtLimit), not yet detached.
   struct Refused {
     ConnectionView view;

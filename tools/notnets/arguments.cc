@@ -1,0 +1,49 @@
+#include "arguments.h"
+
+#include <cerrno>
+#include <cstdlib>
+
+namespace notnets::tool {
+
+bool ParseSize(const std::string& text, uint64_t* bytes) {
+  if (text.empty() || text[0] < '0' || text[0] > '9') return false;  // strtoull would take a sign
+  char* end = nullptr;
+  errno = 0;
+  uint64_t value = std::strtoull(text.c_str(), &end, 10);
+  if (errno == ERANGE) return false;
+  int shift = 0;
+  switch (*end) {
+    case 'k':
+    case 'K':
+      shift = 10;
+      ++end;
+      break;
+    case 'm':
+    case 'M':
+      shift = 20;
+      ++end;
+      break;
+    case 'g':
+    case 'G':
+      shift = 30;
+      ++end;
+      break;
+    default:
+      break;
+  }
+  if (value > (UINT64_MAX >> shift)) return false;
+  *bytes = value << shift;
+  return *end == '\0';
+}
+
+bool ParseCount(const std::string& text, uint32_t* count) {
+  if (text.empty() || text[0] < '0' || text[0] > '9') return false;
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long value = std::strtoull(text.c_str(), &end, 10);
+  if (errno == ERANGE || *end != '\0' || value == 0 || value > UINT32_MAX) return false;
+  *count = static_cast<uint32_t>(value);
+  return true;
+}
+
+}  // namespace notnets::tool

@@ -1,0 +1,20 @@
+// Parsing of the notnets command's numeric arguments, stricter than CLI11's: a value that does not
+// fit is an error, never a wrapped-around one.
+#ifndef NOTNETS_TOOLS_NOTNETS_ARGUMENTS_H_
+#define NOTNETS_TOOLS_NOTNETS_ARGUMENTS_H_
+
+#include <cstdint>
+#include <string>
+
+namespace notnets::tool {
+
+// Parses decimal digits with an optional k, m or g suffix into `bytes`; false for anything else,
+// or a value that does not fit in 64 bits (it must not wrap around to a small size).
+bool ParseSize(const std::string& text, uint64_t* bytes);
+
+// Parses a decimal count in [1, 2^32 - 1] into `count`; false for anything else.
+bool ParseCount(const std::string& text, uint32_t* count);
+
+}  // namespace notnets::tool
+
+#endif  // NOTNETS_TOOLS_NOTNETS_ARGUMENTS_H_

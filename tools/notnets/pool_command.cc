@@ -1,0 +1,102 @@
+#include "pool_command.h"
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "arguments.h"
+#include "notnets/pool.h"
+#include "tool_output.h"
+
+namespace notnets::tool {
+
+namespace {
+
+struct CreateArguments {
+  std::string name;
+  std::string size;
+  std::string services;
+  bool non_coherent = false;
+};
+
+int Create(const CreateArguments& arguments) {
+  PoolOptions options;
+  if (!arguments.size.empty() && !ParseSize(arguments.size, &options.size_bytes)) {
+    return Refuse("invalid --size '" + arguments.size +
+                  "': give bytes as digits with an optional k, m or g suffix, below 2^64");
+  }
+  if (!arguments.services.empty() && !ParseCount(arguments.services, &options.max_services)) {
+    return Refuse("invalid --services '" + arguments.services +
+                  "': give a count from 1 to 4294967295");
+  }
+  if (arguments.non_coherent) options.coherence = CoherenceMode::kWriteBackInvalidate;
+  std::shared_ptr<Pool> pool;
+  Status status = Pool::Create(arguments.name, options, &pool);
+  if (!status.ok()) return Fail(status);
+  std::printf("created %s (%llu bytes)\n", pool->path().c_str(),
+              static_cast<unsigned long long>(pool->Stats().size_bytes));
+  return 0;
+}
+
+int Inspect(const std::string& name) {
+  std::shared_ptr<Pool> pool;
+  Status status = Pool::Attach(name, &pool);
+  if (!status.ok()) return Fail(status);
+  PoolStats stats = pool->Stats();
+  std::printf("pool            %s\n", stats.path.c_str());
+  std::printf("layout version  %u\n", stats.layout_version);
+  std::printf("size            %llu bytes\n", static_cast<unsigned long long>(stats.size_bytes));
+  std::printf("coherence       %s\n",
+              stats.coherence == CoherenceMode::kCoherent ? "coherent" : "write-back/invalidate");
+  std::printf("heap            %llu bytes: %llu used in %llu blocks, %llu free\n",
+              static_cast<unsigned long long>(stats.heap_bytes),
+              static_cast<unsigned long long>(stats.heap_used_bytes),
+              static_cast<unsigned long long>(stats.blocks_in_use),
+              static_cast<unsigned long long>(stats.heap_free_bytes));
+  std::printf("services        %zu\n", stats.services.size());
+  for (const auto& service : stats.services) {
+    std::printf("  %-40s pid %-8d methods %-4u connections accepted %llu\n", service.name.c_str(),
+                service.server_pid, service.method_count,
+                static_cast<unsigned long long>(service.connections_accepted));
+  }
+  return 0;
+}
+
+int Remove(const std::string& name) {
+  Status status = Pool::Remove(name);
+  if (!status.ok()) return Fail(status);
+  std::printf("removed %s\n", Pool::PathFor(name).c_str());
+  return 0;
+}
+
+}  // namespace
+
+void AddPoolCommand(CLI::App* app, int* exit_code) {
+  CLI::App* pool = app->add_subcommand("pool", "Create, inspect and remove pool files");
+  pool->require_subcommand(1);
+  const char* name_help = "A path, or a name for /dev/shm/notnets-NAME";
+
+  // CLI11 keeps the option targets: they live as long as the app.
+  auto create_arguments = std::make_shared<CreateArguments>();
+  CLI::App* create = pool->add_subcommand("create", "Create a pool file");
+  create->add_option("NAME", create_arguments->name, name_help)->required();
+  create->add_option("--size", create_arguments->size, "Bytes, with an optional k, m or g suffix");
+  create->add_option("--services", create_arguments->services,
+                     "Services the directory holds at once");
+  create->add_flag("--non-coherent", create_arguments->non_coherent,
+                   "Write back and invalidate cache lines (memory shared without coherence)");
+  create->callback([create_arguments, exit_code] { *exit_code = Create(*create_arguments); });
+
+  auto inspect_name = std::make_shared<std::string>();
+  CLI::App* inspect =
+      pool->add_subcommand("inspect", "Print the header, heap use and registered services");
+  inspect->add_option("NAME", *inspect_name, name_help)->required();
+  inspect->callback([inspect_name, exit_code] { *exit_code = Inspect(*inspect_name); });
+
+  auto remove_name = std::make_shared<std::string>();
+  CLI::App* remove = pool->add_subcommand("remove", "Remove a pool file");
+  remove->add_option("NAME", *remove_name, name_help)->required();
+  remove->callback([remove_name, exit_code] { *exit_code = Remove(*remove_name); });
+}
+
+}  // namespace notnets::tool

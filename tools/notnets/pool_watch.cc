@@ -1,0 +1,18 @@
+#include "pool_watch.h"
+
+#include "pool/pool_access.h"
+
+namespace notnets::tool {
+
+Status PoolWatch::Open(const std::string& name) { return Pool::Attach(name, &pool_); }
+
+std::vector<internal::ServiceReport> PoolWatch::Read() const {
+  return internal::ReadServiceReports(&internal::PoolAccess::mapping(*pool_));
+}
+
+const char* StateName(const internal::ServiceReport& report) {
+  if (!report.server_alive) return "dead";
+  return report.closing ? "closing" : "serving";
+}
+
+}  // namespace notnets::tool
