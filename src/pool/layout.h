@@ -1,7 +1,8 @@
 // The pool's header: the first bytes of every pool file, describing the rest.
 //
 //   [PoolHeader, 4 KiB][service directory: max_services x ServiceEntry]
-//   [call window: call_window_slots x CallWindowSlot][heap: blocks ...]
+//   [call window: call_window_slots x CallWindowSlot][lease table (pool/lease_table.h)]
+//   [heap: blocks ...]
 //
 // Offsets stored anywhere in the pool are relative to the start of the pool file.
 #ifndef NOTNETS_POOL_LAYOUT_H_
@@ -19,7 +20,7 @@ inline constexpr uint64_t kPoolMagic = 0x315354454e544f4eull;
 // Changes whenever the bytes of a pool change meaning: a process refuses a pool of another
 // version. tests/layout_test.cc records the layout's fingerprint for each version and fails when
 // a shared-memory struct changes without a bump.
-inline constexpr uint32_t kPoolLayoutVersion = 3;
+inline constexpr uint32_t kPoolLayoutVersion = 4;
 inline constexpr uint64_t kPoolHeaderBytes = 4096;
 inline constexpr uint64_t kMinPoolBytes = 1ull << 20;
 // Blocks are addressed by 32-bit multiples of 64 bytes in free lists.
