@@ -116,7 +116,10 @@ bool Lease::MayWrite() {
   int64_t now = LeaseClockNs();
   if (now < fresh_until_ns_.load(std::memory_order_relaxed)) return true;
   if (fenced_.load(std::memory_order_relaxed)) return false;
-  if (slot_.load(std::memory_order_acquire) == kNoSlot) SelfIdentity();  // a child claims here
+  if (slot_.load(std::memory_order_acquire) == kNoSlot) {  // a child of fork() claims here
+    SelfIdentity();
+    LeaseKeeper::EnsureRunning();
+  }
   return Renew(now);
 }
 

@@ -152,6 +152,11 @@ void LeaseKeeper::ClaimInChild(uint64_t token, int32_t pid) {
   Keeper& k = TheKeeper();
   std::lock_guard<std::mutex> lock(k.mutex);
   for (Lease* lease : k.leases) lease->ClaimInChild(token, pid);
+}
+
+void LeaseKeeper::EnsureRunning() {
+  Keeper& k = TheKeeper();
+  std::lock_guard<std::mutex> lock(k.mutex);
   if (!k.leases.empty() && !k.thread_running) {
     k.thread_running = true;
     std::thread(Run).detach();

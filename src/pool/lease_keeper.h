@@ -29,7 +29,12 @@ class LeaseKeeper {
   // kAskKernel too when this process maps no pool.
   static LeaseVerdict Judge(uint64_t token);
   // After fork(), in the child, once it has a token: claims a record for it in every table.
+  // Starts no thread: a child that only asks about liveness needs none (and a thread started
+  // after fork is more than some tools, ThreadSanitizer among them, support).
   static void ClaimInChild(uint64_t token, int32_t pid);
+  // Starts the thread if there are leases to renew and it is not running: in a child of fork(),
+  // once it writes into a pool.
+  static void EnsureRunning();
   // Installs the keeper's fork handlers; called before the liveness registry installs its own,
   // so that a fork takes that registry's mutex before the keeper's, the order IsAlive takes them.
   static void Initialize();
