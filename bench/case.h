@@ -85,6 +85,15 @@ class Case {
 
   // Largest request this case can carry.
   virtual size_t MaxPayload() const { return size_t{64} << 20; }
+
+  // Parent: a command that runs the server process (role "serve") or a client process
+  // ("client") of this case, given the `server_args` of Setup, with the process's own command
+  // line appended (for example one that puts it on an emulated host); empty to run it directly.
+  virtual std::vector<std::string> Launcher(
+      [[maybe_unused]] const std::string& role,
+      [[maybe_unused]] const std::vector<std::string>& server_args) const {
+    return {};
+  }
 };
 
 // Makes a case instance.

@@ -1,10 +1,13 @@
-// notnets-native, notnets-native-zerocopy and notnets-native-zerocopy-stamp: the native notnets
-// API over a fresh pool. The server is one notnets::Service "bench.Echo" with three methods:
-// "Echo" copies the request into the response; "EchoZeroCopy" builds the response in place in a
-// pool buffer (one memcpy of the request) and sends that buffer; "EchoStamp" does the same but
-// writes only the request's stamps (its first and last 8 bytes, see payload.h), as a zero-copy
-// service that forwards or fills a buffer without reading it would. The cases differ in their
-// client, which uses the matching kind of call.
+// notnets-native, notnets-native-zerocopy, notnets-native-zerocopy-stamp and
+// notnets-native-hosts: the native notnets API over a fresh pool. The server is one
+// notnets::Service "bench.Echo" with three methods: "Echo" copies the request into the response;
+// "EchoZeroCopy" builds the response in place in a pool buffer (one memcpy of the request) and
+// sends that buffer; "EchoStamp" does the same but writes only the request's stamps (its first and
+// last 8 bytes, see payload.h), as a zero-copy service that forwards or fills a buffer without
+// reading it would. The cases differ in their client, which uses the matching kind of call;
+// notnets-native-hosts is notnets-native with server and client on two emulated hosts
+// (scripts/emulated-hosts.sh: namespaces of their own, host ids of their own, so that they see each
+// other by lease; root only).
 #include <cstring>
 
 #include "case.h"
@@ -103,9 +106,27 @@ class NativeCase : public PoolCase {
   std::shared_ptr<Pool> attached_;  // client process: the pool its clients use
 };
 
+// notnets-native with the server on emulated host "server" and the clients on host "client".
+class NativeHostsCase : public NativeCase {
+ public:
+  NativeHostsCase() : NativeCase(NativeCallKind::kCopy) {}
+
+  std::vector<std::string> Launcher(const std::string& role,
+                                    const std::vector<std::string>& server_args) const override {
+    return {"/usr/bin/env",
+            "bash",
+            NOTNETS_EMULATED_HOSTS_SCRIPT,
+            "run",
+            role == "serve" ? "server" : "client",
+            server_args.empty() ? "" : server_args[0]};
+  }
+};
+
 const CaseRegistration kCopyRegistration(20, "notnets-native", [] {
   return std::make_unique<NativeCase>(NativeCallKind::kCopy);
 });
+const CaseRegistration kHostsRegistration(21, "notnets-native-hosts",
+                                          [] { return std::make_unique<NativeHostsCase>(); });
 const CaseRegistration kZeroCopyRegistration(30, "notnets-native-zerocopy", [] {
   return std::make_unique<NativeCase>(NativeCallKind::kZeroCopy);
 });

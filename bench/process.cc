@@ -51,10 +51,24 @@ ChildProcess::~ChildProcess() {
 }
 
 Status ChildProcess::Start(const std::string& role, const std::vector<std::string>& args,
-                           int ready_timeout_ms, int cpu) {
+                           int ready_timeout_ms, int cpu,
+                           const std::vector<std::string>& launcher) {
   int ready[2];
   if (pipe2(ready, O_CLOEXEC) != 0) return ErrnoStatus("pipe2");
-  std::vector<std::string> words = {"notnets-bench", role, std::to_string(ready[1])};
+  std::vector<std::string> words = launcher;
+  if (launcher.empty()) {
+    words.push_back("notnets-bench");
+  } else {
+    char self[4096] = {};
+    if (readlink("/proc/self/exe", self, sizeof(self) - 1) <= 0) {
+      close(ready[0]);
+      close(ready[1]);
+      return ErrnoStatus("readlink /proc/self/exe");
+    }
+    words.push_back(self);
+  }
+  words.push_back(role);
+  words.push_back(std::to_string(ready[1]));
   words.insert(words.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& word : words) argv.push_back(word.data());
@@ -82,7 +96,7 @@ Status ChildProcess::Start(const std::string& role, const std::vector<std::strin
     if (cpu >= 0 && sched_setaffinity(0, sizeof(pinned), &pinned) != 0) _exit(126);
     pthread_sigmask(SIG_SETMASK, &previous, nullptr);
     fcntl(ready[1], F_SETFD, 0);
-    execv("/proc/self/exe", argv.data());
+    execv(launcher.empty() ? "/proc/self/exe" : argv[0], argv.data());
     _exit(127);
   }
   int fork_errno = errno;

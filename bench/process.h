@@ -26,11 +26,12 @@ class ChildProcess {
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 
-  // Starts "notnets-bench <role> <pipe fd> <args...>", pinned to `cpu` unless it is -1, and
+  // Starts "notnets-bench <role> <pipe fd> <args...>", pinned to `cpu` unless it is -1, through
+  // `launcher` if it is not empty (its words, then this executable's path and the rest), and
   // waits up to `ready_timeout_ms` for its "ready" line, whose text goes to text(). On failure no
   // process is left and the status says why (the child's own error if it sent one).
   Status Start(const std::string& role, const std::vector<std::string>& args, int ready_timeout_ms,
-               int cpu = -1);
+               int cpu = -1, const std::vector<std::string>& launcher = {});
 
   // What the child announced when it became ready.
   const std::string& text() const { return text_; }

@@ -28,7 +28,8 @@ Status CaseSession::Open(const std::string& name, const CaseOptions& options,
   std::vector<std::string> args = {name};
   args.insert(args.end(), opened->server_args_.begin(), opened->server_args_.end());
   opened->client_cpu_ = options.client_cpu;
-  status = opened->server_.Start("serve", args, kServerReadyTimeoutMs, options.server_cpu);
+  status = opened->server_.Start("serve", args, kServerReadyTimeoutMs, options.server_cpu,
+                                 opened->case_->Launcher("serve", opened->server_args_));
   if (!status.ok()) return Prefixed("starting the server", status);
   *session = std::move(opened);
   return Status::OK;
@@ -38,14 +39,16 @@ Job CaseSession::Complete(Job job) const {
   job.case_name = name_;
   job.server_args = server_args_;
   job.endpoint = server_.text();
-  job.server_pid = server_.pid();
+  // A server started through a launcher may be out of the client's sight (another host's pid
+  // namespace): its CPU time is not measured then.
+  job.server_pid = case_->Launcher("serve", server_args_).empty() ? server_.pid() : 0;
   return job;
 }
 
 Status CaseSession::Run(Job job, JobResult* result) {
   ChildProcess client;
-  Status status =
-      client.Start("client", Complete(job).ToWords(), kServerReadyTimeoutMs, client_cpu_);
+  Status status = client.Start("client", Complete(job).ToWords(), kServerReadyTimeoutMs,
+                               client_cpu_, case_->Launcher("client", server_args_));
   if (!status.ok()) return Prefixed("starting the client", status);
   int timeout_ms = kClientSlackMs + static_cast<int>(1000 * (job.max_seconds + job.idle_seconds));
   std::vector<std::string> lines;
@@ -59,7 +62,8 @@ Status CaseSession::Hold(uint32_t connections, std::unique_ptr<ChildProcess>* ho
   job.mode = JobMode::kHold;
   job.connections = connections;
   auto started = std::make_unique<ChildProcess>();
-  Status status = started->Start("client", Complete(job).ToWords(), kHolderReadyTimeoutMs);
+  Status status = started->Start("client", Complete(job).ToWords(), kHolderReadyTimeoutMs, -1,
+                                 case_->Launcher("client", server_args_));
   if (!status.ok()) return Prefixed("starting the idle connections", status);
   *holder = std::move(started);
   return Status::OK;

@@ -14,6 +14,7 @@
 #include "pool/call_window.h"
 #include "pool/counters_layout.h"
 #include "pool/directory.h"
+#include "pool/lease_table.h"
 
 namespace notnets::internal {
 namespace {
@@ -87,6 +88,18 @@ std::string LayoutDescription() {
   NOTNETS_FIELD(CallWindowSlot, response_block);
   NOTNETS_FIELD(CallWindowSlot, response_length);
   NOTNETS_FIELD(CallWindowSlot, inline_words);
+  NOTNETS_STRUCT(LeaseTableHeader);
+  NOTNETS_FIELD(LeaseTableHeader, magic);
+  NOTNETS_FIELD(LeaseTableHeader, period_ns);
+  NOTNETS_FIELD(LeaseTableHeader, slots);
+  NOTNETS_FIELD(LeaseTableHeader, reserved0);
+  NOTNETS_FIELD(LeaseTableHeader, reserved1);
+  NOTNETS_STRUCT(LeaseRecord);
+  NOTNETS_FIELD(LeaseRecord, lease);
+  NOTNETS_FIELD(LeaseRecord, token);
+  NOTNETS_FIELD(LeaseRecord, host);
+  NOTNETS_FIELD(LeaseRecord, pid);
+  NOTNETS_FIELD(LeaseRecord, reserved);
   NOTNETS_STRUCT(BlockHeader);
   NOTNETS_FIELD(BlockHeader, format);
   NOTNETS_FIELD(BlockHeader, ownership);
@@ -126,6 +139,8 @@ std::string LayoutDescription() {
   NOTNETS_FIELD(BlockPayload, length);
 #undef NOTNETS_FIELD
 #undef NOTNETS_STRUCT
+  out << "\nleases " << kLeaseTableMagic << " " << kLeaseSlots << " " << kLeaseFenced << " "
+      << kLeaseClaiming << " " << kLeaseGenerationMask;
   out << "\nmagic " << kPoolMagic << " " << kBlockMagic << " " << kConnectionMagic << " "
       << kConnectionVersion << " " << kCountersMagic << "\nheader " << kPoolHeaderBytes
       << " blocks " << kMinBlockShift << ".." << kMaxBlockShift;
@@ -153,7 +168,7 @@ struct RecordedLayout {
 constexpr RecordedLayout kRecordedLayouts[] = {
     {2, 0x4f99812ec3cdfd7bull},
     {3, 0x7ff7689c93a4ff2ull},
-    {4, 0xb325cca70a8fe86ull},
+    {4, 0x599433d588e7dd06ull},
 };
 
 TEST(LayoutTest, FingerprintIsTheOneRecordedForTheLayoutVersion) {

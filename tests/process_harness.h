@@ -4,6 +4,7 @@
 #ifndef NOTNETS_TESTS_PROCESS_HARNESS_H_
 #define NOTNETS_TESTS_PROCESS_HARNESS_H_
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <poll.h>
@@ -206,6 +207,59 @@ inline std::shared_ptr<Channel> ConnectToTestService(const std::shared_ptr<Pool>
   EXPECT_TRUE(status.ok()) << status.ToString();
   return channel;
 }
+
+// Emulated hosts (scripts/emulated-hosts.sh): a peer started with OnEmulatedHost as its launcher
+// runs as pid 1 of namespaces of its own (pid, mount, network, UTS, IPC) with only the pool file
+// shared and NOTNETS_HOST_ID=host_id, so that its peers elsewhere judge it by lease.
+#ifdef NOTNETS_EMULATED_HOSTS_SCRIPT
+inline std::vector<std::string> OnEmulatedHost(const std::string& host_id,
+                                               const std::string& pool_name) {
+  return {"/usr/bin/env", "bash", NOTNETS_EMULATED_HOSTS_SCRIPT, "run", host_id, pool_name};
+}
+
+// Empty if hosts can be emulated here, else why not (not root; unshare refused).
+inline std::string WhyHostsCannotBeEmulated(const std::string& pool_name) {
+  if (::geteuid() != 0) return "needs root for unshare";
+  PeerProcess probe({"no-such-mode"}, {}, OnEmulatedHost("probe", pool_name));
+  std::optional<int> status = probe.Wait(kHangBound);
+  if (!status.has_value() || !WIFEXITED(*status) || WEXITSTATUS(*status) != 2) {
+    return "scripts/emulated-hosts.sh does not run here";
+  }
+  return std::string();
+}
+
+// Sends `signal_number` to every process of the emulated host `host` runs: those in the pid
+// namespace of its pid 1 (SIGKILL of `host` itself is enough to kill them all).
+inline void SignalHost(const PeerProcess& host, int signal_number) {
+  auto read_text = [](const std::string& path) {
+    std::string text;
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return text;
+    char bytes[256];
+    for (ssize_t n; (n = ::read(fd, bytes, sizeof(bytes))) > 0;) text.append(bytes, n);
+    ::close(fd);
+    return text;
+  };
+  auto namespace_of = [](const std::string& pid) {
+    char link[128] = {};
+    ssize_t n = ::readlink(("/proc/" + pid + "/ns/pid").c_str(), link, sizeof(link) - 1);
+    return n > 0 ? std::string(link, static_cast<size_t>(n)) : std::string();
+  };
+  std::string pid = std::to_string(host.pid());
+  std::string first_child = read_text("/proc/" + pid + "/task/" + pid + "/children");
+  first_child = first_child.substr(0, first_child.find(' '));
+  std::string target = first_child.empty() ? std::string() : namespace_of(first_child);
+  ASSERT_FALSE(target.empty()) << "the emulated host has no process";
+  DIR* proc = ::opendir("/proc");
+  ASSERT_NE(proc, nullptr);
+  while (dirent* entry = ::readdir(proc)) {
+    std::string name = entry->d_name;
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (namespace_of(name) == target) ::kill(std::stoi(name), signal_number);
+  }
+  ::closedir(proc);
+}
+#endif
 
 // SIGTERM, then expects a clean exit.
 inline void StopServer(PeerProcess* server) {

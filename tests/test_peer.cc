@@ -37,6 +37,10 @@
 //       "UNCLEAR ..." for a failure without a status message, and on SIGTERM
 //       "calls=N ok=N mismatched=N failed=N"; exits 0 only if nothing was mismatched or unclear.
 //       SIGUSR1 makes it idle: it stops calling (keeping its channel) and prints "idle".
+//   notnets_test_peer until-failure POOL
+//       Calls Echo on one thread, mixed sizes, until a call fails: prints "ready" after its first
+//       successful call, "MISMATCH ..." and exits 1 for a wrong answer, and at the first failure
+//       "failed code=CODE MESSAGE" and exits 0. Used on emulated hosts to see a fenced client.
 //   notnets_test_peer flood POOL [MAX_CONNECTIONS]
 //       Connects channels to "test.Echo", one call on each, and keeps them until a Connect or a
 //       call fails, then prints "refused after N: STATUS" and waits to be killed.
@@ -480,6 +484,32 @@ int Load(const std::string& pool_name, uint64_t seed, uint32_t threads) {
 }
 
 // See the header comment.
+int UntilFailure(const std::string& pool_name) {
+  std::shared_ptr<notnets::Channel> channel;
+  Status status = ConnectToTestService(pool_name, &channel);
+  for (uint32_t i = 0; status.ok(); ++i) {
+    notnets::ClientContext context;
+    context.set_timeout(std::chrono::seconds(60));
+    std::string request = MakeRequest(7, 0, i);
+    std::string response;
+    status = channel->Call("Echo", request, &response, &context);
+    if (status.ok() && response != request) {
+      std::printf("MISMATCH %u\n", i);
+      std::fflush(stdout);
+      return 1;
+    }
+    if (status.ok() && i == 0) {
+      std::printf("ready\n");
+      std::fflush(stdout);
+    }
+  }
+  std::printf("failed code=%d %s\n", static_cast<int>(status.error_code()),
+              status.error_message().c_str());
+  std::fflush(stdout);
+  return 0;
+}
+
+// See the header comment.
 int Flood(const std::string& pool_name, uint32_t max_connections) {
   notnets::PoolOptions options;
   if (max_connections != 0) options.max_process_connections = max_connections;
@@ -508,6 +538,7 @@ int Usage() {
                "       notnets_test_peer call POOL METHOD TEXT [PAD [sync|async]]\n"
                "       notnets_test_peer hold POOL\n"
                "       notnets_test_peer load POOL SEED THREADS\n"
+               "       notnets_test_peer until-failure POOL\n"
                "       notnets_test_peer flood POOL [MAX_CONNECTIONS]\n");
   return 2;
 }
@@ -518,6 +549,7 @@ int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "serve" && argc == 4) return Serve(argv[2], std::atoi(argv[3]));
   if (mode == "hold" && argc == 3) return Hold(argv[2]);
+  if (mode == "until-failure" && argc == 3) return UntilFailure(argv[2]);
   if (mode == "flood" && (argc == 3 || argc == 4)) {
     return Flood(argv[2],
                  argc == 4 ? static_cast<uint32_t>(std::strtoul(argv[3], nullptr, 10)) : 0);

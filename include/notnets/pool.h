@@ -7,6 +7,7 @@
 #ifndef NOTNETS_POOL_H_
 #define NOTNETS_POOL_H_
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -42,6 +43,12 @@ struct PoolOptions {
   // Recent results of at-most-once calls the pool remembers (ClientContext::set_at_most_once);
   // 64 bytes each. 0 turns at-most-once calls off.
   uint32_t call_window_slots = 4096;
+  // Liveness across hosts (kernels) that share the pool: a process of another host whose lease
+  // has not advanced for this long, on the observer's own clock, is declared dead, fenced, and
+  // its memory reclaimed; a process that lost its lease fails its calls with UNAVAILABLE.
+  // Fixed for the pool's life (read by Create), in [20 ms, 1 h]. Processes of one host see each
+  // other's death within 100 ms whatever this is (docs/protocol.md, "Leases and fencing").
+  std::chrono::milliseconds lease_period{1000};
   // File permissions for a newly created pool file.
   uint32_t file_mode = 0600;
   // Quotas of this process's channels in the pool, so that one client cannot take the pool from

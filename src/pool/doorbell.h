@@ -6,6 +6,7 @@
 // bumps the sequence and wakes it (a Linux futex on the shared mapping). Nothing is held while
 // sleeping, so a dead sleeper or ringer leaves nothing locked. Sleeps always have a timeout:
 // where the futex cannot reach (other hosts sharing a CXL pool), the sleeper still wakes up.
+// NOTNETS_DOORBELL=sleep makes a process ring without the futex, as between hosts.
 #ifndef NOTNETS_POOL_DOORBELL_H_
 #define NOTNETS_POOL_DOORBELL_H_
 

@@ -1,7 +1,8 @@
 // The pool's header: the first bytes of every pool file, describing the rest.
 //
 //   [PoolHeader, 4 KiB][service directory: max_services x ServiceEntry]
-//   [call window: call_window_slots x CallWindowSlot][heap: blocks ...]
+//   [call window: call_window_slots x CallWindowSlot][lease table (pool/lease_table.h)]
+//   [heap: blocks ...]
 //
 // Offsets stored anywhere in the pool are relative to the start of the pool file.
 #ifndef NOTNETS_POOL_LAYOUT_H_

@@ -15,6 +15,7 @@
 
 #include "pool/call_window.h"
 #include "pool/directory.h"
+#include "pool/lease_table.h"
 #include "pool/pool_file.h"
 
 namespace notnets::internal {
@@ -61,9 +62,9 @@ void InitializeHeader(uint8_t* base, uint64_t pool_bytes, const PoolOptions& opt
   header->call_window_offset = RoundUp(
       kPoolHeaderBytes + uint64_t{options.max_services} * sizeof(ServiceEntry), kCacheLineBytes);
   header->call_window_slots = options.call_window_slots;
-  header->heap_offset = RoundUp(
-      header->call_window_offset + uint64_t{options.call_window_slots} * sizeof(CallWindowSlot),
-      4096);
+  uint64_t lease_table_offset = LeaseTableOffset(
+      header->call_window_offset, uint64_t{options.call_window_slots} * sizeof(CallWindowSlot));
+  header->heap_offset = RoundUp(lease_table_offset + kLeaseTableBytes, 4096);
   header->heap_bytes = pool_bytes - header->heap_offset;
   header->created_unix_ns =
       static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -76,6 +77,14 @@ void InitializeHeader(uint8_t* base, uint64_t pool_bytes, const PoolOptions& opt
   }
   for (uint32_t i = 0; i < options.call_window_slots; ++i) {
     new (base + header->call_window_offset + i * sizeof(CallWindowSlot)) CallWindowSlot{};
+  }
+  auto* leases = new (base + lease_table_offset) LeaseTableHeader{};
+  leases->magic = kLeaseTableMagic;
+  leases->period_ns = static_cast<uint64_t>(options.lease_period.count()) * 1000000;
+  leases->slots = kLeaseSlots;
+  for (uint32_t i = 0; i < kLeaseSlots; ++i) {
+    new (base + lease_table_offset + sizeof(LeaseTableHeader) + i * sizeof(LeaseRecord))
+        LeaseRecord{};
   }
   Visibility visibility(options.coherence);
   visibility.WriteBack(base, header->heap_offset);
@@ -114,7 +123,9 @@ Status ValidateHeader(const std::string& path, const PoolHeader& header, uint64_
   uint64_t directory_end =
       header.directory_offset + uint64_t{header.max_services} * sizeof(ServiceEntry);
   uint64_t window_end =
-      header.call_window_offset + uint64_t{header.call_window_slots} * sizeof(CallWindowSlot);
+      LeaseTableOffset(header.call_window_offset,
+                       uint64_t{header.call_window_slots} * sizeof(CallWindowSlot)) +
+      kLeaseTableBytes;
   if (header.directory_offset != kPoolHeaderBytes || header.max_services == 0 ||
       header.max_services > 65536 || directory_end > header.call_window_offset ||
       header.call_window_offset % kCacheLineBytes != 0 ||
@@ -123,6 +134,24 @@ Status ValidateHeader(const std::string& path, const PoolHeader& header, uint64_
       header.heap_bytes != header.pool_bytes - header.heap_offset) {
     return corrupt("layout bounds");
   }
+  return Status::OK;
+}
+
+// Checks the lease table of a pool whose header passed ValidateHeader, mapped whole at `base`.
+Status ValidateLeaseTable(const std::string& path, const uint8_t* base, uint64_t offset,
+                          uint64_t* period_ns) {
+  const auto* table = reinterpret_cast<const LeaseTableHeader*>(base + offset);
+  uint64_t magic = table->magic;
+  uint64_t period = table->period_ns;
+  uint32_t slots = table->slots;
+  if (magic != kLeaseTableMagic || slots != kLeaseSlots || period < kMinLeasePeriodMs * 1000000 ||
+      period > kMaxLeasePeriodMs * 1000000) {
+    return Status(StatusCode::FAILED_PRECONDITION,
+                  "pool " + path +
+                      " has a corrupt header (lease table); remove it with 'notnets-pool "
+                      "remove' and create it again");
+  }
+  *period_ns = period;
   return Status::OK;
 }
 
@@ -139,7 +168,10 @@ uint64_t PoolHeaderChecksum(const PoolHeader& header) {
 PoolMapping::PoolMapping(std::string path, uint8_t* base, uint64_t size)
     : path_(std::move(path)), base_(base), size_(size) {}
 
-PoolMapping::~PoolMapping() { ::munmap(base_, size_); }
+PoolMapping::~PoolMapping() {
+  lease_.reset();  // gives the record up while the table is still mapped
+  ::munmap(base_, size_);
+}
 
 void PoolMapping::LoadBounds() {
   const PoolHeader* h = header();
@@ -150,6 +182,8 @@ void PoolMapping::LoadBounds() {
   max_services_ = h->max_services;
   call_window_offset_ = h->call_window_offset;
   call_window_slots_ = h->call_window_slots;
+  lease_table_offset_ =
+      LeaseTableOffset(call_window_offset_, uint64_t{call_window_slots_} * sizeof(CallWindowSlot));
 }
 
 Status PoolMapping::Create(const std::string& path, const PoolOptions& options,
@@ -162,12 +196,20 @@ Status PoolMapping::Create(const std::string& path, const PoolOptions& options,
   if (options.max_services == 0 || options.max_services > 65536) {
     return Status(StatusCode::INVALID_ARGUMENT, "max_services must be in [1, 65536]");
   }
+  int64_t lease_ms = options.lease_period.count();
+  if (lease_ms < static_cast<int64_t>(kMinLeasePeriodMs) ||
+      lease_ms > static_cast<int64_t>(kMaxLeasePeriodMs)) {
+    return Status(StatusCode::INVALID_ARGUMENT, "lease_period must be in [" +
+                                                    std::to_string(kMinLeasePeriodMs) + " ms, " +
+                                                    std::to_string(kMaxLeasePeriodMs) + " ms]");
+  }
   if (options.call_window_slots > kMaxCallWindowSlots) {
     return Status(StatusCode::INVALID_ARGUMENT,
                   "call_window_slots must be at most " + std::to_string(kMaxCallWindowSlots));
   }
   uint64_t fixed_end = kPoolHeaderBytes + uint64_t{options.max_services} * sizeof(ServiceEntry) +
-                       uint64_t{options.call_window_slots} * sizeof(CallWindowSlot);
+                       uint64_t{options.call_window_slots} * sizeof(CallWindowSlot) +
+                       kCacheLineBytes + kLeaseTableBytes;
   if (fixed_end + 64 * 1024 > options.size_bytes) {
     return Status(StatusCode::INVALID_ARGUMENT,
                   "a pool of " + std::to_string(options.size_bytes) + " bytes cannot hold " +
@@ -230,7 +272,19 @@ Status PoolMapping::Create(const std::string& path, const PoolOptions& options,
 }
 
 Status PoolMapping::Finish(int fd, std::unique_ptr<PoolMapping>* mapping) {
-  Status status = LivenessLock::Take(fd, (*mapping)->path(), &(*mapping)->liveness_);
+  PoolMapping& m = **mapping;
+  uint64_t period_ns = 0;
+  Status status = ValidateLeaseTable(m.path(), m.base_, m.lease_table_offset_, &period_ns);
+  if (status.ok()) {
+    status = LivenessLock::Take(fd, m.path(), &m.liveness_);
+    fd = -1;
+  }
+  // After the liveness lock: a record's token must be locked by the time anyone reads it.
+  if (status.ok()) {
+    status = Lease::Claim(m.At<LeaseRecord>(m.lease_table_offset_ + sizeof(LeaseTableHeader)),
+                          kLeaseSlots, period_ns, m.visibility(), m.path(), &m.lease_);
+  }
+  if (fd >= 0) ::close(fd);
   if (!status.ok()) mapping->reset();
   return status;
 }

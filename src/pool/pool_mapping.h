@@ -10,6 +10,7 @@
 #include "notnets/pool.h"
 #include "notnets/status.h"
 #include "pool/layout.h"
+#include "pool/lease.h"
 #include "pool/process_identity.h"
 #include "pool/process_quota.h"
 #include "pool/shared_memory.h"
@@ -43,6 +44,8 @@ class PoolMapping {
   uint32_t max_services() const { return max_services_; }
   uint64_t call_window_offset() const { return call_window_offset_; }
   uint32_t call_window_slots() const { return call_window_slots_; }
+  // This process's lease in the pool: whether it may still write (Lease::MayWrite).
+  Lease& lease() const { return *lease_; }
   // What this process's channels hold in the pool, and may (process memory, not the pool's).
   ProcessQuota& quota() const { return quota_; }
 
@@ -66,7 +69,8 @@ class PoolMapping {
   PoolMapping(std::string path, uint8_t* base, uint64_t size);
   // Copies the layout bounds out of the (already validated) header.
   void LoadBounds();
-  // Finishes a mapping that `fd` (taken over) backs: holds this process's liveness token in it.
+  // Finishes a mapping that `fd` (taken over) backs: holds this process's liveness token in it
+  // and claims its lease record.
   static Status Finish(int fd, std::unique_ptr<PoolMapping>* mapping);
 
   std::string path_;
@@ -79,7 +83,9 @@ class PoolMapping {
   uint32_t max_services_ = 0;
   uint64_t call_window_offset_ = 0;
   uint32_t call_window_slots_ = 0;
+  uint64_t lease_table_offset_ = 0;
   std::unique_ptr<LivenessLock> liveness_;
+  std::unique_ptr<Lease> lease_;
   mutable ProcessQuota quota_;
 };
 

@@ -11,6 +11,8 @@
 #include <mutex>
 #include <vector>
 
+#include "pool/lease_keeper.h"
+
 namespace notnets::internal {
 
 namespace {
@@ -56,6 +58,7 @@ void ForgetInChild() {
 Registry& TheRegistry() {
   static std::once_flag once;
   std::call_once(once, [] {
+    LeaseKeeper::Initialize();
     registry = new Registry;
     ::pthread_atfork(LockBeforeFork, UnlockAfterFork, ForgetInChild);
   });
@@ -100,6 +103,22 @@ void Renew(Registry& r) {
       ::close(fd);
     }
   }
+  // A child of fork(): the parent's lease records are not its own.
+  LeaseKeeper::ClaimInChild(r.token, r.pid);
+}
+
+// Whether a process of this kernel holds `token`'s byte locked in a pool file this process maps
+// (true if none can be asked). Called with the registry's mutex held.
+bool LockedInSomeFile(const Registry& r, uint64_t token) {
+  bool asked = false;
+  for (const LockedFile& file : r.files) {
+    if (file.fd < 0) continue;
+    struct flock byte = ByteOf(token, F_WRLCK);
+    if (::fcntl(file.fd, F_OFD_GETLK, &byte) != 0) continue;
+    asked = true;
+    if (byte.l_type != F_UNLCK) return true;
+  }
+  return !asked;
 }
 
 }  // namespace
@@ -117,15 +136,23 @@ bool IsAlive(const ProcessIdentity& identity) {
   std::lock_guard<std::mutex> lock(r.mutex);
   Renew(r);
   if (identity.token == r.token) return true;
-  bool asked = false;
-  for (const LockedFile& file : r.files) {
-    if (file.fd < 0) continue;
-    struct flock byte = ByteOf(identity.token, F_WRLCK);
-    if (::fcntl(file.fd, F_OFD_GETLK, &byte) != 0) continue;
-    asked = true;
-    if (byte.l_type != F_UNLCK) return true;
+  switch (LeaseKeeper::Judge(identity.token)) {
+    case LeaseVerdict::kAlive:
+      return true;
+    case LeaseVerdict::kDead:
+      return false;
+    case LeaseVerdict::kAskKernel:
+      break;
   }
-  return !asked;
+  return LockedInSomeFile(r, identity.token);
+}
+
+bool KernelSaysAlive(uint64_t token) {
+  if (token == 0) return false;
+  Registry& r = TheRegistry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  Renew(r);
+  return token == r.token || LockedInSomeFile(r, token);
 }
 
 Status LivenessLock::Take(int fd, const std::string& path, std::unique_ptr<LivenessLock>* out) {

@@ -1,4 +1,5 @@
 // Identifies a process to the other users of a pool, whatever pid namespace either one is in.
+// On one kernel by a lock (below); across kernels by the lease table (pool/lease_keeper.h).
 //
 // Each process picks a random 62-bit token and holds an open-file-description (OFD) write lock on
 // the byte at offset `token` of every pool file it maps (far past the file's end: the lock needs
@@ -24,9 +25,16 @@ struct ProcessIdentity {
 // The identity of the calling process. After fork() the child gets a token of its own.
 ProcessIdentity SelfIdentity();
 
-// False only if the process is known to be gone: no pool file this process maps has its token's
-// byte locked. True for this process itself, and when nothing can be asked (no pool mapped).
+// False only if the process is known to be gone. The lease tables of the pools this process maps
+// decide (pool/lease_keeper.h): a process of another host is alive while its lease advances; one
+// of this host is alive while a pool file this process maps has its token's byte locked; one that
+// holds no lease record (it left, or was fenced) is dead. True for this process itself, and when
+// nothing can be asked (no pool mapped).
 bool IsAlive(const ProcessIdentity& identity);
+
+// Only the kernel's answer: whether a process of this kernel holds `token`'s byte locked (true if
+// nothing can be asked). For the lease table, to free the records of this host's dead processes.
+bool KernelSaysAlive(uint64_t token);
 
 // Keeps this process's token locked in one pool file for as long as it lives. PoolMapping owns
 // one; several mappings of one file share its lock.

@@ -1,6 +1,7 @@
 #include "rpc/channel_core.h"
 
 #include "channel/wait.h"
+#include "pool/pool_access.h"
 #include "rpc/channel_janitor.h"
 
 namespace notnets::internal {
@@ -30,6 +31,12 @@ void ChannelCore::ReleaseGone() {
 }
 
 ClientConnection* ChannelCore::Ready(ClientContext* context, Status* status) {
+  // Every call starts here: a process that lost its lease writes nothing more.
+  Lease& lease = PoolAccess::mapping(*pool_).lease();
+  if (!lease.MayWrite()) {
+    *status = lease.FencedStatus();
+    return nullptr;
+  }
   ClientConnection* connection = current_.load(std::memory_order_acquire);
   if (!connection->ServerGone()) return connection;
   Backoff backoff;

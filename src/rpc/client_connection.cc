@@ -147,6 +147,8 @@ ClientConnection::~ClientConnection() {
           ReceivedMessage()});
     }
   }
+  // A fenced process's connections were reclaimed by its peers: it must not touch them.
+  if (!PoolAccess::mapping(*pool_).lease().MayWrite()) return;
   PoolAccess::mapping(*pool_).visibility().Publish(&view_.requests->closed, kClosedBySender);
   cache_.reset();
   // A dead server will never detach its side (nor accept the connection): free it for both.
@@ -175,13 +177,17 @@ bool ClientConnection::ReleaseIfServerGone() {
   // From here nothing of this process reads or writes the connection: no call can enter, and
   // the completion thread (the only other reader of the response ring) is gone.
   StopCompletionThread();
+  released_ = true;
+  if (!PoolAccess::mapping(*pool_).lease().MayWrite()) {  // fenced: its peers reclaimed it
+    ReturnQuota();
+    return true;
+  }
   visibility_->Publish(&view_.requests->closed, kClosedBySender);
   cache_->Drain();
   // A dead server will never detach its side: free the connection and what its endpoint held.
   // A live one (it shut down, or refused us) frees it when it detaches, whichever comes last.
   DetachConnection(&allocator_, view_, Side::kClient, !IsAlive(server_));
   ReturnQuota();
-  released_ = true;
   return true;
 }
 
@@ -215,6 +221,8 @@ Status ClientConnection::PeerStatus(bool check_process) {
       gone = kServerFull;
     } else if (closed != kOpen) {
       gone = kServerShutDown;
+    } else if (check_process && !PoolAccess::mapping(*pool_).lease().MayWrite()) {
+      gone = kSelfFenced;
     } else if (check_process && !IsAlive(server_)) {
       gone = kServerDied;
     } else {
@@ -222,6 +230,7 @@ Status ClientConnection::PeerStatus(bool check_process) {
     }
     server_gone_.store(gone, std::memory_order_relaxed);
   }
+  if (gone == kSelfFenced) return PoolAccess::mapping(*pool_).lease().FencedStatus();
   if (gone == kServerFull) {
     return Status(StatusCode::RESOURCE_EXHAUSTED,
                   "the server of service '" + service_ +
@@ -504,6 +513,9 @@ bool ClientConnection::TryDrain() {
   for (uint32_t batches = slots_.capacity() / CompletionBatch::kCapacity + 1; batches > 0;
        --batches) {
     if (!responses_.HasMessage()) break;
+    // Reading a response writes the ring's counter: not into memory reclaimed from a fenced
+    // process.
+    if (!PoolAccess::mapping(*pool_).lease().MayWrite()) break;
     if (!polling_.TryLock()) break;
     CompletionBatch completions;
     size_t read = DrainResponses(&completions);

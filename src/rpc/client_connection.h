@@ -220,6 +220,7 @@ class ClientConnection {
     kServerRefused,     // it closed the connection over garbage from us
     kServerMisbehaved,  // it sent us garbage
     kServerFull,        // it refused the connection: at its connection limit
+    kSelfFenced,        // this process lost its lease: the connection was reclaimed
   };
   std::atomic<uint32_t> server_gone_{kServerPresent};  // latched once the server is gone
   std::atomic<int64_t> next_gone_check_ns_{0};         // coarse monotonic clock, for ServerGone

@@ -37,6 +37,7 @@ uint64_t NanosecondsSince(Clock::time_point start) {
 
 ServerRuntime::ServerRuntime(std::shared_ptr<Pool> pool, int workers)
     : pool_(std::move(pool)),
+      lease_(PoolAccess::mapping(*pool_).lease()),
       allocator_(&PoolAccess::mapping(*pool_)),
       directory_(&PoolAccess::mapping(*pool_), &allocator_),
       window_(&PoolAccess::mapping(*pool_), &allocator_),
@@ -97,6 +98,7 @@ void ServerRuntime::Shutdown() {
     if (shut_down_) return;
     shut_down_ = true;
   }
+  if (!lease_.MayWrite()) return ShutDownFenced();
   for (const RegisteredService& service : services_) directory_.BeginClose(service.ref);
   stopping_.store(true);
   doorbell_.Ring();
@@ -128,6 +130,30 @@ void ServerRuntime::Shutdown() {
   shutdown_done_.SignalAll();
 }
 
+void ServerRuntime::ShutDownFenced() {
+  stopping_.store(true);
+  for (std::thread& worker : workers_) worker.join();
+  {
+    MutexLock lock(&async_mutex_);
+    while (async_calls_ != 0) async_done_.Wait(&async_mutex_);
+  }
+  // Its peers freed every connection and block; the entry is theirs to take over. Only the
+  // process's own bookkeeping goes.
+  for (uint32_t i = 0; i < connections_.used(); ++i) {
+    Connection* connection = connections_.At(i);
+    if (connection == nullptr) continue;
+    connection->cache.reset();
+    delete connection;
+    connections_.Remove(i);
+  }
+  {
+    MutexLock lock(&retired_mutex_);
+    retired_.clear();
+  }
+  MutexLock lock(&shutdown_mutex_);
+  shutdown_done_.SignalAll();
+}
+
 void ServerRuntime::Wait() {
   MutexLock lock(&shutdown_mutex_);
   while (!shut_down_) shutdown_done_.Wait(&shutdown_mutex_);
@@ -137,6 +163,12 @@ void ServerRuntime::WorkerLoop(uint32_t worker) {
   this_worker = worker;
   Backoff backoff;
   for (uint64_t pass = 1; !stopping_.load(std::memory_order_relaxed); ++pass) {
+    // A server that lost its lease was declared dead, and its connections reclaimed: it only
+    // waits for its shutdown.
+    if (!lease_.MayWrite()) {
+      backoff.Wait();
+      continue;
+    }
     // Accepting, retiring and reclaiming are rare: every kSlowPassInterval passes, or when idle.
     bool idle = backoff.sleeping();
     bool slow_pass = pass % kSlowPassInterval == 0 || idle;
@@ -620,6 +652,9 @@ void ServerRuntime::Respond(Connection* connection, uint64_t call_id, const Stat
       std::string_view(reinterpret_cast<const char*>(response->inline_), response->inline_size_),
       context->initial_metadata_, context->trailing_metadata_, &message);
   uint64_t position;
+  if (!lease_.MayWrite()) {  // fenced while the handler ran: the connection is not ours now
+    return;
+  }
   if (!connection->responses.TryClaim(&position)) {
     // A client that follows the protocol never has more calls outstanding than the ring holds,
     // so a full ring means it sent more than it may, or stopped reading: close it.

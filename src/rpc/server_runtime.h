@@ -16,6 +16,7 @@
 #include "pool/call_window.h"
 #include "pool/directory.h"
 #include "pool/doorbell.h"
+#include "pool/lease.h"
 #include "pool/process_identity.h"
 #include "rpc/connection_scheduler.h"
 #include "rpc/mutex.h"
@@ -127,8 +128,12 @@ class ServerRuntime {
                        const ReceivedMessage& request, ServerResponse* response);
   void Respond(Connection* connection, uint64_t call_id, const Status& status,
                const ServerContext* context, ServerResponse* response);
+  // Shutdown of a server that lost its lease: stops the workers and drops what the process
+  // holds, without writing into the pool (its peers reclaimed the connections).
+  void ShutDownFenced();
 
   std::shared_ptr<Pool> pool_;
+  Lease& lease_;  // the pool mapping's: whether this process may still write
   Allocator allocator_;
   Directory directory_;
   CallWindow window_;

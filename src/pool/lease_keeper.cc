@@ -1,0 +1,166 @@
+#include "pool/lease_keeper.h"
+
+#include <pthread.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "pool/host_id.h"
+#include "pool/lease.h"
+
+namespace notnets::internal {
+
+namespace {
+
+// How many times per lease period the thread renews and looks: a dead peer is fenced within
+// 1 + 1/kTicksPerPeriod periods of its last renewal, and a renewal may be late by up to
+// (1 - 1/kTicksPerPeriod) periods before a peer can fence a live process.
+constexpr uint64_t kTicksPerPeriod = 8;
+
+// A lease value of another host's process, and when this process first saw it (its own clock).
+struct Observation {
+  uint64_t lease = 0;
+  int64_t since_ns = 0;
+};
+
+struct Keeper {
+  std::mutex mutex;
+  std::vector<Lease*> leases;
+  std::map<std::pair<const Lease*, uint32_t>, Observation> observed;
+  bool thread_running = false;
+};
+
+Keeper* keeper = nullptr;
+
+Keeper& TheKeeper() {
+  LeaseKeeper::Initialize();
+  return *keeper;
+}
+
+void LockBeforeFork() { keeper->mutex.lock(); }
+void UnlockAfterFork() { keeper->mutex.unlock(); }
+// The child has no keeper thread, and holds none of its parent's records.
+void ForgetInChild() {
+  keeper->thread_running = false;
+  keeper->observed.clear();
+  for (Lease* lease : keeper->leases) lease->ForgetInChild();
+  keeper->mutex.unlock();
+}
+
+// What record `slot` of `lease`'s table says, fencing it if it belongs to another host and has
+// not advanced for a lease period. Called with the keeper's mutex held.
+LeaseVerdict Observe(Keeper& k, const Lease& lease, uint32_t slot, int64_t now_ns) {
+  LeaseRecord* record = lease.record(slot);
+  const Visibility& visibility = lease.visibility();
+  uint64_t value = visibility.Consume(&record->lease);
+  if (value == 0 || (value & kLeaseFenced) != 0) return LeaseVerdict::kDead;
+  if ((value & kLeaseClaiming) != 0) return LeaseVerdict::kAlive;
+  if (visibility.Consume(&record->host) == HostId()) return LeaseVerdict::kAskKernel;
+  Observation& seen = k.observed[{&lease, slot}];
+  if (seen.lease != value) {
+    seen = Observation{value, now_ns};
+    return LeaseVerdict::kAlive;
+  }
+  if (now_ns - seen.since_ns < static_cast<int64_t>(lease.period_ns())) return LeaseVerdict::kAlive;
+  // Stale for a whole period: fence it. If its owner renewed meanwhile, the exchange fails and
+  // the owner lives; if it succeeds, the owner's next renewal fails and it stops writing.
+  uint64_t expected = value;
+  if (Visibility::CompareExchange(&record->lease, expected, value | kLeaseFenced)) {
+    return LeaseVerdict::kDead;
+  }
+  seen = Observation{expected, now_ns};
+  return (expected & kLeaseFenced) != 0 ? LeaseVerdict::kDead : LeaseVerdict::kAlive;
+}
+
+void Run() {
+  Keeper& k = *keeper;
+  std::unique_lock<std::mutex> lock(k.mutex);
+  while (k.thread_running) {
+    uint64_t shortest_ns = 0;
+    int64_t now = LeaseClockNs();
+    for (Lease* lease : k.leases) {
+      lease->Renew(now);
+      for (uint32_t slot = 0; slot < lease->slots(); ++slot) {
+        if (slot != lease->slot()) Observe(k, *lease, slot, now);
+      }
+      if (shortest_ns == 0 || lease->period_ns() < shortest_ns) shortest_ns = lease->period_ns();
+    }
+    auto tick =
+        std::chrono::nanoseconds(shortest_ns == 0 ? 100000000 : shortest_ns / kTicksPerPeriod);
+    lock.unlock();
+    std::this_thread::sleep_for(tick);
+    lock.lock();
+  }
+}
+
+}  // namespace
+
+void LeaseKeeper::Initialize() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    keeper = new Keeper;  // never destroyed: its thread may outlive static destruction
+    ::pthread_atfork(LockBeforeFork, UnlockAfterFork, ForgetInChild);
+  });
+}
+
+void LeaseKeeper::Add(Lease* lease) {
+  Keeper& k = TheKeeper();
+  std::lock_guard<std::mutex> lock(k.mutex);
+  k.leases.push_back(lease);
+  if (!k.thread_running) {
+    k.thread_running = true;
+    std::thread(Run).detach();
+  }
+}
+
+void LeaseKeeper::Remove(Lease* lease) {
+  Keeper& k = TheKeeper();
+  std::lock_guard<std::mutex> lock(k.mutex);
+  k.leases.erase(std::remove(k.leases.begin(), k.leases.end(), lease), k.leases.end());
+  for (auto seen = k.observed.begin(); seen != k.observed.end();) {
+    seen = seen->first.first == lease ? k.observed.erase(seen) : std::next(seen);
+  }
+}
+
+LeaseVerdict LeaseKeeper::Judge(uint64_t token) {
+  Keeper& k = TheKeeper();
+  std::lock_guard<std::mutex> lock(k.mutex);
+  if (k.leases.empty()) return LeaseVerdict::kAskKernel;
+  int64_t now = LeaseClockNs();
+  LeaseVerdict verdict = LeaseVerdict::kDead;
+  for (const Lease* lease : k.leases) {
+    for (uint32_t slot = 0; slot < lease->slots(); ++slot) {
+      const SharedWord* owner = &lease->records()[slot].token;
+      if (lease->visibility().Consume(owner) != token) continue;
+      LeaseVerdict said = Observe(k, *lease, slot, now);
+      // A record claimed by someone else meanwhile says nothing about `token`.
+      if (lease->visibility().Consume(owner) != token) continue;
+      if (said == LeaseVerdict::kAlive) return said;
+      if (said == LeaseVerdict::kAskKernel) verdict = said;
+    }
+  }
+  return verdict;
+}
+
+void LeaseKeeper::ClaimInChild(uint64_t token, int32_t pid) {
+  Keeper& k = TheKeeper();
+  std::lock_guard<std::mutex> lock(k.mutex);
+  for (Lease* lease : k.leases) lease->ClaimInChild(token, pid);
+}
+
+void LeaseKeeper::EnsureRunning() {
+  Keeper& k = TheKeeper();
+  std::lock_guard<std::mutex> lock(k.mutex);
+  if (!k.leases.empty() && !k.thread_running) {
+    k.thread_running = true;
+    std::thread(Run).detach();
+  }
+}
+
+}  // namespace notnets::internal

@@ -1,0 +1,166 @@
+// Emulated hosts (ctest label `hosts`): peers on groups of processes with namespaces of their own
+// and host ids of their own (scripts/emulated-hosts.sh), sharing nothing but the pool file, so
+// that they see each other only through leases. An RPC crosses hosts; a host killed with every
+// process on it is seen dead and its memory comes back; a host stopped past its lease is fenced
+// when it resumes, and the other hosts' calls go on unharmed. Needs root; skipped otherwise.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "notnets/channel.h"
+#include "notnets/client_context.h"
+#include "notnets/pool.h"
+#include "pool/call_window.h"
+#include "pool/host_id.h"
+#include "pool/lease_table.h"
+#include "pool/pool_access.h"
+#include "process_harness.h"
+
+namespace notnets::process_test {
+namespace {
+
+// Short, so that the tests are, yet long enough that no keeper thread of a live process is
+// starved of a CPU that long on a loaded machine (that process would be fenced); the bounds below
+// are many periods long.
+constexpr milliseconds kLeasePeriod{500};
+
+class EmulatedHostsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    PoolOptions options;
+    options.lease_period = kLeasePeriod;
+    ASSERT_TRUE(Pool::Create(pool_name_, options, &pool_).ok());
+    std::string why = WhyHostsCannotBeEmulated(pool_name_);
+    if (!why.empty()) GTEST_SKIP() << why;
+  }
+
+  void TearDown() override { Pool::Remove(pool_name_); }
+
+  std::unique_ptr<PeerProcess> StartServerOn(const std::string& host) {
+    auto server =
+        std::make_unique<PeerProcess>(std::vector<std::string>{"serve", pool_name_, "2"},
+                                      std::vector<std::string>{}, OnEmulatedHost(host, pool_name_));
+    EXPECT_TRUE(server->WaitForLine("ready", kStartBound)) << "the server did not start";
+    return server;
+  }
+
+  uint64_t HeapUsed() const { return pool_->Stats().heap_used_bytes; }
+
+  uint64_t Accepted() const {
+    PoolStats stats = pool_->Stats();
+    return stats.services.empty() ? 0 : stats.services[0].connections_accepted;
+  }
+
+  // Whether the lease record of a process of `host` is fenced.
+  bool FencedOn(const std::string& host) const {
+    internal::PoolMapping& mapping = internal::PoolAccess::mapping(*pool_);
+    uint64_t table = internal::LeaseTableOffset(
+        mapping.call_window_offset(),
+        uint64_t{mapping.call_window_slots()} * sizeof(internal::CallWindowSlot));
+    auto* records = mapping.At<internal::LeaseRecord>(table + sizeof(internal::LeaseTableHeader));
+    for (uint32_t slot = 0; slot < internal::kLeaseSlots; ++slot) {
+      if (records[slot].host.load() == internal::HostIdFor(host) &&
+          (records[slot].lease.load() & internal::kLeaseFenced) != 0) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  template <typename Predicate>
+  static bool Eventually(Predicate done) {
+    for (auto give_up = Clock::now() + kHangBound; Clock::now() < give_up;) {
+      if (done()) return true;
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    return done();
+  }
+
+  std::string pool_name_ = UniquePoolName();
+  std::shared_ptr<Pool> pool_;
+};
+
+TEST_F(EmulatedHostsTest, AnRpcCrossesTwoHosts) {
+  std::unique_ptr<PeerProcess> server = StartServerOn("a");
+  PeerProcess client({"call", pool_name_, "Echo", "across hosts", "100000"}, {},
+                     OnEmulatedHost("b", pool_name_));
+  EXPECT_TRUE(client.WaitForLine("status=0 bytes=100000", kHangBound)) << client.output();
+  StopServer(server.get());
+}
+
+TEST_F(EmulatedHostsTest, AKilledServerHostIsSeenDeadByItsClientsHost) {
+  std::unique_ptr<PeerProcess> server = StartServerOn("a");
+  PeerProcess sleeper({"call", pool_name_, "Sleep", "60000"}, {}, OnEmulatedHost("b", pool_name_));
+  ASSERT_TRUE(Eventually([&] { return Accepted() >= 1; })) << "the client did not connect";
+  auto killed = Clock::now();
+  server->Signal(SIGKILL);  // unshare --kill-child: every process of host a dies
+  ASSERT_TRUE(server->Wait(kHangBound).has_value());
+  std::string unavailable = "status=" + std::to_string(static_cast<int>(StatusCode::UNAVAILABLE));
+  EXPECT_TRUE(sleeper.WaitForLine(unavailable + " bytes=0", kHangBound)) << sleeper.output();
+  std::printf("the client's host saw the server's host dead after %lld ms (lease %lld ms)\n",
+              static_cast<long long>(
+                  std::chrono::duration_cast<milliseconds>(Clock::now() - killed).count()),
+              static_cast<long long>(kLeasePeriod.count()));
+}
+
+TEST_F(EmulatedHostsTest, AKilledClientHostGivesItsMemoryBack) {
+  std::unique_ptr<PeerProcess> server = StartServerOn("a");
+  uint64_t baseline = HeapUsed();
+  PeerProcess load({"load", pool_name_, "1", "2"}, {}, OnEmulatedHost("b", pool_name_));
+  ASSERT_TRUE(load.WaitForLine("ready", kHangBound)) << load.output();
+  load.Signal(SIGKILL);
+  ASSERT_TRUE(load.Wait(kHangBound).has_value());
+  EXPECT_TRUE(Eventually([&] { return FencedOn("b"); })) << "host b's lease was never fenced";
+  EXPECT_TRUE(Eventually([&] { return HeapUsed() == baseline; }))
+      << "host b's memory did not come back: " << HeapUsed() << " bytes used, " << baseline
+      << " before it came";
+  StopServer(server.get());
+}
+
+TEST_F(EmulatedHostsTest, AHostStoppedPastItsLeaseIsFencedAndNobodyElseNotices) {
+  std::unique_ptr<PeerProcess> server = StartServerOn("a");
+  PeerProcess stopped({"until-failure", pool_name_}, {}, OnEmulatedHost("b", pool_name_));
+  ASSERT_TRUE(stopped.WaitForLine("ready", kHangBound)) << stopped.output();
+  PeerProcess survivor({"load", pool_name_, "2", "2"}, {}, OnEmulatedHost("c", pool_name_));
+  ASSERT_TRUE(survivor.WaitForLine("ready", kHangBound)) << survivor.output();
+
+  SignalHost(stopped, SIGSTOP);
+  ASSERT_TRUE(Eventually([&] { return FencedOn("b"); })) << "the stopped host was never fenced";
+  SignalHost(stopped, SIGCONT);
+  std::string fenced = "failed code=" + std::to_string(static_cast<int>(StatusCode::UNAVAILABLE));
+  ASSERT_TRUE(stopped.WaitForLine(fenced + " this process lost its lease in pool " +
+                                      Pool::PathFor(pool_name_) +
+                                      ": a peer on another host declared it dead (it was paused "
+                                      "or cut off for longer than the lease period) and "
+                                      "reclaimed its connections; restart it",
+                                  kHangBound))
+      << stopped.output();
+  std::optional<int> status = stopped.Wait(kHangBound);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << stopped.output();
+
+  // The survivor's calls all went through and were answered right. (The heap is not checked to
+  // come back whole: a SIGSTOP that lands between a write batch's lease check and its writes
+  // breaks the fencing's assumption, and the stopped process's block being allocated then
+  // leaks; docs/protocol.md, section 12.)
+  EXPECT_FALSE(FencedOn("a")) << "the server's host was fenced, though it never stopped";
+  EXPECT_FALSE(FencedOn("c")) << "the survivor's host was fenced, though it never stopped";
+  survivor.Signal(SIGTERM);
+  survivor.ReadFor(kHangBound);
+  status = survivor.Wait(kHangBound);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << survivor.output();
+  EXPECT_EQ(survivor.output().find("MISMATCH"), std::string::npos) << survivor.output();
+  EXPECT_NE(survivor.output().find("failed=0"), std::string::npos) << survivor.output();
+  StopServer(server.get());
+}
+
+}  // namespace
+}  // namespace notnets::process_test
