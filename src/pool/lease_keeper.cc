@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "pool/background_thread.h"
 #include "pool/host_id.h"
 #include "pool/lease.h"
 
@@ -115,7 +116,7 @@ void LeaseKeeper::Add(Lease* lease) {
   k.leases.push_back(lease);
   if (!k.thread_running) {
     k.thread_running = true;
-    std::thread(Run).detach();
+    StartBackgroundThread(Run);
   }
 }
 
@@ -159,7 +160,7 @@ void LeaseKeeper::EnsureRunning() {
   std::lock_guard<std::mutex> lock(k.mutex);
   if (!k.leases.empty() && !k.thread_running) {
     k.thread_running = true;
-    std::thread(Run).detach();
+    StartBackgroundThread(Run);
   }
 }
 

@@ -4,8 +4,8 @@
 #include <unistd.h>
 
 #include <set>
-#include <thread>
 
+#include "pool/background_thread.h"
 #include "rpc/channel_core.h"
 #include "rpc/mutex.h"
 
@@ -74,7 +74,7 @@ void ChannelJanitor::Add(ChannelCore* core) {
   janitor.cores.insert(core);
   if (janitor.started_in != getpid()) {
     janitor.started_in = getpid();
-    std::thread([&janitor] { janitor.Run(); }).detach();
+    StartBackgroundThread([&janitor] { janitor.Run(); });
   }
   janitor.changed.SignalAll();
 }
