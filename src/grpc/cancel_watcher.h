@@ -26,7 +26,8 @@ class WatchedCall {
   // Called under the watcher's lock, once: must not block or call back into the watcher. A
   // call that needs more (reactions) takes a reference here and releases it in Cancelled().
   virtual void CancelLocked() = 0;
-  // Called without the lock right after CancelLocked.
+  // Called without the lock right after CancelLocked. The call must live until it returns:
+  // Remove does not wait for it (a reference taken in CancelLocked, or a wait after Remove).
   virtual void Cancelled() = 0;
 
   // The handler called TryCancel() on the call's gRPC context: the watcher cancels the call as

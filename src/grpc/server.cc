@@ -26,17 +26,30 @@ namespace internal {
 namespace {
 
 // A synchronous handler's call, for the watcher: cancellation only sets the context's flag.
+// It lives on the handler's stack, so it must not go before the watcher is done with it.
 class SyncCall final : public WatchedCall {
  public:
   SyncCall(const notnets::ServerContext* native, ::grpc::ServerContext* context)
       : native_(native), context_(context) {}
   const notnets::ServerContext* native_context() const override { return native_; }
-  void CancelLocked() override { MarkCancelled(context_); }
-  void Cancelled() override {}
+  void CancelLocked() override {
+    MarkCancelled(context_);
+    cancelled_ = true;
+  }
+  void Cancelled() override { delivered_.store(true, std::memory_order_release); }
+
+  // After CancelWatcher::Remove: waits until the watcher no longer uses the call. The watcher
+  // calls Cancelled() right after releasing its lock, where Remove no longer waits for it.
+  void WaitUntilReleased() const {
+    if (!cancelled_) return;  // set under the watcher's lock, which Remove took
+    while (!delivered_.load(std::memory_order_acquire)) std::this_thread::yield();
+  }
 
  private:
   const notnets::ServerContext* native_;
   ::grpc::ServerContext* context_;
+  bool cancelled_ = false;
+  std::atomic<bool> delivered_{false};
 };
 
 // A synchronous method's request and response, this thread's, reused from call to call: a
@@ -312,6 +325,7 @@ void PoolServer::AddSyncUnary(const MethodBinding& method) {
     ::grpc::Status result = watched.Outcome(
         method.sync_unary(service_, &context, messages.request(), messages.response()));
     watcher_.Remove(&watched);
+    watched.WaitUntilReleased();
     status = ToNative(result, InitialMetadata(context), TrailingMetadata(context), native);
     if (status.ok()) status = SerializeInto(*messages.response(), limits_, response);
     // After SerializeInto the response's cached size is its size.
