@@ -120,6 +120,11 @@ Status ValidateHeader(const std::string& path, const PoolHeader& header, uint64_
   if (header.coherence > static_cast<uint32_t>(CoherenceMode::kWriteBackInvalidate)) {
     return corrupt("coherence mode");
   }
+  // Bounded first, so that the sums below cannot wrap around.
+  if (header.call_window_offset > header.pool_bytes ||
+      header.call_window_slots > kMaxCallWindowSlots) {
+    return corrupt("layout bounds");
+  }
   uint64_t directory_end =
       header.directory_offset + uint64_t{header.max_services} * sizeof(ServiceEntry);
   uint64_t window_end =
