@@ -7,6 +7,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -14,21 +15,6 @@
 namespace notnets::internal {
 
 namespace {
-
-std::string DirectoryOf(const std::string& path) {
-  size_t slash = path.rfind('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-std::string RandomSuffix() {
-  uint64_t bits = 0;
-  while (::getrandom(&bits, sizeof(bits), 0) != sizeof(bits)) {
-  }
-  char text[17];
-  std::snprintf(text, sizeof(text), "%016llx", static_cast<unsigned long long>(bits));
-  return text;
-}
 
 std::string FileSystemName(int64_t type) {
   switch (type) {
@@ -43,12 +29,39 @@ std::string FileSystemName(int64_t type) {
 
 }  // namespace
 
+std::string DirectoryOf(const std::string& path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+std::string RandomHex(size_t bytes) {
+  std::string hex;
+  for (size_t done = 0; done < bytes; done += sizeof(uint64_t)) {
+    uint64_t bits = 0;
+    while (::getrandom(&bits, sizeof(bits), 0) != sizeof(bits)) {
+    }
+    char text[17];
+    std::snprintf(text, sizeof(text), "%016llx", static_cast<unsigned long long>(bits));
+    hex.append(text, 2 * std::min(sizeof(bits), bytes - done));
+  }
+  return hex;
+}
+
+std::string DescribeFreeSpace(int fd, const std::string& directory) {
+  struct statfs fs {};
+  if (::fstatfs(fd, &fs) != 0) return "the file system of " + directory + " has 0 bytes free";
+  uint64_t free_bytes = uint64_t{fs.f_bavail} * static_cast<uint64_t>(fs.f_bsize);
+  return "the " + FileSystemName(fs.f_type) + " at " + directory + " has " +
+         std::to_string(free_bytes) + " bytes free";
+}
+
 Status UnpublishedFile::Open(const std::string& path, uint32_t mode, UnpublishedFile* file) {
   file->path_ = path;
   file->fd_ = ::open(DirectoryOf(path).c_str(), O_TMPFILE | O_RDWR | O_CLOEXEC, mode);
   if (file->fd_ < 0 && (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL)) {
     // No O_TMPFILE here: a name nobody can guess, which O_EXCL makes ours alone.
-    file->build_path_ = path + ".creating." + RandomSuffix();
+    file->build_path_ = path + ".creating." + RandomHex(8);
     file->fd_ =
         ::open(file->build_path_.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   }
@@ -69,17 +82,10 @@ Status UnpublishedFile::Reserve(uint64_t bytes) {
   int error = ::ftruncate(fd_, static_cast<off_t>(bytes)) == 0 ? 0 : errno;
   if (error == 0) error = ::posix_fallocate(fd_, 0, static_cast<off_t>(bytes));
   if (error == 0) return Status::OK;
-  struct statfs fs {};
-  std::string where = "the file system of " + DirectoryOf(path_);
-  uint64_t free_bytes = 0;
-  if (::fstatfs(fd_, &fs) == 0) {
-    where = "the " + FileSystemName(fs.f_type) + " at " + DirectoryOf(path_);
-    free_bytes = uint64_t{fs.f_bavail} * static_cast<uint64_t>(fs.f_bsize);
-  }
   return Status(StatusCode::RESOURCE_EXHAUSTED,
                 "cannot reserve " + std::to_string(bytes) + " bytes for pool " + path_ + " (" +
-                    std::strerror(error) + "): " + where + " has " + std::to_string(free_bytes) +
-                    " bytes free; free space there or create a smaller pool");
+                    std::strerror(error) + "): " + DescribeFreeSpace(fd_, DirectoryOf(path_)) +
+                    "; free space there or create a smaller pool");
 }
 
 Status UnpublishedFile::Publish() {

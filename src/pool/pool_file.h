@@ -4,12 +4,23 @@
 #ifndef NOTNETS_POOL_POOL_FILE_H_
 #define NOTNETS_POOL_POOL_FILE_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "notnets/status.h"
 
 namespace notnets::internal {
+
+// The directory part of `path` ("." if it has none).
+std::string DirectoryOf(const std::string& path);
+
+// `bytes` random bytes from the kernel, as lowercase hex digits: names no other user can guess.
+std::string RandomHex(size_t bytes);
+
+// "the <tmpfs|hugetlbfs|file system> at <directory> has <n> bytes free", for the file open as
+// `fd` in `directory`: what an error about a full file system tells its reader.
+std::string DescribeFreeSpace(int fd, const std::string& directory);
 
 // A file being built for `path`: unnamed (O_TMPFILE) where the file system allows, otherwise
 // under a random name with O_EXCL. Discarded (closed and unlinked) on destruction unless

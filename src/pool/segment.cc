@@ -1,0 +1,234 @@
+#include "pool/segment.h"
+
+#include <endian.h>
+#include <fcntl.h>
+#include <linux/posix_acl.h>
+#include <linux/posix_acl_xattr.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "pool/pool_file.h"
+
+namespace notnets::internal {
+
+namespace {
+
+constexpr char kSegmentInfix[] = ".seg.";
+constexpr size_t kSegmentRandomBytes = 16;
+
+std::string BaseNameOf(const std::string& path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+uint64_t RoundUp(uint64_t value, uint64_t granule) {
+  return (value + granule - 1) / granule * granule;
+}
+
+bool IsSegmentName(const std::string& pool_path, const std::string& name) {
+  std::string prefix = BaseNameOf(pool_path) + kSegmentInfix;
+  if (name.size() != prefix.size() + 2 * kSegmentRandomBytes ||
+      name.compare(0, prefix.size(), prefix) != 0) {
+    return false;
+  }
+  for (size_t i = prefix.size(); i < name.size(); ++i) {
+    char c = name[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+// Lets `reader_uid` read the file besides its owner, and nobody else: the access ACL
+// user::rw- user:<reader>:r-- group::--- mask::r-- other::---, in the kernel's xattr encoding.
+Status GrantRead(int fd, uint32_t reader_uid, const std::string& name) {
+  if (reader_uid == ::geteuid()) return Status::OK;  // mode 0600 already grants the owner
+  constexpr uint32_t kNoId = static_cast<uint32_t>(ACL_UNDEFINED_ID);
+  struct {
+    uint16_t tag, perm;
+    uint32_t id;
+  } const entries[] = {
+      {ACL_USER_OBJ, ACL_READ | ACL_WRITE, kNoId},
+      {ACL_USER, ACL_READ, reader_uid},
+      {ACL_GROUP_OBJ, 0, kNoId},
+      {ACL_MASK, ACL_READ, kNoId},
+      {ACL_OTHER, 0, kNoId},
+  };
+  struct {
+    posix_acl_xattr_header header;
+    posix_acl_xattr_entry entries[5];
+  } acl{};
+  acl.header.a_version = htole32(POSIX_ACL_XATTR_VERSION);
+  for (size_t i = 0; i < 5; ++i) {
+    acl.entries[i].e_tag = htole16(entries[i].tag);
+    acl.entries[i].e_perm = htole16(entries[i].perm);
+    acl.entries[i].e_id = htole32(entries[i].id);
+  }
+  if (::fsetxattr(fd, "system.posix_acl_access", &acl, sizeof(acl), 0) == 0) return Status::OK;
+  return Status(StatusCode::PERMISSION_DENIED,
+                "cannot grant segment " + name + " to user " + std::to_string(reader_uid) +
+                    " alone (" + std::strerror(errno) +
+                    "): its file system has no access control lists; run both parties as one "
+                    "user, or put the pool on tmpfs");
+}
+
+}  // namespace
+
+Status Segment::Create(const std::string& pool_path, uint64_t initial_bytes, uint64_t max_bytes,
+                       uint32_t reader_uid, std::unique_ptr<Segment>* segment) {
+  if (initial_bytes == 0 || initial_bytes > max_bytes) {
+    return Status(StatusCode::INVALID_ARGUMENT,
+                  "a segment's initial size must be between 1 byte and its largest size");
+  }
+  std::unique_ptr<Segment> created(new Segment);
+  created->name_ = BaseNameOf(pool_path) + kSegmentInfix + RandomHex(kSegmentRandomBytes);
+  std::string path = DirectoryOf(pool_path) + "/" + created->name_;
+  created->fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  if (created->fd_ < 0) {
+    return Status(StatusCode::UNAVAILABLE,
+                  "cannot create segment " + path + ": " + std::strerror(errno));
+  }
+  created->path_ = path;
+  created->writable_ = true;
+  struct stat info {};
+  if (::fstat(created->fd_, &info) != 0) {
+    return Status(StatusCode::UNAVAILABLE,
+                  "cannot create segment " + path + ": " + std::strerror(errno));
+  }
+  created->owner_ = SegmentOwner{info.st_uid, info.st_gid};
+  created->page_bytes_ = static_cast<uint64_t>(info.st_blksize);
+  if (Status granted = GrantRead(created->fd_, reader_uid, created->name_); !granted.ok()) {
+    return granted;
+  }
+  if (Status mapped = created->MapReserved(max_bytes); !mapped.ok()) return mapped;
+  if (Status grown = created->Grow(initial_bytes); !grown.ok()) return grown;
+  *segment = std::move(created);
+  return Status::OK;
+}
+
+Status Segment::Open(const std::string& pool_path, const std::string& name, uint64_t max_bytes,
+                     std::unique_ptr<Segment>* segment) {
+  if (!IsSegmentName(pool_path, name)) {
+    return Status(StatusCode::INVALID_ARGUMENT,
+                  "'" + name + "' does not name a segment of pool " + pool_path);
+  }
+  std::string path = DirectoryOf(pool_path) + "/" + name;
+  std::unique_ptr<Segment> opened(new Segment);
+  opened->name_ = name;
+  opened->fd_ = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (opened->fd_ < 0) {
+    int error = errno;
+    StatusCode code = error == ENOENT                       ? StatusCode::NOT_FOUND
+                      : (error == EACCES || error == EPERM) ? StatusCode::PERMISSION_DENIED
+                                                            : StatusCode::UNAVAILABLE;
+    return Status(code, "cannot open segment " + path + ": " + std::strerror(error));
+  }
+  struct stat info {};
+  if (::fstat(opened->fd_, &info) != 0 || !S_ISREG(info.st_mode)) {
+    return Status(StatusCode::FAILED_PRECONDITION, "segment " + path + " is not a regular file");
+  }
+  opened->owner_ = SegmentOwner{info.st_uid, info.st_gid};
+  opened->page_bytes_ = static_cast<uint64_t>(info.st_blksize);
+  if (static_cast<uint64_t>(info.st_size) > RoundUp(max_bytes, opened->page_bytes_)) {
+    return Status(StatusCode::FAILED_PRECONDITION, "segment " + path + " is larger than the " +
+                                                       std::to_string(max_bytes) +
+                                                       " bytes its reader allows");
+  }
+  if (Status mapped = opened->MapReserved(max_bytes); !mapped.ok()) return mapped;
+  opened->Reach(static_cast<uint64_t>(info.st_size));
+  *segment = std::move(opened);
+  return Status::OK;
+}
+
+Segment::~Segment() {
+  if (base_ != nullptr) ::munmap(base_, reserved_bytes_);
+  if (fd_ >= 0) ::close(fd_);
+  Unlink();
+}
+
+Status Segment::Grow(uint64_t bytes) {
+  if (!writable_) {
+    return Status(StatusCode::FAILED_PRECONDITION,
+                  "segment " + name_ + " is mapped read-only here: only its writer grows it");
+  }
+  uint64_t mapped = mapped_bytes();
+  if (bytes <= mapped) return Status::OK;
+  uint64_t target = RoundUp(bytes, page_bytes_);
+  if (target > reserved_bytes_) {
+    return Status(StatusCode::RESOURCE_EXHAUSTED,
+                  "segment " + name_ + " cannot grow to " + std::to_string(bytes) +
+                      " bytes: its largest size is " + std::to_string(reserved_bytes_));
+  }
+  int error = ::ftruncate(fd_, static_cast<off_t>(target)) == 0 ? 0 : errno;
+  if (error == 0) {
+    error = ::posix_fallocate(fd_, static_cast<off_t>(mapped), static_cast<off_t>(target - mapped));
+  }
+  if (error != 0) {
+    // Back to the size that is backed, so a reader never maps a page without memory behind it.
+    (void)::ftruncate(fd_, static_cast<off_t>(mapped));
+    return Status(StatusCode::RESOURCE_EXHAUSTED,
+                  "cannot grow segment " + name_ + " to " + std::to_string(target) + " bytes (" +
+                      std::strerror(error) + "): " + DescribeFreeSpace(fd_, DirectoryOf(path_)) +
+                      "; free space there");
+  }
+  return MapRange(mapped, target);
+}
+
+bool Segment::Reach(uint64_t bytes) {
+  uint64_t mapped = mapped_bytes();
+  if (bytes <= mapped) return true;
+  if (bytes > reserved_bytes_) return false;
+  struct stat info {};
+  if (::fstat(fd_, &info) != 0) return false;
+  uint64_t size = static_cast<uint64_t>(info.st_size) / page_bytes_ * page_bytes_;
+  if (size > reserved_bytes_) size = reserved_bytes_;
+  if (size < bytes) return false;
+  return MapRange(mapped, size).ok();
+}
+
+void Segment::Unlink() {
+  if (path_.empty()) return;
+  ::unlink(path_.c_str());
+  path_.clear();
+}
+
+Status Segment::MapReserved(uint64_t max_bytes) {
+  reserved_bytes_ = RoundUp(max_bytes, page_bytes_);
+  // One page more than needed, so that the start can be aligned to a (huge) page.
+  size_t length = reserved_bytes_ + page_bytes_;
+  void* reservation =
+      ::mmap(nullptr, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (reservation == MAP_FAILED) {
+    return Status(StatusCode::RESOURCE_EXHAUSTED, "cannot reserve " + std::to_string(length) +
+                                                      " bytes of address space for segment " +
+                                                      name_ + ": " + std::strerror(errno));
+  }
+  auto start = reinterpret_cast<uintptr_t>(reservation);
+  uintptr_t aligned = RoundUp(start, page_bytes_);
+  if (aligned > start) ::munmap(reservation, aligned - start);
+  if (aligned + reserved_bytes_ < start + length) {
+    ::munmap(reinterpret_cast<void*>(aligned + reserved_bytes_),
+             start + length - aligned - reserved_bytes_);
+  }
+  base_ = reinterpret_cast<uint8_t*>(aligned);
+  return Status::OK;
+}
+
+Status Segment::MapRange(uint64_t from, uint64_t to) {
+  if (to <= from) return Status::OK;
+  int protection = writable_ ? PROT_READ | PROT_WRITE : PROT_READ;
+  void* address = ::mmap(base_ + from, to - from, protection, MAP_SHARED | MAP_FIXED, fd_,
+                         static_cast<off_t>(from));
+  if (address == MAP_FAILED) {
+    return Status(StatusCode::UNAVAILABLE,
+                  "cannot map segment " + name_ + ": " + std::strerror(errno));
+  }
+  mapped_.store(to, std::memory_order_release);
+  return Status::OK;
+}
+
+}  // namespace notnets::internal

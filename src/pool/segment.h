@@ -1,0 +1,92 @@
+// Memory that one process writes and exactly one other user may read: a file next to the pool
+// that its writer creates (so the kernel records the writer's uid and gid as its owner), maps
+// read-write and may grow, and that the kernel lets nobody else open: mode 0600 plus one POSIX
+// ACL entry granting read to the reader's uid. The reader's descriptor is read-only, so the kernel
+// refuses it any writable mapping. See docs/isolation-design.md.
+#ifndef NOTNETS_POOL_SEGMENT_H_
+#define NOTNETS_POOL_SEGMENT_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "notnets/status.h"
+
+namespace notnets::internal {
+
+// Who created a segment, as the kernel says: the owner of its file. Nothing written into the
+// segment can change it.
+struct SegmentOwner {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+};
+
+// One mapping of a segment: the writer's (read-write) or the reader's (read-only). The address
+// range for the segment's largest size is reserved when it is mapped, so growing never moves it.
+// Grow and Reach must not run concurrently with each other; everything else is thread-safe.
+class Segment {
+ public:
+  // Creates a segment named "<pool file name>.seg.<32 random hex digits>" in the directory of
+  // `pool_path`, `initial_bytes` long, that may grow to `max_bytes` (both rounded up to the file
+  // system's page size), and that the user `reader_uid` may open read-only. Every byte is reserved
+  // now: a full file system fails here with RESOURCE_EXHAUSTED, never later with SIGBUS.
+  // PERMISSION_DENIED if `reader_uid` is another user and the file system has no ACLs to grant
+  // that user alone; INVALID_ARGUMENT if the sizes are 0 or initial_bytes > max_bytes.
+  static Status Create(const std::string& pool_path, uint64_t initial_bytes, uint64_t max_bytes,
+                       uint32_t reader_uid, std::unique_ptr<Segment>* segment);
+
+  // Opens the segment `name` (as Create named it) next to `pool_path`, read-only, reserving room
+  // for `max_bytes`. INVALID_ARGUMENT if `name` is not a segment name of that pool; NOT_FOUND if
+  // no such file; PERMISSION_DENIED if the kernel refuses this process (it was not granted);
+  // FAILED_PRECONDITION if it is not a regular file or is already larger than `max_bytes`.
+  static Status Open(const std::string& pool_path, const std::string& name, uint64_t max_bytes,
+                     std::unique_ptr<Segment>* segment);
+
+  ~Segment();
+  Segment(const Segment&) = delete;
+  Segment& operator=(const Segment&) = delete;
+
+  // The file name within the pool's directory: what the reader passes to Open.
+  const std::string& name() const { return name_; }
+  // The first byte; stays put for the segment's life.
+  uint8_t* base() const { return base_; }
+  // Bytes mapped from base(); grows with Grow (writer) or Reach (reader).
+  uint64_t mapped_bytes() const { return mapped_.load(std::memory_order_acquire); }
+  // The user and group that created the segment.
+  SegmentOwner owner() const { return owner_; }
+  bool writable() const { return writable_; }
+
+  // Writer: grows the segment to at least `bytes`. RESOURCE_EXHAUSTED past the largest size or
+  // when the file system is full; FAILED_PRECONDITION on a reader's mapping.
+  Status Grow(uint64_t bytes);
+
+  // Reader: true if [0, bytes) is mapped, mapping what the writer has grown since if needed.
+  // False if the file is shorter than `bytes` or `bytes` is past the largest size: the writer
+  // named memory it does not have.
+  bool Reach(uint64_t bytes);
+
+  // Writer: removes the segment's name, once its reader holds it open. Its memory then lasts
+  // exactly as long as some process maps it, and the kernel frees it when the last one unmaps
+  // it or dies.
+  void Unlink();
+
+ private:
+  Segment() = default;
+  Status MapReserved(uint64_t max_bytes);
+  Status MapRange(uint64_t from, uint64_t to);
+
+  std::string name_;
+  std::string path_;  // empty once unlinked, and always for a reader
+  int fd_ = -1;
+  bool writable_ = false;
+  uint64_t page_bytes_ = 0;
+  uint8_t* base_ = nullptr;
+  uint64_t reserved_bytes_ = 0;
+  std::atomic<uint64_t> mapped_{0};
+  SegmentOwner owner_;
+};
+
+}  // namespace notnets::internal
+
+#endif  // NOTNETS_POOL_SEGMENT_H_

@@ -1,0 +1,189 @@
+// Segments: memory one process writes and the kernel lets exactly one other user read
+// (docs/isolation-design.md). The tests that need a second user switch the effective uid, so they
+// run only as root (as CI does) and are skipped otherwise.
+#include "pool/segment.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "notnets/pool.h"
+#include "test_pool.h"
+
+namespace notnets::internal {
+namespace {
+
+constexpr uint64_t kPage = 4096;
+constexpr uint32_t kReader = 54321;
+constexpr uint32_t kStranger = 54322;
+
+// Where a test's segments go: next to a pool path no other test uses (the pool itself need not
+// exist).
+std::string TestPoolPath() { return Pool::PathFor(testing::UniquePoolName("segment")); }
+
+// Acts as another user within a scope, back to root at its end whatever fails.
+struct ActAs {
+  explicit ActAs(uid_t user) { ok = ::setegid(user) == 0 && ::seteuid(user) == 0; }
+  ~ActAs() { ok = ::seteuid(0) == 0 && ::setegid(0) == 0; }
+  bool ok;
+};
+
+bool Exists(const std::string& directory_of_pool, const std::string& name) {
+  std::string path = directory_of_pool.substr(0, directory_of_pool.rfind('/')) + "/" + name;
+  struct stat info {};
+  return ::stat(path.c_str(), &info) == 0;
+}
+
+TEST(SegmentTest, TheReaderSeesTheWritersBytesInPlaceAndTheKernelsOwner) {
+  std::string pool = TestPoolPath();
+  std::unique_ptr<Segment> writer;
+  ASSERT_TRUE(Segment::Create(pool, kPage, 16 * kPage, ::geteuid(), &writer).ok());
+  std::memcpy(writer->base(), "hello", 6);
+  std::unique_ptr<Segment> reader;
+  Status opened = Segment::Open(pool, writer->name(), 16 * kPage, &reader);
+  ASSERT_TRUE(opened.ok()) << opened.ToString();
+  EXPECT_STREQ(reinterpret_cast<const char*>(reader->base()), "hello");
+  EXPECT_EQ(reader->owner().uid, ::geteuid());
+  EXPECT_EQ(reader->owner().gid, ::getegid());
+  EXPECT_FALSE(reader->writable());
+  // Written after the reader mapped it: the same memory, not a copy.
+  std::memcpy(writer->base(), "again", 6);
+  EXPECT_STREQ(reinterpret_cast<const char*>(reader->base()), "again");
+}
+
+TEST(SegmentTest, TheReaderCannotMakeItsMappingWritable) {
+  std::string pool = TestPoolPath();
+  std::unique_ptr<Segment> writer;
+  ASSERT_TRUE(Segment::Create(pool, kPage, kPage, ::geteuid(), &writer).ok());
+  std::unique_ptr<Segment> reader;
+  ASSERT_TRUE(Segment::Open(pool, writer->name(), kPage, &reader).ok());
+  EXPECT_NE(::mprotect(reader->base(), kPage, PROT_READ | PROT_WRITE), 0);
+  EXPECT_EQ(errno, EACCES);
+  EXPECT_EQ(reader->Grow(2 * kPage).error_code(), StatusCode::FAILED_PRECONDITION);
+}
+
+TEST(SegmentTest, OnlyTheGrantedUserCanOpenIt) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to act as other users";
+  std::string pool = TestPoolPath();
+  std::unique_ptr<Segment> writer;
+  Status created;
+  Status stranger;
+  Status granted;
+  Status stranger_as_file;
+  std::string seen;
+  {
+    // The writer is an ordinary user too: root could open anything.
+    ActAs user(kReader + 10);
+    ASSERT_TRUE(user.ok);
+    created = Segment::Create(pool, kPage, kPage, kReader, &writer);
+  }
+  ASSERT_TRUE(created.ok()) << created.ToString();
+  std::memcpy(writer->base(), "secret", 7);
+  {
+    ActAs user(kStranger);
+    ASSERT_TRUE(user.ok);
+    std::unique_ptr<Segment> segment;
+    stranger = Segment::Open(pool, writer->name(), kPage, &segment);
+    std::string path = pool.substr(0, pool.rfind('/')) + "/" + writer->name();
+    int fd = ::open(path.c_str(), O_RDONLY);
+    stranger_as_file = fd < 0 ? Status(StatusCode::PERMISSION_DENIED, "refused") : Status::OK;
+    if (fd >= 0) ::close(fd);
+  }
+  {
+    ActAs user(kReader);
+    ASSERT_TRUE(user.ok);
+    std::unique_ptr<Segment> segment;
+    granted = Segment::Open(pool, writer->name(), kPage, &segment);
+    if (granted.ok()) seen = reinterpret_cast<const char*>(segment->base());
+  }
+  EXPECT_EQ(stranger.error_code(), StatusCode::PERMISSION_DENIED) << stranger.ToString();
+  EXPECT_EQ(stranger_as_file.error_code(), StatusCode::PERMISSION_DENIED);
+  ASSERT_TRUE(granted.ok()) << granted.ToString();
+  EXPECT_EQ(seen, "secret");
+}
+
+TEST(SegmentTest, GrowsInPlaceAndTheReaderReachesOnlyWhatTheFileHolds) {
+  std::string pool = TestPoolPath();
+  std::unique_ptr<Segment> writer;
+  ASSERT_TRUE(Segment::Create(pool, kPage, 8 * kPage, ::geteuid(), &writer).ok());
+  uint8_t* base = writer->base();
+  std::unique_ptr<Segment> reader;
+  ASSERT_TRUE(Segment::Open(pool, writer->name(), 8 * kPage, &reader).ok());
+  EXPECT_EQ(reader->mapped_bytes(), kPage);
+  EXPECT_FALSE(reader->Reach(2 * kPage));
+
+  ASSERT_TRUE(writer->Grow(3 * kPage).ok());
+  EXPECT_EQ(writer->base(), base);
+  writer->base()[3 * kPage - 1] = 42;
+  ASSERT_TRUE(reader->Reach(3 * kPage));
+  EXPECT_EQ(reader->base()[3 * kPage - 1], 42);
+  EXPECT_FALSE(reader->Reach(9 * kPage));
+
+  Status too_far = writer->Grow(9 * kPage);
+  EXPECT_EQ(too_far.error_code(), StatusCode::RESOURCE_EXHAUSTED) << too_far.ToString();
+  EXPECT_EQ(writer->mapped_bytes(), 3 * kPage);
+}
+
+TEST(SegmentTest, AnUnlinkedSegmentLivesAsLongAsAMappingOfIt) {
+  std::string pool = TestPoolPath();
+  std::unique_ptr<Segment> writer;
+  ASSERT_TRUE(Segment::Create(pool, kPage, kPage, ::geteuid(), &writer).ok());
+  std::string name = writer->name();
+  std::unique_ptr<Segment> reader;
+  ASSERT_TRUE(Segment::Open(pool, name, kPage, &reader).ok());
+  EXPECT_TRUE(Exists(pool, name));
+  writer->Unlink();
+  EXPECT_FALSE(Exists(pool, name));
+  std::memcpy(writer->base(), "still", 6);
+  EXPECT_STREQ(reinterpret_cast<const char*>(reader->base()), "still");
+  std::unique_ptr<Segment> late;
+  EXPECT_EQ(Segment::Open(pool, name, kPage, &late).error_code(), StatusCode::NOT_FOUND);
+}
+
+TEST(SegmentTest, AWriterThatGoesAwayLeavesNoFileBehind) {
+  std::string pool = TestPoolPath();
+  std::string name;
+  {
+    std::unique_ptr<Segment> writer;
+    ASSERT_TRUE(Segment::Create(pool, kPage, kPage, ::geteuid(), &writer).ok());
+    name = writer->name();
+    EXPECT_TRUE(Exists(pool, name));
+  }
+  EXPECT_FALSE(Exists(pool, name));
+}
+
+TEST(SegmentTest, OpensOnlyNamesOfItsPoolsSegments) {
+  std::string pool = TestPoolPath();
+  std::unique_ptr<Segment> writer;
+  ASSERT_TRUE(Segment::Create(pool, kPage, kPage, ::geteuid(), &writer).ok());
+  std::unique_ptr<Segment> reader;
+  for (const std::string& name :
+       {std::string("../../etc/passwd"), std::string("notnets-default"), writer->name() + "0",
+        writer->name().substr(0, writer->name().size() - 1) + "/",
+        writer->name().substr(0, writer->name().size() - 1) + "G"}) {
+    EXPECT_EQ(Segment::Open(pool, name, kPage, &reader).error_code(), StatusCode::INVALID_ARGUMENT)
+        << name;
+  }
+  EXPECT_EQ(Segment::Open(TestPoolPath(), writer->name(), kPage, &reader).error_code(),
+            StatusCode::INVALID_ARGUMENT);
+}
+
+TEST(SegmentTest, RefusesASegmentLargerThanItsReaderAllows) {
+  std::string pool = TestPoolPath();
+  std::unique_ptr<Segment> writer;
+  ASSERT_TRUE(Segment::Create(pool, 4 * kPage, 4 * kPage, ::geteuid(), &writer).ok());
+  std::unique_ptr<Segment> reader;
+  EXPECT_EQ(Segment::Open(pool, writer->name(), kPage, &reader).error_code(),
+            StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Segment::Create(pool, 2 * kPage, kPage, ::geteuid(), &writer).error_code(),
+            StatusCode::INVALID_ARGUMENT);
+}
+
+}  // namespace
+}  // namespace notnets::internal
