@@ -11,7 +11,9 @@
 # Settings (environment): NOTNETS_SOAK_CALLS (total calls), NOTNETS_SOAK_BUILD_DIR (default
 # build-soak, a normal RelWithDebInfo build; reused if present), NOTNETS_SOAK_WORKERS (server
 # workers, default 3), NOTNETS_SOAK_POOL_SIZE (default 256m), NOTNETS_SOAK_TIMEOUT (seconds before
-# the run counts as hung; default 600 + CALLS / 5000).
+# the run counts as hung; default 600 + CALLS / 5000), NOTNETS_SOAK_HOSTS (1 by default; 3 runs
+# the server on one emulated host and the clients on two others, sharing only the pool file, with
+# liveness by lease and no futex between them: scripts/emulated-hosts.sh, root only).
 #
 # Clients: 4 processes of 2 threads each, 2 sync and 2 async (16 calls outstanding per thread);
 # every thread makes CALLS / 8 calls (rounded up).
@@ -40,6 +42,11 @@ if ! [[ $calls =~ ^[0-9]+$ ]] || [ "$calls" -lt 8 ]; then
   exit 2
 fi
 timeout_s=${NOTNETS_SOAK_TIMEOUT:-$((600 + calls / 5000))}
+hosts=${NOTNETS_SOAK_HOSTS:-1}
+if [ "$hosts" != 1 ] && [ "$hosts" != 3 ]; then
+  echo "soak: NOTNETS_SOAK_HOSTS must be 1 or 3, not '$hosts'" >&2
+  exit 2
+fi
 
 client_modes=(sync sync async async)
 threads_per_client=2
@@ -76,10 +83,19 @@ heap_used() {  # bytes used in the pool's heap
   "$pool_tool" pool inspect "$pool" | sed -n 's/^heap .*: \([0-9]*\) used in .*/\1/p'
 }
 
+# Runs a command on emulated host $1 (with NOTNETS_SOAK_HOSTS=3), or here. Only in the
+# background (`on_host ... &`): it replaces the subshell, so that $! is the process to signal.
+on_host() {
+  local host=$1
+  shift
+  if [ "$hosts" = 1 ]; then exec "$@"; fi
+  exec scripts/emulated-hosts.sh run "$host" "$pool" "$@"
+}
+
 "$pool_tool" pool create "$pool" --size "$pool_size" > /dev/null
 baseline=$(heap_used)
 
-"$peer" serve "$pool" "$workers" > "$work/server.out" 2> "$work/server.err" &
+on_host 1 "$peer" serve "$pool" "$workers" > "$work/server.out" 2> "$work/server.err" &
 server=$!
 pids+=("$server")
 for _ in $(seq 300); do
@@ -92,8 +108,8 @@ grep -qx ready "$work/server.out" || fail "the server did not start within 30 s"
 start=$(date +%s%N)
 clients=()
 for i in "${!client_modes[@]}"; do
-  "$peer" client "$pool" "$per_thread" $((1000 + i)) "$threads_per_client" "${client_modes[$i]}" \
-    > "$work/client$i.out" 2> "$work/client$i.err" &
+  on_host $((2 + i % 2)) "$peer" client "$pool" "$per_thread" $((1000 + i)) \
+    "$threads_per_client" "${client_modes[$i]}" > "$work/client$i.out" 2> "$work/client$i.err" &
   clients+=($!)
   pids+=($!)
 done
@@ -141,7 +157,7 @@ rate=$((ok * 1000 / (elapsed_ms > 0 ? elapsed_ms : 1)))
 summary="calls=$done_calls ok=$ok mismatched=$mismatched failed=$failed of $total"
 summary+=" clients=${#clients[@]}x$threads_per_client (2 sync, 2 async) server_workers=$workers"
 summary+=" seconds=$((elapsed_ms / 1000)).$((elapsed_ms % 1000 / 100)) calls_per_s=$rate"
-summary+=" heap_leaked_bytes=$leaked"
+summary+=" heap_leaked_bytes=$leaked hosts=$hosts"
 if [ "$bad_clients" -ne 0 ] || [ "$ok" -ne "$total" ]; then fail "$summary"; fi
 [ "$server_status" -eq 0 ] || fail "the server exited with $server_status on SIGTERM; $summary"
 [ "$leaked" -eq 0 ] || fail "pool memory leaked; $summary"

@@ -7,6 +7,16 @@ namespace notnets::internal {
 
 namespace {
 
+// The sweep reads blocks that another process, or another thread of this one, may be writing at
+// that moment (a block freed and reused for a message since its ownership was read): each field
+// is loaded once, whole, and the checks below reject whatever value it holds. The writer's
+// plain stores cannot be ordered with this read, so ThreadSanitizer, which sees only this
+// process's threads, is told not to instrument it.
+template <typename T>
+__attribute__((no_sanitize("thread"))) T LoadWhileOthersWrite(const T& field) {
+  return __atomic_load_n(&field, __ATOMIC_RELAXED);
+}
+
 // True if the block at `block_offset` (owned by `owner`) is a connection to an earlier
 // generation of `service` whose client has died; fills `*view`.
 bool IsOrphan(const Allocator& allocator, uint64_t block_offset, uint64_t owner,
@@ -19,10 +29,10 @@ bool IsOrphan(const Allocator& allocator, uint64_t block_offset, uint64_t owner,
   const auto* header = mapping.At<ConnectionHeader>(block_offset + kCacheLineBytes);
   mapping.visibility().Invalidate(header, sizeof(*header));
   // Read once; OpenConnection validates the rest for the generation read here.
-  uint64_t magic = header->magic;
-  uint64_t serial = header->serial;
-  uint32_t index = header->service_index;
-  uint64_t generation = header->service_generation;
+  uint64_t magic = LoadWhileOthersWrite(header->magic);
+  uint64_t serial = LoadWhileOthersWrite(header->serial);
+  uint32_t index = LoadWhileOthersWrite(header->service_index);
+  uint64_t generation = LoadWhileOthersWrite(header->service_generation);
   if (magic != kConnectionMagic || serial != owner >> 1 || index != service.index ||
       generation >= service.generation) {
     return false;

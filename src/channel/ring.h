@@ -44,11 +44,11 @@ class RingWriter {
   bool TryClaim(uint64_t* position) {
     uint64_t next = next_.load(std::memory_order_relaxed);
     while (true) {
-      if (next - known_consumed_.load(std::memory_order_relaxed) > mask_) {
+      if (next - known_consumed_.load(std::memory_order_acquire) > mask_) {
         // Looks full: refresh our cached copy of the reader's counter.
         uint64_t consumed = visibility_->Consume(reader_consumed_);
         if (consumed > next) return false;  // a counter ahead of what we wrote is garbage
-        known_consumed_.store(consumed, std::memory_order_relaxed);
+        known_consumed_.store(consumed, std::memory_order_release);
         if (next - consumed > mask_) return false;
       }
       if (next_.compare_exchange_weak(next, next + 1, std::memory_order_relaxed)) {
@@ -80,6 +80,9 @@ class RingWriter {
   const SharedWord* reader_consumed_;
   const Visibility* visibility_;
   std::atomic<uint64_t> next_{0};
+  // The reader's counter as some writer thread last consumed it. Another writer that trusts it
+  // reuses slots the reader released, so it must also see the reader's reads of them as done:
+  // hence release and acquire, not relaxed (free on x86).
   std::atomic<uint64_t> known_consumed_{0};
 };
 
