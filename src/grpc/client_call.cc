@@ -647,8 +647,13 @@ void CallState::SendOp(StreamOp op, InterceptorBatchMethods* methods, OpDone don
     return;
   }
   EncodeStreamOp(op, stream_id_, request.header());
+  // A blocking or completion-queue stream's operation, sent by the thread that waits for it,
+  // is answered on that thread if the answer is quick, as a unary call is: a blocking stream
+  // then costs no thread hand-off per write or read.
+  bool wait_inline = intercept_depth > 0 && complete_inline_;
   request.Send(channel_.get(), kStreamMethod, context.get(),
-               notnets::CallCallback(std::move(finished)));
+               notnets::CallCallback(std::move(finished)),
+               wait_inline ? kInlineWait : std::chrono::nanoseconds(0));
 }
 
 std::unique_ptr<notnets::ClientContext> CallState::OpContext() const {
