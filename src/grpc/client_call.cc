@@ -308,9 +308,9 @@ class CallState : public std::enable_shared_from_this<CallState> {
   uint64_t stream_id_ = 0;
   bool hijacked_ = false;  // the first batch came and took the call off gRPC core
   bool started_ = false;
-  // A call whose first batch also receives the status is a blocking or completion-queue call, and
-  // so is a stream whose first batch receives nothing (a callback stream's receives the initial
-  // metadata): its batches may complete on the calling thread, which saves a thread hand-off.
+  // A call that is not a callback one (callback_queue_) and whose first batch also receives the
+  // status is a blocking or completion-queue call, and so is a stream whose first batch receives
+  // nothing: its batches may complete on the calling thread, which saves a thread hand-off.
   bool first_receive_ = true;
   bool complete_inline_ = false;
   // A unary call whose first batch receives the status waits a little for its answer on the
