@@ -2,8 +2,7 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <condition_variable>
-#include <mutex>
+#include <atomic>
 #include <string>
 
 #include "echo.grpc.pb.h"
@@ -46,19 +45,14 @@ class CallbackClient : public EchoClient {
       : stub_(EchoService::NewStub(channel)), payload_(size) {}
 
   Status Call() override {
-    std::mutex mutex;
-    std::condition_variable finished;
-    bool done = false;
-    Status result;
-    CallAsync([&](Status status) {
-      std::lock_guard<std::mutex> lock(mutex);
-      result = status;
-      done = true;
-      finished.notify_one();
+    int before = finished_.load(std::memory_order_acquire);
+    CallAsync([this](Status status) {
+      result_ = std::move(status);
+      finished_.fetch_add(1, std::memory_order_release);
+      finished_.notify_one();
     });
-    std::unique_lock<std::mutex> lock(mutex);
-    finished.wait(lock, [&] { return done; });
-    return result;
+    finished_.wait(before, std::memory_order_acquire);
+    return result_;
   }
 
   bool SupportsAsync() const override { return true; }
@@ -88,6 +82,11 @@ class CallbackClient : public EchoClient {
  private:
   std::unique_ptr<EchoService::Stub> stub_;
   Payload payload_;
+  // Call's hand-off from the callback's thread: a count the caller sleeps on (a futex), not a
+  // condition variable notified under its mutex, whose woken caller would at once block on that
+  // mutex again. Members, not locals: the callback may still notify after Call returned.
+  std::atomic<int> finished_{0};
+  Status result_;
 };
 
 // Calls through the completion-queue stub: AsyncEcho on the client's own queue, then Next.

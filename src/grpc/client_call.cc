@@ -10,6 +10,7 @@
 #include <random>
 #include <vector>
 
+#include "grpc/callback_reactions.h"
 #include "grpc/deferrer.h"
 #include "grpc/message_io.h"
 #include "grpc/server_context_access.h"
@@ -188,6 +189,7 @@ class CallState : public std::enable_shared_from_this<CallState> {
             std::shared_ptr<notnets::Channel> channel, const std::string* peer,
             const MessageLimits* limits, ::grpc::Status failure)
       : context_(info->client_context()),
+        grpc_channel_(info->channel()),
         method_(method),
         channel_(std::move(channel)),
         peer_(peer),
@@ -195,10 +197,15 @@ class CallState : public std::enable_shared_from_this<CallState> {
         failure_(std::move(failure)) {}
 
   // A call released by one of its own completions may be running on its channel's completion
-  // thread, which cannot destroy that channel: then the release goes to the deferrer's thread.
-  // Elsewhere (the usual case: the caller's thread) it is released here, with no hand-off.
+  // thread, which cannot destroy that channel: then the release goes to another thread, the
+  // reactions thread for a callback call (awake then: it has just been handed the reaction),
+  // else the deferrer's. Elsewhere (the usual case: the caller's thread) it is released here,
+  // with no hand-off.
   ~CallState() {
-    if (channel_ != nullptr && completion_depth > 0) {
+    if (channel_ == nullptr || completion_depth == 0) return;
+    if (callback_queue_ != nullptr) {
+      CallbackReactions::Defer([channel = std::move(channel_)] {});
+    } else {
       Deferrer::Get().Run([channel = std::move(channel_)] {});
     }
   }
@@ -251,11 +258,11 @@ class CallState : public std::enable_shared_from_this<CallState> {
   };
 
   Phase NextPhase(InterceptorBatchMethods* methods);
-  // Whether this batch is the call's first, which starts it. Not told by its
+  // Whether `methods` is the call's first batch, which starts it. Not told by its
   // PRE_SEND_INITIAL_METADATA: a batch gRPC reuses (a completion-queue stream's start, writes and
   // half-close; a callback stream's writes after a corked start) keeps reporting it after a
   // hijacking interceptor, because gRPC 1.51 clears the op's "send" flag only when core ran it.
-  bool TakeFirstBatch();
+  bool TakeFirstBatch(InterceptorBatchMethods* methods);
   void InterceptNow(InterceptorBatchMethods* methods);
   void Send(InterceptorBatchMethods* methods, bool first);
   void Receive(InterceptorBatchMethods* methods);
@@ -279,11 +286,14 @@ class CallState : public std::enable_shared_from_this<CallState> {
   void FailStream(::grpc::Status status);
   void SettleAll(Batch* metadata, Batch* status);
   void Settle(Batch* batch);
+  // Fills in what `batch` receives and lets it proceed; deletes it.
+  void Complete(Batch* batch, grpc_completion_queue* callback_queue);
   void Fill(Batch* batch);
   void Finish(notnets::CallResult result);
   std::unique_ptr<notnets::ClientContext> OpContext() const;
 
   ::grpc::ClientContext* context_;
+  ::grpc::ChannelInterface* grpc_channel_;
   const MethodBinding* method_;
   std::shared_ptr<notnets::Channel> channel_;
   const std::string* peer_;
@@ -298,11 +308,17 @@ class CallState : public std::enable_shared_from_this<CallState> {
   uint64_t stream_id_ = 0;
   bool hijacked_ = false;  // the first batch came and took the call off gRPC core
   bool started_ = false;
-  // A call whose first batch also receives the status is a blocking or completion-queue call, and
-  // so is a stream whose first batch receives nothing (a callback stream's receives the initial
-  // metadata): its batches may complete on the calling thread, which saves a thread hand-off.
+  // A call that is not a callback one (callback_queue_) and whose first batch also receives the
+  // status is a blocking or completion-queue call, and so is a stream whose first batch receives
+  // nothing: its batches may complete on the calling thread, which saves a thread hand-off.
   bool first_receive_ = true;
   bool complete_inline_ = false;
+  // A unary call whose first batch receives the status waits a little for its answer on the
+  // calling thread (kInlineWait), even a callback one: its completion then leaves at once.
+  bool wait_inline_ = false;
+  // The queue a callback-API call completes on (CallbackReactions::QueueOf), whose reactions run
+  // on the reactions thread rather than gRPC's; null for other calls. Set by the first batch.
+  grpc_completion_queue* callback_queue_ = nullptr;
   bool cancelled_ = false;
   notnets::Status corked_write_failure_;
   ::grpc::Status over_limit_;  // the status of the first FailStream
@@ -320,9 +336,10 @@ class CallState : public std::enable_shared_from_this<CallState> {
   std::vector<std::shared_ptr<notnets::ClientContext>> op_contexts_;  // to cancel
 };
 
-bool CallState::TakeFirstBatch() {
+bool CallState::TakeFirstBatch(InterceptorBatchMethods* methods) {
   std::lock_guard<std::mutex> lock(mutex_);
   bool first = !hijacked_;
+  if (first) callback_queue_ = CallbackReactions::QueueOf(methods, grpc_channel_);
   hijacked_ = true;
   return first;
 }
@@ -359,13 +376,15 @@ void CallState::InterceptNow(InterceptorBatchMethods* methods) {
   }
   switch (NextPhase(methods)) {
     case Phase::kSend:
-      Send(methods, TakeFirstBatch());
+      Send(methods, TakeFirstBatch(methods));
       break;
     case Phase::kReceive:
       Receive(methods);
       break;
     case Phase::kPost:
-      methods->Proceed();
+      // Where the interceptors before this one are done with a callback call's batch, gRPC
+      // completes it once more, for the reaction.
+      CallbackReactions::Proceed(methods, callback_queue_);
       break;
   }
 }
@@ -498,8 +517,10 @@ void CallState::Receive(InterceptorBatchMethods* methods) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (first_receive_) {
       first_receive_ = false;
+      wait_inline_ = wants_status;
       complete_inline_ =
-          wants_status || (method_->kind != RpcKind::kUnary && !wants_metadata && !wants_message);
+          callback_queue_ == nullptr &&
+          (wants_status || (method_->kind != RpcKind::kUnary && !wants_metadata && !wants_message));
     }
     if (method_->kind == RpcKind::kUnary && !started_) start_unary = started_ = true;
     if (wants_metadata && !answer_.has_initial_metadata) {
@@ -594,7 +615,7 @@ void CallState::StartUnary() {
     return;
   }
   request_.Send(channel_.get(), method_->name, &native_, notnets::CallCallback(std::move(done)),
-                complete_inline_ ? kInlineWait : std::chrono::nanoseconds(0));
+                wait_inline_ ? kInlineWait : std::chrono::nanoseconds(0));
 }
 
 void CallState::SendOp(StreamOp op, InterceptorBatchMethods* methods, OpDone done) {
@@ -626,8 +647,13 @@ void CallState::SendOp(StreamOp op, InterceptorBatchMethods* methods, OpDone don
     return;
   }
   EncodeStreamOp(op, stream_id_, request.header());
+  // A blocking or completion-queue stream's operation, sent by the thread that waits for it,
+  // is answered on that thread if the answer is quick, as a unary call is: a blocking stream
+  // then costs no thread hand-off per write or read.
+  bool wait_inline = intercept_depth > 0 && complete_inline_;
   request.Send(channel_.get(), kStreamMethod, context.get(),
-               notnets::CallCallback(std::move(finished)));
+               notnets::CallCallback(std::move(finished)),
+               wait_inline ? kInlineWait : std::chrono::nanoseconds(0));
 }
 
 std::unique_ptr<notnets::ClientContext> CallState::OpContext() const {
@@ -699,23 +725,32 @@ void CallState::SettleAll(Batch* metadata, Batch* status) {
 }
 
 void CallState::Settle(Batch* batch) {
+  grpc_completion_queue* callback_queue;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     if (--batch->pending > 0) return;
+    callback_queue = callback_queue_;
   }
-  if (intercept_depth > 0 && !complete_inline_) {
-    Deferrer::Get().Run([self = shared_from_this(), batch] {
-      self->Fill(batch);
-      InterceptorBatchMethods* methods = batch->methods;
-      delete batch;
-      methods->Proceed();
-    });
+  if (intercept_depth == 0 || complete_inline_) {
+    Complete(batch, callback_queue);
     return;
   }
+  auto complete = [self = shared_from_this(), batch, callback_queue] {
+    self->Complete(batch, callback_queue);
+  };
+  if (callback_queue != nullptr) {
+    // The reactions thread proceeds with it, and then runs its reaction without another wake-up.
+    CallbackReactions::Defer(std::move(complete));
+  } else {
+    Deferrer::Get().Run(std::move(complete));
+  }
+}
+
+void CallState::Complete(Batch* batch, grpc_completion_queue* callback_queue) {
   Fill(batch);
   InterceptorBatchMethods* methods = batch->methods;
   delete batch;
-  methods->Proceed();
+  CallbackReactions::Proceed(methods, callback_queue);
 }
 
 void CallState::Fill(Batch* batch) {
