@@ -7,6 +7,9 @@
 #   scripts/run-example.sh helloworld-callback   callback Greeter server, the same client
 #   scripts/run-example.sh route_guide           callback RouteGuide server, all four RPCs
 # NOTNETS_BUILD_DIR: the build directory (default build, configured as Release if new).
+# NOTNETS_EXAMPLE_HOSTS=2: the server and the client on two emulated hosts that share only the
+# pool file and have no network between them (scripts/emulated-hosts.sh; root only), so every
+# call must go through the pool.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,11 +29,25 @@ scripts/install-deps.sh
 cmake --build "$build" -j"$(nproc)" --target "$server" "$client" notnets-cli > /dev/null
 
 export NOTNETS_POOL=example-$$
+hosts=${NOTNETS_EXAMPLE_HOSTS:-1}
+# on_host HOST COMMAND...: runs COMMAND on that emulated host with NOTNETS_EXAMPLE_HOSTS=2, else
+# here. Only in a subshell (`&`, `$(...)`): it replaces it, so that $! is the process to signal.
+on_host() {
+  local host=$1
+  shift
+  if [ "$hosts" = 1 ]; then exec "$@"; fi
+  exec scripts/emulated-hosts.sh run "$host" "$NOTNETS_POOL" "$@"
+}
+if [ "$hosts" != 1 ]; then
+  [ "$hosts" = 2 ] || { echo "run-example: NOTNETS_EXAMPLE_HOSTS must be 1 or 2" >&2; exit 2; }
+  "$build/tools/notnets" pool create "$NOTNETS_POOL" > /dev/null
+fi
 server_out=$(mktemp)
 server_pid=
 cleanup() {
   if [ -n "$server_pid" ]; then
-    kill "$server_pid" 2> /dev/null || true
+    # An emulated host's first process ignores SIGTERM (it is pid 1 there): power it off.
+    if [ "$hosts" = 1 ]; then kill "$server_pid"; else kill -KILL "$server_pid"; fi 2> /dev/null || true
     wait "$server_pid" 2> /dev/null || true
   fi
   "$build/tools/notnets" pool remove "$NOTNETS_POOL" > /dev/null 2>&1 || true
@@ -39,7 +56,7 @@ cleanup() {
 trap cleanup EXIT
 
 # On port 0 the server binds a free port, and says which once it serves.
-"$build/examples/$server" 127.0.0.1:0 > "$server_out" &
+on_host 1 "$build/examples/$server" 127.0.0.1:0 > "$server_out" &
 server_pid=$!
 address=
 for _ in $(seq 100); do
@@ -59,7 +76,7 @@ echo "\$ NOTNETS_POOL=$NOTNETS_POOL $server 127.0.0.1:0 &"
 cat "$server_out"
 echo "\$ NOTNETS_POOL=$NOTNETS_POOL $client $address"
 # Line-buffered, so that a client stopped by the timeout still shows how far it got.
-if ! output=$(timeout 60 stdbuf -oL "$build/examples/$client" "$address"); then
+if ! output=$(on_host 2 timeout 60 stdbuf -oL "$build/examples/$client" "$address"); then
   echo "$output"
   echo "run-example: $client failed (or did not finish within 60 s)" >&2
   exit 1
