@@ -1,6 +1,7 @@
 #include "grpc/client_call.h"
 
 #include <grpcpp/client_context.h>
+#include <grpcpp/support/byte_buffer.h>
 
 #include <algorithm>
 #include <atomic>
@@ -115,7 +116,8 @@ class OutgoingRequest {
  private:
   static const MessageLite* SendMessage(InterceptorBatchMethods* methods, const MessageType* type,
                                         std::string* serialized) {
-    if (const void* message = methods->GetSendMessage(); message != nullptr) {
+    // A message whose type the call does not know (a generic stub's) is taken serialized.
+    if (const void* message = methods->GetSendMessage(); message != nullptr && type != nullptr) {
       return type->view(message);
     }
     std::vector<::grpc::Slice> slices;
@@ -185,10 +187,11 @@ std::string PathMessage(const notnets::Status& status, bool cancelled, bool dead
 class CallState : public std::enable_shared_from_this<CallState> {
  public:
   CallState(::grpc::experimental::ClientRpcInfo* info, const MethodBinding* method,
-            std::shared_ptr<notnets::Channel> channel, const std::string* peer,
+            std::string path, std::shared_ptr<notnets::Channel> channel, const std::string* peer,
             const MessageLimits* limits, ::grpc::Status failure)
       : context_(info->client_context()),
         method_(method),
+        path_(std::move(path)),
         channel_(std::move(channel)),
         peer_(peer),
         limits_(limits),
@@ -283,8 +286,14 @@ class CallState : public std::enable_shared_from_this<CallState> {
   void Finish(notnets::CallResult result);
   std::unique_ptr<notnets::ClientContext> OpContext() const;
 
+  // Bytes a unary request or stream open starts with: the path of a call by full method name.
+  size_t PathHeaderBytes() const { return path_.empty() ? 0 : kPathLengthBytes + path_.size(); }
+
   ::grpc::ClientContext* context_;
-  const MethodBinding* method_;
+  const MethodBinding* method_;  // its message types are null for a generic stub's call
+  // Empty: the call goes to the method's name in its service. Otherwise the call's full method
+  // name, which it is carried by on the pool service kGenericService (wire.h).
+  const std::string path_;
   std::shared_ptr<notnets::Channel> channel_;
   const std::string* peer_;
   const MessageLimits* limits_;  // the channel's, which outlives its calls
@@ -389,8 +398,9 @@ void CallState::Send(InterceptorBatchMethods* methods, bool first) {
     if (method_ == nullptr) {
     } else if (method_->kind == RpcKind::kUnary) {
       ::grpc::Status over_limit;
-      request_status_ =
-          request_.Build(channel_.get(), 0, methods, method_->request, *limits_, &over_limit);
+      request_status_ = request_.Build(channel_.get(), PathHeaderBytes(), methods, method_->request,
+                                       *limits_, &over_limit);
+      if (request_status_.ok() && !path_.empty()) EncodePath(path_, request_.header());
     } else {
       OpenStream(methods);
     }
@@ -439,8 +449,9 @@ void CallState::OpenStream(InterceptorBatchMethods* methods) {
   bool server_streaming = method_->kind == RpcKind::kServerStreaming;
   OutgoingRequest open;
   ::grpc::Status over_limit;
+  size_t header_bytes = kStreamIdBytes + (path_.empty() ? 0 : 1 + PathHeaderBytes());
   notnets::Status built =
-      open.Build(channel_.get(), kStreamIdBytes, server_streaming ? methods : nullptr,
+      open.Build(channel_.get(), header_bytes, server_streaming ? methods : nullptr,
                  method_->request, *limits_, &over_limit);
   started_ = true;
   auto self = shared_from_this();
@@ -454,7 +465,12 @@ void CallState::OpenStream(InterceptorBatchMethods* methods) {
     return;
   }
   std::memcpy(open.header(), &stream_id_, sizeof(stream_id_));
-  open.Send(channel_.get(), method_->name, &native_, notnets::CallCallback(std::move(done)));
+  if (!path_.empty()) {
+    open.header()[kStreamIdBytes] = static_cast<uint8_t>(method_->kind);
+    EncodePath(path_, open.header() + kStreamIdBytes + 1);
+  }
+  open.Send(channel_.get(), path_.empty() ? std::string_view(method_->name) : kGenericOpenMethod,
+            &native_, notnets::CallCallback(std::move(done)));
   // A first message corked with the initial metadata. Its batch completes at once (it must be
   // hijacked before this returns), so a failure to deliver it fails the call instead.
   // A half-close with it goes once the server took the message, as in Send.
@@ -593,7 +609,9 @@ void CallState::StartUnary() {
     done(notnets::CallResult{request_status_, {}});
     return;
   }
-  request_.Send(channel_.get(), method_->name, &native_, notnets::CallCallback(std::move(done)),
+  request_.Send(channel_.get(),
+                path_.empty() ? std::string_view(method_->name) : kGenericUnaryMethod, &native_,
+                notnets::CallCallback(std::move(done)),
                 complete_inline_ ? kInlineWait : std::chrono::nanoseconds(0));
 }
 
@@ -742,8 +760,15 @@ void CallState::Fill(Batch* batch) {
         method_->kind == RpcKind::kServerStreaming || method_->kind == RpcKind::kBidiStreaming;
     bool ok = streamed ? batch->message_ok : response_ok_;
     std::string_view bytes = streamed ? batch->bytes : response_.view();
-    MessageLite* message = method_->response->view_mutable(methods->GetRecvMessage());
-    if (!ok || !ParseFrom(bytes, message).ok()) methods->FailHijackedRecvMessage();
+    if (!ok) {
+      methods->FailHijackedRecvMessage();
+    } else if (method_->response == nullptr) {
+      // A generic stub receives the bytes as they are.
+      ::grpc::Slice slice(bytes.data(), bytes.size());
+      *static_cast<::grpc::ByteBuffer*>(methods->GetRecvMessage()) = ::grpc::ByteBuffer(&slice, 1);
+    } else if (!ParseFrom(bytes, method_->response->view_mutable(methods->GetRecvMessage())).ok()) {
+      methods->FailHijackedRecvMessage();
+    }
   }
   if (Has(methods, InterceptionHookPoints::PRE_RECV_STATUS)) {
     *methods->GetRecvStatus() = answer_.status;
@@ -782,12 +807,12 @@ class PoolCall final : public ::grpc::experimental::Interceptor {
 }  // namespace
 
 ::grpc::experimental::Interceptor* NewPoolCall(::grpc::experimental::ClientRpcInfo* info,
-                                               const MethodBinding* method,
+                                               const MethodBinding* method, std::string path,
                                                std::shared_ptr<notnets::Channel> channel,
                                                const std::string* peer, const MessageLimits* limits,
                                                ::grpc::Status failure) {
-  return new PoolCall(std::make_shared<CallState>(info, method, std::move(channel), peer, limits,
-                                                  std::move(failure)));
+  return new PoolCall(std::make_shared<CallState>(info, method, std::move(path), std::move(channel),
+                                                  peer, limits, std::move(failure)));
 }
 
 }  // namespace notnets::grpc::internal

@@ -109,6 +109,14 @@ struct ServerMutex {
 struct ServerShutdown {
   using type = bool GrpcServer::*;
 };
+struct AsyncGeneric {
+  using type = bool GrpcServer::*;
+};
+struct CallbackGeneric {
+  using type = bool GrpcServer::*;
+};
+template struct Expose<AsyncGeneric, &::grpc::Server::has_async_generic_service_>;
+template struct Expose<CallbackGeneric, &::grpc::Server::has_callback_generic_service_>;
 template struct Expose<ServerMutex, &::grpc::Server::mu_>;
 template struct Expose<ServerShutdown, &::grpc::Server::shutdown_>;
 template struct Expose<ServerUnref, &::grpc::Server::UnrefWithPossibleNotify>;
@@ -207,6 +215,10 @@ bool RunWhileServing(::grpc::Server* server, const std::function<bool()>& give_u
 
 bool HasInterceptors(::grpc::Server* server) {
   return !(server->*Member<InterceptorCreators>::pointer).empty();
+}
+
+bool HasGenericService(::grpc::Server* server) {
+  return server->*Member<AsyncGeneric>::pointer || server->*Member<CallbackGeneric>::pointer;
 }
 
 bool IsRawCallbackMethod(::grpc::Service* service, const std::string& path) {

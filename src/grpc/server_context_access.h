@@ -1,7 +1,7 @@
 // Fills in a grpc::ServerContextBase for a call that arrived through the pool, and reads back
 // what the handler put in it; reads the metadata a grpc::ClientContext is to send; finds the
 // services of a grpc::ServerBuilder, the grpc::Server a builder plugin starts, whether it has
-// interceptors, and which methods of a grpc::Service are raw.
+// interceptors or a generic service, and which methods of a grpc::Service are raw.
 //
 // gRPC 1.51 offers no public way to give a context a deadline, client metadata or a cancellation
 // without a gRPC core call, nor to reach the server a plugin runs in; its members are private. This
@@ -73,6 +73,9 @@ std::vector<::grpc::Service*> ServicesOf(::grpc::ServerBuilder* builder);
 // Whether `server` was built with server interceptors (ServerBuilder::experimental()
 // .SetInterceptorCreators), which gRPC runs only for calls of its own.
 bool HasInterceptors(::grpc::Server* server);
+// Whether `server` has a generic service (ServerBuilder::RegisterAsyncGenericService or
+// RegisterCallbackGenericService), which serves the methods no service of its claims.
+bool HasGenericService(::grpc::Server* server);
 // Whether the method "/pkg.Service/Method" of `service` is a raw callback method
 // (WithRawCallbackMethod_): it takes serialized messages, so the typed direct dispatch of a
 // CallbackService cannot call it.
