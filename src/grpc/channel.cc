@@ -118,7 +118,8 @@ class Router {
     if (channel != nullptr && channel->Serves(route.method->name)) {
       pool_calls.fetch_add(1, std::memory_order_relaxed);
       return internal::NewPoolCall(info, route.method, std::string(), std::move(channel),
-                                   &route.service->peer, &limits_, ::grpc::Status::OK);
+                                   &route.service->peer, route.service->stand_in.get(), &limits_,
+                                   ::grpc::Status::OK);
     }
     // A server that serves the method by full name only: a generic service, a service it has
     // no binding for, or one a typed stub reaches with the binding this program links.
@@ -131,7 +132,7 @@ class Router {
       if (channel != nullptr && channel->Serves(internal::kGenericUnaryMethod)) {
         pool_calls.fetch_add(1, std::memory_order_relaxed);
         return internal::NewPoolCall(info, method, name, std::move(channel), &by_name_.peer,
-                                     &limits_, ::grpc::Status::OK);
+                                     by_name_.stand_in.get(), &limits_, ::grpc::Status::OK);
       }
     }
     if (has_target_) {
@@ -139,7 +140,7 @@ class Router {
       return nullptr;
     }
     return internal::NewPoolCall(
-        info, nullptr, std::string(), nullptr, nullptr, &limits_,
+        info, nullptr, std::string(), nullptr, nullptr, nullptr, &limits_,
         ::grpc::Status(::grpc::StatusCode::UNAVAILABLE,
                        std::string("no server in pool '") + pool_name_ + "' serves " +
                            info->method() +
@@ -158,6 +159,8 @@ class Router {
     std::string service;
     std::shared_ptr<notnets::Channel> channel;
     std::string peer;
+    // Lent to the contexts of its calls, so that their peer() is `peer`.
+    std::unique_ptr<internal::StandInCall> stand_in;
     Clock::time_point next_attempt;
   };
   struct MethodRoute {
@@ -213,6 +216,7 @@ class Router {
       return nullptr;
     }
     route->peer = "notnets:" + pool_->path() + "/" + route->service;
+    route->stand_in = std::make_unique<internal::StandInCall>(route->peer);
     return route->channel;
   }
 
@@ -226,7 +230,8 @@ class Router {
   std::unordered_map<std::string, ServiceRoute> services_;
   // Bound methods as generic stubs call them: no message types.
   std::unordered_map<const internal::MethodBinding*, internal::MethodBinding> raw_methods_;
-  ServiceRoute by_name_{internal::kGenericService, nullptr, std::string(), Clock::time_point()};
+  ServiceRoute by_name_{internal::kGenericService, nullptr, std::string(), nullptr,
+                        Clock::time_point()};
 };
 
 // The channels CreateChannel made, for GetPathCounters.

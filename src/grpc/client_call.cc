@@ -188,12 +188,13 @@ class CallState : public std::enable_shared_from_this<CallState> {
  public:
   CallState(::grpc::experimental::ClientRpcInfo* info, const MethodBinding* method,
             std::string path, std::shared_ptr<notnets::Channel> channel, const std::string* peer,
-            const MessageLimits* limits, ::grpc::Status failure)
+            const StandInCall* stand_in, const MessageLimits* limits, ::grpc::Status failure)
       : context_(info->client_context()),
         method_(method),
         path_(std::move(path)),
         channel_(std::move(channel)),
         peer_(peer),
+        stand_in_(stand_in),
         limits_(limits),
         failure_(std::move(failure)) {}
 
@@ -204,6 +205,9 @@ class CallState : public std::enable_shared_from_this<CallState> {
     if (channel_ != nullptr && completion_depth > 0) {
       Deferrer::Get().Run([channel = std::move(channel_)] {});
     }
+    // The context is gone (its interceptors, which hold this, go with it): so is every use
+    // gRPC makes of the core call it had.
+    if (taken_call_ != nullptr) grpc_call_unref(taken_call_);
   }
 
   void Intercept(InterceptorBatchMethods* methods);
@@ -296,6 +300,9 @@ class CallState : public std::enable_shared_from_this<CallState> {
   const std::string path_;
   std::shared_ptr<notnets::Channel> channel_;
   const std::string* peer_;
+  const StandInCall* stand_in_;  // the route's, which outlives its calls
+  // The context's own core call, taken when the stand-in was lent to it.
+  grpc_call* taken_call_ = nullptr;
   const MessageLimits* limits_;  // the channel's, which outlives its calls
   const ::grpc::Status failure_;
 
@@ -395,6 +402,7 @@ void CallState::Send(InterceptorBatchMethods* methods, bool first) {
     if (context_->deadline() != std::chrono::system_clock::time_point::max()) {
       native_.set_deadline(context_->deadline());
     }
+    if (stand_in_ != nullptr) taken_call_ = stand_in_->LendTo(context_);
     if (method_ == nullptr) {
     } else if (method_->kind == RpcKind::kUnary) {
       ::grpc::Status over_limit;
@@ -809,10 +817,11 @@ class PoolCall final : public ::grpc::experimental::Interceptor {
 ::grpc::experimental::Interceptor* NewPoolCall(::grpc::experimental::ClientRpcInfo* info,
                                                const MethodBinding* method, std::string path,
                                                std::shared_ptr<notnets::Channel> channel,
-                                               const std::string* peer, const MessageLimits* limits,
+                                               const std::string* peer, const StandInCall* stand_in,
+                                               const MessageLimits* limits,
                                                ::grpc::Status failure) {
   return new PoolCall(std::make_shared<CallState>(info, method, std::move(path), std::move(channel),
-                                                  peer, limits, std::move(failure)));
+                                                  peer, stand_in, limits, std::move(failure)));
 }
 
 }  // namespace notnets::grpc::internal

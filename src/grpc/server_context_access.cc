@@ -74,6 +74,10 @@ template struct Expose<Cancelled, &ServerContextBase::marked_cancelled_>;
 template struct Expose<CallSetter, &ServerContextBase::set_call>;
 template struct Expose<RpcInfoSetter, &ServerContextBase::set_server_rpc_info>;
 template struct Expose<SendInitial, &ClientContext::send_initial_metadata_>;
+struct ClientCall {
+  using type = grpc_call* ClientContext::*;
+};
+template struct Expose<ClientCall, &ClientContext::call_>;
 
 struct InitializedServer {
   using type = ::grpc::Server* ::grpc::ServerInitializer::*;
@@ -215,6 +219,10 @@ bool RunWhileServing(::grpc::Server* server, const std::function<bool()>& give_u
 
 bool HasInterceptors(::grpc::Server* server) {
   return !(server->*Member<InterceptorCreators>::pointer).empty();
+}
+
+grpc_call* ReplaceCall(ClientContext* context, grpc_call* call) {
+  return std::exchange(context->*Member<ClientCall>::pointer, call);
 }
 
 bool HasGenericService(::grpc::Server* server) {

@@ -56,6 +56,10 @@ const std::multimap<std::string, std::string>& TrailingMetadata(
 const std::multimap<std::string, std::string>& SendInitialMetadata(
     const ::grpc::ClientContext& context);
 
+// Gives the client context `context` the core call `call` (a reference of its own) and returns
+// the one it had, whose reference passes to the caller.
+grpc_call* ReplaceCall(::grpc::ClientContext* context, grpc_call* call);
+
 // The server `initializer` belongs to (what a ServerBuilderPlugin's InitServer and Finish get).
 ::grpc::Server* ServerOf(::grpc::ServerInitializer* initializer);
 // Holds `server`'s Shutdown before it finishes (gRPC's own reference for each callback call in

@@ -192,6 +192,8 @@ class GenericServiceTest : public ::testing::TestWithParam<GenericVariant> {
     EXPECT_EQ(std::string(served->second.data(), served->second.size()), method);
     auto peer = metadata.find(notnets::grpc::kPoolPeerKey);
     EXPECT_EQ(peer != metadata.end(), GetParam().path == Path::kPool);
+    EXPECT_EQ(context.peer().starts_with("notnets:"), GetParam().path == Path::kPool)
+        << context.peer();
   }
 
   // A unary call through a GenericStub (callback API).
@@ -355,6 +357,7 @@ class GenericStubOnTypedServiceTest : public ::testing::TestWithParam<Path> {
     const auto& metadata = context.GetServerInitialMetadata();
     EXPECT_EQ(metadata.find(notnets::grpc::kPoolPeerKey) != metadata.end(),
               GetParam() == Path::kPool);
+    EXPECT_EQ(context.peer().starts_with("notnets:"), GetParam() == Path::kPool) << context.peer();
   }
 
   ServerObservations observations_;
@@ -416,6 +419,27 @@ TEST_P(GenericStubOnTypedServiceTest, BidiStream) {
   queue.Shutdown();
   while (queue.Next(&tag, &ok)) {
   }
+}
+
+// Not a generic call, in this fixture for its server: a typed stub's call to its service by name
+// has a peer() that names the pool too.
+TEST_P(GenericStubOnTypedServiceTest, TypedStubPeerNamesThePool) {
+  auto stub = TestService::NewStub(channel_);
+  EchoRequest request;
+  request.set_payload("typed");
+  EchoResponse response;
+  ClientContext context;
+  SetHangDeadline(&context);
+  Status status = stub->Echo(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(response.payload(), "typed");
+  if (GetParam() == Path::kPool) {
+    const auto& metadata = context.GetServerInitialMetadata();
+    auto peer = metadata.find(notnets::grpc::kPoolPeerKey);
+    ASSERT_NE(peer, metadata.end());
+    EXPECT_EQ(context.peer(), std::string(peer->second.data(), peer->second.size()));
+  }
+  ExpectPath(1, context);
 }
 
 INSTANTIATE_TEST_SUITE_P(Paths, GenericStubOnTypedServiceTest,

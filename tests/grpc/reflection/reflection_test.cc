@@ -131,6 +131,7 @@ class ReflectionTest : public ::testing::TestWithParam<Path> {
     const auto& metadata = context.GetServerInitialMetadata();
     EXPECT_EQ(metadata.find(notnets::grpc::kPoolPeerKey) != metadata.end(),
               GetParam() == Path::kPool);
+    EXPECT_EQ(context.peer().starts_with("notnets:"), GetParam() == Path::kPool) << context.peer();
   }
 
   std::unique_ptr<::grpc::Server> server_;
