@@ -96,8 +96,9 @@ notnets::Status ParseBuffer(const ByteBuffer& buffer, MessageLite* message) {
 // One unary call on its way through the in-process channel.
 class BridgedUnary final : public WatchedCall {
  public:
-  BridgedUnary(notnets::ServerCall* call, CancelWatcher* watcher, LiveCalls* live)
-      : live_(live), call_(call), watcher_(watcher), request_(ToBuffer(call->request().view())) {
+  BridgedUnary(notnets::ServerCall* call, std::string_view message, CancelWatcher* watcher,
+               LiveCalls* live)
+      : live_(live), call_(call), watcher_(watcher), request_(ToBuffer(message)) {
     const notnets::ServerContext* native = call->context();
     ForwardClientMetadata(native->client_metadata(), &context_);
     context_.set_deadline(SystemDeadline(native->deadline()));
@@ -336,9 +337,10 @@ bool Bridge::RunWhileServing(const std::function<void()>& start) {
       server_, [this] { return closed_.load(std::memory_order_acquire); }, start);
 }
 
-void Bridge::Unary(const std::string& path, notnets::ServerCall* call, CancelWatcher* watcher,
-                   LiveCalls* live) {
-  if (!RunWhileServing([&] { (new BridgedUnary(call, watcher, live))->Start(&stub_, path); })) {
+void Bridge::Unary(const std::string& path, std::string_view message, notnets::ServerCall* call,
+                   CancelWatcher* watcher, LiveCalls* live) {
+  if (!RunWhileServing(
+          [&] { (new BridgedUnary(call, message, watcher, live))->Start(&stub_, path); })) {
     call->Finish(NativeStatus(ShuttingDown()));
   }
 }

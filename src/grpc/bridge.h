@@ -27,12 +27,13 @@ class Bridge {
   // limits are lifted: the server's and the pool client's hold on either side of it.
   explicit Bridge(::grpc::Server* server);
 
-  // Carries the unary pool call `call` to "/service/method" `path`: its request, client
+  // Carries the unary pool call `call` to "/service/method" `path`: its request `message` (in
+  // the call's request), client
   // metadata, deadline and cancellation (seen by `watcher`) in, the server's metadata, status
   // and response out; `call` is finished when the gRPC call is. The call holds a `live` token
   // until it is gone.
-  void Unary(const std::string& path, notnets::ServerCall* call, CancelWatcher* watcher,
-             LiveCalls* live);
+  void Unary(const std::string& path, std::string_view message, notnets::ServerCall* call,
+             CancelWatcher* watcher, LiveCalls* live);
 
   // The server has begun shutting down: calls fail with UNAVAILABLE from now on instead of
   // entering it (gRPC 1.51's in-process channel cannot start calls into a server shutting down).

@@ -2,14 +2,18 @@
 
 #include <grpcpp/create_channel.h>
 #include <grpcpp/security/credentials.h>
+#include <link.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
+#include <cstring>
 #include <mutex>
 #include <unordered_map>
 
 #include "grpc/client_call.h"
 #include "grpc/pool_name.h"
+#include "grpc/wire.h"
 #include "notnets/grpc/binding.h"
 #include "notnets/pool.h"
 
@@ -22,6 +26,57 @@ using Clock = std::chrono::steady_clock;
 // How often a channel looks again for a pool or a service that was not there.
 constexpr std::chrono::milliseconds kRetryInterval{100};
 
+// True if `address` is in a loaded object's read-only memory, where string literals are.
+bool InReadOnlyMemory(const void* address) {
+  struct Search {
+    uintptr_t address;
+    bool read_only = false;
+  } search{reinterpret_cast<uintptr_t>(address)};
+  dl_iterate_phdr(
+      [](dl_phdr_info* object, size_t, void* data) {
+        auto* search = static_cast<Search*>(data);
+        for (int i = 0; i < object->dlpi_phnum; ++i) {
+          const ElfW(Phdr)& segment = object->dlpi_phdr[i];
+          uintptr_t start = object->dlpi_addr + segment.p_vaddr;
+          if (segment.p_type != PT_LOAD || search->address < start ||
+              search->address - start >= segment.p_memsz) {
+            continue;
+          }
+          search->read_only = (segment.p_flags & PF_W) == 0;
+          return 1;
+        }
+        return 0;
+      },
+      &search);
+  return search.read_only;
+}
+
+// The method of a generic stub's call of kind `type`: its messages are grpc::ByteBuffers (no
+// message types); null for a kind gRPC does not say.
+const internal::MethodBinding* RawMethod(::grpc::experimental::ClientRpcInfo::Type type) {
+  using Type = ::grpc::experimental::ClientRpcInfo::Type;
+  static const auto* methods = [] {
+    auto* made = new std::array<internal::MethodBinding, 4>();
+    const RpcKind kinds[] = {RpcKind::kUnary, RpcKind::kClientStreaming, RpcKind::kServerStreaming,
+                             RpcKind::kBidiStreaming};
+    for (size_t i = 0; i < made->size(); ++i) (*made)[i].kind = kinds[i];
+    return made;
+  }();
+  switch (type) {
+    case Type::UNARY:
+      return &(*methods)[0];
+    case Type::CLIENT_STREAMING:
+      return &(*methods)[1];
+    case Type::SERVER_STREAMING:
+      return &(*methods)[2];
+    case Type::BIDI_STREAMING:
+      return &(*methods)[3];
+    case Type::UNKNOWN:
+      break;
+  }
+  return nullptr;
+}
+
 // Decides, per call, whether it goes through the pool, and counts.
 class Router {
  public:
@@ -33,24 +88,59 @@ class Router {
         limits_(limits) {}
 
   ::grpc::experimental::Interceptor* Route(::grpc::experimental::ClientRpcInfo* info) {
-    const MethodRoute* route;
+    const char* name = info->method();
+    MethodRoute route;
+    bool known = false;
     std::shared_ptr<notnets::Channel> channel;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      route = &RouteOf(info->method());
-      if (route->method != nullptr) channel = ChannelFor(route->service);
+      if (auto it = methods_.find(name); it != methods_.end()) {
+        route = it->second;
+        known = true;
+        if (route.method != nullptr) channel = ChannelFor(route.service);
+      }
     }
-    if (channel != nullptr && channel->Serves(route->method->name)) {
+    // Only a name in read-only program memory is a generated stub's, which lives as long as the
+    // program and is its method's alone. Any other (a generic stub's std::string) may be gone
+    // after the call, its address reused for another name, and its message types are not the
+    // binding's: it goes by full name, as bytes.
+    bool typed = known || InReadOnlyMemory(name);
+    if (!known && typed) {
+      std::lock_guard<std::mutex> lock(mutex_);
+      route = methods_.emplace(name, RouteOf(name)).first->second;
+      if (route.method != nullptr) channel = ChannelFor(route.service);
+    }
+    if (!typed) {
+      // A generic stub's call of a bound method of the same kind goes to it as a typed stub's
+      // would, with the messages as bytes.
+      route = RawRouteOf(name, RawMethod(info->type()), &channel);
+    }
+    if (channel != nullptr && channel->Serves(route.method->name)) {
       pool_calls.fetch_add(1, std::memory_order_relaxed);
-      return internal::NewPoolCall(info, route->method, std::move(channel), &route->service->peer,
-                                   &limits_, ::grpc::Status::OK);
+      return internal::NewPoolCall(info, route.method, std::string(), std::move(channel),
+                                   &route.service->peer, route.service->stand_in.get(), &limits_,
+                                   ::grpc::Status::OK);
+    }
+    // A server that serves the method by full name only: a generic service, a service it has
+    // no binding for, or one a typed stub reaches with the binding this program links.
+    const internal::MethodBinding* method = typed ? route.method : RawMethod(info->type());
+    if (method != nullptr && std::strlen(name) <= internal::kMaxPathBytes) {
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        channel = ChannelFor(&by_name_);
+      }
+      if (channel != nullptr && channel->Serves(internal::kGenericUnaryMethod)) {
+        pool_calls.fetch_add(1, std::memory_order_relaxed);
+        return internal::NewPoolCall(info, method, name, std::move(channel), &by_name_.peer,
+                                     by_name_.stand_in.get(), &limits_, ::grpc::Status::OK);
+      }
     }
     if (has_target_) {
       http2_calls.fetch_add(1, std::memory_order_relaxed);
       return nullptr;
     }
     return internal::NewPoolCall(
-        info, nullptr, nullptr, nullptr, &limits_,
+        info, nullptr, std::string(), nullptr, nullptr, nullptr, &limits_,
         ::grpc::Status(::grpc::StatusCode::UNAVAILABLE,
                        std::string("no server in pool '") + pool_name_ + "' serves " +
                            info->method() +
@@ -69,18 +159,19 @@ class Router {
     std::string service;
     std::shared_ptr<notnets::Channel> channel;
     std::string peer;
+    // Lent to the contexts of its calls, so that their peer() is `peer`.
+    std::unique_ptr<internal::StandInCall> stand_in;
     Clock::time_point next_attempt;
   };
   struct MethodRoute {
-    const internal::MethodBinding* method = nullptr;  // null: not bound, never in the pool
+    // Null: no binding linked; a typed stub of it never goes through the pool.
+    const internal::MethodBinding* method = nullptr;
     ServiceRoute* service = nullptr;
   };
 
   // The route of a stub's method name, remembered by the name's address (a stub's static).
   // Called with mutex_ held.
-  const MethodRoute& RouteOf(const char* full_method) {
-    auto it = methods_.find(full_method);
-    if (it != methods_.end()) return it->second;
+  MethodRoute RouteOf(const char* full_method) {
     MethodRoute route;
     const internal::ServiceBinding* service = nullptr;
     route.method = internal::FindMethod(full_method, &service);
@@ -88,7 +179,28 @@ class Router {
       route.service = &services_[service->name];
       route.service->service = service->name;
     }
-    return methods_.emplace(full_method, route).first->second;
+    return route;
+  }
+
+  // The route of a generic stub's call of kind `raw` (null: unknown) to `full_method`, when it
+  // is a bound method of that kind, and the channel to its service (null if none).
+  MethodRoute RawRouteOf(const char* full_method, const internal::MethodBinding* raw,
+                         std::shared_ptr<notnets::Channel>* channel) {
+    const internal::ServiceBinding* service = nullptr;
+    const internal::MethodBinding* bound = internal::FindMethod(full_method, &service);
+    if (raw == nullptr || bound == nullptr || bound->kind != raw->kind) return MethodRoute();
+    std::lock_guard<std::mutex> lock(mutex_);
+    MethodRoute route;
+    auto [it, made] = raw_methods_.try_emplace(bound);
+    if (made) {
+      it->second.name = bound->name;
+      it->second.kind = bound->kind;
+    }
+    route.method = &it->second;
+    route.service = &services_[service->name];
+    route.service->service = service->name;
+    *channel = ChannelFor(route.service);
+    return route;
   }
 
   // Called with mutex_ held.
@@ -104,6 +216,7 @@ class Router {
       return nullptr;
     }
     route->peer = "notnets:" + pool_->path() + "/" + route->service;
+    route->stand_in = std::make_unique<internal::StandInCall>(route->peer);
     return route->channel;
   }
 
@@ -115,6 +228,10 @@ class Router {
   std::shared_ptr<notnets::Pool> pool_;
   std::unordered_map<const char*, MethodRoute> methods_;
   std::unordered_map<std::string, ServiceRoute> services_;
+  // Bound methods as generic stubs call them: no message types.
+  std::unordered_map<const internal::MethodBinding*, internal::MethodBinding> raw_methods_;
+  ServiceRoute by_name_{internal::kGenericService, nullptr, std::string(), nullptr,
+                        Clock::time_point()};
 };
 
 // The channels CreateChannel made, for GetPathCounters.

@@ -1,6 +1,7 @@
 #include "grpc/client_call.h"
 
 #include <grpcpp/client_context.h>
+#include <grpcpp/support/byte_buffer.h>
 
 #include <algorithm>
 #include <atomic>
@@ -116,7 +117,8 @@ class OutgoingRequest {
  private:
   static const MessageLite* SendMessage(InterceptorBatchMethods* methods, const MessageType* type,
                                         std::string* serialized) {
-    if (const void* message = methods->GetSendMessage(); message != nullptr) {
+    // A message whose type the call does not know (a generic stub's) is taken serialized.
+    if (const void* message = methods->GetSendMessage(); message != nullptr && type != nullptr) {
       return type->view(message);
     }
     std::vector<::grpc::Slice> slices;
@@ -186,13 +188,15 @@ std::string PathMessage(const notnets::Status& status, bool cancelled, bool dead
 class CallState : public std::enable_shared_from_this<CallState> {
  public:
   CallState(::grpc::experimental::ClientRpcInfo* info, const MethodBinding* method,
-            std::shared_ptr<notnets::Channel> channel, const std::string* peer,
-            const MessageLimits* limits, ::grpc::Status failure)
+            std::string path, std::shared_ptr<notnets::Channel> channel, const std::string* peer,
+            const StandInCall* stand_in, const MessageLimits* limits, ::grpc::Status failure)
       : context_(info->client_context()),
         grpc_channel_(info->channel()),
         method_(method),
+        path_(std::move(path)),
         channel_(std::move(channel)),
         peer_(peer),
+        stand_in_(stand_in),
         limits_(limits),
         failure_(std::move(failure)) {}
 
@@ -208,6 +212,9 @@ class CallState : public std::enable_shared_from_this<CallState> {
     } else {
       Deferrer::Get().Run([channel = std::move(channel_)] {});
     }
+    // The context is gone (its interceptors, which hold this, go with it): so is every use
+    // gRPC makes of the core call it had.
+    if (taken_call_ != nullptr) grpc_call_unref(taken_call_);
   }
 
   void Intercept(InterceptorBatchMethods* methods);
@@ -292,11 +299,20 @@ class CallState : public std::enable_shared_from_this<CallState> {
   void Finish(notnets::CallResult result);
   std::unique_ptr<notnets::ClientContext> OpContext() const;
 
+  // Bytes a unary request or stream open starts with: the path of a call by full method name.
+  size_t PathHeaderBytes() const { return path_.empty() ? 0 : kPathLengthBytes + path_.size(); }
+
   ::grpc::ClientContext* context_;
   ::grpc::ChannelInterface* grpc_channel_;
-  const MethodBinding* method_;
+  const MethodBinding* method_;  // its message types are null for a generic stub's call
+  // Empty: the call goes to the method's name in its service. Otherwise the call's full method
+  // name, which it is carried by on the pool service kGenericService (wire.h).
+  const std::string path_;
   std::shared_ptr<notnets::Channel> channel_;
   const std::string* peer_;
+  const StandInCall* stand_in_;  // the route's, which outlives its calls
+  // The context's own core call, taken when the stand-in was lent to it.
+  grpc_call* taken_call_ = nullptr;
   const MessageLimits* limits_;  // the channel's, which outlives its calls
   const ::grpc::Status failure_;
 
@@ -405,11 +421,13 @@ void CallState::Send(InterceptorBatchMethods* methods, bool first) {
     if (context_->deadline() != std::chrono::system_clock::time_point::max()) {
       native_.set_deadline(context_->deadline());
     }
+    if (stand_in_ != nullptr) taken_call_ = stand_in_->LendTo(context_);
     if (method_ == nullptr) {
     } else if (method_->kind == RpcKind::kUnary) {
       ::grpc::Status over_limit;
-      request_status_ =
-          request_.Build(channel_.get(), 0, methods, method_->request, *limits_, &over_limit);
+      request_status_ = request_.Build(channel_.get(), PathHeaderBytes(), methods, method_->request,
+                                       *limits_, &over_limit);
+      if (request_status_.ok() && !path_.empty()) EncodePath(path_, request_.header());
     } else {
       OpenStream(methods);
     }
@@ -458,8 +476,9 @@ void CallState::OpenStream(InterceptorBatchMethods* methods) {
   bool server_streaming = method_->kind == RpcKind::kServerStreaming;
   OutgoingRequest open;
   ::grpc::Status over_limit;
+  size_t header_bytes = kStreamIdBytes + (path_.empty() ? 0 : 1 + PathHeaderBytes());
   notnets::Status built =
-      open.Build(channel_.get(), kStreamIdBytes, server_streaming ? methods : nullptr,
+      open.Build(channel_.get(), header_bytes, server_streaming ? methods : nullptr,
                  method_->request, *limits_, &over_limit);
   started_ = true;
   auto self = shared_from_this();
@@ -473,7 +492,12 @@ void CallState::OpenStream(InterceptorBatchMethods* methods) {
     return;
   }
   std::memcpy(open.header(), &stream_id_, sizeof(stream_id_));
-  open.Send(channel_.get(), method_->name, &native_, notnets::CallCallback(std::move(done)));
+  if (!path_.empty()) {
+    open.header()[kStreamIdBytes] = static_cast<uint8_t>(method_->kind);
+    EncodePath(path_, open.header() + kStreamIdBytes + 1);
+  }
+  open.Send(channel_.get(), path_.empty() ? std::string_view(method_->name) : kGenericOpenMethod,
+            &native_, notnets::CallCallback(std::move(done)));
   // A first message corked with the initial metadata. Its batch completes at once (it must be
   // hijacked before this returns), so a failure to deliver it fails the call instead.
   // A half-close with it goes once the server took the message, as in Send.
@@ -614,7 +638,9 @@ void CallState::StartUnary() {
     done(notnets::CallResult{request_status_, {}});
     return;
   }
-  request_.Send(channel_.get(), method_->name, &native_, notnets::CallCallback(std::move(done)),
+  request_.Send(channel_.get(),
+                path_.empty() ? std::string_view(method_->name) : kGenericUnaryMethod, &native_,
+                notnets::CallCallback(std::move(done)),
                 wait_inline_ ? kInlineWait : std::chrono::nanoseconds(0));
 }
 
@@ -777,8 +803,15 @@ void CallState::Fill(Batch* batch) {
         method_->kind == RpcKind::kServerStreaming || method_->kind == RpcKind::kBidiStreaming;
     bool ok = streamed ? batch->message_ok : response_ok_;
     std::string_view bytes = streamed ? batch->bytes : response_.view();
-    MessageLite* message = method_->response->view_mutable(methods->GetRecvMessage());
-    if (!ok || !ParseFrom(bytes, message).ok()) methods->FailHijackedRecvMessage();
+    if (!ok) {
+      methods->FailHijackedRecvMessage();
+    } else if (method_->response == nullptr) {
+      // A generic stub receives the bytes as they are.
+      ::grpc::Slice slice(bytes.data(), bytes.size());
+      *static_cast<::grpc::ByteBuffer*>(methods->GetRecvMessage()) = ::grpc::ByteBuffer(&slice, 1);
+    } else if (!ParseFrom(bytes, method_->response->view_mutable(methods->GetRecvMessage())).ok()) {
+      methods->FailHijackedRecvMessage();
+    }
   }
   if (Has(methods, InterceptionHookPoints::PRE_RECV_STATUS)) {
     *methods->GetRecvStatus() = answer_.status;
@@ -817,12 +850,13 @@ class PoolCall final : public ::grpc::experimental::Interceptor {
 }  // namespace
 
 ::grpc::experimental::Interceptor* NewPoolCall(::grpc::experimental::ClientRpcInfo* info,
-                                               const MethodBinding* method,
+                                               const MethodBinding* method, std::string path,
                                                std::shared_ptr<notnets::Channel> channel,
-                                               const std::string* peer, const MessageLimits* limits,
+                                               const std::string* peer, const StandInCall* stand_in,
+                                               const MessageLimits* limits,
                                                ::grpc::Status failure) {
-  return new PoolCall(std::make_shared<CallState>(info, method, std::move(channel), peer, limits,
-                                                  std::move(failure)));
+  return new PoolCall(std::make_shared<CallState>(info, method, std::move(path), std::move(channel),
+                                                  peer, stand_in, limits, std::move(failure)));
 }
 
 }  // namespace notnets::grpc::internal

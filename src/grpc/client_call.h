@@ -9,19 +9,25 @@
 #include <string>
 
 #include "grpc/message_limits.h"
+#include "grpc/stand_in_call.h"
 #include "notnets/channel.h"
 #include "notnets/grpc/binding.h"
 
 namespace notnets::grpc::internal {
 
 // Creates the interceptor of one call through `channel` (null: the call fails with `failure`,
-// for a channel that has nowhere else to send it). `peer` is the kPoolPeerKey value; `limits`,
-// the channel's message size limits, which the call enforces as gRPC's client does.
+// for a channel that has nowhere else to send it). `method` gives the call's kind and message
+// types; a generic stub's call has none (null types): its messages are grpc::ByteBuffers.
+// `path` empty: the call goes to the method's name in its own pool service; otherwise it is the
+// call's full method name, carried on the pool service kGenericService (wire.h). `peer` is the
+// kPoolPeerKey value, and `stand_in`'s peer the same: lent to the call's context
+// (StandInCall::LendTo), it is what the context's peer() says. `limits`, the channel's message
+// size limits, which the call enforces as gRPC's client does.
 ::grpc::experimental::Interceptor* NewPoolCall(::grpc::experimental::ClientRpcInfo* info,
-                                               const MethodBinding* method,
+                                               const MethodBinding* method, std::string path,
                                                std::shared_ptr<notnets::Channel> channel,
-                                               const std::string* peer, const MessageLimits* limits,
-                                               ::grpc::Status failure);
+                                               const std::string* peer, const StandInCall* stand_in,
+                                               const MessageLimits* limits, ::grpc::Status failure);
 
 }  // namespace notnets::grpc::internal
 

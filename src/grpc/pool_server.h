@@ -32,6 +32,12 @@ class PoolServer {
   static notnets::Status Start(::grpc::Service* service, const ServiceBinding& binding,
                                const ServerOptions& options, const MessageLimits& limits,
                                ::grpc::Server* server, std::unique_ptr<PoolServer>* out);
+  // Registers the pool service kGenericService (wire.h), which carries calls by their full
+  // method name into `server` (started) through its in-process channel, whatever serves them
+  // there: a generic service (AsyncGenericService, CallbackGenericService), a service the pool
+  // has no binding for (reflection), or any other. Fails when the pool refuses.
+  static notnets::Status StartGeneric(const ServerOptions& options, const MessageLimits& limits,
+                                      ::grpc::Server* server, std::unique_ptr<PoolServer>* out);
   // Stops serving, as gRPC's server does when destroyed: no new call is taken, callback calls in
   // flight are cancelled (IsCancelled(), OnCancel), running handlers are waited for, then every
   // callback reactor's OnDone and the work deferred before it; the service leaves the pool. On
@@ -49,6 +55,16 @@ class PoolServer {
   void AddStreamOpen(const MethodBinding& method);
   void AddBridgedUnary(const MethodBinding& method);
   void AddBridgedStream(const MethodBinding& method);
+  void AddGenericMethods();
+  void AddStreamOperations();
+  // Opens the stream `id` of `method` (owned by the stream if `owned` holds it), with the
+  // server-streaming request `message`, for the open call `call`.
+  void OpenStream(uint64_t id, const MethodBinding* method,
+                  std::unique_ptr<const MethodBinding> owned, std::string_view message,
+                  notnets::ServerCall* call);
+  // Registers `pool_server`'s service in the pool and starts serving it.
+  static notnets::Status Register(std::unique_ptr<PoolServer> pool_server,
+                                  const ServerOptions& options, std::unique_ptr<PoolServer>* out);
 
   ::grpc::Service* service_;
   const std::string service_name_;

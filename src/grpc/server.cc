@@ -6,6 +6,7 @@
 #include <grpcpp/impl/server_builder_plugin.h>
 #include <grpcpp/impl/server_initializer.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <thread>
@@ -15,6 +16,7 @@
 #include "grpc/message_io.h"
 #include "grpc/pool_name.h"
 #include "grpc/pool_server.h"
+#include "grpc/raw_message.h"
 #include "grpc/server_context_access.h"
 #include "grpc/wire.h"
 #include "notnets/pool.h"
@@ -273,19 +275,37 @@ notnets::Status PoolServer::Start(::grpc::Service* service, const ServiceBinding
       pool_server->AddBridgedStream(method);
     }
   }
-  if (streams) {
-    pool_server->native_.AddAsyncMethod(kStreamMethod, [raw = pool_server.get()](
-                                                           notnets::ServerCall* call) {
-      std::string_view request = call->request().view();
-      if (request.size() < kStreamOpHeaderBytes) {
-        call->Finish(notnets::Status(notnets::StatusCode::INVALID_ARGUMENT,
-                                     "a stream operation shorter than its header"));
-        return;
-      }
-      raw->streams_.Dispatch(DecodeStreamId(reinterpret_cast<const uint8_t*>(request.data()) + 1),
-                             static_cast<uint8_t>(request[0]), call);
-    });
-  }
+  if (streams) pool_server->AddStreamOperations();
+  return Register(std::move(pool_server), options, out);
+}
+
+notnets::Status PoolServer::StartGeneric(const ServerOptions& options, const MessageLimits& limits,
+                                         ::grpc::Server* server, std::unique_ptr<PoolServer>* out) {
+  ServiceBinding binding;
+  binding.name = kGenericService;
+  std::unique_ptr<PoolServer> pool_server(new PoolServer(nullptr, binding, limits));
+  pool_server->bridge_ = std::make_unique<Bridge>(server);
+  pool_server->AddGenericMethods();
+  pool_server->AddStreamOperations();
+  return Register(std::move(pool_server), options, out);
+}
+
+void PoolServer::AddStreamOperations() {
+  native_.AddAsyncMethod(kStreamMethod, [this](notnets::ServerCall* call) {
+    std::string_view request = call->request().view();
+    if (request.size() < kStreamOpHeaderBytes) {
+      call->Finish(notnets::Status(notnets::StatusCode::INVALID_ARGUMENT,
+                                   "a stream operation shorter than its header"));
+      return;
+    }
+    streams_.Dispatch(DecodeStreamId(reinterpret_cast<const uint8_t*>(request.data()) + 1),
+                      static_cast<uint8_t>(request[0]), call);
+  });
+}
+
+notnets::Status PoolServer::Register(std::unique_ptr<PoolServer> pool_server,
+                                     const ServerOptions& options,
+                                     std::unique_ptr<PoolServer>* out) {
   std::shared_ptr<notnets::Pool> pool;
   notnets::PoolOptions pool_options;
   pool_options.size_bytes = options.pool_size_bytes;
@@ -351,26 +371,32 @@ void PoolServer::AddStreamOpen(const MethodBinding& method) {
                                    "a stream open shorter than the stream id"));
       return;
     }
-    uint64_t id = DecodeStreamId(reinterpret_cast<const uint8_t*>(request.data()));
-    auto stream = std::make_shared<ServerStream>(id, &method, &limits_, call, &watcher_,
-                                                 stand_in_.get(), &live_);
-    if (method.kind == RpcKind::kServerStreaming) {
-      std::string_view message = request.substr(kStreamIdBytes);
-      notnets::Status parsed = MessageLimits::Over(message.size(), limits_.max_receive)
-                                   ? NativeStatus(limits_.ReceiveFailure(message.size()))
-                                   : stream->ParseRequest(message);
-      if (!parsed.ok()) {
-        stream->Refuse(parsed);
-        return;
-      }
-    }
-    if (!streams_.Add(stream)) {
-      stream->Refuse(
-          notnets::Status(notnets::StatusCode::ALREADY_EXISTS, "the client reused a stream id"));
+    OpenStream(DecodeStreamId(reinterpret_cast<const uint8_t*>(request.data())), &method, nullptr,
+               request.substr(kStreamIdBytes), call);
+  });
+}
+
+void PoolServer::OpenStream(uint64_t id, const MethodBinding* method,
+                            std::unique_ptr<const MethodBinding> owned, std::string_view message,
+                            notnets::ServerCall* call) {
+  auto stream = std::make_shared<ServerStream>(id, method, &limits_, call, &watcher_,
+                                               stand_in_.get(), &live_);
+  if (owned != nullptr) stream->Keep(std::move(owned));
+  if (method->kind == RpcKind::kServerStreaming) {
+    notnets::Status parsed = MessageLimits::Over(message.size(), limits_.max_receive)
+                                 ? NativeStatus(limits_.ReceiveFailure(message.size()))
+                                 : stream->ParseRequest(message);
+    if (!parsed.ok()) {
+      stream->Refuse(parsed);
       return;
     }
-    stream->Start(service_);
-  });
+  }
+  if (!streams_.Add(stream)) {
+    stream->Refuse(
+        notnets::Status(notnets::StatusCode::ALREADY_EXISTS, "the client reused a stream id"));
+    return;
+  }
+  stream->Start(service_);
 }
 
 void PoolServer::CloseBridge() {
@@ -380,7 +406,46 @@ void PoolServer::CloseBridge() {
 void PoolServer::AddBridgedUnary(const MethodBinding& method) {
   native_.AddAsyncMethod(method.name, [this, path = "/" + service_name_ + "/" +
                                                     method.name](notnets::ServerCall* call) {
-    bridge_->Unary(path, call, &watcher_, &live_);
+    bridge_->Unary(path, call->request().view(), call, &watcher_, &live_);
+  });
+}
+
+void PoolServer::AddGenericMethods() {
+  native_.AddAsyncMethod(kGenericUnaryMethod, [this](notnets::ServerCall* call) {
+    std::string_view message = call->request().view();
+    std::string_view path;
+    if (!TakePath(&message, &path)) {
+      call->Finish(notnets::Status(notnets::StatusCode::INVALID_ARGUMENT,
+                                   "a generic call without its method's path"));
+      return;
+    }
+    bridge_->Unary(std::string(path), message, call, &watcher_, &live_);
+  });
+  native_.AddAsyncMethod(kGenericOpenMethod, [this](notnets::ServerCall* call) {
+    std::string_view request = call->request().view();
+    std::string_view rest = request.substr(std::min(request.size(), kStreamIdBytes + 1));
+    std::string_view path;
+    if (request.size() < kStreamIdBytes + 1 ||
+        static_cast<uint8_t>(request[kStreamIdBytes]) >
+            static_cast<uint8_t>(RpcKind::kBidiStreaming) ||
+        !TakePath(&rest, &path)) {
+      call->Finish(notnets::Status(notnets::StatusCode::INVALID_ARGUMENT,
+                                   "a generic stream open without its header"));
+      return;
+    }
+    // The stream owns its method: the path is the client's, one of any number.
+    auto method = std::make_unique<MethodBinding>();
+    method->name = std::string(path);
+    method->kind = static_cast<RpcKind>(request[kStreamIdBytes]);
+    method->request = MessageTypeOf<RawMessage>();
+    method->response = MessageTypeOf<RawMessage>();
+    method->callback_stream = [this, bridged = method.get()](::grpc::Service*,
+                                                             ServerStream* stream) {
+      bridge_->Stream(bridged->name, *bridged, stream);
+    };
+    const MethodBinding* bridged = method.get();
+    OpenStream(DecodeStreamId(reinterpret_cast<const uint8_t*>(request.data())), bridged,
+               std::move(method), rest, call);
   });
 }
 
@@ -488,14 +553,14 @@ class PoolPlugin final : public ::grpc::ServerBuilderPlugin {
       }
       return;
     }
+    // Services with no binding linked (reflection, say) and generic services are served by
+    // full method name, with the messages as bytes.
+    bool by_name = internal::HasGenericService(server);
     for (const std::string& name : *initializer->GetServiceList()) {
       if (name == kShutdownWatchService) continue;
       const internal::ServiceBinding* binding = internal::FindBindingByName(name);
       if (binding == nullptr) {
-        gpr_log(GPR_ERROR,
-                "notnets: service %s has no binding linked into the program (generate one with "
-                "protoc-gen-notnets and link the .notnets.pb.cc); serving it over HTTP/2 only",
-                name.c_str());
+        by_name = true;
         continue;
       }
       ::grpc::Service* instance = nullptr;
@@ -504,6 +569,20 @@ class PoolPlugin final : public ::grpc::ServerBuilderPlugin {
       }
       Serve(instance, binding, server);
     }
+    if (by_name) ServeByName(server);
+  }
+  void ServeByName(::grpc::Server* server) {
+    std::unique_ptr<internal::PoolServer> pool_server;
+    notnets::Status status =
+        internal::PoolServer::StartGeneric(options_, limits_, server, &pool_server);
+    if (!status.ok()) {
+      gpr_log(GPR_ERROR,
+              "notnets: not serving generic calls over the pool (generic services, services with "
+              "no binding), HTTP/2 only: %s",
+              status.error_message().c_str());
+      return;
+    }
+    holder_->servers.push_back(std::move(pool_server));
   }
   void Serve(::grpc::Service* service, const internal::ServiceBinding* binding,
              ::grpc::Server* server) {

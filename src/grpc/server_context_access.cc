@@ -74,6 +74,10 @@ template struct Expose<Cancelled, &ServerContextBase::marked_cancelled_>;
 template struct Expose<CallSetter, &ServerContextBase::set_call>;
 template struct Expose<RpcInfoSetter, &ServerContextBase::set_server_rpc_info>;
 template struct Expose<SendInitial, &ClientContext::send_initial_metadata_>;
+struct ClientCall {
+  using type = grpc_call* ClientContext::*;
+};
+template struct Expose<ClientCall, &ClientContext::call_>;
 
 struct InitializedServer {
   using type = ::grpc::Server* ::grpc::ServerInitializer::*;
@@ -109,6 +113,14 @@ struct ServerMutex {
 struct ServerShutdown {
   using type = bool GrpcServer::*;
 };
+struct AsyncGeneric {
+  using type = bool GrpcServer::*;
+};
+struct CallbackGeneric {
+  using type = bool GrpcServer::*;
+};
+template struct Expose<AsyncGeneric, &::grpc::Server::has_async_generic_service_>;
+template struct Expose<CallbackGeneric, &::grpc::Server::has_callback_generic_service_>;
 template struct Expose<ServerMutex, &::grpc::Server::mu_>;
 template struct Expose<ServerShutdown, &::grpc::Server::shutdown_>;
 template struct Expose<ServerUnref, &::grpc::Server::UnrefWithPossibleNotify>;
@@ -207,6 +219,14 @@ bool RunWhileServing(::grpc::Server* server, const std::function<bool()>& give_u
 
 bool HasInterceptors(::grpc::Server* server) {
   return !(server->*Member<InterceptorCreators>::pointer).empty();
+}
+
+grpc_call* ReplaceCall(ClientContext* context, grpc_call* call) {
+  return std::exchange(context->*Member<ClientCall>::pointer, call);
+}
+
+bool HasGenericService(::grpc::Server* server) {
+  return server->*Member<AsyncGeneric>::pointer || server->*Member<CallbackGeneric>::pointer;
 }
 
 bool IsRawCallbackMethod(::grpc::Service* service, const std::string& path) {

@@ -1,7 +1,7 @@
 // Fills in a grpc::ServerContextBase for a call that arrived through the pool, and reads back
 // what the handler put in it; reads the metadata a grpc::ClientContext is to send; finds the
 // services of a grpc::ServerBuilder, the grpc::Server a builder plugin starts, whether it has
-// interceptors, and which methods of a grpc::Service are raw.
+// interceptors or a generic service, and which methods of a grpc::Service are raw.
 //
 // gRPC 1.51 offers no public way to give a context a deadline, client metadata or a cancellation
 // without a gRPC core call, nor to reach the server a plugin runs in; its members are private. This
@@ -56,6 +56,10 @@ const std::multimap<std::string, std::string>& TrailingMetadata(
 const std::multimap<std::string, std::string>& SendInitialMetadata(
     const ::grpc::ClientContext& context);
 
+// Gives the client context `context` the core call `call` (a reference of its own) and returns
+// the one it had, whose reference passes to the caller.
+grpc_call* ReplaceCall(::grpc::ClientContext* context, grpc_call* call);
+
 // The server `initializer` belongs to (what a ServerBuilderPlugin's InitServer and Finish get).
 ::grpc::Server* ServerOf(::grpc::ServerInitializer* initializer);
 // Holds `server`'s Shutdown before it finishes (gRPC's own reference for each callback call in
@@ -73,6 +77,9 @@ std::vector<::grpc::Service*> ServicesOf(::grpc::ServerBuilder* builder);
 // Whether `server` was built with server interceptors (ServerBuilder::experimental()
 // .SetInterceptorCreators), which gRPC runs only for calls of its own.
 bool HasInterceptors(::grpc::Server* server);
+// Whether `server` has a generic service (ServerBuilder::RegisterAsyncGenericService or
+// RegisterCallbackGenericService), which serves the methods no service of its claims.
+bool HasGenericService(::grpc::Server* server);
 // Whether the method "/pkg.Service/Method" of `service` is a raw callback method
 // (WithRawCallbackMethod_): it takes serialized messages, so the typed direct dispatch of a
 // CallbackService cannot call it.

@@ -31,6 +31,8 @@ class ServerStream final : public WatchedCall, public std::enable_shared_from_th
   ~ServerStream() override;
 
   uint64_t id() const { return id_; }
+  // Keeps the stream's method, made for this stream alone (a generic call's), as long as it.
+  void Keep(std::unique_ptr<const MethodBinding> method) { owned_method_ = std::move(method); }
   // Parses the single request of a server-streaming call.
   notnets::Status ParseRequest(std::string_view bytes);
   // Calls the method (which attaches its reactor) and starts watching for cancellation.
@@ -64,6 +66,8 @@ class ServerStream final : public WatchedCall, public std::enable_shared_from_th
 
  private:
   LiveCalls::Token live_;  // first: released after everything else of the stream
+  // Second: the context refers to the method's name until it goes.
+  std::unique_ptr<const MethodBinding> owned_method_;
   // Queues a reaction; RunReactions runs the queue on one thread at a time, never under the lock
   // and never nested, so a reaction may start the next operation.
   void Post(std::function<void()> reaction) NOTNETS_REQUIRES(mutex_);

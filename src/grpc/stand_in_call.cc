@@ -81,4 +81,9 @@ void StandInCall::Lend(::grpc::ServerContextBase* context, WatchedCall* call, co
   lending_to = nullptr;
 }
 
+grpc_call* StandInCall::LendTo(::grpc::ClientContext* context) const {
+  grpc_call_ref(call_);
+  return ReplaceCall(context, call_);
+}
+
 }  // namespace notnets::grpc::internal

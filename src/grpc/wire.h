@@ -3,7 +3,9 @@
 // A unary call is one notnets call to the method's name. A streaming call is an "open" call to
 // the method's name that stays outstanding for the whole stream (its answer carries the final
 // status, trailers and, for client streaming, the response), plus one notnets call per stream
-// operation to kStreamMethod. docs/grpc.md describes the protocol.
+// operation to kStreamMethod. A call to a method the server knows only by its full name (a
+// generic service's, reflection's) goes to the pool service kGenericService instead, which
+// carries it by that name (below). docs/grpc.md describes the protocol.
 #ifndef NOTNETS_GRPC_WIRE_H_
 #define NOTNETS_GRPC_WIRE_H_
 
@@ -65,6 +67,38 @@ inline bool TakeReadMessage(std::string_view* answer, std::string_view* message)
 inline void EncodeStreamOp(StreamOp op, uint64_t id, uint8_t* out) {
   out[0] = static_cast<uint8_t>(op);
   std::memcpy(out + 1, &id, sizeof(id));
+}
+
+// The pool service of a server's calls by full method name, which a grpc::Server with a generic
+// service, or with services the server has no binding for, registers: no gRPC service name
+// contains '~'.
+inline constexpr char kGenericService[] = "~generic";
+// Its unary method: [path length: 2 bytes][path "/pkg.Service/Method"][message].
+inline constexpr char kGenericUnaryMethod[] = "~call";
+// Its stream open: [stream id: 8 bytes][kind: 1 byte (RpcKind)][path length: 2 bytes][path]
+// [message: a server-streaming call's request]. Its stream operations go to kStreamMethod.
+inline constexpr char kGenericOpenMethod[] = "~open";
+inline constexpr size_t kPathLengthBytes = 2;
+inline constexpr size_t kMaxPathBytes = UINT16_MAX;
+
+// Writes [path length][path] at `out` (kPathLengthBytes + path.size() bytes; the path is at most
+// kMaxPathBytes long).
+inline void EncodePath(std::string_view path, uint8_t* out) {
+  uint16_t length = static_cast<uint16_t>(path.size());
+  std::memcpy(out, &length, sizeof(length));
+  std::memcpy(out + sizeof(length), path.data(), path.size());
+}
+
+// Takes [path length][path] off the front of `*bytes`; false if they do not start with a whole
+// one.
+inline bool TakePath(std::string_view* bytes, std::string_view* path) {
+  uint16_t length;
+  if (bytes->size() < sizeof(length)) return false;
+  std::memcpy(&length, bytes->data(), sizeof(length));
+  if (bytes->size() - sizeof(length) < length) return false;
+  *path = bytes->substr(sizeof(length), length);
+  bytes->remove_prefix(sizeof(length) + length);
+  return true;
 }
 
 inline uint64_t DecodeStreamId(const uint8_t* bytes) {

@@ -42,8 +42,9 @@ struct PathCounters {
 // target, calls whose service is not in the pool fail with UNAVAILABLE. Calls move to the pool
 // as soon as their service appears there, and back to HTTP/2 when it leaves.
 //
-// A call that went through the pool carries the server initial metadata entry kPoolPeerKey;
-// ClientContext::peer() is the channel's target for it, as for a call not yet connected.
+// A call that went through the pool carries the server initial metadata entry kPoolPeerKey, and
+// its ClientContext::peer() (from its start) is the same "notnets:..." value. GetState() and
+// WaitForConnected() report the HTTP/2 channel only (docs/grpc.md says why).
 std::shared_ptr<::grpc::Channel> CreateChannel(const std::string& target,
                                                const ChannelOptions& options = ChannelOptions());
 
