@@ -1,6 +1,5 @@
 // The service directory: register, look up, unregister, a full directory, name limits, and
 // taking over the entry of a dead server.
-#include "pool/pool_access.h"
 #include "pool/directory.h"
 
 #include <string>
@@ -8,6 +7,7 @@
 
 #include "gtest/gtest.h"
 #include "pool/allocator.h"
+#include "pool/pool_access.h"
 #include "pool/pool_mapping.h"
 #include "test_pool.h"
 
@@ -112,6 +112,45 @@ TEST_F(DirectoryTest, ALiveServerKeepsItsName) {
   Status status = Register("test.Alpha", {"Get"}, &second);
   EXPECT_EQ(status.error_code(), StatusCode::ALREADY_EXISTS) << status.ToString();
   EXPECT_TRUE(directory_.IsActive(ref));
+}
+
+TEST_F(DirectoryTest, ReplicasShareANameThatASoleServerCannotJoin) {
+  ServiceRef first, second, sole;
+  ASSERT_TRUE(
+      directory_
+          .Register("test.Alpha", {"Get"}, Directory::kOwnDoorbell, &first, ReplicaMode::kReplica)
+          .ok());
+  ASSERT_TRUE(
+      directory_
+          .Register("test.Alpha", {"Get"}, Directory::kOwnDoorbell, &second, ReplicaMode::kReplica)
+          .ok());
+  EXPECT_NE(first.index, second.index);
+  Status status = Register("test.Alpha", {"Get"}, &sole);
+  EXPECT_EQ(status.error_code(), StatusCode::ALREADY_EXISTS) << status.ToString();
+
+  std::vector<ServiceView> views;
+  ASSERT_TRUE(directory_.LookupAll("test.Alpha", &views).ok());
+  ASSERT_EQ(views.size(), 2u);
+  EXPECT_EQ(views[0].ref.index, first.index);
+  EXPECT_EQ(views[1].ref.index, second.index);
+  EXPECT_EQ(views[1].methods, std::vector<std::string>{"Get"});
+
+  // A draining replica is no longer found.
+  directory_.BeginClose(first);
+  ASSERT_TRUE(directory_.LookupAll("test.Alpha", &views).ok());
+  ASSERT_EQ(views.size(), 1u);
+  EXPECT_EQ(views[0].ref.index, second.index);
+  directory_.Unregister(first);
+  directory_.Unregister(second);
+}
+
+TEST_F(DirectoryTest, AReplicaCannotJoinASoleServer) {
+  ServiceRef sole, replica;
+  ASSERT_TRUE(Register("test.Alpha", {"Get"}, &sole).ok());
+  Status status = directory_.Register("test.Alpha", {"Get"}, Directory::kOwnDoorbell, &replica,
+                                      ReplicaMode::kReplica);
+  EXPECT_EQ(status.error_code(), StatusCode::ALREADY_EXISTS) << status.ToString();
+  directory_.Unregister(sole);
 }
 
 TEST_F(DirectoryTest, AFullDirectoryRefusesAndAFreedEntryIsReusedWithANewGeneration) {

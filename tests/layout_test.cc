@@ -62,6 +62,11 @@ std::string LayoutDescription() {
   NOTNETS_FIELD(ServiceEntry, doorbell_sequence);
   NOTNETS_FIELD(ServiceEntry, doorbell_sleepers);
   NOTNETS_FIELD(ServiceEntry, counters);
+  NOTNETS_FIELD(ServiceEntry, replica);
+  NOTNETS_STRUCT(ReplicaRef);
+  NOTNETS_FIELD(ReplicaRef, mode);
+  NOTNETS_FIELD(ReplicaRef, host_id);
+  NOTNETS_FIELD(ReplicaRef, reserved);
   NOTNETS_STRUCT(ServiceCountersRef);
   NOTNETS_FIELD(ServiceCountersRef, block_offset);
   NOTNETS_FIELD(ServiceCountersRef, reserved);
@@ -169,6 +174,7 @@ constexpr RecordedLayout kRecordedLayouts[] = {
     {2, 0x4f99812ec3cdfd7bull},
     {3, 0x7ff7689c93a4ff2ull},
     {4, 0x599433d588e7dd06ull},
+    {5, 0x337bd6596e94ccf3ull},
 };
 
 TEST(LayoutTest, FingerprintIsTheOneRecordedForTheLayoutVersion) {

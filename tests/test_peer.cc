@@ -1,8 +1,11 @@
-// A server or client process for the multi-process tests (multiprocess_test.cc, stress_test.cc).
+// A server or client process for the multi-process tests (multiprocess_test.cc, stress_test.cc,
+// replicas_test.cc).
 //
 //   notnets_test_peer serve POOL WORKERS
-//       Serves "test.Echo" in the existing pool POOL with WORKERS worker threads. Prints "ready"
-//       once serving; shuts down cleanly on SIGTERM or SIGINT.
+//       Serves "test.Echo" in the existing pool POOL with WORKERS worker threads, as one replica
+//       among others if NOTNETS_TEST_REPLICA is set. Prints "ready" once serving; shuts down
+//       cleanly on SIGTERM or SIGINT; on SIGUSR1 drains (Server::Drain), prints "drained" and
+//       exits 0.
 //   notnets_test_peer client POOL CALLS SEED THREADS [sync|async]
 //       Makes CALLS calls to "test.Echo" on each of THREADS threads (one channel), every request
 //       unique and of mixed size, and checks that each response is byte-identical to its request.
@@ -24,6 +27,8 @@
 //   Checksum      responds with the 8-byte little-endian FNV-1a 64 of the request
 //   Cancellations how many Sleep handlers saw cancellation so far, as decimal text
 //   Fill          request text N: responds with N bytes, byte i being 'a' + i % 26
+//   Whoami        the server's process id, as decimal text, after sleeping the milliseconds in
+//                 the request text (none if empty)
 //   Count         how many times this server process has run Count, this call included, as
 //                 decimal text (shows whether a retried call ran again)
 //   Once          appends the request text and a newline to the file named by the server's
@@ -91,6 +96,7 @@ int Serve(const std::string& pool_name, int workers) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGTERM);
   sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGUSR1);  // drains instead
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   std::shared_ptr<notnets::Pool> pool;
@@ -168,6 +174,14 @@ int Serve(const std::string& pool_name, int workers) {
     return Status::OK;
   });
 
+  service.AddMethod("Whoami", [](notnets::ServerContext*, const notnets::ReceivedMessage& request,
+                                 notnets::ServerResponse* response) {
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::atoll(std::string(request.view()).c_str())));
+    response->Copy(std::to_string(getpid()));
+    return Status::OK;
+  });
+
   std::atomic<uint64_t> counted{0};
   service.AddMethod("Count", [&counted](notnets::ServerContext*, const notnets::ReceivedMessage&,
                                         notnets::ServerResponse* response) {
@@ -191,10 +205,11 @@ int Serve(const std::string& pool_name, int workers) {
       });
 
   std::unique_ptr<notnets::Server> server;
-  status = notnets::ServerBuilder(pool)
-               .RegisterService(&service)
-               .SetWorkerThreads(workers)
-               .BuildAndStart(&server);
+  notnets::ServerBuilder builder(pool);
+  builder.RegisterService(&service).SetWorkerThreads(workers);
+  // A replica of test.Echo beside others (replicas_test.cc).
+  if (std::getenv("NOTNETS_TEST_REPLICA") != nullptr) builder.ServeAsReplica();
+  status = builder.BuildAndStart(&server);
   if (!status.ok()) {
     std::fprintf(stderr, "test_peer serve: %s\n", status.ToString().c_str());
     return 1;
@@ -203,6 +218,12 @@ int Serve(const std::string& pool_name, int workers) {
   std::fflush(stdout);
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
+  if (signal_number == SIGUSR1) {
+    server->Drain();
+    std::printf("drained\n");
+    std::fflush(stdout);
+    return 0;
+  }
   server->Shutdown();
   return 0;
 }

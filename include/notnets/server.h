@@ -166,6 +166,11 @@ class Server {
   void Shutdown();
   // Blocks until Shutdown() is called from another thread.
   void Wait();
+  // Leaves without failing a call, for a deploy: takes no new connections and tells channels to
+  // send their new calls to the service's other replicas, serves the calls already sent until
+  // none has arrived for 100 ms (or `timeout` passed), then shuts down. A synchronous call that
+  // still arrives later is one the server never read: its channel sends it to another replica.
+  void Drain(std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
  private:
   friend class ServerBuilder;
@@ -196,8 +201,15 @@ class ServerBuilder {
     max_connections_per_client_ = count;
     return *this;
   }
+  // Serves the services as one replica among others: any number of servers that all call this
+  // may serve the same names at once, and channels spread their calls over them by load.
+  ServerBuilder& ServeAsReplica() {
+    replica_ = true;
+    return *this;
+  }
   // Registers the services in the pool's directory and starts the workers. Fails with
-  // ALREADY_EXISTS if a live server already serves one of the names.
+  // ALREADY_EXISTS if a live server already serves one of the names (unless both serve it as
+  // replicas).
   Status BuildAndStart(std::unique_ptr<Server>* server);
 
  private:
@@ -205,6 +217,7 @@ class ServerBuilder {
   std::vector<Service*> services_;
   int worker_threads_ = 1;
   uint32_t max_connections_per_client_ = 256;
+  bool replica_ = false;
 };
 
 }  // namespace notnets

@@ -6,6 +6,7 @@
 
 #include <grpcpp/server.h>
 
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <string>
@@ -38,8 +39,9 @@ class PoolServer {
   // has no binding for (reflection), or any other. Fails when the pool refuses.
   static notnets::Status StartGeneric(const ServerOptions& options, const MessageLimits& limits,
                                       ::grpc::Server* server, std::unique_ptr<PoolServer>* out);
-  // Stops serving, as gRPC's server does when destroyed: no new call is taken, callback calls in
-  // flight are cancelled (IsCancelled(), OnCancel), running handlers are waited for, then every
+  // Stops serving (after draining, with ServerOptions::drain_timeout), as gRPC's server does when
+  // destroyed: no new call is taken, callback calls in flight are cancelled (IsCancelled(),
+  // OnCancel), running handlers are waited for, then every
   // callback reactor's OnDone and the work deferred before it; the service leaves the pool. On
   // the deferrer's thread it runs the deferred work it waits for. Not from a handler or reaction
   // of this server's own calls: it would wait for itself (gRPC's server too).
@@ -50,6 +52,8 @@ class PoolServer {
 
  private:
   PoolServer(::grpc::Service* service, const ServiceBinding& binding, const MessageLimits& limits);
+  // Drains the notnets server first if so configured, then shuts it down.
+  void StopNative();
   void AddSyncUnary(const MethodBinding& method);
   void AddCallbackUnary(const MethodBinding& method);
   void AddStreamOpen(const MethodBinding& method);
@@ -69,6 +73,7 @@ class PoolServer {
   ::grpc::Service* service_;
   const std::string service_name_;
   const MessageLimits limits_;
+  std::chrono::milliseconds drain_timeout_{0};  // ServerOptions::drain_timeout
   notnets::Service native_;
   // Set when a method is bridged; the bridged streaming methods, whose streams attach a bridge.
   std::unique_ptr<Bridge> bridge_;

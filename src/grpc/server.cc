@@ -227,14 +227,14 @@ PoolServer::~PoolServer() {
     // runs them while another thread waits for the notnets server.
     std::atomic<bool> stopped{false};
     std::thread stopper([this, &stopped, &deferrer] {
-      server_->Shutdown();
+      StopNative();
       stopped.store(true, std::memory_order_seq_cst);
       deferrer.Wake();
     });
     deferrer.RunUntil([&stopped] { return stopped.load(std::memory_order_seq_cst); });
     stopper.join();
   } else {
-    server_->Shutdown();
+    StopNative();
   }
   // No cancellation is delivered and no sweep runs after this: the table is the teardown's.
   watcher_.Stop();
@@ -242,6 +242,14 @@ PoolServer::~PoolServer() {
   // be to come (a reactor finished from another thread, a stream's reactions on the deferrer):
   // gRPC's server waits for them, and so does this one, because they reach the service.
   live_.WaitNone([this] { streams_.ForgetDone(); });
+}
+
+void PoolServer::StopNative() {
+  if (drain_timeout_.count() > 0) {
+    server_->Drain(drain_timeout_);  // shuts down once drained
+  } else {
+    server_->Shutdown();
+  }
 }
 
 notnets::Status PoolServer::Start(::grpc::Service* service, const ServiceBinding& binding,
@@ -313,10 +321,11 @@ notnets::Status PoolServer::Register(std::unique_ptr<PoolServer> pool_server,
       notnets::Pool::AttachOrCreate(PoolName(options.pool), pool_options, &pool);
   if (!status.ok()) return status;
   pool_server->stand_in_ = std::make_unique<StandInCall>("notnets:" + pool->path());
-  status = notnets::ServerBuilder(pool)
-               .RegisterService(&pool_server->native_)
-               .SetWorkerThreads(options.worker_threads)
-               .BuildAndStart(&pool_server->server_);
+  pool_server->drain_timeout_ = options.drain_timeout;
+  notnets::ServerBuilder builder(pool);
+  builder.RegisterService(&pool_server->native_).SetWorkerThreads(options.worker_threads);
+  if (options.replica) builder.ServeAsReplica();
+  status = builder.BuildAndStart(&pool_server->server_);
   if (!status.ok()) return status;
   *out = std::move(pool_server);
   return notnets::Status::OK;

@@ -6,6 +6,7 @@
 #include <set>
 #include <thread>
 
+#include "pool/host_id.h"
 #include "pool/process_identity.h"
 
 namespace notnets::internal {
@@ -85,8 +86,14 @@ bool Directory::ReadMethods(uint64_t offset, std::vector<std::string>* methods) 
   return true;
 }
 
+bool Directory::Excludes(const ServiceEntry& e, ReplicaMode mode) {
+  return mode != ReplicaMode::kReplica || e.replica.mode.load(std::memory_order_relaxed) !=
+                                              static_cast<uint64_t>(ReplicaMode::kReplica);
+}
+
 Status Directory::Register(std::string_view name, const std::vector<std::string>& methods,
-                           uint32_t doorbell_entry, ServiceRef* ref, int attempt) {
+                           uint32_t doorbell_entry, ServiceRef* ref, ReplicaMode mode,
+                           int attempt) {
   if (name.empty() || name.size() > kMaxServiceNameBytes) {
     return Status(StatusCode::INVALID_ARGUMENT,
                   "service name must be 1 to " + std::to_string(kMaxServiceNameBytes) + " bytes");
@@ -109,7 +116,7 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
 
   ProcessIdentity self = SelfIdentity();
   // Find an entry to claim: a free one, or one whose server died. Refuse if a live one has the
-  // name.
+  // name, unless both are replicas.
   uint32_t claimed = mapping_->max_services();
   uint64_t claimed_state = 0;
   for (uint32_t i = 0; i < mapping_->max_services(); ++i) {
@@ -129,6 +136,7 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
     ProcessIdentity owner{static_cast<int32_t>(e->server_pid.load(std::memory_order_relaxed)),
                           e->server_token.load(std::memory_order_relaxed)};
     if (IsAlive(owner)) {
+      if (!Excludes(*e, mode)) continue;
       return Status(StatusCode::ALREADY_EXISTS,
                     "service '" + std::string(name) + "' is already served by process " +
                         std::to_string(owner.pid) + " in pool " + mapping_->path());
@@ -148,7 +156,7 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
   uint64_t generation = GenerationOf(claimed_state) + 1;
   if (!Visibility::CompareExchange(&e->state, claimed_state,
                                    ServiceStateWord(generation, ServiceState::kClaimed))) {
-    return Register(name, methods, doorbell_entry, ref,
+    return Register(name, methods, doorbell_entry, ref, mode,
                     attempt);  // another server took it: look again
   }
   if (StateOf(claimed_state) == ServiceState::kActive ||
@@ -187,6 +195,8 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
   e->doorbell_entry.store(doorbell_entry == kOwnDoorbell ? claimed : doorbell_entry,
                           std::memory_order_relaxed);
   e->doorbell_sleepers.store(0, std::memory_order_relaxed);
+  e->replica.mode.store(static_cast<uint64_t>(mode), std::memory_order_relaxed);
+  e->replica.host_id.store(HostId(), std::memory_order_relaxed);
   WriteName(e, name);
   mapping_->visibility().WriteBack(e, sizeof(*e));
   Visibility::Exchange(&e->state, ServiceStateWord(generation, ServiceState::kActive));
@@ -196,12 +206,12 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
   // Two servers may have registered one name in different entries at once. Each published its
   // entry before looking (both sequentially consistent), so at least one sees the other; whoever
   // sees another steps back and tries again after a random pause, when the survivor is found by
-  // the check above.
+  // the check above. Replicas of one name stay side by side.
   for (uint32_t i = 0; i < mapping_->max_services(); ++i) {
     std::string existing;
     if (i == claimed ||
         StateOf(Visibility::LoadOrdered(&entry(i)->state)) != ServiceState::kActive ||
-        !ReadName(*entry(i), &existing) || existing != name) {
+        !ReadName(*entry(i), &existing) || existing != name || !Excludes(*entry(i), mode)) {
       continue;
     }
     Unregister(*ref);
@@ -212,7 +222,7 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
                         mapping_->path());
     }
     std::this_thread::sleep_for(std::chrono::microseconds(50 + std::rand() % 1000));
-    return Register(name, methods, doorbell_entry, ref, attempt + 1);
+    return Register(name, methods, doorbell_entry, ref, mode, attempt + 1);
   }
   return Status::OK;
 }
@@ -287,6 +297,15 @@ std::string Directory::ListedNameOf(uint32_t index, uint64_t state) const {
 }
 
 Status Directory::Lookup(std::string_view name, ServiceView* view) const {
+  std::vector<ServiceView> views;
+  Status status = LookupAll(name, &views);
+  if (status.ok()) *view = std::move(views.front());
+  return status;
+}
+
+Status Directory::LookupAll(std::string_view name, std::vector<ServiceView>* views) const {
+  views->clear();
+  int32_t dead_pid = 0;
   for (uint32_t i = 0; i < mapping_->max_services(); ++i) {
     ServiceEntry* e = entry(i);
     uint64_t state = mapping_->visibility().Consume(&e->state);
@@ -296,15 +315,21 @@ Status Directory::Lookup(std::string_view name, ServiceView* view) const {
     ProcessIdentity server{static_cast<int32_t>(e->server_pid.load(std::memory_order_relaxed)),
                            e->server_token.load(std::memory_order_relaxed)};
     if (!IsAlive(server)) {
-      return Status(StatusCode::UNAVAILABLE, "the server of service '" + std::string(name) +
-                                                 "' (process " + std::to_string(server.pid) +
-                                                 ") has died; restart it");
+      dead_pid = server.pid;
+      continue;
     }
-    if (!ReadMethods(e->methods_offset.load(std::memory_order_relaxed), &view->methods)) continue;
+    ServiceView view;
+    if (!ReadMethods(e->methods_offset.load(std::memory_order_relaxed), &view.methods)) continue;
     // The entry may have been re-registered while we read it.
     if (mapping_->visibility().Consume(&e->state) != state) continue;
-    view->ref = ServiceRef{i, GenerationOf(state)};
-    return Status::OK;
+    view.ref = ServiceRef{i, GenerationOf(state)};
+    views->push_back(std::move(view));
+  }
+  if (!views->empty()) return Status::OK;
+  if (dead_pid != 0) {
+    return Status(StatusCode::UNAVAILABLE, "the server of service '" + std::string(name) +
+                                               "' (process " + std::to_string(dead_pid) +
+                                               ") has died; restart it");
   }
   return Status(StatusCode::UNAVAILABLE,
                 "service '" + std::string(name) + "' is not registered in pool " +

@@ -13,6 +13,7 @@
 #include "pool/counters_layout.h"
 #include "pool/doorbell.h"
 #include "pool/pool_mapping.h"
+#include "pool/replica_layout.h"
 #include "pool/shared_memory.h"
 
 namespace notnets::internal {
@@ -48,11 +49,14 @@ struct alignas(kCacheLineBytes) ServiceEntry {
   SharedWord doorbell_sleepers;
   // The server's counters for this service (pool/counters_layout.h).
   ServiceCountersRef counters;
+  // Whether other servers may serve the name beside this one (pool/replica_layout.h).
+  ReplicaRef replica;
 };
-static_assert(sizeof(ServiceEntry) == 320);
+static_assert(sizeof(ServiceEntry) == 384);
 static_assert(offsetof(ServiceEntry, name_words) == 56);
 static_assert(offsetof(ServiceEntry, doorbell_entry) == 232);
 static_assert(offsetof(ServiceEntry, counters) == 256);
+static_assert(offsetof(ServiceEntry, replica) == 320);
 
 inline uint64_t ServiceStateWord(uint64_t generation, ServiceState state) {
   return generation << 8 | static_cast<uint8_t>(state);
@@ -79,11 +83,13 @@ class Directory {
   // Registers `name` with `methods` for this process; its clients ring the doorbell of entry
   // `doorbell_entry` (kOwnDoorbell: the new entry's own). Takes over the entry of a dead server
   // of the same name, or, when no entry is free, of any dead server. Fails with ALREADY_EXISTS if
-  // a live process serves the name, RESOURCE_EXHAUSTED if the directory (of live servers) or the
-  // pool is full, INVALID_ARGUMENT for names that are empty or too long.
+  // a live process serves the name (unless it and this one both register as
+  // ReplicaMode::kReplica), RESOURCE_EXHAUSTED if the directory (of live servers) or the pool is
+  // full, INVALID_ARGUMENT for names that are empty or too long.
   static constexpr uint32_t kOwnDoorbell = ~0u;
   Status Register(std::string_view name, const std::vector<std::string>& methods,
-                  uint32_t doorbell_entry, ServiceRef* ref, int attempt = 0);
+                  uint32_t doorbell_entry, ServiceRef* ref, ReplicaMode mode = ReplicaMode::kSole,
+                  int attempt = 0);
 
   // The doorbell that the server of `ref` sleeps on, as recorded in its entry (validated).
   Doorbell DoorbellOf(const ServiceRef& ref) const;
@@ -92,8 +98,12 @@ class Directory {
   // Frees the entry, its method table and its counters block.
   void Unregister(const ServiceRef& ref);
 
-  // Finds an active service by name. UNAVAILABLE, naming the service and pool, if there is none.
+  // Finds an active service by name (the first live replica). UNAVAILABLE, naming the service and
+  // pool, if there is none.
   Status Lookup(std::string_view name, ServiceView* view) const;
+  // Finds every active entry of `name` whose server is alive, in directory order; UNAVAILABLE
+  // as Lookup when there is none.
+  Status LookupAll(std::string_view name, std::vector<ServiceView>* views) const;
 
   // True if `ref` still designates an active entry.
   bool IsActive(const ServiceRef& ref) const;
@@ -114,6 +124,8 @@ class Directory {
   bool ReadName(const ServiceEntry& entry, std::string* name) const;
   void WriteName(ServiceEntry* entry, std::string_view name);
   bool ReadMethods(uint64_t offset, std::vector<std::string>* methods) const;
+  // True if a live server of entry `e` serving `name` keeps a server registering in `mode` out.
+  static bool Excludes(const ServiceEntry& e, ReplicaMode mode);
 
   PoolMapping* mapping_;
   Allocator* allocator_;

@@ -72,9 +72,14 @@ std::vector<ServiceReport> ReadServiceReports(PoolMapping* mapping) {
     report.server_pid = server.pid;
     report.server_alive = IsAlive(server);
     report.connections_accepted = entry->connections_accepted.load(std::memory_order_relaxed);
-    ServiceView view;
-    if (!report.closing && directory.Lookup(report.name, &view).ok() && view.ref.index == i) {
-      report.method_count = static_cast<uint32_t>(view.methods.size());
+    report.replica = entry->replica.mode.load(std::memory_order_relaxed) ==
+                     static_cast<uint64_t>(ReplicaMode::kReplica);
+    report.host_id = entry->replica.host_id.load(std::memory_order_relaxed);
+    std::vector<ServiceView> views;
+    if (!report.closing && directory.LookupAll(report.name, &views).ok()) {
+      for (const ServiceView& view : views) {
+        if (view.ref.index == i) report.method_count = static_cast<uint32_t>(view.methods.size());
+      }
     }
     uint64_t counters = visibility.Consume(&entry->counters.block_offset);
     report.has_counters = ReadCounters(*mapping, allocator, counters, &report.counters);

@@ -37,6 +37,9 @@ struct ServiceReport {
   int32_t server_pid = 0;  // in the server's pid namespace
   bool server_alive = true;
   uint32_t method_count = 0;
+  bool replica = false;  // one replica among others of its name (ReplicaMode::kReplica)
+  uint64_t host_id = 0;  // HostId() of its server; 0 from a server that did not say
+
   uint64_t connections_accepted = 0;
   bool has_counters = false;  // false before the server published them, or if they are corrupt
   CounterTotals counters;

@@ -1,9 +1,10 @@
-// What a Channel is made of: its current connection, and the connections it had before its
-// service's server restarted.
+// What a Channel is made of: a connection to each live replica of its service, the choice among
+// them for each call, and the connections it had to replicas that have gone.
 #ifndef NOTNETS_RPC_CHANNEL_CORE_H_
 #define NOTNETS_RPC_CHANNEL_CORE_H_
 
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,41 +17,69 @@ namespace notnets::internal {
 
 class ChannelCore {
  public:
-  // Registers with the ChannelJanitor, which calls ReleaseGone from its own thread.
+  // Most replicas of one service a channel spreads its calls over.
+  static constexpr uint32_t kMaxReplicas = 64;
+  // The longest a call that finds no usable replica waits for another look at the directory:
+  // without it every such call would scan the directory.
+  static constexpr std::chrono::milliseconds kRefreshInterval{1};
+
+  // Registers with the ChannelJanitor, which calls ReleaseGone from its own thread, and connects
+  // to the service's other replicas beside `first`.
   ChannelCore(std::shared_ptr<Pool> pool, std::string service, const ChannelOptions& options,
               std::unique_ptr<ClientConnection> first);
   ~ChannelCore();
 
-  // The connection for a new call: the current one while its server is there, otherwise a new
-  // connection to the service's new server. Without one, fails with UNAVAILABLE at once, or,
-  // for a wait-for-ready call, waits for a server within the call's deadline.
+  // The connection for a new call: with one replica, its connection while its server is there;
+  // with several, the lighter of two chosen at random (Lighter). Without one, looks at the
+  // directory again (connecting to new replicas) and, when no replica is there, fails with
+  // UNAVAILABLE at once, or, for a wait-for-ready call, waits for one within the call's deadline.
   ClientConnection* Ready(ClientContext* context, Status* status);
 
   // Runs a call on the Ready connection. A call that failed because the server went away before
-  // reading it goes again to the service's next server (it cannot have run), and so does an
-  // at-most-once call: a few times, or until its deadline for a wait-for-ready call.
+  // reading it goes again to another replica or the service's next server (it cannot have run),
+  // and so does an at-most-once call: a few times, or until its deadline for a wait-for-ready
+  // call.
   static constexpr int kMaxTransparentAttempts = 3;
   Status CallSync(std::string_view method, ClientConnection::Request request,
                   ClientContext* context, ReceivedMessage* response);
 
-  // The current connection (for buffers: any connection's cache serves any call).
+  // A live connection (for buffers: any connection's cache serves any call).
   ClientConnection* current() const { return current_.load(std::memory_order_acquire); }
   const std::string& service() const { return service_; }
 
-  // Gives back the pool memory of every connection whose server has gone and that no call uses
-  // (ClientConnection::ReleaseIfServerGone), the current one included: the next call then
-  // connects again.
+  // Connects to replicas that registered since the last look, and gives back the pool memory of
+  // every connection whose server has gone and that no call uses
+  // (ClientConnection::ReleaseIfServerGone): the next call then connects again.
   void ReleaseGone() NOTNETS_EXCLUDES(mutex_);
 
  private:
-  // Connects again unless another thread already replaced `stale`.
-  Status Reconnect(ClientConnection* stale) NOTNETS_EXCLUDES(mutex_);
+  // A usable connection from the live set, or null: `open_only` leaves out replicas that are
+  // draining or shutting down.
+  ClientConnection* Pick(bool open_only);
+  // Of two replicas, the one with less outstanding work for its free workers: this process's
+  // calls on it plus its busy workers, over its free workers plus one.
+  static ClientConnection* Lighter(ClientConnection* a, ClientConnection* b);
+  // Rebuilds the live set from the directory, connecting to new replicas: the open replicas, or,
+  // when none is open, those still there while they drain or shut down. With `reconnect` (a
+  // call's look), also connects again to a replica whose connection this channel lost (refused
+  // at a limit, closed over a violation); the janitor's looks leave that to the next call, and
+  // change nothing while every server the channel knew has gone.
+  Status Refresh(bool reconnect) NOTNETS_EXCLUDES(mutex_);
+  // The status of a call that found the replicas it knew gone and no other.
+  Status EveryServerGone() const;
 
   std::shared_ptr<Pool> pool_;
   std::string service_;
   ChannelOptions options_;
   std::atomic<ClientConnection*> current_;
-  Mutex mutex_;  // one thread reconnects at a time
+  // The live set that calls choose from: live_[0, live_count_). Rewritten under `mutex_`; a
+  // reader that sees a mix of old and new entries still finds connections that live as long as
+  // the channel.
+  std::atomic<uint32_t> live_count_{0};
+  std::atomic<ClientConnection*> live_[kMaxReplicas] = {};
+  // CLOCK_MONOTONIC_COARSE time before which calls to draining replicas do not look again.
+  std::atomic<int64_t> next_refresh_ns_{0};
+  Mutex mutex_;  // one thread rebuilds the live set at a time
   // Every connection this channel made. A replaced one stays until the channel goes, since a
   // thread may still hold a pointer to it (its calls fail with UNAVAILABLE); its pool memory is
   // given back by ReleaseGone once its server has gone and no call uses it.

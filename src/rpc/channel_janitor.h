@@ -1,5 +1,5 @@
 // A thread per process that lets channels give back the pool memory of connections whose server
-// has gone, also while nobody calls on them.
+// has gone, also while nobody calls on them, and connect to new replicas of their service.
 #ifndef NOTNETS_RPC_CHANNEL_JANITOR_H_
 #define NOTNETS_RPC_CHANNEL_JANITOR_H_
 
@@ -11,8 +11,9 @@ class ChannelCore;
 
 class ChannelJanitor {
  public:
-  // How often each channel's connections are looked at.
-  static constexpr std::chrono::milliseconds kInterval{100};
+  // How often each channel's connections are looked at, and the directory for new replicas: a
+  // new replica takes calls within this time of registering.
+  static constexpr std::chrono::milliseconds kInterval{50};
 
   // Starts looking after `core` (ChannelCore::ReleaseGone every kInterval); the thread starts
   // with the first channel of the process and lives as long as the process.

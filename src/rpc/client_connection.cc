@@ -55,6 +55,16 @@ Status ClientConnection::Connect(std::shared_ptr<Pool> pool, std::string_view se
     backoff.Wait();
   }
   if (!status.ok()) return status;
+  return ConnectTo(std::move(pool), service, found, options, out);
+}
+
+Status ClientConnection::ConnectTo(std::shared_ptr<Pool> pool, std::string_view service,
+                                   const ServiceView& found, const ChannelOptions& options,
+                                   std::unique_ptr<ClientConnection>* out) {
+  PoolMapping* mapping = &PoolAccess::mapping(*pool);
+  Allocator allocator(mapping);
+  Directory directory(mapping, &allocator);
+  Status status;
 
   ProcessQuota& quota = mapping->quota();
   if (!quota.TakeConnection()) {
@@ -90,6 +100,10 @@ Status ClientConnection::Connect(std::shared_ptr<Pool> pool, std::string_view se
       ProcessIdentity{static_cast<int32_t>(entry->server_pid.load(std::memory_order_relaxed)),
                       entry->server_token.load(std::memory_order_relaxed)};
   connection->methods_ = MethodTable(found.methods);
+  connection->ref_ = found.ref;
+  connection->entry_state_ = &entry->state;
+  connection->open_state_ = ServiceStateWord(found.ref.generation, ServiceState::kActive);
+  connection->load_ = std::make_unique<ReplicaLoad>(mapping, found.ref);
 
   uint64_t head = entry->pending_connections.load(std::memory_order_relaxed);
   do {

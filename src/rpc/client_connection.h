@@ -22,6 +22,7 @@
 #include "rpc/call_slot_table.h"
 #include "rpc/method_table.h"
 #include "rpc/mutex.h"
+#include "rpc/replica_load.h"
 
 namespace notnets::internal {
 
@@ -29,6 +30,10 @@ class ClientConnection {
  public:
   static Status Connect(std::shared_ptr<Pool> pool, std::string_view service,
                         const ChannelOptions& options, std::unique_ptr<ClientConnection>* out);
+  // Connects to the replica of `service` found as `found`.
+  static Status ConnectTo(std::shared_ptr<Pool> pool, std::string_view service,
+                          const ServiceView& found, const ChannelOptions& options,
+                          std::unique_ptr<ClientConnection>* out);
   // Completes outstanding asynchronous calls with CANCELLED and leaves the connection.
   ~ClientConnection();
 
@@ -71,6 +76,19 @@ class ClientConnection {
   // (ReceivedMessage, MessageBuffer) go straight to the pool when released. True once released.
   bool ReleaseIfServerGone() NOTNETS_EXCLUDES(release_mutex_);
   const std::string& service() const { return service_; }
+
+  // The directory entry of the replica this connection reaches.
+  const ServiceRef& replica() const { return ref_; }
+  // True while that entry is active: false once its server drains or shuts down, when new calls
+  // should go to another replica.
+  bool ReplicaOpen() const { return visibility_->Consume(entry_state_) == open_state_; }
+  // Calls of this process outstanding on the connection now.
+  uint32_t Outstanding() const {
+    return users_.load(std::memory_order_relaxed) +
+           async_outstanding_.load(std::memory_order_relaxed);
+  }
+  // The replica's published load (ReplicaLoad::Read).
+  bool ReadLoad(uint32_t* workers, uint32_t* busy) { return load_->Read(workers, busy); }
 
  private:
   struct Completion {
@@ -206,6 +224,10 @@ class ClientConnection {
   Allocator allocator_;
   ConnectionView view_;
   ProcessIdentity server_;
+  ServiceRef ref_;
+  const SharedWord* entry_state_ = nullptr;
+  uint64_t open_state_ = 0;  // the entry's state word while the replica takes calls
+  std::unique_ptr<ReplicaLoad> load_;
   MethodTable methods_;
   std::shared_ptr<BufferCache> cache_;
   RingWriter requests_;

@@ -54,13 +54,16 @@ void Server::Shutdown() { runtime_->Shutdown(); }
 
 void Server::Wait() { runtime_->Wait(); }
 
+void Server::Drain(std::chrono::milliseconds timeout) { runtime_->Drain(timeout); }
+
 Status ServerBuilder::BuildAndStart(std::unique_ptr<Server>* server) {
   if (pool_ == nullptr) {
     return Status(StatusCode::INVALID_ARGUMENT, "ServerBuilder needs an attached pool");
   }
   std::unique_ptr<internal::ServerRuntime> runtime;
-  Status status = internal::ServerRuntime::Start(pool_, services_, worker_threads_, &runtime,
-                                                 max_connections_per_client_);
+  Status status = internal::ServerRuntime::Start(
+      pool_, services_, worker_threads_, &runtime, max_connections_per_client_,
+      replica_ ? internal::ReplicaMode::kReplica : internal::ReplicaMode::kSole);
   if (status.ok()) server->reset(new Server(std::move(runtime)));
   return status;
 }

@@ -48,7 +48,7 @@ ServerRuntime::ServerRuntime(std::shared_ptr<Pool> pool, int workers)
 
 Status ServerRuntime::Start(std::shared_ptr<Pool> pool, const std::vector<Service*>& services,
                             int workers, std::unique_ptr<ServerRuntime>* runtime,
-                            uint32_t max_connections_per_client) {
+                            uint32_t max_connections_per_client, ReplicaMode mode) {
   if (workers < 1 || workers > 1024) {
     return Status(StatusCode::INVALID_ARGUMENT, "worker threads must be in [1, 1024]");
   }
@@ -63,7 +63,7 @@ Status ServerRuntime::Start(std::shared_ptr<Pool> pool, const std::vector<Servic
     ServiceRef ref;
     uint32_t doorbell_entry =
         server->services_.empty() ? Directory::kOwnDoorbell : server->services_[0].ref.index;
-    Status status = server->directory_.Register(service->name(), names, doorbell_entry, &ref);
+    Status status = server->directory_.Register(service->name(), names, doorbell_entry, &ref, mode);
     if (!status.ok()) {
       for (const RegisteredService& done : server->services_) {
         server->directory_.Unregister(done.ref);
@@ -128,6 +128,34 @@ void ServerRuntime::Shutdown() {
   for (const RegisteredService& service : services_) directory_.Unregister(service.ref);
   MutexLock lock(&shutdown_mutex_);
   shutdown_done_.SignalAll();
+}
+
+void ServerRuntime::Drain(std::chrono::milliseconds timeout) {
+  using Clock = std::chrono::steady_clock;
+  for (const RegisteredService& service : services_) directory_.BeginClose(service.ref);
+  auto give_up = Clock::now() + timeout;
+  auto quiet_since = Clock::now();
+  uint64_t last_started = ~uint64_t{0};
+  while (Clock::now() < give_up) {
+    uint64_t started = 0;
+    uint64_t finished = 0;
+    for (const RegisteredService& service : services_) {
+      started += service.counters->StartedSoFar();
+      finished += service.counters->FinishedSoFar();
+    }
+    if (started != last_started) {
+      last_started = started;
+      quiet_since = Clock::now();
+    }
+    bool async_running;
+    {
+      MutexLock lock(&async_mutex_);
+      async_running = async_calls_ != 0;
+    }
+    if (started == finished && !async_running && Clock::now() - quiet_since >= kDrainQuiet) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  Shutdown();
 }
 
 void ServerRuntime::ShutDownFenced() {

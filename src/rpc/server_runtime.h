@@ -47,15 +47,24 @@ class ServerRuntime {
   // died too (FreeOrphanedConnections: a walk of the heap).
   static constexpr std::chrono::milliseconds kOrphanSweepInterval{1000};
 
-  // Registers `services` in the pool's directory and starts `workers` threads, which hold at most
-  // `max_connections_per_client` connections of one client process.
+  // Registers `services` in the pool's directory (in `mode`: beside other replicas or alone) and
+  // starts `workers` threads, which hold at most `max_connections_per_client` connections of one
+  // client process.
   static Status Start(std::shared_ptr<Pool> pool, const std::vector<Service*>& services,
                       int workers, std::unique_ptr<ServerRuntime>* runtime,
-                      uint32_t max_connections_per_client = kMaxConnections);
+                      uint32_t max_connections_per_client = kMaxConnections,
+                      ReplicaMode mode = ReplicaMode::kSole);
   ~ServerRuntime();
 
   // Stops the workers, waits for asynchronous calls to finish, and closes every connection.
   void Shutdown();
+  // How long no request may have been taken before a draining server counts as quiet: clients
+  // that chose this replica just before it began draining have sent their calls by then.
+  static constexpr std::chrono::milliseconds kDrainQuiet{100};
+  // Closes the services to new connections and new calls (the entries turn kClosing, which
+  // channels see before each call), serves until no call is running and none was taken for
+  // kDrainQuiet, or until `timeout`, then shuts down.
+  void Drain(std::chrono::milliseconds timeout);
   void Wait();
 
   // Answers an asynchronous call (ServerCall::Finish).

@@ -44,4 +44,20 @@ void ServiceCounters::SetConnectionsOpen(uint64_t count) {
   visibility_.Publish(&header_->connections_open, count);
 }
 
+uint64_t ServiceCounters::StartedSoFar() const {
+  uint64_t total = 0;
+  for (uint32_t slab = 0; slab <= workers_; ++slab) {
+    total += visibility_.Consume(&shared_[slab].calls_started);
+  }
+  return total;
+}
+
+uint64_t ServiceCounters::FinishedSoFar() const {
+  uint64_t total = 0;
+  for (uint32_t slab = 0; slab <= workers_; ++slab) {
+    total += visibility_.Consume(&shared_[slab].calls_finished);
+  }
+  return total;
+}
+
 }  // namespace notnets::internal

@@ -63,6 +63,11 @@ class ServiceCounters {
     visibility_.Publish(&shared.calls_finished, ++local.calls_finished);
   }
 
+  // Calls taken to run and calls answered so far, over every slab: read from any thread (the
+  // counts a worker publishes), for Drain to know when the server has gone quiet.
+  uint64_t StartedSoFar() const;
+  uint64_t FinishedSoFar() const;
+
   // The server holds `count` connections of this service now. Calls are ordered by the caller's
   // lock, so that a later count is never overwritten by an earlier one.
   void SetConnectionsOpen(uint64_t count);

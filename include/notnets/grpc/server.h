@@ -5,6 +5,7 @@
 #include <grpcpp/impl/service_type.h>
 #include <grpcpp/server_builder.h>
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 
@@ -17,6 +18,13 @@ struct ServerOptions {
   uint64_t pool_size_bytes = uint64_t{64} << 20;
   // Threads that poll the pool and run synchronous handlers.
   int worker_threads = 1;
+  // Serves the service as one replica among others of its name (ServerBuilder::ServeAsReplica):
+  // every server of the name must say so.
+  bool replica = false;
+  // When the grpc::Server shuts down, first drains the pool side for up to this long
+  // (notnets::Server::Drain): pool clients move to the other replicas without a failed call.
+  // 0: shut down at once, failing the calls not yet read, as before.
+  std::chrono::milliseconds drain_timeout{0};
 };
 
 // Also serves `service` (registered on `builder` with RegisterService) over the pool, from when
