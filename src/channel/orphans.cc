@@ -50,7 +50,7 @@ bool IsOrphan(const Allocator& allocator, uint64_t block_offset, uint64_t owner,
 uint64_t FreeOrphanedConnections(Allocator* allocator, const ServiceRef& service) {
   const PoolMapping& mapping = *allocator->mapping();
   uint64_t freed = 0;
-  uint64_t top = mapping.header()->allocator.heap_top.load(std::memory_order_acquire);
+  uint64_t top = Visibility::LoadOrdered(&mapping.header()->allocator.heap_top);
   if (top > mapping.heap_end()) return 0;
   for (uint64_t offset = mapping.heap_offset(); offset < top;) {
     uint64_t capacity;

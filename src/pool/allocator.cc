@@ -29,6 +29,8 @@ std::atomic<uint64_t>* Allocator::FreeHead(uint32_t size_class) const {
 BlockHeader* Allocator::ValidBlock(uint64_t block_offset, uint64_t* payload_capacity) const {
   if (!mapping_->InHeap(block_offset, kBlockHeaderBytes)) return nullptr;
   auto* block = mapping_->At<BlockHeader>(block_offset);
+  // Whoever split the block last wrote its format, in any process.
+  mapping_->visibility().Invalidate(block, kBlockHeaderBytes);
   uint64_t format = block->format.load(std::memory_order_relaxed);
   uint32_t size_class = static_cast<uint32_t>(format & 0xff);
   if (format >> 32 != kBlockMagic || size_class < kMinBlockShift || size_class > kMaxBlockShift) {
@@ -42,15 +44,16 @@ BlockHeader* Allocator::ValidBlock(uint64_t block_offset, uint64_t* payload_capa
 void Allocator::Push(std::atomic<uint64_t>* head, uint64_t block_offset) const {
   auto* block = mapping_->At<BlockHeader>(block_offset);
   AnnotateHandOff(block);
-  uint64_t old_head = head->load(std::memory_order_relaxed);
+  uint64_t old_head = Visibility::LoadOrdered(head);
   do {
     block->next_free.store((old_head & kRefMask) * kCacheLineBytes, std::memory_order_relaxed);
-  } while (!head->compare_exchange_weak(old_head, TaggedHead(old_head, block_offset),
-                                        std::memory_order_release, std::memory_order_relaxed));
+    // The header (format, ownership, link) must reach memory before the block is on the list.
+    mapping_->visibility().WriteBack(block, kBlockHeaderBytes);
+  } while (!Visibility::CompareExchange(head, old_head, TaggedHead(old_head, block_offset)));
 }
 
 bool Allocator::Pop(std::atomic<uint64_t>* head, uint64_t* block_offset) const {
-  uint64_t old_head = head->load(std::memory_order_acquire);
+  uint64_t old_head = Visibility::LoadOrdered(head);
   while (true) {
     uint64_t top = (old_head & kRefMask) * kCacheLineBytes;
     if (top == 0) return false;
@@ -59,15 +62,16 @@ bool Allocator::Pop(std::atomic<uint64_t>* head, uint64_t* block_offset) const {
     if (!mapping_->InHeap(top, kBlockHeaderBytes)) return false;
     // The next link is read while another process may pop and reuse `top`; the tag makes the
     // CAS fail in that case, and the bounds check keeps a torn value from being installed.
-    uint64_t next = mapping_->At<BlockHeader>(top)->next_free.load(std::memory_order_relaxed);
+    auto* top_block = mapping_->At<BlockHeader>(top);
+    mapping_->visibility().Invalidate(top_block, kBlockHeaderBytes);
+    uint64_t next = top_block->next_free.load(std::memory_order_relaxed);
     if (next != 0 && ValidBlock(next) == nullptr) {
-      uint64_t again = head->load(std::memory_order_acquire);
+      uint64_t again = Visibility::LoadOrdered(head);
       if (again == old_head) return false;  // a corrupt list: treat the class as empty
       old_head = again;
       continue;
     }
-    if (head->compare_exchange_weak(old_head, TaggedHead(old_head, next), std::memory_order_acquire,
-                                    std::memory_order_acquire)) {
+    if (Visibility::CompareExchange(head, old_head, TaggedHead(old_head, next))) {
       *block_offset = top;
       AnnotateTakeOver(mapping_->At<BlockHeader>(top));
       return true;
@@ -77,7 +81,7 @@ bool Allocator::Pop(std::atomic<uint64_t>* head, uint64_t* block_offset) const {
 
 bool Allocator::Carve(uint32_t size_class, uint64_t* block_offset) {
   SharedWord* top_word = &mapping_->header()->allocator.heap_top;
-  uint64_t top = top_word->load(std::memory_order_relaxed);
+  uint64_t top = Visibility::LoadOrdered(top_word);
   do {
     if (top % kCacheLineBytes != 0 || top < mapping_->heap_offset() || top > mapping_->heap_end() ||
         mapping_->heap_end() - top < BlockBytes(size_class)) {
@@ -137,6 +141,9 @@ Status Allocator::Allocate(uint64_t payload_bytes, uint64_t owner, uint64_t* blo
   auto* block = mapping_->At<BlockHeader>(offset);
   block->format.store(BlockFormat(size_class), std::memory_order_relaxed);
   block->ownership.store(BlockOwnership(owner, BlockState::kOwned), std::memory_order_relaxed);
+  // Other processes validate the block by its header (a heap walk, the reader of what it will
+  // hold) without a write-back of it by the code that fills the block.
+  mapping_->visibility().WriteBack(block, kBlockHeaderBytes);
   *block_offset = offset;
   return Status::OK;
 }
@@ -150,8 +157,9 @@ uint32_t Allocator::ValidSizeClass(uint64_t block_offset) const {
 bool Allocator::Overlaps(uint64_t block_offset, uint32_t size_class) const {
   if (size_class <= kMinBlockShift || size_class > kMaxBlockShift) return false;
   for (uint32_t half = size_class - 1; half >= kMinBlockShift; --half) {
-    uint64_t inner = block_offset + BlockBytes(half);
-    uint64_t format = mapping_->At<BlockHeader>(inner)->format.load(std::memory_order_relaxed);
+    auto* inner = mapping_->At<BlockHeader>(block_offset + BlockBytes(half));
+    mapping_->visibility().Invalidate(inner, kBlockHeaderBytes);
+    uint64_t format = inner->format.load(std::memory_order_relaxed);
     if (format >> 32 == kBlockMagic && (format & 0xffffffff) >= kMinBlockShift &&
         (format & 0xffffffff) <= half) {
       return true;
@@ -169,12 +177,15 @@ void Allocator::Free(uint64_t block_offset) {
     return;
   }
   block->ownership.store(BlockOwnership(0, BlockState::kFree), std::memory_order_relaxed);
+  // Lines of the block this process left dirty (counters it kept updating, say) must not reach
+  // memory after another process took the block over, or they would overwrite its new contents.
+  mapping_->visibility().WriteBack(block, BlockBytes(size_class));
   Push(FreeHead(size_class), block_offset);
 }
 
 uint64_t Allocator::ReclaimOwnedBy(uint64_t owner, uint64_t keep, BlockStates states) {
   uint64_t freed = 0;
-  uint64_t top = mapping_->header()->allocator.heap_top.load(std::memory_order_acquire);
+  uint64_t top = Visibility::LoadOrdered(&mapping_->header()->allocator.heap_top);
   if (top > mapping_->heap_end()) return 0;
   for (uint64_t offset = mapping_->heap_offset(); offset < top;) {
     uint64_t capacity;
@@ -196,7 +207,7 @@ uint64_t Allocator::ReclaimOwnedBy(uint64_t owner, uint64_t keep, BlockStates st
 
 HeapUsage Allocator::Usage() const {
   HeapUsage usage;
-  uint64_t top = mapping_->header()->allocator.heap_top.load(std::memory_order_acquire);
+  uint64_t top = Visibility::LoadOrdered(&mapping_->header()->allocator.heap_top);
   if (top < mapping_->heap_offset() || top > mapping_->heap_end()) {
     usage.consistent = false;
     return usage;

@@ -112,7 +112,7 @@ CallWindow::Entry CallWindow::Begin(uint64_t token) {
 }
 
 void CallWindow::FreeResponse(CallWindowSlot* s) {
-  uint64_t block = s->response_block.exchange(0, std::memory_order_relaxed);
+  uint64_t block = Visibility::Exchange(&s->response_block, 0);
   BlockHeader* header = block != 0 ? allocator_->ValidBlock(block) : nullptr;
   if (header != nullptr && header->ownership.load(std::memory_order_relaxed) ==
                                BlockOwnership(kWindowOwner, BlockState::kOwned)) {

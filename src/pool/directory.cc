@@ -48,6 +48,9 @@ void Directory::WriteName(ServiceEntry* entry, std::string_view name) {
 }
 
 bool Directory::ReadName(const ServiceEntry& entry, std::string* name) const {
+  // The registrar wrote the name and the owner fields read after it in any process, and wrote
+  // them back before it activated the entry; the state word alone covers only the first line.
+  mapping_->visibility().Invalidate(&entry, sizeof(entry));
   uint64_t length = entry.name_length.load(std::memory_order_relaxed);
   if (length == 0 || length > kMaxServiceNameBytes) return false;
   char bytes[kMaxServiceNameBytes];
@@ -161,6 +164,7 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
   }
   if (StateOf(claimed_state) == ServiceState::kActive ||
       StateOf(claimed_state) == ServiceState::kClosing) {
+    mapping_->visibility().Invalidate(e, sizeof(*e));  // the dead server's fields
     uint64_t dead_table = e->methods_offset.load(std::memory_order_relaxed);
     if (allocator_->ValidBlock(dead_table) != nullptr) allocator_->Free(dead_table);
     uint64_t dead_counters = e->counters.block_offset.load(std::memory_order_relaxed);
@@ -234,6 +238,7 @@ void Directory::FindDeadEntry(uint32_t* index, uint64_t* state) const {
     if (StateOf(seen) != ServiceState::kActive && StateOf(seen) != ServiceState::kClosing) {
       continue;
     }
+    mapping_->visibility().Invalidate(e, sizeof(*e));
     ProcessIdentity owner{static_cast<int32_t>(e->server_pid.load(std::memory_order_relaxed)),
                           e->server_token.load(std::memory_order_relaxed)};
     // The owner fields are those of the generation seen if the state has not changed since.
@@ -261,7 +266,6 @@ void Directory::Unregister(const ServiceRef& ref) {
                                    ServiceStateWord(ref.generation, ServiceState::kFree))) {
     return;
   }
-  e->name_length.store(0, std::memory_order_relaxed);
   if (allocator_->ValidBlock(methods_offset) != nullptr) allocator_->Free(methods_offset);
   if (allocator_->ValidBlock(counters_offset) != nullptr) allocator_->Free(counters_offset);
 }

@@ -10,12 +10,15 @@
 #include <cstring>
 #include <ctime>
 
+#include "pool/cache_simulator.h"
+
 namespace notnets::internal {
 
 namespace {
 
-// The futex is the low 32 bits of the 64-bit sequence word (little-endian).
-uint32_t* FutexWord(SharedWord* word) { return reinterpret_cast<uint32_t*>(word); }
+// The futex is the low 32 bits of the 64-bit sequence word (little-endian), in the shared
+// mapping even under the cache simulator, whose copy of the pool is private to this process.
+uint32_t* FutexWord(SharedWord* word) { return static_cast<uint32_t*>(SharedAddressOf(word)); }
 
 // Adds `delta` to the sleeper count and returns the count, with a full barrier in between: what
 // this side wrote before is visible to the other side once it reads after its own barrier, so
@@ -28,7 +31,7 @@ uint64_t AddSleepersThenBarrier(SharedWord* sleepers, uint64_t delta) {
 #else
   if (delta != 0) Visibility::FetchAdd(sleepers, delta);
   std::atomic_thread_fence(std::memory_order_seq_cst);
-  return sleepers->load(std::memory_order_relaxed);
+  return Visibility::LoadOrdered(sleepers);
 #endif
 }
 

@@ -13,6 +13,7 @@
 #include <chrono>
 #include <cstring>
 
+#include "pool/cache_simulator.h"
 #include "pool/call_window.h"
 #include "pool/directory.h"
 #include "pool/lease_table.h"
@@ -175,7 +176,7 @@ PoolMapping::PoolMapping(std::string path, uint8_t* base, uint64_t size)
 
 PoolMapping::~PoolMapping() {
   lease_.reset();  // gives the record up while the table is still mapped
-  ::munmap(base_, size_);
+  ::munmap(EndSimulatedCache(base_), size_);
 }
 
 void PoolMapping::LoadBounds() {
@@ -255,18 +256,18 @@ Status PoolMapping::Create(const std::string& path, const PoolOptions& options,
     if (is_device) ::close(device_fd);
     return status;
   }
-  auto* bytes = static_cast<uint8_t*>(base);
   if (is_device &&
-      reinterpret_cast<PoolHeader*>(bytes)->magic.load(std::memory_order_acquire) == kPoolMagic) {
+      static_cast<PoolHeader*>(base)->magic.load(std::memory_order_acquire) == kPoolMagic) {
     ::munmap(base, pool_bytes);
     ::close(device_fd);
     return Status(StatusCode::ALREADY_EXISTS, "device " + path + " already holds a pool");
   }
+  uint8_t* bytes = BeginSimulatedCache(static_cast<uint8_t*>(base), pool_bytes);
   InitializeHeader(bytes, pool_bytes, options);
   if (!is_device) {
     Status status = file.Publish();
     if (!status.ok()) {
-      ::munmap(base, pool_bytes);
+      ::munmap(EndSimulatedCache(bytes), pool_bytes);
       return status;
     }
     fd = file.TakeFd();
@@ -346,7 +347,8 @@ Status PoolMapping::Attach(const std::string& path, const std::vector<uint32_t>&
     ::close(fd);
     return status;
   }
-  mapping->reset(new PoolMapping(path, static_cast<uint8_t*>(base), pool_bytes));
+  mapping->reset(new PoolMapping(path, BeginSimulatedCache(static_cast<uint8_t*>(base), pool_bytes),
+                                 pool_bytes));
   // Validate again in the full mapping: the header could have changed between the two maps.
   status = ValidateHeader(path, *(*mapping)->header(), pool_bytes);
   if (!status.ok()) {

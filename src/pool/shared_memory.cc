@@ -4,6 +4,7 @@
 #include <immintrin.h>
 #endif
 
+#include "pool/cache_simulator.h"
 #include "pool/visibility_recorder.h"
 
 namespace notnets::internal {
@@ -34,9 +35,48 @@ bool SetVisibilityRecorder([[maybe_unused]] VisibilityRecorder* stand_in) {
 #endif
 }
 
+Visibility::Visibility(CoherenceMode mode)
+    : write_back_(mode == CoherenceMode::kWriteBackInvalidate || CacheSimulatorEnabled()) {}
+
+uint64_t Visibility::LoadOrdered(const SharedWord* word) {
+  auto* at = static_cast<SharedWord*>(SharedAddressOf(word));
+  uint64_t value = at->load(std::memory_order_seq_cst);
+  if (at != word) SimulatedAtomicDone(const_cast<SharedWord*>(word), value);
+  return value;
+}
+
+bool Visibility::CompareExchange(SharedWord* word, uint64_t& expected, uint64_t desired) {
+  auto* at = static_cast<SharedWord*>(SharedAddressOf(word));
+  bool exchanged = at->compare_exchange_strong(expected, desired, std::memory_order_seq_cst);
+  if (at != word) SimulatedAtomicDone(word, exchanged ? desired : expected);
+  return exchanged;
+}
+
+uint64_t Visibility::Exchange(SharedWord* word, uint64_t value) {
+  auto* at = static_cast<SharedWord*>(SharedAddressOf(word));
+  uint64_t old = at->exchange(value, std::memory_order_seq_cst);
+  if (at != word) SimulatedAtomicDone(word, value);
+  return old;
+}
+
+uint64_t Visibility::FetchOr(SharedWord* word, uint64_t bits) {
+  auto* at = static_cast<SharedWord*>(SharedAddressOf(word));
+  uint64_t old = at->fetch_or(bits, std::memory_order_seq_cst);
+  if (at != word) SimulatedAtomicDone(word, old | bits);
+  return old;
+}
+
+uint64_t Visibility::FetchAdd(SharedWord* word, uint64_t delta) {
+  auto* at = static_cast<SharedWord*>(SharedAddressOf(word));
+  uint64_t old = at->fetch_add(delta, std::memory_order_relaxed);
+  if (at != word) SimulatedAtomicDone(word, old + delta);
+  return old;
+}
+
 void Visibility::PublishAndWriteBack(SharedWord* word, uint64_t value) {
 #ifdef NOTNETS_FAULT_INJECTION
   if (VisibilityRecorder* stand_in = Recorder()) return stand_in->Publish(word, value);
+  if (SimulatedPublish(word, value)) return;
 #endif
   word->store(value, std::memory_order_release);
   WriteBackLines(word, sizeof(*word));
@@ -45,6 +85,8 @@ void Visibility::PublishAndWriteBack(SharedWord* word, uint64_t value) {
 uint64_t Visibility::InvalidateAndConsume(const SharedWord* word) {
 #ifdef NOTNETS_FAULT_INJECTION
   if (VisibilityRecorder* stand_in = Recorder()) return stand_in->Consume(word);
+  uint64_t value;
+  if (SimulatedConsume(word, &value)) return value;
 #endif
   InvalidateLines(word, sizeof(*word));
   return word->load(std::memory_order_acquire);
@@ -56,6 +98,7 @@ uint64_t Visibility::InvalidateAndConsume(const SharedWord* word) {
 void Visibility::WriteBackLines(const void* data, size_t size) {
 #ifdef NOTNETS_FAULT_INJECTION
   if (VisibilityRecorder* stand_in = Recorder()) return stand_in->WriteBack(data, size);
+  if (SimulatedWriteBack(data, size)) return;
 #endif
 #if defined(__x86_64__) || defined(__i386__)
   ForEachLine(data, size, [](const void* line) { _mm_clflush(line); });
@@ -70,6 +113,7 @@ void Visibility::WriteBackLines(const void* data, size_t size) {
 void Visibility::InvalidateLines(const void* data, size_t size) {
 #ifdef NOTNETS_FAULT_INJECTION
   if (VisibilityRecorder* stand_in = Recorder()) return stand_in->Invalidate(data, size);
+  if (SimulatedInvalidate(data, size)) return;
 #endif
 #if defined(__x86_64__) || defined(__i386__)
   ForEachLine(data, size, [](const void* line) { _mm_clflush(line); });

@@ -56,8 +56,9 @@ inline constexpr size_t kCacheLineBytes = 64;
 // How this process makes its writes to a pool visible to others and others' writes to itself.
 class Visibility {
  public:
-  explicit Visibility(CoherenceMode mode)
-      : write_back_(mode == CoherenceMode::kWriteBackInvalidate) {}
+  // Under the cache simulator (pool/cache_simulator.h) every pool is treated as
+  // kWriteBackInvalidate.
+  explicit Visibility(CoherenceMode mode);
 
   // Makes `value` visible in `word` after every write this thread made before (release).
   void Publish(SharedWord* word, uint64_t value) const {
@@ -83,24 +84,17 @@ class Visibility {
 
   // Reads `word` in the single total order of all ordered operations: for protocols where each
   // side writes its own word and then reads the other's (directory registration).
-  static uint64_t LoadOrdered(const SharedWord* word) {
-    return word->load(std::memory_order_seq_cst);
-  }
+  static uint64_t LoadOrdered(const SharedWord* word);
 
   // Atomically replaces `expected` with `desired` in `word`; on failure `expected` gets the value
   // seen. Sequentially consistent.
-  static bool CompareExchange(SharedWord* word, uint64_t& expected, uint64_t desired) {
-    return word->compare_exchange_strong(expected, desired, std::memory_order_seq_cst);
-  }
-  static uint64_t Exchange(SharedWord* word, uint64_t value) {
-    return word->exchange(value, std::memory_order_seq_cst);
-  }
-  static uint64_t FetchOr(SharedWord* word, uint64_t bits) {
-    return word->fetch_or(bits, std::memory_order_seq_cst);
-  }
-  static uint64_t FetchAdd(SharedWord* word, uint64_t delta) {
-    return word->fetch_add(delta, std::memory_order_relaxed);
-  }
+  static bool CompareExchange(SharedWord* word, uint64_t& expected, uint64_t desired);
+  static uint64_t Exchange(SharedWord* word, uint64_t value);
+  static uint64_t FetchOr(SharedWord* word, uint64_t bits);
+  // Relaxed.
+  static uint64_t FetchAdd(SharedWord* word, uint64_t delta);
+  // The ordered load and read-modify-writes above work on memory shared by all the pool's users,
+  // past any cache (under the cache simulator, past this process's copy of the pool).
 
  private:
   // The kWriteBackInvalidate halves of the primitives. In test builds (NOTNETS_FAULT_INJECTION)

@@ -163,6 +163,8 @@ const uint8_t* BufferCache::AdoptWhole(uint64_t block_offset, uint64_t* capacity
   auto size_class = static_cast<uint32_t>(std::bit_width(*capacity + kBlockHeaderBytes) - 1);
   if (allocator_.Overlaps(block_offset, size_class)) return nullptr;
   block->ownership.store(BlockOwnership(endpoint_, BlockState::kOwned), std::memory_order_relaxed);
+  // Heap walks of other processes (reclaim, orphans) judge the block by its owner.
+  visibility.WriteBack(block, kBlockHeaderBytes);
   Count(static_cast<int64_t>(*capacity + kBlockHeaderBytes));
   return payload;
 }
