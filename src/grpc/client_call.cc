@@ -206,15 +206,15 @@ class CallState : public std::enable_shared_from_this<CallState> {
   // else the deferrer's. Elsewhere (the usual case: the caller's thread) it is released here,
   // with no hand-off.
   ~CallState() {
+    // The context is gone (its interceptors, which hold this, go with it): so is every use
+    // gRPC makes of the core call it had.
+    if (taken_call_ != nullptr) grpc_call_unref(taken_call_);
     if (channel_ == nullptr || completion_depth == 0) return;
     if (callback_queue_ != nullptr) {
       CallbackReactions::Defer([channel = std::move(channel_)] {});
     } else {
       Deferrer::Get().Run([channel = std::move(channel_)] {});
     }
-    // The context is gone (its interceptors, which hold this, go with it): so is every use
-    // gRPC makes of the core call it had.
-    if (taken_call_ != nullptr) grpc_call_unref(taken_call_);
   }
 
   void Intercept(InterceptorBatchMethods* methods);
