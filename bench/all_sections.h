@@ -35,7 +35,7 @@ void RunIdleSection(const AllOptions& options, AllResults* results, Failures* fa
 
 // Prints the targets with the figures of this run: zero-copy 1 MiB against 64 B, peak
 // pipelined throughput, notnets against iceoryx and Cap'n Proto, 10,000 idle connections; then
-// the gRPC integration's (PrintGrpcTargets).
+// the gRPC integration's (PrintGrpcTargets) and the placement targets (PrintPlacementTargets).
 void PrintTargets(const AllResults& results, FILE* out);
 
 // Prints the gRPC integration's targets with the figures in `results`, for the cases that are
@@ -43,6 +43,12 @@ void PrintTargets(const AllResults& results, FILE* out);
 // and -cq is than grpc-http2-tcp's; and how many times grpc-http2-tcp-stream's (-stream-bidi's)
 // messages per second notnets-grpc-stream (-stream-bidi) made. Prints nothing if none are.
 void PrintGrpcTargets(const std::vector<CaseResult>& results, FILE* out);
+
+// Prints the pool's placement targets with the figures in `results`, for the cases that are
+// there: the p50 of notnets-native-hosts (emulated hosts) and of notnets-native-noncoherent
+// (cache maintenance on every publish and consume) against notnets-native's, and of
+// notnets-native-hosts-noncoherent against notnets-native-hosts'. Prints nothing if none are.
+void PrintPlacementTargets(const std::vector<CaseResult>& results, FILE* out);
 
 // The sweep called `name` in `results`, or nullptr.
 const Sweep* FindSweep(const AllResults& results, const std::string& name);

@@ -40,6 +40,7 @@ int RunEcho(const EchoOptions& options) {
     if (failures.empty()) {
       PrintComparison(results, kBaseline);
       PrintGrpcTargets(results, stdout);
+      PrintPlacementTargets(results, stdout);
     }
   }
   return failures.Report(options.cases.size());

@@ -1,5 +1,5 @@
-// notnets-native, notnets-native-zerocopy, notnets-native-zerocopy-stamp and
-// notnets-native-hosts: the native notnets API over a fresh pool. The server is one
+// notnets-native, notnets-native-zerocopy, notnets-native-zerocopy-stamp, notnets-native-hosts
+// and their non-coherent variants: the native notnets API over a fresh pool. The server is one
 // notnets::Service "bench.Echo" with three methods: "Echo" copies the request into the response;
 // "EchoZeroCopy" builds the response in place in a pool buffer (one memcpy of the request) and
 // sends that buffer; "EchoStamp" does the same but writes only the request's stamps (its first and
@@ -7,7 +7,10 @@
 // reading it would. The cases differ in their client, which uses the matching kind of call;
 // notnets-native-hosts is notnets-native with server and client on two emulated hosts
 // (scripts/emulated-hosts.sh: namespaces of their own, host ids of their own, so that they see each
-// other by lease; root only).
+// other by lease; root only). notnets-native-noncoherent and notnets-native-hosts-noncoherent are
+// the first and the last over a pool in CoherenceMode::kWriteBackInvalidate: every publish,
+// consume, write-back and invalidate runs the CPU's cache-maintenance instructions
+// (pool/cache_lines.h), as on memory shared by hosts without coherence.
 #include <cstring>
 
 #include "case.h"
@@ -63,7 +66,8 @@ Status EchoStamp(ServerContext*, const ReceivedMessage& request, ServerResponse*
 // One pool per case, created by Setup; the server serves all three methods.
 class NativeCase : public PoolCase {
  public:
-  explicit NativeCase(NativeCallKind kind) : kind_(kind) {}
+  explicit NativeCase(NativeCallKind kind, CoherenceMode coherence = CoherenceMode::kCoherent)
+      : PoolCase(coherence), kind_(kind) {}
 
   Status Serve(const std::vector<std::string>& server_args, const ReadyCallback& ready) override {
     std::shared_ptr<Pool> pool;
@@ -109,7 +113,8 @@ class NativeCase : public PoolCase {
 // notnets-native with the server on emulated host "server" and the clients on host "client".
 class NativeHostsCase : public NativeCase {
  public:
-  NativeHostsCase() : NativeCase(NativeCallKind::kCopy) {}
+  explicit NativeHostsCase(CoherenceMode coherence = CoherenceMode::kCoherent)
+      : NativeCase(NativeCallKind::kCopy, coherence) {}
 
   std::vector<std::string> Launcher(const std::string& role,
                                     const std::vector<std::string>& server_args) const override {
@@ -127,6 +132,12 @@ const CaseRegistration kCopyRegistration(20, "notnets-native", [] {
 });
 const CaseRegistration kHostsRegistration(21, "notnets-native-hosts",
                                           [] { return std::make_unique<NativeHostsCase>(); });
+const CaseRegistration kNoncoherentRegistration(22, "notnets-native-noncoherent", [] {
+  return std::make_unique<NativeCase>(NativeCallKind::kCopy, CoherenceMode::kWriteBackInvalidate);
+});
+const CaseRegistration kHostsNoncoherentRegistration(23, "notnets-native-hosts-noncoherent", [] {
+  return std::make_unique<NativeHostsCase>(CoherenceMode::kWriteBackInvalidate);
+});
 const CaseRegistration kZeroCopyRegistration(30, "notnets-native-zerocopy", [] {
   return std::make_unique<NativeCase>(NativeCallKind::kZeroCopy);
 });

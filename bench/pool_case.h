@@ -14,6 +14,8 @@ namespace notnets::bench {
 
 class PoolCase : public Case {
  public:
+  // The pool Setup creates keeps caches coherent or not as `coherence` says.
+  explicit PoolCase(CoherenceMode coherence = CoherenceMode::kCoherent) : coherence_(coherence) {}
   ~PoolCase() override {
     if (created_ != nullptr) Pool::Remove(created_->path());
   }
@@ -21,6 +23,7 @@ class PoolCase : public Case {
   // Creates the pool; server and clients get its path as their only argument.
   Status Setup(const CaseOptions& options, std::vector<std::string>* server_args) override {
     PoolOptions pool_options;
+    pool_options.coherence = coherence_;
     if (options.pool_bytes != 0) pool_options.size_bytes = options.pool_bytes;
     Status status = Pool::Create(options.pool_name, pool_options, &created_);
     if (!status.ok()) return status;
@@ -30,6 +33,7 @@ class PoolCase : public Case {
   }
 
  private:
+  const CoherenceMode coherence_;
   std::shared_ptr<Pool> created_;  // parent: the pool Setup created
   std::unique_ptr<EmergencyUnlink> remove_on_emergency_;
 };

@@ -8,7 +8,8 @@ packages=(cmake g++ make pkg-config libgtest-dev libgmock-dev
           clang libclang-rt-14-dev
           iceoryx libiceoryx-posh-dev libcapnp-dev capnproto gnuplot-nox
           libcli11-dev nlohmann-json3-dev libcpp-httplib-dev prometheus
-          memcached libmemcached-dev)
+          memcached libmemcached-dev
+          g++-aarch64-linux-gnu qemu-user)
 
 missing=()
 for package in "${packages[@]}"; do

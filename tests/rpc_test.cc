@@ -3,10 +3,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <cstring>
 #include <future>
+#include <map>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -17,6 +20,7 @@
 #include "notnets/server.h"
 #include "pool/block.h"
 #include "pool/cache_simulator.h"
+#include "pool/visibility_recorder.h"
 #include "shadow_memory.h"
 #include "test_pool.h"
 
@@ -750,6 +754,89 @@ TEST_F(NonCoherentRpcTest, ACallWritesBackAndInvalidatesWhatItHandsOver) {
   EXPECT_GE(shadow.WriteBackCount(), 8u);
   for (const std::string& stale : shadow.StaleReads()) ADD_FAILURE() << stale;
   for (const std::string& missing : shadow.UninvalidatedWriteBacks()) ADD_FAILURE() << missing;
+}
+
+// Counts the cache lines each primitive covers, and does what each promises (on this machine's
+// coherent memory a store and a load suffice).
+class LineCounter : public internal::VisibilityRecorder {
+ public:
+  void Publish(internal::SharedWord* word, uint64_t value) override {
+    word->store(value, std::memory_order_release);
+    published_.fetch_add(1, std::memory_order_relaxed);
+  }
+  uint64_t Consume(const internal::SharedWord* word) override {
+    consumed_.fetch_add(1, std::memory_order_relaxed);
+    return word->load(std::memory_order_acquire);
+  }
+  void WriteBack(const void* data, size_t size) override {
+    written_back_.fetch_add(Lines(data, size), std::memory_order_relaxed);
+  }
+  void Invalidate(const void* data, size_t size) override {
+    invalidated_.fetch_add(Lines(data, size), std::memory_order_relaxed);
+  }
+
+  uint64_t published() const { return published_.load(); }
+  uint64_t consumed() const { return consumed_.load(); }
+  uint64_t written_back() const { return written_back_.load(); }
+  uint64_t invalidated() const { return invalidated_.load(); }
+
+ private:
+  static uint64_t Lines(const void* data, size_t size) {
+    auto first = reinterpret_cast<uintptr_t>(data) / internal::kCacheLineBytes;
+    auto end = (reinterpret_cast<uintptr_t>(data) + size + internal::kCacheLineBytes - 1) /
+               internal::kCacheLineBytes;
+    return end - first;
+  }
+
+  std::atomic<uint64_t> published_{0};
+  std::atomic<uint64_t> consumed_{0};
+  std::atomic<uint64_t> written_back_{0};
+  std::atomic<uint64_t> invalidated_{0};
+};
+
+// What a call costs without coherence, in lines written back and invalidated (docs/PERFORMANCE.md
+// quotes this test's output). The writers' share is fixed by the protocol, and bounded here;
+// consumes include the polls of whichever side waited, so they are reported, not bounded.
+TEST_F(NonCoherentRpcTest, ACallWritesBackOnlyWhatItHandsOver) {
+  std::string response;
+  ASSERT_TRUE(Echo(std::string(3000, 'w'), "warm-up", &response).ok());
+  // As in the test above, the lease keeper may use the primitives at any moment: never freed.
+  static auto* const counter = new LineCounter;
+  if (!internal::SetVisibilityRecorder(counter)) {
+    GTEST_SKIP() << "the library was built without its test hooks (NOTNETS_FAULT_INJECTION)";
+  }
+  constexpr uint64_t kCalls = 1000;
+  uint64_t before[4];
+  std::map<size_t, std::vector<double>> per_call;
+  for (size_t size : {size_t{11}, size_t{4096}}) {
+    before[0] = counter->published();
+    before[1] = counter->written_back();
+    before[2] = counter->consumed();
+    before[3] = counter->invalidated();
+    std::string request(size, 'c');
+    for (uint64_t i = 0; i < kCalls; ++i) {
+      ClientContext context;
+      ASSERT_TRUE(channel_->Call("Echo", request, &response, &context).ok());
+    }
+    per_call[size] = {double(counter->published() - before[0]) / kCalls,
+                      double(counter->written_back() - before[1]) / kCalls,
+                      double(counter->consumed() - before[2]) / kCalls,
+                      double(counter->invalidated() - before[3]) / kCalls};
+  }
+  internal::SetVisibilityRecorder(nullptr);
+  for (const auto& [size, figures] : per_call) {
+    std::printf(
+        "%zu-byte echo, per call, both sides: %.1f publishes, %.1f lines written back, %.1f "
+        "consumes, %.1f lines invalidated\n",
+        size, figures[0], figures[1], figures[2], figures[3]);
+    // Each way: the descriptor and the count of descriptors consumed (one Publish each) and, for
+    // a payload too large for the descriptor, its lines and up to three block header lines (the
+    // sender's publish, the receiver's taking it, the buffer caches' bookkeeping). One more line
+    // for the rare background write-backs (lease renewals, counters) over the thousand calls.
+    uint64_t payload_lines = (size + internal::kCacheLineBytes - 1) / internal::kCacheLineBytes;
+    double budget = 2 * (2 + (size <= kInlineMessageBytes ? 0 : payload_lines + 3)) + 1;
+    EXPECT_LE(figures[0] + figures[1], budget) << size << " bytes";
+  }
 }
 
 }  // namespace

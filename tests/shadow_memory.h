@@ -20,10 +20,13 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "notnets/pool.h"
+#include "pool/block.h"
 #include "pool/call_window.h"
+#include "pool/counters_layout.h"
 #include "pool/directory.h"
 #include "pool/lease_table.h"
 #include "pool/pool_access.h"
@@ -81,6 +84,7 @@ class ShadowMemory : public internal::VisibilityRecorder {
       IgnoredByThreadSanitizer ignored;
       memory_.assign(hosts_[0].base, hosts_[0].base + hosts_[0].size);
     }
+    FindCounters();
     started_ = internal::SetVisibilityRecorder(this);
     return started_;
   }
@@ -100,11 +104,13 @@ class ShadowMemory : public internal::VisibilityRecorder {
   // over that its reader would read from its own stale cache. A lone block header (one line) is
   // left out: the allocator writes it back for whoever may take the block later (Allocate, the
   // free lists), which one call need not do; the cache simulator (docs/noncoherent.md) checks
-  // those.
+  // those. So are the services' counters, which their server writes back every few milliseconds
+  // for whoever reads them whenever it does (notnets stats, balancing).
   std::vector<std::string> UninvalidatedWriteBacks() const {
     std::lock_guard<std::mutex> lock(mutex_);
     std::vector<std::string> missing;
     for (const WriteBackEvent& written : write_backs_) {
+      if (InCounters(written.first_line * internal::kCacheLineBytes)) continue;
       for (uint64_t line = written.first_line; line <= written.last_line; ++line) {
         bool invalidated = false;
         auto found = last_invalidated_.find(line);
@@ -189,6 +195,27 @@ class ShadowMemory : public internal::VisibilityRecorder {
            in_entry < offsetof(internal::ServiceEntry, counters);
   }
 
+  // Notes where the registered services' counters are.
+  void FindCounters() {
+    const uint8_t* base = hosts_[0].base;
+    for (uint64_t entry = directory_begin_; entry < directory_end_;
+         entry += sizeof(internal::ServiceEntry)) {
+      uint64_t offset = reinterpret_cast<const internal::ServiceEntry*>(base + entry)
+                            ->counters.block_offset.load(std::memory_order_acquire);
+      if (offset == 0 || offset + internal::kBlockHeaderBytes >= hosts_[0].size) continue;
+      uint64_t begin = offset + internal::kBlockHeaderBytes;
+      uint32_t slabs = reinterpret_cast<const internal::CountersHeader*>(base + begin)->slab_count;
+      counters_.emplace_back(begin, begin + internal::CountersBytes(slabs));
+    }
+  }
+
+  bool InCounters(uint64_t offset) const {
+    for (const auto& [begin, end] : counters_) {
+      if (offset >= begin && offset < end) return true;
+    }
+    return false;
+  }
+
   Located Locate(const void* data, size_t size) const {
     auto* address = static_cast<const uint8_t*>(data);
     for (size_t i = 0; i < hosts_.size(); ++i) {
@@ -251,6 +278,7 @@ class ShadowMemory : public internal::VisibilityRecorder {
   uint64_t unwatched_end_ = 0;
   uint64_t directory_begin_ = 0;
   uint64_t directory_end_ = 0;
+  std::vector<std::pair<uint64_t, uint64_t>> counters_;  // [begin, end) pool offsets
   std::vector<uint8_t> memory_;  // the pool as memory holds it, for hosts that invalidated
   uint64_t now_ = 0;             // numbers the events in order
   std::vector<WriteBackEvent> write_backs_;

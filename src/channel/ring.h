@@ -104,7 +104,7 @@ class RingReader {
     size_t count = 0;
     for (; count < max; ++count) {
       const Descriptor* slot = &slots_[(first + count) & mask_];
-      if (visibility_->Consume(&slot->sequence) != first + count + 1) break;
+      if (!visibility_->Arrived(&slot->sequence, first + count + 1)) break;
       std::memcpy(&messages[count], reinterpret_cast<const uint8_t*>(slot) + sizeof(SharedWord),
                   sizeof(Message));
     }
@@ -118,7 +118,7 @@ class RingReader {
   // answer only sends the caller to TryRead, which checks again.
   bool HasMessage() const {
     uint64_t next = next_.load(std::memory_order_relaxed);
-    return visibility_->Consume(&slots_[next & mask_].sequence) == next + 1;
+    return visibility_->Arrived(&slots_[next & mask_].sequence, next + 1);
   }
 
  private:

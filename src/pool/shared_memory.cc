@@ -1,22 +1,12 @@
 #include "pool/shared_memory.h"
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
-
+#include "pool/cache_lines.h"
 #include "pool/cache_simulator.h"
 #include "pool/visibility_recorder.h"
 
 namespace notnets::internal {
 
 namespace {
-
-template <typename Flush>
-void ForEachLine(const void* data, size_t size, Flush flush) {
-  auto address = reinterpret_cast<uintptr_t>(data) & ~uintptr_t{kCacheLineBytes - 1};
-  auto end = reinterpret_cast<uintptr_t>(data) + size;
-  for (; address < end; address += kCacheLineBytes) flush(reinterpret_cast<const void*>(address));
-}
 
 #ifdef NOTNETS_FAULT_INJECTION
 std::atomic<VisibilityRecorder*> recorder{nullptr};
@@ -92,22 +82,23 @@ uint64_t Visibility::InvalidateAndConsume(const SharedWord* word) {
   return word->load(std::memory_order_acquire);
 }
 
-// On x86, clflush writes a line back and evicts it, so one instruction serves both directions.
-// Other architectures fall back to a full fence (correct only on coherent memory); a
-// non-coherent port adds their cache-maintenance instructions here.
+bool Visibility::ArrivedWithoutCoherence(const SharedWord* word, uint64_t awaited) {
+#ifdef NOTNETS_FAULT_INJECTION
+  if (VisibilityRecorder* stand_in = Recorder()) return stand_in->Consume(word) == awaited;
+  uint64_t value;
+  if (SimulatedConsume(word, &value)) return value == awaited;
+#endif
+  if (word->load(std::memory_order_acquire) == awaited) return true;
+  DropCacheLine(word);
+  return false;
+}
+
 void Visibility::WriteBackLines(const void* data, size_t size) {
 #ifdef NOTNETS_FAULT_INJECTION
   if (VisibilityRecorder* stand_in = Recorder()) return stand_in->WriteBack(data, size);
   if (SimulatedWriteBack(data, size)) return;
 #endif
-#if defined(__x86_64__) || defined(__i386__)
-  ForEachLine(data, size, [](const void* line) { _mm_clflush(line); });
-  _mm_sfence();
-#else
-  (void)data;
-  (void)size;
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-#endif
+  WriteBackCacheLines(data, size);
 }
 
 void Visibility::InvalidateLines(const void* data, size_t size) {
@@ -115,14 +106,7 @@ void Visibility::InvalidateLines(const void* data, size_t size) {
   if (VisibilityRecorder* stand_in = Recorder()) return stand_in->Invalidate(data, size);
   if (SimulatedInvalidate(data, size)) return;
 #endif
-#if defined(__x86_64__) || defined(__i386__)
-  ForEachLine(data, size, [](const void* line) { _mm_clflush(line); });
-  _mm_mfence();
-#else
-  (void)data;
-  (void)size;
-  std::atomic_thread_fence(std::memory_order_seq_cst);
-#endif
+  InvalidateCacheLines(data, size);
 }
 
 }  // namespace notnets::internal

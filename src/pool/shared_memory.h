@@ -72,6 +72,25 @@ class Visibility {
     return word->load(std::memory_order_acquire);
   }
 
+  // For a reader waiting for `word` to reach `awaited`: true once it has, and then what the
+  // publisher wrote before publishing it is visible, as after Consume. Cheaper than Consume for
+  // polling memory without coherence: it reads first and, while the value is not there yet,
+  // only starts dropping the word's line from this CPU's cache, so that a later read fetches it.
+  // A line read from the cache is one the writer wrote back whole, so an awaited value read from
+  // it comes with the rest of what the line held when it was published.
+  bool Arrived(const SharedWord* word, uint64_t awaited) const {
+    if (write_back_) return ArrivedWithoutCoherence(word, awaited);
+    return word->load(std::memory_order_acquire) == awaited;
+  }
+
+  // Stores `value` in `word` (release) without writing it back: for values that others may see
+  // late, such as counters, whose writer writes them back now and then with WriteBack. Memory
+  // without coherence gets the value at that write-back, or earlier if the cache evicts the line;
+  // coherent memory at once.
+  void Record(SharedWord* word, uint64_t value) const {
+    word->store(value, std::memory_order_release);
+  }
+
   // Writes back [data, data+size) so that a later Publish makes it visible without coherence.
   void WriteBack(const void* data, size_t size) const {
     if (write_back_) WriteBackLines(data, size);
@@ -101,6 +120,7 @@ class Visibility {
   // a VisibilityRecorder, when one is set, stands in for them (pool/visibility_recorder.h).
   static void PublishAndWriteBack(SharedWord* word, uint64_t value);
   static uint64_t InvalidateAndConsume(const SharedWord* word);
+  static bool ArrivedWithoutCoherence(const SharedWord* word, uint64_t awaited);
   static void WriteBackLines(const void* data, size_t size);
   static void InvalidateLines(const void* data, size_t size);
 

@@ -147,6 +147,15 @@ BlockPayload BufferCache::Publish(MessageBuffer* buffer, uint64_t reader) {
 }
 
 const uint8_t* BufferCache::AdoptWhole(uint64_t block_offset, uint64_t* capacity) {
+  return Take(block_offset, kWholeBlock, capacity);
+}
+
+const uint8_t* BufferCache::Adopt(uint64_t block_offset, uint64_t length) {
+  uint64_t capacity = 0;
+  return Take(block_offset, length, &capacity);
+}
+
+const uint8_t* BufferCache::Take(uint64_t block_offset, uint64_t length, uint64_t* capacity) {
   const Visibility& visibility = allocator_.mapping()->visibility();
   if (allocator_.mapping()->InHeap(block_offset, kBlockHeaderBytes)) {
     visibility.Invalidate(allocator_.mapping()->At<BlockHeader>(block_offset), kBlockHeaderBytes);
@@ -156,28 +165,23 @@ const uint8_t* BufferCache::AdoptWhole(uint64_t block_offset, uint64_t* capacity
                               BlockOwnership(endpoint_, BlockState::kPublished)) {
     return nullptr;
   }
-  // From here the payload is ours to read (the overlap check reads it too).
+  // From here the payload is ours to read.
   AnnotateTakeOver(block);
-  const uint8_t* payload = PayloadOf(block_offset);
-  visibility.Invalidate(payload, *capacity);
   auto size_class = static_cast<uint32_t>(std::bit_width(*capacity + kBlockHeaderBytes) - 1);
   if (allocator_.Overlaps(block_offset, size_class)) return nullptr;
   block->ownership.store(BlockOwnership(endpoint_, BlockState::kOwned), std::memory_order_relaxed);
   // Heap walks of other processes (reclaim, orphans) judge the block by its owner.
   visibility.WriteBack(block, kBlockHeaderBytes);
   Count(static_cast<int64_t>(*capacity + kBlockHeaderBytes));
-  return payload;
-}
-
-const uint8_t* BufferCache::Adopt(uint64_t block_offset, uint64_t length) {
-  uint64_t capacity = 0;
-  const uint8_t* payload = AdoptWhole(block_offset, &capacity);
-  if (payload == nullptr) return nullptr;
-  if (length > capacity) {
+  if (length != kWholeBlock && length > *capacity) {
     // Ours now, but the message does not fit its block: refuse it and keep the block.
     Release(block_offset);
     return nullptr;
   }
+  // Only the bytes the message holds: a write-back or invalidate costs hundreds of nanoseconds a
+  // line on memory without coherence.
+  const uint8_t* payload = PayloadOf(block_offset);
+  visibility.Invalidate(payload, length == kWholeBlock ? *capacity : length);
   return payload;
 }
 

@@ -76,6 +76,11 @@ class BufferCache : public std::enable_shared_from_this<BufferCache> {
   uint64_t endpoint() const { return endpoint_; }
 
  private:
+  // Passed to Take for a block read whole.
+  static constexpr uint64_t kWholeBlock = ~uint64_t{0};
+  // Adopt and AdoptWhole: validates and takes the block, and invalidates the `length` bytes of
+  // it that will be read (kWholeBlock: all of its `*capacity`).
+  const uint8_t* Take(uint64_t block_offset, uint64_t length, uint64_t* capacity);
   static uint32_t Limit(uint32_t size_class) { return size_class <= 16 ? 32 : 2; }
   // Counts `bytes` more (or fewer) held, if this endpoint counts.
   void Count(int64_t bytes) {

@@ -108,6 +108,7 @@ void ServerRuntime::Shutdown() {
     MutexLock lock(&async_mutex_);
     while (async_calls_ != 0) async_done_.Wait(&async_mutex_);
   }
+  for (const RegisteredService& service : services_) service.counters->WriteBack();
   // Connections that arrived after the last accept are taken now only to be closed.
   AcceptPending();
   const Visibility& visibility = PoolAccess::mapping(*pool_).visibility();
@@ -206,6 +207,7 @@ void ServerRuntime::WorkerLoop(uint32_t worker) {
       CheckClients();
       SweepOrphans();
       CoolDown();
+      WriteBackCounters();
       if (idle) ReclaimRetired();
       housekeeping_.Unlock();
     }
@@ -248,6 +250,13 @@ bool ServerRuntime::PollInTurn(uint32_t used, uint32_t turns, bool check_closed)
     }
   }
   return worked;
+}
+
+void ServerRuntime::WriteBackCounters() {
+  auto now = Clock::now();
+  if (now < next_counters_write_back_) return;
+  next_counters_write_back_ = now + kCountersWriteBackInterval;
+  for (const RegisteredService& service : services_) service.counters->WriteBack();
 }
 
 void ServerRuntime::CoolDown() {

@@ -46,6 +46,8 @@ class ServerRuntime {
   // How often housekeeping frees the connections of this entry's earlier servers whose clients
   // died too (FreeOrphanedConnections: a walk of the heap).
   static constexpr std::chrono::milliseconds kOrphanSweepInterval{1000};
+  // How often the services' counters are written back for other hosts (ServiceCounters).
+  static constexpr std::chrono::milliseconds kCountersWriteBackInterval{10};
 
   // Registers `services` in the pool's directory (in `mode`: beside other replicas or alone) and
   // starts `workers` threads, which hold at most `max_connections_per_client` connections of one
@@ -92,6 +94,8 @@ class ServerRuntime {
   bool PollInTurn(uint32_t used, uint32_t turns, bool check_closed);
   // Turns connections that stayed quiet cold.
   void CoolDown() NOTNETS_REQUIRES(housekeeping_);
+  // Writes the services' counters back (at most every kCountersWriteBackInterval).
+  void WriteBackCounters() NOTNETS_REQUIRES(housekeeping_);
   // An idle worker sleeps on the doorbell until a client rings it (or kIdleSleep passes).
   void SleepUntilRung();
   // True if a request or a connection is waiting, or the server is stopping.
@@ -153,6 +157,7 @@ class ServerRuntime {
   std::chrono::steady_clock::time_point next_client_check_ NOTNETS_GUARDED_BY(housekeeping_);
   std::chrono::steady_clock::time_point next_cool_down_ NOTNETS_GUARDED_BY(housekeeping_);
   std::chrono::steady_clock::time_point next_orphan_sweep_ NOTNETS_GUARDED_BY(housekeeping_);
+  std::chrono::steady_clock::time_point next_counters_write_back_ NOTNETS_GUARDED_BY(housekeeping_);
   Mutex retired_mutex_;
   std::vector<Retired> retired_ NOTNETS_GUARDED_BY(retired_mutex_);
   std::unordered_set<uint64_t> open_blocks_

@@ -44,6 +44,10 @@ void ServiceCounters::SetConnectionsOpen(uint64_t count) {
   visibility_.Publish(&header_->connections_open, count);
 }
 
+void ServiceCounters::WriteBack() const {
+  visibility_.WriteBack(shared_, uint64_t{workers_ + 1} * sizeof(CounterSlab));
+}
+
 uint64_t ServiceCounters::StartedSoFar() const {
   uint64_t total = 0;
   for (uint32_t slab = 0; slab <= workers_; ++slab) {
