@@ -161,6 +161,8 @@ TEST_F(WorkerThreadsTest, FixedWorkersStayFixed) {
   callers.join();
   EXPECT_EQ(server_->WorkerThreads(), 2);
   EXPECT_EQ(server_->PeakWorkerThreads(), 2);
+  server_->Shutdown();
+  EXPECT_EQ(server_->WorkerThreads(), 0);
 }
 
 TEST_F(WorkerThreadsTest, PinnedWorkersRunOnTheirCpu) {

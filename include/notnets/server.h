@@ -172,7 +172,7 @@ class Server {
   // none has arrived for 100 ms (or `timeout` passed), then shuts down. A synchronous call that
   // still arrives later is one the server never read: its channel sends it to another replica.
   void Drain(std::chrono::milliseconds timeout = std::chrono::seconds(30));
-  // Worker threads running now: between the builder's minimum and maximum.
+  // Worker threads running now: between the builder's minimum and maximum; 0 after Shutdown.
   int WorkerThreads() const;
   // The most worker threads that ran at once since the server started.
   int PeakWorkerThreads() const;

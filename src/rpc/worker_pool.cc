@@ -71,6 +71,7 @@ void WorkerPool::Stop() {
   for (std::thread& thread : threads) {
     if (thread.joinable()) thread.join();
   }
+  running_.store(0, std::memory_order_relaxed);
 }
 
 void WorkerPool::Add() {

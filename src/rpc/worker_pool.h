@@ -57,7 +57,8 @@ class WorkerPool {
   // free for a later worker) if more than the minimum run; its body must then return at once,
   // holding nothing another worker could wait for.
   bool TryRetire(uint32_t slot) NOTNETS_EXCLUDES(mutex_);
-  // Adds no more workers and waits until every body has returned (the caller makes them return).
+  // Adds no more workers and waits until every body has returned (the caller makes them return);
+  // running() is 0 afterwards.
   void Stop() NOTNETS_EXCLUDES(mutex_);
 
   // Workers running now (including one finishing its retirement), and the most that ever ran at
