@@ -50,8 +50,10 @@ class ServerRuntimeFuzzAccess {
   static void StopWorkers(ServerRuntime* runtime) {
     runtime->stopping_.store(true);
     runtime->doorbell_.Ring();
-    for (std::thread& worker : runtime->workers_) worker.join();
-    runtime->workers_.clear();
+    runtime->worker_pool_->Stop();
+    // This thread is worker 0 from now on: its passes count for retired connections.
+    runtime->worker_passes_[0].store(runtime->worker_passes_[0].load() &
+                                     ~ServerRuntime::kSlotParked);
     runtime->stopping_.store(false);
   }
 
@@ -121,7 +123,8 @@ struct World {
           CheckReceived(*server, request);
           return Status(StatusCode::FAILED_PRECONDITION, std::string(request.view().substr(0, 64)));
         });
-    Status status = internal::ServerRuntime::Start(pool.pool(0), {&service}, 1, &runtime);
+    Status status =
+        internal::ServerRuntime::Start(pool.pool(0), {&service}, WorkerPolicy{}, &runtime);
     NOTNETS_FUZZ_CHECK(status.ok(), "cannot start the server: " + status.ToString());
     ServerRuntimeFuzzAccess::StopWorkers(runtime.get());
     snapshot = std::make_unique<PoolSnapshot>(server);

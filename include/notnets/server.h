@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "notnets/limits.h"
@@ -171,6 +172,10 @@ class Server {
   // none has arrived for 100 ms (or `timeout` passed), then shuts down. A synchronous call that
   // still arrives later is one the server never read: its channel sends it to another replica.
   void Drain(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // Worker threads running now: between the builder's minimum and maximum; 0 after Shutdown.
+  int WorkerThreads() const;
+  // The most worker threads that ran at once since the server started.
+  int PeakWorkerThreads() const;
 
  private:
   friend class ServerBuilder;
@@ -188,9 +193,29 @@ class ServerBuilder {
     services_.push_back(service);
     return *this;
   }
-  // Number of worker threads that poll connections and run handlers (default 1).
+  // Number of worker threads that poll connections and run handlers (default 1): a fixed number,
+  // the same as SetMinWorkerThreads(count) and SetMaxWorkerThreads(count).
   ServerBuilder& SetWorkerThreads(int count) {
-    worker_threads_ = count;
+    min_worker_threads_ = count;
+    max_worker_threads_ = count;
+    return *this;
+  }
+  // Workers that always run (1..1024, at most the maximum). Between the minimum and the maximum
+  // the number follows the load (docs/threads.md): a worker is added whenever every running one
+  // is in a handler, and one above the minimum that finds no work for a second leaves.
+  ServerBuilder& SetMinWorkerThreads(int count) {
+    min_worker_threads_ = count;
+    return *this;
+  }
+  // Most workers at once (1..1024).
+  ServerBuilder& SetMaxWorkerThreads(int count) {
+    max_worker_threads_ = count;
+    return *this;
+  }
+  // Pins the workers to `cpus` (CPU numbers this process may run on): worker i runs on
+  // cpus[i % cpus.size()] alone. Empty (the default): the kernel places them.
+  ServerBuilder& SetWorkerCpus(std::vector<int> cpus) {
+    worker_cpus_ = std::move(cpus);
     return *this;
   }
   // Most connections the server holds at once from one client process (default 256), so that one
@@ -215,7 +240,9 @@ class ServerBuilder {
  private:
   std::shared_ptr<Pool> pool_;
   std::vector<Service*> services_;
-  int worker_threads_ = 1;
+  int min_worker_threads_ = 1;
+  int max_worker_threads_ = 1;
+  std::vector<int> worker_cpus_;
   uint32_t max_connections_per_client_ = 256;
   bool replica_ = false;
 };

@@ -324,6 +324,8 @@ notnets::Status PoolServer::Register(std::unique_ptr<PoolServer> pool_server,
   pool_server->drain_timeout_ = options.drain_timeout;
   notnets::ServerBuilder builder(pool);
   builder.RegisterService(&pool_server->native_).SetWorkerThreads(options.worker_threads);
+  if (options.max_worker_threads != 0) builder.SetMaxWorkerThreads(options.max_worker_threads);
+  builder.SetWorkerCpus(options.worker_cpus);
   if (options.replica) builder.ServeAsReplica();
   status = builder.BuildAndStart(&pool_server->server_);
   if (!status.ok()) return status;

@@ -56,13 +56,24 @@ void Server::Wait() { runtime_->Wait(); }
 
 void Server::Drain(std::chrono::milliseconds timeout) { runtime_->Drain(timeout); }
 
+int Server::WorkerThreads() const { return static_cast<int>(runtime_->workers_running()); }
+
+int Server::PeakWorkerThreads() const { return static_cast<int>(runtime_->workers_peak()); }
+
 Status ServerBuilder::BuildAndStart(std::unique_ptr<Server>* server) {
   if (pool_ == nullptr) {
     return Status(StatusCode::INVALID_ARGUMENT, "ServerBuilder needs an attached pool");
   }
+  if (min_worker_threads_ < 1 || max_worker_threads_ < 1) {
+    return Status(StatusCode::INVALID_ARGUMENT, "worker threads must be in [1, 1024]");
+  }
+  internal::WorkerPolicy workers;
+  workers.min_workers = static_cast<uint32_t>(min_worker_threads_);
+  workers.max_workers = static_cast<uint32_t>(max_worker_threads_);
+  workers.cpus = worker_cpus_;
   std::unique_ptr<internal::ServerRuntime> runtime;
   Status status = internal::ServerRuntime::Start(
-      pool_, services_, worker_threads_, &runtime, max_connections_per_client_,
+      pool_, services_, workers, &runtime, max_connections_per_client_,
       replica_ ? internal::ReplicaMode::kReplica : internal::ReplicaMode::kSole);
   if (status.ok()) server->reset(new Server(std::move(runtime)));
   return status;

@@ -35,23 +35,23 @@ uint64_t NanosecondsSince(Clock::time_point start) {
 
 }  // namespace
 
-ServerRuntime::ServerRuntime(std::shared_ptr<Pool> pool, int workers)
+ServerRuntime::ServerRuntime(std::shared_ptr<Pool> pool, const WorkerPolicy& workers)
     : pool_(std::move(pool)),
       lease_(PoolAccess::mapping(*pool_).lease()),
       allocator_(&PoolAccess::mapping(*pool_)),
       directory_(&PoolAccess::mapping(*pool_), &allocator_),
       window_(&PoolAccess::mapping(*pool_), &allocator_),
-      worker_count_(static_cast<uint32_t>(workers)),
-      worker_passes_(new std::atomic<uint64_t>[workers]) {
-  for (int i = 0; i < workers; ++i) worker_passes_[i].store(0);
+      worker_count_(workers.max_workers),
+      worker_passes_(new std::atomic<uint64_t>[workers.max_workers]),
+      worker_pool_(
+          std::make_unique<WorkerPool>(workers, [this](uint32_t slot) { WorkerLoop(slot); })) {
+  for (uint32_t i = 0; i < worker_count_; ++i) worker_passes_[i].store(kSlotParked);
 }
 
 Status ServerRuntime::Start(std::shared_ptr<Pool> pool, const std::vector<Service*>& services,
-                            int workers, std::unique_ptr<ServerRuntime>* runtime,
+                            const WorkerPolicy& workers, std::unique_ptr<ServerRuntime>* runtime,
                             uint32_t max_connections_per_client, ReplicaMode mode) {
-  if (workers < 1 || workers > 1024) {
-    return Status(StatusCode::INVALID_ARGUMENT, "worker threads must be in [1, 1024]");
-  }
+  if (Status valid = WorkerPool::Validate(workers); !valid.ok()) return valid;
   if (services.empty()) {
     return Status(StatusCode::INVALID_ARGUMENT, "register at least one service before starting");
   }
@@ -76,16 +76,14 @@ Status ServerRuntime::Start(std::shared_ptr<Pool> pool, const std::vector<Servic
   for (RegisteredService& service : server->services_) {
     service.counters =
         std::make_unique<ServiceCounters>(&PoolAccess::mapping(*server->pool_), &server->allocator_,
-                                          server->directory_, service.ref, workers);
+                                          server->directory_, service.ref, workers.max_workers);
   }
   {
     MutexLock lock(&server->retired_mutex_);
     server->open_per_service_.assign(server->services_.size(), 0);
   }
   server->doorbell_ = server->directory_.DoorbellOf(server->services_[0].ref);
-  for (int i = 0; i < workers; ++i) {
-    server->workers_.emplace_back([raw = server.get(), i] { raw->WorkerLoop(i); });
-  }
+  server->worker_pool_->Start();
   *runtime = std::move(server);
   return Status::OK;
 }
@@ -102,7 +100,7 @@ void ServerRuntime::Shutdown() {
   for (const RegisteredService& service : services_) directory_.BeginClose(service.ref);
   stopping_.store(true);
   doorbell_.Ring();
-  for (std::thread& worker : workers_) worker.join();
+  worker_pool_->Stop();
   {
     // Their contexts report IsCancelled() now; each still answers its connection.
     MutexLock lock(&async_mutex_);
@@ -161,7 +159,7 @@ void ServerRuntime::Drain(std::chrono::milliseconds timeout) {
 
 void ServerRuntime::ShutDownFenced() {
   stopping_.store(true);
-  for (std::thread& worker : workers_) worker.join();
+  worker_pool_->Stop();
   {
     MutexLock lock(&async_mutex_);
     while (async_calls_ != 0) async_done_.Wait(&async_mutex_);
@@ -190,8 +188,15 @@ void ServerRuntime::Wait() {
 
 void ServerRuntime::WorkerLoop(uint32_t worker) {
   this_worker = worker;
+  // The slot's count goes on from its earlier workers', so that a retirement recorded while one of
+  // them ran waits for a pass of this one. Seen before this worker looks at any connection: Retire
+  // records either this count or a slot whose worker can no longer find the connection.
+  uint64_t pass = worker_passes_[worker].load() & ~kSlotParked;
+  worker_passes_[worker].store(pass);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   Backoff backoff;
-  for (uint64_t pass = 1; !stopping_.load(std::memory_order_relaxed); ++pass) {
+  Clock::time_point idle_since;
+  for (++pass; !stopping_.load(std::memory_order_relaxed); ++pass) {
     // A server that lost its lease was declared dead, and its connections reclaimed: it only
     // waits for its shutdown.
     if (!lease_.MayWrite()) {
@@ -222,12 +227,30 @@ void ServerRuntime::WorkerLoop(uint32_t worker) {
     worker_passes_[worker].store(pass, std::memory_order_release);
     if (worked) {
       backoff.Reset();
+      idle_since = Clock::time_point();
     } else if (idle) {
+      if (worker_pool_->scaling() && RetireIfIdle(worker, pass, &idle_since)) return;
       SleepUntilRung();
     } else {
       backoff.Wait();
     }
   }
+  worker_passes_[worker].store(pass | kSlotParked, std::memory_order_release);
+}
+
+bool ServerRuntime::RetireIfIdle(uint32_t worker, uint64_t pass, Clock::time_point* idle_since) {
+  auto now = Clock::now();
+  if (*idle_since == Clock::time_point()) *idle_since = now;
+  if (now - *idle_since < WorkerPool::kIdleRetire) return false;
+  // Parked before the slot is given up, so that its next worker's count is not overwritten.
+  // Between passes this worker holds no connection, so the mark is true while it is set.
+  worker_passes_[worker].store(pass | kSlotParked, std::memory_order_release);
+  if (worker_pool_->TryRetire(worker)) return true;
+  // Staying: unparked before the next pass looks at a connection, as when a worker starts.
+  worker_passes_[worker].store(pass);
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+  *idle_since = now;
+  return false;
 }
 
 bool ServerRuntime::PollHot(uint32_t used) {
@@ -331,7 +354,9 @@ bool ServerRuntime::Poll(uint32_t slot, Connection* connection, bool check_close
     count_taken();
     connection->polling.Unlock();
     CrashPoint("server.after_read_request");
+    if (worker_pool_->scaling()) worker_pool_->BeginCall();
     Handle(connection, request);
+    if (worker_pool_->scaling()) worker_pool_->EndCall();
   } else {
     // A lone worker keeps the flag and handles the requests that are there in a row: nobody
     // else could take them, and it spares the flag and the counters per request.
@@ -483,8 +508,12 @@ void ServerRuntime::Retire(uint32_t slot, Connection* connection) {
                    connection->client_dead.load(std::memory_order_relaxed));
   Retired retired{std::unique_ptr<Connection>(connection), {}};
   MutexLock lock(&retired_mutex_);
+  // Pairs with the fence of a worker starting in a parked slot (WorkerLoop).
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   for (uint32_t i = 0; i < worker_count_; ++i) {
-    retired.passes.push_back(worker_passes_[i].load(std::memory_order_acquire));
+    // A parked slot holds nothing: 0 lets any later count through.
+    uint64_t passes = worker_passes_[i].load(std::memory_order_acquire);
+    retired.passes.push_back(passes & kSlotParked ? 0 : passes);
   }
   retired_.push_back(std::move(retired));
 }

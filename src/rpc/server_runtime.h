@@ -21,6 +21,7 @@
 #include "rpc/connection_scheduler.h"
 #include "rpc/mutex.h"
 #include "rpc/server_connection.h"
+#include "rpc/worker_pool.h"
 
 namespace notnets::internal {
 
@@ -50,10 +51,10 @@ class ServerRuntime {
   static constexpr std::chrono::milliseconds kCountersWriteBackInterval{10};
 
   // Registers `services` in the pool's directory (in `mode`: beside other replicas or alone) and
-  // starts `workers` threads, which hold at most `max_connections_per_client` connections of one
-  // client process.
+  // starts the workers `workers` asks for, which hold at most `max_connections_per_client`
+  // connections of one client process.
   static Status Start(std::shared_ptr<Pool> pool, const std::vector<Service*>& services,
-                      int workers, std::unique_ptr<ServerRuntime>* runtime,
+                      const WorkerPolicy& workers, std::unique_ptr<ServerRuntime>* runtime,
                       uint32_t max_connections_per_client = kMaxConnections,
                       ReplicaMode mode = ReplicaMode::kSole);
   ~ServerRuntime();
@@ -72,6 +73,10 @@ class ServerRuntime {
   // Answers an asynchronous call (ServerCall::Finish).
   void FinishAsync(ServerCall* call, Status status);
 
+  // The workers running now and the most that ran at once (for tests and the benchmark).
+  uint32_t workers_running() const { return worker_pool_->running(); }
+  uint32_t workers_peak() const { return worker_pool_->peak(); }
+
  private:
   friend class ServerRuntimeFuzzAccess;  // fuzz/connection_fuzzer.cc runs the workers' steps
   using Connection = ServerConnection;
@@ -80,9 +85,16 @@ class ServerRuntime {
     std::vector<uint64_t> passes;  // each worker's pass count when it was retired
   };
 
-  ServerRuntime(std::shared_ptr<Pool> pool, int workers);
+  // Marks a worker's pass count while no worker runs in its slot: it holds no connection.
+  static constexpr uint64_t kSlotParked = uint64_t{1} << 63;
+
+  ServerRuntime(std::shared_ptr<Pool> pool, const WorkerPolicy& workers);
 
   void WorkerLoop(uint32_t worker);
+  // Called by an idle worker after each pass that found no work: once it has found none for
+  // WorkerPool::kIdleRetire since `*idle_since` (set on the first call), true if it may leave.
+  bool RetireIfIdle(uint32_t worker, uint64_t pass,
+                    std::chrono::steady_clock::time_point* idle_since);
   // Takes a request from the connection in `slot` (if `take_request`) and handles it, and with a
   // lone worker up to kRequestBatch of them; true if there was one. With `check_closed`, retires
   // the connection if its client has gone.
@@ -174,8 +186,10 @@ class ServerRuntime {
   };
   std::vector<Refused> refused_ NOTNETS_GUARDED_BY(retired_mutex_);
   const uint32_t worker_count_;
-  std::unique_ptr<std::atomic<uint64_t>[]> worker_passes_;  // passes each worker completed
-  std::vector<std::thread> workers_;
+  // Passes the worker in each slot completed, counted on across the workers a slot has had;
+  // with kSlotParked while the slot has none.
+  std::unique_ptr<std::atomic<uint64_t>[]> worker_passes_;
+  std::unique_ptr<WorkerPool> worker_pool_;
   std::atomic<bool> stopping_{false};
   Mutex async_mutex_;
   CondVar async_done_;

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace notnets::grpc {
 
@@ -16,8 +17,15 @@ struct ServerOptions {
   // The pool, as ChannelOptions::pool; created (with pool_size_bytes) if it does not exist.
   std::string pool;
   uint64_t pool_size_bytes = uint64_t{64} << 20;
-  // Threads that poll the pool and run synchronous handlers.
+  // Threads that poll the pool and run synchronous handlers: a fixed number, unless
+  // max_worker_threads is set.
   int worker_threads = 1;
+  // When not 0, the workers follow the load between worker_threads and this
+  // (notnets::ServerBuilder::SetMaxWorkerThreads). grpc::ServerBuilder keeps its own MIN_POLLERS
+  // and MAX_POLLERS private, so they are not read: set these to the same values (docs/threads.md).
+  int max_worker_threads = 0;
+  // CPUs to pin the workers to (notnets::ServerBuilder::SetWorkerCpus); empty: not pinned.
+  std::vector<int> worker_cpus;
   // Serves the service as one replica among others of its name (ServerBuilder::ServeAsReplica):
   // every server of the name must say so.
   bool replica = false;
