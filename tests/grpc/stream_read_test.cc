@@ -3,6 +3,7 @@
 // catches up in one round trip. With one round trip and three thread hand-offs per message, a
 // stream on a loaded machine crawled at a few hundred messages a second (each hand-off waiting
 // out another process's time slice) until the bench's watchdog gave up on it.
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -133,9 +134,12 @@ TEST_F(StreamReadTest, AnswersStopAtTheirSize) {
 TEST_F(StreamReadTest, AReaderThatStopsHoldsTheWriterBack) {
   // The client reads ahead (docs/grpc.md, "Streams"): after one Read of a stream whose server
   // writes without pause, it holds at most two answers, and the server its buffer, each at most
-  // about kStreamWindow messages. A client that kept asking would let the writer run to the end.
+  // kStreamWindow messages or some kStreamWindowBytes of them (a message is more than its 8-byte
+  // payload). A client that kept asking would let the writer run to the end.
   constexpr uint32_t kCount = 100000;
-  constexpr uint64_t kMostAhead = 4 * wire::kStreamWindow;
+  constexpr uint64_t kMostAhead =
+      3 * (std::max(wire::kStreamWindowBytes, wire::kReadAnswerBytes) / 8 + wire::kStreamWindow);
+  static_assert(kMostAhead < kCount);
   auto stub = TestService::NewStub(grpc_channel_);
   StreamRequest request;
   request.set_message_count(kCount);
