@@ -158,12 +158,12 @@ TEST_F(StreamReadTest, AReaderThatStopsHoldsTheWriterBack) {
     written = now;
   }
   EXPECT_LE(written, kMostAhead);
-  // The rest still arrives, in order.
-  uint32_t next = 1;
-  while (reader->Read(&message) && message.sequence() == next) ++next;
-  EXPECT_EQ(next, kCount);
-  ::grpc::Status status = reader->Finish();
-  EXPECT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
+  // Reading the rest would take long under the cache simulator (docs/noncoherent.md); the order
+  // of long streams is the behaviour suite's (StreamingTest).
+  context.TryCancel();
+  while (reader->Read(&message)) {
+  }
+  EXPECT_EQ(reader->Finish().error_code(), ::grpc::StatusCode::CANCELLED);
 }
 
 }  // namespace
