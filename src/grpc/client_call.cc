@@ -44,6 +44,16 @@ struct CompletionScope {
   ~CompletionScope() { --completion_depth; }
 };
 
+// One CPU hint that a spin loop waits (the channel layer's CpuRelax, which this layer does not
+// see).
+inline void Pause() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
 bool Has(InterceptorBatchMethods* methods, InterceptionHookPoints point) {
   return methods->QueryInterceptionHookPoint(point);
 }
@@ -276,16 +286,31 @@ class CallState : public std::enable_shared_from_this<CallState> {
   void Cancel();
   void StartUnary();
   void OpenStream(InterceptorBatchMethods* methods);
-  // Under `mutex_`: gives `batch` the next message of the last read's answer, if it has one
-  // left; true if it did. A message over the receive limit fails the read: `*over_limit` is then
-  // its size, for FailStream.
-  bool TakeReadAheadLocked(Batch* batch, size_t* over_limit);
+  // Under `mutex_`: gives `batch` the next message of the read answers the call holds, if it
+  // has one left; true if it did. A message over the receive limit fails the read: `*over_limit`
+  // is then its size, for FailStream. `*read_next` is set when the caller must send the read
+  // that fetches the next answer ahead (SendReadAhead).
+  bool TakeReadAheadLocked(Batch* batch, size_t* over_limit, bool* read_next);
+  // Converts a read's result into the call's next answer (or failed reads); false if the answer
+  // was malformed.
+  bool KeepReadAnswerLocked(notnets::CallResult result);
   // The read answer `result` of `batch` came: it takes the first message, the call keeps the rest.
   void ReadAnswered(Batch* batch, notnets::CallResult result);
+  // Asks the server for the answer after the one the reads are taking from, without waiting.
+  void SendReadAhead();
+  // The answer to SendReadAhead came: it goes to a read waiting for it, or is kept for the next.
+  void ReadAheadAnswered(notnets::CallResult result);
+  // Waits a little on a blocking reader's thread for the answer to SendReadAhead, reading it
+  // itself, unless more than `answers_seen` answers already came.
+  void AwaitReadAhead(uint64_t answers_seen);
+  // What follows a read answer's arrival outside the lock: a failure it makes the stream's, the
+  // next read ahead, and `batch` (if any) going on.
+  void Conclude(Batch* batch, bool well_formed, size_t over_limit, bool read_next);
   // Sends a stream operation carrying the send message of `methods` (if not null); `done` gets
-  // its result and the operation's context.
+  // its result and the operation's context. A blocking caller's operation waits for its answer
+  // a little on the calling thread unless `may_wait` is false.
   using OpDone = std::function<void(notnets::CallResult, notnets::ClientContext*)>;
-  void SendOp(StreamOp op, InterceptorBatchMethods* methods, OpDone done);
+  void SendOp(StreamOp op, InterceptorBatchMethods* methods, OpDone done, bool may_wait = true);
   // The first message, sent with the call's first batch, did not reach the server.
   void FailCorkedWrite(const notnets::Status& status);
   // A stream message broke a message size limit, or the server's answer to a read was malformed:
@@ -343,10 +368,22 @@ class CallState : public std::enable_shared_from_this<CallState> {
   notnets::ReceivedMessage response_;
   bool response_ok_ = false;
   bool metadata_requested_ = false;
-  // The last read's answer (wire.h), while it has messages no read took yet: `read_ahead_`, in
-  // `read_ahead_answer_`'s buffer.
+  // The read answer (wire.h) the reads take from, while it has messages no read took yet:
+  // `read_ahead_`, in `read_ahead_answer_`'s buffer.
   std::shared_ptr<const notnets::ReceivedMessage> read_ahead_answer_;
   std::string_view read_ahead_;
+  // Reading ahead: an answer that carried more than one message shows a server writing faster
+  // than this reader reads, so the next answer is asked for as soon as the reads start on it,
+  // and travels while they take its messages (one round trip per answer would otherwise stall
+  // the reader each time). Never more than one read is outstanding and one answer kept besides
+  // the one being read, so a slow reader holds at most two answers (wire.h bounds each).
+  bool reading_ahead_ = false;                                   // SendReadAhead is outstanding
+  Batch* waiting_read_ahead_ = nullptr;                          // a read waiting for its answer
+  std::shared_ptr<const notnets::ReceivedMessage> next_answer_;  // no read took from it yet
+  // A read failed (the stream ended, was cancelled, or the server is gone): the reads after the
+  // messages already received fail as that one did.
+  bool reads_failed_ = false;
+  std::atomic<uint64_t> read_ahead_answers_{0};  // answers to SendReadAhead so far
   BatchQueue<&Batch::next_waiting_metadata> waiting_metadata_;
   BatchQueue<&Batch::next_waiting_status> waiting_status_;
   std::vector<std::shared_ptr<notnets::ClientContext>> op_contexts_;  // to cancel
@@ -536,6 +573,9 @@ void CallState::Receive(InterceptorBatchMethods* methods) {
   bool start_unary = false;
   bool request_metadata = false;
   bool read = false;
+  bool read_next = false;
+  bool await_read_ahead = false;
+  uint64_t answers_seen = 0;
   size_t over_limit = 0;
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -558,9 +598,17 @@ void CallState::Receive(InterceptorBatchMethods* methods) {
       waiting_status_.Push(batch);
     }
     // Counted before any operation is sent: the metadata's may complete at once elsewhere.
-    if (streamed_message && !TakeReadAheadLocked(batch, &over_limit) && over_limit == 0) {
-      read = true;
+    // A read once the stream failed fails now, as the server's answer to it would.
+    if (streamed_message && !TakeReadAheadLocked(batch, &over_limit, &read_next) &&
+        over_limit == 0 && !cancelled_ && over_limit_.ok() && !reads_failed_) {
       ++batch->pending;
+      if (reading_ahead_) {
+        waiting_read_ahead_ = batch;
+        await_read_ahead = complete_inline_;
+        answers_seen = read_ahead_answers_.load(std::memory_order_relaxed);
+      } else {
+        read = true;
+      }
     }
   }
   auto self = shared_from_this();
@@ -586,17 +634,41 @@ void CallState::Receive(InterceptorBatchMethods* methods) {
              self->ReadAnswered(batch, std::move(result));
            });
   }
+  if (read_next) SendReadAhead();
+  if (await_read_ahead) AwaitReadAhead(answers_seen);
   if (start_unary) StartUnary();
   Settle(batch);
 }
 
-bool CallState::TakeReadAheadLocked(Batch* batch, size_t* over_limit) {
+void CallState::AwaitReadAhead(uint64_t answers_seen) {
+  // The completion thread shares the reader's CPU when the process is pinned, and a reader that
+  // keeps it busy would leave the answer unread until it blocked: it takes the answer itself.
+  auto until = std::chrono::steady_clock::now() + kInlineWait;
+  for (uint32_t round = 1; read_ahead_answers_.load(std::memory_order_acquire) == answers_seen;
+       ++round) {
+    if (notnets::internal::ChannelAccess::Poll(channel_.get())) continue;
+    if (round % 64 == 0 && std::chrono::steady_clock::now() >= until) return;
+    Pause();
+  }
+}
+
+bool CallState::TakeReadAheadLocked(Batch* batch, size_t* over_limit, bool* read_next) {
   // Once the call is cancelled or broke a limit, reads fail as the server's answer to them would.
-  if (read_ahead_.empty() || cancelled_ || !over_limit_.ok()) return false;
+  if (cancelled_ || !over_limit_.ok()) return false;
+  bool new_answer = read_ahead_.empty();
+  if (new_answer) {
+    if (next_answer_ == nullptr) return false;
+    read_ahead_answer_ = std::move(next_answer_);
+    read_ahead_ = read_ahead_answer_->view();
+  }
   std::string_view message;
-  TakeReadMessage(&read_ahead_, &message);  // ReadAnswered checked the answer's framing
+  TakeReadMessage(&read_ahead_, &message);  // KeepReadAnswerLocked checked the answer's framing
   batch->answer = read_ahead_answer_;
   if (read_ahead_.empty()) read_ahead_answer_.reset();
+  if (new_answer && !read_ahead_.empty() && !reading_ahead_ && !reads_failed_) {
+    reading_ahead_ = true;
+    *read_next = true;
+  }
   if (MessageLimits::Over(message.size(), limits_->max_receive)) {
     *over_limit = message.size();
     return false;
@@ -606,25 +678,66 @@ bool CallState::TakeReadAheadLocked(Batch* batch, size_t* over_limit) {
   return true;
 }
 
+bool CallState::KeepReadAnswerLocked(notnets::CallResult result) {
+  if (!result.status.ok()) {
+    reads_failed_ = true;
+    return true;
+  }
+  auto answer = std::make_shared<const notnets::ReceivedMessage>(std::move(result.response));
+  if (!IsReadAnswer(answer->view())) return false;
+  next_answer_ = std::move(answer);
+  return true;
+}
+
 void CallState::ReadAnswered(Batch* batch, notnets::CallResult result) {
   size_t over_limit = 0;
-  bool malformed = false;
-  if (result.status.ok()) {
-    auto answer = std::make_shared<const notnets::ReceivedMessage>(std::move(result.response));
-    malformed = !IsReadAnswer(answer->view());
+  bool read_next = false;
+  bool well_formed;
+  {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (!malformed) {
-      read_ahead_answer_ = std::move(answer);
-      read_ahead_ = read_ahead_answer_->view();
-      TakeReadAheadLocked(batch, &over_limit);
-    }
+    well_formed = KeepReadAnswerLocked(std::move(result));
+    if (well_formed) TakeReadAheadLocked(batch, &over_limit, &read_next);
   }
+  Conclude(batch, well_formed, over_limit, read_next);
+}
+
+void CallState::SendReadAhead() {
+  SendOp(
+      StreamOp::kRead, nullptr,
+      [self = shared_from_this()](notnets::CallResult result, notnets::ClientContext*) {
+        self->ReadAheadAnswered(std::move(result));
+      },
+      /*may_wait=*/false);
+}
+
+void CallState::ReadAheadAnswered(notnets::CallResult result) {
+  size_t over_limit = 0;
+  bool read_next = false;
+  bool well_formed;
+  Batch* waiting;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    read_ahead_answers_.fetch_add(1, std::memory_order_release);
+    reading_ahead_ = false;
+    well_formed = KeepReadAnswerLocked(std::move(result));
+    waiting = std::exchange(waiting_read_ahead_, nullptr);
+    if (waiting != nullptr && well_formed) TakeReadAheadLocked(waiting, &over_limit, &read_next);
+  }
+  if (waiting == nullptr) {
+    if (!well_formed) Conclude(nullptr, false, 0, false);
+    return;
+  }
+  Conclude(waiting, well_formed, over_limit, read_next);
+}
+
+void CallState::Conclude(Batch* batch, bool well_formed, size_t over_limit, bool read_next) {
   if (over_limit != 0) FailStream(limits_->ReceiveFailure(over_limit));
-  if (malformed) {
+  if (!well_formed) {
     FailStream(::grpc::Status(::grpc::StatusCode::INTERNAL,
                               "the server sent a malformed answer to a stream read"));
   }
-  Settle(batch);
+  if (read_next) SendReadAhead();
+  if (batch != nullptr) Settle(batch);
 }
 
 void CallState::StartUnary() {
@@ -644,7 +757,7 @@ void CallState::StartUnary() {
                 wait_inline_ ? kInlineWait : std::chrono::nanoseconds(0));
 }
 
-void CallState::SendOp(StreamOp op, InterceptorBatchMethods* methods, OpDone done) {
+void CallState::SendOp(StreamOp op, InterceptorBatchMethods* methods, OpDone done, bool may_wait) {
   std::shared_ptr<notnets::ClientContext> context = OpContext();
   {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -676,7 +789,7 @@ void CallState::SendOp(StreamOp op, InterceptorBatchMethods* methods, OpDone don
   // A blocking or completion-queue stream's operation, sent by the thread that waits for it,
   // is answered on that thread if the answer is quick, as a unary call is: a blocking stream
   // then costs no thread hand-off per write or read.
-  bool wait_inline = intercept_depth > 0 && complete_inline_;
+  bool wait_inline = may_wait && intercept_depth > 0 && complete_inline_;
   request.Send(channel_.get(), kStreamMethod, context.get(),
                notnets::CallCallback(std::move(finished)),
                wait_inline ? kInlineWait : std::chrono::nanoseconds(0));
@@ -828,6 +941,7 @@ void CallState::Cancel() {
   cancelled_ = true;
   read_ahead_ = {};
   read_ahead_answer_.reset();
+  next_answer_.reset();
   native_.TryCancel();
   for (const auto& context : op_contexts_) context->TryCancel();
 }

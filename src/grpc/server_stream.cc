@@ -124,7 +124,8 @@ void ServerStream::Write(const MessageLite& message) {
       waiting_read_->response()->Copy(answer);
       Answer(std::exchange(waiting_read_, nullptr), notnets::Status::OK);
       Post([this] { reactions_->OnWriteDone(true); });
-    } else if (outbound_.size() < kStreamWindow) {
+    } else if (OutboundRoomLocked()) {
+      outbound_bytes_ += bytes.size();
       outbound_.push_back(std::move(bytes));
       Post([this] { reactions_->OnWriteDone(true); });
     } else {
@@ -157,6 +158,7 @@ void ServerStream::Finish(::grpc::Status status) {
     if (!send_failure_.ok()) answer = send_failure_;
     Answer(std::exchange(open_, nullptr), answer);
     if (write_held_) {
+      outbound_bytes_ += held_write_.size();
       outbound_.push_back(std::move(held_write_));
       write_held_ = false;
       Post([this] { reactions_->OnWriteDone(true); });
@@ -253,8 +255,10 @@ std::string ServerStream::TakeReadAnswerLocked() {
   std::string answer;
   do {
     AppendReadMessage(outbound_.front(), &answer);
+    outbound_bytes_ -= outbound_.front().size();
     outbound_.pop_front();
-    if (write_held_) {
+    if (write_held_ && OutboundRoomLocked()) {
+      outbound_bytes_ += held_write_.size();
       outbound_.push_back(std::move(held_write_));
       write_held_ = false;
       Post([this] { reactions_->OnWriteDone(true); });
@@ -262,6 +266,10 @@ std::string ServerStream::TakeReadAnswerLocked() {
   } while (!outbound_.empty() &&
            answer.size() + kMessageLengthBytes + outbound_.front().size() <= kReadAnswerBytes);
   return answer;
+}
+
+bool ServerStream::OutboundRoomLocked() const {
+  return outbound_.size() < kStreamWindow || outbound_bytes_ < kStreamWindowBytes;
 }
 
 void ServerStream::CancelLocked() {

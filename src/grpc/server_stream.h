@@ -83,6 +83,8 @@ class ServerStream final : public WatchedCall, public std::enable_shared_from_th
   // Takes the buffered messages a read's answer carries (wire.h) off `outbound_`, letting a
   // held write in as room frees.
   std::string TakeReadAnswerLocked() NOTNETS_REQUIRES(mutex_);
+  // True while `outbound_` takes another message (wire.h: kStreamWindow, kStreamWindowBytes).
+  bool OutboundRoomLocked() const NOTNETS_REQUIRES(mutex_);
   void EndLocked() NOTNETS_REQUIRES(mutex_);
   static void Answer(notnets::ServerCall* call, const notnets::Status& status);
 
@@ -109,6 +111,7 @@ class ServerStream final : public WatchedCall, public std::enable_shared_from_th
   // The client's write, waiting for room.
   notnets::ServerCall* waiting_write_ NOTNETS_GUARDED_BY(mutex_) = nullptr;
   std::deque<std::string> outbound_ NOTNETS_GUARDED_BY(mutex_);  // handler -> client
+  size_t outbound_bytes_ NOTNETS_GUARDED_BY(mutex_) = 0;         // their sizes' sum
   std::string held_write_ NOTNETS_GUARDED_BY(mutex_);  // the reactor's Write, waiting for room
   bool write_held_ NOTNETS_GUARDED_BY(mutex_) = false;
   // A message the reactor wrote over the server's send limit: the stream's status, as in gRPC.

@@ -36,6 +36,10 @@ inline constexpr size_t kStreamIdBytes = 8;
 // 64 KiB window holds of small messages, so that a program that writes ahead of its reads on
 // HTTP/2 does not stall on the pool.
 inline constexpr size_t kStreamWindow = 256;
+// Toward the client, the server's buffer also takes messages while they hold fewer bytes than
+// this, as HTTP/2's byte window does: a stream of small messages then fills whole read answers
+// (kReadAnswerBytes) and costs a round trip per thousands of messages, not per 256.
+inline constexpr size_t kStreamWindowBytes = 64 * 1024;
 
 // A read's answer carries every message the server had buffered, oldest first, up to
 // kReadAnswerBytes after the first, each as [length: 4 bytes][message]: a reader that fell behind

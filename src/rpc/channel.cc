@@ -110,4 +110,9 @@ void ChannelAccess::CallAsync(Channel* channel, std::string_view method, Message
   connection->CallAsync(method, {{}, &request}, context, std::move(done), inline_wait);
 }
 
+bool ChannelAccess::Poll(Channel* channel) {
+  ClientConnection* connection = channel->core_->current();
+  return connection != nullptr && connection->Poll();
+}
+
 }  // namespace notnets::internal

@@ -22,6 +22,10 @@ class ChannelAccess {
   static void CallAsync(Channel* channel, std::string_view method, MessageBuffer request,
                         ClientContext* context, CallCallback done,
                         std::chrono::nanoseconds inline_wait);
+  // Reads the answers that arrived for the channel's asynchronous calls and runs their
+  // callbacks on the calling thread, as the completion thread would; false if there were none.
+  // For a caller about to wait for an answer: it takes it without a thread hand-off.
+  static bool Poll(Channel* channel);
 };
 
 }  // namespace notnets::internal

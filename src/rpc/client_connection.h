@@ -60,6 +60,15 @@ class ClientConnection {
 
   BufferCache& cache() { return *cache_; }
 
+  // Reads the responses that arrived and runs their completions on the calling thread; false if
+  // there were none (or the connection is being released).
+  bool Poll() {
+    if (!Enter()) return false;
+    bool drained = TryDrain();
+    Leave();
+    return drained;
+  }
+
   // True if the server this connection reaches registered `method`.
   bool HasMethod(std::string_view method) const {
     return methods_.Find(method) != MethodTable::kNotFound;

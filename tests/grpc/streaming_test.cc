@@ -82,6 +82,30 @@ TEST_P(StreamingTest, SlowReaderGetsEverything) {
   ExpectPaths(0, 1);
 }
 
+TEST_P(StreamingTest, CancelWhileTheServerWritesAhead) {
+  // Over the pool the reader has the next messages asked for while it reads (docs/grpc.md,
+  // "Streams"): a cancellation must still end the stream, and nothing read before it may be
+  // lost or reordered.
+  constexpr uint32_t kRead = 100;
+  StreamRequest request;
+  request.set_message_count(100000);
+  request.set_message_size(16);
+  ClientContext context;
+  SetHangDeadline(&context);
+  auto reader = stub_->ServerStream(&context, request);
+  StreamMessage message;
+  uint32_t in_order = 0;
+  while (in_order < kRead && reader->Read(&message) && IsNumbered(message, in_order, 16)) {
+    ++in_order;
+  }
+  EXPECT_EQ(in_order, kRead);
+  context.TryCancel();
+  while (reader->Read(&message)) {
+  }
+  Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), StatusCode::CANCELLED) << status.error_message();
+}
+
 TEST_P(StreamingTest, ClientStream) {
   constexpr uint32_t kMessages = 1000;
   StreamSummary summary;

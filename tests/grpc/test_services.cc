@@ -58,13 +58,17 @@ class CancelWaitReactor final : public ::grpc::ServerUnaryReactor {
 // the previous one is done, as a server that respects flow control does.
 class NumberedWriter final : public ::grpc::ServerWriteReactor<StreamMessage> {
  public:
-  explicit NumberedWriter(const StreamRequest& request) : request_(request) { WriteNext(); }
+  NumberedWriter(const StreamRequest& request, ServerObservations* observations)
+      : request_(request), observations_(observations) {
+    WriteNext();
+  }
 
   void OnWriteDone(bool ok) override {
     if (!ok) {
       Finish(Status(StatusCode::UNAVAILABLE, "the stream broke"));
       return;
     }
+    ++observations_->messages_written;
     WriteNext();
   }
   void OnDone() override { delete this; }
@@ -80,6 +84,7 @@ class NumberedWriter final : public ::grpc::ServerWriteReactor<StreamMessage> {
   }
 
   const StreamRequest request_;
+  ServerObservations* const observations_;
   uint32_t next_ = 0;
   StreamMessage message_;
 };
@@ -241,7 +246,7 @@ Status SyncTestService::Bidi(::grpc::ServerContext* context,
 ::grpc::ServerWriteReactor<StreamMessage>* CallbackTestService::ServerStream(
     ::grpc::CallbackServerContext* context, const StreamRequest* request) {
   StartStream(context);
-  return new NumberedWriter(*request);
+  return new NumberedWriter(*request, observations_);
 }
 
 ::grpc::ServerReadReactor<StreamMessage>* CallbackTestService::ClientStream(

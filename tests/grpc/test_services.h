@@ -45,6 +45,9 @@ struct ServerObservations {
   // Calls whose handler saw the cancellation: IsCancelled() for the sync service, OnCancel for
   // the callback one.
   std::atomic<int> cancellations_seen{0};
+  // Messages the callback service's server streams wrote that the stream took (OnWriteDone(true)):
+  // what flow control let the writer get ahead of the reader by.
+  std::atomic<uint64_t> messages_written{0};
 };
 
 // Handlers of the synchronous API.
