@@ -56,11 +56,31 @@ class IgnoredByThreadSanitizer {
   }
 };
 
+// The [begin, end) pool offsets of the registered services' counters (ServiceCounters), which
+// their servers write back every few milliseconds for whoever reads them whenever it does.
+inline std::vector<std::pair<uint64_t, uint64_t>> CountersRanges(Pool& pool) {
+  internal::PoolMapping& mapping = internal::PoolAccess::mapping(pool);
+  const uint8_t* base = mapping.At<uint8_t>(0);
+  const internal::PoolHeader* header = mapping.header();
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (uint32_t index = 0; index < header->max_services; ++index) {
+    uint64_t offset = reinterpret_cast<const internal::ServiceEntry*>(
+                          base + header->directory_offset + index * sizeof(internal::ServiceEntry))
+                          ->counters.block_offset.load(std::memory_order_acquire);
+    if (offset == 0 || offset + internal::kBlockHeaderBytes >= mapping.size()) continue;
+    uint64_t begin = offset + internal::kBlockHeaderBytes;
+    uint32_t slabs = reinterpret_cast<const internal::CountersHeader*>(base + begin)->slab_count;
+    ranges.emplace_back(begin, begin + internal::CountersBytes(slabs));
+  }
+  return ranges;
+}
+
 class ShadowMemory : public internal::VisibilityRecorder {
  public:
   // Watches `pools`: mappings of one pool file, each a host of its own, named by `names`.
   ShadowMemory(const std::vector<std::shared_ptr<Pool>>& pools,
                const std::vector<std::string>& names) {
+    counters_ = CountersRanges(*pools[0]);
     for (size_t i = 0; i < pools.size(); ++i) {
       internal::PoolMapping& mapping = internal::PoolAccess::mapping(*pools[i]);
       hosts_.push_back(Host{mapping.At<uint8_t>(0), mapping.size(), names[i]});
@@ -84,7 +104,6 @@ class ShadowMemory : public internal::VisibilityRecorder {
       IgnoredByThreadSanitizer ignored;
       memory_.assign(hosts_[0].base, hosts_[0].base + hosts_[0].size);
     }
-    FindCounters();
     started_ = internal::SetVisibilityRecorder(this);
     return started_;
   }
@@ -193,20 +212,6 @@ class ShadowMemory : public internal::VisibilityRecorder {
     uint64_t in_entry = (offset - directory_begin_) % sizeof(internal::ServiceEntry);
     return in_entry >= offsetof(internal::ServiceEntry, doorbell_sequence) &&
            in_entry < offsetof(internal::ServiceEntry, counters);
-  }
-
-  // Notes where the registered services' counters are.
-  void FindCounters() {
-    const uint8_t* base = hosts_[0].base;
-    for (uint64_t entry = directory_begin_; entry < directory_end_;
-         entry += sizeof(internal::ServiceEntry)) {
-      uint64_t offset = reinterpret_cast<const internal::ServiceEntry*>(base + entry)
-                            ->counters.block_offset.load(std::memory_order_acquire);
-      if (offset == 0 || offset + internal::kBlockHeaderBytes >= hosts_[0].size) continue;
-      uint64_t begin = offset + internal::kBlockHeaderBytes;
-      uint32_t slabs = reinterpret_cast<const internal::CountersHeader*>(base + begin)->slab_count;
-      counters_.emplace_back(begin, begin + internal::CountersBytes(slabs));
-    }
   }
 
   bool InCounters(uint64_t offset) const {
