@@ -217,7 +217,15 @@ Status ChannelCore::Refresh(bool reconnect) {
       }
     }
   }
-  if (live.empty()) return status.ok() ? EveryServerGone() : status;
+  if (live.empty()) {
+    if (!status.ok()) return status;
+    // Say why, when a server refused this channel's connection (at its limit, say).
+    for (const std::unique_ptr<ClientConnection>& connection : connections_) {
+      Status why = connection->GoneStatus();
+      if (!why.ok()) return why;
+    }
+    return EveryServerGone();
+  }
   for (size_t i = 0; i < live.size(); ++i) live_[i].store(live[i], std::memory_order_release);
   live_count_.store(static_cast<uint32_t>(live.size()), std::memory_order_release);
   current_.store(live[0], std::memory_order_release);

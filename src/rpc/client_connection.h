@@ -77,6 +77,9 @@ class ClientConnection {
   // True once the server has gone: it closed the connection, or (asked of the kernel at most
   // every few milliseconds) its process no longer exists.
   bool ServerGone();
+  // Why the server takes no more calls on this connection (it refused it at its connection
+  // limit, shut down, ...), as ServerGone last found; OK while it takes them.
+  Status GoneStatus() { return PeerStatus(false); }
 
   // Once the server has gone (asked of the kernel now) and no call uses the connection, gives
   // back everything it holds in the pool: its cached blocks, and the connection itself, with the
