@@ -141,6 +141,14 @@ ClientConnection* ChannelCore::Ready(ClientContext* context, Status* status) {
 }
 
 Status ChannelCore::EveryServerGone() const {
+  // Say why, when a server refused this channel's connection (at its limit, say).
+  uint32_t count = live_count_.load(std::memory_order_acquire);
+  for (uint32_t i = 0; i < count; ++i) {
+    ClientConnection* connection = live_[i].load(std::memory_order_acquire);
+    if (connection == nullptr) continue;
+    Status why = connection->GoneStatus();
+    if (!why.ok()) return why;
+  }
   return Status(StatusCode::UNAVAILABLE,
                 "every server of service '" + service_ + "' went away; try again");
 }
@@ -217,15 +225,7 @@ Status ChannelCore::Refresh(bool reconnect) {
       }
     }
   }
-  if (live.empty()) {
-    if (!status.ok()) return status;
-    // Say why, when a server refused this channel's connection (at its limit, say).
-    for (const std::unique_ptr<ClientConnection>& connection : connections_) {
-      Status why = connection->GoneStatus();
-      if (!why.ok()) return why;
-    }
-    return EveryServerGone();
-  }
+  if (live.empty()) return status.ok() ? EveryServerGone() : status;
   for (size_t i = 0; i < live.size(); ++i) live_[i].store(live[i], std::memory_order_release);
   live_count_.store(static_cast<uint32_t>(live.size()), std::memory_order_release);
   current_.store(live[0], std::memory_order_release);
