@@ -4,6 +4,7 @@
 #include <cstdint>
 
 #if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
 #include <immintrin.h>
 #endif
 
@@ -76,10 +77,14 @@ struct Choice {
   const char* names;
 };
 
+// From CPUID leaf 7 (EBX bit 23 is CLFLUSHOPT, bit 24 CLWB) rather than __builtin_cpu_supports,
+// which clang 14 does not know these features by.
 Choice Choose() {
-  __builtin_cpu_init();
-  bool clflushopt = __builtin_cpu_supports("clflushopt");
-  if (__builtin_cpu_supports("clwb")) {
+  unsigned int eax = 0, ebx = 0, ecx = 0, edx = 0;
+  if (__get_cpuid_count(7, 0, &eax, &ebx, &ecx, &edx) == 0) ebx = 0;
+  bool clflushopt = (ebx & (1u << 23)) != 0;
+  bool clwb = (ebx & (1u << 24)) != 0;
+  if (clwb) {
     if (clflushopt) {
       return {WriteBackWithClwb, InvalidateWithClflushopt, DropWithClflushopt, "clwb / clflushopt"};
     }
