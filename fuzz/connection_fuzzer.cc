@@ -123,8 +123,8 @@ struct World {
           CheckReceived(*server, request);
           return Status(StatusCode::FAILED_PRECONDITION, std::string(request.view().substr(0, 64)));
         });
-    Status status =
-        internal::ServerRuntime::Start(pool.pool(0), {&service}, WorkerPolicy{}, &runtime);
+    Status status = internal::ServerRuntime::Start(pool.pool(0), {&service},
+                                                   internal::WorkerPolicy{}, &runtime);
     NOTNETS_FUZZ_CHECK(status.ok(), "cannot start the server: " + status.ToString());
     ServerRuntimeFuzzAccess::StopWorkers(runtime.get());
     snapshot = std::make_unique<PoolSnapshot>(server);
