@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "failures.h"
+#include "replicas_section.h"
 #include "report.h"
 #include "sweep.h"
 
@@ -25,6 +26,7 @@ struct AllResults {
   std::vector<CaseCdf> cdfs;
   std::vector<Sweep> sweeps;
   std::vector<CaseMetrics> idle;
+  std::vector<ReplicaRow> replicas;
 };
 
 // Every registered case, one client thread, `calls` calls after `warmup`: the main table.

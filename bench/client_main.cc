@@ -29,6 +29,9 @@ int ClientMain(const std::vector<std::string>& args) {
       case JobMode::kLatency:
         status = RunLatencyJob(bench_case.get(), job, &result);
         break;
+      case JobMode::kTimed:
+        status = RunTimedJob(bench_case.get(), job, &result);
+        break;
       case JobMode::kPipeline:
         status = RunPipelineJob(bench_case.get(), job, &result);
         break;

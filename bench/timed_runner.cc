@@ -1,0 +1,64 @@
+// JobMode::kTimed: one client calls one at a time over a phase fixed in CLOCK_MONOTONIC time, so
+// that the parent can line up the phases of several client processes (all calling together, or
+// some joining at a load step) and read the servers' CPU over the same interval. Latencies are
+// split into windows at the job's split times, by when each call started.
+#include <thread>
+
+#include "cpu_clock.h"
+#include "histogram.h"
+#include "runners.h"
+#include "watchdog.h"
+
+namespace notnets::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+Clock::time_point At(int64_t ns) { return Clock::time_point(std::chrono::nanoseconds(ns)); }
+
+}  // namespace
+
+std::string TimedWindowPrefix(size_t index) { return "window" + std::to_string(index) + "_"; }
+
+Status RunTimedJob(Case* bench_case, const Job& job, JobResult* result) {
+  std::unique_ptr<EchoClient> client;
+  ClientOptions options;
+  options.payload_size = job.payload_size;
+  Status status = bench_case->Connect(job.server_args, job.endpoint, options, &client);
+  if (!status.ok()) return Status(status.error_code(), "connecting: " + status.error_message());
+  for (uint64_t i = 0; i < job.warmup; ++i) {
+    status = client->Call();
+    if (!status.ok()) return status;
+  }
+  // Windows: [start, split 0), [split 0, split 1), ..., [last split, stop).
+  std::vector<LatencyHistogram> windows(job.splits_ns.size() + 1);
+  LatencyRecorder all;
+  std::this_thread::sleep_until(At(job.start_ns));
+  Watchdog watchdog(job.case_name, kHangTimeout);
+  double cpu_before = OwnCpuSeconds();
+  Clock::time_point began = Clock::now();
+  Clock::time_point stop = At(job.stop_ns);
+  Clock::time_point ended = began;
+  size_t window = 0;
+  for (Clock::time_point before = began; before < stop; before = ended) {
+    status = client->Call();
+    ended = Clock::now();
+    if (!status.ok()) return status;
+    while (window < job.splits_ns.size() && before >= At(job.splits_ns[window])) ++window;
+    windows[window].Record(std::chrono::nanoseconds(ended - before).count());
+    all.Record(ended - before);
+    watchdog.Tick();
+  }
+  double cpu_after = OwnCpuSeconds();
+  status = client->CheckPath();
+  if (!status.ok()) return status;
+  Measurement& m = result->measurement;
+  m.latency = all.Summarize(ended - began);
+  m.client_cpu_us_per_call = 1e6 * (cpu_after - cpu_before) / static_cast<double>(all.count());
+  for (size_t i = 0; i < windows.size(); ++i) {
+    windows[i].AppendMetrics(TimedWindowPrefix(i), &result->metrics);
+  }
+  return Status::OK;
+}
+
+}  // namespace notnets::bench
