@@ -44,6 +44,7 @@ void PrintTables(const AllOptions& options, const std::string& start_load,
     PrintMetricsTable(results.idle, out);
   }
   PrintReplicas(results.replicas, out);
+  PrintWorkersStep(results.workers_step, out);
 }
 
 // What only a run without failures prints: the comparison with gRPC and the targets.
@@ -80,6 +81,9 @@ void WriteCsvs(const std::string& dir, const AllResults& results, Failures* fail
   if (!results.replicas.empty()) {
     write("replicas.csv", [&](FILE* out) { PrintReplicasCsv(results.replicas, out); });
   }
+  if (!results.workers_step.empty()) {
+    write("workers_step.csv", [&](FILE* out) { PrintWorkersStepCsv(results.workers_step, out); });
+  }
 }
 
 }  // namespace
@@ -114,6 +118,9 @@ int RunAll(const AllOptions& options) {
   }
   if (Wants(options, "idle")) RunIdleSection(options, &results, &failures);
   if (Wants(options, "replicas")) results.replicas = RunReplicasSection(options, &failures);
+  if (Wants(options, "workers-step")) {
+    results.workers_step = RunWorkersStepSection(options, &failures);
+  }
 
   WriteCsvs(dir, results, &failures);
   bool complete = failures.empty();

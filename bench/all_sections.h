@@ -11,6 +11,7 @@
 #include "replicas_section.h"
 #include "report.h"
 #include "sweep.h"
+#include "workers_step_section.h"
 
 namespace notnets::bench {
 
@@ -27,6 +28,7 @@ struct AllResults {
   std::vector<Sweep> sweeps;
   std::vector<CaseMetrics> idle;
   std::vector<ReplicaRow> replicas;
+  std::vector<StepRow> workers_step;
 };
 
 // Every registered case, one client thread, `calls` calls after `warmup`: the main table.
