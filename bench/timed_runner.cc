@@ -1,7 +1,9 @@
 // JobMode::kTimed: one client calls one at a time over a phase fixed in CLOCK_MONOTONIC time, so
 // that the parent can line up the phases of several client processes (all calling together, or
 // some joining at a load step) and read the servers' CPU over the same interval. Latencies are
-// split into windows at the job's split times, by when each call started.
+// split into windows at the job's split times, by when each call started, and sent as histograms
+// (histogram.h) that the parent merges across processes.
+#include <algorithm>
 #include <thread>
 
 #include "cpu_clock.h"
@@ -32,7 +34,6 @@ Status RunTimedJob(Case* bench_case, const Job& job, JobResult* result) {
   }
   // Windows: [start, split 0), [split 0, split 1), ..., [last split, stop).
   std::vector<LatencyHistogram> windows(job.splits_ns.size() + 1);
-  LatencyRecorder all;
   std::this_thread::sleep_until(At(job.start_ns));
   Watchdog watchdog(job.case_name, kHangTimeout);
   double cpu_before = OwnCpuSeconds();
@@ -40,24 +41,33 @@ Status RunTimedJob(Case* bench_case, const Job& job, JobResult* result) {
   Clock::time_point stop = At(job.stop_ns);
   Clock::time_point ended = began;
   size_t window = 0;
+  // The clock is read once per call: a latency includes the loop's own recording, which
+  // allocates nothing.
   for (Clock::time_point before = began; before < stop; before = ended) {
     status = client->Call();
     ended = Clock::now();
     if (!status.ok()) return status;
     while (window < job.splits_ns.size() && before >= At(job.splits_ns[window])) ++window;
     windows[window].Record(std::chrono::nanoseconds(ended - before).count());
-    all.Record(ended - before);
     watchdog.Tick();
   }
   double cpu_after = OwnCpuSeconds();
   status = client->CheckPath();
   if (!status.ok()) return status;
-  Measurement& m = result->measurement;
-  m.latency = all.Summarize(ended - began);
-  m.client_cpu_us_per_call = 1e6 * (cpu_after - cpu_before) / static_cast<double>(all.count());
+  LatencyHistogram all;
   for (size_t i = 0; i < windows.size(); ++i) {
     windows[i].AppendMetrics(TimedWindowPrefix(i), &result->metrics);
+    all.Merge(windows[i]);
   }
+  LatencySummary& l = result->measurement.latency;
+  l.calls = static_cast<double>(all.count());
+  l.wall_seconds = std::chrono::duration<double>(ended - began).count();
+  l.calls_per_s = l.wall_seconds > 0 ? l.calls / l.wall_seconds : 0;
+  l.p50_us = all.QuantileUs(0.50);
+  l.p99_us = all.QuantileUs(0.99);
+  l.p999_us = all.QuantileUs(0.999);
+  result->measurement.client_cpu_us_per_call =
+      1e6 * (cpu_after - cpu_before) / std::max(1.0, l.calls);
   return Status::OK;
 }
 
