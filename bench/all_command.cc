@@ -26,7 +26,7 @@ std::string Details(const AllOptions& options, const std::string& start_load) {
          " calls per point or more to fill " + FormatNumber(kPointMinSeconds) + " s (at most " +
          FormatNumber(options.point_seconds) + " s); idle: " + FormatNumber(options.idle_seconds) +
          " s; replicas: " + FormatNumber(options.point_seconds) +
-         " s per point; every client and server in its own process, " +
+         " s per point; workers-step: 3 s; every client and server in its own process, " +
          DescribePinning(MakeCaseOptions(options.common));
 }
 

@@ -10,7 +10,9 @@
 // other by lease; root only). notnets-native-noncoherent and notnets-native-hosts-noncoherent are
 // the first and the last over a pool in CoherenceMode::kWriteBackInvalidate: every publish,
 // consume, write-back and invalidate runs the CPU's cache-maintenance instructions
-// (pool/cache_lines.h), as on memory shared by hosts without coherence.
+// (pool/cache_lines.h), as on memory shared by hosts without coherence. The server is one sole
+// server with one worker unless words after the pool's path (native_clients.h) make it a replica
+// or give it more workers, as the replicas and workers-step sections do.
 #include <cstdio>
 #include <cstring>
 
@@ -105,8 +107,9 @@ class NativeCase : public PoolCase {
  private:
   static Status AttachPool(const std::vector<std::string>& server_args,
                            std::shared_ptr<Pool>* pool) {
-    if (server_args.empty())
+    if (server_args.empty()) {
       return Status(StatusCode::INVALID_ARGUMENT, "expected the pool's path");
+    }
     return Pool::Attach(server_args[0], pool);
   }
 
