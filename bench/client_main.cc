@@ -23,14 +23,16 @@ int ClientMain(const std::vector<std::string>& args) {
   JobResult result;
   if (status.ok() && job.mode == JobMode::kHold) {
     status = RunHoldJob(bench_case.get(), job, &parent);
+  } else if (status.ok() && job.mode == JobMode::kTimed) {
+    status = RunTimedJob(bench_case.get(), job, &parent, &result);
+    if (status.ok()) {
+      for (const std::string& line : result.ToLines()) parent.Line(line);
+    }
   } else if (status.ok()) {
     parent.Ready("");
     switch (job.mode) {
       case JobMode::kLatency:
         status = RunLatencyJob(bench_case.get(), job, &result);
-        break;
-      case JobMode::kTimed:
-        status = RunTimedJob(bench_case.get(), job, &result);
         break;
       case JobMode::kPipeline:
         status = RunPipelineJob(bench_case.get(), job, &result);

@@ -11,6 +11,7 @@
 #include "job.h"
 #include "process.h"
 #include "runners.h"
+#include "start_file.h"
 
 namespace notnets::bench {
 namespace {
@@ -19,20 +20,22 @@ using Clock = std::chrono::steady_clock;
 
 constexpr int kReadyTimeoutMs = 20000;
 constexpr int kClientSlackMs = 120000;
-// Time allowed to start each client process, connect and warm up before the common start: on a
-// loaded 2-CPU machine 0.15 s per client was not always enough.
-constexpr double kLeadSecondsPerClient = 0.25;
-constexpr double kLeadSeconds = 1;
+// From the start file's writing to the common start: time for every waiting client, which polls
+// the file every millisecond, to read it.
+constexpr double kLeadSeconds = 0.05;
 // How much of its phase a client may miss by starting late, before the run counts as failed.
 constexpr double kLateTolerance = 0.1;
 
-Clock::time_point After(Clock::time_point start, double seconds) {
-  return start +
-         std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+Clock::duration Seconds(double seconds) {
+  return std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
 }
 
-int64_t Nanos(Clock::time_point time) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(time.time_since_epoch()).count();
+Clock::time_point After(Clock::time_point start, double seconds) {
+  return start + Seconds(seconds);
+}
+
+int64_t Nanos(Clock::duration duration) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(duration).count();
 }
 
 // The CPU seconds of every server so far.
@@ -112,8 +115,7 @@ Status RunFleet(const FleetPlan& plan, const CaseOptions& options, FleetResult* 
     if (!status.ok()) return Status(status.error_code(), "server: " + status.error_message());
   }
 
-  double lead = kLeadSeconds + kLeadSecondsPerClient * static_cast<double>(plan.clients.size());
-  Clock::time_point start = After(Clock::now(), lead);
+  StartFile start_file;
   double last_stop = 0;
   std::vector<std::unique_ptr<ChildProcess>> clients;
   for (const FleetClient& phase : plan.clients) {
@@ -124,9 +126,10 @@ Status RunFleet(const FleetPlan& plan, const CaseOptions& options, FleetResult* 
     job.endpoint = servers.front()->text();
     job.server_pid = 0;
     job.warmup = phase.warmup;
-    job.start_ns = Nanos(After(start, phase.start));
-    job.stop_ns = Nanos(After(start, phase.stop));
-    for (double split : plan.splits) job.splits_ns.push_back(Nanos(After(start, split)));
+    job.start_file = start_file.path();
+    job.start_ns = Nanos(Seconds(phase.start));
+    job.stop_ns = Nanos(Seconds(phase.stop));
+    for (double split : plan.splits) job.splits_ns.push_back(Nanos(Seconds(split)));
     last_stop = std::max(last_stop, phase.stop);
     clients.push_back(std::make_unique<ChildProcess>());
     status = clients.back()->Start("client", job.ToWords(), kReadyTimeoutMs,
@@ -135,6 +138,10 @@ Status RunFleet(const FleetPlan& plan, const CaseOptions& options, FleetResult* 
     if (!status.ok()) return Status(status.error_code(), "client: " + status.error_message());
   }
 
+  // Every client has connected and warmed up (it reports ready only then).
+  Clock::time_point start = After(Clock::now(), kLeadSeconds);
+  status = start_file.Publish(Nanos(start.time_since_epoch()));
+  if (!status.ok()) return status;
   std::this_thread::sleep_until(start);
   double servers_before = 0, servers_after = 0;
   status = ServersCpu(servers, &servers_before);

@@ -51,6 +51,7 @@ std::vector<std::string> Job::ToWords() const {
                                     "connections=" + std::to_string(connections),
                                     "idle_seconds=" + Number(idle_seconds),
                                     "cdf=" + std::to_string(cdf ? 1 : 0),
+                                    "start_file=" + start_file,
                                     "start_ns=" + std::to_string(start_ns),
                                     "stop_ns=" + std::to_string(stop_ns)};
   for (int64_t split : splits_ns) words.push_back("split_ns=" + std::to_string(split));
@@ -103,6 +104,8 @@ Status Job::FromWords(const std::vector<std::string>& words, Job* job) {
       job->idle_seconds = std::strtod(value.c_str(), nullptr);
     } else if (key == "cdf") {
       job->cdf = count != 0;
+    } else if (key == "start_file") {
+      job->start_file = value;
     } else if (key == "start_ns") {
       job->start_ns = std::strtoll(value.c_str(), nullptr, 10);
     } else if (key == "stop_ns") {

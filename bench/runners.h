@@ -29,9 +29,10 @@ Status RunIdleJob(Case* bench_case, const Job& job, JobResult* result);
 // `parent`, and holds them until the stop signal.
 Status RunHoldJob(Case* bench_case, const Job& job, ParentPipe* parent);
 
-// JobMode::kTimed: one client calls from job.start_ns to job.stop_ns; its latencies go to
+// JobMode::kTimed: one client connects and warms up, announces ready through `parent`, and
+// calls from job.start_ns to job.stop_ns after the start in job.start_file; its latencies go to
 // `result`'s metrics as one histogram per window (TimedWindowPrefix), split at job.splits_ns.
-Status RunTimedJob(Case* bench_case, const Job& job, JobResult* result);
+Status RunTimedJob(Case* bench_case, const Job& job, ParentPipe* parent, JobResult* result);
 
 // The prefix of the metrics of window `index` of a kTimed job's histograms.
 std::string TimedWindowPrefix(size_t index);

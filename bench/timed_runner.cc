@@ -1,6 +1,8 @@
 // JobMode::kTimed: one client calls one at a time over a phase fixed in CLOCK_MONOTONIC time, so
 // that the parent can line up the phases of several client processes (all calling together, or
-// some joining at a load step) and read the servers' CPU over the same interval. Latencies are
+// some joining at a load step) and read the servers' CPU over the same interval. The client
+// reports ready once connected and warmed up; the parent then writes the common start
+// (start_file.h). Latencies are
 // split into windows at the job's split times, by when each call started, and sent as histograms
 // (histogram.h) that the parent merges across processes.
 #include <algorithm>
@@ -9,6 +11,7 @@
 #include "cpu_clock.h"
 #include "histogram.h"
 #include "runners.h"
+#include "start_file.h"
 #include "watchdog.h"
 
 namespace notnets::bench {
@@ -16,13 +19,17 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// How long a ready client waits for the parent to write the start: the parent starts every client
+// of the fleet first, each within a 20 s limit.
+constexpr double kStartTimeoutSeconds = 300;
+
 Clock::time_point At(int64_t ns) { return Clock::time_point(std::chrono::nanoseconds(ns)); }
 
 }  // namespace
 
 std::string TimedWindowPrefix(size_t index) { return "window" + std::to_string(index) + "_"; }
 
-Status RunTimedJob(Case* bench_case, const Job& job, JobResult* result) {
+Status RunTimedJob(Case* bench_case, const Job& job, ParentPipe* parent, JobResult* result) {
   std::unique_ptr<EchoClient> client;
   ClientOptions options;
   options.payload_size = job.payload_size;
@@ -34,11 +41,15 @@ Status RunTimedJob(Case* bench_case, const Job& job, JobResult* result) {
   }
   // Windows: [start, split 0), [split 0, split 1), ..., [last split, stop).
   std::vector<LatencyHistogram> windows(job.splits_ns.size() + 1);
-  std::this_thread::sleep_until(At(job.start_ns));
+  parent->Ready("");
+  int64_t base_ns = 0;
+  status = AwaitStart(job.start_file, kStartTimeoutSeconds, &base_ns);
+  if (!status.ok()) return status;
+  std::this_thread::sleep_until(At(base_ns + job.start_ns));
   Watchdog watchdog(job.case_name, kHangTimeout);
   double cpu_before = OwnCpuSeconds();
   Clock::time_point began = Clock::now();
-  Clock::time_point stop = At(job.stop_ns);
+  Clock::time_point stop = At(base_ns + job.stop_ns);
   Clock::time_point ended = began;
   size_t window = 0;
   // The clock is read once per call: a latency includes the loop's own recording, which
@@ -47,7 +58,9 @@ Status RunTimedJob(Case* bench_case, const Job& job, JobResult* result) {
     status = client->Call();
     ended = Clock::now();
     if (!status.ok()) return status;
-    while (window < job.splits_ns.size() && before >= At(job.splits_ns[window])) ++window;
+    while (window < job.splits_ns.size() && before >= At(base_ns + job.splits_ns[window])) {
+      ++window;
+    }
     windows[window].Record(std::chrono::nanoseconds(ended - before).count());
     watchdog.Tick();
   }
