@@ -25,7 +25,8 @@ std::string Details(const AllOptions& options, const std::string& start_load) {
          " warm-up calls, request \"hello world\"; sweeps: " + std::to_string(options.sweep_calls) +
          " calls per point or more to fill " + FormatNumber(kPointMinSeconds) + " s (at most " +
          FormatNumber(options.point_seconds) + " s); idle: " + FormatNumber(options.idle_seconds) +
-         " s; every client and server in its own process, " +
+         " s; replicas: " + FormatNumber(options.point_seconds) +
+         " s per point; workers-step: 3 s; every client and server in its own process, " +
          DescribePinning(MakeCaseOptions(options.common));
 }
 
@@ -42,6 +43,8 @@ void PrintTables(const AllOptions& options, const std::string& start_load,
     std::fprintf(out, "\nidle cost\n");
     PrintMetricsTable(results.idle, out);
   }
+  PrintReplicas(results.replicas, out);
+  PrintWorkersStep(results.workers_step, out);
 }
 
 // What only a run without failures prints: the comparison with gRPC and the targets.
@@ -74,6 +77,12 @@ void WriteCsvs(const std::string& dir, const AllResults& results, Failures* fail
   }
   if (!results.idle.empty()) {
     write("idle.csv", [&](FILE* out) { PrintMetricsCsv(results.idle, out); });
+  }
+  if (!results.replicas.empty()) {
+    write("replicas.csv", [&](FILE* out) { PrintReplicasCsv(results.replicas, out); });
+  }
+  if (!results.workers_step.empty()) {
+    write("workers_step.csv", [&](FILE* out) { PrintWorkersStepCsv(results.workers_step, out); });
   }
 }
 
@@ -108,6 +117,10 @@ int RunAll(const AllOptions& options) {
     results.sweeps.push_back(RunIdleConnectionsSweep(options, &failures));
   }
   if (Wants(options, "idle")) RunIdleSection(options, &results, &failures);
+  if (Wants(options, "replicas")) results.replicas = RunReplicasSection(options, &failures);
+  if (Wants(options, "workers-step")) {
+    results.workers_step = RunWorkersStepSection(options, &failures);
+  }
 
   WriteCsvs(dir, results, &failures);
   bool complete = failures.empty();

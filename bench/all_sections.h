@@ -8,8 +8,10 @@
 
 #include "commands.h"
 #include "failures.h"
+#include "replicas_section.h"
 #include "report.h"
 #include "sweep.h"
+#include "workers_step_section.h"
 
 namespace notnets::bench {
 
@@ -25,6 +27,8 @@ struct AllResults {
   std::vector<CaseCdf> cdfs;
   std::vector<Sweep> sweeps;
   std::vector<CaseMetrics> idle;
+  std::vector<ReplicaRow> replicas;
+  std::vector<StepRow> workers_step;
 };
 
 // Every registered case, one client thread, `calls` calls after `warmup`: the main table.

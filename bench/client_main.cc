@@ -23,6 +23,11 @@ int ClientMain(const std::vector<std::string>& args) {
   JobResult result;
   if (status.ok() && job.mode == JobMode::kHold) {
     status = RunHoldJob(bench_case.get(), job, &parent);
+  } else if (status.ok() && job.mode == JobMode::kTimed) {
+    status = RunTimedJob(bench_case.get(), job, &parent, &result);
+    if (status.ok()) {
+      for (const std::string& line : result.ToLines()) parent.Line(line);
+    }
   } else if (status.ok()) {
     parent.Ready("");
     switch (job.mode) {

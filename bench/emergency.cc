@@ -21,8 +21,9 @@ struct FileSlot {
 
 constexpr int kFileSlots = 16;
 FileSlot g_files[kFileSlots];
-// Registered child processes; 0 marks a free slot.
-constexpr int kPidSlots = 8;
+// Registered child processes; 0 marks a free slot. A fleet (fleet.h) runs up to 4 servers and 8
+// clients at once.
+constexpr int kPidSlots = 32;
 std::atomic<pid_t> g_children[kPidSlots];
 
 void OnSignal(int signal_number) {

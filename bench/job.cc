@@ -7,7 +7,7 @@
 namespace notnets::bench {
 namespace {
 
-constexpr const char* kModeNames[] = {"latency", "pipeline", "idle", "hold"};
+constexpr const char* kModeNames[] = {"latency", "pipeline", "idle", "hold", "timed"};
 
 std::string Number(double value) {
   char text[64];
@@ -51,7 +51,11 @@ std::vector<std::string> Job::ToWords() const {
                                     "connections=" + std::to_string(connections),
                                     "idle_seconds=" + Number(idle_seconds),
                                     "cdf=" + std::to_string(cdf ? 1 : 0),
-                                    "--"};
+                                    "start_file=" + start_file,
+                                    "start_ns=" + std::to_string(start_ns),
+                                    "stop_ns=" + std::to_string(stop_ns)};
+  for (int64_t split : splits_ns) words.push_back("split_ns=" + std::to_string(split));
+  words.push_back("--");
   words.insert(words.end(), server_args.begin(), server_args.end());
   return words;
 }
@@ -67,7 +71,7 @@ Status Job::FromWords(const std::vector<std::string>& words, Job* job) {
     unsigned long long count = std::strtoull(value.c_str(), nullptr, 10);
     if (key == "mode") {
       bool known = false;
-      for (int m = 0; m < 4; ++m) {
+      for (int m = 0; m < 5; ++m) {
         if (value == kModeNames[m]) {
           job->mode = static_cast<JobMode>(m);
           known = true;
@@ -100,6 +104,14 @@ Status Job::FromWords(const std::vector<std::string>& words, Job* job) {
       job->idle_seconds = std::strtod(value.c_str(), nullptr);
     } else if (key == "cdf") {
       job->cdf = count != 0;
+    } else if (key == "start_file") {
+      job->start_file = value;
+    } else if (key == "start_ns") {
+      job->start_ns = std::strtoll(value.c_str(), nullptr, 10);
+    } else if (key == "stop_ns") {
+      job->stop_ns = std::strtoll(value.c_str(), nullptr, 10);
+    } else if (key == "split_ns") {
+      job->splits_ns.push_back(std::strtoll(value.c_str(), nullptr, 10));
     } else {
       return Bad(word);
     }

@@ -25,6 +25,10 @@ enum class JobMode {
   kIdle,
   // Opens `connections` clients, calls each once, reports ready and holds them until stopped.
   kHold,
+  // One client connects, warms up, reports ready, and calls one at a time from `start_ns` to
+  // `stop_ns` after the common start found in `start_file` (see timed_runner.cc), so that the
+  // phases of several client processes line up.
+  kTimed,
 };
 
 // One client process's work against one running server.
@@ -52,6 +56,13 @@ struct Job {
   double idle_seconds = 10;
   // Latency quantiles to report for a CDF (kLatency); false for none.
   bool cdf = false;
+  // kTimed: the file the parent writes the common start to (start_file.h; a CLOCK_MONOTONIC time,
+  // the same in every process of the machine), and the nanoseconds after it at which the timed
+  // phase starts and stops and is split into windows, each reported on its own (RunTimedJob).
+  std::string start_file;
+  int64_t start_ns = 0;
+  int64_t stop_ns = 0;
+  std::vector<int64_t> splits_ns;
 
   // The words of the client's command line after its pipe fd.
   std::vector<std::string> ToWords() const;

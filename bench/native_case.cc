@@ -10,7 +10,10 @@
 // other by lease; root only). notnets-native-noncoherent and notnets-native-hosts-noncoherent are
 // the first and the last over a pool in CoherenceMode::kWriteBackInvalidate: every publish,
 // consume, write-back and invalidate runs the CPU's cache-maintenance instructions
-// (pool/cache_lines.h), as on memory shared by hosts without coherence.
+// (pool/cache_lines.h), as on memory shared by hosts without coherence. The server is one sole
+// server with one worker unless words after the pool's path (native_clients.h) make it a replica
+// or give it more workers, as the replicas and workers-step sections do.
+#include <cstdio>
 #include <cstring>
 
 #include "case.h"
@@ -77,8 +80,12 @@ class NativeCase : public PoolCase {
     service.AddMethod("Echo", EchoCopy);
     service.AddMethod("EchoZeroCopy", EchoZeroCopy);
     service.AddMethod("EchoStamp", EchoStamp);
+    ServerBuilder builder(pool);
+    builder.RegisterService(&service);
+    status = ApplyServerWords(server_args, &builder);
+    if (!status.ok()) return status;
     std::unique_ptr<Server> server;
-    status = ServerBuilder(pool).RegisterService(&service).BuildAndStart(&server);
+    status = builder.BuildAndStart(&server);
     if (!status.ok()) return status;
     ready("");
     WaitForStopSignal();
@@ -100,10 +107,30 @@ class NativeCase : public PoolCase {
  private:
   static Status AttachPool(const std::vector<std::string>& server_args,
                            std::shared_ptr<Pool>* pool) {
-    if (server_args.size() != 1) {
+    if (server_args.empty()) {
       return Status(StatusCode::INVALID_ARGUMENT, "expected the pool's path");
     }
     return Pool::Attach(server_args[0], pool);
+  }
+
+  // The server's shape from the words after the pool's path (see kNativeReplicaWord and
+  // NativeWorkersWords): a sole server with one worker if there are none.
+  static Status ApplyServerWords(const std::vector<std::string>& server_args,
+                                 ServerBuilder* builder) {
+    for (size_t i = 1; i < server_args.size(); ++i) {
+      const std::string& word = server_args[i];
+      int count = 0;
+      if (word == kNativeReplicaWord) {
+        builder->ServeAsReplica();
+      } else if (std::sscanf(word.c_str(), "min_workers=%d", &count) == 1) {
+        builder->SetMinWorkerThreads(count);
+      } else if (std::sscanf(word.c_str(), "max_workers=%d", &count) == 1) {
+        builder->SetMaxWorkerThreads(count);
+      } else {
+        return Status(StatusCode::INVALID_ARGUMENT, "unknown server word: " + word);
+      }
+    }
+    return Status::OK;
   }
 
   const NativeCallKind kind_;

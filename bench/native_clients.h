@@ -3,6 +3,8 @@
 #define NOTNETS_BENCH_NATIVE_CLIENTS_H_
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "case.h"
 #include "notnets/pool.h"
@@ -11,6 +13,15 @@ namespace notnets::bench {
 
 // The service the native server registers.
 inline constexpr char kNativeServiceName[] = "bench.Echo";
+
+// Words that may follow the pool's path in the server arguments of the notnets-native cases
+// (after Setup's), to shape the server: serve as a replica (ServerBuilder::ServeAsReplica)...
+inline constexpr char kNativeReplicaWord[] = "replica";
+
+// ...and run between `min` and `max` workers (ServerBuilder::SetMin/MaxWorkerThreads).
+inline std::vector<std::string> NativeWorkersWords(int min, int max) {
+  return {"min_workers=" + std::to_string(min), "max_workers=" + std::to_string(max)};
+}
 
 // How a native client calls.
 enum class NativeCallKind {

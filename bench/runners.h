@@ -5,6 +5,7 @@
 #define NOTNETS_BENCH_RUNNERS_H_
 
 #include <chrono>
+#include <string>
 
 #include "case.h"
 #include "job.h"
@@ -27,6 +28,14 @@ Status RunIdleJob(Case* bench_case, const Job& job, JobResult* result);
 // JobMode::kHold: opens job.connections clients, calls each once, announces ready through
 // `parent`, and holds them until the stop signal.
 Status RunHoldJob(Case* bench_case, const Job& job, ParentPipe* parent);
+
+// JobMode::kTimed: one client connects and warms up, announces ready through `parent`, and
+// calls from job.start_ns to job.stop_ns after the start in job.start_file; its latencies go to
+// `result`'s metrics as one histogram per window (TimedWindowPrefix), split at job.splits_ns.
+Status RunTimedJob(Case* bench_case, const Job& job, ParentPipe* parent, JobResult* result);
+
+// The prefix of the metrics of window `index` of a kTimed job's histograms.
+std::string TimedWindowPrefix(size_t index);
 
 // The main function of "notnets-bench client <fd> <job words...>". Returns the exit status.
 int ClientMain(const std::vector<std::string>& args);
