@@ -11,7 +11,8 @@
 #include <cstring>
 #include <mutex>
 #include <random>
-#include <thread>
+
+#include "pool/background_thread.h"
 #endif
 
 namespace notnets::internal {
@@ -190,7 +191,7 @@ void StartEvictor() {
   if (s.evictor_running.load(std::memory_order_acquire)) return;
   std::lock_guard<std::mutex> regions(s.regions_mutex);
   if (s.evictor_running.load(std::memory_order_relaxed)) return;
-  std::thread(Evict).detach();
+  StartBackgroundThread(Evict);
   s.evictor_running.store(true, std::memory_order_release);
 }
 
