@@ -11,7 +11,8 @@
 #include <cstring>
 #include <mutex>
 #include <random>
-#include <thread>
+
+#include "pool/background_thread.h"
 #endif
 
 namespace notnets::internal {
@@ -184,13 +185,24 @@ void Evict() {
   }
 }
 
+// NOTNETS_CACHE_SIMULATOR_EVICTIONS=0 keeps every line that was not written back out of memory
+// for good: what the mutation check (docs/mutation-check.md) needs, as a random eviction can
+// hide a missing write-back.
+bool EvictionsWanted() {
+  static const bool wanted = [] {
+    const char* setting = std::getenv("NOTNETS_CACHE_SIMULATOR_EVICTIONS");
+    return setting == nullptr || std::strcmp(setting, "0") != 0;
+  }();
+  return wanted;
+}
+
 // A child of fork() has no evictor thread; its first simulated operation starts one.
 void StartEvictor() {
   Simulator& s = State();
-  if (s.evictor_running.load(std::memory_order_acquire)) return;
+  if (s.evictor_running.load(std::memory_order_acquire) || !EvictionsWanted()) return;
   std::lock_guard<std::mutex> regions(s.regions_mutex);
   if (s.evictor_running.load(std::memory_order_relaxed)) return;
-  std::thread(Evict).detach();
+  StartBackgroundThread(Evict);
   s.evictor_running.store(true, std::memory_order_release);
 }
 

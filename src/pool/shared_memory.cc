@@ -2,6 +2,7 @@
 
 #include "pool/cache_lines.h"
 #include "pool/cache_simulator.h"
+#include "pool/call_site_switch.h"
 #include "pool/visibility_recorder.h"
 
 namespace notnets::internal {
@@ -63,27 +64,32 @@ uint64_t Visibility::FetchAdd(SharedWord* word, uint64_t delta) {
   return old;
 }
 
-void Visibility::PublishAndWriteBack(SharedWord* word, uint64_t value) {
+void Visibility::PublishAndWriteBack(SharedWord* word, uint64_t value,
+                                     [[maybe_unused]] CallSite site) {
 #ifdef NOTNETS_FAULT_INJECTION
+  if (CallSiteTurnedOff(site, "Publish")) return word->store(value, std::memory_order_release);
   if (VisibilityRecorder* stand_in = Recorder()) return stand_in->Publish(word, value);
   if (SimulatedPublish(word, value)) return;
 #endif
   word->store(value, std::memory_order_release);
-  WriteBackLines(word, sizeof(*word));
+  WriteBackCacheLines(word, sizeof(*word));
 }
 
-uint64_t Visibility::InvalidateAndConsume(const SharedWord* word) {
+uint64_t Visibility::InvalidateAndConsume(const SharedWord* word, [[maybe_unused]] CallSite site) {
 #ifdef NOTNETS_FAULT_INJECTION
+  if (CallSiteTurnedOff(site, "Consume")) return word->load(std::memory_order_acquire);
   if (VisibilityRecorder* stand_in = Recorder()) return stand_in->Consume(word);
   uint64_t value;
   if (SimulatedConsume(word, &value)) return value;
 #endif
-  InvalidateLines(word, sizeof(*word));
+  InvalidateCacheLines(word, sizeof(*word));
   return word->load(std::memory_order_acquire);
 }
 
-bool Visibility::ArrivedWithoutCoherence(const SharedWord* word, uint64_t awaited) {
+bool Visibility::ArrivedWithoutCoherence(const SharedWord* word, uint64_t awaited,
+                                         [[maybe_unused]] CallSite site) {
 #ifdef NOTNETS_FAULT_INJECTION
+  if (CallSiteTurnedOff(site, "Arrived")) return word->load(std::memory_order_acquire) == awaited;
   if (VisibilityRecorder* stand_in = Recorder()) return stand_in->Consume(word) == awaited;
   uint64_t value;
   if (SimulatedConsume(word, &value)) return value == awaited;
@@ -93,16 +99,18 @@ bool Visibility::ArrivedWithoutCoherence(const SharedWord* word, uint64_t awaite
   return false;
 }
 
-void Visibility::WriteBackLines(const void* data, size_t size) {
+void Visibility::WriteBackLines(const void* data, size_t size, [[maybe_unused]] CallSite site) {
 #ifdef NOTNETS_FAULT_INJECTION
+  if (CallSiteTurnedOff(site, "WriteBack")) return;
   if (VisibilityRecorder* stand_in = Recorder()) return stand_in->WriteBack(data, size);
   if (SimulatedWriteBack(data, size)) return;
 #endif
   WriteBackCacheLines(data, size);
 }
 
-void Visibility::InvalidateLines(const void* data, size_t size) {
+void Visibility::InvalidateLines(const void* data, size_t size, [[maybe_unused]] CallSite site) {
 #ifdef NOTNETS_FAULT_INJECTION
+  if (CallSiteTurnedOff(site, "Invalidate")) return;
   if (VisibilityRecorder* stand_in = Recorder()) return stand_in->Invalidate(data, size);
   if (SimulatedInvalidate(data, size)) return;
 #endif

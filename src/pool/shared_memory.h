@@ -53,6 +53,17 @@ static_assert(SharedWord::is_always_lock_free);
 
 inline constexpr size_t kCacheLineBytes = 64;
 
+// Where a visibility primitive was called from, filled in by the compiler at each call (the
+// default argument of the primitives below). Test builds can turn one call site off, to show that
+// some test needs it (docs/mutation-check.md); other builds ignore it.
+struct CallSite {
+  static constexpr CallSite Here(const char* file = __builtin_FILE(), int line = __builtin_LINE()) {
+    return CallSite{file, line};
+  }
+  const char* file;
+  int line;
+};
+
 // How this process makes its writes to a pool visible to others and others' writes to itself.
 class Visibility {
  public:
@@ -61,14 +72,14 @@ class Visibility {
   explicit Visibility(CoherenceMode mode);
 
   // Makes `value` visible in `word` after every write this thread made before (release).
-  void Publish(SharedWord* word, uint64_t value) const {
-    if (write_back_) return PublishAndWriteBack(word, value);
+  void Publish(SharedWord* word, uint64_t value, CallSite site = CallSite::Here()) const {
+    if (write_back_) return PublishAndWriteBack(word, value, site);
     word->store(value, std::memory_order_release);
   }
 
   // Reads `word`; writes the publisher made before publishing it become visible (acquire).
-  uint64_t Consume(const SharedWord* word) const {
-    if (write_back_) return InvalidateAndConsume(word);
+  uint64_t Consume(const SharedWord* word, CallSite site = CallSite::Here()) const {
+    if (write_back_) return InvalidateAndConsume(word, site);
     return word->load(std::memory_order_acquire);
   }
 
@@ -78,8 +89,8 @@ class Visibility {
   // only starts dropping the word's line from this CPU's cache, so that a later read fetches it.
   // A line read from the cache is one the writer wrote back whole, so an awaited value read from
   // it comes with the rest of what the line held when it was published.
-  bool Arrived(const SharedWord* word, uint64_t awaited) const {
-    if (write_back_) return ArrivedWithoutCoherence(word, awaited);
+  bool Arrived(const SharedWord* word, uint64_t awaited, CallSite site = CallSite::Here()) const {
+    if (write_back_) return ArrivedWithoutCoherence(word, awaited, site);
     return word->load(std::memory_order_acquire) == awaited;
   }
 
@@ -92,13 +103,13 @@ class Visibility {
   }
 
   // Writes back [data, data+size) so that a later Publish makes it visible without coherence.
-  void WriteBack(const void* data, size_t size) const {
-    if (write_back_) WriteBackLines(data, size);
+  void WriteBack(const void* data, size_t size, CallSite site = CallSite::Here()) const {
+    if (write_back_) WriteBackLines(data, size, site);
   }
 
   // Discards stale cached copies of [data, data+size) after a Consume, before reading it.
-  void Invalidate(const void* data, size_t size) const {
-    if (write_back_) InvalidateLines(data, size);
+  void Invalidate(const void* data, size_t size, CallSite site = CallSite::Here()) const {
+    if (write_back_) InvalidateLines(data, size, site);
   }
 
   // Reads `word` in the single total order of all ordered operations: for protocols where each
@@ -117,12 +128,13 @@ class Visibility {
 
  private:
   // The kWriteBackInvalidate halves of the primitives. In test builds (NOTNETS_FAULT_INJECTION)
-  // a VisibilityRecorder, when one is set, stands in for them (pool/visibility_recorder.h).
-  static void PublishAndWriteBack(SharedWord* word, uint64_t value);
-  static uint64_t InvalidateAndConsume(const SharedWord* word);
-  static bool ArrivedWithoutCoherence(const SharedWord* word, uint64_t awaited);
-  static void WriteBackLines(const void* data, size_t size);
-  static void InvalidateLines(const void* data, size_t size);
+  // a VisibilityRecorder, when one is set, stands in for them (pool/visibility_recorder.h), and
+  // a call site turned off (pool/call_site_switch.h) leaves out its write-back or invalidate.
+  static void PublishAndWriteBack(SharedWord* word, uint64_t value, CallSite site);
+  static uint64_t InvalidateAndConsume(const SharedWord* word, CallSite site);
+  static bool ArrivedWithoutCoherence(const SharedWord* word, uint64_t awaited, CallSite site);
+  static void WriteBackLines(const void* data, size_t size, CallSite site);
+  static void InvalidateLines(const void* data, size_t size, CallSite site);
 
   bool write_back_;
 };
