@@ -213,6 +213,9 @@ class ClientConnection {
   bool Abandon(uint32_t index, CallState from);
   // Tells the server's handler of `call_id` that the caller gave up.
   void SendCancel(uint64_t call_id);
+  // Maps the server's segment over the placeholder once the server has created it (and unlinks
+  // the client's), or marks an impostor's file as the server gone.
+  void AttachServerSegment() NOTNETS_EXCLUDES(attach_mutex_);
   // Why calls cannot complete, if the server went away; OK while it is there.
   // `check_process` also asks the kernel whether the server process still exists (a syscall).
   Status PeerStatus(bool check_process);
@@ -236,6 +239,10 @@ class ClientConnection {
   Allocator allocator_;
   ConnectionView view_;
   ProcessIdentity server_;
+  uint32_t server_uid_ = 0;  // read once from the directory entry
+  Mutex attach_mutex_;       // held while mapping the server's segment
+  // True once the server's segment is mapped, or was refused.
+  std::atomic<bool> server_attached_{false};
   ServiceRef ref_;
   const SharedWord* entry_state_ = nullptr;
   uint64_t open_state_ = 0;  // the entry's state word while the replica takes calls
@@ -255,6 +262,7 @@ class ClientConnection {
     kServerMisbehaved,  // it sent us garbage
     kServerFull,        // it refused the connection: at its connection limit
     kSelfFenced,        // this process lost its lease: the connection was reclaimed
+    kServerImpostor,    // the server's segment is not the server's
   };
   std::atomic<uint32_t> server_gone_{kServerPresent};  // latched once the server is gone
   std::atomic<int64_t> next_gone_check_ns_{0};         // coarse monotonic clock, for ServerGone

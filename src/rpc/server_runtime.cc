@@ -394,7 +394,16 @@ bool ServerRuntime::AcceptPending() {
   return accepted;
 }
 
-bool ServerRuntime::Accept(const RegisteredService& service, const ConnectionView& view) {
+bool ServerRuntime::Accept(const RegisteredService& service, ConnectionView view) {
+  {
+    MutexLock lock(&retired_mutex_);
+    if (open_blocks_.count(view.block_offset) != 0) return false;
+  }
+  if (!AcceptSegments(pool_->path(), &view).ok()) {
+    // The client left it (its segment is gone), or it cannot be answered: nothing to serve.
+    DetachConnection(&allocator_, view, Side::kServer);
+    return true;
+  }
   // Read once: a wrong value only misleads the checks of this client's own connections.
   ProcessIdentity client{static_cast<int32_t>(view.header->client_pid), view.header->client_token};
   const Visibility& visibility = PoolAccess::mapping(*pool_).visibility();
@@ -458,6 +467,12 @@ void ServerRuntime::CheckClients() {
       last_process = process;
     }
     if (!last_alive) connection->client_dead.store(true, std::memory_order_relaxed);
+    if (!connection->segment_unlinked && PoolAccess::mapping(*pool_).visibility().Consume(
+                                             &connection->view.requests->peer_opened) != 0) {
+      // The client has this side's segment open: it needs no name any more.
+      connection->view.own->Unlink();
+      connection->segment_unlinked = true;
+    }
   }
 }
 

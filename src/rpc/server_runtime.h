@@ -120,7 +120,7 @@ class ServerRuntime {
   void SweepOrphans() NOTNETS_REQUIRES(housekeeping_);
   // Starts serving a connection, or refuses it at a connection limit; false if it is open here
   // already.
-  bool Accept(const RegisteredService& service, const ConnectionView& view)
+  bool Accept(const RegisteredService& service, ConnectionView view)
       NOTNETS_EXCLUDES(retired_mutex_);
   // Frees refused connections once their client has left them or died (with CheckClients), or
   // all of them (at shutdown, as far as their clients are gone; the others are the clients' to

@@ -1,0 +1,205 @@
+// A connection's two directions as segments (docs/isolation-design.md, step 2): each written by
+// its sender, read-only to its receiver, closed to everyone else, and gone from the pool's
+// directory once both parties hold them. The tests that need other users switch the effective
+// uid (as segment_test.cc does), so they run only as root (as CI does) and are skipped otherwise.
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "channel/connection.h"
+#include "gtest/gtest.h"
+#include "notnets/channel.h"
+#include "notnets/client_context.h"
+#include "notnets/pool.h"
+#include "notnets/server.h"
+#include "pool/pool_access.h"
+#include "test_pool.h"
+
+namespace notnets::internal {
+namespace {
+
+constexpr uint32_t kClient = 54331;
+constexpr uint32_t kServer = 54332;
+constexpr uint32_t kStranger = 54333;
+constexpr uint32_t kCapacity = 8;
+constexpr ServiceRef kService{0, 1};
+
+// Acts as another user (and group of the same number) within a scope, back to root at its end.
+struct ActAs {
+  explicit ActAs(uid_t user) { ok = ::setegid(user) == 0 && ::seteuid(user) == 0; }
+  ~ActAs() { ok = ::seteuid(0) == 0 && ::setegid(0) == 0; }
+  bool ok;
+};
+
+std::string DirectoryOf(const std::string& path) { return path.substr(0, path.rfind('/')); }
+
+// The names of the segment files of the pool at `pool_path` in its directory.
+std::vector<std::string> SegmentFiles(const std::string& pool_path) {
+  std::string prefix = pool_path.substr(pool_path.rfind('/') + 1) + ".seg.";
+  std::vector<std::string> names;
+  DIR* directory = ::opendir(DirectoryOf(pool_path).c_str());
+  if (directory == nullptr) return names;
+  while (dirent* entry = ::readdir(directory)) {
+    if (std::strncmp(entry->d_name, prefix.c_str(), prefix.size()) == 0) {
+      names.push_back(entry->d_name);
+    }
+  }
+  ::closedir(directory);
+  return names;
+}
+
+// errno of opening `name` next to the pool read-only (0 if it opened).
+int OpenError(const std::string& pool_path, const std::string& name) {
+  int fd = ::open((DirectoryOf(pool_path) + "/" + name).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  ::close(fd);
+  return 0;
+}
+
+class ConnectionSegmentsTest : public ::testing::Test {
+ protected:
+  ConnectionSegmentsTest() : mapping_(PoolAccess::mapping(*pool_.pool())), allocator_(&mapping_) {}
+  const std::string& path() const { return mapping_.path(); }
+
+  testing::TestPool pool_;
+  PoolMapping& mapping_;
+  Allocator allocator_;
+};
+
+TEST_F(ConnectionSegmentsTest, OnlyTheTwoPartiesOpenThemAndOnlyTheirSendersWriteThem) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to act as other users";
+  ConnectionView client;
+  ConnectionView server;
+  Status created;
+  Status accepted;
+  bool opened = false;
+  {
+    ActAs user(kClient);
+    ASSERT_TRUE(user.ok);
+    created = CreateConnection(&allocator_, kCapacity, kService, kServer, &client);
+  }
+  ASSERT_TRUE(created.ok()) << created.ToString();
+  // The record is the client's to write: a lie in it must not change what the server learns.
+  client.header->client_pid = 1;
+  {
+    ActAs user(kServer);
+    ASSERT_TRUE(user.ok);
+    opened = OpenConnection(allocator_, client.block_offset, kService, &server);
+    if (opened) accepted = AcceptSegments(path(), &server);
+  }
+  ASSERT_TRUE(opened);
+  ASSERT_TRUE(accepted.ok()) << accepted.ToString();
+  EXPECT_EQ(server.peer->owner().uid, kClient);
+  EXPECT_EQ(server.peer->owner().gid, kClient);
+
+  std::string client_file = client.own->name();
+  std::string server_file = server.own->name();
+  EXPECT_EQ(server_file, client_file + ".s");
+  int stranger_client = 0;
+  int stranger_server = 0;
+  {
+    ActAs user(kStranger);
+    ASSERT_TRUE(user.ok);
+    stranger_client = OpenError(path(), client_file);
+    stranger_server = OpenError(path(), server_file);
+  }
+  EXPECT_EQ(stranger_client, EACCES);
+  EXPECT_EQ(stranger_server, EACCES);
+
+  ServerSegment attached;
+  {
+    ActAs user(kClient);
+    ASSERT_TRUE(user.ok);
+    attached = AttachServerSegment(path(), kServer, &client);
+  }
+  ASSERT_EQ(attached, ServerSegment::kAttached);
+  EXPECT_EQ(client.peer->owner().uid, kServer);
+  // One memory per direction: what each sender publishes, its receiver reads in place.
+  mapping_.visibility().Publish(&server.responses->closed, kClosedBySender);
+  EXPECT_EQ(mapping_.visibility().Consume(&client.responses->closed), kClosedBySender);
+  mapping_.visibility().Publish(&client.cancel_words[3], 77);
+  EXPECT_EQ(mapping_.visibility().Consume(&server.cancel_words[3]), 77u);
+  // Neither may write the other's direction, root or not: its descriptor is read-only.
+  EXPECT_NE(::mprotect(client.responses, client.peer->page_bytes(), PROT_READ | PROT_WRITE), 0);
+  EXPECT_EQ(errno, EACCES);
+  EXPECT_NE(::mprotect(server.requests, server.peer->page_bytes(), PROT_READ | PROT_WRITE), 0);
+  EXPECT_EQ(errno, EACCES);
+
+  DetachConnection(&allocator_, server, Side::kServer);
+  DetachConnection(&allocator_, client, Side::kClient);
+  server = ConnectionView();
+  client = ConnectionView();
+  EXPECT_EQ(SegmentFiles(path()), std::vector<std::string>());
+}
+
+TEST_F(ConnectionSegmentsTest, AFilePlantedWhereTheServersSegmentBelongsIsNeverMapped) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to act as other users";
+  ConnectionView client;
+  ASSERT_TRUE(CreateConnection(&allocator_, kCapacity, kService, kServer, &client).ok());
+  std::string planted = DirectoryOf(path()) + "/" + client.own->name() + ".s";
+  bool written = false;
+  {
+    ActAs user(kStranger);
+    ASSERT_TRUE(user.ok);
+    int fd = ::open(planted.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    std::string garbage(ConnectionGeometry(kCapacity).responses_bytes(), '\xff');
+    written = fd >= 0 &&
+              ::write(fd, garbage.data(), garbage.size()) == static_cast<ssize_t>(garbage.size());
+    if (fd >= 0) ::close(fd);
+  }
+  ASSERT_TRUE(written) << std::strerror(errno);
+  EXPECT_EQ(AttachServerSegment(path(), kServer, &client), ServerSegment::kImpostor);
+  // Still the zeros of "nothing from the server yet": not a byte of the planted file.
+  EXPECT_EQ(mapping_.visibility().Consume(&client.responses->closed), kOpen);
+  EXPECT_EQ(mapping_.visibility().Consume(&client.response_slots()[0].sequence), 0u);
+  DetachConnection(&allocator_, client, Side::kClient, true);
+  ::unlink(planted.c_str());
+}
+
+TEST(ConnectionSegmentsServiceTest, NoSegmentFileOutlivesTheConnectionsSetUp) {
+  testing::TestPool test_pool;
+  std::shared_ptr<Pool> server_pool;
+  std::shared_ptr<Pool> client_pool;
+  ASSERT_TRUE(Pool::Attach(test_pool.name(), &server_pool).ok());
+  ASSERT_TRUE(Pool::Attach(test_pool.name(), &client_pool).ok());
+  Service service("test.Segments");
+  service.AddMethod("Echo",
+                    [](ServerContext*, const ReceivedMessage& request, ServerResponse* response) {
+                      response->Copy(request.view());
+                      return Status::OK;
+                    });
+  std::unique_ptr<Server> server;
+  ASSERT_TRUE(ServerBuilder(server_pool).RegisterService(&service).BuildAndStart(&server).ok());
+  std::string path = server_pool->path();
+  {
+    std::shared_ptr<Channel> channel;
+    ASSERT_TRUE(Channel::Connect(client_pool, "test.Segments", ChannelOptions(), &channel).ok());
+    std::string response;
+    ClientContext first;
+    ClientContext second;
+    ASSERT_TRUE(channel->Call("Echo", "first", &response, &first).ok());
+    EXPECT_EQ(response, "first");
+    // Each side unlinks its file once the other has it open (the server within its client
+    // check interval); the connection lives on in the two mappings.
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!SegmentFiles(path).empty() && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(SegmentFiles(path), std::vector<std::string>());
+    ASSERT_TRUE(channel->Call("Echo", "second", &response, &second).ok());
+    EXPECT_EQ(response, "second");
+  }
+  server->Shutdown();
+  EXPECT_EQ(SegmentFiles(path), std::vector<std::string>());
+}
+
+}  // namespace
+}  // namespace notnets::internal
