@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -20,6 +21,7 @@
 #include "notnets/client_context.h"
 #include "notnets/pool.h"
 #include "notnets/server.h"
+#include "pool/host_id.h"
 #include "pool/pool_access.h"
 #include "test_pool.h"
 
@@ -36,6 +38,18 @@ constexpr ServiceRef kService{0, 1};
 struct ActAs {
   explicit ActAs(uid_t user) { ok = ::setegid(user) == 0 && ::seteuid(user) == 0; }
   ~ActAs() { ok = ::seteuid(0) == 0 && ::setegid(0) == 0; }
+  bool ok;
+};
+
+// As ActAs, for the calling thread only (the raw system calls, which glibc would otherwise apply
+// to every thread): the server's workers in this process stay root meanwhile.
+struct ThreadActsAs {
+  explicit ThreadActsAs(uid_t user) {
+    ok = ::syscall(SYS_setresgid, -1, user, -1) == 0 && ::syscall(SYS_setresuid, -1, user, -1) == 0;
+  }
+  ~ThreadActsAs() {
+    ok = ::syscall(SYS_setresuid, -1, 0, -1) == 0 && ::syscall(SYS_setresgid, -1, 0, -1) == 0;
+  }
   bool ok;
 };
 
@@ -199,6 +213,44 @@ TEST(ConnectionSegmentsServiceTest, NoSegmentFileOutlivesTheConnectionsSetUp) {
   }
   server->Shutdown();
   EXPECT_EQ(SegmentFiles(path), std::vector<std::string>());
+}
+
+TEST(ConnectionSegmentsServiceTest, TheHandlerSeesTheCallersUidAndGidAsTheKernelRecordedThem) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to act as other users";
+  testing::TestPool test_pool;
+  std::shared_ptr<Pool> server_pool;
+  std::shared_ptr<Pool> client_pool;
+  ASSERT_TRUE(Pool::Attach(test_pool.name(), &server_pool).ok());
+  ASSERT_TRUE(Pool::Attach(test_pool.name(), &client_pool).ok());
+  Service service("test.Identity");
+  PeerIdentity seen;
+  service.AddMethod(
+      "Who", [&seen](ServerContext* context, const ReceivedMessage&, ServerResponse* response) {
+        seen = context->peer_identity();
+        response->Copy("you");
+        return Status::OK;
+      });
+  std::unique_ptr<Server> server;
+  ASSERT_TRUE(ServerBuilder(server_pool).RegisterService(&service).BuildAndStart(&server).ok());
+  std::shared_ptr<Channel> channel;
+  Status connected;
+  {
+    // The connection is the client's from here: its segment is created as this user.
+    ThreadActsAs user(kClient);
+    ASSERT_TRUE(user.ok);
+    connected = Channel::Connect(client_pool, "test.Identity", ChannelOptions(), &channel);
+  }
+  ASSERT_TRUE(connected.ok()) << connected.ToString();
+  std::string response;
+  ClientContext context;
+  Status called = channel->Call("Who", "", &response, &context);
+  ASSERT_TRUE(called.ok()) << called.ToString();
+  EXPECT_EQ(seen.uid, kClient);
+  EXPECT_EQ(seen.gid, kClient);
+  EXPECT_EQ(seen.pid, ::getpid());
+  EXPECT_EQ(seen.host, HostId());
+  channel.reset();
+  server->Shutdown();
 }
 
 }  // namespace

@@ -438,6 +438,8 @@ bool ServerRuntime::Accept(const RegisteredService& service, ConnectionView view
   }
   auto* connection = new Connection(view, &service, pool_);
   connection->client = client;
+  connection->peer = PeerIdentity{view.peer->owner().uid, view.peer->owner().gid, client.pid,
+                                  view.header->client_host};
   connections_.Insert(slot, connection);
   Visibility::FetchAdd(&directory_.entry(service.ref.index)->connections_accepted, 1);
   CrashPoint("server.after_accept");
@@ -595,6 +597,7 @@ Status ServerRuntime::Decode(Connection* connection, const Message& request, Ser
   context.visibility_ = &PoolAccess::mapping(*pool_).visibility();
   context.client_died_ = &connection->client_dead;
   context.client_ = &connection->client;
+  context.peer_identity_ = connection->peer;
   context.deadline_ = RequestDeadline(request);
   Status status;
   if (const char* what = DecodeRequest(connection->cache.get(), request, &call->request_,
