@@ -170,6 +170,8 @@ TEST_F(ConnectionSegmentsTest, AFilePlantedWhereTheServersSegmentBelongsIsNeverM
     if (fd >= 0) ::close(fd);
   }
   ASSERT_TRUE(written) << std::strerror(errno);
+  // The server says its segment is ready, but the stranger's file won the race to the name.
+  Visibility::FetchOr(&client.header->lifecycle, kServerSegmentReady);
   EXPECT_EQ(AttachServerSegment(path(), kServer, &client), ServerSegment::kImpostor);
   // Still the zeros of "nothing from the server yet": not a byte of the planted file.
   EXPECT_EQ(mapping_.visibility().Consume(&client.responses->closed), kOpen);

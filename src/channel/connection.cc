@@ -170,6 +170,7 @@ Status AcceptSegments(const std::string& pool_path, ConnectionView* view) {
   FillRings(client->base(), own->base(), view);
   view->own = std::move(own);
   view->peer = std::move(client);
+  Visibility::FetchOr(&view->header->lifecycle, kServerSegmentReady);
   return Status::OK;
 }
 
@@ -177,6 +178,9 @@ ServerSegment AttachServerSegment(const std::string& pool_path, uint32_t server_
                                   ConnectionView* view) {
   Segment* peer = view->peer.get();
   if (!peer->opened()) {
+    if (!(Visibility::LoadOrdered(&view->header->lifecycle) & kServerSegmentReady)) {
+      return ServerSegment::kNotYet;
+    }
     // Refuses, before mapping a byte of it, a file another user planted there.
     Status attached = peer->Attach(pool_path, view->own->name() + kServerSegmentSuffix, server_uid);
     if (attached.error_code() == StatusCode::NOT_FOUND) return ServerSegment::kNotYet;

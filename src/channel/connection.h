@@ -53,7 +53,8 @@ bool OpenConnection(const Allocator& allocator, uint64_t block_offset, const Ser
 
 // Server, after OpenConnection: maps the client's segment read-only (its owner is the caller's
 // verified uid and gid: view->peer->owner()) and creates the response direction's segment,
-// readable by that uid alone. On error the view is left without rings.
+// readable by that uid alone, then tells the client it is ready (kServerSegmentReady). On error
+// the view is left without rings.
 Status AcceptSegments(const std::string& pool_path, ConnectionView* view);
 
 // What the client found where the server's segment belongs.
@@ -63,8 +64,8 @@ enum class ServerSegment : uint8_t {
   kImpostor,  // a file the server's user did not create: not mapped, never to be trusted
 };
 
-// Client: maps the server's segment over the placeholder once the server has created it, if
-// the kernel says `server_uid` created it.
+// Client: maps the server's segment over the placeholder once the server says it is ready
+// (no system call before that), if the kernel says `server_uid` created it.
 ServerSegment AttachServerSegment(const std::string& pool_path, uint32_t server_uid,
                                   ConnectionView* view);
 

@@ -37,6 +37,9 @@ inline constexpr uint64_t kClientDetached = 1;
 inline constexpr uint64_t kServerDetached = 2;
 // Set with FetchOr by a side that refused garbage (MarkForSweep).
 inline constexpr uint64_t kSweepOnFree = 4;
+// Set with FetchOr by the server once its segment exists at full size: until then the client
+// does not look for the file (an open per poll would cost the server the CPU it needs to make it).
+inline constexpr uint64_t kServerSegmentReady = 8;
 
 // Values of DirectionHeader::closed.
 inline constexpr uint64_t kOpen = 0;
@@ -57,7 +60,8 @@ struct alignas(kCacheLineBytes) ConnectionHeader {
   uint64_t client_token;  // the client process's liveness token (ProcessIdentity)
   uint64_t serial;        // unique for the pool's life: owner ids of the two sides derive from it
   uint64_t reserved1;
-  // Written by both sides, only by FetchOr: kClientDetached | kServerDetached.
+  // Written by both sides, only by FetchOr: kClientDetached, kServerDetached, kSweepOnFree,
+  // kServerSegmentReady.
   SharedWord lifecycle;
   // Link in the service's stack of connections waiting to be accepted.
   SharedWord next_pending;

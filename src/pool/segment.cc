@@ -30,6 +30,11 @@ uint64_t RoundUp(uint64_t value, uint64_t granule) {
   return (value + granule - 1) / granule * granule;
 }
 
+uint64_t SystemPageBytes() {
+  static const auto bytes = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  return bytes;
+}
+
 constexpr size_t kMaxSuffixBytes = 8;
 
 // "<pool file name>.seg.<32 hex digits>", optionally followed by ".<1 to 8 lowercase letters>".
@@ -54,8 +59,8 @@ bool IsSegmentName(const std::string& pool_path, const std::string& name) {
 
 // Lets `reader_uid` read the file besides its owner, and nobody else: the access ACL
 // user::rw- user:<reader>:r-- group::--- mask::r-- other::---, in the kernel's xattr encoding.
-Status GrantRead(int fd, uint32_t reader_uid, const std::string& name) {
-  if (reader_uid == ::geteuid()) return Status::OK;  // mode 0600 already grants the owner
+Status GrantRead(int fd, uint32_t owner_uid, uint32_t reader_uid, const std::string& name) {
+  if (reader_uid == owner_uid) return Status::OK;  // mode 0600 already grants the owner
   constexpr uint32_t kNoId = static_cast<uint32_t>(ACL_UNDEFINED_ID);
   struct {
     uint16_t tag, perm;
@@ -122,10 +127,11 @@ Status Segment::CreateNamed(const std::string& pool_path, const std::string& nam
   }
   created->owner_ = SegmentOwner{info.st_uid, info.st_gid};
   created->page_bytes_ = static_cast<uint64_t>(info.st_blksize);
-  if (Status granted = GrantRead(created->fd_, reader_uid, created->name_); !granted.ok()) {
+  if (Status granted = GrantRead(created->fd_, info.st_uid, reader_uid, created->name_);
+      !granted.ok()) {
     return granted;
   }
-  if (Status mapped = created->MapReserved(max_bytes); !mapped.ok()) return mapped;
+  created->Reserve(max_bytes);
   if (Status grown = created->Grow(initial_bytes); !grown.ok()) return grown;
   *segment = std::move(created);
   return Status::OK;
@@ -144,7 +150,8 @@ Status Segment::Open(const std::string& pool_path, const std::string& name, uint
 std::unique_ptr<Segment> Segment::Placeholder(uint64_t max_bytes, uint64_t page_bytes) {
   std::unique_ptr<Segment> placeholder(new Segment);
   placeholder->page_bytes_ = page_bytes;
-  if (!placeholder->MapReserved(max_bytes, true).ok()) return nullptr;
+  placeholder->Reserve(max_bytes);
+  if (!placeholder->ReserveAddresses(PROT_READ).ok()) return nullptr;
   return placeholder;
 }
 
@@ -181,12 +188,9 @@ Status Segment::OpenAndMap(const std::string& pool_path, const std::string& name
                   "segment " + path + " belongs to user " + std::to_string(info.st_uid) +
                       ", not to user " + std::to_string(*owner_uid) + " who should have made it");
   }
-  if (base_ == nullptr) {
+  if (reserved_bytes_ == 0) {
     page_bytes_ = static_cast<uint64_t>(info.st_blksize);
-    if (Status reserved = MapReserved(max_bytes); !reserved.ok()) {
-      ::close(fd);
-      return reserved;
-    }
+    Reserve(max_bytes);
   } else if (static_cast<uint64_t>(info.st_blksize) != page_bytes_) {
     ::close(fd);
     return Status(StatusCode::FAILED_PRECONDITION,
@@ -203,6 +207,8 @@ Status Segment::OpenAndMap(const std::string& pool_path, const std::string& name
   fd_ = fd;
   owner_ = SegmentOwner{info.st_uid, info.st_gid};
   Reach(static_cast<uint64_t>(info.st_size));
+  // Nothing mapped yet (an empty file): base() must stand still from here on all the same.
+  if (base_ == nullptr) return ReserveAddresses(PROT_NONE);
   return Status::OK;
 }
 
@@ -225,10 +231,9 @@ Status Segment::Grow(uint64_t bytes) {
                   "segment " + name_ + " cannot grow to " + std::to_string(bytes) +
                       " bytes: its largest size is " + std::to_string(reserved_bytes_));
   }
-  int error = ::ftruncate(fd_, static_cast<off_t>(target)) == 0 ? 0 : errno;
-  if (error == 0) {
-    error = ::posix_fallocate(fd_, static_cast<off_t>(mapped), static_cast<off_t>(target - mapped));
-  }
+  // Extends the file too: its size never covers a page without memory behind it.
+  int error =
+      ::posix_fallocate(fd_, static_cast<off_t>(mapped), static_cast<off_t>(target - mapped));
   if (error != 0) {
     // Back to the size that is backed, so a reader never maps a page without memory behind it.
     (void)::ftruncate(fd_, static_cast<off_t>(mapped));
@@ -263,12 +268,14 @@ void Segment::Unlink() {
   path_.clear();
 }
 
-Status Segment::MapReserved(uint64_t max_bytes, bool readable_zeros) {
-  reserved_bytes_ = RoundUp(max_bytes, page_bytes_);
-  // One page more than needed, so that the start can be aligned to a (huge) page.
-  size_t length = reserved_bytes_ + page_bytes_;
-  void* reservation = ::mmap(nullptr, length, readable_zeros ? PROT_READ : PROT_NONE,
-                             MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+void Segment::Reserve(uint64_t max_bytes) { reserved_bytes_ = RoundUp(max_bytes, page_bytes_); }
+
+Status Segment::ReserveAddresses(int protection) {
+  // On a file system of huge pages, one page more than needed, so that the start can be aligned.
+  uint64_t slack = page_bytes_ > SystemPageBytes() ? page_bytes_ : 0;
+  size_t length = reserved_bytes_ + slack;
+  void* reservation =
+      ::mmap(nullptr, length, protection, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (reservation == MAP_FAILED) {
     return Status(StatusCode::RESOURCE_EXHAUSTED, "cannot reserve " + std::to_string(length) +
                                                       " bytes of address space for segment " +
@@ -288,8 +295,20 @@ Status Segment::MapReserved(uint64_t max_bytes, bool readable_zeros) {
 Status Segment::MapRange(uint64_t from, uint64_t to) {
   if (to <= from) return Status::OK;
   int protection = writable_ ? PROT_READ | PROT_WRITE : PROT_READ;
-  void* address = ::mmap(base_ + from, to - from, protection, MAP_SHARED | MAP_FIXED, fd_,
-                         static_cast<off_t>(from));
+  void* address;
+  if (base_ == nullptr && from == 0 && to == reserved_bytes_) {
+    // The whole segment at once (rings never grow): one mmap, and no reservation to replace,
+    // which would cost a TLB flush on every CPU running this process; its pages are mapped now
+    // rather than by a fault each on first touch.
+    address = ::mmap(nullptr, to, protection, MAP_SHARED | MAP_POPULATE, fd_, 0);
+    if (address != MAP_FAILED) base_ = static_cast<uint8_t*>(address);
+  } else {
+    if (base_ == nullptr) {
+      if (Status reserved = ReserveAddresses(PROT_NONE); !reserved.ok()) return reserved;
+    }
+    address = ::mmap(base_ + from, to - from, protection, MAP_SHARED | MAP_FIXED, fd_,
+                     static_cast<off_t>(from));
+  }
   if (address == MAP_FAILED) {
     return Status(StatusCode::UNAVAILABLE,
                   "cannot map segment " + name_ + ": " + std::strerror(errno));

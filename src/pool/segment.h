@@ -102,12 +102,15 @@ class Segment {
 
  private:
   Segment() = default;
-  // Reserves address space for `max_bytes`: inaccessible, or zeros to read with `readable_zeros`.
-  Status MapReserved(uint64_t max_bytes, bool readable_zeros = false);
+  // Sets the largest size to `max_bytes`; the addresses come with the first mapping (MapRange).
+  void Reserve(uint64_t max_bytes);
+  // Reserves the addresses of the largest size at base_: zeros mapped with `protection`.
+  Status ReserveAddresses(int protection);
   // Opens `name` read-only and maps what its file holds at base_, reserving `max_bytes` first if
   // nothing is reserved yet; refuses a file not owned by `*owner_uid` if given.
   Status OpenAndMap(const std::string& pool_path, const std::string& name, uint64_t max_bytes,
                     const uint32_t* owner_uid);
+  // Maps [from, to) of the file at base_, reserving the addresses first if there are none yet.
   Status MapRange(uint64_t from, uint64_t to);
 
   std::string name_;

@@ -248,9 +248,11 @@ Status ClientConnection::PeerStatus(bool check_process) {
   if (!server_attached_.load(std::memory_order_acquire)) AttachServerSegment();
   uint32_t gone = server_gone_.load(std::memory_order_relaxed);
   if (gone == kServerPresent) {
-    uint64_t closed = PoolAccess::mapping(*pool_).visibility().Consume(&view_.responses->closed);
-    if (!server_attached_.load(std::memory_order_acquire) &&
-        (Visibility::LoadOrdered(&view_.header->lifecycle) & kServerDetached)) {
+    bool attached = server_attached_.load(std::memory_order_acquire);
+    uint64_t closed =
+        attached ? PoolAccess::mapping(*pool_).visibility().Consume(&view_.responses->closed)
+                 : kOpen;
+    if (!attached && (Visibility::LoadOrdered(&view_.header->lifecycle) & kServerDetached)) {
       // It left the connection without answering it: it could not map it, or shut down.
       gone = kServerShutDown;
     } else if (closed == kClosedForViolation) {
@@ -294,7 +296,11 @@ Status ClientConnection::PeerStatus(bool check_process) {
                                              "registers");
 }
 
-bool ClientConnection::NeverReached(uint64_t position) const {
+bool ClientConnection::NeverReached(uint64_t position) {
+  if (!server_attached_.load(std::memory_order_acquire)) AttachServerSegment();
+  // A server creates its segment before it reads a request, and removes its name only once this
+  // client has attached it: a segment that cannot be attached means nothing was read.
+  if (!server_attached_.load(std::memory_order_acquire)) return true;
   return PoolAccess::mapping(*pool_).visibility().Consume(&view_.responses->peer_consumed) <=
          position;
 }
@@ -554,7 +560,12 @@ void ClientConnection::SendCancel(uint64_t call_id) {
 }
 
 bool ClientConnection::TryDrain() {
-  if (!server_attached_.load(std::memory_order_acquire)) AttachServerSegment();
+  if (!server_attached_.load(std::memory_order_acquire)) {
+    AttachServerSegment();
+    // No response before the server's segment exists; and reading the placeholder would map
+    // pages that Attach must then flush from every CPU.
+    if (!server_attached_.load(std::memory_order_acquire)) return false;
+  }
   bool drained = false;
   // Batch after batch, but no more than the ring holds: the caller has its own checks to make.
   for (uint32_t batches = slots_.capacity() / CompletionBatch::kCapacity + 1; batches > 0;

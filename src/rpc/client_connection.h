@@ -192,7 +192,7 @@ class ClientConnection {
   // Publishes one request in the ring.
   void Publish(const Outgoing& outgoing);
   // True if the server has not read the request published at ring `position`.
-  bool NeverReached(uint64_t position) const;
+  bool NeverReached(uint64_t position);
   // Encodes the request of a call (call_codec.h), with the caller's remaining time.
   Status BuildRequest(uint32_t method_index, Request request, ClientContext* context,
                       Message* message);
