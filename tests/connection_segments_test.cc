@@ -11,6 +11,9 @@
 
 #include <chrono>
 #include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +26,7 @@
 #include "notnets/server.h"
 #include "pool/host_id.h"
 #include "pool/pool_access.h"
+#include "pool/service_report.h"
 #include "test_pool.h"
 
 namespace notnets::internal {
@@ -215,6 +219,87 @@ TEST(ConnectionSegmentsServiceTest, NoSegmentFileOutlivesTheConnectionsSetUp) {
   }
   server->Shutdown();
   EXPECT_EQ(SegmentFiles(path), std::vector<std::string>());
+}
+
+// The address ranges ("start-end") at which this process maps client segments read-write: the
+// clients' own mappings (the server maps them read-only, and its own segments end in ".s").
+std::set<std::string> OwnClientSegments() {
+  std::set<std::string> ranges;
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    std::istringstream fields(line);
+    std::string range, permissions, offset, device, inode, path;
+    fields >> range >> permissions >> offset >> device >> inode >> path;
+    if (permissions != "rw-s" || path.find(".seg.") == std::string::npos) continue;
+    if (path.compare(path.size() - 2, 2, ".s") == 0) continue;
+    ranges.insert(range);
+  }
+  return ranges;
+}
+
+// The connections the server of `service` holds open, as its counters say; 0 if not found.
+uint64_t ConnectionsOpen(Pool& pool, const std::string& service) {
+  for (const ServiceReport& report : ReadServiceReports(&PoolAccess::mapping(pool))) {
+    if (report.name == service && report.has_counters) return report.counters.connections_open;
+  }
+  return 0;
+}
+
+TEST(ConnectionSegmentsServiceTest, AClientThatShortensItsSegmentLosesOnlyItsOwnConnection) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to open a mapping's file by its address";
+  testing::TestPool test_pool;
+  std::shared_ptr<Pool> server_pool;
+  std::shared_ptr<Pool> client_pool;
+  ASSERT_TRUE(Pool::Attach(test_pool.name(), &server_pool).ok());
+  ASSERT_TRUE(Pool::Attach(test_pool.name(), &client_pool).ok());
+  Service service("test.Shortened");
+  service.AddMethod("Echo",
+                    [](ServerContext*, const ReceivedMessage& request, ServerResponse* response) {
+                      response->Copy(request.view());
+                      return Status::OK;
+                    });
+  std::unique_ptr<Server> server;
+  ASSERT_TRUE(ServerBuilder(server_pool).RegisterService(&service).BuildAndStart(&server).ok());
+  std::string response;
+  std::shared_ptr<Channel> honest;
+  ASSERT_TRUE(Channel::Connect(client_pool, "test.Shortened", ChannelOptions(), &honest).ok());
+  ClientContext first;
+  ASSERT_TRUE(honest->Call("Echo", "honest", &response, &first).ok());
+  std::set<std::string> before = OwnClientSegments();
+  std::shared_ptr<Channel> hostile;
+  ASSERT_TRUE(Channel::Connect(client_pool, "test.Shortened", ChannelOptions(), &hostile).ok());
+  // The hostile client's segment: it may have lost its name already, but a hostile client would
+  // have kept a descriptor of it.
+  std::vector<std::string> added;
+  for (const std::string& range : OwnClientSegments()) {
+    if (before.count(range) == 0) added.push_back(range);
+  }
+  ASSERT_EQ(added.size(), 1u);
+  int fd = ::open(("/proc/self/map_files/" + added[0]).c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  ClientContext second;
+  ASSERT_TRUE(hostile->Call("Echo", "hostile", &response, &second).ok());
+  ASSERT_EQ(ConnectionsOpen(*client_pool, "test.Shortened"), 2u);
+
+  // The server's next look at the hostile connection's ring meets pages that are gone.
+  ASSERT_EQ(::ftruncate(fd, 0), 0) << std::strerror(errno);
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (ConnectionsOpen(*client_pool, "test.Shortened") != 1 &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(ConnectionsOpen(*client_pool, "test.Shortened"), 1u)
+      << "the server did not close the connection whose segment was shortened";
+
+  ClientContext third;
+  Status called = honest->Call("Echo", "still here", &response, &third);
+  EXPECT_TRUE(called.ok()) << called.ToString();
+  EXPECT_EQ(response, "still here");
+  ::close(fd);
+  hostile.reset();
+  honest.reset();
+  server->Shutdown();
 }
 
 TEST(ConnectionSegmentsServiceTest, TheHandlerSeesTheCallersUidAndGidAsTheKernelRecordedThem) {

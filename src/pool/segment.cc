@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "pool/pool_file.h"
+#include "pool/segment_guard.h"
 
 namespace notnets::internal {
 
@@ -213,6 +214,7 @@ Status Segment::OpenAndMap(const std::string& pool_path, const std::string& name
 }
 
 Segment::~Segment() {
+  UnguardMapping(guard_);
   if (base_ != nullptr) ::munmap(base_, reserved_bytes_);
   if (fd_ >= 0) ::close(fd_);
   Unlink();
@@ -313,6 +315,7 @@ Status Segment::MapRange(uint64_t from, uint64_t to) {
     return Status(StatusCode::UNAVAILABLE,
                   "cannot map segment " + name_ + ": " + std::strerror(errno));
   }
+  if (guard_ < 0) guard_ = GuardMapping(base_, reserved_bytes_, protection, &faulted_);
   mapped_.store(to, std::memory_order_release);
   return Status::OK;
 }

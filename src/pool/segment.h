@@ -95,6 +95,10 @@ class Segment {
   // it or dies.
   void Unlink();
 
+  // True once an access to the mapping met pages its file no longer has (someone shortened it):
+  // the mapping reads as zeros from then on (segment_guard.h), and its connection is broken.
+  bool faulted() const { return faulted_.load(std::memory_order_acquire); }
+
   // Closes the file descriptor, for a segment that will neither grow nor be reached further: a
   // process holding thousands of connections would otherwise hold two descriptors for each.
   // Grow fails and Reach returns false past mapped_bytes() from then on.
@@ -122,6 +126,8 @@ class Segment {
   uint64_t reserved_bytes_ = 0;
   std::atomic<uint64_t> mapped_{0};
   SegmentOwner owner_;
+  int guard_ = -1;  // GuardMapping's handle, once the file is mapped
+  std::atomic<bool> faulted_{false};
 };
 
 }  // namespace notnets::internal

@@ -257,6 +257,9 @@ Status ClientConnection::PeerStatus(bool check_process) {
       gone = kServerShutDown;
     } else if (closed == kClosedForViolation) {
       gone = kServerRefused;
+    } else if (attached && view_.peer->faulted()) {
+      // The server shortened its segment under us (segment_guard.h).
+      gone = kServerMisbehaved;
     } else if (closed == kClosedAtLimit) {
       gone = kServerFull;
     } else if (closed != kOpen) {

@@ -332,6 +332,11 @@ bool ServerRuntime::Poll(uint32_t slot, Connection* connection, bool check_close
   }
   Message request;
   if (!take_request || !connection->requests.TryRead(&request)) {
+    if ((connection->view.peer->faulted() || connection->view.own->faulted()) &&
+        !connection->violated.load(std::memory_order_relaxed)) {
+      // A segment was shortened under us (segment_guard.h): the client broke the connection.
+      CloseForViolation(connection);
+    }
     if (connection->handlers_running.load(std::memory_order_acquire) == 0 &&
         (connection->client_dead.load(std::memory_order_relaxed) ||
          connection->violated.load(std::memory_order_relaxed) ||
