@@ -221,8 +221,10 @@ class ClientConnection {
   Status PeerStatus(bool check_process);
   // PeerStatus(false).ok() without building a status: the check every call makes.
   bool ServerLooksPresent() const {
-    return server_gone_.load(std::memory_order_relaxed) == kServerPresent &&
-           visibility_->Consume(&view_.responses->closed) == kOpen;
+    if (server_gone_.load(std::memory_order_relaxed) != kServerPresent) return false;
+    // Not the placeholder: another thread may be mapping the server's segment over it.
+    if (!server_attached_.load(std::memory_order_acquire)) return true;
+    return visibility_->Consume(&view_.responses->closed) == kOpen;
   }
 
   void EnsureCompletionThread() NOTNETS_EXCLUDES(completion_mutex_);
