@@ -339,7 +339,8 @@ bool ServerRuntime::Poll(uint32_t slot, Connection* connection, bool check_close
     }
     if (connection->handlers_running.load(std::memory_order_acquire) == 0 &&
         (connection->client_dead.load(std::memory_order_relaxed) ||
-         connection->violated.load(std::memory_order_relaxed) ||
+         (connection->violated.load(std::memory_order_relaxed) &&
+          ClientCanSeeClosure(*connection)) ||
          PoolAccess::mapping(*pool_).visibility().Consume(&connection->view.requests->closed) !=
              kOpen)) {
       Retire(slot, connection);
@@ -654,6 +655,13 @@ void ServerRuntime::FinishAsync(ServerCall* call, Status status) {
   connection->handlers_running.fetch_sub(1, std::memory_order_release);
   MutexLock lock(&async_mutex_);
   if (--async_calls_ == 0) async_done_.SignalAll();
+}
+
+bool ServerRuntime::ClientCanSeeClosure(const Connection& connection) const {
+  if (connection.view.peer->faulted()) return true;
+  return PoolAccess::mapping(*pool_).visibility().Consume(&connection.view.requests->peer_opened) !=
+             0 ||
+         (Visibility::LoadOrdered(&connection.view.header->lifecycle) & kClientDetached);
 }
 
 void ServerRuntime::CloseForViolation(Connection* connection) {

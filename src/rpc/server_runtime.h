@@ -143,8 +143,13 @@ class ServerRuntime {
   // A handler's status as sent: a response that did not fit, or a passed deadline, overrides OK.
   static Status Conclude(const ServerContext& context, const ServerResponse& response,
                          Status status);
-  // Closes a connection whose client broke the protocol; it is retired once idle.
+  // Closes a connection whose client broke the protocol; it is retired once idle and
+  // ClientCanSeeClosure.
   void CloseForViolation(Connection* connection);
+  // True once retiring `connection` no longer hides why it was closed from its client: the client
+  // has this side's segment open (retiring removes its name, and a client that had not attached it
+  // yet would only find the server gone), has left it, or broke the segments themselves.
+  bool ClientCanSeeClosure(const Connection& connection) const;
   // Runs a handler, turning exceptions and a passed deadline into their statuses.
   Status RunHandler(const MethodHandler& handler, ServerContext* context,
                     const ReceivedMessage& request, ServerResponse* response);
