@@ -47,6 +47,9 @@ struct EchoOptions {
   CommonOptions common;
   uint64_t calls = 200000;
   uint64_t warmup = 10000;
+  // Clients connected, called once and closed before the warm-up, to time connection set-up
+  // (Job::connects); 0 for none.
+  uint32_t connects = 100;
   // Names of the cases to run, in order; each must be registered.
   std::vector<std::string> cases;
 };

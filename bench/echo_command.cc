@@ -21,13 +21,16 @@ int RunEcho(const EchoOptions& options) {
   job.calls = options.calls;
   job.warmup = options.warmup;
   job.payload_size = kEchoPayload.size();
+  job.connects = options.connects;
   std::vector<CaseResult> results;
+  std::vector<CaseMetrics> set_up;
   Failures failures;
   for (const std::string& name : options.cases) {
     JobResult result;
     Status status = RunLatencyCase(name, MakeCaseOptions(options.common), job, &result);
     if (status.ok()) {
       results.push_back(CaseResult{name, result.measurement});
+      set_up.push_back(CaseMetrics{name, result.metrics});
     } else {
       failures.Add(name, status);
     }
@@ -35,8 +38,19 @@ int RunEcho(const EchoOptions& options) {
 
   if (options.common.csv) {
     PrintLatencyCsv(results, /*extended=*/false);
+    if (options.connects > 0) {
+      std::printf("\n");
+      PrintMetricsCsv(set_up);
+    }
   } else {
     PrintLatencyTable(results, /*extended=*/false);
+    if (options.connects > 0) {
+      std::printf(
+          "\nConnection set-up: from Connect to the first response, %u clients one after "
+          "another\n",
+          options.connects);
+      PrintMetricsTable(set_up);
+    }
     if (failures.empty()) {
       PrintComparison(results, kBaseline);
       PrintGrpcTargets(results, stdout);

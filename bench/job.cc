@@ -51,6 +51,7 @@ std::vector<std::string> Job::ToWords() const {
                                     "connections=" + std::to_string(connections),
                                     "idle_seconds=" + Number(idle_seconds),
                                     "cdf=" + std::to_string(cdf ? 1 : 0),
+                                    "connects=" + std::to_string(connects),
                                     "start_file=" + start_file,
                                     "start_ns=" + std::to_string(start_ns),
                                     "stop_ns=" + std::to_string(stop_ns)};
@@ -104,6 +105,8 @@ Status Job::FromWords(const std::vector<std::string>& words, Job* job) {
       job->idle_seconds = std::strtod(value.c_str(), nullptr);
     } else if (key == "cdf") {
       job->cdf = count != 0;
+    } else if (key == "connects") {
+      job->connects = static_cast<uint32_t>(count);
     } else if (key == "start_file") {
       job->start_file = value;
     } else if (key == "start_ns") {

@@ -56,6 +56,10 @@ struct Job {
   double idle_seconds = 10;
   // Latency quantiles to report for a CDF (kLatency); false for none.
   bool cdf = false;
+  // kLatency: before its warm-up, the first thread connects this many clients one after another,
+  // each closed after one call, and reports the time from Connect to that call's response
+  // (metrics "connect_p50_us" and "connect_p99_us"); 0 for none.
+  uint32_t connects = 0;
   // kTimed: the file the parent writes the common start to (start_file.h; a CLOCK_MONOTONIC time,
   // the same in every process of the machine), and the nanoseconds after it at which the timed
   // phase starts and stops and is split into windows, each reported on its own (RunTimedJob).

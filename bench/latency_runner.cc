@@ -21,6 +21,9 @@ using Clock = std::chrono::steady_clock;
 struct Worker {
   std::unique_ptr<EchoClient> client;
   LatencyRecorder recorder;
+  // Connect to first response of each client of Job::connects (first worker only).
+  LatencyRecorder connects;
+  Clock::duration connects_time{};
   Status status;
   // When its last timed call returned.
   Clock::time_point ended;
@@ -48,15 +51,37 @@ Status CallFailed(const char* what, uint64_t index, uint64_t count, const Status
                                          std::to_string(count) + ": " + status.error_message());
 }
 
-// Connects, warms up, reports ready and, once all are, runs the timed calls.
-Status RunCalls(Case* bench_case, const Job& job, Start* start, Worker* worker) {
+// Connects job.connects clients one at a time, each closed after its first call, and records
+// how long each took from Connect to that call's response: what a short-lived client pays.
+Status TimeConnects(Case* bench_case, const Job& job, const ClientOptions& options,
+                    Worker* worker) {
+  worker->connects = LatencyRecorder(job.connects);
+  auto began = Clock::now();
+  for (uint32_t i = 0; i < job.connects; ++i) {
+    std::unique_ptr<EchoClient> client;
+    auto before = Clock::now();
+    Status status = bench_case->Connect(job.server_args, job.endpoint, options, &client);
+    if (status.ok()) status = client->Call();
+    auto after = Clock::now();
+    if (!status.ok()) return CallFailed("connection", i, job.connects, status);
+    worker->connects.Record(after - before);
+    worker->progress.fetch_add(1, std::memory_order_relaxed);
+  }
+  worker->connects_time = Clock::now() - began;
+  return Status::OK;
+}
+
+// Connects (timing job.connects connections first if `first`), warms up, reports ready and, once
+// all are, runs the timed calls.
+Status RunCalls(Case* bench_case, const Job& job, bool first, Start* start, Worker* worker) {
   std::unique_ptr<EchoClient>& client = worker->client;
   Status status;
   {
     std::lock_guard<std::mutex> lock(start->connect_mutex);
     ClientOptions options;
     options.payload_size = job.payload_size;
-    status = bench_case->Connect(job.server_args, job.endpoint, options, &client);
+    if (first) status = TimeConnects(bench_case, job, options, worker);
+    if (status.ok()) status = bench_case->Connect(job.server_args, job.endpoint, options, &client);
   }
   if (!status.ok()) status = Status(status.error_code(), "connecting: " + status.error_message());
   for (uint64_t i = 0; i < job.warmup && status.ok(); ++i) {
@@ -94,8 +119,9 @@ Status RunLatencyJob(Case* bench_case, const Job& job, JobResult* result) {
   Start start;
   std::vector<std::thread> threads;
   for (auto& worker : workers) {
-    threads.emplace_back([bench_case, &job, &start, worker = worker.get()] {
-      worker->status = RunCalls(bench_case, job, &start, worker);
+    bool first = threads.empty();
+    threads.emplace_back([bench_case, &job, &start, first, worker = worker.get()] {
+      worker->status = RunCalls(bench_case, job, first, &start, worker);
       start.finished.fetch_add(1, std::memory_order_release);
       start.finished.notify_all();
       start.release.wait(false, std::memory_order_acquire);
@@ -140,6 +166,11 @@ Status RunLatencyJob(Case* bench_case, const Job& job, JobResult* result) {
   m.server_cpu_us_per_call = 1e6 * (after.server - before.server) / calls;
   if (job.cdf) {
     for (auto [percentile, micros] : all.Cdf()) result->cdf.push_back({percentile, micros});
+  }
+  if (job.connects > 0) {
+    LatencySummary connects = workers.front()->connects.Summarize(workers.front()->connects_time);
+    result->metrics.push_back({"connect_p50_us", connects.p50_us});
+    result->metrics.push_back({"connect_p99_us", connects.p99_us});
   }
   return Status::OK;
 }

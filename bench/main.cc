@@ -55,8 +55,11 @@ void Usage() {
       "      time. --long: 500000 calls, 200000 per point, 10 s per point (about 25 minutes).\n"
       "      If any case fails or returns wrong data, the run says which, prints no\n"
       "      comparison, draws no plot and exits with status 1.\n"
-      "  notnets-bench echo [--calls N] [--warmup N] [--csv] [--cases a,b,...]\n"
+      "  notnets-bench echo [--calls N] [--warmup N] [--connects N] [--csv] [--cases a,b,...]\n"
       "      Latency of an echo call per case, client and server in separate processes.\n"
+      "      Before the warm-up, N clients connect, call once and close, one after another:\n"
+      "      connect_p50_us and connect_p99_us time Connect to that first response (a table,\n"
+      "      or a second CSV after a blank line).\n"
       "      gRPC: notnets-grpc-sync, -callback and -cq call unary Echo through the pool with\n"
       "      the sync, callback and completion-queue stubs; grpc-http2-tcp is the baseline.\n"
       "      In the *-stream cases a call is one message: notnets-grpc-stream and\n"
@@ -64,7 +67,7 @@ void Usage() {
       "      cases write and read one message at a time on a bidi stream; calls/s is then\n"
       "      messages/s. The gRPC targets compare each with HTTP/2 in the same run.\n"
       "      --cases grpc: just those and grpc-http2-tcp (names may follow: grpc,uds-pingpong).\n"
-      "      Defaults: --calls 200000 --warmup 10000 --cases %s\n"
+      "      Defaults: --calls 200000 --warmup 10000 --connects 100 --cases %s\n"
       "  notnets-bench idle [--seconds S] [--csv] [--cases a,b,...]\n"
       "      CPU use of an idle client and server, and latency of the calls after 1 s and\n"
       "      after S s of idleness. Defaults: --seconds 10 --cases notnets-native,grpc-http2-tcp\n"
@@ -185,6 +188,10 @@ bool ParseEcho(FlagReader* flags, EchoOptions* options) {
       valid = ParseCount(flags->Value(), &options->calls) && options->calls > 0;
     } else if (flags->flag() == "--warmup") {
       valid = ParseCount(flags->Value(), &options->warmup);
+    } else if (flags->flag() == "--connects") {
+      uint64_t connects = 0;
+      valid = ParseCount(flags->Value(), &connects) && connects <= 100000;
+      options->connects = static_cast<uint32_t>(connects);
     } else if (flags->flag() == "--cases") {
       valid = ParseCases(flags->Value(), &options->cases);
     } else {

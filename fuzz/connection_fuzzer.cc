@@ -1,7 +1,8 @@
 // connection_fuzzer: a client that writes anything into its connection, against a real server.
 //
-// Proves: whatever a client writes in its connection block (block header, connection header,
-// request descriptors, cancel words, both direction headers), in the blocks its requests name
+// Proves: whatever a client writes in its connection block (block header, connection header with
+// its segment's name) and its segment (request descriptors, cancel words, its direction
+// header), in the blocks its requests name
 // (headers with their ownership words, payload, metadata encoding) and in the pool's at-most-once
 // window (any process can write it), the server's accept, poll, handle, respond, retire and
 // reclaim paths neither crash nor hang, never hand a handler bytes from outside the block it was
@@ -16,11 +17,13 @@
 // it has nothing left to do; then the client closes its side and the server must let go of the
 // connection. The pool is then put back as it was.
 //
-// Input: a flags byte, then the bytes XORed over the connection block, the payload block, the
-// metadata block and the call window. Flags: bits 0-1 choose the ring capacity (2, 4, 8, 16);
-// bits 2-3 a number of rounds in which the client publishes its requests again once the server
-// has read them; bit 4 makes the client read the responses between rounds (advance its consumed
-// counter).
+// Input: a flags byte, then the bytes XORed over the connection block, the client's segment, the
+// payload block, the metadata block and the call window. Flags: bits 0-1 choose the ring capacity
+// (2, 4, 8, 16); bits 2-3 a number of rounds in which the client publishes its requests again once
+// the server has read them; bit 4 makes the client read the responses between rounds (advance its
+// consumed counter).
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
@@ -144,7 +147,8 @@ struct Client {
         directory(&mapping, &allocator) {
     internal::ServiceView found;
     Status status = directory.Lookup(kServiceName, &found);
-    if (status.ok()) status = internal::CreateConnection(&allocator, capacity, found.ref, &view);
+    if (status.ok())
+      status = internal::CreateConnection(&allocator, capacity, found.ref, ::geteuid(), &view);
     NOTNETS_FUZZ_CHECK(status.ok(), "cannot connect: " + status.ToString());
     service = found.ref;
     cache = std::make_shared<internal::BufferCache>(pool, view.endpoint(Side::kClient));
@@ -214,6 +218,7 @@ struct Client {
 
   // Marks every response the server published as read.
   void ReadResponses() {
+    internal::AttachServerSegment(mapping.path(), ::geteuid(), &view);
     uint64_t published = 0;
     for (uint32_t i = 0; i < view.capacity; ++i) {
       published =
@@ -258,6 +263,7 @@ int TestOneInput(const uint8_t* data, size_t size) {
   input.XorInto(
       mapping.At<uint8_t>(client.view.block_offset),
       internal::kBlockHeaderBytes + internal::ConnectionGeometry(capacity).payload_bytes());
+  input.XorInto(client.view.own->base(), internal::ConnectionGeometry(capacity).requests_bytes());
   input.XorInto(mapping.At<uint8_t>(payload_block), BlockBytesAt(mapping, payload_block));
   input.XorInto(mapping.At<uint8_t>(metadata_block), BlockBytesAt(mapping, metadata_block));
   input.XorInto(mapping.At<uint8_t>(mapping.call_window_offset()),

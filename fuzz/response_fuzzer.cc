@@ -80,6 +80,9 @@ struct Server {
         &directory.entry(world->service.index)->pending_connections, 0);
     NOTNETS_FUZZ_CHECK(internal::OpenConnection(world->allocator, offset, world->service, &view),
                        "the client's connection does not open");
+    Status accepted = internal::AcceptSegments(mapping.path(), &view);
+    NOTNETS_FUZZ_CHECK(accepted.ok(),
+                       "cannot map the connection's segments: " + accepted.ToString());
     cache =
         std::make_shared<internal::BufferCache>(world->pool.pool(0), view.endpoint(Side::kServer));
   }
@@ -218,8 +221,13 @@ int TestOneInput(const uint8_t* data, size_t size) {
   input.XorInto(server.mapping.At<uint8_t>(payload_block), server.BlockBytes(payload_block));
   input.XorInto(server.mapping.At<uint8_t>(metadata_block), server.BlockBytes(metadata_block));
 
-  // A closed response direction makes the channel connect again, to a connection nobody serves.
-  bool answerable = !withhold && view.responses->closed.load() == internal::kOpen;
+  // A closed response direction makes the channel connect again, to a connection nobody serves;
+  // so does a lifecycle word that says the server left, or hides that its segment is ready (the
+  // client then never maps it: a party that can write the word can deny the connection).
+  uint64_t lifecycle = view.header->lifecycle.load();
+  bool answerable = !withhold && view.responses->closed.load() == internal::kOpen &&
+                    (lifecycle & (internal::kServerSegmentReady | internal::kServerDetached)) ==
+                        internal::kServerSegmentReady;
   ClientContext context;
   context.set_at_most_once(flags & kAtMostOnce);
   if (answerable) {

@@ -7,7 +7,9 @@
 #   scripts/emulated-hosts.sh run HOST_ID POOL COMMAND [ARGS...]
 #
 # POOL is a pool name or absolute path (as Pool::PathFor takes it); its file must exist. Inside,
-# /dev/shm is a new empty tmpfs holding only that file (bind-mounted), /proc shows only the
+# the pool's directory is the one of the other hosts (a connection's segments are files next to
+# the pool file, created by one host and opened by another, as on a file system shared by real
+# hosts), /proc shows only the
 # host's processes, the network has only a loopback that is down, NOTNETS_HOST_ID=HOST_ID, and
 # NOTNETS_DOORBELL=sleep (no futex wake: it would reach other emulated hosts through the shared
 # file, which no futex does between real hosts).
@@ -40,15 +42,6 @@ if [ "${1:-}" = inside ] && [ $# -ge 4 ]; then
   shift 3
   mount --make-rprivate /
   hostname "notnets-host-$host_id"
-  # Keep the pool file open across the new /dev/shm, then bind it into place there (through the
-  # descriptor: its path would name the new, empty file).
-  exec {pool_fd}<> "$path"
-  mount -t tmpfs -o mode=1777 notnets-host /dev/shm
-  if [ "${path#/dev/shm/}" != "$path" ]; then
-    touch "$path"
-    mount --no-canonicalize --bind "/proc/self/fd/$pool_fd" "$path"
-  fi
-  exec {pool_fd}<&-
   export NOTNETS_HOST_ID=$host_id
   # One kernel's futex would wake sleepers on other emulated hosts; between real hosts none does.
   export NOTNETS_DOORBELL=sleep

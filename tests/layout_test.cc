@@ -63,6 +63,7 @@ std::string LayoutDescription() {
   NOTNETS_FIELD(ServiceEntry, doorbell_sleepers);
   NOTNETS_FIELD(ServiceEntry, counters);
   NOTNETS_FIELD(ServiceEntry, replica);
+  NOTNETS_FIELD(ServiceEntry, server_uid);
   NOTNETS_STRUCT(ReplicaRef);
   NOTNETS_FIELD(ReplicaRef, mode);
   NOTNETS_FIELD(ReplicaRef, host_id);
@@ -114,19 +115,21 @@ std::string LayoutDescription() {
   NOTNETS_FIELD(ConnectionHeader, magic);
   NOTNETS_FIELD(ConnectionHeader, version);
   NOTNETS_FIELD(ConnectionHeader, ring_capacity);
-  NOTNETS_FIELD(ConnectionHeader, requests_offset);
-  NOTNETS_FIELD(ConnectionHeader, responses_offset);
   NOTNETS_FIELD(ConnectionHeader, service_index);
   NOTNETS_FIELD(ConnectionHeader, reserved0);
   NOTNETS_FIELD(ConnectionHeader, service_generation);
   NOTNETS_FIELD(ConnectionHeader, client_pid);
   NOTNETS_FIELD(ConnectionHeader, client_token);
-  NOTNETS_FIELD(ConnectionHeader, lifecycle);
-  NOTNETS_FIELD(ConnectionHeader, next_pending);
   NOTNETS_FIELD(ConnectionHeader, serial);
   NOTNETS_FIELD(ConnectionHeader, reserved1);
+  NOTNETS_FIELD(ConnectionHeader, lifecycle);
+  NOTNETS_FIELD(ConnectionHeader, next_pending);
+  NOTNETS_FIELD(ConnectionHeader, segment_id);
+  NOTNETS_FIELD(ConnectionHeader, client_host);
+  NOTNETS_FIELD(ConnectionHeader, reserved2);
   NOTNETS_STRUCT(DirectionHeader);
   NOTNETS_FIELD(DirectionHeader, peer_consumed);
+  NOTNETS_FIELD(DirectionHeader, peer_opened);
   NOTNETS_FIELD(DirectionHeader, reserved0);
   NOTNETS_FIELD(DirectionHeader, closed);
   NOTNETS_FIELD(DirectionHeader, reserved1);
@@ -151,9 +154,9 @@ std::string LayoutDescription() {
       << " blocks " << kMinBlockShift << ".." << kMaxBlockShift;
   for (uint32_t capacity = kMinRingCapacity; capacity <= kMaxRingCapacity; capacity *= 2) {
     ConnectionGeometry geometry(capacity);
-    out << "\nconnection " << capacity << ": " << geometry.requests() << " "
-        << geometry.cancel_words() << " " << geometry.responses() << " "
-        << geometry.payload_bytes();
+    out << "\nconnection " << capacity << ": " << geometry.payload_bytes() << " "
+        << geometry.cancel_words() << " " << geometry.requests_bytes() << " "
+        << geometry.responses_bytes();
   }
   return out.str();
 }
@@ -171,10 +174,8 @@ struct RecordedLayout {
   uint64_t fingerprint;
 };
 constexpr RecordedLayout kRecordedLayouts[] = {
-    {2, 0x4f99812ec3cdfd7bull},
-    {3, 0x7ff7689c93a4ff2ull},
-    {4, 0x599433d588e7dd06ull},
-    {5, 0x337bd6596e94ccf3ull},
+    {2, 0x4f99812ec3cdfd7bull}, {3, 0x7ff7689c93a4ff2ull},  {4, 0x599433d588e7dd06ull},
+    {5, 0x337bd6596e94ccf3ull}, {6, 0xc402c0527d4e0b5cull},
 };
 
 TEST(LayoutTest, FingerprintIsTheOneRecordedForTheLayoutVersion) {
@@ -200,13 +201,12 @@ TEST(LayoutTest, FingerprintIsTheOneRecordedForTheLayoutVersion) {
 TEST(LayoutTest, ConnectionGeometryKeepsDirectionsApartAndAligned) {
   for (uint32_t capacity = kMinRingCapacity; capacity <= kMaxRingCapacity; capacity *= 2) {
     ConnectionGeometry geometry(capacity);
-    EXPECT_EQ(geometry.requests() % kCacheLineBytes, 0u);
     EXPECT_EQ(geometry.cancel_words() % kCacheLineBytes, 0u);
-    EXPECT_EQ(geometry.responses() % kCacheLineBytes, 0u);
-    EXPECT_EQ(geometry.cancel_words(), geometry.requests() + geometry.ring_bytes());
-    EXPECT_GE(geometry.responses(), geometry.cancel_words() + capacity * sizeof(SharedWord));
-    EXPECT_EQ(geometry.payload_bytes() + kCacheLineBytes,
-              geometry.responses() + geometry.ring_bytes());
+    EXPECT_EQ(geometry.cancel_words(), geometry.ring_bytes());
+    EXPECT_GE(geometry.requests_bytes(), geometry.cancel_words() + capacity * sizeof(SharedWord));
+    EXPECT_EQ(geometry.responses_bytes(),
+              sizeof(DirectionHeader) + uint64_t{capacity} * sizeof(Descriptor));
+    EXPECT_EQ(geometry.payload_bytes(), sizeof(ConnectionHeader));
   }
 }
 

@@ -209,7 +209,7 @@ inline std::shared_ptr<Channel> ConnectToTestService(const std::shared_ptr<Pool>
 }
 
 // Emulated hosts (scripts/emulated-hosts.sh): a peer started with OnEmulatedHost as its launcher
-// runs as pid 1 of namespaces of its own (pid, mount, network, UTS, IPC) with only the pool file
+// runs as pid 1 of namespaces of its own (pid, mount, network, UTS, IPC) with only the pool's files
 // shared and NOTNETS_HOST_ID=host_id, so that its peers elsewhere judge it by lease.
 #ifdef NOTNETS_EMULATED_HOSTS_SCRIPT
 inline std::vector<std::string> OnEmulatedHost(const std::string& host_id,

@@ -54,6 +54,7 @@ class RpcTest : public ::testing::Test {
     });
     service_.AddMethod(
         "Sleep", [this](ServerContext* context, const ReceivedMessage& request, ServerResponse*) {
+          sleeps_started_.fetch_add(1);
           auto until = std::chrono::steady_clock::now() +
                        std::chrono::milliseconds(std::stoi(std::string(request.view())));
           while (std::chrono::steady_clock::now() < until) {
@@ -117,6 +118,7 @@ class RpcTest : public ::testing::Test {
   std::unique_ptr<Server> server_;
   std::shared_ptr<Channel> channel_;
   std::atomic<bool> handler_saw_cancel_{false};
+  std::atomic<int> sleeps_started_{0};  // calls of "Sleep" that reached their handler
   std::atomic<int> count_{0};
   uint64_t baseline_used_ = 0;
   const int workers_;
@@ -683,7 +685,13 @@ TEST_F(RpcTest, ServerShutdownMakesCallsUnavailable) {
   ClientContext context;
   context.set_timeout(10s);
   auto pending = channel_->CallAsync("Sleep", "300", &context);
-  std::this_thread::sleep_for(50ms);
+  // Shutdown lets running handlers finish: this one must be running first (however long the
+  // connection's set-up takes, as under the cache simulator).
+  auto give_up = std::chrono::steady_clock::now() + 10s;
+  while (sleeps_started_ == 0 && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(1ms);
+  }
+  ASSERT_EQ(sleeps_started_, 1);
   std::thread stopper([this] { server_->Shutdown(); });
   CallResult result = pending.get();
   stopper.join();

@@ -28,8 +28,23 @@ struct ProcessIdentity;
 }  // namespace internal
 
 // What a handler knows about its call, named as in grpc::ServerContext.
+// Who made a call, as the server learned it when it accepted the caller's connection.
+struct PeerIdentity {
+  // The caller's effective user and group when it connected, as the kernel recorded them (the
+  // owner of the caller's segment of the connection): verified, nothing the caller writes
+  // changes them.
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  // The pid and host id (a hash of the host's identity, as `notnets ls` shows host ids) the
+  // caller wrote in its connection record: unverified, for logs only.
+  int32_t pid = 0;
+  uint64_t host = 0;
+};
+
 class ServerContext {
  public:
+  // Who called: verified uid and gid, unverified pid and host.
+  const PeerIdentity& peer_identity() const { return peer_identity_; }
   // The caller's deadline: its remaining time, counted from when the handling began;
   // time_point::max() for none.
   std::chrono::steady_clock::time_point deadline() const { return deadline_; }
@@ -57,6 +72,7 @@ class ServerContext {
   // look: the client process is gone.
   std::atomic<bool>* client_died_ = nullptr;
   const internal::ProcessIdentity* client_ = nullptr;
+  PeerIdentity peer_identity_;
   const std::atomic<bool>* server_stopping_ = nullptr;
   mutable std::chrono::steady_clock::time_point next_client_check_;
   Metadata client_metadata_;

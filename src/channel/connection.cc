@@ -3,21 +3,30 @@
 #include <cstring>
 #include <new>
 
+#include "pool/host_id.h"
 #include "pool/process_identity.h"
 
 namespace notnets::internal {
 
 namespace {
 
-void FillView(const PoolMapping& mapping, uint64_t block_offset, uint32_t capacity,
-              ConnectionView* view) {
-  ConnectionGeometry geometry(capacity);
+void FillHeader(const PoolMapping& mapping, uint64_t block_offset, uint32_t capacity,
+                ConnectionView* view) {
   view->block_offset = block_offset;
   view->capacity = capacity;
-  view->header = mapping.At<ConnectionHeader>(block_offset + geometry.header());
-  view->requests = mapping.At<DirectionHeader>(block_offset + geometry.requests());
-  view->responses = mapping.At<DirectionHeader>(block_offset + geometry.responses());
-  view->cancel_words = mapping.At<SharedWord>(block_offset + geometry.cancel_words());
+  view->header = mapping.At<ConnectionHeader>(block_offset + ConnectionGeometry(capacity).header());
+}
+
+void FillRings(uint8_t* requests, uint8_t* responses, ConnectionView* view) {
+  ConnectionGeometry geometry(view->capacity);
+  view->requests = reinterpret_cast<DirectionHeader*>(requests);
+  view->responses = reinterpret_cast<DirectionHeader*>(responses);
+  view->cancel_words = reinterpret_cast<SharedWord*>(requests + geometry.cancel_words());
+}
+
+std::string ClientSegmentName(const std::string& pool_path, const char* id) {
+  std::string base = pool_path.substr(pool_path.rfind('/') + 1);
+  return base + ".seg." + std::string(id, kSegmentIdBytes);
 }
 
 // Frees the blocks referenced by descriptors of `slots` published at or after `consumed`, if they
@@ -44,8 +53,15 @@ void FreeUnconsumed(Allocator* allocator, const Descriptor* slots, uint32_t capa
   }
 }
 
-// Frees the blocks of the messages in both rings that their readers never took.
+// Frees the blocks of the messages that their readers never took: found through both rings when
+// this process maps them, else every block still published to either endpoint.
 void FreeUnread(Allocator* allocator, const ConnectionView& view) {
+  if (!view.has_rings()) {
+    for (Side side : {Side::kClient, Side::kServer}) {
+      allocator->ReclaimOwnedBy(view.endpoint(side), view.block_offset, BlockStates::kPublished);
+    }
+    return;
+  }
   const Visibility& visibility = allocator->mapping()->visibility();
   FreeUnconsumed(allocator, view.request_slots(), view.capacity,
                  visibility.Consume(&view.responses->peer_consumed), view.endpoint(Side::kServer));
@@ -56,13 +72,28 @@ void FreeUnread(Allocator* allocator, const ConnectionView& view) {
 }  // namespace
 
 Status CreateConnection(Allocator* allocator, uint32_t capacity, const ServiceRef& service,
-                        ConnectionView* view) {
+                        uint32_t server_uid, ConnectionView* view) {
   ConnectionGeometry geometry(capacity);
-  uint64_t block_offset;
-  Status status = allocator->Allocate(geometry.payload_bytes(), 0, &block_offset);
-  if (!status.ok()) return status;
   const PoolMapping& mapping = *allocator->mapping();
-  FillView(mapping, block_offset, capacity, view);
+  std::unique_ptr<Segment> own;
+  Status status = Segment::Create(mapping.path(), geometry.requests_bytes(),
+                                  geometry.requests_bytes(), server_uid, &own);
+  if (!status.ok()) return status;
+  // It never grows: only the mapping is needed.
+  own->CloseDescriptor();
+  std::unique_ptr<Segment> peer =
+      Segment::Placeholder(geometry.responses_bytes(), own->page_bytes());
+  if (peer == nullptr) {
+    return Status(StatusCode::RESOURCE_EXHAUSTED,
+                  "no address space left for the responses of a connection");
+  }
+  uint64_t block_offset;
+  status = allocator->Allocate(geometry.payload_bytes(), 0, &block_offset);
+  if (!status.ok()) return status;
+  FillHeader(mapping, block_offset, capacity, view);
+  FillRings(own->base(), peer->base(), view);
+  view->own = std::move(own);
+  view->peer = std::move(peer);
   ProcessIdentity self = SelfIdentity();
   // Serials start at 1 (the pool's counter starts at 0), so endpoint ids start at 2.
   view->serial = Visibility::FetchAdd(&mapping.header()->connection_serial, 1) + 1;
@@ -71,23 +102,19 @@ Status CreateConnection(Allocator* allocator, uint32_t capacity, const ServiceRe
   header->magic = kConnectionMagic;
   header->version = kConnectionVersion;
   header->ring_capacity = capacity;
-  header->requests_offset = block_offset + geometry.requests();
-  header->responses_offset = block_offset + geometry.responses();
   header->service_index = service.index;
   header->service_generation = service.generation;
   header->client_pid = static_cast<uint64_t>(self.pid);
   header->client_token = self.token;
-  for (DirectionHeader* direction : {view->requests, view->responses}) {
-    new (direction) DirectionHeader{};
-    auto* slots = reinterpret_cast<Descriptor*>(direction + 1);
-    for (uint32_t i = 0; i < capacity; ++i) new (&slots[i]) Descriptor{};
-  }
-  for (uint32_t i = 0; i < capacity; ++i) new (&view->cancel_words[i]) SharedWord{0};
+  header->client_host = HostId();
+  const std::string& name = view->own->name();
+  std::memcpy(header->segment_id, name.data() + name.size() - kSegmentIdBytes, kSegmentIdBytes);
+  // The segment is fresh from the kernel: its rings, counters and cancel words are zeros already.
   allocator->mapping()
       ->At<BlockHeader>(block_offset)
       ->ownership.store(BlockOwnership(view->endpoint(Side::kClient), BlockState::kOwned),
                         std::memory_order_relaxed);
-  mapping.visibility().WriteBack(view->header, geometry.payload_bytes());
+  mapping.visibility().WriteBack(view->header, sizeof(ConnectionHeader));
   return Status::OK;
 }
 
@@ -103,23 +130,68 @@ bool OpenConnection(const Allocator& allocator, uint64_t block_offset, const Ser
   uint32_t version = header->version;
   uint32_t capacity = header->ring_capacity;
   uint64_t serial = header->serial;
-  uint64_t requests = header->requests_offset;
-  uint64_t responses = header->responses_offset;
   if (magic != kConnectionMagic || version != kConnectionVersion || serial == 0 ||
       serial >= (uint64_t{1} << 54) || !IsValidRingCapacity(capacity) ||
       header->service_index != service.index || header->service_generation != service.generation) {
     return false;
   }
   ConnectionGeometry geometry(capacity);
-  if (Allocator::PayloadCapacity(Allocator::SizeClassOf(block)) < geometry.payload_bytes() ||
-      requests != block_offset + geometry.requests() ||
-      responses != block_offset + geometry.responses()) {
+  if (Allocator::PayloadCapacity(Allocator::SizeClassOf(block)) < geometry.payload_bytes()) {
     return false;
   }
-  FillView(mapping, block_offset, capacity, view);
+  FillHeader(mapping, block_offset, capacity, view);
   view->serial = serial;
-  mapping.visibility().Invalidate(view->requests, geometry.payload_bytes() - geometry.requests());
   return true;
+}
+
+Status AcceptSegments(const std::string& pool_path, ConnectionView* view) {
+  ConnectionGeometry geometry(view->capacity);
+  // Copied once: Segment::Open refuses a name that is not hex.
+  char id[kSegmentIdBytes];
+  std::memcpy(id, view->header->segment_id, sizeof(id));
+  std::string client_name = ClientSegmentName(pool_path, id);
+  std::unique_ptr<Segment> client;
+  Status status = Segment::Open(pool_path, client_name, geometry.requests_bytes(), &client);
+  if (!status.ok()) return status;
+  client->CloseDescriptor();
+  if (!client->Reach(geometry.requests_bytes())) {
+    return Status(StatusCode::FAILED_PRECONDITION,
+                  "segment " + client_name + " is shorter than its connection's rings");
+  }
+  std::unique_ptr<Segment> own;
+  status = Segment::CreateNamed(pool_path, client_name + kServerSegmentSuffix,
+                                geometry.responses_bytes(), geometry.responses_bytes(),
+                                client->owner().uid, &own);
+  if (!status.ok()) return status;
+  own->CloseDescriptor();
+  auto* responses = reinterpret_cast<DirectionHeader*>(own->base());
+  // Zeros are an open, empty ring; this side has the client's segment mapped.
+  responses->peer_opened.store(1, std::memory_order_relaxed);
+  FillRings(client->base(), own->base(), view);
+  view->own = std::move(own);
+  view->peer = std::move(client);
+  Visibility::FetchOr(&view->header->lifecycle, kServerSegmentReady);
+  return Status::OK;
+}
+
+ServerSegment AttachServerSegment(const std::string& pool_path, uint32_t server_uid,
+                                  ConnectionView* view) {
+  Segment* peer = view->peer.get();
+  if (!peer->opened()) {
+    if (!(Visibility::LoadOrdered(&view->header->lifecycle) & kServerSegmentReady)) {
+      return ServerSegment::kNotYet;
+    }
+    // Refuses, before mapping a byte of it, a file another user planted there.
+    Status attached = peer->Attach(pool_path, view->own->name() + kServerSegmentSuffix, server_uid);
+    if (attached.error_code() == StatusCode::NOT_FOUND) return ServerSegment::kNotYet;
+    if (!attached.ok()) return ServerSegment::kImpostor;
+  }
+  // The server may still be sizing it.
+  if (!peer->Reach(ConnectionGeometry(view->capacity).responses_bytes())) {
+    return ServerSegment::kNotYet;
+  }
+  peer->CloseDescriptor();
+  return ServerSegment::kAttached;
 }
 
 void DetachConnection(Allocator* allocator, const ConnectionView& view, Side side,
@@ -153,7 +225,8 @@ void FreeAbandonedConnection(Allocator* allocator, const ConnectionView& view) {
   for (Side side : {Side::kClient, Side::kServer}) {
     allocator->ReclaimOwnedBy(view.endpoint(side), view.block_offset, BlockStates::kAny);
   }
-  FreeUnread(allocator, view);
+  // Without rings, the reclaim above took every block already.
+  if (view.has_rings()) FreeUnread(allocator, view);
   allocator->Free(view.block_offset);
 }
 

@@ -3,12 +3,15 @@
 #define NOTNETS_CHANNEL_CONNECTION_H_
 
 #include <cstdint>
+#include <memory>
+#include <string>
 
 #include "channel/connection_layout.h"
 #include "channel/descriptor.h"
 #include "notnets/status.h"
 #include "pool/allocator.h"
 #include "pool/directory.h"
+#include "pool/segment.h"
 
 namespace notnets::internal {
 
@@ -20,29 +23,56 @@ struct ConnectionView {
   uint64_t serial = 0;  // read once from the header
   uint32_t capacity = 0;
   ConnectionHeader* header = nullptr;
+  // Null until this process maps the connection's segments (AcceptSegments on the server): a
+  // process that is not a party never does.
   DirectionHeader* requests = nullptr;
   DirectionHeader* responses = nullptr;
   SharedWord* cancel_words = nullptr;  // in the requests direction, one per call slot
+  // The segment this side writes, and the other side's, read-only (on the client a Placeholder
+  // until AttachServerSegment). Shared by the copies of the view.
+  std::shared_ptr<Segment> own;
+  std::shared_ptr<Segment> peer;
 
+  bool has_rings() const { return requests != nullptr && responses != nullptr; }
   Descriptor* request_slots() const { return reinterpret_cast<Descriptor*>(requests + 1); }
   Descriptor* response_slots() const { return reinterpret_cast<Descriptor*>(responses + 1); }
   // The id that owns blocks held by `side` of this connection: never 0 or 1, never reused.
   uint64_t endpoint(Side side) const { return serial << 1 | static_cast<uint64_t>(side); }
 };
 
-// Client: allocates and initializes a connection to `service` with rings of `capacity`.
+// Client: allocates and initializes a connection to `service` with rings of `capacity`: its
+// header block in the pool, the request direction in a segment only `server_uid` may read, and a
+// placeholder where the server's segment will be mapped.
 Status CreateConnection(Allocator* allocator, uint32_t capacity, const ServiceRef& service,
-                        ConnectionView* view);
+                        uint32_t server_uid, ConnectionView* view);
 
-// Server: validates a connection offset read from the directory; false if it does not describe a
-// connection to `service`.
+// Validates a connection offset read from the directory (the header only: the view has no
+// rings); false if it does not describe a connection to `service`.
 bool OpenConnection(const Allocator& allocator, uint64_t block_offset, const ServiceRef& service,
                     ConnectionView* view);
+
+// Server, after OpenConnection: maps the client's segment read-only (its owner is the caller's
+// verified uid and gid: view->peer->owner()) and creates the response direction's segment,
+// readable by that uid alone, then tells the client it is ready (kServerSegmentReady). On error
+// the view is left without rings.
+Status AcceptSegments(const std::string& pool_path, ConnectionView* view);
+
+// What the client found where the server's segment belongs.
+enum class ServerSegment : uint8_t {
+  kNotYet,    // nothing yet, or not complete: the server has not accepted the connection
+  kAttached,  // mapped over the placeholder
+  kImpostor,  // a file the server's user did not create: not mapped, never to be trusted
+};
+
+// Client: maps the server's segment over the placeholder once the server says it is ready
+// (no system call before that), if the kernel says `server_uid` created it.
+ServerSegment AttachServerSegment(const std::string& pool_path, uint32_t server_uid,
+                                  ConnectionView* view);
 
 // Marks `side` as gone from the connection; with `peer_is_dead`, the peer too (a dead process will
 // not touch the connection again, and every block its endpoint owned is reclaimed). The side that
 // leaves last frees the connection and every block still referenced by a descriptor that was
-// published but never consumed.
+// published but never consumed (without rings, every block still published to either endpoint).
 void DetachConnection(Allocator* allocator, const ConnectionView& view, Side side,
                       bool peer_is_dead = false);
 

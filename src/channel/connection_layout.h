@@ -1,14 +1,16 @@
-// The memory of one connection between a client and a server:
+// The memory of one connection between a client and a server, in three places:
 //
-//   [BlockHeader][ConnectionHeader]
-//   [requests:  DirectionHeader, Descriptor x capacity, cancel word x capacity]
-//   [responses: DirectionHeader, Descriptor x capacity]
+//   a pool block:           [BlockHeader][ConnectionHeader]   the rendezvous record
+//   the client's segment:   [DirectionHeader][Descriptor x capacity][cancel word x capacity]
+//   the server's segment:   [DirectionHeader][Descriptor x capacity]
 //
 // Each direction is written only by its sender (requests by the client, responses by the
-// server), including the counter of what its sender consumed of the other direction, so each can
-// later live in its own segment, mapped writable by its sender and read-only by its receiver.
-// Cancel word i holds the call id of call slot i once the client cancels it: a running handler
-// sees it without any server thread having to read the request ring.
+// server), including the counter of what its sender consumed of the other direction, and lives
+// in a segment (pool/segment.h) its sender created: the receiver maps it read-only, and no other
+// user can open it. The client's segment is "<pool>.seg.<id>", where <id> is written in the
+// ConnectionHeader; the server's is "<pool>.seg.<id>.s". Cancel word i holds the call id of call
+// slot i once the client cancels it: a running handler sees it without any server thread having
+// to read the request ring.
 #ifndef NOTNETS_CHANNEL_CONNECTION_LAYOUT_H_
 #define NOTNETS_CHANNEL_CONNECTION_LAYOUT_H_
 
@@ -22,7 +24,11 @@ namespace notnets::internal {
 
 // "NNCONN01" read as a little-endian word.
 inline constexpr uint64_t kConnectionMagic = 0x31304e4e4f434e4eull;
-inline constexpr uint32_t kConnectionVersion = 1;
+inline constexpr uint32_t kConnectionVersion = 2;
+// Hex digits of the random part of a connection's segment names.
+inline constexpr size_t kSegmentIdBytes = 32;
+// What the server appends to the client's segment name to name its own.
+inline constexpr char kServerSegmentSuffix[] = ".s";
 inline constexpr uint32_t kMinRingCapacity = 2;
 inline constexpr uint32_t kMaxRingCapacity = 4096;
 
@@ -31,6 +37,9 @@ inline constexpr uint64_t kClientDetached = 1;
 inline constexpr uint64_t kServerDetached = 2;
 // Set with FetchOr by a side that refused garbage (MarkForSweep).
 inline constexpr uint64_t kSweepOnFree = 4;
+// Set with FetchOr by the server once its segment exists at full size: until then the client
+// does not look for the file (an open per poll would cost the server the CPU it needs to make it).
+inline constexpr uint64_t kServerSegmentReady = 8;
 
 // Values of DirectionHeader::closed.
 inline constexpr uint64_t kOpen = 0;
@@ -38,43 +47,58 @@ inline constexpr uint64_t kClosedBySender = 1;      // the sender shut down or w
 inline constexpr uint64_t kClosedForViolation = 2;  // the sender met garbage from the receiver
 inline constexpr uint64_t kClosedAtLimit = 3;       // the server refused it: at a connection limit
 
+// Written by the client before it pushes the connection, except `lifecycle`. Nothing in it is
+// verified: the server learns the client's uid and gid from its segment's owner, not from here.
 struct alignas(kCacheLineBytes) ConnectionHeader {
   uint64_t magic;
   uint32_t version;
-  uint32_t ring_capacity;     // descriptors per direction, a power of two
-  uint64_t requests_offset;   // pool offset of the requests DirectionHeader
-  uint64_t responses_offset;  // pool offset of the responses DirectionHeader
-  uint32_t service_index;     // the directory entry this connection was made for
+  uint32_t ring_capacity;  // descriptors per direction, a power of two
+  uint32_t service_index;  // the directory entry this connection was made for
   uint32_t reserved0;
   uint64_t service_generation;
   uint64_t client_pid;
   uint64_t client_token;  // the client process's liveness token (ProcessIdentity)
-  // Written by both sides, only by FetchOr: kClientDetached | kServerDetached.
+  uint64_t serial;        // unique for the pool's life: owner ids of the two sides derive from it
+  uint64_t reserved1;
+  // Written by both sides, only by FetchOr: kClientDetached, kServerDetached, kSweepOnFree,
+  // kServerSegmentReady.
   SharedWord lifecycle;
   // Link in the service's stack of connections waiting to be accepted.
   SharedWord next_pending;
-  uint64_t serial;  // unique for the pool's life: owner ids of the two sides derive from it
-  uint8_t reserved1[128 - 88];
+  // The random part of the client's segment name, lowercase hex.
+  char segment_id[kSegmentIdBytes];
+  uint64_t client_host;  // the host id (HostId()) the client says it runs on
+  uint64_t reserved2;
 };
 static_assert(sizeof(ConnectionHeader) == 128);
+static_assert(offsetof(ConnectionHeader, serial) == 48);
 static_assert(offsetof(ConnectionHeader, lifecycle) == 64);
+static_assert(offsetof(ConnectionHeader, segment_id) == 80);
+static_assert(offsetof(ConnectionHeader, client_host) == 112);
 
+// The first bytes of a direction's segment.
 struct alignas(kCacheLineBytes) DirectionHeader {
   // How many descriptors of the other direction this direction's sender has consumed. Written on
   // every read, so it has a cache line of its own: the peer polls `closed` often.
   SharedWord peer_consumed;
-  uint8_t reserved0[kCacheLineBytes - sizeof(SharedWord)];
+  // 1 once this direction's sender has mapped the other direction's segment: its creator may
+  // then unlink it. Written once.
+  SharedWord peer_opened;
+  uint8_t reserved0[kCacheLineBytes - 2 * sizeof(SharedWord)];
   // kOpen, or why the sender closed its direction (kClosedBySender, ...).
   SharedWord closed;
   uint8_t reserved1[kCacheLineBytes - sizeof(SharedWord)];
 };
 static_assert(sizeof(DirectionHeader) == 2 * kCacheLineBytes);
+static_assert(offsetof(DirectionHeader, peer_opened) == 8);
 static_assert(offsetof(DirectionHeader, closed) == kCacheLineBytes);
 
-// Where each part of a connection lies, relative to the start of its block.
+// Where each part of a connection lies: the header relative to the start of its block, the
+// rings and cancel words relative to the start of their segments.
 struct ConnectionGeometry {
   explicit ConnectionGeometry(uint32_t capacity) : capacity(capacity) {}
   uint64_t header() const { return kCacheLineBytes; }
+  uint64_t payload_bytes() const { return sizeof(ConnectionHeader); }
   uint64_t ring_bytes() const {
     return sizeof(DirectionHeader) + uint64_t{capacity} * sizeof(Descriptor);
   }
@@ -82,10 +106,9 @@ struct ConnectionGeometry {
     return (uint64_t{capacity} * sizeof(SharedWord) + kCacheLineBytes - 1) / kCacheLineBytes *
            kCacheLineBytes;
   }
-  uint64_t requests() const { return header() + sizeof(ConnectionHeader); }
-  uint64_t cancel_words() const { return requests() + ring_bytes(); }
-  uint64_t responses() const { return cancel_words() + cancel_bytes(); }
-  uint64_t payload_bytes() const { return responses() + ring_bytes() - kCacheLineBytes; }
+  uint64_t cancel_words() const { return ring_bytes(); }
+  uint64_t requests_bytes() const { return ring_bytes() + cancel_bytes(); }
+  uint64_t responses_bytes() const { return ring_bytes(); }
   uint32_t capacity;
 };
 

@@ -1,5 +1,7 @@
 #include "pool/directory.h"
 
+#include <unistd.h>
+
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -194,6 +196,7 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
   e->pending_connections.store(0, std::memory_order_relaxed);
   e->server_pid.store(static_cast<uint64_t>(self.pid), std::memory_order_relaxed);
   e->server_token.store(self.token, std::memory_order_relaxed);
+  e->server_uid.store(::geteuid(), std::memory_order_relaxed);
   e->methods_offset.store(table_offset, std::memory_order_relaxed);
   e->connections_accepted.store(0, std::memory_order_relaxed);
   e->doorbell_entry.store(doorbell_entry == kOwnDoorbell ? claimed : doorbell_entry,

@@ -51,12 +51,17 @@ struct alignas(kCacheLineBytes) ServiceEntry {
   ServiceCountersRef counters;
   // Whether other servers may serve the name beside this one (pool/replica_layout.h).
   ReplicaRef replica;
+  // The server process's effective uid: the only user a client grants its connection's requests
+  // to, and whose responses it trusts (the owner of the server's segment must be this uid).
+  SharedWord server_uid;
+  uint8_t reserved[kCacheLineBytes - sizeof(SharedWord)];
 };
-static_assert(sizeof(ServiceEntry) == 384);
+static_assert(sizeof(ServiceEntry) == 448);
 static_assert(offsetof(ServiceEntry, name_words) == 56);
 static_assert(offsetof(ServiceEntry, doorbell_entry) == 232);
 static_assert(offsetof(ServiceEntry, counters) == 256);
 static_assert(offsetof(ServiceEntry, replica) == 320);
+static_assert(offsetof(ServiceEntry, server_uid) == 384);
 
 inline uint64_t ServiceStateWord(uint64_t generation, ServiceState state) {
   return generation << 8 | static_cast<uint8_t>(state);

@@ -13,6 +13,7 @@
 #include <cstring>
 
 #include "pool/pool_file.h"
+#include "pool/segment_guard.h"
 
 namespace notnets::internal {
 
@@ -30,23 +31,37 @@ uint64_t RoundUp(uint64_t value, uint64_t granule) {
   return (value + granule - 1) / granule * granule;
 }
 
+uint64_t SystemPageBytes() {
+  static const auto bytes = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  return bytes;
+}
+
+constexpr size_t kMaxSuffixBytes = 8;
+
+// "<pool file name>.seg.<32 hex digits>", optionally followed by ".<1 to 8 lowercase letters>".
 bool IsSegmentName(const std::string& pool_path, const std::string& name) {
   std::string prefix = BaseNameOf(pool_path) + kSegmentInfix;
-  if (name.size() != prefix.size() + 2 * kSegmentRandomBytes ||
-      name.compare(0, prefix.size(), prefix) != 0) {
-    return false;
-  }
-  for (size_t i = prefix.size(); i < name.size(); ++i) {
+  size_t random_end = prefix.size() + 2 * kSegmentRandomBytes;
+  if (name.size() < random_end || name.compare(0, prefix.size(), prefix) != 0) return false;
+  for (size_t i = prefix.size(); i < random_end; ++i) {
     char c = name[i];
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  if (name.size() == random_end) return true;
+  if (name[random_end] != '.' || name.size() < random_end + 2 ||
+      name.size() > random_end + 1 + kMaxSuffixBytes) {
+    return false;
+  }
+  for (size_t i = random_end + 1; i < name.size(); ++i) {
+    if (name[i] < 'a' || name[i] > 'z') return false;
   }
   return true;
 }
 
 // Lets `reader_uid` read the file besides its owner, and nobody else: the access ACL
 // user::rw- user:<reader>:r-- group::--- mask::r-- other::---, in the kernel's xattr encoding.
-Status GrantRead(int fd, uint32_t reader_uid, const std::string& name) {
-  if (reader_uid == ::geteuid()) return Status::OK;  // mode 0600 already grants the owner
+Status GrantRead(int fd, uint32_t owner_uid, uint32_t reader_uid, const std::string& name) {
+  if (reader_uid == owner_uid) return Status::OK;  // mode 0600 already grants the owner
   constexpr uint32_t kNoId = static_cast<uint32_t>(ACL_UNDEFINED_ID);
   struct {
     uint16_t tag, perm;
@@ -80,16 +95,28 @@ Status GrantRead(int fd, uint32_t reader_uid, const std::string& name) {
 
 Status Segment::Create(const std::string& pool_path, uint64_t initial_bytes, uint64_t max_bytes,
                        uint32_t reader_uid, std::unique_ptr<Segment>* segment) {
+  return CreateNamed(pool_path,
+                     BaseNameOf(pool_path) + kSegmentInfix + RandomHex(kSegmentRandomBytes),
+                     initial_bytes, max_bytes, reader_uid, segment);
+}
+
+Status Segment::CreateNamed(const std::string& pool_path, const std::string& name,
+                            uint64_t initial_bytes, uint64_t max_bytes, uint32_t reader_uid,
+                            std::unique_ptr<Segment>* segment) {
   if (initial_bytes == 0 || initial_bytes > max_bytes) {
     return Status(StatusCode::INVALID_ARGUMENT,
                   "a segment's initial size must be between 1 byte and its largest size");
   }
+  if (!IsSegmentName(pool_path, name)) {
+    return Status(StatusCode::INVALID_ARGUMENT,
+                  "'" + name + "' does not name a segment of pool " + pool_path);
+  }
   std::unique_ptr<Segment> created(new Segment);
-  created->name_ = BaseNameOf(pool_path) + kSegmentInfix + RandomHex(kSegmentRandomBytes);
+  created->name_ = name;
   std::string path = DirectoryOf(pool_path) + "/" + created->name_;
   created->fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (created->fd_ < 0) {
-    return Status(StatusCode::UNAVAILABLE,
+    return Status(errno == EEXIST ? StatusCode::ALREADY_EXISTS : StatusCode::UNAVAILABLE,
                   "cannot create segment " + path + ": " + std::strerror(errno));
   }
   created->path_ = path;
@@ -101,10 +128,11 @@ Status Segment::Create(const std::string& pool_path, uint64_t initial_bytes, uin
   }
   created->owner_ = SegmentOwner{info.st_uid, info.st_gid};
   created->page_bytes_ = static_cast<uint64_t>(info.st_blksize);
-  if (Status granted = GrantRead(created->fd_, reader_uid, created->name_); !granted.ok()) {
+  if (Status granted = GrantRead(created->fd_, info.st_uid, reader_uid, created->name_);
+      !granted.ok()) {
     return granted;
   }
-  if (Status mapped = created->MapReserved(max_bytes); !mapped.ok()) return mapped;
+  created->Reserve(max_bytes);
   if (Status grown = created->Grow(initial_bytes); !grown.ok()) return grown;
   *segment = std::move(created);
   return Status::OK;
@@ -112,15 +140,38 @@ Status Segment::Create(const std::string& pool_path, uint64_t initial_bytes, uin
 
 Status Segment::Open(const std::string& pool_path, const std::string& name, uint64_t max_bytes,
                      std::unique_ptr<Segment>* segment) {
+  std::unique_ptr<Segment> opened(new Segment);
+  if (Status attached = opened->OpenAndMap(pool_path, name, max_bytes, nullptr); !attached.ok()) {
+    return attached;
+  }
+  *segment = std::move(opened);
+  return Status::OK;
+}
+
+std::unique_ptr<Segment> Segment::Placeholder(uint64_t max_bytes, uint64_t page_bytes) {
+  std::unique_ptr<Segment> placeholder(new Segment);
+  placeholder->page_bytes_ = page_bytes;
+  placeholder->Reserve(max_bytes);
+  if (!placeholder->ReserveAddresses(PROT_READ).ok()) return nullptr;
+  return placeholder;
+}
+
+Status Segment::Attach(const std::string& pool_path, const std::string& name, uint32_t owner_uid) {
+  if (opened()) {
+    return Status(StatusCode::FAILED_PRECONDITION, "segment " + name_ + " is attached already");
+  }
+  return OpenAndMap(pool_path, name, 0, &owner_uid);
+}
+
+Status Segment::OpenAndMap(const std::string& pool_path, const std::string& name,
+                           uint64_t max_bytes, const uint32_t* owner_uid) {
   if (!IsSegmentName(pool_path, name)) {
     return Status(StatusCode::INVALID_ARGUMENT,
                   "'" + name + "' does not name a segment of pool " + pool_path);
   }
   std::string path = DirectoryOf(pool_path) + "/" + name;
-  std::unique_ptr<Segment> opened(new Segment);
-  opened->name_ = name;
-  opened->fd_ = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-  if (opened->fd_ < 0) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
     int error = errno;
     StatusCode code = error == ENOENT                       ? StatusCode::NOT_FOUND
                       : (error == EACCES || error == EPERM) ? StatusCode::PERMISSION_DENIED
@@ -128,23 +179,42 @@ Status Segment::Open(const std::string& pool_path, const std::string& name, uint
     return Status(code, "cannot open segment " + path + ": " + std::strerror(error));
   }
   struct stat info {};
-  if (::fstat(opened->fd_, &info) != 0 || !S_ISREG(info.st_mode)) {
+  if (::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode)) {
+    ::close(fd);
     return Status(StatusCode::FAILED_PRECONDITION, "segment " + path + " is not a regular file");
   }
-  opened->owner_ = SegmentOwner{info.st_uid, info.st_gid};
-  opened->page_bytes_ = static_cast<uint64_t>(info.st_blksize);
-  if (static_cast<uint64_t>(info.st_size) > RoundUp(max_bytes, opened->page_bytes_)) {
+  if (owner_uid != nullptr && info.st_uid != *owner_uid) {
+    ::close(fd);
+    return Status(StatusCode::PERMISSION_DENIED,
+                  "segment " + path + " belongs to user " + std::to_string(info.st_uid) +
+                      ", not to user " + std::to_string(*owner_uid) + " who should have made it");
+  }
+  if (reserved_bytes_ == 0) {
+    page_bytes_ = static_cast<uint64_t>(info.st_blksize);
+    Reserve(max_bytes);
+  } else if (static_cast<uint64_t>(info.st_blksize) != page_bytes_) {
+    ::close(fd);
+    return Status(StatusCode::FAILED_PRECONDITION,
+                  "segment " + path + " has pages of " + std::to_string(info.st_blksize) +
+                      " bytes, its reader expected " + std::to_string(page_bytes_));
+  }
+  if (static_cast<uint64_t>(info.st_size) > reserved_bytes_) {
+    ::close(fd);
     return Status(StatusCode::FAILED_PRECONDITION, "segment " + path + " is larger than the " +
-                                                       std::to_string(max_bytes) +
+                                                       std::to_string(reserved_bytes_) +
                                                        " bytes its reader allows");
   }
-  if (Status mapped = opened->MapReserved(max_bytes); !mapped.ok()) return mapped;
-  opened->Reach(static_cast<uint64_t>(info.st_size));
-  *segment = std::move(opened);
+  name_ = name;
+  fd_ = fd;
+  owner_ = SegmentOwner{info.st_uid, info.st_gid};
+  Reach(static_cast<uint64_t>(info.st_size));
+  // Nothing mapped yet (an empty file): base() must stand still from here on all the same.
+  if (base_ == nullptr) return ReserveAddresses(PROT_NONE);
   return Status::OK;
 }
 
 Segment::~Segment() {
+  UnguardMapping(guard_);
   if (base_ != nullptr) ::munmap(base_, reserved_bytes_);
   if (fd_ >= 0) ::close(fd_);
   Unlink();
@@ -163,10 +233,9 @@ Status Segment::Grow(uint64_t bytes) {
                   "segment " + name_ + " cannot grow to " + std::to_string(bytes) +
                       " bytes: its largest size is " + std::to_string(reserved_bytes_));
   }
-  int error = ::ftruncate(fd_, static_cast<off_t>(target)) == 0 ? 0 : errno;
-  if (error == 0) {
-    error = ::posix_fallocate(fd_, static_cast<off_t>(mapped), static_cast<off_t>(target - mapped));
-  }
+  // Extends the file too: its size never covers a page without memory behind it.
+  int error =
+      ::posix_fallocate(fd_, static_cast<off_t>(mapped), static_cast<off_t>(target - mapped));
   if (error != 0) {
     // Back to the size that is backed, so a reader never maps a page without memory behind it.
     (void)::ftruncate(fd_, static_cast<off_t>(mapped));
@@ -190,18 +259,25 @@ bool Segment::Reach(uint64_t bytes) {
   return MapRange(mapped, size).ok();
 }
 
+void Segment::CloseDescriptor() {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
+
 void Segment::Unlink() {
   if (path_.empty()) return;
   ::unlink(path_.c_str());
   path_.clear();
 }
 
-Status Segment::MapReserved(uint64_t max_bytes) {
-  reserved_bytes_ = RoundUp(max_bytes, page_bytes_);
-  // One page more than needed, so that the start can be aligned to a (huge) page.
-  size_t length = reserved_bytes_ + page_bytes_;
+void Segment::Reserve(uint64_t max_bytes) { reserved_bytes_ = RoundUp(max_bytes, page_bytes_); }
+
+Status Segment::ReserveAddresses(int protection) {
+  // On a file system of huge pages, one page more than needed, so that the start can be aligned.
+  uint64_t slack = page_bytes_ > SystemPageBytes() ? page_bytes_ : 0;
+  size_t length = reserved_bytes_ + slack;
   void* reservation =
-      ::mmap(nullptr, length, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+      ::mmap(nullptr, length, protection, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (reservation == MAP_FAILED) {
     return Status(StatusCode::RESOURCE_EXHAUSTED, "cannot reserve " + std::to_string(length) +
                                                       " bytes of address space for segment " +
@@ -221,12 +297,25 @@ Status Segment::MapReserved(uint64_t max_bytes) {
 Status Segment::MapRange(uint64_t from, uint64_t to) {
   if (to <= from) return Status::OK;
   int protection = writable_ ? PROT_READ | PROT_WRITE : PROT_READ;
-  void* address = ::mmap(base_ + from, to - from, protection, MAP_SHARED | MAP_FIXED, fd_,
-                         static_cast<off_t>(from));
+  void* address;
+  if (base_ == nullptr && from == 0 && to == reserved_bytes_) {
+    // The whole segment at once (rings never grow): one mmap, and no reservation to replace,
+    // which would cost a TLB flush on every CPU running this process; its pages are mapped now
+    // rather than by a fault each on first touch.
+    address = ::mmap(nullptr, to, protection, MAP_SHARED | MAP_POPULATE, fd_, 0);
+    if (address != MAP_FAILED) base_ = static_cast<uint8_t*>(address);
+  } else {
+    if (base_ == nullptr) {
+      if (Status reserved = ReserveAddresses(PROT_NONE); !reserved.ok()) return reserved;
+    }
+    address = ::mmap(base_ + from, to - from, protection, MAP_SHARED | MAP_FIXED, fd_,
+                     static_cast<off_t>(from));
+  }
   if (address == MAP_FAILED) {
     return Status(StatusCode::UNAVAILABLE,
                   "cannot map segment " + name_ + ": " + std::strerror(errno));
   }
+  if (guard_ < 0) guard_ = GuardMapping(base_, reserved_bytes_, protection, &faulted_);
   mapped_.store(to, std::memory_order_release);
   return Status::OK;
 }

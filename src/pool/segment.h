@@ -36,6 +36,13 @@ class Segment {
   static Status Create(const std::string& pool_path, uint64_t initial_bytes, uint64_t max_bytes,
                        uint32_t reader_uid, std::unique_ptr<Segment>* segment);
 
+  // As Create, under the given `name`: a name Create made, optionally followed by '.' and up to 8
+  // lowercase letters (so that a peer can derive its segment's name from its partner's).
+  // INVALID_ARGUMENT if `name` is not such a name of that pool; ALREADY_EXISTS if a file has it.
+  static Status CreateNamed(const std::string& pool_path, const std::string& name,
+                            uint64_t initial_bytes, uint64_t max_bytes, uint32_t reader_uid,
+                            std::unique_ptr<Segment>* segment);
+
   // Opens the segment `name` (as Create named it) next to `pool_path`, read-only, reserving room
   // for `max_bytes`. INVALID_ARGUMENT if `name` is not a segment name of that pool; NOT_FOUND if
   // no such file; PERMISSION_DENIED if the kernel refuses this process (it was not granted);
@@ -43,12 +50,27 @@ class Segment {
   static Status Open(const std::string& pool_path, const std::string& name, uint64_t max_bytes,
                      std::unique_ptr<Segment>* segment);
 
+  // A reader's mapping of a segment its writer has not created yet: `max_bytes` of zeros,
+  // read-only, at the address Attach later maps the segment, for a file system of pages of
+  // `page_bytes` (page_bytes() of a segment in the same directory). Lets a reader hand out
+  // addresses before the writer exists; zeros must mean "nothing written yet" to it. Null if
+  // the address space cannot be reserved.
+  static std::unique_ptr<Segment> Placeholder(uint64_t max_bytes, uint64_t page_bytes);
+
+  // Placeholder: maps the segment `name` (as Open would) over the zeros, at the same address, if
+  // the user `owner_uid` created it. The errors of Open, and PERMISSION_DENIED for a file of
+  // another owner (nothing of it is mapped); on error the zeros stay and Attach may be tried
+  // again. Must not run concurrently with Grow or Reach.
+  Status Attach(const std::string& pool_path, const std::string& name, uint32_t owner_uid);
+
   ~Segment();
   Segment(const Segment&) = delete;
   Segment& operator=(const Segment&) = delete;
 
   // The file name within the pool's directory: what the reader passes to Open.
   const std::string& name() const { return name_; }
+  // False only for a Placeholder no file has been attached to yet.
+  bool opened() const { return !name_.empty(); }
   // The first byte; stays put for the segment's life.
   uint8_t* base() const { return base_; }
   // Bytes mapped from base(); grows with Grow (writer) or Reach (reader).
@@ -56,6 +78,8 @@ class Segment {
   // The user and group that created the segment.
   SegmentOwner owner() const { return owner_; }
   bool writable() const { return writable_; }
+  // The file system's page size: sizes and offsets of mappings are multiples of it.
+  uint64_t page_bytes() const { return page_bytes_; }
 
   // Writer: grows the segment to at least `bytes`. RESOURCE_EXHAUSTED past the largest size or
   // when the file system is full; FAILED_PRECONDITION on a reader's mapping.
@@ -71,9 +95,26 @@ class Segment {
   // it or dies.
   void Unlink();
 
+  // True once an access to the mapping met pages its file no longer has (someone shortened it):
+  // the mapping reads as zeros from then on (segment_guard.h), and its connection is broken.
+  bool faulted() const { return faulted_.load(std::memory_order_acquire); }
+
+  // Closes the file descriptor, for a segment that will neither grow nor be reached further: a
+  // process holding thousands of connections would otherwise hold two descriptors for each.
+  // Grow fails and Reach returns false past mapped_bytes() from then on.
+  void CloseDescriptor();
+
  private:
   Segment() = default;
-  Status MapReserved(uint64_t max_bytes);
+  // Sets the largest size to `max_bytes`; the addresses come with the first mapping (MapRange).
+  void Reserve(uint64_t max_bytes);
+  // Reserves the addresses of the largest size at base_: zeros mapped with `protection`.
+  Status ReserveAddresses(int protection);
+  // Opens `name` read-only and maps what its file holds at base_, reserving `max_bytes` first if
+  // nothing is reserved yet; refuses a file not owned by `*owner_uid` if given.
+  Status OpenAndMap(const std::string& pool_path, const std::string& name, uint64_t max_bytes,
+                    const uint32_t* owner_uid);
+  // Maps [from, to) of the file at base_, reserving the addresses first if there are none yet.
   Status MapRange(uint64_t from, uint64_t to);
 
   std::string name_;
@@ -85,6 +126,8 @@ class Segment {
   uint64_t reserved_bytes_ = 0;
   std::atomic<uint64_t> mapped_{0};
   SegmentOwner owner_;
+  int guard_ = -1;  // GuardMapping's handle, once the file is mapped
+  std::atomic<bool> faulted_{false};
 };
 
 }  // namespace notnets::internal

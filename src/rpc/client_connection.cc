@@ -80,14 +80,17 @@ Status ClientConnection::ConnectTo(std::shared_ptr<Pool> pool, std::string_view 
     quota.ReturnConnection();
     return ProcessMemoryExhausted(*mapping, block_bytes);
   }
+  ServiceEntry* entry = directory.entry(found.ref.index);
+  // Read once: the user this connection's requests are granted to, and whose responses it takes.
+  auto server_uid = static_cast<uint32_t>(mapping->visibility().Consume(&entry->server_uid));
   ConnectionView view;
-  status = CreateConnection(&allocator, options.max_outstanding_calls, found.ref, &view);
+  status =
+      CreateConnection(&allocator, options.max_outstanding_calls, found.ref, server_uid, &view);
   if (!status.ok()) {
     quota.ReturnConnection();
     quota.Add(-static_cast<int64_t>(block_bytes));
     return status;
   }
-  ServiceEntry* entry = directory.entry(found.ref.index);
   std::unique_ptr<ClientConnection> connection(
       new ClientConnection(std::move(pool), std::string(service), view));
   // From here the connection gives its quota back when it is released or destroyed.
@@ -99,6 +102,7 @@ Status ClientConnection::ConnectTo(std::shared_ptr<Pool> pool, std::string_view 
   connection->server_ =
       ProcessIdentity{static_cast<int32_t>(entry->server_pid.load(std::memory_order_relaxed)),
                       entry->server_token.load(std::memory_order_relaxed)};
+  connection->server_uid_ = server_uid;
   connection->methods_ = MethodTable(found.methods);
   connection->ref_ = found.ref;
   connection->entry_state_ = &entry->state;
@@ -225,12 +229,37 @@ bool ClientConnection::ServerGone() {
   return !PeerStatus(check_process).ok();
 }
 
+void ClientConnection::AttachServerSegment() {
+  MutexLock lock(&attach_mutex_);
+  if (server_attached_.load(std::memory_order_relaxed)) return;
+  ServerSegment found = internal::AttachServerSegment(pool_->path(), server_uid_, &view_);
+  if (found == ServerSegment::kNotYet) return;
+  if (found == ServerSegment::kImpostor) {
+    server_gone_.store(kServerImpostor, std::memory_order_relaxed);
+  } else {
+    // The server has both segments open: neither needs a name any more.
+    visibility_->Publish(&view_.requests->peer_opened, 1);
+    view_.own->Unlink();
+  }
+  server_attached_.store(true, std::memory_order_release);
+}
+
 Status ClientConnection::PeerStatus(bool check_process) {
+  if (!server_attached_.load(std::memory_order_acquire)) AttachServerSegment();
   uint32_t gone = server_gone_.load(std::memory_order_relaxed);
   if (gone == kServerPresent) {
-    uint64_t closed = PoolAccess::mapping(*pool_).visibility().Consume(&view_.responses->closed);
-    if (closed == kClosedForViolation) {
+    bool attached = server_attached_.load(std::memory_order_acquire);
+    uint64_t closed =
+        attached ? PoolAccess::mapping(*pool_).visibility().Consume(&view_.responses->closed)
+                 : kOpen;
+    if (!attached && (Visibility::LoadOrdered(&view_.header->lifecycle) & kServerDetached)) {
+      // It left the connection without answering it: it could not map it, or shut down.
+      gone = kServerShutDown;
+    } else if (closed == kClosedForViolation) {
       gone = kServerRefused;
+    } else if (attached && view_.peer->faulted()) {
+      // The server shortened its segment under us (segment_guard.h).
+      gone = kServerMisbehaved;
     } else if (closed == kClosedAtLimit) {
       gone = kServerFull;
     } else if (closed != kOpen) {
@@ -252,6 +281,14 @@ Status ClientConnection::PeerStatus(bool check_process) {
                       "client process (ServerBuilder::SetMaxConnectionsPerClient) or in all; "
                       "close channels, or raise the server's limit");
   }
+  if (gone == kServerImpostor) {
+    return Status(StatusCode::UNAVAILABLE,
+                  "the connection to service '" + service_ +
+                      "' was refused: its response segment is missing, not readable by this "
+                      "user, or was not created by the server's user (uid " +
+                      std::to_string(server_uid_) +
+                      "); another user may have planted a file in the pool's directory");
+  }
   std::string what =
       gone == kServerDied         ? "died (process " + std::to_string(server_.pid) + ")"
       : gone == kServerRefused    ? "closed the connection because this client broke the protocol"
@@ -262,7 +299,11 @@ Status ClientConnection::PeerStatus(bool check_process) {
                                              "registers");
 }
 
-bool ClientConnection::NeverReached(uint64_t position) const {
+bool ClientConnection::NeverReached(uint64_t position) {
+  if (!server_attached_.load(std::memory_order_acquire)) AttachServerSegment();
+  // A server creates its segment before it reads a request, and removes its name only once this
+  // client has attached it: a segment that cannot be attached means nothing was read.
+  if (!server_attached_.load(std::memory_order_acquire)) return true;
   return PoolAccess::mapping(*pool_).visibility().Consume(&view_.responses->peer_consumed) <=
          position;
 }
@@ -522,6 +563,12 @@ void ClientConnection::SendCancel(uint64_t call_id) {
 }
 
 bool ClientConnection::TryDrain() {
+  if (!server_attached_.load(std::memory_order_acquire)) {
+    AttachServerSegment();
+    // No response before the server's segment exists; and reading the placeholder would map
+    // pages that Attach must then flush from every CPU.
+    if (!server_attached_.load(std::memory_order_acquire)) return false;
+  }
   bool drained = false;
   // Batch after batch, but no more than the ring holds: the caller has its own checks to make.
   for (uint32_t batches = slots_.capacity() / CompletionBatch::kCapacity + 1; batches > 0;

@@ -192,7 +192,7 @@ class ClientConnection {
   // Publishes one request in the ring.
   void Publish(const Outgoing& outgoing);
   // True if the server has not read the request published at ring `position`.
-  bool NeverReached(uint64_t position) const;
+  bool NeverReached(uint64_t position);
   // Encodes the request of a call (call_codec.h), with the caller's remaining time.
   Status BuildRequest(uint32_t method_index, Request request, ClientContext* context,
                       Message* message);
@@ -213,13 +213,18 @@ class ClientConnection {
   bool Abandon(uint32_t index, CallState from);
   // Tells the server's handler of `call_id` that the caller gave up.
   void SendCancel(uint64_t call_id);
+  // Maps the server's segment over the placeholder once the server has created it (and unlinks
+  // the client's), or marks an impostor's file as the server gone.
+  void AttachServerSegment() NOTNETS_EXCLUDES(attach_mutex_);
   // Why calls cannot complete, if the server went away; OK while it is there.
   // `check_process` also asks the kernel whether the server process still exists (a syscall).
   Status PeerStatus(bool check_process);
   // PeerStatus(false).ok() without building a status: the check every call makes.
   bool ServerLooksPresent() const {
-    return server_gone_.load(std::memory_order_relaxed) == kServerPresent &&
-           visibility_->Consume(&view_.responses->closed) == kOpen;
+    if (server_gone_.load(std::memory_order_relaxed) != kServerPresent) return false;
+    // Not the placeholder: another thread may be mapping the server's segment over it.
+    if (!server_attached_.load(std::memory_order_acquire)) return true;
+    return visibility_->Consume(&view_.responses->closed) == kOpen;
   }
 
   void EnsureCompletionThread() NOTNETS_EXCLUDES(completion_mutex_);
@@ -236,6 +241,10 @@ class ClientConnection {
   Allocator allocator_;
   ConnectionView view_;
   ProcessIdentity server_;
+  uint32_t server_uid_ = 0;  // read once from the directory entry
+  Mutex attach_mutex_;       // held while mapping the server's segment
+  // True once the server's segment is mapped, or was refused.
+  std::atomic<bool> server_attached_{false};
   ServiceRef ref_;
   const SharedWord* entry_state_ = nullptr;
   uint64_t open_state_ = 0;  // the entry's state word while the replica takes calls
@@ -255,6 +264,7 @@ class ClientConnection {
     kServerMisbehaved,  // it sent us garbage
     kServerFull,        // it refused the connection: at its connection limit
     kSelfFenced,        // this process lost its lease: the connection was reclaimed
+    kServerImpostor,    // the server's segment is not the server's
   };
   std::atomic<uint32_t> server_gone_{kServerPresent};  // latched once the server is gone
   std::atomic<int64_t> next_gone_check_ns_{0};         // coarse monotonic clock, for ServerGone

@@ -42,6 +42,8 @@ struct ServerConnection {
   uint32_t taken_at_cool_down = 0;          // CoolDown only
   uint32_t quiet_intervals = 0;             // CoolDown only
   ProcessIdentity client;                   // read once at accept
+  PeerIdentity peer;                        // set at accept
+  bool segment_unlinked = false;            // CheckClients only
   std::atomic<bool> client_dead{false};     // set by housekeeping
   std::atomic<bool> violated{false};        // the client sent garbage: closed
   bool retired NOTNETS_GUARDED_BY(polling) = false;

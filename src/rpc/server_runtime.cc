@@ -332,9 +332,15 @@ bool ServerRuntime::Poll(uint32_t slot, Connection* connection, bool check_close
   }
   Message request;
   if (!take_request || !connection->requests.TryRead(&request)) {
+    if ((connection->view.peer->faulted() || connection->view.own->faulted()) &&
+        !connection->violated.load(std::memory_order_relaxed)) {
+      // A segment was shortened under us (segment_guard.h): the client broke the connection.
+      CloseForViolation(connection);
+    }
     if (connection->handlers_running.load(std::memory_order_acquire) == 0 &&
         (connection->client_dead.load(std::memory_order_relaxed) ||
-         connection->violated.load(std::memory_order_relaxed) ||
+         (connection->violated.load(std::memory_order_relaxed) &&
+          ClientCanSeeClosure(*connection)) ||
          PoolAccess::mapping(*pool_).visibility().Consume(&connection->view.requests->closed) !=
              kOpen)) {
       Retire(slot, connection);
@@ -394,7 +400,16 @@ bool ServerRuntime::AcceptPending() {
   return accepted;
 }
 
-bool ServerRuntime::Accept(const RegisteredService& service, const ConnectionView& view) {
+bool ServerRuntime::Accept(const RegisteredService& service, ConnectionView view) {
+  {
+    MutexLock lock(&retired_mutex_);
+    if (open_blocks_.count(view.block_offset) != 0) return false;
+  }
+  if (!AcceptSegments(pool_->path(), &view).ok()) {
+    // The client left it (its segment is gone), or it cannot be answered: nothing to serve.
+    DetachConnection(&allocator_, view, Side::kServer);
+    return true;
+  }
   // Read once: a wrong value only misleads the checks of this client's own connections.
   ProcessIdentity client{static_cast<int32_t>(view.header->client_pid), view.header->client_token};
   const Visibility& visibility = PoolAccess::mapping(*pool_).visibility();
@@ -429,6 +444,8 @@ bool ServerRuntime::Accept(const RegisteredService& service, const ConnectionVie
   }
   auto* connection = new Connection(view, &service, pool_);
   connection->client = client;
+  connection->peer = PeerIdentity{view.peer->owner().uid, view.peer->owner().gid, client.pid,
+                                  view.header->client_host};
   connections_.Insert(slot, connection);
   Visibility::FetchAdd(&directory_.entry(service.ref.index)->connections_accepted, 1);
   CrashPoint("server.after_accept");
@@ -458,6 +475,12 @@ void ServerRuntime::CheckClients() {
       last_process = process;
     }
     if (!last_alive) connection->client_dead.store(true, std::memory_order_relaxed);
+    if (!connection->segment_unlinked && PoolAccess::mapping(*pool_).visibility().Consume(
+                                             &connection->view.requests->peer_opened) != 0) {
+      // The client has this side's segment open: it needs no name any more.
+      connection->view.own->Unlink();
+      connection->segment_unlinked = true;
+    }
   }
 }
 
@@ -580,6 +603,7 @@ Status ServerRuntime::Decode(Connection* connection, const Message& request, Ser
   context.visibility_ = &PoolAccess::mapping(*pool_).visibility();
   context.client_died_ = &connection->client_dead;
   context.client_ = &connection->client;
+  context.peer_identity_ = connection->peer;
   context.deadline_ = RequestDeadline(request);
   Status status;
   if (const char* what = DecodeRequest(connection->cache.get(), request, &call->request_,
@@ -631,6 +655,13 @@ void ServerRuntime::FinishAsync(ServerCall* call, Status status) {
   connection->handlers_running.fetch_sub(1, std::memory_order_release);
   MutexLock lock(&async_mutex_);
   if (--async_calls_ == 0) async_done_.SignalAll();
+}
+
+bool ServerRuntime::ClientCanSeeClosure(const Connection& connection) const {
+  if (connection.view.peer->faulted()) return true;
+  return PoolAccess::mapping(*pool_).visibility().Consume(&connection.view.requests->peer_opened) !=
+             0 ||
+         (Visibility::LoadOrdered(&connection.view.header->lifecycle) & kClientDetached);
 }
 
 void ServerRuntime::CloseForViolation(Connection* connection) {

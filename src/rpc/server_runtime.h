@@ -120,7 +120,7 @@ class ServerRuntime {
   void SweepOrphans() NOTNETS_REQUIRES(housekeeping_);
   // Starts serving a connection, or refuses it at a connection limit; false if it is open here
   // already.
-  bool Accept(const RegisteredService& service, const ConnectionView& view)
+  bool Accept(const RegisteredService& service, ConnectionView view)
       NOTNETS_EXCLUDES(retired_mutex_);
   // Frees refused connections once their client has left them or died (with CheckClients), or
   // all of them (at shutdown, as far as their clients are gone; the others are the clients' to
@@ -143,8 +143,13 @@ class ServerRuntime {
   // A handler's status as sent: a response that did not fit, or a passed deadline, overrides OK.
   static Status Conclude(const ServerContext& context, const ServerResponse& response,
                          Status status);
-  // Closes a connection whose client broke the protocol; it is retired once idle.
+  // Closes a connection whose client broke the protocol; it is retired once idle and
+  // ClientCanSeeClosure.
   void CloseForViolation(Connection* connection);
+  // True once retiring `connection` no longer hides why it was closed from its client: the client
+  // has this side's segment open (retiring removes its name, and a client that had not attached it
+  // yet would only find the server gone), has left it, or broke the segments themselves.
+  bool ClientCanSeeClosure(const Connection& connection) const;
   // Runs a handler, turning exceptions and a passed deadline into their statuses.
   Status RunHandler(const MethodHandler& handler, ServerContext* context,
                     const ReceivedMessage& request, ServerResponse* response);

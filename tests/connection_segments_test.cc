@@ -1,0 +1,344 @@
+// A connection's two directions as segments (docs/isolation-design.md, step 2): each written by
+// its sender, read-only to its receiver, closed to everyone else, and gone from the pool's
+// directory once both parties hold them. The tests that need other users switch the effective
+// uid (as segment_test.cc does), so they run only as root (as CI does) and are skipped otherwise.
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "channel/connection.h"
+#include "gtest/gtest.h"
+#include "notnets/channel.h"
+#include "notnets/client_context.h"
+#include "notnets/pool.h"
+#include "notnets/server.h"
+#include "pool/host_id.h"
+#include "pool/pool_access.h"
+#include "pool/service_report.h"
+#include "test_pool.h"
+
+namespace notnets::internal {
+namespace {
+
+constexpr uint32_t kClient = 54331;
+constexpr uint32_t kServer = 54332;
+constexpr uint32_t kStranger = 54333;
+constexpr uint32_t kCapacity = 8;
+constexpr ServiceRef kService{0, 1};
+
+// Acts as another user (and group of the same number) within a scope, back to root at its end.
+struct ActAs {
+  explicit ActAs(uid_t user) { ok = ::setegid(user) == 0 && ::seteuid(user) == 0; }
+  ~ActAs() { ok = ::seteuid(0) == 0 && ::setegid(0) == 0; }
+  bool ok;
+};
+
+// As ActAs, for the calling thread only (the raw system calls, which glibc would otherwise apply
+// to every thread): the server's workers in this process stay root meanwhile.
+struct ThreadActsAs {
+  explicit ThreadActsAs(uid_t user) {
+    ok = ::syscall(SYS_setresgid, -1, user, -1) == 0 && ::syscall(SYS_setresuid, -1, user, -1) == 0;
+  }
+  ~ThreadActsAs() {
+    ok = ::syscall(SYS_setresuid, -1, 0, -1) == 0 && ::syscall(SYS_setresgid, -1, 0, -1) == 0;
+  }
+  bool ok;
+};
+
+std::string DirectoryOf(const std::string& path) { return path.substr(0, path.rfind('/')); }
+
+// The names of the segment files of the pool at `pool_path` in its directory.
+std::vector<std::string> SegmentFiles(const std::string& pool_path) {
+  std::string prefix = pool_path.substr(pool_path.rfind('/') + 1) + ".seg.";
+  std::vector<std::string> names;
+  DIR* directory = ::opendir(DirectoryOf(pool_path).c_str());
+  if (directory == nullptr) return names;
+  while (dirent* entry = ::readdir(directory)) {
+    if (std::strncmp(entry->d_name, prefix.c_str(), prefix.size()) == 0) {
+      names.push_back(entry->d_name);
+    }
+  }
+  ::closedir(directory);
+  return names;
+}
+
+// errno of opening `name` next to the pool read-only (0 if it opened).
+int OpenError(const std::string& pool_path, const std::string& name) {
+  int fd = ::open((DirectoryOf(pool_path) + "/" + name).c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  ::close(fd);
+  return 0;
+}
+
+class ConnectionSegmentsTest : public ::testing::Test {
+ protected:
+  ConnectionSegmentsTest() : mapping_(PoolAccess::mapping(*pool_.pool())), allocator_(&mapping_) {}
+  const std::string& path() const { return mapping_.path(); }
+
+  testing::TestPool pool_;
+  PoolMapping& mapping_;
+  Allocator allocator_;
+};
+
+TEST_F(ConnectionSegmentsTest, OnlyTheTwoPartiesOpenThemAndOnlyTheirSendersWriteThem) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to act as other users";
+  ConnectionView client;
+  ConnectionView server;
+  Status created;
+  Status accepted;
+  bool opened = false;
+  {
+    ActAs user(kClient);
+    ASSERT_TRUE(user.ok);
+    created = CreateConnection(&allocator_, kCapacity, kService, kServer, &client);
+  }
+  ASSERT_TRUE(created.ok()) << created.ToString();
+  // The record is the client's to write: a lie in it must not change what the server learns.
+  client.header->client_pid = 1;
+  {
+    ActAs user(kServer);
+    ASSERT_TRUE(user.ok);
+    opened = OpenConnection(allocator_, client.block_offset, kService, &server);
+    if (opened) accepted = AcceptSegments(path(), &server);
+  }
+  ASSERT_TRUE(opened);
+  ASSERT_TRUE(accepted.ok()) << accepted.ToString();
+  EXPECT_EQ(server.peer->owner().uid, kClient);
+  EXPECT_EQ(server.peer->owner().gid, kClient);
+
+  std::string client_file = client.own->name();
+  std::string server_file = server.own->name();
+  EXPECT_EQ(server_file, client_file + ".s");
+  int stranger_client = 0;
+  int stranger_server = 0;
+  {
+    ActAs user(kStranger);
+    ASSERT_TRUE(user.ok);
+    stranger_client = OpenError(path(), client_file);
+    stranger_server = OpenError(path(), server_file);
+  }
+  EXPECT_EQ(stranger_client, EACCES);
+  EXPECT_EQ(stranger_server, EACCES);
+
+  ServerSegment attached;
+  {
+    ActAs user(kClient);
+    ASSERT_TRUE(user.ok);
+    attached = AttachServerSegment(path(), kServer, &client);
+  }
+  ASSERT_EQ(attached, ServerSegment::kAttached);
+  EXPECT_EQ(client.peer->owner().uid, kServer);
+  // One memory per direction: what each sender publishes, its receiver reads in place.
+  mapping_.visibility().Publish(&server.responses->closed, kClosedBySender);
+  EXPECT_EQ(mapping_.visibility().Consume(&client.responses->closed), kClosedBySender);
+  mapping_.visibility().Publish(&client.cancel_words[3], 77);
+  EXPECT_EQ(mapping_.visibility().Consume(&server.cancel_words[3]), 77u);
+  // Neither may write the other's direction, root or not: its descriptor is read-only.
+  EXPECT_NE(::mprotect(client.responses, client.peer->page_bytes(), PROT_READ | PROT_WRITE), 0);
+  EXPECT_EQ(errno, EACCES);
+  EXPECT_NE(::mprotect(server.requests, server.peer->page_bytes(), PROT_READ | PROT_WRITE), 0);
+  EXPECT_EQ(errno, EACCES);
+
+  DetachConnection(&allocator_, server, Side::kServer);
+  DetachConnection(&allocator_, client, Side::kClient);
+  server = ConnectionView();
+  client = ConnectionView();
+  EXPECT_EQ(SegmentFiles(path()), std::vector<std::string>());
+}
+
+TEST_F(ConnectionSegmentsTest, AFilePlantedWhereTheServersSegmentBelongsIsNeverMapped) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to act as other users";
+  ConnectionView client;
+  ASSERT_TRUE(CreateConnection(&allocator_, kCapacity, kService, kServer, &client).ok());
+  std::string planted = DirectoryOf(path()) + "/" + client.own->name() + ".s";
+  bool written = false;
+  {
+    ActAs user(kStranger);
+    ASSERT_TRUE(user.ok);
+    int fd = ::open(planted.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    std::string garbage(ConnectionGeometry(kCapacity).responses_bytes(), '\xff');
+    written = fd >= 0 &&
+              ::write(fd, garbage.data(), garbage.size()) == static_cast<ssize_t>(garbage.size());
+    if (fd >= 0) ::close(fd);
+  }
+  ASSERT_TRUE(written) << std::strerror(errno);
+  // The server says its segment is ready, but the stranger's file won the race to the name.
+  Visibility::FetchOr(&client.header->lifecycle, kServerSegmentReady);
+  EXPECT_EQ(AttachServerSegment(path(), kServer, &client), ServerSegment::kImpostor);
+  // Still the zeros of "nothing from the server yet": not a byte of the planted file.
+  EXPECT_EQ(mapping_.visibility().Consume(&client.responses->closed), kOpen);
+  EXPECT_EQ(mapping_.visibility().Consume(&client.response_slots()[0].sequence), 0u);
+  DetachConnection(&allocator_, client, Side::kClient, true);
+  ::unlink(planted.c_str());
+}
+
+TEST(ConnectionSegmentsServiceTest, NoSegmentFileOutlivesTheConnectionsSetUp) {
+  testing::TestPool test_pool;
+  std::shared_ptr<Pool> server_pool;
+  std::shared_ptr<Pool> client_pool;
+  ASSERT_TRUE(Pool::Attach(test_pool.name(), &server_pool).ok());
+  ASSERT_TRUE(Pool::Attach(test_pool.name(), &client_pool).ok());
+  Service service("test.Segments");
+  service.AddMethod("Echo",
+                    [](ServerContext*, const ReceivedMessage& request, ServerResponse* response) {
+                      response->Copy(request.view());
+                      return Status::OK;
+                    });
+  std::unique_ptr<Server> server;
+  ASSERT_TRUE(ServerBuilder(server_pool).RegisterService(&service).BuildAndStart(&server).ok());
+  std::string path = server_pool->path();
+  {
+    std::shared_ptr<Channel> channel;
+    ASSERT_TRUE(Channel::Connect(client_pool, "test.Segments", ChannelOptions(), &channel).ok());
+    std::string response;
+    ClientContext first;
+    ClientContext second;
+    ASSERT_TRUE(channel->Call("Echo", "first", &response, &first).ok());
+    EXPECT_EQ(response, "first");
+    // Each side unlinks its file once the other has it open (the server within its client
+    // check interval); the connection lives on in the two mappings.
+    auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!SegmentFiles(path).empty() && std::chrono::steady_clock::now() < give_up) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    EXPECT_EQ(SegmentFiles(path), std::vector<std::string>());
+    ASSERT_TRUE(channel->Call("Echo", "second", &response, &second).ok());
+    EXPECT_EQ(response, "second");
+  }
+  server->Shutdown();
+  EXPECT_EQ(SegmentFiles(path), std::vector<std::string>());
+}
+
+// The address ranges ("start-end") at which this process maps client segments read-write: the
+// clients' own mappings (the server maps them read-only, and its own segments end in ".s").
+std::set<std::string> OwnClientSegments() {
+  std::set<std::string> ranges;
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    std::istringstream fields(line);
+    std::string range, permissions, offset, device, inode, path;
+    fields >> range >> permissions >> offset >> device >> inode >> path;
+    if (permissions != "rw-s" || path.find(".seg.") == std::string::npos) continue;
+    if (path.compare(path.size() - 2, 2, ".s") == 0) continue;
+    ranges.insert(range);
+  }
+  return ranges;
+}
+
+// The connections the server of `service` holds open, as its counters say; 0 if not found.
+uint64_t ConnectionsOpen(Pool& pool, const std::string& service) {
+  for (const ServiceReport& report : ReadServiceReports(&PoolAccess::mapping(pool))) {
+    if (report.name == service && report.has_counters) return report.counters.connections_open;
+  }
+  return 0;
+}
+
+TEST(ConnectionSegmentsServiceTest, AClientThatShortensItsSegmentLosesOnlyItsOwnConnection) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to open a mapping's file by its address";
+  testing::TestPool test_pool;
+  std::shared_ptr<Pool> server_pool;
+  std::shared_ptr<Pool> client_pool;
+  ASSERT_TRUE(Pool::Attach(test_pool.name(), &server_pool).ok());
+  ASSERT_TRUE(Pool::Attach(test_pool.name(), &client_pool).ok());
+  Service service("test.Shortened");
+  service.AddMethod("Echo",
+                    [](ServerContext*, const ReceivedMessage& request, ServerResponse* response) {
+                      response->Copy(request.view());
+                      return Status::OK;
+                    });
+  std::unique_ptr<Server> server;
+  ASSERT_TRUE(ServerBuilder(server_pool).RegisterService(&service).BuildAndStart(&server).ok());
+  std::string response;
+  std::shared_ptr<Channel> honest;
+  ASSERT_TRUE(Channel::Connect(client_pool, "test.Shortened", ChannelOptions(), &honest).ok());
+  ClientContext first;
+  ASSERT_TRUE(honest->Call("Echo", "honest", &response, &first).ok());
+  std::set<std::string> before = OwnClientSegments();
+  std::shared_ptr<Channel> hostile;
+  ASSERT_TRUE(Channel::Connect(client_pool, "test.Shortened", ChannelOptions(), &hostile).ok());
+  // The hostile client's segment: it may have lost its name already, but a hostile client would
+  // have kept a descriptor of it.
+  std::vector<std::string> added;
+  for (const std::string& range : OwnClientSegments()) {
+    if (before.count(range) == 0) added.push_back(range);
+  }
+  ASSERT_EQ(added.size(), 1u);
+  int fd = ::open(("/proc/self/map_files/" + added[0]).c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  ClientContext second;
+  ASSERT_TRUE(hostile->Call("Echo", "hostile", &response, &second).ok());
+  ASSERT_EQ(ConnectionsOpen(*client_pool, "test.Shortened"), 2u);
+
+  // The server's next look at the hostile connection's ring meets pages that are gone.
+  ASSERT_EQ(::ftruncate(fd, 0), 0) << std::strerror(errno);
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (ConnectionsOpen(*client_pool, "test.Shortened") != 1 &&
+         std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(ConnectionsOpen(*client_pool, "test.Shortened"), 1u)
+      << "the server did not close the connection whose segment was shortened";
+
+  ClientContext third;
+  Status called = honest->Call("Echo", "still here", &response, &third);
+  EXPECT_TRUE(called.ok()) << called.ToString();
+  EXPECT_EQ(response, "still here");
+  ::close(fd);
+  hostile.reset();
+  honest.reset();
+  server->Shutdown();
+}
+
+TEST(ConnectionSegmentsServiceTest, TheHandlerSeesTheCallersUidAndGidAsTheKernelRecordedThem) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to act as other users";
+  testing::TestPool test_pool;
+  std::shared_ptr<Pool> server_pool;
+  std::shared_ptr<Pool> client_pool;
+  ASSERT_TRUE(Pool::Attach(test_pool.name(), &server_pool).ok());
+  ASSERT_TRUE(Pool::Attach(test_pool.name(), &client_pool).ok());
+  Service service("test.Identity");
+  PeerIdentity seen;
+  service.AddMethod(
+      "Who", [&seen](ServerContext* context, const ReceivedMessage&, ServerResponse* response) {
+        seen = context->peer_identity();
+        response->Copy("you");
+        return Status::OK;
+      });
+  std::unique_ptr<Server> server;
+  ASSERT_TRUE(ServerBuilder(server_pool).RegisterService(&service).BuildAndStart(&server).ok());
+  std::shared_ptr<Channel> channel;
+  Status connected;
+  {
+    // The connection is the client's from here: its segment is created as this user.
+    ThreadActsAs user(kClient);
+    ASSERT_TRUE(user.ok);
+    connected = Channel::Connect(client_pool, "test.Identity", ChannelOptions(), &channel);
+  }
+  ASSERT_TRUE(connected.ok()) << connected.ToString();
+  std::string response;
+  ClientContext context;
+  Status called = channel->Call("Who", "", &response, &context);
+  ASSERT_TRUE(called.ok()) << called.ToString();
+  EXPECT_EQ(seen.uid, kClient);
+  EXPECT_EQ(seen.gid, kClient);
+  EXPECT_EQ(seen.pid, ::getpid());
+  EXPECT_EQ(seen.host, HostId());
+  channel.reset();
+  server->Shutdown();
+}
+
+}  // namespace
+}  // namespace notnets::internal
