@@ -89,15 +89,16 @@ class WorkerThreadsTest : public ::testing::Test {
     changed_.notify_all();
   }
 
-  testing::TestPool test_pool_;
-  Service service_;
-  std::unique_ptr<Server> server_;
-  std::shared_ptr<Channel> channel_;
+  // Declared first, so destroyed last: after the server has joined the workers that use them.
   std::mutex mutex_;
   std::condition_variable changed_;
   int running_ = 0;
   int release_at_ = 1 << 30;
   bool released_ = false;
+  testing::TestPool test_pool_;
+  Service service_;
+  std::unique_ptr<Server> server_;
+  std::shared_ptr<Channel> channel_;
 };
 
 TEST_F(WorkerThreadsTest, AddsWorkersUntilEveryBlockedCallRuns) {
