@@ -89,14 +89,27 @@ confirmed() {
   first_failure "$1" "--gtest_filter=$2" "$3" --gtest_repeat=3
 }
 
-# Prints TEST if it fails alone with SITE off twice in a row: a test that fails now and then
-# under the simulator anyway (a slow machine) does not count as catching the site.
+# Prints TEST if it fails alone with SITE off twice in a row and passes with no site off: a test
+# that fails under the simulator anyway does not count as catching the site.
 fails_each_time() {
   local run
   for run in 1 2; do
     [ -n "$(first_failure "$1" "--gtest_filter=$2" "$3")" ] || return 0
   done
+  [ -z "$(first_failure "$1" "--gtest_filter=$2" "")" ] || return 0
   echo "$2"
+}
+
+# Every suite must pass with no site off, or a failure would say nothing about a site.
+baseline() {
+  local line failed
+  for line in "${suite_lines[@]}"; do
+    failed=$(first_failure "${line%%$'\t'*}" "${line#*$'\t'}" "")
+    if [ -n "$failed" ]; then
+      echo "mutation check: $failed fails with no site off; fix it first" >&2
+      exit 1
+    fi
+  done
 }
 
 # Tries first the tests that caught earlier sites (most sites are caught by a few tests, in
@@ -105,6 +118,7 @@ sweep() {
   local wanted=("$@") site primitive binary filter caught reached_sites
   local -A catchers=()
   mapfile -t suite_lines < <(suites)
+  baseline
   reached_sites=$(reached)
   while read -r site primitive; do
     if [ ${#wanted[@]} -gt 0 ] && [[ ! " ${wanted[*]} " == *" $site "* ]]; then continue; fi
