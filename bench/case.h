@@ -86,6 +86,10 @@ class Case {
   // Largest request this case can carry.
   virtual size_t MaxPayload() const { return size_t{64} << 20; }
 
+  // True if the server takes a single client in its life: such a case has no connection set-up
+  // to time (Job::connects).
+  virtual bool OneClientOnly() const { return false; }
+
   // Parent: a command that runs the server process (role "serve") or a client process
   // ("client") of this case, given the `server_args` of Setup, with the process's own command
   // line appended (for example one that puts it on an emulated host); empty to run it directly.

@@ -145,6 +145,8 @@ class FloorCase : public Case {
     return Status::OK;
   }
 
+  bool OneClientOnly() const override { return true; }
+
   // One client only: the exchange has one slot per direction.
   Status Connect(const std::vector<std::string>& server_args, std::string_view,
                  const ClientOptions& options, std::unique_ptr<EchoClient>* client) override {

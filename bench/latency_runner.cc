@@ -80,7 +80,9 @@ Status RunCalls(Case* bench_case, const Job& job, bool first, Start* start, Work
     std::lock_guard<std::mutex> lock(start->connect_mutex);
     ClientOptions options;
     options.payload_size = job.payload_size;
-    if (first) status = TimeConnects(bench_case, job, options, worker);
+    if (first && !bench_case->OneClientOnly()) {
+      status = TimeConnects(bench_case, job, options, worker);
+    }
     if (status.ok()) status = bench_case->Connect(job.server_args, job.endpoint, options, &client);
   }
   if (!status.ok()) status = Status(status.error_code(), "connecting: " + status.error_message());
@@ -167,7 +169,7 @@ Status RunLatencyJob(Case* bench_case, const Job& job, JobResult* result) {
   if (job.cdf) {
     for (auto [percentile, micros] : all.Cdf()) result->cdf.push_back({percentile, micros});
   }
-  if (job.connects > 0) {
+  if (job.connects > 0 && workers.front()->connects.count() > 0) {
     LatencySummary connects = workers.front()->connects.Summarize(workers.front()->connects_time);
     result->metrics.push_back({"connect_p50_us", connects.p50_us});
     result->metrics.push_back({"connect_p99_us", connects.p99_us});
