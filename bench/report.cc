@@ -97,15 +97,33 @@ void PrintComparison(const std::vector<CaseResult>& results, std::string_view ba
   }
 }
 
+namespace {
+
+// The names of the metrics any case reported, in the order first seen: a case may report fewer
+// (one that takes a single client has no connection set-up).
+std::vector<std::string> MetricNames(const std::vector<CaseMetrics>& results) {
+  std::vector<std::string> names;
+  for (const CaseMetrics& result : results) {
+    for (const Metric& metric : result.metrics) {
+      if (std::find(names.begin(), names.end(), metric.name) == names.end()) {
+        names.push_back(metric.name);
+      }
+    }
+  }
+  return names;
+}
+
+}  // namespace
+
 void PrintMetricsTable(const std::vector<CaseMetrics>& results, FILE* out) {
   if (results.empty()) return;
   std::fprintf(out, "%-32s", "metric");
   for (const CaseMetrics& result : results) std::fprintf(out, " %22s", result.name.c_str());
   std::fprintf(out, "\n");
-  for (const Metric& metric : results.front().metrics) {
-    std::fprintf(out, "%-32s", metric.name.c_str());
+  for (const std::string& name : MetricNames(results)) {
+    std::fprintf(out, "%-32s", name.c_str());
     for (const CaseMetrics& result : results) {
-      const Metric* found = Find(result.metrics, metric.name);
+      const Metric* found = Find(result.metrics, name);
       if (found != nullptr) {
         std::fprintf(out, " %22.3f", found->value);
       } else {
@@ -118,15 +136,19 @@ void PrintMetricsTable(const std::vector<CaseMetrics>& results, FILE* out) {
 
 void PrintMetricsCsv(const std::vector<CaseMetrics>& results, FILE* out) {
   if (results.empty()) return;
+  std::vector<std::string> names = MetricNames(results);
   std::fprintf(out, "case");
-  for (const Metric& metric : results.front().metrics)
-    std::fprintf(out, ",%s", metric.name.c_str());
+  for (const std::string& name : names) std::fprintf(out, ",%s", name.c_str());
   std::fprintf(out, "\n");
   for (const CaseMetrics& result : results) {
     std::fprintf(out, "%s", result.name.c_str());
-    for (const Metric& metric : results.front().metrics) {
-      const Metric* found = Find(result.metrics, metric.name);
-      std::fprintf(out, ",%.3f", found != nullptr ? found->value : 0.0);
+    for (const std::string& name : names) {
+      const Metric* found = Find(result.metrics, name);
+      if (found != nullptr) {
+        std::fprintf(out, ",%.3f", found->value);
+      } else {
+        std::fprintf(out, ",");
+      }
     }
     std::fprintf(out, "\n");
   }
