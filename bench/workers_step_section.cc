@@ -84,6 +84,24 @@ void RunRow(StepRow row, std::vector<std::string> server_words, std::vector<Step
   rows->push_back(row);
 }
 
+// The server's thread counts around the step, as both reports print them.
+struct StepThreads {
+  int before = 0;
+  double first_added_ms = 0;
+  int peak = 0;
+  double peak_ms = 0;
+  int end = 0;
+};
+
+StepThreads SummarizeThreads(const FleetResult& fleet) {
+  StepThreads t;
+  t.before = ThreadsBeforeStep(fleet);
+  t.first_added_ms = MsToFirstAdded(fleet);
+  PeakAfterStep(fleet, &t.peak, &t.peak_ms);
+  t.end = fleet.threads.empty() ? 0 : fleet.threads.back().threads;
+  return t;
+}
+
 }  // namespace
 
 std::vector<StepRow> RunWorkersStepSection(const AllOptions& options, Failures* failures) {
@@ -109,16 +127,13 @@ void PrintWorkersStep(const std::vector<StepRow>& rows, FILE* out) {
                "p50_us", "p99_us");
   for (const StepRow& row : rows) {
     const FleetResult& f = row.fleet;
-    int peak = 0;
-    double peak_ms = 0;
-    PeakAfterStep(f, &peak, &peak_ms);
-    int end = f.threads.empty() ? 0 : f.threads.back().threads;
+    StepThreads t = SummarizeThreads(f);
     for (size_t w = 0; w < f.windows.size() && w < std::size(kWindowNames); ++w) {
       const FleetWindow& window = f.windows[w];
       if (w == 0) {
         std::fprintf(out, "%-16s %-8s %8d %12s %6d %8s %6d ", row.case_name.c_str(),
-                     row.workers.c_str(), ThreadsBeforeStep(f), Ms(MsToFirstAdded(f)).c_str(), peak,
-                     Ms(peak_ms).c_str(), end);
+                     row.workers.c_str(), t.before, Ms(t.first_added_ms).c_str(), t.peak,
+                     Ms(t.peak_ms).c_str(), t.end);
       } else {
         std::fprintf(out, "%-16s %-8s %8s %12s %6s %8s %6s ", "", "", "", "", "", "", "");
       }
@@ -134,16 +149,13 @@ void PrintWorkersStepCsv(const std::vector<StepRow>& rows, FILE* out) {
                "window,window_begin_s,window_end_s,calls,calls_per_s,p50_us,p99_us\n");
   for (const StepRow& row : rows) {
     const FleetResult& f = row.fleet;
-    int peak = 0;
-    double peak_ms = 0;
-    PeakAfterStep(f, &peak, &peak_ms);
-    int end = f.threads.empty() ? 0 : f.threads.back().threads;
+    StepThreads t = SummarizeThreads(f);
     for (size_t w = 0; w < f.windows.size() && w < std::size(kWindowNames); ++w) {
       const FleetWindow& window = f.windows[w];
       std::fprintf(out, "%s,%s,%d,%.1f,%d,%.1f,%d,%s,%.3f,%.3f,%.0f,%.0f,%.3f,%.3f\n",
-                   row.case_name.c_str(), row.workers.c_str(), ThreadsBeforeStep(f),
-                   MsToFirstAdded(f), peak, peak_ms, end, kWindowNames[w], window.begin, window.end,
-                   window.calls, window.calls_per_s, window.p50_us, window.p99_us);
+                   row.case_name.c_str(), row.workers.c_str(), t.before, t.first_added_ms, t.peak,
+                   t.peak_ms, t.end, kWindowNames[w], window.begin, window.end, window.calls,
+                   window.calls_per_s, window.p50_us, window.p99_us);
     }
   }
 }
