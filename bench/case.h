@@ -27,6 +27,8 @@ struct CaseOptions {
   // CPUs the server process and the client processes are pinned to; -1 for no pinning.
   int server_cpu = -1;
   int client_cpu = -1;
+  // Appended to the server arguments Setup returns, to shape the server (see native_clients.h).
+  std::vector<std::string> server_words;
 };
 
 // What a client process tells Connect.

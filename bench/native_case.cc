@@ -74,7 +74,7 @@ class NativeCase : public PoolCase {
 
   Status Serve(const std::vector<std::string>& server_args, const ReadyCallback& ready) override {
     std::shared_ptr<Pool> pool;
-    Status status = AttachPool(server_args, &pool);
+    Status status = AttachPool(server_args, PoolOptions(), &pool);
     if (!status.ok()) return status;
     Service service(kNativeServiceName);
     service.AddMethod("Echo", EchoCopy);
@@ -96,7 +96,9 @@ class NativeCase : public PoolCase {
   Status Connect(const std::vector<std::string>& server_args, std::string_view,
                  const ClientOptions& options, std::unique_ptr<EchoClient>* client) override {
     if (attached_ == nullptr) {
-      Status status = AttachPool(server_args, &attached_);
+      PoolOptions pool_options;
+      if (options.idle) pool_options.max_process_connections = kIdleHolderMaxConnections;
+      Status status = AttachPool(server_args, pool_options, &attached_);
       if (!status.ok()) return status;
     }
     return ConnectNativeClient(attached_, kind_, options, client);
@@ -105,27 +107,31 @@ class NativeCase : public PoolCase {
   size_t MaxPayload() const override { return size_t{16} << 20; }
 
  private:
-  static Status AttachPool(const std::vector<std::string>& server_args,
+  static Status AttachPool(const std::vector<std::string>& server_args, const PoolOptions& options,
                            std::shared_ptr<Pool>* pool) {
     if (server_args.empty()) {
       return Status(StatusCode::INVALID_ARGUMENT, "expected the pool's path");
     }
-    return Pool::Attach(server_args[0], pool);
+    return Pool::Attach(server_args[0], options, pool);
   }
 
-  // The server's shape from the words after the pool's path (see kNativeReplicaWord and
-  // NativeWorkersWords): a sole server with one worker if there are none.
+  // The server's shape from the words after the pool's path (see kNativeReplicaWord,
+  // NativeWorkersWords and NativeMaxConnectionsPerClientWord): a sole server with one worker if
+  // there are none.
   static Status ApplyServerWords(const std::vector<std::string>& server_args,
                                  ServerBuilder* builder) {
     for (size_t i = 1; i < server_args.size(); ++i) {
       const std::string& word = server_args[i];
       int count = 0;
+      unsigned connections = 0;
       if (word == kNativeReplicaWord) {
         builder->ServeAsReplica();
       } else if (std::sscanf(word.c_str(), "min_workers=%d", &count) == 1) {
         builder->SetMinWorkerThreads(count);
       } else if (std::sscanf(word.c_str(), "max_workers=%d", &count) == 1) {
         builder->SetMaxWorkerThreads(count);
+      } else if (std::sscanf(word.c_str(), "max_connections_per_client=%u", &connections) == 1) {
+        builder->SetMaxConnectionsPerClient(connections);
       } else {
         return Status(StatusCode::INVALID_ARGUMENT, "unknown server word: " + word);
       }

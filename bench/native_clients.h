@@ -23,6 +23,17 @@ inline std::vector<std::string> NativeWorkersWords(int min, int max) {
   return {"min_workers=" + std::to_string(min), "max_workers=" + std::to_string(max)};
 }
 
+// ...and accept up to `count` connections from one client process
+// (ServerBuilder::SetMaxConnectionsPerClient), for a holder of many idle connections.
+inline std::string NativeMaxConnectionsPerClientWord(uint32_t count) {
+  return "max_connections_per_client=" + std::to_string(count);
+}
+
+// Connections a client process that only holds idle clients (ClientOptions::idle) may open: its
+// pool quota (PoolOptions::max_process_connections) is raised to this, as the idle-connections
+// sweep's 10,000 need.
+inline constexpr uint32_t kIdleHolderMaxConnections = 20000;
+
 // How a native client calls.
 enum class NativeCallKind {
   // Channel::Call with a string: the library copies request and response ("Echo").

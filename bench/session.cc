@@ -25,6 +25,8 @@ Status CaseSession::Open(const std::string& name, const CaseOptions& options,
   std::unique_ptr<CaseSession> opened(new CaseSession(name, std::move(bench_case)));
   Status status = opened->case_->Setup(options, &opened->server_args_);
   if (!status.ok()) return Prefixed("setup", status);
+  opened->server_args_.insert(opened->server_args_.end(), options.server_words.begin(),
+                              options.server_words.end());
   std::vector<std::string> args = {name};
   args.insert(args.end(), opened->server_args_.begin(), opened->server_args_.end());
   opened->client_cpu_ = options.client_cpu;

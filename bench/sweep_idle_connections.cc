@@ -4,6 +4,7 @@
 // closed connections in its table.
 #include <algorithm>
 
+#include "native_clients.h"
 #include "payload.h"
 #include "report.h"
 #include "session.h"
@@ -15,11 +16,15 @@ namespace {
 constexpr char kCase[] = "notnets-native";
 // Room for 10,000 idle connections with the smallest rings, plus the measured one.
 constexpr uint64_t kPoolBytes = uint64_t{1} << 30;
+constexpr uint32_t kMostIdle = 10000;
 
 // Measures one point: `idle` connections held open by another process.
 Status MeasurePoint(const AllOptions& options, uint32_t idle, Measurement* measurement) {
+  CaseOptions case_options = MakeCaseOptions(options.common, kPoolBytes);
+  // The holder is one client process: the server must take all its connections.
+  case_options.server_words.push_back(NativeMaxConnectionsPerClientWord(kMostIdle + 1));
   std::unique_ptr<CaseSession> session;
-  Status status = CaseSession::Open(kCase, MakeCaseOptions(options.common, kPoolBytes), &session);
+  Status status = CaseSession::Open(kCase, case_options, &session);
   if (!status.ok()) return status;
   std::unique_ptr<ChildProcess> holder;
   status = session->Hold(idle, &holder);
@@ -46,7 +51,7 @@ Status MeasurePoint(const AllOptions& options, uint32_t idle, Measurement* measu
 Sweep RunIdleConnectionsSweep(const AllOptions& options, Failures* failures) {
   Sweep sweep{"idleconns", "idle_connections", {}};
   std::fprintf(stderr, "notnets-bench: idleconns sweep: %s\n", kCase);
-  for (uint32_t idle : {1u, 10u, 100u, 1000u, 10000u}) {
+  for (uint32_t idle : {1u, 10u, 100u, 1000u, kMostIdle}) {
     Measurement measurement;
     Status status = MeasurePoint(options, idle, &measurement);
     if (!status.ok()) {
