@@ -569,5 +569,97 @@ TEST_F(FaultInjectionAtMostOnceTest, FinishedOnTheDeadServerIsAnsweredFromTheWin
   ExpectAllMemoryBack();
 }
 
+// ======== The same across replicas: two replicas serve at once, and the one that dies at `point`
+// takes an at-most-once call with it; the channel's retry goes to the survivor, which decides from
+// the pool's window whether to run it. Counted over every call: no call runs twice, none is lost.
+
+class FaultInjectionAtMostOnceReplicasTest : public FaultInjectionTest {
+ protected:
+  struct Outcome {
+    int ok = 0;       // at-most-once calls answered OK
+    int aborted = 0;  // ... refused with ABORTED
+    std::vector<Status> other;
+    uint64_t survivor_runs = 0;  // Count calls the survivor ran, the at-most-once ones included
+  };
+
+  // Starts a replica that dies at `point` and one that does not, then makes at-most-once Count
+  // calls until the first has died; counts what the survivor ran.
+  Outcome CallUntilAReplicaDies(const std::string& point) {
+    Outcome outcome;
+    const std::string as_replica = "NOTNETS_TEST_REPLICA=1";
+    std::unique_ptr<PeerProcess> doomed =
+        process_test::StartServer(pool_name_, 1, {as_replica, CrashAt(point)});
+    std::unique_ptr<PeerProcess> survivor = process_test::StartServer(pool_name_, 1, {as_replica});
+    channel_ = Connect();
+    if (channel_ == nullptr) {
+      outcome.other.push_back(Status(StatusCode::INTERNAL, "no channel"));
+      return outcome;
+    }
+    // The channel spreads calls over both replicas by load: the doomed one gets one of the first.
+    constexpr int kMostCalls = 1000;
+    for (int i = 0; i < kMostCalls && !doomed->Wait(milliseconds(0)).has_value(); ++i) {
+      ClientContext context;
+      context.set_timeout(kHangBound);
+      context.set_wait_for_ready(true);
+      context.set_at_most_once(true);
+      std::string response;
+      Status status = channel_->Call("Count", "", &response, &context);
+      if (status.ok()) {
+        ++outcome.ok;
+      } else if (status.error_code() == StatusCode::ABORTED) {
+        ++outcome.aborted;
+      } else {
+        outcome.other.push_back(status);
+      }
+    }
+    ExpectKilledAt(doomed.get(), point);
+    std::string count;
+    Status counted = Call("Count", "", &count);
+    if (counted.ok()) {
+      outcome.survivor_runs = std::stoull(count) - 1;
+    } else {
+      outcome.other.push_back(counted);
+    }
+    StopServer(survivor.get());
+    // The dead replica's directory entry keeps its method table until a server of the name takes
+    // the entry over (protocol.md, section 13).
+    StartServer();
+    StopServer(server_.get());
+    channel_.reset();
+    EXPECT_EQ(HeapUsed(), empty_heap_);
+    return outcome;
+  }
+
+  static void ExpectNoOtherFailure(const Outcome& outcome) {
+    for (const Status& status : outcome.other) ADD_FAILURE() << status.ToString();
+  }
+};
+
+// The dead replica read the call but had not recorded it: the survivor runs it.
+TEST_F(FaultInjectionAtMostOnceReplicasTest, ReadButNotStartedRunsOnTheSurvivor) {
+  Outcome outcome = CallUntilAReplicaDies("server.after_read_request");
+  ExpectNoOtherFailure(outcome);
+  EXPECT_EQ(outcome.aborted, 0);
+  EXPECT_EQ(outcome.survivor_runs, static_cast<uint64_t>(outcome.ok));
+}
+
+// The dead replica had recorded the call as running: the survivor refuses it, and runs the rest.
+TEST_F(FaultInjectionAtMostOnceReplicasTest, StartedOnTheDeadReplicaIsAborted) {
+  Outcome outcome = CallUntilAReplicaDies("server.before_handler");
+  ExpectNoOtherFailure(outcome);
+  EXPECT_EQ(outcome.aborted, 1);
+  EXPECT_EQ(outcome.survivor_runs, static_cast<uint64_t>(outcome.ok));
+}
+
+// The dead replica ran the call and recorded its result: the survivor answers from the window
+// and does not run it again.
+TEST_F(FaultInjectionAtMostOnceReplicasTest, FinishedOnTheDeadReplicaIsAnsweredFromTheWindow) {
+  Outcome outcome = CallUntilAReplicaDies("server.before_publish_response");
+  ExpectNoOtherFailure(outcome);
+  EXPECT_EQ(outcome.aborted, 0);
+  ASSERT_GE(outcome.ok, 1);
+  EXPECT_EQ(outcome.survivor_runs, static_cast<uint64_t>(outcome.ok - 1));
+}
+
 }  // namespace
 }  // namespace notnets::process_test
