@@ -132,6 +132,8 @@ std::string LayoutDescription() {
   NOTNETS_FIELD(DirectionHeader, peer_opened);
   NOTNETS_FIELD(DirectionHeader, reserved0);
   NOTNETS_FIELD(DirectionHeader, closed);
+  NOTNETS_FIELD(DirectionHeader, sleepers);
+  NOTNETS_FIELD(DirectionHeader, wake_sequence);
   NOTNETS_FIELD(DirectionHeader, reserved1);
   NOTNETS_STRUCT(Descriptor);
   NOTNETS_FIELD(Descriptor, sequence);
@@ -175,7 +177,7 @@ struct RecordedLayout {
 };
 constexpr RecordedLayout kRecordedLayouts[] = {
     {2, 0x4f99812ec3cdfd7bull}, {3, 0x7ff7689c93a4ff2ull},  {4, 0x599433d588e7dd06ull},
-    {5, 0x337bd6596e94ccf3ull}, {6, 0xc402c0527d4e0b5cull},
+    {5, 0x337bd6596e94ccf3ull}, {6, 0xc402c0527d4e0b5cull}, {7, 0x3c84a8ed4dc9e66bull},
 };
 
 TEST(LayoutTest, FingerprintIsTheOneRecordedForTheLayoutVersion) {

@@ -24,7 +24,7 @@ namespace notnets::internal {
 
 // "NNCONN01" read as a little-endian word.
 inline constexpr uint64_t kConnectionMagic = 0x31304e4e4f434e4eull;
-inline constexpr uint32_t kConnectionVersion = 2;
+inline constexpr uint32_t kConnectionVersion = 3;
 // Hex digits of the random part of a connection's segment names.
 inline constexpr size_t kSegmentIdBytes = 32;
 // What the server appends to the client's segment name to name its own.
@@ -87,11 +87,19 @@ struct alignas(kCacheLineBytes) DirectionHeader {
   uint8_t reserved0[kCacheLineBytes - 2 * sizeof(SharedWord)];
   // kOpen, or why the sender closed its direction (kClosedBySender, ...).
   SharedWord closed;
-  uint8_t reserved1[kCacheLineBytes - sizeof(SharedWord)];
+  // A doorbell (pool/doorbell.h) for the other direction's messages, in two halves each written
+  // by one side: `sleepers` counts this sender's threads asleep until the other direction has a
+  // message; `wake_sequence` is bumped by this sender when it wakes the other side's sleepers
+  // after publishing, the futex they sleep on. Rarely written, so beside `closed`.
+  SharedWord sleepers;
+  SharedWord wake_sequence;
+  uint8_t reserved1[kCacheLineBytes - 3 * sizeof(SharedWord)];
 };
 static_assert(sizeof(DirectionHeader) == 2 * kCacheLineBytes);
 static_assert(offsetof(DirectionHeader, peer_opened) == 8);
 static_assert(offsetof(DirectionHeader, closed) == kCacheLineBytes);
+static_assert(offsetof(DirectionHeader, sleepers) == kCacheLineBytes + 8);
+static_assert(offsetof(DirectionHeader, wake_sequence) == kCacheLineBytes + 16);
 
 // Where each part of a connection lies: the header relative to the start of its block, the
 // rings and cancel words relative to the start of their segments.

@@ -33,10 +33,21 @@ class Backoff {
   // Waits a little, longer the longer nothing has happened.
   void Wait();
 
+  // As Wait, but in the sleeping phase calls `sleep(duration)` instead of sleeping itself, so that
+  // a waiter with a doorbell can be woken before the duration ends.
+  template <typename Sleep>
+  void Wait(Sleep&& sleep) {
+    std::chrono::microseconds nap = Step();
+    if (nap.count() > 0) sleep(nap);
+  }
+
   // True once waiting has reached the sleeping phase (a cheap moment for slow checks).
   bool sleeping() const { return sleep_ > std::chrono::microseconds::zero() && rounds_ != 0; }
 
  private:
+  // Spins or yields once and returns zero, or returns how long to sleep now.
+  std::chrono::microseconds Step();
+
   uint64_t rounds_ = 0;
   std::chrono::steady_clock::time_point started_;
   std::chrono::microseconds sleep_{0};

@@ -23,10 +23,16 @@ uint32_t* FutexWord(SharedWord* word) { return static_cast<uint32_t*>(SharedAddr
 // Adds `delta` to the sleeper count and returns the count, with a full barrier in between: what
 // this side wrote before is visible to the other side once it reads after its own barrier, so
 // the sleeper and the producer cannot both miss each other. ThreadSanitizer does not model fences
-// (GCC warns, -Wtsan), so its builds order both sides through a read-modify-write of the count
-// instead, which costs a cache line transfer on every ring.
+// (GCC warns, -Wtsan), so its builds use read-modify-writes instead: the sleepers' on the count,
+// the ringers' (which may only read the count: it can be in memory mapped read-only to them) on a
+// word of their own, a full barrier on the hardware.
 uint64_t AddSleepersThenBarrier(SharedWord* sleepers, uint64_t delta) {
 #if defined(__SANITIZE_THREAD__)
+  if (delta == 0) {
+    static std::atomic<uint64_t> barrier{0};
+    barrier.fetch_add(0, std::memory_order_seq_cst);
+    return sleepers->load(std::memory_order_seq_cst);
+  }
   return sleepers->fetch_add(delta, std::memory_order_seq_cst) + delta;
 #else
   if (delta != 0) Visibility::FetchAdd(sleepers, delta);
@@ -55,10 +61,10 @@ uint64_t Doorbell::BeginSleep() {
   return sequence;
 }
 
-void Doorbell::Sleep(uint64_t sequence, std::chrono::milliseconds timeout) {
+void Doorbell::Sleep(uint64_t sequence, std::chrono::microseconds timeout) {
   struct timespec wait {};
-  wait.tv_sec = static_cast<time_t>(timeout.count() / 1000);
-  wait.tv_nsec = static_cast<long>(timeout.count() % 1000) * 1000000;
+  wait.tv_sec = static_cast<time_t>(timeout.count() / 1000000);
+  wait.tv_nsec = static_cast<long>(timeout.count() % 1000000) * 1000;
   // Returns at once if the sequence moved since BeginSleep (EAGAIN), on a ring, or on timeout.
   ::syscall(SYS_futex, FutexWord(sequence_), FUTEX_WAIT, static_cast<uint32_t>(sequence), &wait,
             nullptr, 0);

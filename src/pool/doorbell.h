@@ -21,14 +21,19 @@ class Doorbell {
  public:
   // A doorbell attached to nothing: Ring does nothing.
   Doorbell() = default;
-  // `sequence` and `sleepers` are words in the pool (a ServiceEntry's).
+  // `sequence` and `sleepers` are words in the pool (a ServiceEntry's), or in the segments of a
+  // connection's two directions: the ringer writes only `sequence` and the sleepers only
+  // `sleepers`, so each may be read-only to the other side.
   Doorbell(SharedWord* sequence, SharedWord* sleepers) : sequence_(sequence), sleepers_(sleepers) {}
+
+  // False for a doorbell attached to nothing, which nobody can sleep on.
+  bool attached() const { return sleepers_ != nullptr; }
 
   // Sleeper: announces a sleeper and returns the sequence to pass to Sleep. Look for work after
   // this call, then Sleep only if there is none; call EndSleep afterwards in every case.
   uint64_t BeginSleep();
   // Sleeps until the doorbell rings after BeginSleep returned `sequence`, or `timeout` passes.
-  void Sleep(uint64_t sequence, std::chrono::milliseconds timeout);
+  void Sleep(uint64_t sequence, std::chrono::microseconds timeout);
   void EndSleep();
 
   // Producer: after publishing work, wakes the sleepers if there are any. Costs a fence and a

@@ -71,6 +71,10 @@ class Visibility {
   // kWriteBackInvalidate.
   explicit Visibility(CoherenceMode mode);
 
+  // False where the primitives write back and invalidate (CoherenceMode::kWriteBackInvalidate, or
+  // the cache simulator).
+  bool coherent() const { return !write_back_; }
+
   // Makes `value` visible in `word` after every write this thread made before (release).
   void Publish(SharedWord* word, uint64_t value, CallSite site = CallSite::Here()) const {
     if (write_back_) return PublishAndWriteBack(word, value, site);

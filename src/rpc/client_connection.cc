@@ -240,6 +240,9 @@ void ClientConnection::AttachServerSegment() {
     // The server has both segments open: neither needs a name any more.
     visibility_->Publish(&view_.requests->peer_opened, 1);
     view_.own->Unlink();
+    if (visibility_->coherent()) {
+      response_bell_ = Doorbell(&view_.responses->wake_sequence, &view_.requests->sleepers);
+    }
   }
   server_attached_.store(true, std::memory_order_release);
 }
@@ -497,7 +500,7 @@ Status ClientConnection::CallSync(std::string_view method, Request request, Clie
         return failure;
       }
     }
-    backoff.Wait();
+    backoff.Wait([&](std::chrono::microseconds nap) { SleepForResponse(nap, &slot); });
   }
   Message message = slot.response;
   slots_.Release(index);
@@ -547,6 +550,19 @@ void ClientConnection::CallAsync(std::string_view method, Request request, Clien
 void ClientConnection::WakeCompletionThread() {
   MutexLock lock(&completion_mutex_);
   completion_wakeup_.Signal();
+}
+
+void ClientConnection::SleepForResponse(std::chrono::microseconds nap, const CallSlot* slot) {
+  if (!server_attached_.load(std::memory_order_acquire) || !response_bell_.attached()) {
+    std::this_thread::sleep_for(nap);
+    return;
+  }
+  uint64_t sequence = response_bell_.BeginSleep();
+  // Looked for after announcing the sleep: a response published from here on rings.
+  bool answered = responses_.HasMessage() ||
+                  (slot != nullptr && slot->state.load(std::memory_order_acquire) == kCompleted);
+  if (!answered) response_bell_.Sleep(sequence, nap);
+  response_bell_.EndSleep();
 }
 
 thread_local ClientConnection::SendBatch* ClientConnection::held_ = nullptr;
@@ -758,7 +774,7 @@ void ClientConnection::CompletionLoop() {
         async_outstanding_.fetch_sub(1, std::memory_order_relaxed);
       }
     }
-    backoff.Wait();
+    backoff.Wait([this](std::chrono::microseconds nap) { SleepForResponse(nap, nullptr); });
   }
 }
 

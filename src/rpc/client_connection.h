@@ -209,6 +209,9 @@ class ClientConnection {
   // Reads the responses the ring holds, batch by batch, running each batch's callbacks; false if
   // there was nothing to read or another thread is reading.
   bool TryDrain();
+  // Sleeps up to `nap`, less if the server rings after publishing a response: for a caller
+  // waiting for the response of `slot`, or of any call (nullptr).
+  void SleepForResponse(std::chrono::microseconds nap, const CallSlot* slot);
   // Gives up on a waiting call: true if this thread won it (and must report `status`).
   bool Abandon(uint32_t index, CallState from);
   // Tells the server's handler of `call_id` that the caller gave up.
@@ -245,6 +248,9 @@ class ClientConnection {
   Mutex attach_mutex_;       // held while mapping the server's segment
   // True once the server's segment is mapped, or was refused.
   std::atomic<bool> server_attached_{false};
+  // The server rings it after each response (ServerConnection::response_bell); set before
+  // server_attached_, if the pool is coherent and the server's segment was mapped.
+  Doorbell response_bell_;
   ServiceRef ref_;
   const SharedWord* entry_state_ = nullptr;
   uint64_t open_state_ = 0;  // the entry's state word while the replica takes calls

@@ -13,6 +13,10 @@ ServerConnection::ServerConnection(const ConnectionView& view, const RegisteredS
       requests(view.request_slots(), view.capacity, &view.responses->peer_consumed,
                &PoolAccess::mapping(*pool).visibility()),
       responses(view.response_slots(), view.capacity, &view.requests->peer_consumed,
-                &PoolAccess::mapping(*pool).visibility()) {}
+                &PoolAccess::mapping(*pool).visibility()) {
+  if (PoolAccess::mapping(*pool).visibility().coherent()) {
+    response_bell = Doorbell(&view.responses->wake_sequence, &view.requests->sleepers);
+  }
+}
 
 }  // namespace notnets::internal

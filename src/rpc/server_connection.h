@@ -10,6 +10,7 @@
 #include "channel/ring.h"
 #include "notnets/server.h"
 #include "pool/directory.h"
+#include "pool/doorbell.h"
 #include "pool/process_identity.h"
 #include "rpc/buffer_cache.h"
 #include "rpc/mutex.h"
@@ -34,6 +35,10 @@ struct ServerConnection {
   std::shared_ptr<BufferCache> cache;
   RingReader requests;
   RingWriter responses;
+  // Rung after each response, in case client threads sleep waiting for one: its half in our
+  // segment, the client's count of sleepers in its own. Attached to nothing in a pool without
+  // coherence, whose users may be hosts no futex reaches.
+  Doorbell response_bell;
   TryFlag polling;  // held while reading `requests`
   // Calls taken and not yet answered (synchronous handlers running, asynchronous calls not yet
   // finished): the connection is not retired while there are any.

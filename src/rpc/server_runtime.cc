@@ -761,6 +761,7 @@ void ServerRuntime::Respond(Connection* connection, uint64_t call_id, const Stat
   }
   CrashPoint("server.before_publish_response");
   connection->responses.Publish(position, message);
+  connection->response_bell.Ring();
   CrashPoint("server.after_publish_response");
 }
 
