@@ -16,6 +16,7 @@
 #include "gtest/gtest.h"
 #include "notnets/pool.h"
 #include "pool/background_thread.h"
+#include "pool/process_identity.h"
 #include "test_pool.h"
 
 namespace notnets::internal {
@@ -185,6 +186,20 @@ TEST(SegmentTest, AShortenedSegmentIsAbsorbedOnABackgroundThreadToo) {
   });
   EXPECT_EQ(value.get(), 0);
   EXPECT_TRUE(reader->faulted());
+}
+
+TEST(SegmentTest, ItsNameSaysWhichProcessCreatedIt) {
+  std::string pool = TestPoolPath();
+  std::unique_ptr<Segment> writer;
+  ASSERT_TRUE(Segment::Create(pool, kPage, kPage, ::geteuid(), &writer).ok());
+  EXPECT_EQ(Segment::CreatorOf(pool, writer->name()), SelfIdentity().token);
+  constexpr uint64_t kPeer = 0x4000000000000abcull;
+  std::string partner = Segment::PartnerName(writer->name(), kPeer, ".s");
+  EXPECT_EQ(Segment::CreatorOf(pool, partner), kPeer);
+  EXPECT_EQ(partner.substr(partner.size() - 18),
+            writer->name().substr(writer->name().size() - 16) + ".s");
+  EXPECT_EQ(Segment::CreatorOf(pool, "notnets-default"), 0u);
+  EXPECT_EQ(Segment::CreatorOf(TestPoolPath(), writer->name()), 0u);
 }
 
 TEST(SegmentTest, OpensOnlyNamesOfItsPoolsSegments) {
