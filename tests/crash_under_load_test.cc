@@ -136,6 +136,10 @@ TEST_F(CrashUnderLoadTest, MemoryComesBackAfterServersAndClientsAreKilled) {
   ExpectNothingRanTwice();
   StopServer(server.get());
   EXPECT_EQ(pool_->Stats().heap_used_bytes, empty_used_) << "the server left memory";
+  // Each killed process's files were removed by the processes that saw it die, or by the next
+  // one that opened the pool (each restart did).
+  EXPECT_EQ(SegmentFiles(pool_->path(), ""), std::vector<std::string>())
+      << "killed processes left segment files";
 }
 
 // A client opening connections in a loop: `max_connections` is its process's quota (0: the

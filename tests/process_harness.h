@@ -182,6 +182,27 @@ class PeerProcess {
   std::optional<int> wait_status_;
 };
 
+// The segment files of the pool at `pool_path` that end with `suffix` ("" for all of them).
+inline std::vector<std::string> SegmentFiles(const std::string& pool_path,
+                                             const std::string& suffix) {
+  size_t slash = pool_path.rfind('/');
+  std::string directory = pool_path.substr(0, slash);
+  std::string prefix = pool_path.substr(slash + 1) + ".seg.";
+  std::vector<std::string> files;
+  DIR* listing = ::opendir(directory.c_str());
+  if (listing == nullptr) return files;
+  while (const dirent* entry = ::readdir(listing)) {
+    std::string name = entry->d_name;
+    if (name.compare(0, prefix.size(), prefix) != 0) continue;
+    if (name.size() >= suffix.size() &&
+        name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0) {
+      files.push_back(name);
+    }
+  }
+  ::closedir(listing);
+  return files;
+}
+
 inline std::string UniquePoolName() {
   static std::atomic<int> counter{0};
   return notnets::testing::InTestPoolDirectory("mp-" + std::to_string(getpid()) + "-" +

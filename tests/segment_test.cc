@@ -10,10 +10,13 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <future>
 #include <string>
 
 #include "gtest/gtest.h"
 #include "notnets/pool.h"
+#include "pool/background_thread.h"
+#include "pool/process_identity.h"
 #include "test_pool.h"
 
 namespace notnets::internal {
@@ -156,6 +159,47 @@ TEST(SegmentTest, AWriterThatGoesAwayLeavesNoFileBehind) {
     EXPECT_TRUE(Exists(pool, name));
   }
   EXPECT_FALSE(Exists(pool, name));
+}
+
+// Threads notnets starts block every signal they can; a fault signal they cannot: the kernel
+// would kill the whole process instead of running the guard (segment_guard.h).
+TEST(SegmentTest, AShortenedSegmentIsAbsorbedOnABackgroundThreadToo) {
+  std::string pool = TestPoolPath();
+  std::unique_ptr<Segment> writer;
+  ASSERT_TRUE(Segment::Create(pool, kPage, kPage, ::geteuid(), &writer).ok());
+  std::shared_ptr<Segment> reader;
+  {
+    std::unique_ptr<Segment> opened;
+    ASSERT_TRUE(Segment::Open(pool, writer->name(), kPage, &opened).ok());
+    reader = std::move(opened);
+  }
+  std::string path = pool.substr(0, pool.rfind('/')) + "/" + writer->name();
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  ASSERT_EQ(::ftruncate(fd, 0), 0) << std::strerror(errno);
+  ::close(fd);
+  auto read = std::make_shared<std::promise<uint8_t>>();
+  std::future<uint8_t> value = read->get_future();
+  StartBackgroundThread([reader, read] {
+    uint8_t first = *static_cast<volatile const uint8_t*>(reader->base());
+    read->set_value(first);
+  });
+  EXPECT_EQ(value.get(), 0);
+  EXPECT_TRUE(reader->faulted());
+}
+
+TEST(SegmentTest, ItsNameSaysWhichProcessCreatedIt) {
+  std::string pool = TestPoolPath();
+  std::unique_ptr<Segment> writer;
+  ASSERT_TRUE(Segment::Create(pool, kPage, kPage, ::geteuid(), &writer).ok());
+  EXPECT_EQ(Segment::CreatorOf(pool, writer->name()), SelfIdentity().token);
+  constexpr uint64_t kPeer = 0x4000000000000abcull;
+  std::string partner = Segment::PartnerName(writer->name(), kPeer, ".s");
+  EXPECT_EQ(Segment::CreatorOf(pool, partner), kPeer);
+  EXPECT_EQ(partner.substr(partner.size() - 18),
+            writer->name().substr(writer->name().size() - 16) + ".s");
+  EXPECT_EQ(Segment::CreatorOf(pool, "notnets-default"), 0u);
+  EXPECT_EQ(Segment::CreatorOf(TestPoolPath(), writer->name()), 0u);
 }
 
 TEST(SegmentTest, OpensOnlyNamesOfItsPoolsSegments) {

@@ -159,9 +159,9 @@ Status AcceptSegments(const std::string& pool_path, ConnectionView* view) {
                   "segment " + client_name + " is shorter than its connection's rings");
   }
   std::unique_ptr<Segment> own;
-  status = Segment::CreateNamed(pool_path, client_name + kServerSegmentSuffix,
-                                geometry.responses_bytes(), geometry.responses_bytes(),
-                                client->owner().uid, &own);
+  status = Segment::CreateNamed(
+      pool_path, Segment::PartnerName(client_name, SelfIdentity().token, kServerSegmentSuffix),
+      geometry.responses_bytes(), geometry.responses_bytes(), client->owner().uid, &own);
   if (!status.ok()) return status;
   own->CloseDescriptor();
   auto* responses = reinterpret_cast<DirectionHeader*>(own->base());
@@ -174,7 +174,7 @@ Status AcceptSegments(const std::string& pool_path, ConnectionView* view) {
   return Status::OK;
 }
 
-ServerSegment AttachServerSegment(const std::string& pool_path, uint32_t server_uid,
+ServerSegment AttachServerSegment(const std::string& pool_path, const ServerOfConnection& server,
                                   ConnectionView* view) {
   Segment* peer = view->peer.get();
   if (!peer->opened()) {
@@ -182,7 +182,9 @@ ServerSegment AttachServerSegment(const std::string& pool_path, uint32_t server_
       return ServerSegment::kNotYet;
     }
     // Refuses, before mapping a byte of it, a file another user planted there.
-    Status attached = peer->Attach(pool_path, view->own->name() + kServerSegmentSuffix, server_uid);
+    Status attached = peer->Attach(
+        pool_path, Segment::PartnerName(view->own->name(), server.token, kServerSegmentSuffix),
+        server.uid);
     if (attached.error_code() == StatusCode::NOT_FOUND) return ServerSegment::kNotYet;
     if (!attached.ok()) return ServerSegment::kImpostor;
   }

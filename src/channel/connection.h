@@ -64,9 +64,15 @@ enum class ServerSegment : uint8_t {
   kImpostor,  // a file the server's user did not create: not mapped, never to be trusted
 };
 
+// Who the client expects to have made the server's segment: the replica it connected to.
+struct ServerOfConnection {
+  uint64_t token = 0;  // its liveness token: part of its segment's name
+  uint32_t uid = 0;    // its user: the owner its segment's file must have
+};
+
 // Client: maps the server's segment over the placeholder once the server says it is ready
-// (no system call before that), if the kernel says `server_uid` created it.
-ServerSegment AttachServerSegment(const std::string& pool_path, uint32_t server_uid,
+// (no system call before that), if the kernel says `server.uid` created it.
+ServerSegment AttachServerSegment(const std::string& pool_path, const ServerOfConnection& server,
                                   ConnectionView* view);
 
 // Marks `side` as gone from the connection; with `peer_is_dead`, the peer too (a dead process will

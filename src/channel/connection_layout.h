@@ -8,9 +8,11 @@
 // server), including the counter of what its sender consumed of the other direction, and lives
 // in a segment (pool/segment.h) its sender created: the receiver maps it read-only, and no other
 // user can open it. The client's segment is "<pool>.seg.<id>", where <id> is written in the
-// ConnectionHeader; the server's is "<pool>.seg.<id>.s". Cancel word i holds the call id of call
-// slot i once the client cancels it: a running handler sees it without any server thread having
-// to read the request ring.
+// ConnectionHeader (the client's liveness token, then 16 random hex digits); the server's is that
+// name with the server's token in place of the client's and ".s" appended (Segment::PartnerName),
+// so that a file whose creator died can be found and removed (pool/segment_sweep.h). Cancel word i
+// holds the call id of call slot i once the client cancels it: a running handler sees it without
+// any server thread having to read the request ring.
 #ifndef NOTNETS_CHANNEL_CONNECTION_LAYOUT_H_
 #define NOTNETS_CHANNEL_CONNECTION_LAYOUT_H_
 
@@ -25,7 +27,7 @@ namespace notnets::internal {
 // "NNCONN01" read as a little-endian word.
 inline constexpr uint64_t kConnectionMagic = 0x31304e4e4f434e4eull;
 inline constexpr uint32_t kConnectionVersion = 3;
-// Hex digits of the random part of a connection's segment names.
+// Hex digits of a connection's id in its segment names: the creator's token and a random part.
 inline constexpr size_t kSegmentIdBytes = 32;
 // What the server appends to the client's segment name to name its own.
 inline constexpr char kServerSegmentSuffix[] = ".s";

@@ -6,9 +6,11 @@
 
 namespace notnets::internal {
 
-// Runs `body` on a new detached thread that blocks every signal, so that a process signal
-// (SIGTERM, SIGINT, ...) goes to the application's own threads, which may be waiting for it with
-// sigwait(), and never runs its default action on a thread the application did not make.
+// Runs `body` on a new detached thread that blocks every signal but the faults its own accesses
+// raise (SIGBUS, SIGSEGV, SIGFPE, SIGILL, SIGTRAP), so that a process signal (SIGTERM, SIGINT,
+// ...) goes to the application's own threads, which may be waiting for it with sigwait(), and
+// never runs its default action on a thread the application did not make; while a SIGBUS from a
+// shortened segment still reaches the segment guard (segment_guard.h).
 void StartBackgroundThread(std::function<void()> body);
 
 }  // namespace notnets::internal

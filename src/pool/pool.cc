@@ -12,6 +12,8 @@
 #include "pool/directory.h"
 #include "pool/layout.h"
 #include "pool/pool_mapping.h"
+#include "pool/process_identity.h"
+#include "pool/segment_sweep.h"
 
 namespace notnets {
 
@@ -84,6 +86,8 @@ Status Pool::Create(const std::string& name, const PoolOptions& options,
   std::unique_ptr<internal::PoolMapping> mapping;
   status = internal::PoolMapping::Create(path, options, &mapping);
   if (status.ok()) pool->reset(new Pool(std::move(mapping), options));
+  // A later process removes what a crash left: processes of the pool's last run may all be dead.
+  if (status.ok()) internal::RemoveSegmentsOfDeadCreators(path);
   return status;
 }
 
@@ -99,6 +103,8 @@ Status Pool::Attach(const std::string& name, const PoolOptions& options,
   std::unique_ptr<internal::PoolMapping> mapping;
   status = internal::PoolMapping::Attach(path, options.trusted_owners, &mapping);
   if (status.ok()) pool->reset(new Pool(std::move(mapping), options));
+  // A later process removes what a crash left: processes of the pool's last run may all be dead.
+  if (status.ok()) internal::RemoveSegmentsOfDeadCreators(path);
   return status;
 }
 
@@ -132,6 +138,15 @@ Status Pool::Remove(const std::string& name) {
   if (::lstat(path.c_str(), &st) == 0 && (!S_ISREG(st.st_mode) || !HoldsPoolMagic(path))) {
     return Status(StatusCode::FAILED_PRECONDITION,
                   path + " is not a notnets pool (no pool magic number); not removed");
+  }
+  // Its segments first, while the pool file can still say who lives: a process that maps the
+  // pool holds its token's byte locked in it (process_identity.h). Segments of live processes
+  // stay: they may still be setting up a connection.
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd >= 0) {
+    internal::RemoveSegmentsOfDeadCreators(
+        path, [fd](uint64_t token) { return internal::LockedIn(fd, token); });
+    ::close(fd);
   }
   if (::unlink(path.c_str()) != 0) {
     StatusCode code = errno == ENOENT ? StatusCode::NOT_FOUND : StatusCode::UNAVAILABLE;

@@ -147,6 +147,11 @@ bool IsAlive(const ProcessIdentity& identity) {
   return LockedInSomeFile(r, identity.token);
 }
 
+bool LockedIn(int fd, uint64_t token) {
+  struct flock byte = ByteOf(token, F_WRLCK);
+  return ::fcntl(fd, F_OFD_GETLK, &byte) != 0 || byte.l_type != F_UNLCK;
+}
+
 bool KernelSaysAlive(uint64_t token) {
   if (token == 0) return false;
   Registry& r = TheRegistry();

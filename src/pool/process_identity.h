@@ -36,6 +36,10 @@ bool IsAlive(const ProcessIdentity& identity);
 // nothing can be asked). For the lease table, to free the records of this host's dead processes.
 bool KernelSaysAlive(uint64_t token);
 
+// Whether a process of this kernel holds `token`'s byte locked in the pool file open as `fd`
+// (true if the kernel cannot say): for a process that does not map that pool.
+bool LockedIn(int fd, uint64_t token);
+
 // Keeps this process's token locked in one pool file for as long as it lives. PoolMapping owns
 // one; several mappings of one file share its lock.
 class LivenessLock {

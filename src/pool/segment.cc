@@ -10,9 +10,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "pool/pool_file.h"
+#include "pool/process_identity.h"
 #include "pool/segment_guard.h"
 
 namespace notnets::internal {
@@ -20,11 +23,20 @@ namespace notnets::internal {
 namespace {
 
 constexpr char kSegmentInfix[] = ".seg.";
-constexpr size_t kSegmentRandomBytes = 16;
+// Hex digits of a name's id: the creator's token, then as many random ones.
+constexpr size_t kSegmentIdDigits = 32;
+constexpr size_t kCreatorDigits = 16;
 
 std::string BaseNameOf(const std::string& path) {
   size_t slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+// A token in a segment name: 16 lowercase hex digits.
+std::string CreatorHex(uint64_t token) {
+  char text[kCreatorDigits + 1];
+  std::snprintf(text, sizeof(text), "%016llx", static_cast<unsigned long long>(token));
+  return std::string(text, kCreatorDigits);
 }
 
 uint64_t RoundUp(uint64_t value, uint64_t granule) {
@@ -39,9 +51,10 @@ uint64_t SystemPageBytes() {
 constexpr size_t kMaxSuffixBytes = 8;
 
 // "<pool file name>.seg.<32 hex digits>", optionally followed by ".<1 to 8 lowercase letters>".
+// Lowercase digits only: the creator's token has a single spelling.
 bool IsSegmentName(const std::string& pool_path, const std::string& name) {
   std::string prefix = BaseNameOf(pool_path) + kSegmentInfix;
-  size_t random_end = prefix.size() + 2 * kSegmentRandomBytes;
+  size_t random_end = prefix.size() + kSegmentIdDigits;
   if (name.size() < random_end || name.compare(0, prefix.size(), prefix) != 0) return false;
   for (size_t i = prefix.size(); i < random_end; ++i) {
     char c = name[i];
@@ -96,8 +109,24 @@ Status GrantRead(int fd, uint32_t owner_uid, uint32_t reader_uid, const std::str
 Status Segment::Create(const std::string& pool_path, uint64_t initial_bytes, uint64_t max_bytes,
                        uint32_t reader_uid, std::unique_ptr<Segment>* segment) {
   return CreateNamed(pool_path,
-                     BaseNameOf(pool_path) + kSegmentInfix + RandomHex(kSegmentRandomBytes),
+                     BaseNameOf(pool_path) + kSegmentInfix + CreatorHex(SelfIdentity().token) +
+                         RandomHex((kSegmentIdDigits - kCreatorDigits) / 2),
                      initial_bytes, max_bytes, reader_uid, segment);
+}
+
+std::string Segment::PartnerName(const std::string& name, uint64_t creator_token,
+                                 const std::string& suffix) {
+  size_t id = name.rfind(kSegmentInfix);
+  if (id == std::string::npos) return std::string();
+  id += sizeof(kSegmentInfix) - 1;
+  return name.substr(0, id) + CreatorHex(creator_token) +
+         name.substr(id + kCreatorDigits, kSegmentIdDigits - kCreatorDigits) + suffix;
+}
+
+uint64_t Segment::CreatorOf(const std::string& pool_path, const std::string& name) {
+  if (!IsSegmentName(pool_path, name)) return 0;
+  size_t id = BaseNameOf(pool_path).size() + sizeof(kSegmentInfix) - 1;
+  return std::strtoull(name.substr(id, kCreatorDigits).c_str(), nullptr, 16);
 }
 
 Status Segment::CreateNamed(const std::string& pool_path, const std::string& name,

@@ -27,17 +27,19 @@ struct SegmentOwner {
 // Grow and Reach must not run concurrently with each other; everything else is thread-safe.
 class Segment {
  public:
-  // Creates a segment named "<pool file name>.seg.<32 random hex digits>" in the directory of
-  // `pool_path`, `initial_bytes` long, that may grow to `max_bytes` (both rounded up to the file
-  // system's page size), and that the user `reader_uid` may open read-only. Every byte is reserved
-  // now: a full file system fails here with RESOURCE_EXHAUSTED, never later with SIGBUS.
-  // PERMISSION_DENIED if `reader_uid` is another user and the file system has no ACLs to grant
-  // that user alone; INVALID_ARGUMENT if the sizes are 0 or initial_bytes > max_bytes.
+  // Creates a segment named "<pool file name>.seg.<creator><16 random hex digits>" in the
+  // directory of `pool_path`, where <creator> is this process's liveness token (process_identity.h)
+  // in 16 hex digits, so that whoever finds the file can tell whether its creator still lives
+  // (CreatorOf, segment_sweep.h). It is `initial_bytes` long, that may grow to `max_bytes` (both
+  // rounded up to the file system's page size), and that the user `reader_uid` may open read-only.
+  // Every byte is reserved now: a full file system fails here with RESOURCE_EXHAUSTED, never later
+  // with SIGBUS. PERMISSION_DENIED if `reader_uid` is another user and the file system has no ACLs
+  // to grant that user alone; INVALID_ARGUMENT if the sizes are 0 or initial_bytes > max_bytes.
   static Status Create(const std::string& pool_path, uint64_t initial_bytes, uint64_t max_bytes,
                        uint32_t reader_uid, std::unique_ptr<Segment>* segment);
 
-  // As Create, under the given `name`: a name Create made, optionally followed by '.' and up to 8
-  // lowercase letters (so that a peer can derive its segment's name from its partner's).
+  // As Create, under the given `name`: a name of Create's form, optionally followed by '.' and up
+  // to 8 lowercase letters (PartnerName).
   // INVALID_ARGUMENT if `name` is not such a name of that pool; ALREADY_EXISTS if a file has it.
   static Status CreateNamed(const std::string& pool_path, const std::string& name,
                             uint64_t initial_bytes, uint64_t max_bytes, uint32_t reader_uid,
@@ -49,6 +51,16 @@ class Segment {
   // FAILED_PRECONDITION if it is not a regular file or is already larger than `max_bytes`.
   static Status Open(const std::string& pool_path, const std::string& name, uint64_t max_bytes,
                      std::unique_ptr<Segment>* segment);
+
+  // The name of the segment the process `creator_token` makes for the same connection as the
+  // segment `name` (of Create's form): `name` with its creator part replaced and `suffix` (a '.'
+  // and up to 8 lowercase letters) appended. Both sides of a connection can derive it.
+  static std::string PartnerName(const std::string& name, uint64_t creator_token,
+                                 const std::string& suffix);
+
+  // The liveness token of the process that created the segment `name` of the pool `pool_path`,
+  // as its name says; 0 if `name` is not a segment name of that pool.
+  static uint64_t CreatorOf(const std::string& pool_path, const std::string& name);
 
   // A reader's mapping of a segment its writer has not created yet: `max_bytes` of zeros,
   // read-only, at the address Attach later maps the segment, for a file system of pages of

@@ -10,6 +10,7 @@
 #include "pool/directory.h"
 #include "pool/pool_access.h"
 #include "pool/pool_mapping.h"
+#include "pool/segment_sweep.h"
 #include "rpc/call_codec.h"
 #include "rpc/client_context_access.h"
 
@@ -202,9 +203,12 @@ bool ClientConnection::ReleaseIfServerGone() {
   }
   visibility_->Publish(&view_.requests->closed, kClosedBySender);
   cache_->Drain();
-  // A dead server will never detach its side: free the connection and what its endpoint held.
+  // A dead server will never detach its side: free the connection and what its endpoint held,
+  // and the names of the segments it had not handed over yet (this one's, and others').
   // A live one (it shut down, or refused us) frees it when it detaches, whichever comes last.
-  DetachConnection(&allocator_, view_, Side::kClient, !IsAlive(server_));
+  bool server_dead = !IsAlive(server_);
+  DetachConnection(&allocator_, view_, Side::kClient, server_dead);
+  if (server_dead) RemoveSegmentsOfDeadCreators(pool_->path());
   ReturnQuota();
   return true;
 }
@@ -232,7 +236,8 @@ bool ClientConnection::ServerGone() {
 void ClientConnection::AttachServerSegment() {
   MutexLock lock(&attach_mutex_);
   if (server_attached_.load(std::memory_order_relaxed)) return;
-  ServerSegment found = internal::AttachServerSegment(pool_->path(), server_uid_, &view_);
+  ServerSegment found = internal::AttachServerSegment(
+      pool_->path(), ServerOfConnection{server_.token, server_uid_}, &view_);
   if (found == ServerSegment::kNotYet) return;
   if (found == ServerSegment::kImpostor) {
     server_gone_.store(kServerImpostor, std::memory_order_relaxed);

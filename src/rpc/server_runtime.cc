@@ -10,6 +10,7 @@
 #include "pool/crash_point.h"
 #include "pool/pool_access.h"
 #include "pool/pool_mapping.h"
+#include "pool/segment_sweep.h"
 #include "rpc/call_codec.h"
 
 namespace notnets::internal {
@@ -512,6 +513,8 @@ void ServerRuntime::SweepOrphans() {
   for (const RegisteredService& service : services_) {
     FreeOrphanedConnections(&allocator_, service.ref);
   }
+  // Files of clients (and servers) killed before both sides had mapped them.
+  RemoveSegmentsOfDeadCreators(pool_->path());
 }
 
 void ServerRuntime::Retire(uint32_t slot, Connection* connection) {
