@@ -36,12 +36,14 @@ snippet() {
 }
 
 # The noncoherent suites, as "binary<TAB>gtest filter" lines: the multi-process suite first (most
-# sites matter between processes), the gRPC suite only with NOTNETS_MUTATION_GRPC=1.
+# sites matter between processes), the gRPC suite only with NOTNETS_MUTATION_GRPC=1, never the
+# soak (a script, and slow).
 suites() {
   ctest --test-dir "$build" -L noncoherent --show-only=json-v1 |
     jq -r --arg grpc "${NOTNETS_MUTATION_GRPC:-0}" '.tests
       | map(select(.name == "Noncoherent.MultiProcess")) + map(select(.name != "Noncoherent.MultiProcess"))
       | map(select(.name != "Noncoherent.Grpc" or $grpc == "1"))
+      | map(select(.name != "Noncoherent.Soak"))
       | .[] | [.command[0], ((.command[1:] | map(select(startswith("--gtest_filter="))) | .[0])
       // "--gtest_filter=*")] | @tsv'
 }

@@ -13,7 +13,10 @@
 # workers, default 3), NOTNETS_SOAK_POOL_SIZE (default 256m), NOTNETS_SOAK_TIMEOUT (seconds before
 # the run counts as hung; default 600 + CALLS / 5000), NOTNETS_SOAK_HOSTS (1 by default; 3 runs
 # the server on one emulated host and the clients on two others, sharing only the pool file, with
-# liveness by lease and no futex between them: scripts/emulated-hosts.sh, root only).
+# liveness by lease and no futex between them: scripts/emulated-hosts.sh, root only),
+# NOTNETS_SOAK_PREBUILT=1 (the build dir is built already, as when CTest runs the soak: neither
+# configured nor built here). NOTNETS_CACHE_SIMULATOR=1 runs every process under the cache
+# simulator (docs/noncoherent.md; the build dir must be a NOTNETS_FAULT_INJECTION build).
 #
 # Clients: 4 processes of 2 threads each, 2 sync and 2 async (16 calls outstanding per thread);
 # every thread makes CALLS / 8 calls (rounded up).
@@ -54,10 +57,12 @@ client_threads=$((${#client_modes[@]} * threads_per_client))
 per_thread=$(((calls + client_threads - 1) / client_threads))
 total=$((per_thread * client_threads))
 
-scripts/install-deps.sh
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNOTNETS_BUILD_BENCH=OFF \
-  -DNOTNETS_BUILD_EXAMPLES=OFF > /dev/null
-cmake --build "$build" -j"$(nproc)" --target notnets_test_peer notnets-cli > /dev/null
+if [ "${NOTNETS_SOAK_PREBUILT:-0}" != 1 ]; then
+  scripts/install-deps.sh
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DNOTNETS_BUILD_BENCH=OFF \
+    -DNOTNETS_BUILD_EXAMPLES=OFF > /dev/null
+  cmake --build "$build" -j"$(nproc)" --target notnets_test_peer notnets-cli > /dev/null
+fi
 peer=$build/tests/notnets_test_peer
 pool_tool=$build/tools/notnets
 

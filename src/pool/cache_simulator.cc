@@ -255,8 +255,11 @@ uint8_t* BeginSimulatedCache(uint8_t* shared, uint64_t size) {
   uint8_t* copy = MapPrivate(size);
   uint8_t* clean = MapPrivate(size);
   if (copy == nullptr || clean == nullptr) std::abort();  // a test cannot run without them
+  // `clean` is taken from the copy, not from memory again: other processes write memory
+  // meanwhile, and a line that differed between two reads of it would look dirty here, and its
+  // older contents would be written back over theirs.
   CopyNonZeroPages(copy, shared, size);
-  CopyNonZeroPages(clean, shared, size);
+  CopyNonZeroPages(clean, copy, size);
   Simulator& s = State();
   {
     std::lock_guard<std::mutex> regions(s.regions_mutex);

@@ -76,6 +76,11 @@ class NotnetsCommandTest : public ::testing::Test {
     return std::string(NOTNETS_COMMAND) + " " + arguments + " --pool " + pool_.name();
   }
 
+  // Waits until `notnets stats` counts `calls` finished calls of the service. A server writes its
+  // counters back now and then, so on memory without coherence (the cache simulator) they reach
+  // the command a few milliseconds late; a count that never arrives fails the test.
+  void AwaitFinishedCalls(int calls);
+
   testing::TestPool pool_;
   Service service_{kService};
   std::unique_ptr<Server> server_;
@@ -90,11 +95,28 @@ nlohmann::json FindService(const nlohmann::json& document, const std::string& na
   return nullptr;
 }
 
+void NotnetsCommandTest::AwaitFinishedCalls(int calls) {
+  std::string out;
+  for (int attempt = 0; attempt < 500; ++attempt) {
+    int exit_code;
+    out = RunShell(Command("stats --format=json"), &exit_code);
+    ASSERT_EQ(exit_code, 0) << out;
+    nlohmann::json service = FindService(nlohmann::json::parse(out), kService);
+    ASSERT_FALSE(service.is_null()) << out;
+    const nlohmann::json& counters = service.at("counters");
+    if (!counters.is_null() && counters.at("calls_finished") == calls) return;
+    ::usleep(10000);
+  }
+  FAIL() << "never " << calls << " calls finished: " << out;
+}
+
 TEST_F(NotnetsCommandTest, JsonCountsTheCallsMade) {
   const int echoes = 7, missing = 3, later = 2;
   Call("Echo", echoes, StatusCode::OK);
   Call("Missing", missing, StatusCode::NOT_FOUND);
   Call("Later", later, StatusCode::ABORTED);
+  const int calls = echoes + missing + later;
+  ASSERT_NO_FATAL_FAILURE(AwaitFinishedCalls(calls));
   int exit_code;
   std::string out = RunShell(Command("stats --format=json"), &exit_code);
   ASSERT_EQ(exit_code, 0) << out;
@@ -110,7 +132,6 @@ TEST_F(NotnetsCommandTest, JsonCountsTheCallsMade) {
   EXPECT_EQ(service.at("connections").at("open"), 1);
   EXPECT_EQ(service.at("connections").at("accepted"), 1);
   const nlohmann::json& counters = service.at("counters");
-  const int calls = echoes + missing + later;
   EXPECT_EQ(counters.at("workers"), kWorkers);
   EXPECT_EQ(counters.at("calls_started"), calls);
   EXPECT_EQ(counters.at("calls_finished"), calls);
@@ -147,6 +168,7 @@ TEST_F(NotnetsCommandTest, JsonLeavesOutAServiceThatShutDown) {
 
 TEST_F(NotnetsCommandTest, PrometheusOutputPassesPromtool) {
   Call("Echo", 5, StatusCode::OK);
+  ASSERT_NO_FATAL_FAILURE(AwaitFinishedCalls(5));
   int exit_code;
   std::string out = RunShell(Command("stats --format=prometheus"), &exit_code);
   ASSERT_EQ(exit_code, 0) << out;
@@ -235,6 +257,7 @@ TEST_F(NotnetsCommandTest, LsListsTheServiceWithItsServer) {
 
 TEST_F(NotnetsCommandTest, TextAndTopShowTheService) {
   Call("Echo", 3, StatusCode::OK);
+  ASSERT_NO_FATAL_FAILURE(AwaitFinishedCalls(3));
   int exit_code;
   std::string text = RunShell(Command("stats"), &exit_code);
   ASSERT_EQ(exit_code, 0) << text;
