@@ -120,6 +120,11 @@ class CallbackUnary final : public ::grpc::ServerCallbackUnary, public WatchedCa
                                  ? NativeStatus(limits_->ReceiveFailure(request_bytes))
                                  : ParseFrom(call_->request().view(), request_.get());
     if (!parsed.ok()) {
+      // gRPC 1.51's callback handler answers a request it cannot parse as it answers a method
+      // without a reactor: UNIMPLEMENTED, no message.
+      if (parsed.error_code() == notnets::StatusCode::INTERNAL) {
+        parsed = notnets::Status(notnets::StatusCode::UNIMPLEMENTED, "");
+      }
       call_->Finish(parsed);
       delete this;
       return;
@@ -343,6 +348,9 @@ void PoolServer::AddSyncUnary(const MethodBinding& method) {
     ReusedMessages messages(method);
     notnets::Status status = ParseFrom(request.view(), messages.request());
     if (!status.ok()) {
+      // As gRPC 1.51's sync handler answers a request it cannot parse.
+      status = notnets::Status(notnets::StatusCode::INTERNAL,
+                               messages.request()->InitializationErrorString());
       messages.Done(false);
       return status;
     }

@@ -1,0 +1,837 @@
+// The parity suite: a service this project was not written against (inventory.proto), served by
+// a Foo::Service and a Foo::CallbackService, called with the sync, callback and completion-queue
+// stubs and a GenericStub. Each case runs the same calls over the pool (a server with no HTTP/2
+// port, a channel with no target) and over HTTP/2, describes what the client observed (results,
+// status code, message and details, user metadata) and expects the two descriptions to be
+// equal; it also checks that every pool call went through the pool.
+#include <google/protobuf/util/message_differencer.h>
+#include <grpcpp/generic/generic_stub.h>
+#include <grpcpp/grpcpp.h>
+
+#include <chrono>
+#include <functional>
+#include <future>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "inventory_services.h"
+#include "notnets/grpc/channel.h"
+#include "notnets/grpc/server.h"
+#include "notnets/pool.h"
+#include "test_pool.h"
+
+namespace notnets::parity {
+namespace {
+
+using ::google::protobuf::Empty;
+using ::grpc::ClientContext;
+using ::grpc::Status;
+using ::grpc::StatusCode;
+
+enum class Flavor { kSync, kCallback };
+enum class Path { kPool, kHttp2 };
+
+constexpr int kMiB = 1 << 20;
+// The servers' receive limit; the clients keep gRPC's default of 4 MiB unless a case raises it.
+constexpr int kServerReceiveLimit = 12 * kMiB;
+
+std::string Describe(const Status& status) {
+  return "status " + std::to_string(status.error_code()) + " \"" + status.error_message() +
+         "\" details " + std::to_string(status.error_details().size()) + ":" +
+         status.error_details();
+}
+
+// The entries whose keys start with "x-", in order.
+std::string Describe(const std::multimap<::grpc::string_ref, ::grpc::string_ref>& metadata) {
+  std::string out;
+  for (const auto& [key, value] : metadata) {
+    std::string k(key.data(), key.size());
+    if (k.starts_with("x-")) out += k + "=" + std::string(value.data(), value.size()) + ";";
+  }
+  return out;
+}
+
+std::string DescribeMetadata(const ClientContext& context) {
+  return " initial{" + Describe(context.GetServerInitialMetadata()) + "} trailing{" +
+         Describe(context.GetServerTrailingMetadata()) + "}";
+}
+
+// Whether `item` is MakeItem(sku, blob_bytes), field by field.
+std::string DescribeItem(const Item& item, const std::string& sku, uint32_t blob_bytes) {
+  bool same = ::google::protobuf::util::MessageDifferencer::Equals(item, MakeItem(sku, blob_bytes));
+  return "item " + item.sku() + (same ? " ok" : " DIFFERS") + "; ";
+}
+
+std::string DescribeSummary(const UploadSummary& summary) {
+  std::string out = std::to_string(summary.count()) + " items, " +
+                    std::to_string(summary.blob_bytes()) + " bytes:";
+  for (const auto& sku : summary.skus()) out += " " + sku;
+  return out;
+}
+
+void SetDeadline(ClientContext* context, std::chrono::milliseconds timeout) {
+  context->set_deadline(std::chrono::system_clock::now() + timeout);
+}
+
+// A deadline only a call that hangs reaches.
+void SetHangDeadline(ClientContext* context) { SetDeadline(context, std::chrono::seconds(20)); }
+
+bool Eventually(const std::function<bool()>& condition) {
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() >= give_up) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+Query MakeQuery(const std::string& sku, uint32_t blob_bytes = 0) {
+  Query query;
+  query.set_sku(sku);
+  query.set_blob_bytes(blob_bytes);
+  return query;
+}
+
+// One server of the flavour under test and a notnets channel to it, on one path.
+struct Side {
+  Path path;
+  Observations observations;
+  std::unique_ptr<::grpc::Service> service;
+  std::unique_ptr<::grpc::Server> server;
+  std::string target;
+  std::string pool_name;
+
+  std::shared_ptr<::grpc::Channel> Channel(int max_receive = -1) const {
+    notnets::grpc::ChannelOptions options;
+    options.pool = pool_name;
+    if (max_receive >= 0) options.arguments.SetMaxReceiveMessageSize(max_receive);
+    return notnets::grpc::CreateChannel(target, options);
+  }
+};
+
+class ParityTest : public ::testing::TestWithParam<Flavor> {
+ protected:
+  void SetUp() override {
+    for (Path path : {Path::kPool, Path::kHttp2}) {
+      auto side = std::make_unique<Side>();
+      side->path = path;
+      side->pool_name = notnets::testing::UniquePoolName("parity");
+      if (GetParam() == Flavor::kSync) {
+        side->service = std::make_unique<SyncInventory>(&side->observations);
+      } else {
+        side->service = std::make_unique<CallbackInventory>(&side->observations);
+      }
+      ::grpc::ServerBuilder builder;
+      int port = 0;
+      builder.RegisterService(side->service.get());
+      builder.SetMaxReceiveMessageSize(kServerReceiveLimit);
+      if (path == Path::kHttp2) {
+        builder.AddListeningPort("localhost:0", ::grpc::InsecureServerCredentials(), &port);
+      } else {
+        notnets::grpc::ServerOptions options;
+        options.pool = side->pool_name;
+        notnets::grpc::ServeOverPool(&builder, options);
+      }
+      side->server = builder.BuildAndStart();
+      ASSERT_NE(side->server, nullptr);
+      if (path == Path::kHttp2) {
+        ASSERT_NE(port, 0);
+        side->target = "localhost:" + std::to_string(port);
+      }
+      sides_.push_back(std::move(side));
+    }
+  }
+
+  void TearDown() override {
+    for (auto& side : sides_) {
+      side->server->Shutdown();
+      side->server.reset();
+      notnets::Pool::Remove(side->pool_name);
+    }
+  }
+
+  // Runs `scenario` on both paths with a channel of each, expects the same description from
+  // both, and expects the pool channel's calls all to have gone through the pool.
+  void ExpectSame(
+      const std::function<std::string(Side&, const std::shared_ptr<::grpc::Channel>&)>& scenario,
+      int max_receive = -1) {
+    std::string described[2];
+    for (int i = 0; i < 2; ++i) {
+      auto channel = sides_[i]->Channel(max_receive);
+      described[i] = scenario(*sides_[i], channel);
+      notnets::grpc::PathCounters counters = notnets::grpc::GetPathCounters(*channel);
+      if (sides_[i]->path == Path::kPool) {
+        EXPECT_GT(counters.pool_calls, 0u);
+        EXPECT_EQ(counters.http2_calls, 0u) << "a call of the pool case missed the pool";
+      } else {
+        EXPECT_EQ(counters.pool_calls, 0u);
+      }
+    }
+    EXPECT_EQ(described[0], described[1]) << "pool (left) and HTTP/2 (right) differ";
+  }
+
+  std::vector<std::unique_ptr<Side>> sides_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Servers, ParityTest, ::testing::Values(Flavor::kSync, Flavor::kCallback),
+                         [](const ::testing::TestParamInfo<Flavor>& info) {
+                           return std::string(info.param == Flavor::kSync ? "Sync" : "Callback");
+                         });
+
+TEST_P(ParityTest, UnaryNestedMapsOneofsAndWellKnownTypes) {
+  ExpectSame([](Side&, const auto& channel) {
+    auto stub = Inventory::NewStub(channel);
+    std::string out;
+    for (const std::string& sku :
+         std::vector<std::string>{"", "a", "ab", std::string("\0\xff", 2)}) {
+      ClientContext context;
+      SetHangDeadline(&context);
+      Item item;
+      Status status = stub->Get(&context, MakeQuery(sku, 100), &item);
+      out += Describe(status) + DescribeItem(item, sku, 100);
+    }
+    return out;
+  });
+}
+
+TEST_P(ParityTest, EmptyMessages) {
+  ExpectSame([](Side&, const auto& channel) {
+    auto stub = Inventory::NewStub(channel);
+    ClientContext ping_context;
+    SetHangDeadline(&ping_context);
+    Empty empty;
+    std::string out = Describe(stub->Ping(&ping_context, Empty(), &empty));
+    ClientContext beats_context;
+    SetHangDeadline(&beats_context);
+    auto reader = stub->Heartbeats(&beats_context, Empty());
+    int beats = 0;
+    while (reader->Read(&empty)) ++beats;
+    return out + " beats " + std::to_string(beats) + " " + Describe(reader->Finish());
+  });
+}
+
+TEST_P(ParityTest, ErrorWithDetails) {
+  ExpectSame([](Side&, const auto& channel) {
+    auto stub = Inventory::NewStub(channel);
+    Query query = MakeQuery("x");
+    query.set_fail_code(static_cast<int>(StatusCode::FAILED_PRECONDITION));
+    query.set_fail_message("out of stock: \xc3\xa9 \t%");
+    query.set_fail_details(std::string("\x08\x09\0\xff details", 13));
+    ClientContext context;
+    SetHangDeadline(&context);
+    Item item;
+    Status status = stub->Get(&context, query, &item);
+    return Describe(status) + " sku '" + item.sku() + "'";
+  });
+}
+
+void AddTestMetadata(ClientContext* context) {
+  context->AddMetadata("x-plain", "value with spaces");
+  context->AddMetadata("x-multi", "1");
+  context->AddMetadata("x-multi", "2");
+  context->AddMetadata("x-data-bin", std::string("\0\x01\xfe\xff bytes", 10));
+  context->AddMetadata("x-empty", "");
+}
+
+TEST_P(ParityTest, MetadataEchoUnaryAndStreams) {
+  ExpectSame([](Side&, const auto& channel) {
+    auto stub = Inventory::NewStub(channel);
+    std::string out;
+    {
+      ClientContext context;
+      SetHangDeadline(&context);
+      AddTestMetadata(&context);
+      Item item;
+      Status status = stub->Get(&context, MakeQuery("m"), &item);
+      out += Describe(status) + DescribeMetadata(context);
+    }
+    {
+      ClientContext context;
+      SetHangDeadline(&context);
+      AddTestMetadata(&context);
+      auto stream = stub->Sync(&context);
+      // The server sends its initial metadata with its first message.
+      stream->Write(MakeItem("i", 1));
+      stream->WaitForInitialMetadata();
+      out += " early{" + Describe(context.GetServerInitialMetadata()) + "}";
+      Item reply;
+      stream->Read(&reply);
+      stream->WritesDone();
+      Status status = stream->Finish();
+      out += Describe(status) + DescribeMetadata(context);
+    }
+    return out;
+  });
+}
+
+TEST_P(ParityTest, LargeMessagesEveryKind) {
+  constexpr uint32_t kBlob = 6 * kMiB;
+  ExpectSame(
+      [](Side&, const auto& channel) {
+        auto stub = Inventory::NewStub(channel);
+        std::string out;
+        {
+          ClientContext context;
+          SetHangDeadline(&context);
+          Item item;
+          out += Describe(stub->Get(&context, MakeQuery("big", kBlob), &item));
+          out += DescribeItem(item, "big", kBlob);
+        }
+        {
+          ClientContext context;
+          SetHangDeadline(&context);
+          Query query = MakeQuery("l", kBlob);
+          query.set_count(2);
+          auto reader = stub->List(&context, query);
+          Item item;
+          for (int i = 0; reader->Read(&item); ++i) {
+            out += DescribeItem(item, "l-" + std::to_string(i), kBlob);
+          }
+          out += Describe(reader->Finish());
+        }
+        {
+          ClientContext context;
+          SetHangDeadline(&context);
+          UploadSummary summary;
+          auto writer = stub->Upload(&context, &summary);
+          writer->Write(MakeItem("u1", kBlob));
+          writer->Write(MakeItem("u2", kBlob));
+          writer->WritesDone();
+          out += Describe(writer->Finish()) + " uploaded " + DescribeSummary(summary);
+        }
+        {
+          ClientContext context;
+          SetHangDeadline(&context);
+          auto stream = stub->Sync(&context);
+          stream->Write(MakeItem("s", kBlob));
+          Item reply;
+          if (stream->Read(&reply))
+            out += " reply " + reply.sku() + " " + std::to_string(reply.blob().size());
+          stream->WritesDone();
+          out += Describe(stream->Finish());
+        }
+        return out;
+      },
+      kServerReceiveLimit);
+}
+
+TEST_P(ParityTest, MessageSizeLimits) {
+  ExpectSame([](Side&, const auto& channel) {
+    auto stub = Inventory::NewStub(channel);
+    std::string out;
+    {
+      // Over the client's default receive limit of 4 MiB.
+      ClientContext context;
+      SetHangDeadline(&context);
+      Item item;
+      out += Describe(stub->Get(&context, MakeQuery("r", 4 * kMiB + 1000), &item));
+    }
+    {
+      ClientContext context;
+      SetHangDeadline(&context);
+      Query query = MakeQuery("l", 5 * kMiB);
+      query.set_count(1);
+      auto reader = stub->List(&context, query);
+      Item item;
+      int read = 0;
+      while (reader->Read(&item)) ++read;
+      out += " read " + std::to_string(read) + Describe(reader->Finish());
+    }
+    {
+      // Over the server's receive limit.
+      ClientContext context;
+      SetHangDeadline(&context);
+      Item item;
+      Query query = MakeQuery(std::string(kServerReceiveLimit + 10, 'q'));
+      out += Describe(stub->Get(&context, query, &item));
+    }
+    return out;
+  });
+}
+
+TEST_P(ParityTest, DeadlineExpiredBeforeTheCall) {
+  ExpectSame([](Side&, const auto& channel) {
+    auto stub = Inventory::NewStub(channel);
+    ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() - std::chrono::seconds(1));
+    Item item;
+    std::string out = Describe(stub->Get(&context, MakeQuery("d"), &item));
+    ClientContext stream_context;
+    stream_context.set_deadline(std::chrono::system_clock::now() - std::chrono::seconds(1));
+    auto reader = stub->List(&stream_context, MakeQuery("d"));
+    while (reader->Read(&item)) out += " item";
+    return out + Describe(reader->Finish());
+  });
+}
+
+TEST_P(ParityTest, DeadlineDuringServerProcessing) {
+  ExpectSame([](Side& side, const auto& channel) {
+    auto stub = Inventory::NewStub(channel);
+    ClientContext context;
+    SetDeadline(&context, std::chrono::milliseconds(300));
+    Query query = MakeQuery("w");
+    query.set_wait_for_cancel(true);
+    Item item;
+    std::string out = Describe(stub->Get(&context, query, &item));
+    bool seen = Eventually([&] { return side.observations.cancellations_seen == 1; });
+    return out + (seen ? " server saw it" : " server did not see it");
+  });
+}
+
+TEST_P(ParityTest, DeadlineDuringStream) {
+  ExpectSame([](Side& side, const auto& channel) {
+    auto stub = Inventory::NewStub(channel);
+    ClientContext context;
+    // Long enough for both items to arrive on a loaded machine before it passes.
+    SetDeadline(&context, std::chrono::seconds(1));
+    Query query = MakeQuery("w");
+    query.set_count(2);
+    query.set_wait_for_cancel(true);
+    auto reader = stub->List(&context, query);
+    std::string out;
+    Item item;
+    while (reader->Read(&item)) out += DescribeItem(item, item.sku(), 0);
+    out += Describe(reader->Finish());
+    bool seen = Eventually([&] { return side.observations.cancellations_seen == 1; });
+    return out + (seen ? " server saw it" : " server did not see it");
+  });
+}
+
+TEST_P(ParityTest, ClientCancelsMidStream) {
+  ExpectSame([](Side& side, const auto& channel) {
+    auto stub = Inventory::NewStub(channel);
+    ClientContext context;
+    SetHangDeadline(&context);
+    Query query = MakeQuery("c");
+    query.set_count(3);
+    query.set_wait_for_cancel(true);
+    auto reader = stub->List(&context, query);
+    std::string out;
+    Item item;
+    for (int i = 0; i < 3 && reader->Read(&item); ++i) out += DescribeItem(item, item.sku(), 0);
+    Eventually([&] { return side.observations.waiting == 1; });
+    context.TryCancel();
+    while (reader->Read(&item)) out += " more";
+    out += Describe(reader->Finish());
+    bool seen = Eventually([&] { return side.observations.cancellations_seen == 1; });
+    return out + (seen ? " server saw it" : " server did not see it");
+  });
+}
+
+TEST_P(ParityTest, CallbackClientCancelsUnary) {
+  ExpectSame([](Side& side, const auto& channel) {
+    auto stub = Inventory::NewStub(channel);
+    ClientContext context;
+    SetHangDeadline(&context);
+    Query query = MakeQuery("c");
+    query.set_wait_for_cancel(true);
+    Item item;
+    std::promise<Status> done;
+    stub->async()->Get(&context, &query, &item, [&](Status s) { done.set_value(std::move(s)); });
+    Eventually([&] { return side.observations.waiting == 1; });
+    context.TryCancel();
+    std::string out = Describe(done.get_future().get());
+    bool seen = Eventually([&] { return side.observations.cancellations_seen == 1; });
+    return out + (seen ? " server saw it" : " server did not see it");
+  });
+}
+
+TEST_P(ParityTest, ServerCancels) {
+  ExpectSame([](Side&, const auto& channel) {
+    auto stub = Inventory::NewStub(channel);
+    ClientContext context;
+    SetHangDeadline(&context);
+    Query query = MakeQuery("s");
+    query.set_server_cancel(true);
+    Item item;
+    return Describe(stub->Get(&context, query, &item));
+  });
+}
+
+TEST_P(ParityTest, ServerFailsAfterSomeMessages) {
+  ExpectSame([](Side&, const auto& channel) {
+    auto stub = Inventory::NewStub(channel);
+    ClientContext context;
+    SetHangDeadline(&context);
+    AddTestMetadata(&context);
+    Query query = MakeQuery("f", 10);
+    query.set_count(5);
+    query.set_fail_after(3);
+    query.set_fail_code(static_cast<int>(StatusCode::DATA_LOSS));
+    query.set_fail_message("lost the rest");
+    query.set_fail_details("why");
+    auto reader = stub->List(&context, query);
+    std::string out;
+    Item item;
+    while (reader->Read(&item)) out += DescribeItem(item, item.sku(), 10);
+    Status status = reader->Finish();
+    return out + Describe(status) + DescribeMetadata(context);
+  });
+}
+
+TEST_P(ParityTest, ClientStreamFailsMidway) {
+  ExpectSame([](Side&, const auto& channel) {
+    auto stub = Inventory::NewStub(channel);
+    ClientContext context;
+    SetHangDeadline(&context);
+    UploadSummary summary;
+    auto writer = stub->Upload(&context, &summary);
+    writer->Write(MakeItem("a", 1));
+    writer->Write(MakeItem("fail", 1));
+    writer->WritesDone();
+    return Describe(writer->Finish()) + " summary " + DescribeSummary(summary);
+  });
+}
+
+TEST_P(ParityTest, HalfCloseAndWriteLast) {
+  ExpectSame([](Side&, const auto& channel) {
+    auto stub = Inventory::NewStub(channel);
+    std::string out;
+    {
+      // The server answers "last" with WriteLast and reads on to the half-close.
+      ClientContext context;
+      SetHangDeadline(&context);
+      auto stream = stub->Sync(&context);
+      for (const char* sku : {"x", "last", "y"}) stream->Write(MakeItem(sku, 3));
+      stream->WritesDone();
+      Item reply;
+      while (stream->Read(&reply)) out += reply.sku() + ",";
+      out += Describe(stream->Finish());
+    }
+    {
+      // The client's last write and half-close in one.
+      ClientContext context;
+      SetHangDeadline(&context);
+      UploadSummary summary;
+      auto writer = stub->Upload(&context, &summary);
+      writer->Write(MakeItem("a", 2), ::grpc::WriteOptions().set_buffer_hint());
+      writer->WriteLast(MakeItem("b", 2), ::grpc::WriteOptions());
+      out += Describe(writer->Finish()) + " summary " + DescribeSummary(summary);
+    }
+    return out;
+  });
+}
+
+std::string ListWithWriteLast(const std::shared_ptr<::grpc::Channel>& channel) {
+  auto stub = Inventory::NewStub(channel);
+  std::string out;
+  for (uint32_t count : {1u, 3u}) {
+    ClientContext context;
+    SetHangDeadline(&context);
+    Query query = MakeQuery("wl", 5);
+    query.set_count(count);
+    query.set_write_last(true);
+    auto reader = stub->List(&context, query);
+    Item item;
+    while (reader->Read(&item)) out += DescribeItem(item, item.sku(), 5);
+    out += Describe(reader->Finish());
+  }
+  return out;
+}
+
+// A server stream whose last message goes with the status (WriteLast). Only with the callback
+// server: see DISABLED_ServerStreamWriteLastAfterWrites.
+class CallbackParityTest : public ParityTest {};
+
+INSTANTIATE_TEST_SUITE_P(Servers, CallbackParityTest, ::testing::Values(Flavor::kCallback),
+                         [](const ::testing::TestParamInfo<Flavor>&) {
+                           return std::string("Callback");
+                         });
+
+TEST_P(CallbackParityTest, ServerStreamWriteLast) {
+  ExpectSame([](Side&, const auto& channel) { return ListWithWriteLast(channel); });
+}
+
+// Disabled: a Foo::Service streaming method (bridged, docs/grpc.md) that writes a message and
+// then its last one with WriteLast loses that last one over the pool, and its handler never
+// returns, so the server's Shutdown() waits forever. Seen in the bridge: after the first
+// message, the in-process call's next read ends without the message that came with the status
+// (gRPC 1.51's in-process transport, when the read starts after that batch arrived).
+class SyncParityTest : public ParityTest {};
+
+INSTANTIATE_TEST_SUITE_P(Servers, SyncParityTest, ::testing::Values(Flavor::kSync),
+                         [](const ::testing::TestParamInfo<Flavor>&) {
+                           return std::string("Sync");
+                         });
+
+TEST_P(SyncParityTest, DISABLED_ServerStreamWriteLastAfterWrites) {
+  ExpectSame([](Side&, const auto& channel) { return ListWithWriteLast(channel); });
+}
+
+TEST_P(ParityTest, UnimplementedMethod) {
+  ExpectSame([](Side&, const auto& channel) {
+    auto stub = Inventory::NewStub(channel);
+    ClientContext context;
+    SetHangDeadline(&context);
+    Item item;
+    return Describe(stub->Missing(&context, MakeQuery("m"), &item));
+  });
+}
+
+std::string CallUnregisteredService(const std::shared_ptr<::grpc::Channel>& channel) {
+  auto warehouse = ::parity::inventory::v1::Warehouse::NewStub(channel);
+  ClientContext context;
+  SetHangDeadline(&context);
+  Item item;
+  return Describe(warehouse->Get(&context, MakeQuery("w"), &item));
+}
+
+TEST_P(CallbackParityTest, UnregisteredService) {
+  ExpectSame([](Side&, const auto& channel) { return CallUnregisteredService(channel); });
+}
+
+// Disabled: a call to a service the server does not have gets UNAVAILABLE ("no server in pool
+// ... serves") over the pool where HTTP/2 gives UNIMPLEMENTED, when the server's services all
+// have bindings: ServeOverPool(&builder, options) then registers no ~generic, through which the
+// grpc::Server would answer UNIMPLEMENTED (docs/grpc.md, Known limits).
+TEST_P(SyncParityTest, DISABLED_UnregisteredService) {
+  ExpectSame([](Side&, const auto& channel) { return CallUnregisteredService(channel); });
+}
+
+TEST_P(ParityTest, WaitForReady) {
+  ExpectSame([](Side&, const auto& channel) {
+    auto stub = Inventory::NewStub(channel);
+    ClientContext context;
+    SetHangDeadline(&context);
+    context.set_wait_for_ready(true);
+    Item item;
+    return Describe(stub->Get(&context, MakeQuery("r", 5), &item)) + DescribeItem(item, "r", 5);
+  });
+}
+
+TEST_P(ParityTest, ManyThreadsManyCalls) {
+  ExpectSame([](Side&, const auto& channel) {
+    auto stub = Inventory::NewStub(channel);
+    constexpr int kThreads = 8;
+    std::vector<std::string> results(kThreads);
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int i = 0; i < 20; ++i) {
+          ClientContext context;
+          SetHangDeadline(&context);
+          Item item;
+          std::string sku = std::to_string(t) + "/" + std::to_string(i);
+          Status status = stub->Get(&context, MakeQuery(sku, 64), &item);
+          if (!status.ok() ||
+              !::google::protobuf::util::MessageDifferencer::Equals(item, MakeItem(sku, 64))) {
+            results[t] += "unary " + sku + " " + Describe(status) + "; ";
+          }
+        }
+        ClientContext context;
+        SetHangDeadline(&context);
+        auto stream = stub->Sync(&context);
+        for (int i = 0; i < 20; ++i) {
+          Item reply;
+          std::string sku = std::to_string(t) + ":" + std::to_string(i);
+          if (!stream->Write(MakeItem(sku, 8)) || !stream->Read(&reply) ||
+              reply.sku() != "re:" + sku) {
+            results[t] += "bidi " + sku + "; ";
+            break;
+          }
+        }
+        stream->WritesDone();
+        results[t] += Describe(stream->Finish());
+      });
+    }
+    for (auto& thread : threads) thread.join();
+    std::string out;
+    for (const auto& result : results) out += result + "\n";
+    return out;
+  });
+}
+
+// The callback stub on a server stream and on a bidi stream.
+class ListReader final : public ::grpc::ClientReadReactor<Item> {
+ public:
+  ListReader(Inventory::Stub* stub, const Query& query) {
+    SetHangDeadline(&context_);
+    stub->async()->List(&context_, &query, this);
+    StartRead(&item_);
+    StartCall();
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) return;
+    out_ += DescribeItem(item_, item_.sku(), 4);
+    StartRead(&item_);
+  }
+  void OnDone(const Status& status) override { done_.set_value(out_ + Describe(status)); }
+  std::string Wait() { return done_.get_future().get(); }
+
+ private:
+  ClientContext context_;
+  Item item_;
+  std::string out_;
+  std::promise<std::string> done_;
+};
+
+class SyncBidi final : public ::grpc::ClientBidiReactor<Item, Item> {
+ public:
+  explicit SyncBidi(Inventory::Stub* stub) {
+    SetHangDeadline(&context_);
+    AddTestMetadata(&context_);
+    stub->async()->Sync(&context_, this);
+    out_item_ = MakeItem("b0", 4);
+    StartWrite(&out_item_);
+    StartRead(&in_item_);
+    StartCall();
+  }
+  void OnWriteDone(bool ok) override {
+    if (!ok) return;
+    if (++written_ < 3) {
+      out_item_ = MakeItem("b" + std::to_string(written_), 4);
+      StartWrite(&out_item_);
+    } else {
+      StartWritesDone();
+    }
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) return;
+    out_ += in_item_.sku() + ",";
+    StartRead(&in_item_);
+  }
+  void OnDone(const Status& status) override {
+    done_.set_value(out_ + Describe(status) + DescribeMetadata(context_));
+  }
+  std::string Wait() { return done_.get_future().get(); }
+
+ private:
+  ClientContext context_;
+  Item out_item_;
+  Item in_item_;
+  int written_ = 0;
+  std::string out_;
+  std::promise<std::string> done_;
+};
+
+TEST_P(ParityTest, CallbackStubStreams) {
+  ExpectSame([](Side&, const auto& channel) {
+    auto stub = Inventory::NewStub(channel);
+    Query query = MakeQuery("cb", 4);
+    query.set_count(4);
+    ListReader list(stub.get(), query);
+    std::string out = list.Wait();
+    SyncBidi bidi(stub.get());
+    return out + " | " + bidi.Wait();
+  });
+}
+
+TEST_P(ParityTest, CompletionQueueStub) {
+  ExpectSame([](Side&, const auto& channel) {
+    auto stub = Inventory::NewStub(channel);
+    ::grpc::CompletionQueue queue;
+    void* tag;
+    bool ok;
+    std::string out;
+    auto next = [&](intptr_t expected) {
+      bool got = queue.Next(&tag, &ok);
+      out += (got && reinterpret_cast<intptr_t>(tag) == expected) ? "" : " wrong tag";
+      out += ok ? "+" : "-";
+    };
+    {
+      ClientContext context;
+      SetHangDeadline(&context);
+      AddTestMetadata(&context);
+      Item item;
+      Status status;
+      auto call = stub->AsyncGet(&context, MakeQuery("q", 7), &queue);
+      call->Finish(&item, &status, reinterpret_cast<void*>(1));
+      next(1);
+      out += Describe(status) + DescribeItem(item, "q", 7) + DescribeMetadata(context);
+    }
+    {
+      ClientContext context;
+      SetHangDeadline(&context);
+      UploadSummary summary;
+      Status status;
+      auto writer = stub->PrepareAsyncUpload(&context, &summary, &queue);
+      writer->StartCall(reinterpret_cast<void*>(1));
+      next(1);
+      for (int i = 0; i < 200; ++i) {
+        writer->Write(MakeItem("w" + std::to_string(i), 1), reinterpret_cast<void*>(2));
+        next(2);
+      }
+      writer->WritesDone(reinterpret_cast<void*>(3));
+      next(3);
+      writer->Finish(&status, reinterpret_cast<void*>(4));
+      next(4);
+      out += Describe(status) + " count " + std::to_string(summary.count());
+    }
+    {
+      ClientContext context;
+      SetHangDeadline(&context);
+      Status status;
+      auto stream = stub->AsyncSync(&context, &queue, reinterpret_cast<void*>(1));
+      next(1);
+      Item reply;
+      for (const char* sku : {"p", "q"}) {
+        stream->Write(MakeItem(sku, 1), reinterpret_cast<void*>(2));
+        next(2);
+        stream->Read(&reply, reinterpret_cast<void*>(3));
+        next(3);
+        out += reply.sku() + ",";
+      }
+      stream->WritesDone(reinterpret_cast<void*>(4));
+      next(4);
+      stream->Read(&reply, reinterpret_cast<void*>(5));
+      next(5);
+      stream->Finish(&status, reinterpret_cast<void*>(6));
+      next(6);
+      out += Describe(status);
+    }
+    {
+      ClientContext context;
+      SetHangDeadline(&context);
+      Query query = MakeQuery("cq", 2);
+      query.set_count(3);
+      Status status;
+      auto reader = stub->AsyncList(&context, query, &queue, reinterpret_cast<void*>(1));
+      next(1);
+      Item item;
+      for (;;) {
+        reader->Read(&item, reinterpret_cast<void*>(2));
+        next(2);
+        if (!ok) break;
+        out += DescribeItem(item, item.sku(), 2);
+      }
+      reader->Finish(&status, reinterpret_cast<void*>(3));
+      next(3);
+      out += Describe(status);
+    }
+    queue.Shutdown();
+    while (queue.Next(&tag, &ok)) {
+    }
+    return out;
+  });
+}
+
+TEST_P(ParityTest, GenericStubUnary) {
+  ExpectSame([](Side&, const auto& channel) {
+    ::grpc::GenericStub stub(channel);
+    std::string request = MakeQuery("g", 9).SerializeAsString();
+    ::grpc::Slice slice(request);
+    ::grpc::ByteBuffer request_buffer(&slice, 1);
+    ::grpc::ByteBuffer response_buffer;
+    ClientContext context;
+    SetHangDeadline(&context);
+    std::promise<Status> done;
+    stub.UnaryCall(&context, "/parity.inventory.v1.Inventory/Get", ::grpc::StubOptions(),
+                   &request_buffer, &response_buffer,
+                   [&done](Status status) { done.set_value(std::move(status)); });
+    std::string out = Describe(done.get_future().get());
+    std::vector<::grpc::Slice> slices;
+    std::string bytes;
+    if (response_buffer.Dump(&slices).ok()) {
+      for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+    Item item;
+    item.ParseFromString(bytes);
+    return out + DescribeItem(item, "g", 9);
+  });
+}
+
+}  // namespace
+}  // namespace notnets::parity
