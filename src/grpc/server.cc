@@ -327,6 +327,9 @@ notnets::Status PoolServer::Register(std::unique_ptr<PoolServer> pool_server,
   if (options.max_worker_threads != 0) builder.SetMaxWorkerThreads(options.max_worker_threads);
   builder.SetWorkerCpus(options.worker_cpus);
   if (options.replica) builder.ServeAsReplica();
+  for (uint32_t uid : options.allowed_caller_uids) builder.AllowCallerUid(uid);
+  for (uint32_t gid : options.allowed_caller_gids) builder.AllowCallerGid(gid);
+  if (options.allow_any_caller) builder.AllowAnyCaller();
   status = builder.BuildAndStart(&pool_server->server_);
   if (!status.ok()) return status;
   *out = std::move(pool_server);
