@@ -328,7 +328,11 @@ TEST(ConnectionSegmentsServiceTest, TheHandlerSeesTheCallersUidAndGidAsTheKernel
                       return Status::OK;
                     });
   std::unique_ptr<Server> server;
-  ASSERT_TRUE(ServerBuilder(server_pool).RegisterService(&service).BuildAndStart(&server).ok());
+  ASSERT_TRUE(ServerBuilder(server_pool)
+                  .RegisterService(&service)
+                  .AllowCallerUid(kClient)
+                  .BuildAndStart(&server)
+                  .ok());
   std::shared_ptr<Channel> channel;
   Status connected;
   {

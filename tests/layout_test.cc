@@ -58,6 +58,12 @@ std::string LayoutDescription() {
   NOTNETS_FIELD(ServiceEntry, connections_accepted);
   NOTNETS_FIELD(ServiceEntry, name_length);
   NOTNETS_FIELD(ServiceEntry, name_words);
+  NOTNETS_FIELD(ServiceEntry, server_uid);
+  NOTNETS_FIELD(ServiceEntry, access);
+  NOTNETS_STRUCT(ServiceAccess);
+  NOTNETS_FIELD(ServiceAccess, callers);
+  NOTNETS_FIELD(ServiceAccess, caller_ids);
+  NOTNETS_FIELD(ServiceAccess, reserved);
   NOTNETS_FIELD(ServiceEntry, doorbell_entry);
   NOTNETS_FIELD(ServiceEntry, doorbell_sequence);
   NOTNETS_FIELD(ServiceEntry, doorbell_sleepers);
@@ -178,6 +184,7 @@ struct RecordedLayout {
 constexpr RecordedLayout kRecordedLayouts[] = {
     {2, 0x4f99812ec3cdfd7bull}, {3, 0x7ff7689c93a4ff2ull},  {4, 0x599433d588e7dd06ull},
     {5, 0x337bd6596e94ccf3ull}, {6, 0xc402c0527d4e0b5cull}, {7, 0x3c84a8ed4dc9e66bull},
+    {8, 0x5f07a392a614f14eull},
 };
 
 TEST(LayoutTest, FingerprintIsTheOneRecordedForTheLayoutVersion) {

@@ -81,6 +81,14 @@ struct PoolStats {
     int32_t server_pid = 0;             // the process of its server
     uint32_t method_count = 0;          // methods it registered
     uint64_t connections_accepted = 0;  // connections its server has accepted so far
+    uint32_t server_uid = 0;            // the effective user of its server
+    // Who its server accepts as callers (notnets::AllowedCallers), as the entry shows them: the
+    // server's uid and the uids it lists, the gids it lists, or anyone. At most six ids are
+    // shown; `callers_cut_short` says the server lists more.
+    std::vector<uint32_t> caller_uids;
+    std::vector<uint32_t> caller_gids;
+    bool any_caller = false;
+    bool callers_cut_short = false;
   };
   // The services registered in the directory.
   std::vector<ServiceInfo> services;

@@ -174,6 +174,21 @@ class Service {
   std::vector<Method> methods_;
 };
 
+// Who may call a server's services, besides the server's own effective uid (always allowed: a
+// process of the same uid could read the server's memory anyway). The server checks the caller's
+// uid and gid as the kernel recorded them (PeerIdentity), when it accepts a connection; a caller
+// allowed by neither list is refused, and its calls fail with PERMISSION_DENIED. Root is not
+// special: a root caller must be listed like any other (it could read the pool's memory anyway,
+// docs/security.md). Only the caller's effective gid counts, not its supplementary groups.
+struct AllowedCallers {
+  std::vector<uint32_t> uids;  // users that may call
+  std::vector<uint32_t> gids;  // callers whose effective group is one of these may call
+  bool anyone = false;         // every caller may call (a pool that many users share on purpose)
+
+  // True if a caller of `uid` and `gid` may call a server running as `server_uid`.
+  bool Allows(uint32_t server_uid, uint32_t uid, uint32_t gid) const;
+};
+
 // A running server: worker threads serving the registered services' connections.
 class Server {
  public:
@@ -248,6 +263,22 @@ class ServerBuilder {
     replica_ = true;
     return *this;
   }
+  // Lets processes of user `uid` call the services (AllowedCallers); by default only the
+  // server's own effective uid may.
+  ServerBuilder& AllowCallerUid(uint32_t uid) {
+    allowed_callers_.uids.push_back(uid);
+    return *this;
+  }
+  // Lets processes whose effective group is `gid` call the services.
+  ServerBuilder& AllowCallerGid(uint32_t gid) {
+    allowed_callers_.gids.push_back(gid);
+    return *this;
+  }
+  // Lets every process that can open the pool call the services.
+  ServerBuilder& AllowAnyCaller() {
+    allowed_callers_.anyone = true;
+    return *this;
+  }
   // Registers the services in the pool's directory and starts the workers. Fails with
   // ALREADY_EXISTS if a live server already serves one of the names (unless both serve it as
   // replicas).
@@ -261,6 +292,7 @@ class ServerBuilder {
   std::vector<int> worker_cpus_;
   uint32_t max_connections_per_client_ = 256;
   bool replica_ = false;
+  AllowedCallers allowed_callers_;
 };
 
 }  // namespace notnets

@@ -48,6 +48,7 @@ inline constexpr uint64_t kOpen = 0;
 inline constexpr uint64_t kClosedBySender = 1;      // the sender shut down or went away
 inline constexpr uint64_t kClosedForViolation = 2;  // the sender met garbage from the receiver
 inline constexpr uint64_t kClosedAtLimit = 3;       // the server refused it: at a connection limit
+inline constexpr uint64_t kClosedNotAllowed = 4;    // the server refused it: the caller's uid/gid
 
 // Written by the client before it pushes the connection, except `lifecycle`. Nothing in it is
 // verified: the server learns the client's uid and gid from its segment's owner, not from here.

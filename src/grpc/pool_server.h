@@ -12,11 +12,11 @@
 #include <string>
 
 #include "grpc/bridge.h"
+#include "grpc/caller_stand_ins.h"
 #include "grpc/cancel_watcher.h"
 #include "grpc/live_calls.h"
 #include "grpc/message_limits.h"
 #include "grpc/server_stream.h"
-#include "grpc/stand_in_call.h"
 #include "notnets/grpc/binding.h"
 #include "notnets/grpc/server.h"
 #include "notnets/server.h"
@@ -79,7 +79,7 @@ class PoolServer {
   std::unique_ptr<Bridge> bridge_;
   std::deque<MethodBinding> bridged_streams_;
   // Lent to the contexts of directly dispatched calls, so it goes after them.
-  std::unique_ptr<StandInCall> stand_in_;
+  std::unique_ptr<CallerStandIns> stand_ins_;
   // Calls, streams, then the watcher that sweeps them, then the server whose handlers reach all:
   // destroyed in the reverse order.
   LiveCalls live_;

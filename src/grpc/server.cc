@@ -101,7 +101,7 @@ class ReusedMessages {
 class CallbackUnary final : public ::grpc::ServerCallbackUnary, public WatchedCall {
  public:
   CallbackUnary(const MethodBinding* method, const MessageLimits* limits, notnets::ServerCall* call,
-                CancelWatcher* watcher, const StandInCall* stand_in, LiveCalls* live)
+                CancelWatcher* watcher, const CallerStandIns* stand_ins, LiveCalls* live)
       : live_(live),
         method_(method),
         limits_(limits),
@@ -111,7 +111,8 @@ class CallbackUnary final : public ::grpc::ServerCallbackUnary, public WatchedCa
         response_(method->response->create()) {
     SetDeadline(&context_, call->context()->deadline());
     SetClientMetadata(&context_, call->context()->client_metadata());
-    stand_in->Lend(&context_, this, method->name.c_str(), ::grpc::internal::RpcMethod::NORMAL_RPC);
+    stand_ins->Lend(&context_, this, method->name.c_str(), ::grpc::internal::RpcMethod::NORMAL_RPC,
+                    call->context()->peer_identity());
   }
 
   void Start(::grpc::Service* service) {
@@ -325,13 +326,16 @@ notnets::Status PoolServer::Register(std::unique_ptr<PoolServer> pool_server,
   notnets::Status status =
       notnets::Pool::AttachOrCreate(PoolName(options.pool), pool_options, &pool);
   if (!status.ok()) return status;
-  pool_server->stand_in_ = std::make_unique<StandInCall>("notnets:" + pool->path());
+  pool_server->stand_ins_ = std::make_unique<CallerStandIns>(pool->path());
   pool_server->drain_timeout_ = options.drain_timeout;
   notnets::ServerBuilder builder(pool);
   builder.RegisterService(&pool_server->native_).SetWorkerThreads(options.worker_threads);
   if (options.max_worker_threads != 0) builder.SetMaxWorkerThreads(options.max_worker_threads);
   builder.SetWorkerCpus(options.worker_cpus);
   if (options.replica) builder.ServeAsReplica();
+  for (uint32_t uid : options.allowed_caller_uids) builder.AllowCallerUid(uid);
+  for (uint32_t gid : options.allowed_caller_gids) builder.AllowCallerGid(gid);
+  if (options.allow_any_caller) builder.AllowAnyCaller();
   status = builder.BuildAndStart(&pool_server->server_);
   if (!status.ok()) return status;
   *out = std::move(pool_server);
@@ -358,8 +362,8 @@ void PoolServer::AddSyncUnary(const MethodBinding& method) {
     SetDeadline(&context, native->deadline());
     SetClientMetadata(&context, native->client_metadata());
     SyncCall watched(native, &context);
-    stand_in_->Lend(&context, &watched, method.name.c_str(),
-                    ::grpc::internal::RpcMethod::NORMAL_RPC);
+    stand_ins_->Lend(&context, &watched, method.name.c_str(),
+                     ::grpc::internal::RpcMethod::NORMAL_RPC, native->peer_identity());
     watcher_.Add(&watched);
     ::grpc::Status result = watched.Outcome(
         method.sync_unary(service_, &context, messages.request(), messages.response()));
@@ -377,7 +381,7 @@ void PoolServer::AddSyncUnary(const MethodBinding& method) {
 
 void PoolServer::AddCallbackUnary(const MethodBinding& method) {
   native_.AddAsyncMethod(method.name, [this, &method](notnets::ServerCall* call) {
-    (new CallbackUnary(&method, &limits_, call, &watcher_, stand_in_.get(), &live_))
+    (new CallbackUnary(&method, &limits_, call, &watcher_, stand_ins_.get(), &live_))
         ->Start(service_);
   });
 }
@@ -399,7 +403,7 @@ void PoolServer::OpenStream(uint64_t id, const MethodBinding* method,
                             std::unique_ptr<const MethodBinding> owned, std::string_view message,
                             notnets::ServerCall* call) {
   auto stream = std::make_shared<ServerStream>(id, method, &limits_, call, &watcher_,
-                                               stand_in_.get(), &live_);
+                                               stand_ins_.get(), &live_);
   if (owned != nullptr) stream->Keep(std::move(owned));
   if (method->kind == RpcKind::kServerStreaming) {
     notnets::Status parsed = MessageLimits::Over(message.size(), limits_.max_receive)

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <memory>
 #include <thread>
+#include <utility>
 
 static_assert(
     GRPC_CPP_VERSION_MAJOR == 1 && GRPC_CPP_VERSION_MINOR == 51,
@@ -62,6 +63,9 @@ struct RpcInfoSetter {
       ServerContextBase::*)(const char*, ::grpc::internal::RpcMethod::RpcType,
                             const ServerInterceptorFactories&);
 };
+struct AuthContextMember {
+  using type = std::shared_ptr<const ::grpc::AuthContext> ServerContextBase::*;
+};
 struct SendInitial {
   using type = std::multimap<std::string, std::string> ClientContext::*;
 };
@@ -74,6 +78,7 @@ template struct Expose<Cancelled, &ServerContextBase::marked_cancelled_>;
 template struct Expose<CallSetter, &ServerContextBase::set_call>;
 template struct Expose<RpcInfoSetter, &ServerContextBase::set_server_rpc_info>;
 template struct Expose<SendInitial, &ClientContext::send_initial_metadata_>;
+template struct Expose<AuthContextMember, &ServerContextBase::auth_context_>;
 struct ClientCall {
   using type = grpc_call* ClientContext::*;
 };
@@ -164,6 +169,10 @@ void SetServerRpcInfo(ServerContextBase* context, const char* method,
                       ::grpc::internal::RpcMethod::RpcType type,
                       const ServerInterceptorFactories& factories) {
   (context->*Member<RpcInfoSetter>::pointer)(method, type, factories);
+}
+
+void SetAuthContext(ServerContextBase* context, std::shared_ptr<const ::grpc::AuthContext> auth) {
+  context->*Member<AuthContextMember>::pointer = std::move(auth);
 }
 
 void MarkCancelled(ServerContextBase* context) {

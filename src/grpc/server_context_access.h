@@ -43,6 +43,9 @@ void SetCall(::grpc::ServerContextBase* context, grpc_call* call);
 void SetServerRpcInfo(::grpc::ServerContextBase* context, const char* method,
                       ::grpc::internal::RpcMethod::RpcType type,
                       const ServerInterceptorFactories& factories);
+// Makes auth_context() return `auth` (gRPC builds one from the core call only when none is set).
+void SetAuthContext(::grpc::ServerContextBase* context,
+                    std::shared_ptr<const ::grpc::AuthContext> auth);
 // Makes IsCancelled() return true.
 void MarkCancelled(::grpc::ServerContextBase* context);
 // The metadata the handler added.

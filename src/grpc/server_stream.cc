@@ -42,11 +42,12 @@ notnets::Status OutOfTurn(const char* what) {
 
 ServerStream::ServerStream(uint64_t id, const MethodBinding* method, const MessageLimits* limits,
                            notnets::ServerCall* open, CancelWatcher* watcher,
-                           const StandInCall* stand_in, LiveCalls* live)
+                           const CallerStandIns* stand_ins, LiveCalls* live)
     : live_(live), id_(id), method_(method), limits_(limits), open_(open), watcher_(watcher) {
   SetDeadline(&context_, open->context()->deadline());
   SetClientMetadata(&context_, open->context()->client_metadata());
-  stand_in->Lend(&context_, this, method->name.c_str(), RpcTypeOf(method->kind));
+  stand_ins->Lend(&context_, this, method->name.c_str(), RpcTypeOf(method->kind),
+                  open->context()->peer_identity());
   if (method->kind == RpcKind::kServerStreaming) request_.reset(method->request->create());
   if (method->kind == RpcKind::kClientStreaming) response_.reset(method->response->create());
 }

@@ -12,10 +12,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include "grpc/caller_stand_ins.h"
 #include "grpc/cancel_watcher.h"
 #include "grpc/live_calls.h"
 #include "grpc/message_limits.h"
-#include "grpc/stand_in_call.h"
 #include "notnets/grpc/binding.h"
 #include "notnets/server.h"
 
@@ -26,7 +26,7 @@ class ServerStream final : public WatchedCall, public std::enable_shared_from_th
  public:
   // A stream opened by the notnets call `open`, answered when the reactor finishes.
   ServerStream(uint64_t id, const MethodBinding* method, const MessageLimits* limits,
-               notnets::ServerCall* open, CancelWatcher* watcher, const StandInCall* stand_in,
+               notnets::ServerCall* open, CancelWatcher* watcher, const CallerStandIns* stand_ins,
                LiveCalls* live);
   ~ServerStream() override;
 

@@ -98,7 +98,7 @@ bool Directory::Excludes(const ServiceEntry& e, ReplicaMode mode) {
 
 Status Directory::Register(std::string_view name, const std::vector<std::string>& methods,
                            uint32_t doorbell_entry, ServiceRef* ref, ReplicaMode mode,
-                           int attempt) {
+                           const ShownCallers& callers, int attempt) {
   if (name.empty() || name.size() > kMaxServiceNameBytes) {
     return Status(StatusCode::INVALID_ARGUMENT,
                   "service name must be 1 to " + std::to_string(kMaxServiceNameBytes) + " bytes");
@@ -161,7 +161,7 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
   uint64_t generation = GenerationOf(claimed_state) + 1;
   if (!Visibility::CompareExchange(&e->state, claimed_state,
                                    ServiceStateWord(generation, ServiceState::kClaimed))) {
-    return Register(name, methods, doorbell_entry, ref, mode,
+    return Register(name, methods, doorbell_entry, ref, mode, callers,
                     attempt);  // another server took it: look again
   }
   if (StateOf(claimed_state) == ServiceState::kActive ||
@@ -197,6 +197,7 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
   e->server_pid.store(static_cast<uint64_t>(self.pid), std::memory_order_relaxed);
   e->server_token.store(self.token, std::memory_order_relaxed);
   e->server_uid.store(::geteuid(), std::memory_order_relaxed);
+  WriteShownCallers(callers, &e->access);
   e->methods_offset.store(table_offset, std::memory_order_relaxed);
   e->connections_accepted.store(0, std::memory_order_relaxed);
   e->doorbell_entry.store(doorbell_entry == kOwnDoorbell ? claimed : doorbell_entry,
@@ -229,7 +230,7 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
                         mapping_->path());
     }
     std::this_thread::sleep_for(std::chrono::microseconds(50 + std::rand() % 1000));
-    return Register(name, methods, doorbell_entry, ref, mode, attempt + 1);
+    return Register(name, methods, doorbell_entry, ref, mode, callers, attempt + 1);
   }
   return Status::OK;
 }

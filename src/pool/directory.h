@@ -14,6 +14,7 @@
 #include "pool/doorbell.h"
 #include "pool/pool_mapping.h"
 #include "pool/replica_layout.h"
+#include "pool/service_access.h"
 #include "pool/shared_memory.h"
 
 namespace notnets::internal {
@@ -54,7 +55,8 @@ struct alignas(kCacheLineBytes) ServiceEntry {
   // The server process's effective uid: the only user a client grants its connection's requests
   // to, and whose responses it trusts (the owner of the server's segment must be this uid).
   SharedWord server_uid;
-  uint8_t reserved[kCacheLineBytes - sizeof(SharedWord)];
+  // Who may call the server, for tools (pool/service_access.h).
+  ServiceAccess access;
 };
 static_assert(sizeof(ServiceEntry) == 448);
 static_assert(offsetof(ServiceEntry, name_words) == 56);
@@ -62,6 +64,7 @@ static_assert(offsetof(ServiceEntry, doorbell_entry) == 232);
 static_assert(offsetof(ServiceEntry, counters) == 256);
 static_assert(offsetof(ServiceEntry, replica) == 320);
 static_assert(offsetof(ServiceEntry, server_uid) == 384);
+static_assert(offsetof(ServiceEntry, access) == 392);
 
 inline uint64_t ServiceStateWord(uint64_t generation, ServiceState state) {
   return generation << 8 | static_cast<uint8_t>(state);
@@ -90,11 +93,11 @@ class Directory {
   // of the same name, or, when no entry is free, of any dead server. Fails with ALREADY_EXISTS if
   // a live process serves the name (unless it and this one both register as
   // ReplicaMode::kReplica), RESOURCE_EXHAUSTED if the directory (of live servers) or the pool is
-  // full, INVALID_ARGUMENT for names that are empty or too long.
+  // full, INVALID_ARGUMENT for names that are empty or too long. The entry shows `callers`.
   static constexpr uint32_t kOwnDoorbell = ~0u;
   Status Register(std::string_view name, const std::vector<std::string>& methods,
                   uint32_t doorbell_entry, ServiceRef* ref, ReplicaMode mode = ReplicaMode::kSole,
-                  int attempt = 0);
+                  const ShownCallers& callers = ShownCallers(), int attempt = 0);
 
   // The doorbell that the server of `ref` sleeps on, as recorded in its entry (validated).
   Doorbell DoorbellOf(const ServiceRef& ref) const;

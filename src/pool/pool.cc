@@ -182,6 +182,14 @@ PoolStats Pool::Stats() const {
     info.method_count =
         directory.Lookup(name, &view).ok() ? static_cast<uint32_t>(view.methods.size()) : 0;
     info.connections_accepted = entry->connections_accepted.load(std::memory_order_relaxed);
+    info.server_uid = static_cast<uint32_t>(entry->server_uid.load(std::memory_order_relaxed));
+    internal::ShownCallers callers;
+    if (internal::ReadShownCallers(entry->access, &callers)) {
+      info.caller_uids = callers.uids;
+      info.caller_gids = callers.gids;
+      info.any_caller = callers.anyone;
+      info.callers_cut_short = callers.truncated;
+    }
     stats.services.push_back(info);
   }
   return stats;

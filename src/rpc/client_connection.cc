@@ -270,6 +270,8 @@ Status ClientConnection::PeerStatus(bool check_process) {
       gone = kServerMisbehaved;
     } else if (closed == kClosedAtLimit) {
       gone = kServerFull;
+    } else if (closed == kClosedNotAllowed) {
+      gone = kServerForbids;
     } else if (closed != kOpen) {
       gone = kServerShutDown;
     } else if (check_process && !PoolAccess::mapping(*pool_).lease().MayWrite()) {
@@ -288,6 +290,18 @@ Status ClientConnection::PeerStatus(bool check_process) {
                       "' refused the connection: it holds its limit of connections from one "
                       "client process (ServerBuilder::SetMaxConnectionsPerClient) or in all; "
                       "close channels, or raise the server's limit");
+  }
+  if (gone == kServerForbids) {
+    // Who the server saw: the owner of this side's segment, as the kernel recorded it.
+    SegmentOwner self = view_.own->owner();
+    return Status(StatusCode::PERMISSION_DENIED,
+                  "service '" + service_ + "' does not allow calls from uid " +
+                      std::to_string(self.uid) + " (gid " + std::to_string(self.gid) +
+                      "): its server (uid " + std::to_string(server_uid_) +
+                      ") accepts its own uid and the uids and gids it lists; to allow this "
+                      "caller, start the server with ServerBuilder::AllowCallerUid(" +
+                      std::to_string(self.uid) +
+                      ") (gRPC: notnets::grpc::ServerOptions::allowed_caller_uids)");
   }
   if (gone == kServerImpostor) {
     return Status(StatusCode::UNAVAILABLE,

@@ -269,6 +269,7 @@ class ClientConnection {
     kServerRefused,     // it closed the connection over garbage from us
     kServerMisbehaved,  // it sent us garbage
     kServerFull,        // it refused the connection: at its connection limit
+    kServerForbids,     // it refused the connection: this process's uid and gid are not allowed
     kSelfFenced,        // this process lost its lease: the connection was reclaimed
     kServerImpostor,    // the server's segment is not the server's
   };

@@ -1,5 +1,6 @@
 #include "notnets/server.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "pool/process_identity.h"
@@ -60,6 +61,11 @@ int Server::WorkerThreads() const { return static_cast<int>(runtime_->workers_ru
 
 int Server::PeakWorkerThreads() const { return static_cast<int>(runtime_->workers_peak()); }
 
+bool AllowedCallers::Allows(uint32_t server_uid, uint32_t uid, uint32_t gid) const {
+  return anyone || uid == server_uid || std::find(uids.begin(), uids.end(), uid) != uids.end() ||
+         std::find(gids.begin(), gids.end(), gid) != gids.end();
+}
+
 Status ServerBuilder::BuildAndStart(std::unique_ptr<Server>* server) {
   if (pool_ == nullptr) {
     return Status(StatusCode::INVALID_ARGUMENT, "ServerBuilder needs an attached pool");
@@ -74,7 +80,7 @@ Status ServerBuilder::BuildAndStart(std::unique_ptr<Server>* server) {
   std::unique_ptr<internal::ServerRuntime> runtime;
   Status status = internal::ServerRuntime::Start(
       pool_, services_, workers, &runtime, max_connections_per_client_,
-      replica_ ? internal::ReplicaMode::kReplica : internal::ReplicaMode::kSole);
+      replica_ ? internal::ReplicaMode::kReplica : internal::ReplicaMode::kSole, allowed_callers_);
   if (status.ok()) server->reset(new Server(std::move(runtime)));
   return status;
 }

@@ -1,5 +1,7 @@
 #include "rpc/server_runtime.h"
 
+#include <unistd.h>
+
 #include <cstring>
 #include <exception>
 #include <map>
@@ -51,20 +53,31 @@ ServerRuntime::ServerRuntime(std::shared_ptr<Pool> pool, const WorkerPolicy& wor
 
 Status ServerRuntime::Start(std::shared_ptr<Pool> pool, const std::vector<Service*>& services,
                             const WorkerPolicy& workers, std::unique_ptr<ServerRuntime>* runtime,
-                            uint32_t max_connections_per_client, ReplicaMode mode) {
+                            uint32_t max_connections_per_client, ReplicaMode mode,
+                            const AllowedCallers& callers) {
   if (Status valid = WorkerPool::Validate(workers); !valid.ok()) return valid;
   if (services.empty()) {
     return Status(StatusCode::INVALID_ARGUMENT, "register at least one service before starting");
   }
   std::unique_ptr<ServerRuntime> server(new ServerRuntime(std::move(pool), workers));
   server->max_connections_per_client_ = max_connections_per_client;
+  server->allowed_callers_ = callers;
+  server->own_uid_ = static_cast<uint32_t>(::geteuid());
+  ShownCallers shown;
+  shown.uids.push_back(server->own_uid_);
+  for (uint32_t uid : callers.uids) {
+    if (uid != server->own_uid_) shown.uids.push_back(uid);
+  }
+  shown.gids = callers.gids;
+  shown.anyone = callers.anyone;
   for (Service* service : services) {
     std::vector<std::string> names;
     for (const Service::Method& method : service->methods()) names.push_back(method.name);
     ServiceRef ref;
     uint32_t doorbell_entry =
         server->services_.empty() ? Directory::kOwnDoorbell : server->services_[0].ref.index;
-    Status status = server->directory_.Register(service->name(), names, doorbell_entry, &ref, mode);
+    Status status =
+        server->directory_.Register(service->name(), names, doorbell_entry, &ref, mode, shown);
     if (!status.ok()) {
       for (const RegisteredService& done : server->services_) {
         server->directory_.Unregister(done.ref);
@@ -414,6 +427,8 @@ bool ServerRuntime::Accept(const RegisteredService& service, ConnectionView view
   // Read once: a wrong value only misleads the checks of this client's own connections.
   ProcessIdentity client{static_cast<int32_t>(view.header->client_pid), view.header->client_token};
   const Visibility& visibility = PoolAccess::mapping(*pool_).visibility();
+  // The kernel's record of who created the client's segment, not anything the client wrote.
+  bool allowed = allowed_callers_.Allows(own_uid_, view.peer->owner().uid, view.peer->owner().gid);
   bool stopping = stopping_.load();
   uint32_t slot = kMaxConnections;
   {
@@ -425,11 +440,11 @@ bool ServerRuntime::Accept(const RegisteredService& service, ConnectionView view
       slot = connections_.FreeSlot();
       auto counted = per_client_.find(client.token);
       uint32_t held = counted != per_client_.end() ? counted->second : 0;
-      if (slot == kMaxConnections || held >= max_connections_per_client_) {
+      if (!allowed || slot == kMaxConnections || held >= max_connections_per_client_) {
         // Refused, but not detached: if its client died before leaving it, nobody else would
         // free it (FreeRefused does, once the client has left or died).
         open_blocks_.erase(view.block_offset);
-        visibility.Publish(&view.responses->closed, kClosedAtLimit);
+        visibility.Publish(&view.responses->closed, allowed ? kClosedAtLimit : kClosedNotAllowed);
         refused_.push_back(Refused{view, client});
         return true;
       }

@@ -52,11 +52,12 @@ class ServerRuntime {
 
   // Registers `services` in the pool's directory (in `mode`: beside other replicas or alone) and
   // starts the workers `workers` asks for, which hold at most `max_connections_per_client`
-  // connections of one client process.
+  // connections of one client process and accept only the callers `callers` allows.
   static Status Start(std::shared_ptr<Pool> pool, const std::vector<Service*>& services,
                       const WorkerPolicy& workers, std::unique_ptr<ServerRuntime>* runtime,
                       uint32_t max_connections_per_client = kMaxConnections,
-                      ReplicaMode mode = ReplicaMode::kSole);
+                      ReplicaMode mode = ReplicaMode::kSole,
+                      const AllowedCallers& callers = AllowedCallers());
   ~ServerRuntime();
 
   // Stops the workers, waits for asynchronous calls to finish, and closes every connection.
@@ -180,6 +181,9 @@ class ServerRuntime {
   std::unordered_set<uint64_t> open_blocks_
       NOTNETS_GUARDED_BY(retired_mutex_);  // connections served now
   uint32_t max_connections_per_client_ = kMaxConnections;
+  // Who may call, and this process's effective uid, which always may (AllowedCallers).
+  AllowedCallers allowed_callers_;
+  uint32_t own_uid_ = 0;
   // Connections served now, by client liveness token.
   std::unordered_map<uint64_t, uint32_t> per_client_ NOTNETS_GUARDED_BY(retired_mutex_);
   // Connections served now, by index in services_: published in each service's counters.

@@ -1,11 +1,14 @@
-// ServerContext::peer() and TryCancel() in handlers of every server API that the pool serves
-// directly (a Foo::Service's unary methods, a Foo::CallbackService), over the pool and over
-// HTTP/2: peer() names the path, and TryCancel() ends the call CANCELLED for the client whatever
-// the handler answers after it.
+// ServerContext::peer(), auth_context() and TryCancel() in handlers of every server API that the
+// pool serves directly (a Foo::Service's unary methods, a Foo::CallbackService), over the pool
+// and over HTTP/2: peer() names the path and, over the pool, the caller, whom auth_context()
+// carries as properties; TryCancel() ends the call CANCELLED for the client whatever the handler
+// answers after it.
 #include <grpcpp/grpcpp.h>
+#include <unistd.h>
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "grpc_path_test.h"
 #include "notnets/pool.h"
@@ -18,12 +21,31 @@ using ::grpc::CallbackServerContext;
 using ::grpc::Status;
 using ::grpc::StatusCode;
 
-// Echo answers with the server's peer(); with try_cancel, TryCancel() first.
+// The first value of `context`'s auth context property `name`, or "-".
+std::string Property(const ::grpc::AuthContext& auth, const std::string& name) {
+  std::vector<::grpc::string_ref> values = auth.FindPropertyValues(name);
+  return values.empty() ? "-" : std::string(values[0].data(), values[0].size());
+}
+
+// What a handler learns of its caller: peer(), then a line of its auth_context().
+std::string CallerOf(const ::grpc::ServerContextBase& context) {
+  std::string seen = context.peer() + "\n";
+  std::shared_ptr<const ::grpc::AuthContext> auth = context.auth_context();
+  if (auth == nullptr) return seen + "no auth context";
+  std::vector<::grpc::string_ref> identity = auth->GetPeerIdentity();
+  return seen + "type=" + Property(*auth, "transport_security_type") +
+         " authenticated=" + (auth->IsPeerAuthenticated() ? "yes" : "no") + " identity=" +
+         (identity.empty() ? "-" : std::string(identity[0].data(), identity[0].size())) +
+         " name=" + auth->GetPeerIdentityPropertyName() + " gid=" + Property(*auth, "notnets_gid") +
+         " pid=" + Property(*auth, "notnets_pid");
+}
+
+// Echo answers with what it learns of its caller (CallerOf); with try_cancel, TryCancel() first.
 class PeerSyncService final : public TestService::Service {
   Status Echo(::grpc::ServerContext* context, const EchoRequest* request,
               EchoResponse* response) override {
     if (request->try_cancel()) context->TryCancel();
-    response->set_payload(context->peer());
+    response->set_payload(CallerOf(*context));
     return Status::OK;
   }
 
@@ -42,7 +64,7 @@ class PeerCallbackService final : public TestService::CallbackService {
   ::grpc::ServerUnaryReactor* Echo(CallbackServerContext* context, const EchoRequest* request,
                                    EchoResponse* response) override {
     if (request->try_cancel()) context->TryCancel();
-    response->set_payload(context->peer());
+    response->set_payload(CallerOf(*context));
     ::grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     reactor->Finish(Status::OK);
     return reactor;
@@ -149,6 +171,26 @@ TEST_P(ServerContextTest, PeerNamesThePath) {
   EXPECT_EQ(peer.rfind("notnets:", 0) == 0, GetParam().path == Path::kPool) << peer;
   notnets::grpc::PathCounters counters = notnets::grpc::GetPathCounters(*channel_);
   EXPECT_EQ(counters.pool_calls, GetParam().path == Path::kPool ? 1u : 0u);
+}
+
+// Over the pool, the caller's identity as the kernel recorded it reaches the handler as TLS
+// client certificates would: in peer() and in an authenticated auth_context().
+TEST_P(ServerContextTest, APoolCallCarriesTheCallersIdentity) {
+  EchoResponse response;
+  Status status = Echo(false, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const std::string& seen = response.payload();
+  std::string uid = std::to_string(::geteuid());
+  std::string gid = std::to_string(::getegid());
+  std::string pid = std::to_string(::getpid());
+  bool pool = GetParam().path == Path::kPool;
+  EXPECT_EQ(seen.find("?uid=" + uid + "&gid=" + gid + "&pid=" + pid + "&host="),
+            pool ? seen.find('?') : std::string::npos)
+      << seen;
+  EXPECT_EQ(seen.find("\ntype=notnets authenticated=yes identity=" + uid +
+                      " name=notnets_uid gid=" + gid + " pid=" + pid) != std::string::npos,
+            pool)
+      << seen;
 }
 
 TEST_P(ServerContextTest, TryCancelEndsTheCallCancelled) {

@@ -255,6 +255,17 @@ TEST_F(NotnetsCommandTest, LsListsTheServiceWithItsServer) {
   EXPECT_NE(row.find(" 0/" + std::to_string(kWorkers) + " "), std::string::npos) << row;
 }
 
+TEST_F(NotnetsCommandTest, PoolInspectShowsWhoMayCallTheService) {
+  int exit_code;
+  std::string out =
+      RunShell(std::string(NOTNETS_COMMAND) + " pool inspect " + pool_.name(), &exit_code);
+  ASSERT_EQ(exit_code, 0) << out;
+  std::string uid = std::to_string(::geteuid());
+  // By default a server takes only callers of its own uid.
+  EXPECT_NE(out.find("server uid " + uid + ", callers uid " + uid + "\n"), std::string::npos)
+      << out;
+}
+
 TEST_F(NotnetsCommandTest, TextAndTopShowTheService) {
   Call("Echo", 3, StatusCode::OK);
   ASSERT_NO_FATAL_FAILURE(AwaitFinishedCalls(3));

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "arguments.h"
 #include "notnets/pool.h"
@@ -38,6 +39,22 @@ int Create(const CreateArguments& arguments) {
   return 0;
 }
 
+// Who a service accepts as callers, as "uid 0,1000 gid 100", "anyone" or "unknown".
+std::string Callers(const PoolStats::ServiceInfo& service) {
+  if (service.any_caller) return "anyone";
+  if (service.caller_uids.empty() && service.caller_gids.empty()) return "unknown";
+  std::string text;
+  auto list = [&text](const char* kind, const std::vector<uint32_t>& ids) {
+    if (ids.empty()) return;
+    text += text.empty() ? kind : std::string(" ") + kind;
+    for (size_t i = 0; i < ids.size(); ++i) text += (i == 0 ? " " : ",") + std::to_string(ids[i]);
+  };
+  list("uid", service.caller_uids);
+  list("gid", service.caller_gids);
+  if (service.callers_cut_short) text += " and more";
+  return text;
+}
+
 int Inspect(const std::string& name) {
   std::shared_ptr<Pool> pool;
   Status status = Pool::Attach(name, &pool);
@@ -58,6 +75,7 @@ int Inspect(const std::string& name) {
     std::printf("  %-40s pid %-8d methods %-4u connections accepted %llu\n", service.name.c_str(),
                 service.server_pid, service.method_count,
                 static_cast<unsigned long long>(service.connections_accepted));
+    std::printf("    server uid %u, callers %s\n", service.server_uid, Callers(service).c_str());
   }
   return 0;
 }

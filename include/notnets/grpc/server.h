@@ -33,6 +33,12 @@ struct ServerOptions {
   // (notnets::Server::Drain): pool clients move to the other replicas without a failed call.
   // 0: shut down at once, failing the calls not yet read, as before.
   std::chrono::milliseconds drain_timeout{0};
+  // Who may call over the pool besides the server's own effective uid (notnets::AllowedCallers):
+  // users, callers whose effective group is listed, or anyone. Others' calls fail with
+  // PERMISSION_DENIED. HTTP/2 callers are not affected.
+  std::vector<uint32_t> allowed_caller_uids;
+  std::vector<uint32_t> allowed_caller_gids;
+  bool allow_any_caller = false;
 };
 
 // Also serves `service` (registered on `builder` with RegisterService) over the pool, from when
