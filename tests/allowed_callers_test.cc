@@ -5,9 +5,12 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <fstream>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -120,6 +123,48 @@ TEST_F(AllowedCallersTest, AListedUidOrGroupMayCallAndNoOneElse) {
   EXPECT_EQ(stranger.error_code(), StatusCode::PERMISSION_DENIED) << stranger.ToString();
   std::lock_guard<std::mutex> lock(mutex_);
   EXPECT_EQ(callers_, (std::vector<uint32_t>{kFriend, kStranger}));
+}
+
+// The server's own mappings of its segments (writable and shared: the client maps them read-only).
+size_t ServerSegmentMappings(const std::string& pool_path) {
+  std::ifstream maps("/proc/self/maps");
+  size_t count = 0;
+  for (std::string line; std::getline(maps, line);) {
+    size_t name = line.find(pool_path + ".seg.");
+    if (name == std::string::npos || line.find(" rw-s ") == std::string::npos) continue;
+    std::string file = line.substr(name);
+    if (size_t deleted = file.find(" (deleted)"); deleted != std::string::npos) {
+      file.resize(deleted);
+    }
+    if (file.size() > 2 && file.compare(file.size() - 2, 2, ".s") == 0) ++count;
+  }
+  return count;
+}
+
+// A caller that keeps opening connections it may not have, and never uses or leaves them (as a
+// hostile client would), costs the server at most ServerRuntime::kMostRefusedPerClient of them at
+// once, not one per connection.
+TEST_F(AllowedCallersTest, ACallerFloodingRefusedConnectionsCostsTheServerABoundedAmount) {
+  constexpr int kChannels = 40;
+  constexpr size_t kMostKept = 8;  // ServerRuntime::kMostRefusedPerClient
+  Start(ServerBuilder(server_pool_));
+  std::vector<std::shared_ptr<Channel>> held;
+  {
+    ThreadActsAs user(kStranger, kStranger);
+    ASSERT_TRUE(user.ok);
+    for (int i = 0; i < kChannels; ++i) {
+      std::shared_ptr<Channel> channel;
+      ASSERT_TRUE(Channel::Connect(client_pool_, service_.name(), ChannelOptions(), &channel).ok());
+      held.push_back(std::move(channel));
+    }
+  }
+  // A connection of root's made after them: once its call is answered, the server has taken (and
+  // refused) theirs, which it would otherwise keep for ServerRuntime::kRefusalHold.
+  std::string response;
+  Status own = CallAs(0, 0, &response);
+  ASSERT_TRUE(own.ok()) << own.ToString();
+  // Two connections of root's (Start's and CallAs's), plus at most the kept refusals.
+  EXPECT_LE(ServerSegmentMappings(server_pool_->path()), kMostKept + 2);
 }
 
 TEST_F(AllowedCallersTest, AServerThatAllowsAnyCallerTakesEveryUser) {

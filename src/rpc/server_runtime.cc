@@ -431,6 +431,8 @@ bool ServerRuntime::Accept(const RegisteredService& service, ConnectionView view
   bool allowed = allowed_callers_.Allows(own_uid_, view.peer->owner().uid, view.peer->owner().gid);
   bool stopping = stopping_.load();
   uint32_t slot = kMaxConnections;
+  bool refused = false;
+  std::vector<Refused> let_go;
   {
     MutexLock lock(&retired_mutex_);
     if (!open_blocks_.insert(view.block_offset).second) return false;
@@ -440,18 +442,35 @@ bool ServerRuntime::Accept(const RegisteredService& service, ConnectionView view
       slot = connections_.FreeSlot();
       auto counted = per_client_.find(client.token);
       uint32_t held = counted != per_client_.end() ? counted->second : 0;
-      if (!allowed || slot == kMaxConnections || held >= max_connections_per_client_) {
+      refused = !allowed || slot == kMaxConnections || held >= max_connections_per_client_;
+      if (refused) {
         // Refused, but not detached: if its client died before leaving it, nobody else would
-        // free it (FreeRefused does, once the client has left or died).
+        // free it (FreeRefused does, once the client has left or died, or had time to read why).
         open_blocks_.erase(view.block_offset);
         visibility.Publish(&view.responses->closed, allowed ? kClosedAtLimit : kClosedNotAllowed);
-        refused_.push_back(Refused{view, client});
-        return true;
+        uint32_t kept = 0;
+        auto oldest = refused_.end();
+        for (auto it = refused_.begin(); it != refused_.end(); ++it) {
+          if (it->client.token != client.token) continue;
+          if (kept++ == 0) oldest = it;
+        }
+        if (kept >= kMostRefusedPerClient) {
+          let_go.push_back(*oldest);
+          refused_.erase(oldest);
+        }
+        refused_.push_back(Refused{view, client, Clock::now()});
+      } else {
+        ++per_client_[client.token];
+        size_t index = static_cast<size_t>(&service - services_.data());
+        service.counters->SetConnectionsOpen(++open_per_service_[index]);
       }
-      ++per_client_[client.token];
-      size_t index = static_cast<size_t>(&service - services_.data());
-      service.counters->SetConnectionsOpen(++open_per_service_[index]);
     }
+  }
+  if (refused) {
+    for (const Refused& connection : let_go) {
+      DetachConnection(&allocator_, connection.view, Side::kServer);
+    }
+    return true;
   }
   if (stopping) {
     visibility.Publish(&view.responses->closed, kClosedBySender);
@@ -511,7 +530,8 @@ void ServerRuntime::FreeRefused(bool shutting_down) {
     bool client_left =
         Visibility::LoadOrdered(&connection.view.header->lifecycle) & kClientDetached;
     bool client_dead = !client_left && !IsAlive(connection.client);
-    if (client_left || client_dead || shutting_down) {
+    bool held_long_enough = Clock::now() - connection.since >= kRefusalHold;
+    if (client_left || client_dead || shutting_down || held_long_enough) {
       DetachConnection(&allocator_, connection.view, Side::kServer, client_dead);
     } else {
       kept.push_back(connection);

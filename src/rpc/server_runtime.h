@@ -44,6 +44,12 @@ class ServerRuntime {
   static constexpr uint32_t kClosedChecksPerSlowPass = 64;
   // How often housekeeping asks the kernel whether each client process still exists.
   static constexpr std::chrono::milliseconds kClientCheckInterval{100};
+  // How long the server keeps its side of a refused connection, for the client to read why.
+  static constexpr std::chrono::milliseconds kRefusalHold{5000};
+  // Refused connections of one client process kept at once: past it the oldest is let go at
+  // once, so that a client that keeps opening connections it may not have costs the server at
+  // most this many segments.
+  static constexpr uint32_t kMostRefusedPerClient = 8;
   // How often housekeeping frees the connections of this entry's earlier servers whose clients
   // died too (FreeOrphanedConnections: a walk of the heap).
   static constexpr std::chrono::milliseconds kOrphanSweepInterval{1000};
@@ -188,10 +194,11 @@ class ServerRuntime {
   std::unordered_map<uint64_t, uint32_t> per_client_ NOTNETS_GUARDED_BY(retired_mutex_);
   // Connections served now, by index in services_: published in each service's counters.
   std::vector<uint64_t> open_per_service_ NOTNETS_GUARDED_BY(retired_mutex_);
-  // Connections refused at a limit: closed (kClosedAtLimit), not yet detached.
+  // Connections refused (kClosedAtLimit, kClosedNotAllowed), not yet detached.
   struct Refused {
     ConnectionView view;
     ProcessIdentity client;
+    std::chrono::steady_clock::time_point since;
   };
   std::vector<Refused> refused_ NOTNETS_GUARDED_BY(retired_mutex_);
   const uint32_t worker_count_;
