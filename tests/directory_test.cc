@@ -1,6 +1,8 @@
-// The service directory: register, look up, unregister, a full directory, name limits, and
-// taking over the entry of a dead server.
+// The service directory: register, look up, unregister, a full directory, name limits, taking
+// over the entry of a dead server, and who owns a name.
 #include "pool/directory.h"
+
+#include <unistd.h>
 
 #include <string>
 #include <vector>
@@ -234,6 +236,68 @@ TEST_F(DirectoryTest, TheEntryOfADeadServerIsRefusedThenTakenOver) {
 }
 
 // What a reader takes from an entry is validated: a name length beyond the limit hides it.
+// A name belongs to the uid recorded in its entries: an entry that names another user as its
+// owner (as one registered by that user would) refuses this process's replicas and its takeover
+// of the entry once its server died, unless the owner lists this process's uid; then the new
+// entry carries the owner's uid and list, not this process's.
+TEST_F(DirectoryTest, ANameOfAnotherUserIsRefusedUnlessItsOwnerListsThisUser) {
+  auto self = static_cast<uint32_t>(::geteuid());
+  uint32_t other = self + 1;
+  RegistrationAccess access;
+  access.registrants = {self + 7};
+  ServiceRef theirs;
+  ASSERT_TRUE(directory_
+                  .Register("test.Owned", {"Get"}, Directory::kOwnDoorbell, &theirs,
+                            ReplicaMode::kReplica, access)
+                  .ok());
+  EXPECT_EQ(ReadNameOwner(directory_.entry(theirs.index)->access).uid, self);
+  WriteNameOwner(NameOwner{other, {}}, &directory_.entry(theirs.index)->access);
+
+  ServiceRef mine;
+  Status replica = directory_.Register("test.Owned", {"Get"}, Directory::kOwnDoorbell, &mine,
+                                       ReplicaMode::kReplica);
+  EXPECT_EQ(replica.error_code(), StatusCode::PERMISSION_DENIED) << replica.ToString();
+  EXPECT_NE(replica.error_message().find("belongs to uid " + std::to_string(other)),
+            std::string::npos)
+      << replica.error_message();
+  // A token no live process holds: the owner's server is dead, and its entry still refuses.
+  directory_.entry(theirs.index)->server_token.fetch_add(1);
+  Status takeover = Register("test.Owned", {"Get"}, &mine);
+  EXPECT_EQ(takeover.error_code(), StatusCode::PERMISSION_DENIED) << takeover.ToString();
+
+  WriteNameOwner(NameOwner{other, {self + 3, self}}, &directory_.entry(theirs.index)->access);
+  ASSERT_TRUE(Register("test.Owned", {"Get"}, &mine).ok());
+  EXPECT_EQ(mine.index, theirs.index);
+  NameOwner owner = ReadNameOwner(directory_.entry(mine.index)->access);
+  EXPECT_EQ(owner.uid, other);
+  EXPECT_EQ(owner.registrants, (std::vector<uint32_t>{self + 3, self}));
+}
+
+// The owner's own servers register under its name with the list they bring: replicas beside a
+// live one, and a successor of a dead one.
+TEST_F(DirectoryTest, TheOwnersServersRegisterReplicasAndSucceedADeadOne) {
+  auto self = static_cast<uint32_t>(::geteuid());
+  RegistrationAccess access;
+  access.registrants = {self + 5};
+  ServiceRef first;
+  ServiceRef second;
+  ASSERT_TRUE(directory_
+                  .Register("test.Owned", {"Get"}, Directory::kOwnDoorbell, &first,
+                            ReplicaMode::kReplica, access)
+                  .ok());
+  ASSERT_TRUE(
+      directory_
+          .Register("test.Owned", {"Get"}, Directory::kOwnDoorbell, &second, ReplicaMode::kReplica)
+          .ok());
+  EXPECT_EQ(ReadNameOwner(directory_.entry(second.index)->access).uid, self);
+  EXPECT_TRUE(ReadNameOwner(directory_.entry(second.index)->access).registrants.empty());
+  directory_.Unregister(second);
+  directory_.entry(first.index)->server_token.fetch_add(1);
+  ServiceRef successor;
+  ASSERT_TRUE(Register("test.Owned", {"Get"}, &successor).ok());
+  EXPECT_EQ(successor.index, first.index);
+}
+
 TEST_F(DirectoryTest, AnEntryWithAnImpossibleNameLengthIsNotFound) {
   ServiceRef ref;
   ASSERT_TRUE(Register("test.Alpha", {"Get"}, &ref).ok());

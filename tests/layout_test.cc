@@ -63,7 +63,8 @@ std::string LayoutDescription() {
   NOTNETS_STRUCT(ServiceAccess);
   NOTNETS_FIELD(ServiceAccess, callers);
   NOTNETS_FIELD(ServiceAccess, caller_ids);
-  NOTNETS_FIELD(ServiceAccess, reserved);
+  NOTNETS_FIELD(ServiceAccess, owner);
+  NOTNETS_FIELD(ServiceAccess, registrants);
   NOTNETS_FIELD(ServiceEntry, doorbell_entry);
   NOTNETS_FIELD(ServiceEntry, doorbell_sequence);
   NOTNETS_FIELD(ServiceEntry, doorbell_sleepers);
@@ -184,7 +185,7 @@ struct RecordedLayout {
 constexpr RecordedLayout kRecordedLayouts[] = {
     {2, 0x4f99812ec3cdfd7bull}, {3, 0x7ff7689c93a4ff2ull},  {4, 0x599433d588e7dd06ull},
     {5, 0x337bd6596e94ccf3ull}, {6, 0xc402c0527d4e0b5cull}, {7, 0x3c84a8ed4dc9e66bull},
-    {8, 0x5f07a392a614f14eull},
+    {8, 0x5f07a392a614f14eull}, {9, 0x5b0139165280634full},
 };
 
 TEST(LayoutTest, FingerprintIsTheOneRecordedForTheLayoutVersion) {

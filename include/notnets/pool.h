@@ -89,6 +89,10 @@ struct PoolStats {
     std::vector<uint32_t> caller_gids;
     bool any_caller = false;
     bool callers_cut_short = false;
+    // The uid the name belongs to (the first to register it) and the other users it lets
+    // register servers under it.
+    uint32_t owner_uid = 0;
+    std::vector<uint32_t> registrant_uids;
   };
   // The services registered in the directory.
   std::vector<ServiceInfo> services;

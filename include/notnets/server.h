@@ -274,6 +274,14 @@ class ServerBuilder {
     allowed_callers_.gids.push_back(gid);
     return *this;
   }
+  // Lets user `uid` register servers (replicas, or a successor) under the names of the services
+  // that this server is the first to register: a name belongs to the uid that first registered
+  // it (docs/security.md), and every other uid's registration is refused with
+  // PERMISSION_DENIED. At most 4 users.
+  ServerBuilder& AllowRegistrantUid(uint32_t uid) {
+    registrants_.push_back(uid);
+    return *this;
+  }
   // Lets every process that can open the pool call the services.
   ServerBuilder& AllowAnyCaller() {
     allowed_callers_.anyone = true;
@@ -281,7 +289,7 @@ class ServerBuilder {
   }
   // Registers the services in the pool's directory and starts the workers. Fails with
   // ALREADY_EXISTS if a live server already serves one of the names (unless both serve it as
-  // replicas).
+  // replicas), PERMISSION_DENIED if a name belongs to another user that does not list this one.
   Status BuildAndStart(std::unique_ptr<Server>* server);
 
  private:
@@ -293,6 +301,7 @@ class ServerBuilder {
   uint32_t max_connections_per_client_ = 256;
   bool replica_ = false;
   AllowedCallers allowed_callers_;
+  std::vector<uint32_t> registrants_;
 };
 
 }  // namespace notnets

@@ -336,6 +336,7 @@ notnets::Status PoolServer::Register(std::unique_ptr<PoolServer> pool_server,
   for (uint32_t uid : options.allowed_caller_uids) builder.AllowCallerUid(uid);
   for (uint32_t gid : options.allowed_caller_gids) builder.AllowCallerGid(gid);
   if (options.allow_any_caller) builder.AllowAnyCaller();
+  for (uint32_t uid : options.allowed_registrant_uids) builder.AllowRegistrantUid(uid);
   status = builder.BuildAndStart(&pool_server->server_);
   if (!status.ok()) return status;
   *out = std::move(pool_server);

@@ -98,7 +98,7 @@ bool Directory::Excludes(const ServiceEntry& e, ReplicaMode mode) {
 
 Status Directory::Register(std::string_view name, const std::vector<std::string>& methods,
                            uint32_t doorbell_entry, ServiceRef* ref, ReplicaMode mode,
-                           const ShownCallers& callers, int attempt) {
+                           const RegistrationAccess& access, int attempt) {
   if (name.empty() || name.size() > kMaxServiceNameBytes) {
     return Status(StatusCode::INVALID_ARGUMENT,
                   "service name must be 1 to " + std::to_string(kMaxServiceNameBytes) + " bytes");
@@ -120,8 +120,12 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
   }
 
   ProcessIdentity self = SelfIdentity();
+  auto self_uid = static_cast<uint32_t>(::geteuid());
+  // The name's owner as the first entry of the name says, or this user if none has it.
+  NameOwner name_owner{self_uid, access.registrants};
+  bool named = false;
   // Find an entry to claim: a free one, or one whose server died. Refuse if a live one has the
-  // name, unless both are replicas.
+  // name, unless both are replicas, and if the name belongs to a user that does not list this one.
   uint32_t claimed = mapping_->max_services();
   uint64_t claimed_state = 0;
   for (uint32_t i = 0; i < mapping_->max_services(); ++i) {
@@ -135,9 +139,22 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
       }
       continue;
     }
-    if (StateOf(state) != ServiceState::kActive || !ReadName(*e, &existing) || existing != name) {
-      continue;
+    bool listed =
+        StateOf(state) == ServiceState::kActive || StateOf(state) == ServiceState::kClosing;
+    if (!listed || !ReadName(*e, &existing) || existing != name) continue;
+    NameOwner found = ReadNameOwner(e->access);
+    if (!found.Allows(self_uid)) {
+      return Status(StatusCode::PERMISSION_DENIED,
+                    "service '" + std::string(name) + "' belongs to uid " +
+                        std::to_string(found.uid) + " in pool " + mapping_->path() + "; uid " +
+                        std::to_string(self_uid) +
+                        " may not register a server under it: only its owner and the users "
+                        "the owner lists (ServerBuilder::AllowRegistrantUid) may; choose another "
+                        "name");
     }
+    if (!named && found.uid != self_uid) name_owner = found;
+    named = true;
+    if (StateOf(state) != ServiceState::kActive) continue;
     ProcessIdentity owner{static_cast<int32_t>(e->server_pid.load(std::memory_order_relaxed)),
                           e->server_token.load(std::memory_order_relaxed)};
     if (IsAlive(owner)) {
@@ -161,7 +178,7 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
   uint64_t generation = GenerationOf(claimed_state) + 1;
   if (!Visibility::CompareExchange(&e->state, claimed_state,
                                    ServiceStateWord(generation, ServiceState::kClaimed))) {
-    return Register(name, methods, doorbell_entry, ref, mode, callers,
+    return Register(name, methods, doorbell_entry, ref, mode, access,
                     attempt);  // another server took it: look again
   }
   if (StateOf(claimed_state) == ServiceState::kActive ||
@@ -197,7 +214,8 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
   e->server_pid.store(static_cast<uint64_t>(self.pid), std::memory_order_relaxed);
   e->server_token.store(self.token, std::memory_order_relaxed);
   e->server_uid.store(::geteuid(), std::memory_order_relaxed);
-  WriteShownCallers(callers, &e->access);
+  WriteShownCallers(access.callers, &e->access);
+  WriteNameOwner(name_owner, &e->access);
   e->methods_offset.store(table_offset, std::memory_order_relaxed);
   e->connections_accepted.store(0, std::memory_order_relaxed);
   e->doorbell_entry.store(doorbell_entry == kOwnDoorbell ? claimed : doorbell_entry,
@@ -219,9 +237,11 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
     std::string existing;
     if (i == claimed ||
         StateOf(Visibility::LoadOrdered(&entry(i)->state)) != ServiceState::kActive ||
-        !ReadName(*entry(i), &existing) || existing != name || !Excludes(*entry(i), mode)) {
+        !ReadName(*entry(i), &existing) || existing != name) {
       continue;
     }
+    // A replica beside this one, of an owner that lets this user in, may stay.
+    if (!Excludes(*entry(i), mode) && ReadNameOwner(entry(i)->access).Allows(self_uid)) continue;
     Unregister(*ref);
     if (attempt >= kMaxRegisterAttempts) {
       return Status(StatusCode::ALREADY_EXISTS,
@@ -230,7 +250,7 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
                         mapping_->path());
     }
     std::this_thread::sleep_for(std::chrono::microseconds(50 + std::rand() % 1000));
-    return Register(name, methods, doorbell_entry, ref, mode, callers, attempt + 1);
+    return Register(name, methods, doorbell_entry, ref, mode, access, attempt + 1);
   }
   return Status::OK;
 }

@@ -93,11 +93,15 @@ class Directory {
   // of the same name, or, when no entry is free, of any dead server. Fails with ALREADY_EXISTS if
   // a live process serves the name (unless it and this one both register as
   // ReplicaMode::kReplica), RESOURCE_EXHAUSTED if the directory (of live servers) or the pool is
-  // full, INVALID_ARGUMENT for names that are empty or too long. The entry shows `callers`.
+  // full, INVALID_ARGUMENT for names that are empty or too long. The entry shows
+  // `access.callers`. A name belongs to the uid that registered it when no entry had it, with the
+  // registrants it listed: any other uid gets PERMISSION_DENIED naming the owner while an entry
+  // of the name (active, closing, or of a dead server) is in the directory, and a listed one
+  // registers under the owner's name (its entry carries the owner's uid and list).
   static constexpr uint32_t kOwnDoorbell = ~0u;
   Status Register(std::string_view name, const std::vector<std::string>& methods,
                   uint32_t doorbell_entry, ServiceRef* ref, ReplicaMode mode = ReplicaMode::kSole,
-                  const ShownCallers& callers = ShownCallers(), int attempt = 0);
+                  const RegistrationAccess& access = RegistrationAccess(), int attempt = 0);
 
   // The doorbell that the server of `ref` sleeps on, as recorded in its entry (validated).
   Doorbell DoorbellOf(const ServiceRef& ref) const;

@@ -190,6 +190,9 @@ PoolStats Pool::Stats() const {
       info.any_caller = callers.anyone;
       info.callers_cut_short = callers.truncated;
     }
+    internal::NameOwner owner = internal::ReadNameOwner(entry->access);
+    info.owner_uid = owner.uid;
+    info.registrant_uids = owner.registrants;
     stats.services.push_back(info);
   }
   return stats;

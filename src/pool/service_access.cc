@@ -30,6 +30,37 @@ void WriteShownCallers(const ShownCallers& callers, ServiceAccess* access) {
   }
 }
 
+bool NameOwner::Allows(uint32_t user) const {
+  return user == uid ||
+         std::find(registrants.begin(), registrants.end(), user) != registrants.end();
+}
+
+void WriteNameOwner(const NameOwner& owner, ServiceAccess* access) {
+  uint32_t ids[kMaxRegistrants] = {};
+  uint64_t count = std::min<uint64_t>(owner.registrants.size(), kMaxRegistrants);
+  for (uint64_t i = 0; i < count; ++i) ids[i] = owner.registrants[i];
+  access->owner.store(owner.uid | count << 32, std::memory_order_relaxed);
+  for (uint32_t i = 0; i < kMaxRegistrants / 2; ++i) {
+    access->registrants[i].store(ids[2 * i] | uint64_t{ids[2 * i + 1]} << 32,
+                                 std::memory_order_relaxed);
+  }
+}
+
+NameOwner ReadNameOwner(const ServiceAccess& access) {
+  uint64_t word = access.owner.load(std::memory_order_relaxed);
+  uint32_t ids[kMaxRegistrants];
+  for (uint32_t i = 0; i < kMaxRegistrants / 2; ++i) {
+    uint64_t pair = access.registrants[i].load(std::memory_order_relaxed);
+    ids[2 * i] = static_cast<uint32_t>(pair);
+    ids[2 * i + 1] = static_cast<uint32_t>(pair >> 32);
+  }
+  NameOwner owner;
+  owner.uid = static_cast<uint32_t>(word);
+  uint64_t count = std::min<uint64_t>(word >> 32 & 0xff, kMaxRegistrants);
+  owner.registrants.assign(ids, ids + count);
+  return owner;
+}
+
 bool ReadShownCallers(const ServiceAccess& access, ShownCallers* callers) {
   uint64_t word = access.callers.load(std::memory_order_relaxed);
   if ((word & ~(kCountMask | kCountMask << 16 | kAnyoneBit)) != 0) return false;

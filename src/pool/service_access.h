@@ -1,6 +1,7 @@
-// Who may use a service, as its directory entry shows it to tools (`notnets pool inspect`). The
-// server decides from its own copy in process memory, never from this one: a process that can
-// write the pool could rewrite it (docs/security.md).
+// Who may use a service, as its directory entry shows it: who owns the name (checked by every
+// server that registers under it) and who may call (for tools, `notnets pool inspect`: the server
+// decides from its own copy in process memory). A process that can write the pool could rewrite
+// either until names move to files (docs/security.md).
 #ifndef NOTNETS_POOL_SERVICE_ACCESS_H_
 #define NOTNETS_POOL_SERVICE_ACCESS_H_
 
@@ -14,6 +15,19 @@ namespace notnets::internal {
 
 // Ids an entry has room for; a longer list is shown cut short.
 inline constexpr uint32_t kShownCallerIds = 6;
+
+// Other users an owner lets register servers under its name, at most.
+inline constexpr uint32_t kMaxRegistrants = 4;
+
+// Who a service name belongs to: the uid that first registered it, and the uids it lets
+// register more servers under the name. Every entry of the name carries its owner's.
+struct NameOwner {
+  uint32_t uid = 0;
+  std::vector<uint32_t> registrants;  // at most kMaxRegistrants
+
+  // True if user `uid` may register a server under the name.
+  bool Allows(uint32_t user) const;
+};
 
 // The callers a server accepts, as shown: its own uid first, then the uids and gids it lists.
 struct ShownCallers {
@@ -30,15 +44,32 @@ struct ServiceAccess {
   SharedWord callers;
   // The first kShownCallerIds ids, uids then gids, two per word (the lower half first).
   SharedWord caller_ids[kShownCallerIds / 2];
-  uint8_t reserved[24];
+  // The name's owner uid (bits 0..31) and how many registrants it lists (bits 32..39).
+  SharedWord owner;
+  // Those registrants' uids, two per word (the lower half first).
+  SharedWord registrants[kMaxRegistrants / 2];
 };
 static_assert(sizeof(ServiceAccess) == 56);
 static_assert(offsetof(ServiceAccess, caller_ids) == 8);
+static_assert(offsetof(ServiceAccess, owner) == 32);
+static_assert(offsetof(ServiceAccess, registrants) == 40);
+
+// What a server writes into the entries it registers: who may call it, and whom it lets
+// register under the names it is the first to register.
+struct RegistrationAccess {
+  ShownCallers callers;
+  std::vector<uint32_t> registrants;  // at most kMaxRegistrants
+};
 
 // Writes `callers` into `access` with relaxed stores (the caller writes the entry back).
 void WriteShownCallers(const ShownCallers& callers, ServiceAccess* access);
 // Reads what WriteShownCallers wrote, each word once; false if the counts are out of range.
 bool ReadShownCallers(const ServiceAccess& access, ShownCallers* callers);
+// Writes `owner` (at most kMaxRegistrants registrants) into `access` with relaxed stores.
+void WriteNameOwner(const NameOwner& owner, ServiceAccess* access);
+// Reads what WriteNameOwner wrote, each word once; a count past kMaxRegistrants reads as
+// kMaxRegistrants (a corrupt entry can only name fewer registrants than it holds).
+NameOwner ReadNameOwner(const ServiceAccess& access);
 
 }  // namespace notnets::internal
 

@@ -73,6 +73,11 @@ Status ServerBuilder::BuildAndStart(std::unique_ptr<Server>* server) {
   if (min_worker_threads_ < 1 || max_worker_threads_ < 1) {
     return Status(StatusCode::INVALID_ARGUMENT, "worker threads must be in [1, 1024]");
   }
+  if (registrants_.size() > internal::kMaxRegistrants) {
+    return Status(StatusCode::INVALID_ARGUMENT,
+                  "a server lets at most " + std::to_string(internal::kMaxRegistrants) +
+                      " other users register under its names (ServerBuilder::AllowRegistrantUid)");
+  }
   internal::WorkerPolicy workers;
   workers.min_workers = static_cast<uint32_t>(min_worker_threads_);
   workers.max_workers = static_cast<uint32_t>(max_worker_threads_);
@@ -80,7 +85,8 @@ Status ServerBuilder::BuildAndStart(std::unique_ptr<Server>* server) {
   std::unique_ptr<internal::ServerRuntime> runtime;
   Status status = internal::ServerRuntime::Start(
       pool_, services_, workers, &runtime, max_connections_per_client_,
-      replica_ ? internal::ReplicaMode::kReplica : internal::ReplicaMode::kSole, allowed_callers_);
+      replica_ ? internal::ReplicaMode::kReplica : internal::ReplicaMode::kSole, allowed_callers_,
+      registrants_);
   if (status.ok()) server->reset(new Server(std::move(runtime)));
   return status;
 }

@@ -54,7 +54,8 @@ ServerRuntime::ServerRuntime(std::shared_ptr<Pool> pool, const WorkerPolicy& wor
 Status ServerRuntime::Start(std::shared_ptr<Pool> pool, const std::vector<Service*>& services,
                             const WorkerPolicy& workers, std::unique_ptr<ServerRuntime>* runtime,
                             uint32_t max_connections_per_client, ReplicaMode mode,
-                            const AllowedCallers& callers) {
+                            const AllowedCallers& callers,
+                            const std::vector<uint32_t>& registrants) {
   if (Status valid = WorkerPool::Validate(workers); !valid.ok()) return valid;
   if (services.empty()) {
     return Status(StatusCode::INVALID_ARGUMENT, "register at least one service before starting");
@@ -63,13 +64,14 @@ Status ServerRuntime::Start(std::shared_ptr<Pool> pool, const std::vector<Servic
   server->max_connections_per_client_ = max_connections_per_client;
   server->allowed_callers_ = callers;
   server->own_uid_ = static_cast<uint32_t>(::geteuid());
-  ShownCallers shown;
-  shown.uids.push_back(server->own_uid_);
+  RegistrationAccess access;
+  access.callers.uids.push_back(server->own_uid_);
   for (uint32_t uid : callers.uids) {
-    if (uid != server->own_uid_) shown.uids.push_back(uid);
+    if (uid != server->own_uid_) access.callers.uids.push_back(uid);
   }
-  shown.gids = callers.gids;
-  shown.anyone = callers.anyone;
+  access.callers.gids = callers.gids;
+  access.callers.anyone = callers.anyone;
+  access.registrants = registrants;
   for (Service* service : services) {
     std::vector<std::string> names;
     for (const Service::Method& method : service->methods()) names.push_back(method.name);
@@ -77,7 +79,7 @@ Status ServerRuntime::Start(std::shared_ptr<Pool> pool, const std::vector<Servic
     uint32_t doorbell_entry =
         server->services_.empty() ? Directory::kOwnDoorbell : server->services_[0].ref.index;
     Status status =
-        server->directory_.Register(service->name(), names, doorbell_entry, &ref, mode, shown);
+        server->directory_.Register(service->name(), names, doorbell_entry, &ref, mode, access);
     if (!status.ok()) {
       for (const RegisteredService& done : server->services_) {
         server->directory_.Unregister(done.ref);

@@ -58,12 +58,14 @@ class ServerRuntime {
 
   // Registers `services` in the pool's directory (in `mode`: beside other replicas or alone) and
   // starts the workers `workers` asks for, which hold at most `max_connections_per_client`
-  // connections of one client process and accept only the callers `callers` allows.
+  // connections of one client process and accept only the callers `callers` allows; the names
+  // they are the first to register also take the users `registrants`.
   static Status Start(std::shared_ptr<Pool> pool, const std::vector<Service*>& services,
                       const WorkerPolicy& workers, std::unique_ptr<ServerRuntime>* runtime,
                       uint32_t max_connections_per_client = kMaxConnections,
                       ReplicaMode mode = ReplicaMode::kSole,
-                      const AllowedCallers& callers = AllowedCallers());
+                      const AllowedCallers& callers = AllowedCallers(),
+                      const std::vector<uint32_t>& registrants = {});
   ~ServerRuntime();
 
   // Stops the workers, waits for asynchronous calls to finish, and closes every connection.

@@ -261,8 +261,9 @@ TEST_F(NotnetsCommandTest, PoolInspectShowsWhoMayCallTheService) {
       RunShell(std::string(NOTNETS_COMMAND) + " pool inspect " + pool_.name(), &exit_code);
   ASSERT_EQ(exit_code, 0) << out;
   std::string uid = std::to_string(::geteuid());
-  // By default a server takes only callers of its own uid.
-  EXPECT_NE(out.find("server uid " + uid + ", callers uid " + uid + "\n"), std::string::npos)
+  // By default a server takes only callers of its own uid, and its name is its own.
+  EXPECT_NE(out.find("server uid " + uid + ", callers uid " + uid + ", owner uid " + uid + "\n"),
+            std::string::npos)
       << out;
 }
 

@@ -75,7 +75,13 @@ int Inspect(const std::string& name) {
     std::printf("  %-40s pid %-8d methods %-4u connections accepted %llu\n", service.name.c_str(),
                 service.server_pid, service.method_count,
                 static_cast<unsigned long long>(service.connections_accepted));
-    std::printf("    server uid %u, callers %s\n", service.server_uid, Callers(service).c_str());
+    std::string owner = "owner uid " + std::to_string(service.owner_uid);
+    for (size_t i = 0; i < service.registrant_uids.size(); ++i) {
+      owner += (i == 0 ? " (registrants " : ",") + std::to_string(service.registrant_uids[i]);
+    }
+    if (!service.registrant_uids.empty()) owner += ")";
+    std::printf("    server uid %u, callers %s, %s\n", service.server_uid, Callers(service).c_str(),
+                owner.c_str());
   }
   return 0;
 }

@@ -39,6 +39,9 @@ struct ServerOptions {
   std::vector<uint32_t> allowed_caller_uids;
   std::vector<uint32_t> allowed_caller_gids;
   bool allow_any_caller = false;
+  // Other users that may register servers under the service's name when this server is the
+  // first to register it (notnets::ServerBuilder::AllowRegistrantUid; at most 4).
+  std::vector<uint32_t> allowed_registrant_uids;
 };
 
 // Also serves `service` (registered on `builder` with RegisterService) over the pool, from when
