@@ -19,6 +19,7 @@
 #include "notnets/pool.h"
 #include "notnets/server.h"
 #include "test_pool.h"
+#include "thread_acts_as.h"
 
 namespace notnets {
 namespace {
@@ -27,17 +28,7 @@ constexpr uint32_t kFriend = 54341;
 constexpr uint32_t kStranger = 54342;
 constexpr uint32_t kTeam = 54343;  // a group
 
-// Acts as user `uid` with effective group `gid` on the calling thread only (raw system calls:
-// glibc would switch every thread), back to root at the end of the scope.
-struct ThreadActsAs {
-  ThreadActsAs(uid_t uid, gid_t gid) {
-    ok = ::syscall(SYS_setresgid, -1, gid, -1) == 0 && ::syscall(SYS_setresuid, -1, uid, -1) == 0;
-  }
-  ~ThreadActsAs() {
-    ok = ::syscall(SYS_setresuid, -1, 0, -1) == 0 && ::syscall(SYS_setresgid, -1, 0, -1) == 0;
-  }
-  bool ok;
-};
+using testing::ThreadActsAs;
 
 class AllowedCallersTest : public ::testing::Test {
  protected:

@@ -30,6 +30,7 @@
 #include "pool/process_identity.h"
 #include "pool/service_report.h"
 #include "test_pool.h"
+#include "thread_acts_as.h"
 
 namespace notnets::internal {
 namespace {
@@ -47,17 +48,7 @@ struct ActAs {
   bool ok;
 };
 
-// As ActAs, for the calling thread only (the raw system calls, which glibc would otherwise apply
-// to every thread): the server's workers in this process stay root meanwhile.
-struct ThreadActsAs {
-  explicit ThreadActsAs(uid_t user) {
-    ok = ::syscall(SYS_setresgid, -1, user, -1) == 0 && ::syscall(SYS_setresuid, -1, user, -1) == 0;
-  }
-  ~ThreadActsAs() {
-    ok = ::syscall(SYS_setresuid, -1, 0, -1) == 0 && ::syscall(SYS_setresgid, -1, 0, -1) == 0;
-  }
-  bool ok;
-};
+using testing::ThreadActsAs;
 
 std::string DirectoryOf(const std::string& path) { return path.substr(0, path.rfind('/')); }
 

@@ -19,6 +19,7 @@
 #include "pool/pool_access.h"
 #include "pool/service_access.h"
 #include "test_pool.h"
+#include "thread_acts_as.h"
 
 namespace notnets {
 namespace {
@@ -27,17 +28,7 @@ constexpr uint32_t kFriend = 54351;
 constexpr uint32_t kStranger = 54352;
 constexpr char kName[] = "test.Owned";
 
-// Acts as user `uid` (and the group of the same number) on the calling thread only, back to
-// root at the end of the scope.
-struct ThreadActsAs {
-  explicit ThreadActsAs(uid_t uid) {
-    ok = ::syscall(SYS_setresgid, -1, uid, -1) == 0 && ::syscall(SYS_setresuid, -1, uid, -1) == 0;
-  }
-  ~ThreadActsAs() {
-    ok = ::syscall(SYS_setresuid, -1, 0, -1) == 0 && ::syscall(SYS_setresgid, -1, 0, -1) == 0;
-  }
-  bool ok;
-};
+using testing::ThreadActsAs;
 
 class NameOwnerTest : public ::testing::Test {
  protected:
