@@ -40,6 +40,7 @@
 #include "pool/call_window.h"
 #include "pool/directory.h"
 #include "pool/pool_access.h"
+#include "pool/process_identity.h"
 #include "rpc/buffer_cache.h"
 #include "rpc/metadata_codec.h"
 #include "rpc/server_runtime.h"
@@ -218,7 +219,10 @@ struct Client {
 
   // Marks every response the server published as read.
   void ReadResponses() {
-    internal::AttachServerSegment(mapping.path(), ::geteuid(), &view);
+    // The server runs in this process: its liveness token is this process's.
+    internal::AttachServerSegment(
+        mapping.path(), internal::ServerOfConnection{internal::SelfIdentity().token, ::geteuid()},
+        &view);
     uint64_t published = 0;
     for (uint32_t i = 0; i < view.capacity; ++i) {
       published =
