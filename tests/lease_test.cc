@@ -105,6 +105,19 @@ TEST(LeaseTest, APeerOfAnotherHostThatRenewsStaysAlive) {
   EXPECT_EQ(record->lease.load() & kLeaseFenced, 0u);
 }
 
+// A process that died between taking a record (kLeaseClaiming) and publishing its lease left the
+// record half-claimed, still naming the token of the record's previous owner.
+TEST(LeaseTest, ARecordLeftHalfClaimedIsFencedAfterALeasePeriod) {
+  TestPool test_pool(WithLeasePeriod(std::chrono::milliseconds(100)));
+  const uint64_t previous_owner = (1ull << 62) | 56789;
+  LeaseRecord* record = Plant(*test_pool.pool(), previous_owner, internal::HostId());
+  ASSERT_NE(record, nullptr);
+  record->lease.store(internal::kLeaseClaiming | (uint64_t{2} << 32));
+  ASSERT_TRUE(Eventually([&] { return (record->lease.load() & kLeaseFenced) != 0; }))
+      << "a half-claimed record was never fenced: it is lost to the table for good";
+  EXPECT_FALSE(IsAlive(ProcessIdentity{7, previous_owner}));
+}
+
 TEST(LeaseTest, AProcessOfThisHostIsJudgedByTheKernelAndOneWithoutARecordIsDead) {
   TestPool test_pool;
   const uint64_t locked_by_nobody = (1ull << 62) | 34567;

@@ -49,14 +49,17 @@ bool Lease::TakeFreeRecord(uint64_t token, int32_t pid) {
     uint64_t seen = visibility_.Consume(&record.lease);
     if (!IsFree(seen)) continue;
     uint64_t generation = NextGeneration(seen);
-    if (!Visibility::CompareExchange(&record.lease, seen, kLeaseClaiming | generation)) continue;
+    uint64_t claiming = kLeaseClaiming | generation;
+    if (!Visibility::CompareExchange(&record.lease, seen, claiming)) continue;
     visibility_.Publish(&record.token, token);
     visibility_.Publish(&record.host, HostId());
     visibility_.Publish(&record.pid, static_cast<uint64_t>(static_cast<uint32_t>(pid)));
     generation_.store(generation, std::memory_order_relaxed);
     fresh_until_ns_.store(LeaseClockNs() + static_cast<int64_t>(period_ns_ / 2),
                           std::memory_order_relaxed);
-    visibility_.Publish(&record.lease, generation | 1);
+    // An observer fences a claim that stood still for a lease period (its claimer looks dead):
+    // then the record is no longer ours to take, and another one is.
+    if (!Visibility::CompareExchange(&record.lease, claiming, generation | 1)) continue;
     slot_.store(slot, std::memory_order_release);
     return true;
   }

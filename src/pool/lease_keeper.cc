@@ -54,15 +54,18 @@ void ForgetInChild() {
   keeper->mutex.unlock();
 }
 
-// What record `slot` of `lease`'s table says, fencing it if it belongs to another host and has
-// not advanced for a lease period. Called with the keeper's mutex held.
+// What record `slot` of `lease`'s table says, fencing it if it belongs to another host, or is
+// half-claimed, and has not changed for a lease period. Called with the keeper's mutex held.
 LeaseVerdict Observe(Keeper& k, const Lease& lease, uint32_t slot, int64_t now_ns) {
   LeaseRecord* record = lease.record(slot);
   const Visibility& visibility = lease.visibility();
   uint64_t value = visibility.Consume(&record->lease);
   if (value == 0 || (value & kLeaseFenced) != 0) return LeaseVerdict::kDead;
-  if ((value & kLeaseClaiming) != 0) return LeaseVerdict::kAlive;
-  if (visibility.Consume(&record->host) == HostId()) return LeaseVerdict::kAskKernel;
+  // A claim takes microseconds; one that stands still for a lease period is judged like a lease
+  // that stopped advancing, whatever host wrote it, so that a claimer that died half-way does not
+  // hold the record (and make the token it still names look alive) for ever.
+  bool claiming = (value & kLeaseClaiming) != 0;
+  if (!claiming && visibility.Consume(&record->host) == HostId()) return LeaseVerdict::kAskKernel;
   Observation& seen = k.observed[{&lease, slot}];
   if (seen.lease != value) {
     seen = Observation{value, now_ns};
