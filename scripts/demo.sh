@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > /dev/null
+# The test suite has a build of its own (scripts/test.sh).
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DNOTNETS_BUILD_TESTS=OFF > /dev/null
 cmake --build build -j"$(nproc)"
 build/bench/notnets-bench echo --calls "${NOTNETS_DEMO_CALLS:-50000}" \
   --cases floor-shm-pingpong,notnets-native,notnets-native-zerocopy,grpc-http2-tcp
