@@ -240,8 +240,8 @@ class ClientStreamCall {
   Step finished_ = [this](bool) { delete this; };
 };
 
-// Bidi: reads a message, writes it back, reads the next; a message that ends the call is written
-// back twice, the second time as it says.
+// Bidi: reads a message, writes it back, reads the next; a message that ends the call is
+// answered after the half-close, twice, the second time as it says.
 class BidiCall {
  public:
   BidiCall(TestService::AsyncService* service, ServerCompletionQueue* queue, const bool* stopping)
@@ -264,8 +264,21 @@ class BidiCall {
       delete this;
       return;
     }
+    if (ending_) {
+      if (ok) {
+        stream_.Read(&rest_, &read_);
+      } else {
+        stream_.Write(message_, &written_);
+      }
+      return;
+    }
     if (!ok) {
       stream_.Finish(Status::OK, &finished_);
+      return;
+    }
+    if (message_.end_with() != LAST_WRITE_PLAIN) {
+      ending_ = true;
+      stream_.Read(&rest_, &read_);
       return;
     }
     stream_.Write(message_, &written_);
@@ -279,15 +292,15 @@ class BidiCall {
       stream_.Finish(Status(StatusCode::UNAVAILABLE, "the stream broke"), &finished_);
       return;
     }
-    if (message_.end_with() == LAST_WRITE_WRITE_LAST) {
+    if (!ending_) {
+      stream_.Read(&message_, &read_);
+    } else if (message_.end_with() == LAST_WRITE_WRITE_LAST) {
       // The write completes with the status: both tags come.
       ends_ = 2;
       stream_.WriteLast(message_, ::grpc::WriteOptions(), &finished_);
       stream_.Finish(Status::OK, &finished_);
-    } else if (message_.end_with() == LAST_WRITE_WITH_STATUS) {
-      stream_.WriteAndFinish(message_, ::grpc::WriteOptions(), Status::OK, &finished_);
     } else {
-      stream_.Read(&message_, &read_);
+      stream_.WriteAndFinish(message_, ::grpc::WriteOptions(), Status::OK, &finished_);
     }
   }
   void Ended() {
@@ -300,7 +313,9 @@ class BidiCall {
   ServerContext context_;
   ::grpc::ServerAsyncReaderWriter<StreamMessage, StreamMessage> stream_;
   StreamMessage message_;
-  int ends_ = 1;  // the tags to come once the status is on its way
+  StreamMessage rest_;   // what comes after a message that ends the call
+  bool ending_ = false;  // message_ ends the call: reading on to the half-close
+  int ends_ = 1;         // the tags to come once the status is on its way
   Step started_ = [this](bool ok) { Started(ok); };
   Step read_ = [this](bool ok) { Read(ok); };
   Step written_ = [this](bool ok) { Written(ok); };

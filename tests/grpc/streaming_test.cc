@@ -197,8 +197,8 @@ TEST_P(StreamingTest, BidiPingPong) {
   ExpectPaths(0, 1);
 }
 
-// The server answers the last message twice, the second time with the status, and ends the
-// call without waiting for the client's half-close.
+// A server that answers the client's last message after the half-close, twice, the second time
+// with the status.
 TEST_P(StreamingTest, BidiLastAnswerWithStatus) {
   constexpr uint32_t kMessages = 3;
   for (LastWrite last : {LAST_WRITE_WRITE_LAST, LAST_WRITE_WITH_STATUS}) {
@@ -208,15 +208,22 @@ TEST_P(StreamingTest, BidiLastAnswerWithStatus) {
     auto stream = stub_->Bidi(&context);
     StreamMessage reply;
     uint32_t echoed = 0;
-    for (uint32_t i = 0; i < kMessages; ++i) {
-      StreamMessage message = NumberedMessage(i, 32);
-      if (i + 1 == kMessages) message.set_end_with(last);
-      if (!stream->Write(message) || !stream->Read(&reply) || !IsNumbered(reply, i, 32)) break;
+    for (uint32_t i = 0; i + 1 < kMessages; ++i) {
+      if (!stream->Write(NumberedMessage(i, 32)) || !stream->Read(&reply) ||
+          !IsNumbered(reply, i, 32)) {
+        break;
+      }
       ++echoed;
     }
-    EXPECT_EQ(echoed, kMessages);
-    ASSERT_TRUE(stream->Read(&reply)) << "the answer written with the status is lost";
-    EXPECT_TRUE(IsNumbered(reply, kMessages - 1, 32));
+    EXPECT_EQ(echoed, kMessages - 1);
+    StreamMessage end = NumberedMessage(kMessages - 1, 32);
+    end.set_end_with(last);
+    EXPECT_TRUE(stream->Write(end));
+    EXPECT_TRUE(stream->WritesDone());
+    for (int copy = 0; copy < 2; ++copy) {
+      ASSERT_TRUE(stream->Read(&reply)) << "answer " << copy << " is lost";
+      EXPECT_TRUE(IsNumbered(reply, kMessages - 1, 32));
+    }
     EXPECT_FALSE(stream->Read(&reply)) << "a reply nothing was sent for";
     Status status = stream->Finish();
     EXPECT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();

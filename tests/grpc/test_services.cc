@@ -127,14 +127,27 @@ class Summarizer final : public ::grpc::ServerReadReactor<StreamMessage> {
 };
 
 // Bidi on the callback API: reads a message, writes it back, reads the next; a message that
-// ends the call is written back twice, the second time as it says.
+// ends the call is answered after the half-close, twice, the second time as it says.
 class Echoer final : public ::grpc::ServerBidiReactor<StreamMessage, StreamMessage> {
  public:
   Echoer() { StartRead(&message_); }
 
   void OnReadDone(bool ok) override {
+    if (ending_) {
+      if (ok) {
+        StartRead(&rest_);
+      } else {
+        StartWrite(&message_);
+      }
+      return;
+    }
     if (!ok) {
       Finish(Status::OK);
+      return;
+    }
+    if (message_.end_with() != LAST_WRITE_PLAIN) {
+      ending_ = true;
+      StartRead(&rest_);
       return;
     }
     StartWrite(&message_);
@@ -145,21 +158,24 @@ class Echoer final : public ::grpc::ServerBidiReactor<StreamMessage, StreamMessa
       Finish(Status(StatusCode::UNAVAILABLE, "the stream broke"));
       return;
     }
+    if (!ending_) {
+      StartRead(&message_);
+      return;
+    }
+    finished_ = true;
     if (message_.end_with() == LAST_WRITE_WRITE_LAST) {
-      finished_ = true;
       StartWriteLast(&message_, ::grpc::WriteOptions());
       Finish(Status::OK);
-    } else if (message_.end_with() == LAST_WRITE_WITH_STATUS) {
-      finished_ = true;
-      StartWriteAndFinish(&message_, ::grpc::WriteOptions(), Status::OK);
     } else {
-      StartRead(&message_);
+      StartWriteAndFinish(&message_, ::grpc::WriteOptions(), Status::OK);
     }
   }
   void OnDone() override { delete this; }
 
  private:
   StreamMessage message_;
+  StreamMessage rest_;     // what comes after a message that ends the call
+  bool ending_ = false;    // message_ ends the call: reading on to the half-close
   bool finished_ = false;  // Finish was called with the last write in flight
 };
 
@@ -257,11 +273,15 @@ Status SyncTestService::Bidi(::grpc::ServerContext* context,
   StartStream(context);
   StreamMessage message;
   while (stream->Read(&message)) {
-    if (!stream->Write(message)) return Status(StatusCode::UNAVAILABLE, "the stream broke");
     if (message.end_with() != LAST_WRITE_PLAIN) {
+      StreamMessage rest;
+      while (stream->Read(&rest)) {
+      }
+      if (!stream->Write(message)) return Status(StatusCode::UNAVAILABLE, "the stream broke");
       stream->WriteLast(message, ::grpc::WriteOptions());
       return Status::OK;
     }
+    if (!stream->Write(message)) return Status(StatusCode::UNAVAILABLE, "the stream broke");
   }
   return Status::OK;
 }
