@@ -169,10 +169,11 @@ bool TrailersOnly(::grpc::ClientContext* context) {
 // callback call: that asks for the status from its start, and gRPC 1.51's in-process transport
 // then lets the server's status overtake a message the server wrote before it that no read has
 // taken yet (a sync handler's WriteLast, a completion-queue WriteAndFinish or WriteLast and
-// Finish): the client takes the status, lets go of the server's side, and its next read ends
-// without the message, whose write never completes, so a sync handler never returns. This call
-// asks for the status (Finish) only once its last read ended, so the transport holds the
-// status until the client took every message, as HTTP/2 delivers them in order.
+// Finish): a client that has half-closed (every server-streaming call has) takes the status,
+// lets go of the server's side, and its next read ends without the message, whose write never
+// completes, so a sync handler never returns. This call asks for the status (Finish) only once
+// its last read ended, so the transport holds the status until the client took every message,
+// as HTTP/2 delivers them in order.
 //
 // Two pumps run, each one operation at a time: client messages from the pool stream into the
 // gRPC call ("down"), and server messages from the gRPC call into the pool stream ("up"). The
