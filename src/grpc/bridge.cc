@@ -142,15 +142,48 @@ class BridgedUnary final : public WatchedCall {
   std::atomic<int> refs_{1};
 };
 
-// One pool stream carried through the in-process channel. Two pumps run, each one operation at
-// a time: client messages from the pool stream into the gRPC call ("down"), and server messages
-// from the gRPC call into the pool stream ("up"). Each holds the gRPC call open (AddHold) while
-// it may still start an operation on it, so that OnDone, which ends the pool stream, comes only
-// after both are over. The pool stream owns this object and deletes it after its own end.
+// An operation's tag on the bridge's completion queue: its poller calls Done with the result.
+class Tag {
+ public:
+  template <class Owner, void (Owner::*kDone)(bool)>
+  static Tag Of(Owner* owner) {
+    return Tag(owner, [](void* of, bool ok) { (static_cast<Owner*>(of)->*kDone)(ok); });
+  }
+  void Done(bool ok) { done_(owner_, ok); }
+
+ private:
+  Tag(void* owner, void (*done)(void*, bool)) : owner_(owner), done_(done) {}
+  void* owner_;
+  void (*done_)(void*, bool);
+};
+
+// Whether the call's initial metadata came with its status (no message before it), which gRPC's
+// callback API tells its reactors (OnReadInitialMetadataDone(false)) and its completion-queue
+// API does not: asked of gRPC as its callback API asks it.
+bool TrailersOnly(::grpc::ClientContext* context) {
+  static const ::grpc::ClientUnaryReactor kProbe{};
+  return kProbe.InternalTrailersOnly(context->c_call());
+}
+
+// One pool stream carried through the in-process channel, as a completion-queue call. Not a
+// callback call: that asks for the status from its start, and gRPC 1.51's in-process transport
+// then lets the server's status overtake a message the server wrote before it that no read has
+// taken yet (a sync handler's WriteLast, a completion-queue WriteAndFinish or WriteLast and
+// Finish): a client that has half-closed (every server-streaming call has) takes the status,
+// lets go of the server's side, and its next read ends without the message, whose write never
+// completes, so a sync handler never returns. This call asks for the status (Finish) only once
+// its last read ended, so the transport holds the status until the client took every message,
+// as HTTP/2 delivers them in order.
+//
+// Two pumps run, each one operation at a time: client messages from the pool stream into the
+// gRPC call ("down"), and server messages from the gRPC call into the pool stream ("up"). The
+// pool stream ends once the call's status came and every operation started on the call
+// completed (`pending_`), so that no completion reaches this object after. The pool stream owns
+// this object and deletes it after its own end.
 class BridgedStream final : public StreamReactions {
  public:
   BridgedStream(ServerStream* stream, const MethodBinding& method)
-      : stream_(stream), method_(method), upstream_(this) {
+      : stream_(stream), method_(method) {
     ::grpc::CallbackServerContext* context = StreamContext(stream);
     ForwardClientMetadata(context->client_metadata(), &context_);
     context_.set_deadline(context->deadline());
@@ -161,19 +194,16 @@ class BridgedStream final : public StreamReactions {
     if (method.kind != RpcKind::kClientStreaming) outbound_.reset(method.response->create());
   }
 
-  void Start(::grpc::GenericStub* stub, const std::string& path) {
+  void Start(::grpc::GenericStub* stub, ::grpc::CompletionQueue* queue, const std::string& path) {
     StreamBind(stream_, this);
-    stub->PrepareBidiStreamingCall(&context_, path, ::grpc::StubOptions(), &upstream_);
-    upstream_.AddHold();  // the up pump's
-    if (down_ == Down::kReading) {
-      upstream_.AddHold();
-    } else {
-      request_ = ToBuffer(StreamRequest(stream_)->SerializeAsString());
-      upstream_.StartWriteLast(&request_, ::grpc::WriteOptions());
+    call_ = stub->PrepareCall(&context_, path, queue);
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      pending_ = 3;  // the start, the initial metadata and the first read
     }
-    upstream_.StartRead(&receive_);
-    upstream_.StartCall();
-    if (down_ == Down::kReading) StreamRead(stream_, inbound_.get());
+    call_->StartCall(&started_tag_);
+    call_->ReadInitialMetadata(&metadata_tag_);
+    call_->Read(&receive_, &read_tag_);
   }
 
   // Ends the pool stream with `status` instead (the stream then deletes this object).
@@ -189,21 +219,21 @@ class BridgedStream final : public StreamReactions {
       std::lock_guard<std::mutex> lock(mutex_);
       if (down_ != Down::kReading) return;
       down_ = ok ? Down::kWriting : Down::kOver;
+      ++pending_;
     }
     if (!ok) {
       // The client half-closed, or the stream ended.
-      upstream_.StartWritesDone();
-      upstream_.RemoveHold();
+      call_->WritesDone(&writes_done_tag_);
       return;
     }
     send_ = ToBuffer(inbound_->SerializeAsString());
-    upstream_.StartWrite(&send_);
+    call_->Write(send_, &written_tag_);
   }
   void OnWriteDone(bool ok) override {
     // The pool client took a server message (or is gone: then the call is cancelled, and the
     // read fails and ends the up pump).
     if (!ok) context_.TryCancel();
-    upstream_.StartRead(&receive_);
+    ReadUp();
   }
   void OnCancel() override { context_.TryCancel(); }
   void OnDone() override {}
@@ -211,22 +241,28 @@ class BridgedStream final : public StreamReactions {
  private:
   enum class Down { kReading, kWriting, kOver };
 
-  class Upstream final : public ::grpc::ClientBidiReactor<ByteBuffer, ByteBuffer> {
-   public:
-    explicit Upstream(BridgedStream* owner) : owner_(owner) {}
-    void OnReadInitialMetadataDone(bool ok) override { owner_->UpMetadata(ok); }
-    void OnReadDone(bool ok) override { owner_->UpRead(ok); }
-    void OnWriteDone(bool ok) override { owner_->UpWritten(ok); }
-    void OnDone(const ::grpc::Status& status) override { owner_->UpDone(status); }
-
-   private:
-    BridgedStream* owner_;
-  };
-
+  // The completions of the call's operations; each settles its operation when it is over.
+  // Writes wait for the start, whose operation gRPC reuses for them.
+  void UpStarted(bool ok) {
+    bool down;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (!ok && down_ == Down::kReading) down_ = Down::kOver;
+      down = down_ == Down::kReading;
+      if (ok && inbound_ == nullptr) ++pending_;
+    }
+    if (down) {
+      StreamRead(stream_, inbound_.get());
+    } else if (ok && inbound_ == nullptr) {
+      request_ = ToBuffer(StreamRequest(stream_)->SerializeAsString());
+      call_->WriteLast(request_, ::grpc::WriteOptions(), &written_tag_);
+    }
+    Settle();
+  }
   // The server's initial metadata go to the pool stream before its first message: a message
   // read first waits for them.
   void UpMetadata(bool ok) {
-    if (ok) {
+    if (ok && !TrailersOnly(&context_)) {
       CopyInitialMetadata();
       StreamSendInitialMetadata(stream_);
     }
@@ -237,63 +273,79 @@ class BridgedStream final : public StreamReactions {
       read_waiting = std::exchange(read_waiting_, false);
     }
     if (read_waiting) UpRead(true);
+    Settle();
   }
   void UpRead(bool ok) {
     if (ok) {
       std::lock_guard<std::mutex> lock(mutex_);
       if (!metadata_done_) {
-        read_waiting_ = true;
+        read_waiting_ = true;  // settled when UpMetadata runs it
         return;
       }
     }
     if (!ok) {
-      // The server's messages are over. A down pump waiting for the pool client stops too: the
-      // call's end must not wait for a client that keeps its stream open.
-      bool release_down;
+      // The server's messages are over: the status is next. A down pump waiting for the pool
+      // client stops too: the call's end must not wait for a client that keeps its stream open.
       {
         std::lock_guard<std::mutex> lock(mutex_);
         up_over_ = true;
-        release_down = down_ == Down::kReading;
-        if (release_down) down_ = Down::kOver;
+        if (down_ == Down::kReading) down_ = Down::kOver;
+        ++pending_;
       }
-      if (release_down) upstream_.RemoveHold();
-      upstream_.RemoveHold();
-      return;
-    }
-    if (method_.kind == RpcKind::kClientStreaming) {
+      call_->Finish(&status_, &finished_tag_);
+    } else if (method_.kind == RpcKind::kClientStreaming) {
       if (!ParseBuffer(receive_, StreamResponse(stream_)).ok()) context_.TryCancel();
-      upstream_.StartRead(&receive_);
-      return;
-    }
-    if (!ParseBuffer(receive_, outbound_.get()).ok()) {
+      ReadUp();
+    } else if (!ParseBuffer(receive_, outbound_.get()).ok()) {
       context_.TryCancel();
-      upstream_.StartRead(&receive_);
-      return;
+      ReadUp();
+    } else {
+      StreamWrite(stream_, *outbound_);
     }
-    StreamWrite(stream_, *outbound_);
+    Settle();
   }
   void UpWritten(bool ok) {
-    if (inbound_ == nullptr) return;  // the server-streaming request: no down pump
-    bool stop;
+    if (inbound_ != nullptr) {  // else the server-streaming request: no down pump
+      bool stop;
+      {
+        std::lock_guard<std::mutex> lock(mutex_);
+        stop = !ok || up_over_;
+        down_ = stop ? Down::kOver : Down::kReading;
+      }
+      if (!stop) StreamRead(stream_, inbound_.get());
+    }
+    Settle();
+  }
+  void UpWritesDone(bool) { Settle(); }
+  void UpFinished(bool) {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      stop = !ok || up_over_;
-      down_ = stop ? Down::kOver : Down::kReading;
+      finished_ = true;
     }
-    if (stop) {
-      upstream_.RemoveHold();
-      return;
-    }
-    StreamRead(stream_, inbound_.get());
+    Settle();
   }
-  void UpDone(const ::grpc::Status& status) {
+
+  // Starts the up pump's next read.
+  void ReadUp() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      ++pending_;
+    }
+    call_->Read(&receive_, &read_tag_);
+  }
+  // One operation is over; the last, once the status came, ends the pool stream.
+  void Settle() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (--pending_ > 0 || !finished_) return;
+    }
     ::grpc::CallbackServerContext* context = StreamContext(stream_);
     CopyInitialMetadata();
     for (const auto& [key, value] : Copy(context_.GetServerTrailingMetadata())) {
       context->AddTrailingMetadata(key, value);
     }
     // The last use of this object: the stream may delete it from here on.
-    StreamFinish(stream_, status);
+    StreamFinish(stream_, status_);
   }
   void CopyInitialMetadata() {
     if (metadata_copied_.exchange(true)) return;
@@ -306,16 +358,25 @@ class BridgedStream final : public StreamReactions {
   ServerStream* stream_;
   const MethodBinding& method_;
   ::grpc::ClientContext context_;
-  Upstream upstream_;
+  std::unique_ptr<::grpc::GenericClientAsyncReaderWriter> call_;
+  Tag started_tag_ = Tag::Of<BridgedStream, &BridgedStream::UpStarted>(this);
+  Tag metadata_tag_ = Tag::Of<BridgedStream, &BridgedStream::UpMetadata>(this);
+  Tag read_tag_ = Tag::Of<BridgedStream, &BridgedStream::UpRead>(this);
+  Tag written_tag_ = Tag::Of<BridgedStream, &BridgedStream::UpWritten>(this);
+  Tag writes_done_tag_ = Tag::Of<BridgedStream, &BridgedStream::UpWritesDone>(this);
+  Tag finished_tag_ = Tag::Of<BridgedStream, &BridgedStream::UpFinished>(this);
   std::unique_ptr<MessageLite> inbound_;   // client -> server, read from the pool stream
   std::unique_ptr<MessageLite> outbound_;  // server -> client, written to the pool stream
   ByteBuffer request_;                     // a server-streaming call's one request
   ByteBuffer send_;
   ByteBuffer receive_;
+  ::grpc::Status status_;  // the call's, once finished_
   std::atomic<bool> metadata_copied_{false};
   std::mutex mutex_;
   Down down_ = Down::kOver;     // guarded by mutex_ once the call started
+  int pending_ = 0;             // guarded by mutex_: operations started and not settled
   bool up_over_ = false;        // guarded by mutex_
+  bool finished_ = false;       // guarded by mutex_: the status came
   bool metadata_done_ = false;  // guarded by mutex_: UpMetadata ran
   bool read_waiting_ = false;   // guarded by mutex_: a message read before it
 };
@@ -330,7 +391,17 @@ Bridge::Bridge(::grpc::Server* server)
         arguments.SetMaxSendMessageSize(-1);
         return server->InProcessChannel(arguments);
       }()),
-      stub_(channel_) {}
+      stub_(channel_),
+      poller_([this] {
+        void* tag;
+        bool ok;
+        while (queue_.Next(&tag, &ok)) static_cast<Tag*>(tag)->Done(ok);
+      }) {}
+
+Bridge::~Bridge() {
+  queue_.Shutdown();
+  poller_.join();
+}
 
 bool Bridge::RunWhileServing(const std::function<void()>& start) {
   return internal::RunWhileServing(
@@ -347,7 +418,9 @@ void Bridge::Unary(const std::string& path, std::string_view message, notnets::S
 
 void Bridge::Stream(const std::string& path, const MethodBinding& method, ServerStream* stream) {
   auto* bridged = new BridgedStream(stream, method);
-  if (!RunWhileServing([&] { bridged->Start(&stub_, path); })) bridged->Refuse(ShuttingDown());
+  if (!RunWhileServing([&] { bridged->Start(&stub_, &queue_, path); })) {
+    bridged->Refuse(ShuttingDown());
+  }
 }
 
 }  // namespace notnets::grpc::internal

@@ -6,6 +6,7 @@
 #ifndef NOTNETS_GRPC_BRIDGE_H_
 #define NOTNETS_GRPC_BRIDGE_H_
 
+#include <grpcpp/completion_queue.h>
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/server.h>
 
@@ -13,6 +14,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "grpc/cancel_watcher.h"
 #include "grpc/live_calls.h"
@@ -26,6 +28,8 @@ class Bridge {
   // Opens the in-process channel of `server`, which must have started. Its own message size
   // limits are lifted: the server's and the pool client's hold on either side of it.
   explicit Bridge(::grpc::Server* server);
+  // After every call it carried is over.
+  ~Bridge();
 
   // Carries the unary pool call `call` to "/service/method" `path`: its request `message` (in
   // the call's request), client
@@ -40,7 +44,8 @@ class Bridge {
   void Close() { closed_.store(true, std::memory_order_release); }
 
   // Attaches a bridge to the pool stream `stream` (as a reactor would) that carries it to
-  // `path` with the messages of `method`.
+  // `path` with the messages of `method`, as a completion-queue call whose completions the
+  // bridge's poller thread runs (bridge.cc says why not a callback call).
   void Stream(const std::string& path, const MethodBinding& method, ServerStream* stream);
 
  private:
@@ -51,6 +56,9 @@ class Bridge {
   std::shared_ptr<::grpc::Channel> channel_;
   ::grpc::GenericStub stub_;
   std::atomic<bool> closed_{false};
+  // The streams' calls complete here; `poller_` runs their completions.
+  ::grpc::CompletionQueue queue_;
+  std::thread poller_;
 };
 
 }  // namespace notnets::grpc::internal

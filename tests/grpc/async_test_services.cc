@@ -130,7 +130,8 @@ class UnimplementedCall {
   Step finished_ = [this](bool) { delete this; };
 };
 
-// ServerStream: one write in flight at a time, then the requested status.
+// ServerStream: one write in flight at a time, then the requested status; the last write as the
+// request says.
 class ServerStreamCall {
  public:
   ServerStreamCall(TestService::AsyncService* service, ServerCompletionQueue* queue,
@@ -158,13 +159,26 @@ class ServerStreamCall {
       writer_.Finish(Status(StatusCode::UNAVAILABLE, "the stream broke"), &finished_);
       return;
     }
+    Status status = RequestedStatus(request_.status_code(), request_.status_message());
     if (next_ == request_.message_count()) {
-      writer_.Finish(RequestedStatus(request_.status_code(), request_.status_message()),
-                     &finished_);
+      writer_.Finish(status, &finished_);
       return;
     }
     message_ = NumberedMessage(next_++, request_.message_size());
-    writer_.Write(message_, &written_);
+    if (next_ == request_.message_count() && request_.last_write() == LAST_WRITE_WRITE_LAST) {
+      // The write completes with the status: both tags come.
+      ends_ = 2;
+      writer_.WriteLast(message_, ::grpc::WriteOptions(), &finished_);
+      writer_.Finish(status, &finished_);
+    } else if (next_ == request_.message_count() &&
+               request_.last_write() == LAST_WRITE_WITH_STATUS) {
+      writer_.WriteAndFinish(message_, ::grpc::WriteOptions(), status, &finished_);
+    } else {
+      writer_.Write(message_, &written_);
+    }
+  }
+  void Ended() {
+    if (--ends_ == 0) delete this;
   }
 
   TestService::AsyncService* const service_;
@@ -175,9 +189,10 @@ class ServerStreamCall {
   ::grpc::ServerAsyncWriter<StreamMessage> writer_;
   uint32_t next_ = 0;
   StreamMessage message_;
+  int ends_ = 1;  // the tags to come once the status is on its way
   Step started_ = [this](bool ok) { Started(ok); };
   Step written_ = [this](bool ok) { WriteNext(ok); };
-  Step finished_ = [this](bool) { delete this; };
+  Step finished_ = [this](bool) { Ended(); };
 };
 
 // ClientStream: reads to the end, then answers the summary.
@@ -225,7 +240,8 @@ class ClientStreamCall {
   Step finished_ = [this](bool) { delete this; };
 };
 
-// Bidi: reads a message, writes it back, reads the next.
+// Bidi: reads a message, writes it back, reads the next; a message that ends the call is
+// answered after the half-close, twice, the second time as it says.
 class BidiCall {
  public:
   BidiCall(TestService::AsyncService* service, ServerCompletionQueue* queue, const bool* stopping)
@@ -248,8 +264,21 @@ class BidiCall {
       delete this;
       return;
     }
+    if (ending_) {
+      if (ok) {
+        stream_.Read(&rest_, &read_);
+      } else {
+        stream_.Write(message_, &written_);
+      }
+      return;
+    }
     if (!ok) {
       stream_.Finish(Status::OK, &finished_);
+      return;
+    }
+    if (message_.end_with() != LAST_WRITE_PLAIN) {
+      ending_ = true;
+      stream_.Read(&rest_, &read_);
       return;
     }
     stream_.Write(message_, &written_);
@@ -263,7 +292,19 @@ class BidiCall {
       stream_.Finish(Status(StatusCode::UNAVAILABLE, "the stream broke"), &finished_);
       return;
     }
-    stream_.Read(&message_, &read_);
+    if (!ending_) {
+      stream_.Read(&message_, &read_);
+    } else if (message_.end_with() == LAST_WRITE_WRITE_LAST) {
+      // The write completes with the status: both tags come.
+      ends_ = 2;
+      stream_.WriteLast(message_, ::grpc::WriteOptions(), &finished_);
+      stream_.Finish(Status::OK, &finished_);
+    } else {
+      stream_.WriteAndFinish(message_, ::grpc::WriteOptions(), Status::OK, &finished_);
+    }
+  }
+  void Ended() {
+    if (--ends_ == 0) delete this;
   }
 
   TestService::AsyncService* const service_;
@@ -272,10 +313,13 @@ class BidiCall {
   ServerContext context_;
   ::grpc::ServerAsyncReaderWriter<StreamMessage, StreamMessage> stream_;
   StreamMessage message_;
+  StreamMessage rest_;   // what comes after a message that ends the call
+  bool ending_ = false;  // message_ ends the call: reading on to the half-close
+  int ends_ = 1;         // the tags to come once the status is on its way
   Step started_ = [this](bool ok) { Started(ok); };
   Step read_ = [this](bool ok) { Read(ok); };
   Step written_ = [this](bool ok) { Written(ok); };
-  Step finished_ = [this](bool) { delete this; };
+  Step finished_ = [this](bool) { Ended(); };
 };
 
 // For the methods whose stream has no request message.

@@ -55,7 +55,8 @@ class CancelWaitReactor final : public ::grpc::ServerUnaryReactor {
 };
 
 // ServerStream on the callback API: one write in flight at a time, the next one started when
-// the previous one is done, as a server that respects flow control does.
+// the previous one is done, as a server that respects flow control does; the last as the request
+// says.
 class NumberedWriter final : public ::grpc::ServerWriteReactor<StreamMessage> {
  public:
   NumberedWriter(const StreamRequest& request, ServerObservations* observations)
@@ -64,6 +65,7 @@ class NumberedWriter final : public ::grpc::ServerWriteReactor<StreamMessage> {
   }
 
   void OnWriteDone(bool ok) override {
+    if (finished_) return;
     if (!ok) {
       Finish(Status(StatusCode::UNAVAILABLE, "the stream broke"));
       return;
@@ -75,18 +77,30 @@ class NumberedWriter final : public ::grpc::ServerWriteReactor<StreamMessage> {
 
  private:
   void WriteNext() {
+    Status status = RequestedStatus(request_.status_code(), request_.status_message());
     if (next_ == request_.message_count()) {
-      Finish(RequestedStatus(request_.status_code(), request_.status_message()));
+      Finish(status);
       return;
     }
     message_ = NumberedMessage(next_++, request_.message_size());
-    StartWrite(&message_);
+    if (next_ == request_.message_count() && request_.last_write() == LAST_WRITE_WRITE_LAST) {
+      finished_ = true;
+      StartWriteLast(&message_, ::grpc::WriteOptions());
+      Finish(status);
+    } else if (next_ == request_.message_count() &&
+               request_.last_write() == LAST_WRITE_WITH_STATUS) {
+      finished_ = true;
+      StartWriteAndFinish(&message_, ::grpc::WriteOptions(), status);
+    } else {
+      StartWrite(&message_);
+    }
   }
 
   const StreamRequest request_;
   ServerObservations* const observations_;
   uint32_t next_ = 0;
   StreamMessage message_;
+  bool finished_ = false;  // Finish was called with the last write in flight
 };
 
 // ClientStream on the callback API.
@@ -112,29 +126,57 @@ class Summarizer final : public ::grpc::ServerReadReactor<StreamMessage> {
   StreamMessage message_;
 };
 
-// Bidi on the callback API: reads a message, writes it back, reads the next.
+// Bidi on the callback API: reads a message, writes it back, reads the next; a message that
+// ends the call is answered after the half-close, twice, the second time as it says.
 class Echoer final : public ::grpc::ServerBidiReactor<StreamMessage, StreamMessage> {
  public:
   Echoer() { StartRead(&message_); }
 
   void OnReadDone(bool ok) override {
+    if (ending_) {
+      if (ok) {
+        StartRead(&rest_);
+      } else {
+        StartWrite(&message_);
+      }
+      return;
+    }
     if (!ok) {
       Finish(Status::OK);
+      return;
+    }
+    if (message_.end_with() != LAST_WRITE_PLAIN) {
+      ending_ = true;
+      StartRead(&rest_);
       return;
     }
     StartWrite(&message_);
   }
   void OnWriteDone(bool ok) override {
+    if (finished_) return;
     if (!ok) {
       Finish(Status(StatusCode::UNAVAILABLE, "the stream broke"));
       return;
     }
-    StartRead(&message_);
+    if (!ending_) {
+      StartRead(&message_);
+      return;
+    }
+    finished_ = true;
+    if (message_.end_with() == LAST_WRITE_WRITE_LAST) {
+      StartWriteLast(&message_, ::grpc::WriteOptions());
+      Finish(Status::OK);
+    } else {
+      StartWriteAndFinish(&message_, ::grpc::WriteOptions(), Status::OK);
+    }
   }
   void OnDone() override { delete this; }
 
  private:
   StreamMessage message_;
+  StreamMessage rest_;     // what comes after a message that ends the call
+  bool ending_ = false;    // message_ ends the call: reading on to the half-close
+  bool finished_ = false;  // Finish was called with the last write in flight
 };
 
 }  // namespace
@@ -205,7 +247,11 @@ Status SyncTestService::ServerStream(::grpc::ServerContext* context, const Strea
                                      ::grpc::ServerWriter<StreamMessage>* writer) {
   StartStream(context);
   for (uint32_t i = 0; i < request->message_count(); ++i) {
-    if (!writer->Write(NumberedMessage(i, request->message_size()))) {
+    StreamMessage message = NumberedMessage(i, request->message_size());
+    if (i + 1 == request->message_count() && request->last_write() != LAST_WRITE_PLAIN) {
+      // The status goes with it, once the handler returned.
+      writer->WriteLast(message, ::grpc::WriteOptions());
+    } else if (!writer->Write(message)) {
       return Status(StatusCode::UNAVAILABLE, "the stream broke");
     }
   }
@@ -227,6 +273,14 @@ Status SyncTestService::Bidi(::grpc::ServerContext* context,
   StartStream(context);
   StreamMessage message;
   while (stream->Read(&message)) {
+    if (message.end_with() != LAST_WRITE_PLAIN) {
+      StreamMessage rest;
+      while (stream->Read(&rest)) {
+      }
+      if (!stream->Write(message)) return Status(StatusCode::UNAVAILABLE, "the stream broke");
+      stream->WriteLast(message, ::grpc::WriteOptions());
+      return Status::OK;
+    }
     if (!stream->Write(message)) return Status(StatusCode::UNAVAILABLE, "the stream broke");
   }
   return Status::OK;
