@@ -140,12 +140,16 @@ bool DiffersFromMemory(const Line& line) {
   return false;
 }
 
-// Writes the line back if it is dirty. Caller holds its stripe.
-void WriteBackLine(const Line& line, size_t last) {
-  if (!Dirty(line)) return;
+// Writes the line back whole, word `last` last. Caller holds its stripe.
+void CopyOut(const Line& line, size_t last) {
   uint64_t words[kWordsPerLine];
   for (size_t i = 0; i < kWordsPerLine; ++i) words[i] = Load(&line.copy[i]);
   WriteOut(line, words, last);
+}
+
+// Writes the line back if it is dirty. Caller holds its stripe.
+void WriteBackLine(const Line& line, size_t last) {
+  if (Dirty(line)) CopyOut(line, last);
 }
 
 // clflush: writes the line back whole if dirty, then fetches it, word `first` first (a consumed
@@ -350,11 +354,7 @@ bool SimulatedWriteBack(const void* data, size_t size) {
     // dirty is taken as stored to, as the caller says it wrote the range: otherwise a process whose
     // stale copy of a block it owns again held exactly the bytes it writes now would write back
     // nothing, and the reader would get what another process wrote there before.
-    if (Dirty(line) || DiffersFromMemory(line)) {
-      uint64_t words[kWordsPerLine];
-      for (size_t i = 0; i < kWordsPerLine; ++i) words[i] = Load(&line.copy[i]);
-      WriteOut(line, words, kWordsPerLine);
-    }
+    if (Dirty(line) || DiffersFromMemory(line)) CopyOut(line, kWordsPerLine);
   }
   return true;
 }
