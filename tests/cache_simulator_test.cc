@@ -51,5 +51,33 @@ TEST(CacheSimulatorTest, ACacheStartedWhileMemoryChangesWritesBackNothing) {
   ::munmap(mapped, kRegionBytes);
 }
 
+// A process stores into its stale copy of a line exactly the bytes that copy held, after another
+// process wrote others to memory, and writes the line back: a real cache writes the stored line,
+// whatever its bytes. The simulator, which sees values and not stores, took the line for clean
+// and wrote nothing, so the reader got the other process's older bytes: a process that owned a
+// block again and wrote into it what its stale copy already held (the soak's messages repeat one
+// pattern) published the wrong bytes.
+TEST(CacheSimulatorTest, AWriteBackWritesALineStoredWithWhatItsStaleCopyHeld) {
+  if (!CacheSimulatorEnabled()) GTEST_SKIP() << "needs NOTNETS_CACHE_SIMULATOR=1";
+  constexpr uint64_t kBytes = 4096;
+  constexpr uint64_t kOurs = 0x6f757273;
+  constexpr uint64_t kTheirs = 0x7468656972;
+  void* mapped = ::mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(mapped, MAP_FAILED);
+  auto* shared = static_cast<SharedWord*>(mapped);
+  constexpr size_t kWords = kCacheLineBytes / sizeof(SharedWord);
+  for (size_t i = 0; i < kWords; ++i) shared[i].store(kOurs);
+  auto* cache =
+      reinterpret_cast<SharedWord*>(BeginSimulatedCache(static_cast<uint8_t*>(mapped), kBytes));
+  // Another process writes the line in memory; this one's copy is stale now.
+  for (size_t i = 0; i < kWords; ++i) shared[i].store(kTheirs);
+  // This process writes the line again, with what its copy already held, and writes it back.
+  for (size_t i = 0; i < kWords; ++i) cache[i].store(kOurs);
+  ASSERT_TRUE(SimulatedWriteBack(cache, kCacheLineBytes));
+  for (size_t i = 0; i < kWords; ++i) EXPECT_EQ(shared[i].load(), kOurs) << "word " << i;
+  EXPECT_EQ(EndSimulatedCache(reinterpret_cast<uint8_t*>(cache)), mapped);
+  ::munmap(mapped, kBytes);
+}
+
 }  // namespace
 }  // namespace notnets::internal

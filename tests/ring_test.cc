@@ -1,11 +1,13 @@
 // The descriptor ring: empty, full, wrap-around, and garbage from the peer.
 #include "channel/ring.h"
 
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "pool/visibility_recorder.h"
 
 namespace notnets::internal {
 namespace {
@@ -153,6 +155,67 @@ TEST_F(RingTest, ConcurrentWritersAndOneReaderLoseNothing) {
     ++received;
   }
   for (auto& writer : writers) writer.join();
+}
+
+// Stands in for the primitives of memory without coherence as plain atomics, and runs `meanwhile`
+// inside the next Consume of `watched`: what other threads do while a thread reads that word.
+class InterleavingRecorder : public VisibilityRecorder {
+ public:
+  void Publish(SharedWord* word, uint64_t value) override {
+    word->store(value, std::memory_order_release);
+  }
+  uint64_t Consume(const SharedWord* word) override {
+    if (word == watched && meanwhile) {
+      std::function<void()> run = std::move(meanwhile);
+      meanwhile = nullptr;
+      run();
+    }
+    return word->load(std::memory_order_acquire);
+  }
+  void WriteBack(const void*, size_t) override {}
+  void Invalidate(const void*, size_t) override {}
+
+  const SharedWord* watched = nullptr;
+  std::function<void()> meanwhile;
+};
+
+// A writer thread finds the ring looking full and reads the reader's counter; meanwhile another
+// writer thread claims and publishes the position the first one saw as next, and the reader takes
+// it. The counter is then ahead of that position, but not of what was claimed: the ring has room.
+// The server took such a refusal for a client with more calls out than its ring holds and closed
+// the connection (StressTest.AsyncCallsFromSeveralProcesses under the cache simulator, now and
+// then).
+TEST(RingInterleavingTest, AWriterThatFallsBehindOtherWritersStillClaims) {
+  // Never freed: a process may use the recorder until it is cleared.
+  static auto* const recorder = new InterleavingRecorder;
+  if (!SetVisibilityRecorder(recorder)) {
+    GTEST_SKIP() << "the library was built without its test hooks (NOTNETS_FAULT_INJECTION)";
+  }
+  constexpr uint32_t kCapacity = 4;
+  Visibility visibility(CoherenceMode::kWriteBackInvalidate);
+  SharedWord consumed{0};
+  std::unique_ptr<Descriptor[]> slots(new Descriptor[kCapacity]);
+  RingWriter writer(slots.get(), kCapacity, &consumed, &visibility);
+  RingReader reader(slots.get(), kCapacity, &consumed, &visibility);
+  Message message;
+  uint64_t position;
+  for (uint32_t i = 0; i < kCapacity; ++i) {
+    ASSERT_TRUE(writer.TryClaim(&position));
+    writer.Publish(position, message);
+  }
+  for (uint32_t i = 0; i < kCapacity; ++i) ASSERT_TRUE(reader.TryRead(&message));
+  recorder->watched = &consumed;
+  recorder->meanwhile = [&] {
+    uint64_t other;
+    ASSERT_TRUE(writer.TryClaim(&other));
+    EXPECT_EQ(other, kCapacity);
+    writer.Publish(other, message);
+    ASSERT_TRUE(reader.TryRead(&message));
+  };
+  bool claimed = writer.TryClaim(&position);
+  SetVisibilityRecorder(nullptr);
+  ASSERT_TRUE(claimed);
+  EXPECT_EQ(position, kCapacity + 1);
 }
 
 }  // namespace

@@ -87,16 +87,20 @@ Status CreateConnection(Allocator* allocator, uint32_t capacity, const ServiceRe
     return Status(StatusCode::RESOURCE_EXHAUSTED,
                   "no address space left for the responses of a connection");
   }
+  // Serials start at 1 (the pool's counter starts at 0), so endpoint ids start at 2.
+  view->serial = Visibility::FetchAdd(&mapping.header()->connection_serial, 1) + 1;
+  // The client owns the block from its allocation on: Allocate writes the owner back with the
+  // header. A plain store of it afterwards would stay in this process's cache, and could reach
+  // memory after the server freed the block, leaving it in use for good (docs/noncoherent.md).
   uint64_t block_offset;
-  status = allocator->Allocate(geometry.payload_bytes(), 0, &block_offset);
+  status =
+      allocator->Allocate(geometry.payload_bytes(), view->endpoint(Side::kClient), &block_offset);
   if (!status.ok()) return status;
   FillHeader(mapping, block_offset, capacity, view);
   FillRings(own->base(), peer->base(), view);
   view->own = std::move(own);
   view->peer = std::move(peer);
   ProcessIdentity self = SelfIdentity();
-  // Serials start at 1 (the pool's counter starts at 0), so endpoint ids start at 2.
-  view->serial = Visibility::FetchAdd(&mapping.header()->connection_serial, 1) + 1;
   auto* header = new (view->header) ConnectionHeader{};
   header->serial = view->serial;
   header->magic = kConnectionMagic;
@@ -110,10 +114,6 @@ Status CreateConnection(Allocator* allocator, uint32_t capacity, const ServiceRe
   const std::string& name = view->own->name();
   std::memcpy(header->segment_id, name.data() + name.size() - kSegmentIdBytes, kSegmentIdBytes);
   // The segment is fresh from the kernel: its rings, counters and cancel words are zeros already.
-  allocator->mapping()
-      ->At<BlockHeader>(block_offset)
-      ->ownership.store(BlockOwnership(view->endpoint(Side::kClient), BlockState::kOwned),
-                        std::memory_order_relaxed);
   mapping.visibility().WriteBack(view->header, sizeof(ConnectionHeader));
   return Status::OK;
 }

@@ -47,9 +47,13 @@ class RingWriter {
       if (next - known_consumed_.load(std::memory_order_acquire) > mask_) {
         // Looks full: refresh our cached copy of the reader's counter.
         uint64_t consumed = visibility_->Consume(reader_consumed_);
-        if (consumed > next) return false;  // a counter ahead of what we wrote is garbage
+        // A counter ahead of every position claimed is garbage. Ahead of `next` alone it is not:
+        // other writer threads may have claimed positions since `next` was read, and the reader
+        // consumed them; the compare-exchange below then fails and reads `next` again. (Taking
+        // that for garbage made a server close the connection of a client that broke no rule.)
+        if (consumed > next_.load(std::memory_order_relaxed)) return false;
         known_consumed_.store(consumed, std::memory_order_release);
-        if (next - consumed > mask_) return false;
+        if (consumed <= next && next - consumed > mask_) return false;
       }
       if (next_.compare_exchange_weak(next, next + 1, std::memory_order_relaxed)) {
         *position = next;

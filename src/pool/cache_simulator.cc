@@ -130,12 +130,26 @@ void WriteOut(const Line& line, const uint64_t* words, size_t last) {
   }
 }
 
-// Writes the line back if it is dirty. Caller holds its stripe.
-void WriteBackLine(const Line& line, size_t last) {
-  if (!Dirty(line)) return;
+// True if the line differs from memory: a line that is not dirty may differ only because
+// another process wrote memory since this one fetched it, or because this process stored into it
+// exactly what it held (see SimulatedWriteBack).
+bool DiffersFromMemory(const Line& line) {
+  for (size_t i = 0; i < kWordsPerLine; ++i) {
+    if (Load(&line.copy[i]) != Load(&line.shared[i])) return true;
+  }
+  return false;
+}
+
+// Writes the line back whole, word `last` last. Caller holds its stripe.
+void CopyOut(const Line& line, size_t last) {
   uint64_t words[kWordsPerLine];
   for (size_t i = 0; i < kWordsPerLine; ++i) words[i] = Load(&line.copy[i]);
   WriteOut(line, words, last);
+}
+
+// Writes the line back if it is dirty. Caller holds its stripe.
+void WriteBackLine(const Line& line, size_t last) {
+  if (Dirty(line)) CopyOut(line, last);
 }
 
 // clflush: writes the line back whole if dirty, then fetches it, word `first` first (a consumed
@@ -335,7 +349,12 @@ bool SimulatedWriteBack(const void* data, size_t size) {
   for (uint64_t offset = begin; offset < end && offset < region->size; offset += kCacheLineBytes) {
     Line line = LineAt(*region, offset);
     std::lock_guard<std::mutex> stripe(StripeOf(line.copy));
-    WriteBackLine(line, kWordsPerLine);
+    // A real cache marks a line dirty at any store, also one of the bytes the line already held;
+    // the simulator sees only values. A line of the range that differs from memory without being
+    // dirty is taken as stored to, as the caller says it wrote the range: otherwise a process whose
+    // stale copy of a block it owns again held exactly the bytes it writes now would write back
+    // nothing, and the reader would get what another process wrote there before.
+    if (Dirty(line) || DiffersFromMemory(line)) CopyOut(line, kWordsPerLine);
   }
   return true;
 }
