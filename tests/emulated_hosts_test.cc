@@ -26,10 +26,12 @@
 namespace notnets::process_test {
 namespace {
 
-// Short, so that the tests are, yet long enough that no keeper thread of a live process is
-// starved of a CPU that long on a loaded machine (that process would be fenced); the bounds below
-// are many periods long.
-constexpr milliseconds kLeasePeriod{500};
+// The default lease period (PoolOptions::lease_period, docs/protocol.md section 13): a live
+// process is fenced if its keeper thread does not run for 7/8 of a period. Half of it (500 ms) was
+// too short where other builds run beside the tests: live processes were fenced (the load client
+// and this process, seen in the lease table) or judged dead (the server, by its client), so that
+// calls failed or memory stayed. The bounds below are many periods long.
+const milliseconds kLeasePeriod = PoolOptions().lease_period;
 
 class EmulatedHostsTest : public ::testing::Test {
  protected:
@@ -121,6 +123,9 @@ TEST_F(EmulatedHostsTest, AKilledClientHostGivesItsMemoryBack) {
   EXPECT_TRUE(Eventually([&] { return HeapUsed() == baseline; }))
       << "host b's memory did not come back: " << HeapUsed() << " bytes used, " << baseline
       << " before it came";
+  // A fenced server reclaims nothing: said apart from a reclaim that failed.
+  EXPECT_FALSE(FencedOn("a")) << "the server's host was fenced, though it never stopped: a keeper "
+                                 "thread did not run for 7/8 of a lease period";
   StopServer(server.get());
 }
 

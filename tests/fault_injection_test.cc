@@ -179,6 +179,24 @@ TEST_F(FaultInjectionTest, ClientDiesAfterPushingConnection) {
   ExpectStillServing();
 }
 
+// The same, but another process opens the pool between the client's death and the accept, and
+// removes the dead client's segment file (Pool::Attach removes the files of dead creators): the
+// server finds no segment to map and must still free the connection block, since the dead client
+// never will. The server is stopped meanwhile, so that the accept comes after the removal. Under
+// load this is what happened in OtherClientsUnaffectedWhileClientsDie, whose other clients attach
+// as the dying ones die: the block (256 bytes) never came back.
+TEST_F(FaultInjectionTest, ClientDiesAfterPushingConnectionAndItsSegmentIsRemoved) {
+  uint64_t baseline = StartServerAndChannel();
+  server_->Signal(SIGSTOP);
+  RunClientDyingAt("client.after_push_connection", {"Echo", "never sent"});
+  std::shared_ptr<Pool> other;
+  Status attached = Pool::Attach(pool_name_, &other);
+  server_->Signal(SIGCONT);
+  ASSERT_TRUE(attached.ok()) << attached.ToString();
+  ExpectClientMemoryReclaimed(baseline);
+  ExpectStillServing();
+}
+
 // Slot claimed and request built inline (no block), not yet in the ring.
 TEST_F(FaultInjectionTest, ClientDiesBeforePublishingInlineRequest) {
   uint64_t baseline = StartServerAndChannel();

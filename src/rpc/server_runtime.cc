@@ -421,13 +421,15 @@ bool ServerRuntime::Accept(const RegisteredService& service, ConnectionView view
     MutexLock lock(&retired_mutex_);
     if (open_blocks_.count(view.block_offset) != 0) return false;
   }
-  if (!AcceptSegments(pool_->path(), &view).ok()) {
-    // The client left it (its segment is gone), or it cannot be answered: nothing to serve.
-    DetachConnection(&allocator_, view, Side::kServer);
-    return true;
-  }
   // Read once: a wrong value only misleads the checks of this client's own connections.
   ProcessIdentity client{static_cast<int32_t>(view.header->client_pid), view.header->client_token};
+  if (!AcceptSegments(pool_->path(), &view).ok()) {
+    // Nothing to serve: the client left it (its segment is gone), the name is garbage, or the
+    // client died and another process removed its segment (RemoveSegmentsOfDeadCreators) before
+    // this accept. A dead client never detaches its side: free the connection for both.
+    DetachConnection(&allocator_, view, Side::kServer, !IsAlive(client));
+    return true;
+  }
   const Visibility& visibility = PoolAccess::mapping(*pool_).visibility();
   // The kernel's record of who created the client's segment, not anything the client wrote.
   bool allowed = allowed_callers_.Allows(own_uid_, view.peer->owner().uid, view.peer->owner().gid);
