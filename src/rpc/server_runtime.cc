@@ -5,6 +5,7 @@
 #include <cstring>
 #include <exception>
 #include <map>
+#include <optional>
 #include <utility>
 
 #include "channel/orphans.h"
@@ -436,7 +437,7 @@ bool ServerRuntime::Accept(const RegisteredService& service, ConnectionView view
   bool stopping = stopping_.load();
   uint32_t slot = kMaxConnections;
   bool refused = false;
-  std::vector<Refused> let_go;
+  std::optional<Refused> let_go;  // the client's oldest refused connection, past the most kept
   {
     MutexLock lock(&retired_mutex_);
     if (!open_blocks_.insert(view.block_offset).second) return false;
@@ -459,7 +460,7 @@ bool ServerRuntime::Accept(const RegisteredService& service, ConnectionView view
           if (kept++ == 0) oldest = it;
         }
         if (kept >= kMostRefusedPerClient) {
-          let_go.push_back(*oldest);
+          let_go = *oldest;
           refused_.erase(oldest);
         }
         refused_.push_back(Refused{view, client, Clock::now()});
@@ -471,9 +472,7 @@ bool ServerRuntime::Accept(const RegisteredService& service, ConnectionView view
     }
   }
   if (refused) {
-    for (const Refused& connection : let_go) {
-      DetachConnection(&allocator_, connection.view, Side::kServer);
-    }
+    if (let_go) DetachConnection(&allocator_, let_go->view, Side::kServer);
     return true;
   }
   if (stopping) {
