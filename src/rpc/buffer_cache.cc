@@ -3,6 +3,8 @@
 #include <bit>
 #include <cstring>
 
+#include "pool/fence.h"
+
 namespace notnets::internal {
 
 Status ProcessMemoryExhausted(const PoolMapping& mapping, uint64_t bytes) {
@@ -25,7 +27,7 @@ void BufferCache::SetQuota(ProcessQuota* process, uint64_t max_bytes, std::strin
 
 void BufferCache::Drain() {
   drained_.store(true);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  SequentialFence();
   FreeCached();
 }
 
@@ -118,7 +120,7 @@ void BufferCache::Release(uint64_t block_offset) {
   auto* block = allocator_.mapping()->At<BlockHeader>(block_offset);
   block->ownership.store(BlockOwnership(endpoint_, BlockState::kOwned), std::memory_order_relaxed);
   allocator_.Push(&heads_[index], block_offset);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  SequentialFence();
   if (drained_.load()) Drain();  // Drain may have emptied the cache just before the push
 }
 

@@ -11,6 +11,7 @@
 #include "channel/orphans.h"
 #include "channel/wait.h"
 #include "pool/crash_point.h"
+#include "pool/fence.h"
 #include "pool/pool_access.h"
 #include "pool/pool_mapping.h"
 #include "pool/segment_sweep.h"
@@ -210,7 +211,7 @@ void ServerRuntime::WorkerLoop(uint32_t worker) {
   // records either this count or a slot whose worker can no longer find the connection.
   uint64_t pass = worker_passes_[worker].load() & ~kSlotParked;
   worker_passes_[worker].store(pass);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  SequentialFence();
   Backoff backoff;
   Clock::time_point idle_since;
   for (++pass; !stopping_.load(std::memory_order_relaxed); ++pass) {
@@ -265,7 +266,7 @@ bool ServerRuntime::RetireIfIdle(uint32_t worker, uint64_t pass, Clock::time_poi
   if (worker_pool_->TryRetire(worker)) return true;
   // Staying: unparked before the next pass looks at a connection, as when a worker starts.
   worker_passes_[worker].store(pass);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  SequentialFence();
   *idle_since = now;
   return false;
 }
@@ -573,7 +574,7 @@ void ServerRuntime::Retire(uint32_t slot, Connection* connection) {
   Retired retired{std::unique_ptr<Connection>(connection), {}};
   MutexLock lock(&retired_mutex_);
   // Pairs with the fence of a worker starting in a parked slot (WorkerLoop).
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  SequentialFence();
   for (uint32_t i = 0; i < worker_count_; ++i) {
     // A parked slot holds nothing: 0 lets any later count through.
     uint64_t passes = worker_passes_[i].load(std::memory_order_acquire);
