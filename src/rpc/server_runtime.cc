@@ -551,6 +551,13 @@ void ServerRuntime::SweepOrphans() {
   next_orphan_sweep_ = now + kOrphanSweepInterval;
   for (const RegisteredService& service : services_) {
     FreeOrphanedConnections(&allocator_, service.ref);
+    // Dead servers of the same name that no registration took over: their entries, method
+    // tables, counters and connections whose clients died too come back. Their connections with
+    // live clients are freed by those clients.
+    for (const ServiceRef& dead : directory_.DeadNamesakes(service.ref)) {
+      directory_.Reclaim(
+          dead, [this](const ServiceRef& held) { FreeOrphanedConnections(&allocator_, held); });
+    }
   }
   // Files of clients (and servers) killed before both sides had mapped them.
   RemoveSegmentsOfDeadCreators(pool_->path());
