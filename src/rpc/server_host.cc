@@ -29,7 +29,7 @@ Status ServerHost::Start(ServerPlan plan, std::unique_ptr<ServerHost>* host) {
 
 ServerHost::~ServerHost() {
   Shutdown();
-  rejoin_thread_.join();
+  if (rejoin_thread_.joinable()) rejoin_thread_.join();
 }
 
 Status ServerHost::StartRuntime(std::unique_ptr<ServerRuntime>* runtime) {
@@ -45,7 +45,7 @@ void ServerHost::Shutdown() {
     signal_.SignalAll();
   }
   MutexLock lock(&runtime_mutex_);
-  runtime_->Shutdown();
+  if (runtime_ != nullptr) runtime_->Shutdown();  // none if the first one did not start
 }
 
 void ServerHost::Wait() {
