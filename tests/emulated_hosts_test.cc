@@ -207,7 +207,8 @@ TEST_F(EmulatedHostsTest, AServerStoppedPastItsLeaseServesAgainWhenContinued) {
   ASSERT_TRUE(Eventually([&] { return FencedOn("a"); })) << "the stopped host was never fenced";
   // Meanwhile the client's calls fail: its server is dead.
   SignalHost(client, SIGUSR1);
-  std::string unavailable = "failed code=" + std::to_string(static_cast<int>(StatusCode::UNAVAILABLE));
+  std::string unavailable =
+      "failed code=" + std::to_string(static_cast<int>(StatusCode::UNAVAILABLE));
   ASSERT_TRUE(client.WaitForLineStarting(unavailable + " ", kHangBound)) << client.output();
   // Continued, the same server process registers the service again and answers the same channel.
   SignalHost(*server, SIGCONT);

@@ -64,7 +64,7 @@ bool Lease::TakeFreeRecord(uint64_t token, int32_t pid) {
     slot_.store(slot, std::memory_order_release);
     // Release: a writer that sees this freshness sees the epoch it belongs to (Rejoin).
     fresh_until_ns_.store(claimed_ns + static_cast<int64_t>(period_ns_ / 2),
-                       std::memory_order_release);
+                          std::memory_order_release);
     return true;
   }
   return false;

@@ -83,13 +83,14 @@ Status ServerBuilder::BuildAndStart(std::unique_ptr<Server>* server) {
   workers.min_workers = static_cast<uint32_t>(min_worker_threads_);
   workers.max_workers = static_cast<uint32_t>(max_worker_threads_);
   workers.cpus = worker_cpus_;
-  internal::ServerPlan plan{pool_,
-                           services_,
-                           workers,
-                           max_connections_per_client_,
-                           replica_ ? internal::ReplicaMode::kReplica : internal::ReplicaMode::kSole,
-                           allowed_callers_,
-                           registrants_};
+  internal::ServerPlan plan{
+      pool_,
+      services_,
+      workers,
+      max_connections_per_client_,
+      replica_ ? internal::ReplicaMode::kReplica : internal::ReplicaMode::kSole,
+      allowed_callers_,
+      registrants_};
   std::unique_ptr<internal::ServerHost> host;
   Status status = internal::ServerHost::Start(std::move(plan), &host);
   if (status.ok()) server->reset(new Server(std::move(host)));

@@ -55,8 +55,7 @@ ServerRuntime::ServerRuntime(std::shared_ptr<Pool> pool, const WorkerPolicy& wor
 Status ServerRuntime::Start(std::shared_ptr<Pool> pool, const std::vector<Service*>& services,
                             const WorkerPolicy& workers, std::unique_ptr<ServerRuntime>* runtime,
                             uint32_t max_connections_per_client, ReplicaMode mode,
-                            const AllowedCallers& callers,
-                            const std::vector<uint32_t>& registrants,
+                            const AllowedCallers& callers, const std::vector<uint32_t>& registrants,
                             std::function<void()> on_rejoined) {
   if (Status valid = WorkerPool::Validate(workers); !valid.ok()) return valid;
   if (services.empty()) {

@@ -328,7 +328,8 @@ TEST(UnaryRejoinTest, AFencedProcessServesAndCallsThroughThePoolAgain) {
       sizeof(internal::LeaseTableHeader));
   uint64_t old_token = internal::SelfIdentity().token;
   for (uint32_t slot = 0; slot < internal::kLeaseSlots; ++slot) {
-    if (records[slot].token.load() == old_token) records[slot].lease.fetch_or(internal::kLeaseFenced);
+    if (records[slot].token.load() == old_token)
+      records[slot].lease.fetch_or(internal::kLeaseFenced);
   }
   ASSERT_TRUE(Eventually([&] { return internal::SelfIdentity().token != old_token; },
                          std::chrono::seconds(20)))
