@@ -33,7 +33,7 @@ void BufferCache::Drain() {
 
 void BufferCache::FreeCached() {
   // A fenced process's blocks were reclaimed by its peers, perhaps handed out again: hands off.
-  if (!allocator_.mapping()->lease().MayWrite()) return;
+  if (!allocator_.mapping()->lease().MayWrite(epoch_)) return;
   for (uint32_t i = 0; i < kSizeClassCount; ++i) {
     uint64_t block_offset;
     while (allocator_.Pop(&heads_[i], &block_offset)) {
@@ -104,7 +104,7 @@ Status BufferCache::Allocate(uint64_t payload_bytes, MessageBuffer* buffer) {
 void BufferCache::Release(uint64_t block_offset) {
   uint32_t size_class = allocator_.ValidSizeClass(block_offset);
   if (size_class == 0) return;  // a header a peer broke: leave the block alone
-  if (!allocator_.mapping()->lease().MayWrite()) return;  // fenced: the block is not ours now
+  if (!allocator_.mapping()->lease().MayWrite(epoch_)) return;  // fenced: the block is not ours now
   uint32_t index = size_class - kMinBlockShift;
   if (drained_.load(std::memory_order_relaxed)) {
     Count(-static_cast<int64_t>(BlockBytes(size_class)));

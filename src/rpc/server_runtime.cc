@@ -56,13 +56,16 @@ ServerRuntime::ServerRuntime(std::shared_ptr<Pool> pool, const WorkerPolicy& wor
 Status ServerRuntime::Start(std::shared_ptr<Pool> pool, const std::vector<Service*>& services,
                             const WorkerPolicy& workers, std::unique_ptr<ServerRuntime>* runtime,
                             uint32_t max_connections_per_client, ReplicaMode mode,
-                            const AllowedCallers& callers,
-                            const std::vector<uint32_t>& registrants) {
+                            const AllowedCallers& callers, const std::vector<uint32_t>& registrants,
+                            std::function<void()> on_rejoined) {
   if (Status valid = WorkerPool::Validate(workers); !valid.ok()) return valid;
   if (services.empty()) {
     return Status(StatusCode::INVALID_ARGUMENT, "register at least one service before starting");
   }
   std::unique_ptr<ServerRuntime> server(new ServerRuntime(std::move(pool), workers));
+  // Before the entries name this process's token (Lease::epoch).
+  server->epoch_ = server->lease_.epoch();
+  server->on_rejoined_ = std::move(on_rejoined);
   server->max_connections_per_client_ = max_connections_per_client;
   server->allowed_callers_ = callers;
   server->own_uid_ = static_cast<uint32_t>(::geteuid());
@@ -114,7 +117,7 @@ void ServerRuntime::Shutdown() {
     if (shut_down_) return;
     shut_down_ = true;
   }
-  if (!lease_.MayWrite()) return ShutDownFenced();
+  if (!lease_.MayWrite(epoch_)) return ShutDownFenced();
   for (const RegisteredService& service : services_) directory_.BeginClose(service.ref);
   stopping_.store(true);
   doorbell_.Ring();
@@ -149,6 +152,8 @@ void ServerRuntime::Shutdown() {
 
 void ServerRuntime::Drain(std::chrono::milliseconds timeout) {
   using Clock = std::chrono::steady_clock;
+  // A fenced runtime's entries are its peers' now: it closes nothing, and has nothing to drain.
+  if (!lease_.MayWrite(epoch_)) return Shutdown();
   for (const RegisteredService& service : services_) directory_.BeginClose(service.ref);
   auto give_up = Clock::now() + timeout;
   auto quiet_since = Clock::now();
@@ -216,8 +221,11 @@ void ServerRuntime::WorkerLoop(uint32_t worker) {
   Clock::time_point idle_since;
   for (++pass; !stopping_.load(std::memory_order_relaxed); ++pass) {
     // A server that lost its lease was declared dead, and its connections reclaimed: it only
-    // waits for its shutdown.
-    if (!lease_.MayWrite()) {
+    // waits for its shutdown, which follows once the process rejoined under a new identity.
+    if (!lease_.MayWrite(epoch_)) {
+      if (lease_.epoch() != epoch_ && on_rejoined_ && !told_rejoined_.exchange(true)) {
+        on_rejoined_();
+      }
       backoff.Wait();
       continue;
     }
@@ -481,7 +489,7 @@ bool ServerRuntime::Accept(const RegisteredService& service, ConnectionView view
     DetachConnection(&allocator_, view, Side::kServer);
     return true;
   }
-  auto* connection = new Connection(view, &service, pool_);
+  auto* connection = new Connection(view, &service, pool_, epoch_);
   connection->client = client;
   connection->peer = PeerIdentity{view.peer->owner().uid, view.peer->owner().gid, client.pid,
                                   view.header->client_host};
@@ -798,7 +806,7 @@ void ServerRuntime::Respond(Connection* connection, uint64_t call_id, const Stat
       std::string_view(reinterpret_cast<const char*>(response->inline_), response->inline_size_),
       context->initial_metadata_, context->trailing_metadata_, &message);
   uint64_t position;
-  if (!lease_.MayWrite()) {  // fenced while the handler ran: the connection is not ours now
+  if (!lease_.MayWrite(epoch_)) {  // fenced while the handler ran: the connection is not ours now
     return;
   }
   if (!connection->responses.TryClaim(&position)) {
