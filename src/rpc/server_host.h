@@ -29,14 +29,21 @@ struct ServerPlan {
 
 class ServerHost {
  public:
+  // Starts the first runtime as `plan` says (its errors are ServerRuntime::Start's), and the
+  // thread that replaces it after a rejoin.
   static Status Start(ServerPlan plan, std::unique_ptr<ServerHost>* host);
+  // Shuts down and joins the rejoin thread.
   ~ServerHost();
   ServerHost(const ServerHost&) = delete;
   ServerHost& operator=(const ServerHost&) = delete;
 
+  // Stops the current runtime (Server::Shutdown) and starts no other. Thread-safe.
   void Shutdown();
+  // Returns once Shutdown was called (Server::Wait).
   void Wait();
+  // Drains the current runtime (Server::Drain): no new calls, those in flight finish.
   void Drain(std::chrono::milliseconds timeout);
+  // Workers the current runtime runs now, and the most any runtime of this host ran at once.
   uint32_t workers_running();
   uint32_t workers_peak();
 
