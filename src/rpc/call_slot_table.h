@@ -32,6 +32,12 @@ struct CallSlot {
   Message response;
   ClientContext* context = nullptr;
   CallCallback done;
+  // An asynchronous call's request as sent, its ring position and which attempt of the call it
+  // is: what it takes to send the call to another server if this one goes away without reading
+  // it (ClientConnection::ExpireAsyncCalls).
+  Message request;
+  uint64_t position = 0;
+  int attempt = 0;
   std::atomic<uint32_t> next_free{0};  // index + 1 of the next free slot
 };
 
