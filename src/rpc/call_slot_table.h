@@ -30,6 +30,9 @@ struct CallSlot {
   std::atomic<uint32_t> state{kFree};
   std::atomic<uint32_t> generation{0};  // written only by the thread releasing the slot
   Message response;
+  // When the call claimed its ring position (steady clock, ns), if it is timed for the
+  // connection's counters; else 0.
+  int64_t sent_ns = 0;
   ClientContext* context = nullptr;
   CallCallback done;
   // An asynchronous call's request as sent, its ring position and which attempt of the call it

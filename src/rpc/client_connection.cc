@@ -22,6 +22,11 @@ using Clock = std::chrono::steady_clock;
 
 constexpr auto kProcessCheckInterval = std::chrono::milliseconds(20);
 
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
 // Returns a copy of `name` that lives as long as the process: one per pool and service ever
 // connected to, so the set stays small.
 Mutex peer_names_mutex;
@@ -448,6 +453,10 @@ Status ClientConnection::Start(std::string_view method, Request request, ClientC
   ClientContextAccess::set_peer(context, peer_);
   CallSlot& slot = slots_[index];
   slot.context = context;
+  // The first of every kLatencySampleEvery uses of a slot is timed: a clock read costs a call
+  // more than all the counting.
+  auto generation = static_cast<uint32_t>(message.call_id >> 32);
+  slot.sent_ns = generation % kLatencySampleEvery == 1 ? NowNs() : 0;
   if (done != nullptr) slot.done = std::move(*done);
   if (state == kAsyncWaiting) {
     slot.request = message;
@@ -687,6 +696,7 @@ size_t ClientConnection::DrainResponses(CompletionBatch* completions) {
   // Slots of completed asynchronous calls go back to the free stack together, at the end.
   uint32_t freed[CompletionBatch::kCapacity];
   size_t freed_count = 0;
+  int64_t now_ns = 0;
   for (size_t i = 0; i < count; ++i) {
     const Message& message = messages[i];
     CrashPoint("client.after_read_response");
@@ -705,11 +715,15 @@ size_t ClientConnection::DrainResponses(CompletionBatch* completions) {
       }
       if (state == kSyncWaiting) {
         slot.response = message;
+        // Read before the slot completes: its caller may reuse it right after.
+        int64_t sent_ns = slot.sent_ns;
         if (slot.state.compare_exchange_strong(state, kCompleted, std::memory_order_acq_rel)) {
+          CountAnswer(message.code, sent_ns, &now_ns);
           break;
         }
       } else if (state == kAsyncWaiting) {
         if (slot.state.compare_exchange_strong(state, kFinishing, std::memory_order_acq_rel)) {
+          CountAnswer(message.code, slot.sent_ns, &now_ns);
           Completion* completion = completions->Add();
           completion->done = std::move(slot.done);
           completion->result.status = Finish(message, slot.context, &completion->result.response);
@@ -733,6 +747,24 @@ size_t ClientConnection::DrainResponses(CompletionBatch* completions) {
   }
   if (freed_count != 0) slots_.PushFree(freed, freed_count);
   return count;
+}
+
+void ClientConnection::CountAnswer(uint32_t code, int64_t sent_ns, int64_t* now_ns) {
+  // Recorded, not published: a write-back per count would cost more than the call on memory
+  // without coherence, and `notnets top` may see the counts late.
+  ConnectionCounters* shared = view_.counters;
+  if (code != static_cast<uint32_t>(StatusCode::OK)) {
+    visibility_->Record(&shared->calls_failed, ++counts_.calls_failed);
+  }
+  if (sent_ns != 0) {
+    if (*now_ns == 0) *now_ns = NowNs();
+    uint64_t nanoseconds = *now_ns > sent_ns ? static_cast<uint64_t>(*now_ns - sent_ns) : 0;
+    uint32_t bucket = LatencyBucket(nanoseconds);
+    visibility_->Record(&shared->latency[bucket], ++counts_.latency[bucket]);
+    visibility_->Record(&shared->latency_sum_ns, counts_.latency_sum_ns += nanoseconds);
+  }
+  // Last, so that a reader never sees more answered calls than failures and latencies.
+  visibility_->Record(&shared->calls_answered, ++counts_.calls_answered);
 }
 
 Status ClientConnection::Finish(const Message& response, ClientContext* context,

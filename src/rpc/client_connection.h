@@ -231,6 +231,9 @@ class ClientConnection {
   Status Finish(const Message& response, ClientContext* context, ReceivedMessage* message);
   // Releases the blocks a message refers to without reading them.
   void Discard(const Message& message);
+  // Counts a response read for a call of its connection (ConnectionCounters): its status `code`,
+  // and its time if it was timed (`sent_ns` not 0); `*now_ns` is the clock read once per batch.
+  void CountAnswer(uint32_t code, int64_t sent_ns, int64_t* now_ns) NOTNETS_REQUIRES(polling_);
   // Reads up to a batch of responses and returns how many; the callbacks of completed
   // asynchronous calls go to `completions`, to run outside the poll.
   size_t DrainResponses(CompletionBatch* completions) NOTNETS_REQUIRES(polling_);
@@ -295,6 +298,14 @@ class ClientConnection {
   Doorbell doorbell_;  // rung after each request or batch of them, in case the server sleeps
   RingReader responses_;
   TryFlag polling_;  // held by the thread reading `responses_`
+  // The values last stored in the connection's counters: their writer never reads them back.
+  struct Counts {
+    uint64_t calls_answered = 0;
+    uint64_t calls_failed = 0;
+    uint64_t latency_sum_ns = 0;
+    uint64_t latency[kLatencyBuckets] = {};
+  };
+  Counts counts_ NOTNETS_GUARDED_BY(polling_);
   CallSlotTable slots_;
   enum ServerPresence : uint32_t {
     kServerPresent,
