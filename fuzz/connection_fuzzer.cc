@@ -152,7 +152,7 @@ struct Client {
       status = internal::CreateConnection(&allocator, capacity, found.ref, ::geteuid(), &view);
     NOTNETS_FUZZ_CHECK(status.ok(), "cannot connect: " + status.ToString());
     service = found.ref;
-    cache = std::make_shared<internal::BufferCache>(pool, view.endpoint(Side::kClient));
+    cache = std::make_shared<internal::BufferCache>(pool, view.endpoint(Side::kClient), 0);
   }
 
   // A block holding `bytes`, published to the server.

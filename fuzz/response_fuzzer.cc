@@ -83,8 +83,8 @@ struct Server {
     Status accepted = internal::AcceptSegments(mapping.path(), &view);
     NOTNETS_FUZZ_CHECK(accepted.ok(),
                        "cannot map the connection's segments: " + accepted.ToString());
-    cache =
-        std::make_shared<internal::BufferCache>(world->pool.pool(0), view.endpoint(Side::kServer));
+    cache = std::make_shared<internal::BufferCache>(world->pool.pool(0),
+                                                    view.endpoint(Side::kServer), 0);
   }
 
   // A block holding `bytes`, published to the client.

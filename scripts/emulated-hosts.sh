@@ -58,11 +58,17 @@ if [ "${1:-}" = spawn ] && [ $# -ge 2 ]; then
   command_pid=$!
   trap 'kill -TERM "$command_pid" 2> /dev/null' TERM
   trap 'kill -INT "$command_pid" 2> /dev/null' INT
-  # `wait` returns early when a trapped signal arrives: wait again until the command exits.
+  # `wait` returns early (128 + the signal) when a trapped signal arrives: wait again until the
+  # command exits. Bash may reap it in the background meanwhile; a last `wait` then gives the
+  # command's own status, which bash keeps, rather than the interrupted wait's.
   while true; do
     status=0
     wait "$command_pid" || status=$?
-    kill -0 "$command_pid" 2> /dev/null || exit "$status"
+    if ! kill -0 "$command_pid" 2> /dev/null; then
+      status=0
+      wait "$command_pid" || status=$?
+      exit "$status"
+    fi
   done
 fi
 

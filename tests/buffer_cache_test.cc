@@ -38,7 +38,7 @@ class BufferCacheTest : public ::testing::Test {
         empty_(HeapUsed()) {}
 
   std::shared_ptr<BufferCache> NewCache(uint64_t endpoint) {
-    return std::make_shared<BufferCache>(test_pool_.pool(), endpoint);
+    return std::make_shared<BufferCache>(test_pool_.pool(), endpoint, 0);
   }
   uint64_t HeapUsed() const { return allocator_.Usage().used_bytes; }
   uint64_t OwnershipOf(uint64_t block) const {

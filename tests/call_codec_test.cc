@@ -26,8 +26,8 @@ class CallCodecTest : public ::testing::Test {
  protected:
   CallCodecTest()
       : pool_(SmallPool()),
-        client_(std::make_shared<BufferCache>(pool_.pool(), kClient)),
-        server_(std::make_shared<BufferCache>(pool_.pool(), kServer)),
+        client_(std::make_shared<BufferCache>(pool_.pool(), kClient, 0)),
+        server_(std::make_shared<BufferCache>(pool_.pool(), kServer, 0)),
         blocks_before_(BlocksInUse()) {}
   ~CallCodecTest() override {
     client_.reset();

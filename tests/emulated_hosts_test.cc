@@ -2,7 +2,9 @@
 // and host ids of their own (scripts/emulated-hosts.sh), sharing nothing but the pool file, so
 // that they see each other only through leases. An RPC crosses hosts; a host killed with every
 // process on it is seen dead and its memory comes back; a host stopped past its lease is fenced
-// when it resumes, and the other hosts' calls go on unharmed. Needs root; skipped otherwise.
+// when it resumes, and the other hosts' calls go on unharmed; a fenced client or server rejoins
+// under a new identity and calls succeed again, and its old memory comes back. Needs root;
+// skipped otherwise.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -131,25 +133,22 @@ TEST_F(EmulatedHostsTest, AKilledClientHostGivesItsMemoryBack) {
 
 TEST_F(EmulatedHostsTest, AHostStoppedPastItsLeaseIsFencedAndNobodyElseNotices) {
   std::unique_ptr<PeerProcess> server = StartServerOn("a");
-  PeerProcess stopped({"until-failure", pool_name_}, {}, OnEmulatedHost("b", pool_name_));
+  PeerProcess stopped({"load", pool_name_, "1", "1"}, {}, OnEmulatedHost("b", pool_name_));
   ASSERT_TRUE(stopped.WaitForLine("ready", kHangBound)) << stopped.output();
   PeerProcess survivor({"load", pool_name_, "2", "2"}, {}, OnEmulatedHost("c", pool_name_));
   ASSERT_TRUE(survivor.WaitForLine("ready", kHangBound)) << survivor.output();
 
   SignalHost(stopped, SIGSTOP);
   ASSERT_TRUE(Eventually([&] { return FencedOn("b"); })) << "the stopped host was never fenced";
+  // Continued, it rejoins under a new identity (the rejoin tests below) and goes on calling; its
+  // answers were all right.
   SignalHost(stopped, SIGCONT);
-  std::string fenced = "failed code=" + std::to_string(static_cast<int>(StatusCode::UNAVAILABLE));
-  ASSERT_TRUE(stopped.WaitForLine(fenced + " this process lost its lease in pool " +
-                                      Pool::PathFor(pool_name_) +
-                                      ": a peer on another host declared it dead (it was paused "
-                                      "or cut off for longer than the lease period) and "
-                                      "reclaimed its connections; restart it",
-                                  kHangBound))
-      << stopped.output();
+  stopped.Signal(SIGTERM);
+  stopped.ReadFor(kHangBound);
   std::optional<int> status = stopped.Wait(kHangBound);
   ASSERT_TRUE(status.has_value());
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << stopped.output();
+  EXPECT_EQ(stopped.output().find("MISMATCH"), std::string::npos) << stopped.output();
 
   // The survivor's calls all went through and were answered right. (The heap is not checked to
   // come back whole: a SIGSTOP that lands between a write batch's lease check and its writes
@@ -165,6 +164,61 @@ TEST_F(EmulatedHostsTest, AHostStoppedPastItsLeaseIsFencedAndNobodyElseNotices) 
   EXPECT_EQ(survivor.output().find("MISMATCH"), std::string::npos) << survivor.output();
   EXPECT_NE(survivor.output().find("failed=0"), std::string::npos) << survivor.output();
   StopServer(server.get());
+}
+
+// The message of a call that was in flight when its process was fenced.
+std::string LostItsLease(const std::string& pool_name) {
+  return "code=" + std::to_string(static_cast<int>(StatusCode::UNAVAILABLE)) +
+         " this process lost its lease in pool " + Pool::PathFor(pool_name) +
+         ": a peer on another host declared it dead (it was paused or cut off for longer than the "
+         "lease period) and reclaimed its connections; the process rejoins under a new "
+         "identity, and later calls connect again";
+}
+
+TEST_F(EmulatedHostsTest, AClientStoppedPastItsLeaseCallsAgainOnTheSameChannel) {
+  uint64_t empty = HeapUsed();
+  std::unique_ptr<PeerProcess> server = StartServerOn("a");
+  // A Sleep call far longer than the test is in flight while the client is stopped.
+  PeerProcess client({"rejoin", pool_name_, "600000"}, {}, OnEmulatedHost("b", pool_name_));
+  ASSERT_TRUE(client.WaitForLine("waiting", kHangBound)) << client.output();
+  SignalHost(client, SIGSTOP);
+  ASSERT_TRUE(Eventually([&] { return FencedOn("b"); })) << "the stopped host was never fenced";
+  SignalHost(client, SIGCONT);
+  SignalHost(client, SIGUSR1);
+  ASSERT_TRUE(client.WaitForLine("succeeded again", kHangBound)) << client.output();
+  EXPECT_TRUE(client.WaitForLine("in flight: " + LostItsLease(pool_name_), kHangBound))
+      << client.output();
+  std::optional<int> status = client.Wait(kHangBound);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << client.output();
+  EXPECT_FALSE(FencedOn("a")) << "the server's host was fenced, though it never stopped";
+  StopServer(server.get());
+  // The connection of the client's old identity, its blocks and the new one's all come back.
+  EXPECT_TRUE(Eventually([&] { return HeapUsed() == empty; }))
+      << HeapUsed() << " bytes of the heap used, " << empty << " before the test";
+}
+
+TEST_F(EmulatedHostsTest, AServerStoppedPastItsLeaseServesAgainWhenContinued) {
+  uint64_t empty = HeapUsed();
+  std::unique_ptr<PeerProcess> server = StartServerOn("a");
+  PeerProcess client({"rejoin", pool_name_, "0"}, {}, OnEmulatedHost("b", pool_name_));
+  ASSERT_TRUE(client.WaitForLine("waiting", kHangBound)) << client.output();
+  SignalHost(*server, SIGSTOP);
+  ASSERT_TRUE(Eventually([&] { return FencedOn("a"); })) << "the stopped host was never fenced";
+  // Meanwhile the client's calls fail: its server is dead.
+  SignalHost(client, SIGUSR1);
+  std::string unavailable =
+      "failed code=" + std::to_string(static_cast<int>(StatusCode::UNAVAILABLE));
+  ASSERT_TRUE(client.WaitForLineStarting(unavailable + " ", kHangBound)) << client.output();
+  // Continued, the same server process registers the service again and answers the same channel.
+  SignalHost(*server, SIGCONT);
+  ASSERT_TRUE(client.WaitForLine("succeeded again", kHangBound)) << client.output();
+  std::optional<int> status = client.Wait(kHangBound);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << client.output();
+  StopServer(server.get());
+  EXPECT_TRUE(Eventually([&] { return HeapUsed() == empty; }))
+      << HeapUsed() << " bytes of the heap used, " << empty << " before the test";
 }
 
 }  // namespace

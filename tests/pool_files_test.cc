@@ -41,6 +41,31 @@ TEST(PoolFilesTest, NamesThatAreNotWhatTheySeemAreRefused) {
   EXPECT_TRUE(Pool::Remove(longest).ok());
 }
 
+// The pool file gets the mode asked for, whatever the umask (022 would take a group's write
+// away); a mode that is not permission bits, or that denies the owner, is refused.
+TEST(PoolFilesTest, APoolFileHasExactlyTheModeAskedFor) {
+  mode_t umask_before = ::umask(022);
+  PoolOptions options;
+  options.file_mode = 0660;
+  std::string name = UniquePoolName("mode");
+  std::shared_ptr<Pool> pool;
+  Status status = Pool::Create(name, options, &pool);
+  ::umask(umask_before);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  struct stat file {};
+  ASSERT_EQ(::stat(pool->path().c_str(), &file), 0);
+  EXPECT_EQ(file.st_mode & 07777, 0660u);
+  pool.reset();
+  Pool::Remove(name);
+  for (uint32_t mode : {04600u, 0400u, 01000u}) {
+    options.file_mode = mode;
+    name = UniquePoolName("mode");
+    EXPECT_EQ(Pool::Create(name, options, &pool).error_code(), StatusCode::INVALID_ARGUMENT)
+        << std::oct << mode;
+    EXPECT_EQ(Pool::Attach(name, &pool).error_code(), StatusCode::NOT_FOUND) << std::oct << mode;
+  }
+}
+
 TEST(PoolFilesTest, RemoveRemovesOnlyPools) {
   std::string name = UniquePoolName("notpool");
   std::string path = Pool::PathFor(name);

@@ -112,10 +112,17 @@ class PeerProcess {
 
   // Reads stdout until a line equal to `line`; false at end of output or after `timeout`.
   bool WaitForLine(const std::string& line, milliseconds timeout) {
+    return WaitForLineStarting(line, timeout, true);
+  }
+
+  // The same for a line that starts with `prefix` (or equals it, if `whole`).
+  bool WaitForLineStarting(const std::string& prefix, milliseconds timeout, bool whole = false) {
     auto give_up = Clock::now() + timeout;
     while (true) {
       for (size_t end; (end = output_.find('\n', consumed_)) != std::string::npos;) {
-        bool found = output_.compare(consumed_, end - consumed_, line) == 0;
+        size_t length = end - consumed_;
+        bool found = (whole || length >= prefix.size()) &&
+                     output_.compare(consumed_, whole ? length : prefix.size(), prefix) == 0;
         consumed_ = end + 1;
         if (found) return true;
       }

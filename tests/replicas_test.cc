@@ -224,6 +224,29 @@ TEST_F(ReplicasTest, KillingAReplicaResendsTheAsyncCallsItNeverRead) {
   }
 }
 
+// A replica that died while another serves its name leaves an entry nobody registers into: the
+// live replica frees it, with its method table and counters, within about a second.
+TEST_F(ReplicasTest, ALiveReplicaFreesTheEntryOfADeadOne) {
+  PeerProcess* survivor = StartReplica();
+  const uint64_t one_replica = pool_->Stats().heap_used_bytes;
+  PeerProcess* doomed = StartReplica();
+  ASSERT_EQ(pool_->Stats().services.size(), 2u);
+  ASSERT_GT(pool_->Stats().heap_used_bytes, one_replica);
+  doomed->Signal(SIGKILL);
+  doomed->Wait(kHangBound);
+  auto give_up = Clock::now() + kHangBound;
+  PoolStats stats = pool_->Stats();
+  while ((stats.services.size() != 1 || stats.heap_used_bytes != one_replica) &&
+         Clock::now() < give_up) {
+    std::this_thread::sleep_for(milliseconds(20));
+    stats = pool_->Stats();
+  }
+  ASSERT_EQ(stats.services.size(), 1u) << "the dead replica's entry was not freed";
+  EXPECT_EQ(stats.services[0].server_pid, survivor->pid());
+  EXPECT_EQ(stats.heap_used_bytes, one_replica) << "its method table or counters stayed";
+  StopServer(survivor);
+}
+
 TEST_F(ReplicasTest, DrainingLosesNoCall) {
   PeerProcess* drained = StartReplica();
   PeerProcess* staying = StartReplica();

@@ -42,10 +42,13 @@
 //       "UNCLEAR ..." for a failure without a status message, and on SIGTERM
 //       "calls=N ok=N mismatched=N failed=N"; exits 0 only if nothing was mismatched or unclear.
 //       SIGUSR1 makes it idle: it stops calling (keeping its channel) and prints "idle".
-//   notnets_test_peer until-failure POOL
-//       Calls Echo on one thread, mixed sizes, until a call fails: prints "ready" after its first
-//       successful call, "MISMATCH ..." and exits 1 for a wrong answer, and at the first failure
-//       "failed code=CODE MESSAGE" and exits 0. Used on emulated hosts to see a fenced client.
+//   notnets_test_peer rejoin POOL SLEEP_MS
+//       Calls Echo once and prints "ready"; if SLEEP_MS > 0, starts a call of Sleep(SLEEP_MS) on
+//       another thread, to be in flight while the process is stopped; prints "waiting" and waits
+//       for SIGUSR1. Then calls Echo on the same Channel until one succeeds (for up to 60 s):
+//       prints the first failure as "failed code=CODE MESSAGE", then "succeeded again"; then the
+//       Sleep call's outcome as "in flight: code=CODE MESSAGE", and exits 0 once an Echo
+//       succeeded. Used on emulated hosts to see a fenced process, or its server, rejoin.
 //   notnets_test_peer flood POOL [MAX_CONNECTIONS]
 //       Connects channels to "test.Echo", one call on each, and keeps them until a Connect or a
 //       call fails, then prints "refused after N: STATUS" and waits to be killed.
@@ -505,29 +508,72 @@ int Load(const std::string& pool_name, uint64_t seed, uint32_t threads) {
 }
 
 // See the header comment.
-int UntilFailure(const std::string& pool_name) {
+int Rejoin(const std::string& pool_name, const std::string& sleep_ms) {
+  sigset_t go;
+  sigemptyset(&go);
+  sigaddset(&go, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, &go, nullptr);  // before any thread starts: sigwait receives it
   std::shared_ptr<notnets::Channel> channel;
   Status status = ConnectToTestService(pool_name, &channel);
-  for (uint32_t i = 0; status.ok(); ++i) {
+  std::string response;
+  if (status.ok()) {
     notnets::ClientContext context;
     context.set_timeout(std::chrono::seconds(60));
-    std::string request = MakeRequest(7, 0, i);
-    std::string response;
-    status = channel->Call("Echo", request, &response, &context);
-    if (status.ok() && response != request) {
-      std::printf("MISMATCH %u\n", i);
+    status = channel->Call("Echo", "before", &response, &context);
+  }
+  if (!status.ok()) {
+    std::fprintf(stderr, "test_peer rejoin: %s\n", status.ToString().c_str());
+    return 1;
+  }
+  std::printf("ready\n");
+  std::fflush(stdout);
+  Status in_flight;
+  std::thread sleeper;
+  if (std::atoll(sleep_ms.c_str()) > 0) {
+    sleeper = std::thread([&] {
+      notnets::ClientContext context;
+      context.set_timeout(std::chrono::seconds(60));
+      std::string slept;
+      in_flight = channel->Call("Sleep", sleep_ms, &slept, &context);
+    });
+    // Lets the Sleep request out before the test stops this process (it waits in the ring then).
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::printf("waiting\n");
+  std::fflush(stdout);
+  int received = 0;
+  sigwait(&go, &received);
+  bool failed = false;
+  for (auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+       std::chrono::steady_clock::now() < give_up;) {
+    notnets::ClientContext context;
+    context.set_timeout(std::chrono::seconds(10));
+    status = channel->Call("Echo", "after", &response, &context);
+    if (status.ok() && response == "after") break;
+    if (status.ok()) {
+      std::printf("MISMATCH %s\n", response.c_str());
       std::fflush(stdout);
       return 1;
     }
-    if (status.ok() && i == 0) {
-      std::printf("ready\n");
+    if (!failed) {
+      std::printf("failed code=%d %s\n", static_cast<int>(status.error_code()),
+                  status.error_message().c_str());
       std::fflush(stdout);
+      failed = true;
     }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  std::printf("failed code=%d %s\n", static_cast<int>(status.error_code()),
-              status.error_message().c_str());
-  std::fflush(stdout);
-  return 0;
+  if (status.ok()) {
+    std::printf("succeeded again\n");
+    std::fflush(stdout);
+  }
+  if (sleeper.joinable()) {
+    sleeper.join();
+    std::printf("in flight: code=%d %s\n", static_cast<int>(in_flight.error_code()),
+                in_flight.error_message().c_str());
+    std::fflush(stdout);
+  }
+  return status.ok() ? 0 : 1;
 }
 
 // See the header comment.
@@ -559,7 +605,7 @@ int Usage() {
                "       notnets_test_peer call POOL METHOD TEXT [PAD [sync|async]]\n"
                "       notnets_test_peer hold POOL\n"
                "       notnets_test_peer load POOL SEED THREADS\n"
-               "       notnets_test_peer until-failure POOL\n"
+               "       notnets_test_peer rejoin POOL SLEEP_MS\n"
                "       notnets_test_peer flood POOL [MAX_CONNECTIONS]\n");
   return 2;
 }
@@ -570,7 +616,7 @@ int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "serve" && argc == 4) return Serve(argv[2], std::atoi(argv[3]));
   if (mode == "hold" && argc == 3) return Hold(argv[2]);
-  if (mode == "until-failure" && argc == 3) return UntilFailure(argv[2]);
+  if (mode == "rejoin" && argc == 4) return Rejoin(argv[2], argv[3]);
   if (mode == "flood" && (argc == 3 || argc == 4)) {
     return Flood(argv[2],
                  argc == 4 ? static_cast<uint32_t>(std::strtoul(argv[3], nullptr, 10)) : 0);

@@ -49,7 +49,10 @@ struct PoolOptions {
   // Fixed for the pool's life (read by Create), in [20 ms, 1 h]. Processes of one host see each
   // other's death within 100 ms whatever this is (docs/protocol.md, "Leases and fencing").
   std::chrono::milliseconds lease_period{1000};
-  // File permissions for a newly created pool file.
+  // Permission bits of a newly created pool file, set exactly (the umask does not narrow them):
+  // 0600 lets only its owner (and root) open the pool; 0660 or 0666 let services of other users
+  // share it, each connection still readable only by its two parties (docs/security.md). Must
+  // be at most 0777 and include 0600 (INVALID_ARGUMENT otherwise).
   uint32_t file_mode = 0600;
   // Quotas of this process's channels in the pool, so that one client cannot take the pool from
   // the others. Read by Create and Attach; they bind this process only (each Pool object counts

@@ -21,6 +21,7 @@ namespace notnets {
 
 namespace internal {
 class BufferCache;
+class ServerHost;
 class ServerRuntime;
 struct ServerConnection;
 class Visibility;
@@ -210,8 +211,8 @@ class Server {
 
  private:
   friend class ServerBuilder;
-  explicit Server(std::unique_ptr<internal::ServerRuntime> runtime);
-  std::unique_ptr<internal::ServerRuntime> runtime_;
+  explicit Server(std::unique_ptr<internal::ServerHost> host);
+  std::unique_ptr<internal::ServerHost> host_;
 };
 
 // Builds and starts a Server, named as in grpc::ServerBuilder.

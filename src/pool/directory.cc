@@ -255,23 +255,64 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
   return Status::OK;
 }
 
+bool Directory::IsDeadEntry(uint32_t index, uint64_t* state) const {
+  ServiceEntry* e = entry(index);
+  uint64_t seen = Visibility::LoadOrdered(&e->state);
+  if (StateOf(seen) != ServiceState::kActive && StateOf(seen) != ServiceState::kClosing) {
+    return false;
+  }
+  mapping_->visibility().Invalidate(e, sizeof(*e));
+  ProcessIdentity owner{static_cast<int32_t>(e->server_pid.load(std::memory_order_relaxed)),
+                        e->server_token.load(std::memory_order_relaxed)};
+  // The owner fields are those of the generation seen if the state has not changed since.
+  if (IsAlive(owner) || Visibility::LoadOrdered(&e->state) != seen) return false;
+  *state = seen;
+  return true;
+}
+
 void Directory::FindDeadEntry(uint32_t* index, uint64_t* state) const {
   for (uint32_t i = 0; i < mapping_->max_services(); ++i) {
-    ServiceEntry* e = entry(i);
-    uint64_t seen = Visibility::LoadOrdered(&e->state);
-    if (StateOf(seen) != ServiceState::kActive && StateOf(seen) != ServiceState::kClosing) {
-      continue;
-    }
-    mapping_->visibility().Invalidate(e, sizeof(*e));
-    ProcessIdentity owner{static_cast<int32_t>(e->server_pid.load(std::memory_order_relaxed)),
-                          e->server_token.load(std::memory_order_relaxed)};
-    // The owner fields are those of the generation seen if the state has not changed since.
-    if (!IsAlive(owner) && Visibility::LoadOrdered(&e->state) == seen) {
+    if (IsDeadEntry(i, state)) {
       *index = i;
-      *state = seen;
       return;
     }
   }
+}
+
+std::vector<ServiceRef> Directory::DeadNamesakes(const ServiceRef& live) const {
+  std::vector<ServiceRef> dead;
+  std::string name = NameOf(live.index);
+  if (name.empty()) return dead;
+  for (uint32_t i = 0; i < mapping_->max_services(); ++i) {
+    uint64_t state;
+    if (i != live.index && IsDeadEntry(i, &state) && ListedNameOf(i, state) == name) {
+      dead.push_back(ServiceRef{i, GenerationOf(state)});
+    }
+  }
+  return dead;
+}
+
+bool Directory::Reclaim(const ServiceRef& dead,
+                        const std::function<void(const ServiceRef&)>& free_orphans) {
+  ServiceEntry* e = entry(dead.index);
+  uint64_t state = Visibility::LoadOrdered(&e->state);
+  if (GenerationOf(state) != dead.generation ||
+      (StateOf(state) != ServiceState::kActive && StateOf(state) != ServiceState::kClosing)) {
+    return false;
+  }
+  ServiceRef next{dead.index, dead.generation + 1};
+  if (!Visibility::CompareExchange(&e->state, state,
+                                   ServiceStateWord(next.generation, ServiceState::kClaimed))) {
+    return false;
+  }
+  // Held: the dead server's fields stay as they were, and no registration can take the entry.
+  free_orphans(next);
+  uint64_t methods_offset = e->methods_offset.load(std::memory_order_relaxed);
+  uint64_t counters_offset = e->counters.block_offset.load(std::memory_order_relaxed);
+  if (allocator_->ValidBlock(methods_offset) != nullptr) allocator_->Free(methods_offset);
+  if (allocator_->ValidBlock(counters_offset) != nullptr) allocator_->Free(counters_offset);
+  Visibility::Exchange(&e->state, ServiceStateWord(next.generation, ServiceState::kFree));
+  return true;
 }
 
 void Directory::BeginClose(const ServiceRef& ref) {

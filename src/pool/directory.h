@@ -4,6 +4,7 @@
 #define NOTNETS_POOL_DIRECTORY_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -120,6 +121,18 @@ class Directory {
   // True if `ref` still designates an active entry.
   bool IsActive(const ServiceRef& ref) const;
 
+  // The entries other than `live`'s that hold its name and whose server is dead: servers of the
+  // name that crashed and that no registration took over (across hosts, a server restarted
+  // within its predecessor's lease registers beside the entry it cannot yet tell is dead), for
+  // the live server of the name to Reclaim.
+  std::vector<ServiceRef> DeadNamesakes(const ServiceRef& live) const;
+
+  // Takes the entry `dead` of a dead server (as DeadNamesakes found it) so that no other process
+  // can, calls `free_orphans` with the entry's next generation while holding it (the sweep of an
+  // entry's earlier generations, FreeOrphanedConnections, must run alone), then frees the dead
+  // server's method table and counters, and the entry. False if another process took it first.
+  bool Reclaim(const ServiceRef& dead, const std::function<void(const ServiceRef&)>& free_orphans);
+
   // The entry at `index` (< max_services).
   ServiceEntry* entry(uint32_t index) const;
 
@@ -133,6 +146,9 @@ class Directory {
   // The first kActive or kClosing entry whose server has died, for Register to take over when no
   // entry is free; leaves the arguments unchanged if there is none.
   void FindDeadEntry(uint32_t* index, uint64_t* state) const;
+  // True if entry `index` is kActive or kClosing and its server is dead; `*state` is the state
+  // word it was seen in.
+  bool IsDeadEntry(uint32_t index, uint64_t* state) const;
   bool ReadName(const ServiceEntry& entry, std::string* name) const;
   void WriteName(ServiceEntry* entry, std::string_view name);
   bool ReadMethods(uint64_t offset, std::vector<std::string>* methods) const;

@@ -11,6 +11,7 @@
 #include <ctime>
 
 #include "pool/cache_simulator.h"
+#include "pool/fence.h"
 
 namespace notnets::internal {
 
@@ -29,8 +30,7 @@ uint32_t* FutexWord(SharedWord* word) { return static_cast<uint32_t*>(SharedAddr
 uint64_t AddSleepersThenBarrier(SharedWord* sleepers, uint64_t delta) {
 #if defined(__SANITIZE_THREAD__)
   if (delta == 0) {
-    static std::atomic<uint64_t> barrier{0};
-    barrier.fetch_add(0, std::memory_order_seq_cst);
+    SequentialFence();
     return sleepers->load(std::memory_order_seq_cst);
   }
   return sleepers->fetch_add(delta, std::memory_order_seq_cst) + delta;

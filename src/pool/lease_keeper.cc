@@ -14,6 +14,7 @@
 #include "pool/background_thread.h"
 #include "pool/host_id.h"
 #include "pool/lease.h"
+#include "pool/process_identity.h"
 
 namespace notnets::internal {
 
@@ -88,8 +89,10 @@ void Run() {
   while (k.thread_running) {
     uint64_t shortest_ns = 0;
     int64_t now = LeaseClockNs();
+    bool fenced = false;
     for (Lease* lease : k.leases) {
-      lease->Renew(now);
+      fenced = (!lease->Renew(now) && lease->fenced()) || fenced;
+      lease->FenceRetired(now);
       for (uint32_t slot = 0; slot < lease->slots(); ++slot) {
         if (slot != lease->slot()) Observe(k, *lease, slot, now);
       }
@@ -98,6 +101,9 @@ void Run() {
     auto tick =
         std::chrono::nanoseconds(shortest_ns == 0 ? 100000000 : shortest_ns / kTicksPerPeriod);
     lock.unlock();
+    // A fenced process carries on under a new identity (taken with the liveness registry's mutex,
+    // which comes before the keeper's); a full table is tried again at the next tick.
+    if (fenced) RejoinAfterFence();
     std::this_thread::sleep_for(tick);
     lock.lock();
   }
@@ -156,6 +162,27 @@ void LeaseKeeper::ClaimInChild(uint64_t token, int32_t pid) {
   Keeper& k = TheKeeper();
   std::lock_guard<std::mutex> lock(k.mutex);
   for (Lease* lease : k.leases) lease->ClaimInChild(token, pid);
+}
+
+bool LeaseKeeper::FencedUnder(uint64_t token) {
+  Keeper& k = TheKeeper();
+  std::lock_guard<std::mutex> lock(k.mutex);
+  for (const Lease* lease : k.leases) {
+    if (lease->fenced() && lease->token() == token) return true;
+  }
+  return false;
+}
+
+bool LeaseKeeper::Rejoin(uint64_t token, int32_t pid) {
+  Keeper& k = TheKeeper();
+  std::lock_guard<std::mutex> lock(k.mutex);
+  bool retired_any = false;
+  for (Lease* lease : k.leases) {
+    bool retired = false;
+    lease->Rejoin(token, pid, &retired);
+    retired_any = retired_any || retired;
+  }
+  return retired_any;
 }
 
 void LeaseKeeper::EnsureRunning() {

@@ -32,6 +32,12 @@ class LeaseKeeper {
   // Starts no thread: a child that only asks about liveness needs none (and a thread started
   // after fork is more than some tools, ThreadSanitizer among them, support).
   static void ClaimInChild(uint64_t token, int32_t pid);
+  // After a fence: whether a lease whose record holds `token` was fenced (the process needs a new
+  // token, since its peers reclaim what the old one names).
+  static bool FencedUnder(uint64_t token);
+  // Moves every lease to the identity `token` (Lease::Rejoin). True if a record of the old
+  // identity that was not fenced was retired: the old token must stay locked until it is given up.
+  static bool Rejoin(uint64_t token, int32_t pid);
   // Starts the thread if there are leases to renew and it is not running: in a child of fork(),
   // once it writes into a pool.
   static void EnsureRunning();

@@ -70,6 +70,12 @@ Status UnpublishedFile::Open(const std::string& path, uint32_t mode, Unpublished
     return Status(StatusCode::UNAVAILABLE,
                   "cannot create pool file " + path + ": " + std::strerror(errno));
   }
+  // The mode asked for, whatever the process's umask: under the usual 022, a pool meant for a
+  // group (0660) would come out 0640, and the group could not write it.
+  if (::fchmod(file->fd_, mode) != 0) {
+    return Status(StatusCode::UNAVAILABLE,
+                  "cannot set the mode of pool file " + path + ": " + std::strerror(errno));
+  }
   return Status::OK;
 }
 

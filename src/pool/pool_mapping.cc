@@ -209,6 +209,12 @@ Status PoolMapping::Create(const std::string& path, const PoolOptions& options,
                                                     std::to_string(kMinLeasePeriodMs) + " ms, " +
                                                     std::to_string(kMaxLeasePeriodMs) + " ms]");
   }
+  if ((options.file_mode & ~uint32_t{0777}) != 0 || (options.file_mode & 0600) != 0600) {
+    return Status(StatusCode::INVALID_ARGUMENT,
+                  "file_mode " + std::to_string(options.file_mode) +
+                      " (decimal) must be permission bits (0777 at most) that let the owner "
+                      "read and write");
+  }
   if (options.call_window_slots > kMaxCallWindowSlots) {
     return Status(StatusCode::INVALID_ARGUMENT,
                   "call_window_slots must be at most " + std::to_string(kMaxCallWindowSlots));

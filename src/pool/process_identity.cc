@@ -121,7 +121,36 @@ bool LockedInSomeFile(const Registry& r, uint64_t token) {
   return !asked;
 }
 
+void UnlockToken(int fd, uint64_t token) {
+  struct flock byte = ByteOf(token, F_UNLCK);
+  ::fcntl(fd, F_OFD_SETLK, &byte);
+}
+
 }  // namespace
+
+void RejoinAfterFence() {
+  Registry& r = TheRegistry();
+  std::lock_guard<std::mutex> lock(r.mutex);
+  Renew(r);
+  uint64_t old_token = r.token;
+  if (LeaseKeeper::FencedUnder(old_token)) {
+    uint64_t token = RandomToken();
+    for (size_t i = 0; i < r.files.size(); ++i) {
+      if (r.files[i].fd < 0 || LockToken(r.files[i].fd, token)) continue;
+      // Taken by another process (a 2^-62 chance) or refused: try again at the keeper's next tick.
+      for (size_t j = 0; j < i; ++j) {
+        if (r.files[j].fd >= 0) UnlockToken(r.files[j].fd, token);
+      }
+      return;
+    }
+    r.token = token;
+  }
+  bool retired = LeaseKeeper::Rejoin(r.token, r.pid);
+  if (r.token == old_token || retired) return;
+  for (const LockedFile& file : r.files) {
+    if (file.fd >= 0) UnlockToken(file.fd, old_token);
+  }
+}
 
 ProcessIdentity SelfIdentity() {
   Registry& r = TheRegistry();

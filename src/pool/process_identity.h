@@ -25,6 +25,14 @@ struct ProcessIdentity {
 // The identity of the calling process. After fork() the child gets a token of its own.
 ProcessIdentity SelfIdentity();
 
+// Called by the lease keeper once a lease of this process was fenced: the process takes a new
+// token (locked in every pool file it maps) if a record holding the current one was fenced, and
+// every lease claims a record for it in a new epoch (Lease::Rejoin). The old token's lock is
+// dropped unless a lease retired an unfenced record of it, which peers of this host judge by
+// that lock until the record is given up; it is then kept while the process lives. Everything
+// the process made under the old identity writes nothing more (Lease::MayWrite(epoch)).
+void RejoinAfterFence();
+
 // False only if the process is known to be gone. The lease tables of the pools this process maps
 // decide (pool/lease_keeper.h): a process of another host is alive while its lease advances; one
 // of this host is alive while a pool file this process maps has its token's byte locked; one that

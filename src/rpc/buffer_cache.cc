@@ -3,6 +3,8 @@
 #include <bit>
 #include <cstring>
 
+#include "pool/fence.h"
+
 namespace notnets::internal {
 
 Status ProcessMemoryExhausted(const PoolMapping& mapping, uint64_t bytes) {
@@ -25,13 +27,13 @@ void BufferCache::SetQuota(ProcessQuota* process, uint64_t max_bytes, std::strin
 
 void BufferCache::Drain() {
   drained_.store(true);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  SequentialFence();
   FreeCached();
 }
 
 void BufferCache::FreeCached() {
   // A fenced process's blocks were reclaimed by its peers, perhaps handed out again: hands off.
-  if (!allocator_.mapping()->lease().MayWrite()) return;
+  if (!allocator_.mapping()->lease().MayWrite(epoch_)) return;
   for (uint32_t i = 0; i < kSizeClassCount; ++i) {
     uint64_t block_offset;
     while (allocator_.Pop(&heads_[i], &block_offset)) {
@@ -102,7 +104,7 @@ Status BufferCache::Allocate(uint64_t payload_bytes, MessageBuffer* buffer) {
 void BufferCache::Release(uint64_t block_offset) {
   uint32_t size_class = allocator_.ValidSizeClass(block_offset);
   if (size_class == 0) return;  // a header a peer broke: leave the block alone
-  if (!allocator_.mapping()->lease().MayWrite()) return;  // fenced: the block is not ours now
+  if (!allocator_.mapping()->lease().MayWrite(epoch_)) return;  // fenced: the block is not ours now
   uint32_t index = size_class - kMinBlockShift;
   if (drained_.load(std::memory_order_relaxed)) {
     Count(-static_cast<int64_t>(BlockBytes(size_class)));
@@ -118,7 +120,7 @@ void BufferCache::Release(uint64_t block_offset) {
   auto* block = allocator_.mapping()->At<BlockHeader>(block_offset);
   block->ownership.store(BlockOwnership(endpoint_, BlockState::kOwned), std::memory_order_relaxed);
   allocator_.Push(&heads_[index], block_offset);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  SequentialFence();
   if (drained_.load()) Drain();  // Drain may have emptied the cache just before the push
 }
 

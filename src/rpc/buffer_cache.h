@@ -23,9 +23,13 @@ namespace notnets::internal {
 // may outlive its Channel or Server; it keeps the pool mapped for them.
 class BufferCache : public std::enable_shared_from_this<BufferCache> {
  public:
-  // Blocks are owned by `endpoint` while in this cache or being written.
-  BufferCache(std::shared_ptr<Pool> pool, uint64_t endpoint)
-      : pool_(std::move(pool)), allocator_(&PoolAccess::mapping(*pool_)), endpoint_(endpoint) {}
+  // Blocks are owned by `endpoint` while in this cache or being written. `epoch`: the pool
+  // lease's epoch the endpoint's connection was made in; the cache frees nothing after it.
+  BufferCache(std::shared_ptr<Pool> pool, uint64_t endpoint, uint64_t epoch)
+      : pool_(std::move(pool)),
+        allocator_(&PoolAccess::mapping(*pool_)),
+        endpoint_(endpoint),
+        epoch_(epoch) {}
   // Returns every cached block to the pool.
   ~BufferCache();
   BufferCache(const BufferCache&) = delete;
@@ -97,6 +101,7 @@ class BufferCache : public std::enable_shared_from_this<BufferCache> {
   std::shared_ptr<Pool> pool_;
   Allocator allocator_;
   uint64_t endpoint_;
+  const uint64_t epoch_;
   std::array<std::atomic<uint64_t>, kSizeClassCount> heads_{};
   std::array<std::atomic<uint32_t>, kSizeClassCount> counts_{};
   // Set by Drain. Release pushes a block and then reads it, Drain sets it and then pops (both

@@ -68,6 +68,9 @@ Status ClientConnection::ConnectTo(std::shared_ptr<Pool> pool, std::string_view 
                                    const ServiceView& found, const ChannelOptions& options,
                                    std::unique_ptr<ClientConnection>* out) {
   PoolMapping* mapping = &PoolAccess::mapping(*pool);
+  // Before the connection names this process's token: a rejoin in between leaves it unusable,
+  // never usable under a token older than its epoch.
+  uint64_t epoch = mapping->lease().epoch();
   Allocator allocator(mapping);
   Directory directory(mapping, &allocator);
   Status status;
@@ -98,7 +101,7 @@ Status ClientConnection::ConnectTo(std::shared_ptr<Pool> pool, std::string_view 
     return status;
   }
   std::unique_ptr<ClientConnection> connection(
-      new ClientConnection(std::move(pool), std::string(service), view));
+      new ClientConnection(std::move(pool), std::string(service), view, epoch));
   // From here the connection gives its quota back when it is released or destroyed.
   connection->quota_bytes_ = block_bytes;
   uint64_t heap_bytes = mapping->heap_end() - mapping->heap_offset();
@@ -132,14 +135,16 @@ Status ClientConnection::ConnectTo(std::shared_ptr<Pool> pool, std::string_view 
 }
 
 ClientConnection::ClientConnection(std::shared_ptr<Pool> pool, std::string service,
-                                   const ConnectionView& view)
+                                   const ConnectionView& view, uint64_t epoch)
     : pool_(std::move(pool)),
       visibility_(&PoolAccess::mapping(*pool_).visibility()),
+      lease_(&PoolAccess::mapping(*pool_).lease()),
+      epoch_(epoch),
       service_(std::move(service)),
       peer_(InternPeerName("notnets:" + pool_->path() + "/" + service_)),
       allocator_(&PoolAccess::mapping(*pool_)),
       view_(view),
-      cache_(std::make_shared<BufferCache>(pool_, view.endpoint(Side::kClient))),
+      cache_(std::make_shared<BufferCache>(pool_, view.endpoint(Side::kClient), epoch)),
       requests_(view.request_slots(), view.capacity, &view.responses->peer_consumed,
                 &PoolAccess::mapping(*pool_).visibility()),
       responses_(view.response_slots(), view.capacity, &view.requests->peer_consumed,
@@ -172,7 +177,7 @@ ClientConnection::~ClientConnection() {
     }
   }
   // A fenced process's connections were reclaimed by its peers: it must not touch them.
-  if (!PoolAccess::mapping(*pool_).lease().MayWrite()) return;
+  if (!lease_->MayWrite(epoch_)) return;
   PoolAccess::mapping(*pool_).visibility().Publish(&view_.requests->closed, kClosedBySender);
   cache_.reset();
   // A dead server will never detach its side (nor accept the connection): free it for both.
@@ -202,7 +207,7 @@ bool ClientConnection::ReleaseIfServerGone() {
   // the completion thread (the only other reader of the response ring) is gone.
   StopCompletionThread();
   released_ = true;
-  if (!PoolAccess::mapping(*pool_).lease().MayWrite()) {  // fenced: its peers reclaimed it
+  if (!lease_->MayWrite(epoch_)) {  // fenced: its peers reclaimed it
     ReturnQuota();
     return true;
   }
@@ -258,8 +263,17 @@ void ClientConnection::AttachServerSegment() {
 }
 
 Status ClientConnection::PeerStatus(bool check_process) {
-  if (!server_attached_.load(std::memory_order_acquire)) AttachServerSegment();
+  // A connection of an identity the process left after a fence was reclaimed by its peers: not
+  // even its server's segment is attached.
+  if (lease_->epoch() != epoch_) {
+    uint32_t present = kServerPresent;
+    server_gone_.compare_exchange_strong(present, kSelfFenced, std::memory_order_relaxed);
+  }
   uint32_t gone = server_gone_.load(std::memory_order_relaxed);
+  if (gone != kSelfFenced && !server_attached_.load(std::memory_order_acquire)) {
+    AttachServerSegment();
+    gone = server_gone_.load(std::memory_order_relaxed);
+  }
   if (gone == kServerPresent) {
     bool attached = server_attached_.load(std::memory_order_acquire);
     uint64_t closed =
@@ -279,7 +293,7 @@ Status ClientConnection::PeerStatus(bool check_process) {
       gone = kServerForbids;
     } else if (closed != kOpen) {
       gone = kServerShutDown;
-    } else if (check_process && !PoolAccess::mapping(*pool_).lease().MayWrite()) {
+    } else if (check_process && !lease_->MayWrite(epoch_)) {
       gone = kSelfFenced;
     } else if (check_process && !IsAlive(server_)) {
       gone = kServerDied;
@@ -288,7 +302,7 @@ Status ClientConnection::PeerStatus(bool check_process) {
     }
     server_gone_.store(gone, std::memory_order_relaxed);
   }
-  if (gone == kSelfFenced) return PoolAccess::mapping(*pool_).lease().FencedStatus();
+  if (gone == kSelfFenced) return lease_->FencedStatus();
   if (gone == kServerFull) {
     return Status(StatusCode::RESOURCE_EXHAUSTED,
                   "the server of service '" + service_ +
@@ -635,6 +649,7 @@ bool ClientConnection::Abandon(uint32_t index, CallState from) {
 }
 
 void ClientConnection::SendCancel(uint64_t call_id) {
+  if (!lease_->MayWrite(epoch_)) return;  // the connection was reclaimed with the old identity
   PoolAccess::mapping(*pool_).visibility().Publish(
       &view_.cancel_words[static_cast<uint32_t>(call_id)], call_id);
 }
@@ -653,7 +668,7 @@ bool ClientConnection::TryDrain() {
     if (!responses_.HasMessage()) break;
     // Reading a response writes the ring's counter: not into memory reclaimed from a fenced
     // process.
-    if (!PoolAccess::mapping(*pool_).lease().MayWrite()) break;
+    if (!lease_->MayWrite(epoch_)) break;
     if (!polling_.TryLock()) break;
     CompletionBatch completions;
     size_t read = DrainResponses(&completions);
@@ -834,7 +849,9 @@ void ClientConnection::ExpireAsyncCalls(std::vector<Completion>* completions,
     // The rule of ChannelCore::CallSync: a call no handler ran may go to another server, and so
     // may an at-most-once call, which the pool's window keeps from running twice. Responses the
     // server published are drained above, so the consumed counter is final for a dead server.
-    bool server_lost = !peer.ok() && peer.error_code() == StatusCode::UNAVAILABLE;
+    // Not from a fenced process: its peers reclaimed the connection and the blocks it sent.
+    bool server_lost =
+        !peer.ok() && peer.error_code() == StatusCode::UNAVAILABLE && lease_->MayWrite(epoch_);
     Resend resend;
     if (resender_ != nullptr && server_lost &&
         (slot.context->at_most_once() || NeverReached(slot.position)) &&

@@ -165,7 +165,9 @@ class ClientConnection {
   // The completions of one drain, run once it has let go of the response ring.
   using CompletionBatch = StackBatch<Completion, 16>;
 
-  ClientConnection(std::shared_ptr<Pool> pool, std::string service, const ConnectionView& view);
+  // `epoch`: the pool lease's epoch read before the connection was created (Lease::epoch).
+  ClientConnection(std::shared_ptr<Pool> pool, std::string service, const ConnectionView& view,
+                   uint64_t epoch);
 
   // Counts a call that uses the connection's pool memory; false (nothing counted) once the
   // connection is being released. ReleaseIfServerGone publishes `releasing_` and then reads
@@ -259,6 +261,9 @@ class ClientConnection {
   // PeerStatus(false).ok() without building a status: the check every call makes.
   bool ServerLooksPresent() const {
     if (server_gone_.load(std::memory_order_relaxed) != kServerPresent) return false;
+    // The process rejoined under a new identity since this connection was made: its peers
+    // reclaimed the connection, so PeerStatus must not read it.
+    if (lease_->epoch() != epoch_) return false;
     // Not the placeholder: another thread may be mapping the server's segment over it.
     if (!server_attached_.load(std::memory_order_acquire)) return true;
     return visibility_->Consume(&view_.responses->closed) == kOpen;
@@ -275,6 +280,9 @@ class ClientConnection {
 
   std::shared_ptr<Pool> pool_;
   const Visibility* visibility_;
+  Lease* lease_;  // the pool mapping's
+  // The identity the connection belongs to: it writes only while it is the lease's (MayWrite).
+  const uint64_t epoch_;
   std::string service_;
   const std::string* peer_;  // interned: contexts may outlive the channel
   Allocator allocator_;
@@ -315,7 +323,8 @@ class ClientConnection {
     kServerMisbehaved,  // it sent us garbage
     kServerFull,        // it refused the connection: at its connection limit
     kServerForbids,     // it refused the connection: this process's uid and gid are not allowed
-    kSelfFenced,        // this process lost its lease: the connection was reclaimed
+    kSelfFenced,        // this process lost its lease (or rejoined since): the connection was
+                        // reclaimed
     kServerImpostor,    // the server's segment is not the server's
   };
   std::atomic<uint32_t> server_gone_{kServerPresent};  // latched once the server is gone

@@ -6,6 +6,7 @@
 #include "pool/process_identity.h"
 #include "pool/shared_memory.h"
 #include "rpc/buffer_cache.h"
+#include "rpc/server_host.h"
 #include "rpc/server_runtime.h"
 
 namespace notnets {
@@ -47,19 +48,19 @@ Status ServerResponse::Allocate(size_t size, MessageBuffer* buffer) {
 
 void ServerCall::Finish(const Status& status) { runtime_->FinishAsync(this, status); }
 
-Server::Server(std::unique_ptr<internal::ServerRuntime> runtime) : runtime_(std::move(runtime)) {}
+Server::Server(std::unique_ptr<internal::ServerHost> host) : host_(std::move(host)) {}
 
 Server::~Server() = default;
 
-void Server::Shutdown() { runtime_->Shutdown(); }
+void Server::Shutdown() { host_->Shutdown(); }
 
-void Server::Wait() { runtime_->Wait(); }
+void Server::Wait() { host_->Wait(); }
 
-void Server::Drain(std::chrono::milliseconds timeout) { runtime_->Drain(timeout); }
+void Server::Drain(std::chrono::milliseconds timeout) { host_->Drain(timeout); }
 
-int Server::WorkerThreads() const { return static_cast<int>(runtime_->workers_running()); }
+int Server::WorkerThreads() const { return static_cast<int>(host_->workers_running()); }
 
-int Server::PeakWorkerThreads() const { return static_cast<int>(runtime_->workers_peak()); }
+int Server::PeakWorkerThreads() const { return static_cast<int>(host_->workers_peak()); }
 
 bool AllowedCallers::Allows(uint32_t server_uid, uint32_t uid, uint32_t gid) const {
   return anyone || uid == server_uid || std::find(uids.begin(), uids.end(), uid) != uids.end() ||
@@ -82,12 +83,17 @@ Status ServerBuilder::BuildAndStart(std::unique_ptr<Server>* server) {
   workers.min_workers = static_cast<uint32_t>(min_worker_threads_);
   workers.max_workers = static_cast<uint32_t>(max_worker_threads_);
   workers.cpus = worker_cpus_;
-  std::unique_ptr<internal::ServerRuntime> runtime;
-  Status status = internal::ServerRuntime::Start(
-      pool_, services_, workers, &runtime, max_connections_per_client_,
-      replica_ ? internal::ReplicaMode::kReplica : internal::ReplicaMode::kSole, allowed_callers_,
-      registrants_);
-  if (status.ok()) server->reset(new Server(std::move(runtime)));
+  internal::ServerPlan plan{
+      pool_,
+      services_,
+      workers,
+      max_connections_per_client_,
+      replica_ ? internal::ReplicaMode::kReplica : internal::ReplicaMode::kSole,
+      allowed_callers_,
+      registrants_};
+  std::unique_ptr<internal::ServerHost> host;
+  Status status = internal::ServerHost::Start(std::move(plan), &host);
+  if (status.ok()) server->reset(new Server(std::move(host)));
   return status;
 }
 

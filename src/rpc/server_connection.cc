@@ -6,10 +6,10 @@
 namespace notnets::internal {
 
 ServerConnection::ServerConnection(const ConnectionView& view, const RegisteredService* service,
-                                   std::shared_ptr<Pool> pool)
+                                   std::shared_ptr<Pool> pool, uint64_t epoch)
     : view(view),
       service(service),
-      cache(std::make_shared<BufferCache>(pool, view.endpoint(Side::kServer))),
+      cache(std::make_shared<BufferCache>(pool, view.endpoint(Side::kServer), epoch)),
       requests(view.request_slots(), view.capacity, &view.responses->peer_consumed,
                &PoolAccess::mapping(*pool).visibility()),
       responses(view.response_slots(), view.capacity, &view.requests->peer_consumed,

@@ -28,8 +28,9 @@ struct RegisteredService {
 // The server's end of one connection: the ring it reads requests from, the ring it answers in,
 // and what the workers and housekeeping know about it.
 struct ServerConnection {
+  // `epoch`: the server's lease epoch (its buffer cache frees nothing after it).
   ServerConnection(const ConnectionView& view, const RegisteredService* service,
-                   std::shared_ptr<Pool> pool);
+                   std::shared_ptr<Pool> pool, uint64_t epoch);
   ConnectionView view;
   const RegisteredService* service;
   std::shared_ptr<BufferCache> cache;

@@ -11,6 +11,7 @@
 #include "channel/orphans.h"
 #include "channel/wait.h"
 #include "pool/crash_point.h"
+#include "pool/fence.h"
 #include "pool/pool_access.h"
 #include "pool/pool_mapping.h"
 #include "pool/segment_sweep.h"
@@ -55,13 +56,16 @@ ServerRuntime::ServerRuntime(std::shared_ptr<Pool> pool, const WorkerPolicy& wor
 Status ServerRuntime::Start(std::shared_ptr<Pool> pool, const std::vector<Service*>& services,
                             const WorkerPolicy& workers, std::unique_ptr<ServerRuntime>* runtime,
                             uint32_t max_connections_per_client, ReplicaMode mode,
-                            const AllowedCallers& callers,
-                            const std::vector<uint32_t>& registrants) {
+                            const AllowedCallers& callers, const std::vector<uint32_t>& registrants,
+                            std::function<void()> on_rejoined) {
   if (Status valid = WorkerPool::Validate(workers); !valid.ok()) return valid;
   if (services.empty()) {
     return Status(StatusCode::INVALID_ARGUMENT, "register at least one service before starting");
   }
   std::unique_ptr<ServerRuntime> server(new ServerRuntime(std::move(pool), workers));
+  // Before the entries name this process's token (Lease::epoch).
+  server->epoch_ = server->lease_.epoch();
+  server->on_rejoined_ = std::move(on_rejoined);
   server->max_connections_per_client_ = max_connections_per_client;
   server->allowed_callers_ = callers;
   server->own_uid_ = static_cast<uint32_t>(::geteuid());
@@ -113,7 +117,7 @@ void ServerRuntime::Shutdown() {
     if (shut_down_) return;
     shut_down_ = true;
   }
-  if (!lease_.MayWrite()) return ShutDownFenced();
+  if (!lease_.MayWrite(epoch_)) return ShutDownFenced();
   for (const RegisteredService& service : services_) directory_.BeginClose(service.ref);
   stopping_.store(true);
   doorbell_.Ring();
@@ -148,6 +152,8 @@ void ServerRuntime::Shutdown() {
 
 void ServerRuntime::Drain(std::chrono::milliseconds timeout) {
   using Clock = std::chrono::steady_clock;
+  // A fenced runtime's entries are its peers' now: it closes nothing, and has nothing to drain.
+  if (!lease_.MayWrite(epoch_)) return Shutdown();
   for (const RegisteredService& service : services_) directory_.BeginClose(service.ref);
   auto give_up = Clock::now() + timeout;
   auto quiet_since = Clock::now();
@@ -210,13 +216,16 @@ void ServerRuntime::WorkerLoop(uint32_t worker) {
   // records either this count or a slot whose worker can no longer find the connection.
   uint64_t pass = worker_passes_[worker].load() & ~kSlotParked;
   worker_passes_[worker].store(pass);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  SequentialFence();
   Backoff backoff;
   Clock::time_point idle_since;
   for (++pass; !stopping_.load(std::memory_order_relaxed); ++pass) {
     // A server that lost its lease was declared dead, and its connections reclaimed: it only
-    // waits for its shutdown.
-    if (!lease_.MayWrite()) {
+    // waits for its shutdown, which follows once the process rejoined under a new identity.
+    if (!lease_.MayWrite(epoch_)) {
+      if (lease_.epoch() != epoch_ && on_rejoined_ && !told_rejoined_.exchange(true)) {
+        on_rejoined_();
+      }
       backoff.Wait();
       continue;
     }
@@ -265,7 +274,7 @@ bool ServerRuntime::RetireIfIdle(uint32_t worker, uint64_t pass, Clock::time_poi
   if (worker_pool_->TryRetire(worker)) return true;
   // Staying: unparked before the next pass looks at a connection, as when a worker starts.
   worker_passes_[worker].store(pass);
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  SequentialFence();
   *idle_since = now;
   return false;
 }
@@ -480,7 +489,7 @@ bool ServerRuntime::Accept(const RegisteredService& service, ConnectionView view
     DetachConnection(&allocator_, view, Side::kServer);
     return true;
   }
-  auto* connection = new Connection(view, &service, pool_);
+  auto* connection = new Connection(view, &service, pool_, epoch_);
   connection->client = client;
   connection->peer = PeerIdentity{view.peer->owner().uid, view.peer->owner().gid, client.pid,
                                   view.header->client_host};
@@ -550,6 +559,13 @@ void ServerRuntime::SweepOrphans() {
   next_orphan_sweep_ = now + kOrphanSweepInterval;
   for (const RegisteredService& service : services_) {
     FreeOrphanedConnections(&allocator_, service.ref);
+    // Dead servers of the same name that no registration took over: their entries, method
+    // tables, counters and connections whose clients died too come back. Their connections with
+    // live clients are freed by those clients.
+    for (const ServiceRef& dead : directory_.DeadNamesakes(service.ref)) {
+      directory_.Reclaim(
+          dead, [this](const ServiceRef& held) { FreeOrphanedConnections(&allocator_, held); });
+    }
   }
   // Files of clients (and servers) killed before both sides had mapped them.
   RemoveSegmentsOfDeadCreators(pool_->path());
@@ -573,7 +589,7 @@ void ServerRuntime::Retire(uint32_t slot, Connection* connection) {
   Retired retired{std::unique_ptr<Connection>(connection), {}};
   MutexLock lock(&retired_mutex_);
   // Pairs with the fence of a worker starting in a parked slot (WorkerLoop).
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  SequentialFence();
   for (uint32_t i = 0; i < worker_count_; ++i) {
     // A parked slot holds nothing: 0 lets any later count through.
     uint64_t passes = worker_passes_[i].load(std::memory_order_acquire);
@@ -790,7 +806,7 @@ void ServerRuntime::Respond(Connection* connection, uint64_t call_id, const Stat
       std::string_view(reinterpret_cast<const char*>(response->inline_), response->inline_size_),
       context->initial_metadata_, context->trailing_metadata_, &message);
   uint64_t position;
-  if (!lease_.MayWrite()) {  // fenced while the handler ran: the connection is not ours now
+  if (!lease_.MayWrite(epoch_)) {  // fenced while the handler ran: the connection is not ours now
     return;
   }
   if (!connection->responses.TryClaim(&position)) {

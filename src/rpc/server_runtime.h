@@ -4,6 +4,7 @@
 #define NOTNETS_RPC_SERVER_RUNTIME_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <unordered_map>
@@ -65,7 +66,8 @@ class ServerRuntime {
                       uint32_t max_connections_per_client = kMaxConnections,
                       ReplicaMode mode = ReplicaMode::kSole,
                       const AllowedCallers& callers = AllowedCallers(),
-                      const std::vector<uint32_t>& registrants = {});
+                      const std::vector<uint32_t>& registrants = {},
+                      std::function<void()> on_rejoined = nullptr);
   ~ServerRuntime();
 
   // Stops the workers, waits for asynchronous calls to finish, and closes every connection.
@@ -173,6 +175,12 @@ class ServerRuntime {
 
   std::shared_ptr<Pool> pool_;
   Lease& lease_;  // the pool mapping's: whether this process may still write
+  // The lease's epoch when the services were registered: once the process rejoined under a new
+  // identity this runtime writes nothing more, and tells `on_rejoined_` (once) so that a new
+  // runtime registers the services again (ServerHost).
+  uint64_t epoch_ = 0;
+  std::function<void()> on_rejoined_;
+  std::atomic<bool> told_rejoined_{false};
   Allocator allocator_;
   Directory directory_;
   CallWindow window_;

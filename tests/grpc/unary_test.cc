@@ -7,6 +7,12 @@
 #include <vector>
 
 #include "grpc_path_test.h"
+#include "notnets/pool.h"
+#include "pool/call_window.h"
+#include "pool/lease_table.h"
+#include "pool/pool_access.h"
+#include "pool/process_identity.h"
+#include "test_pool.h"
 
 namespace notnets::test {
 namespace {
@@ -286,6 +292,56 @@ TEST_P(UnaryTest, CompletionQueueApi) {
   EXPECT_EQ(prepared_status.error_message(), "as asked");
   EXPECT_EQ(prepared_response.ByteSizeLong(), 0u);
   ExpectPaths(2);
+}
+
+// A process fenced in its pool (a peer of another host judged its lease stale) rejoins under a
+// new identity: its gRPC server registers its services in the pool again, and the same gRPC
+// channel's calls go through the pool again, with no restart (docs/protocol.md, section 13).
+TEST(UnaryRejoinTest, AFencedProcessServesAndCallsThroughThePoolAgain) {
+  std::string pool_name = notnets::testing::UniquePoolName("rejoin");
+  ServerObservations observations;
+  CallbackTestService service(&observations);
+  std::unique_ptr<::grpc::Server> server;
+  std::shared_ptr<::grpc::Channel> channel;
+  StartServer(Path::kPool, pool_name, &service, &server, &channel);
+  ASSERT_NE(server, nullptr);
+  std::unique_ptr<TestService::Stub> stub = TestService::NewStub(channel);
+  auto echo = [&] {
+    EchoRequest request;
+    request.set_payload("rejoin");
+    EchoResponse response;
+    ClientContext context;
+    SetHangDeadline(&context);
+    return stub->Echo(&context, request, &response).ok() && response.payload() == "rejoin";
+  };
+  ASSERT_TRUE(echo());
+
+  // Fences every record of this process, as a peer of another host does when it judges them
+  // stale.
+  std::shared_ptr<Pool> pool;
+  ASSERT_TRUE(Pool::Attach(pool_name, &pool).ok());
+  internal::PoolMapping& mapping = internal::PoolAccess::mapping(*pool);
+  auto* records = mapping.At<internal::LeaseRecord>(
+      internal::LeaseTableOffset(
+          mapping.call_window_offset(),
+          uint64_t{mapping.call_window_slots()} * sizeof(internal::CallWindowSlot)) +
+      sizeof(internal::LeaseTableHeader));
+  uint64_t old_token = internal::SelfIdentity().token;
+  for (uint32_t slot = 0; slot < internal::kLeaseSlots; ++slot) {
+    if (records[slot].token.load() == old_token)
+      records[slot].lease.fetch_or(internal::kLeaseFenced);
+  }
+  ASSERT_TRUE(Eventually([&] { return internal::SelfIdentity().token != old_token; },
+                         std::chrono::seconds(20)))
+      << "the process never rejoined";
+  uint64_t pool_calls = notnets::grpc::GetPathCounters(*channel).pool_calls;
+  // The channel has no HTTP/2 target: a call that succeeds went through the pool.
+  EXPECT_TRUE(Eventually(echo, std::chrono::seconds(20))) << "calls never succeeded again";
+  EXPECT_GT(notnets::grpc::GetPathCounters(*channel).pool_calls, pool_calls);
+  server->Shutdown();
+  server.reset();
+  pool.reset();
+  notnets::Pool::Remove(pool_name);
 }
 
 }  // namespace

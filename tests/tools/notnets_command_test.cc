@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <httplib.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -283,6 +284,29 @@ TEST_F(NotnetsCommandTest, TextAndTopShowTheService) {
   std::string line = top.substr(row + 1, top.find('\n', row + 1) - row - 1);
   EXPECT_NE(line.find(" client "), std::string::npos) << line;
   EXPECT_NE(line.find(" " + std::to_string(::getpid()) + " "), std::string::npos) << line;
+}
+
+TEST(NotnetsCommand, PoolCreateSetsTheModeAskedFor) {
+  std::string pool = testing::UniquePoolName("mode");
+  int exit_code;
+  std::string out =
+      RunShell(std::string(NOTNETS_COMMAND) + " pool create " + pool + " --size 4m --mode 660 2>&1",
+               &exit_code);
+  ASSERT_EQ(exit_code, 0) << out;
+  std::shared_ptr<Pool> attached;
+  ASSERT_TRUE(Pool::Attach(pool, &attached).ok());
+  struct stat file {};
+  ASSERT_EQ(::stat(attached->path().c_str(), &file), 0);
+  EXPECT_EQ(file.st_mode & 07777, 0660u);
+  attached.reset();
+  Pool::Remove(pool);
+  for (const char* mode : {"888", "1777", "u+rw"}) {
+    RunShell(std::string(NOTNETS_COMMAND) + " pool create " + pool + " --mode '" + mode +
+                 "' 2>/dev/null",
+             &exit_code);
+    EXPECT_NE(exit_code, 0) << mode;
+  }
+  EXPECT_EQ(Pool::Attach(pool, &attached).error_code(), StatusCode::NOT_FOUND);
 }
 
 TEST(NotnetsCommand, ReadingAPoolThatDoesNotExistFails) {

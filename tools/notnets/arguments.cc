@@ -46,4 +46,16 @@ bool ParseCount(const std::string& text, uint32_t* count) {
   return true;
 }
 
+bool ParseMode(const std::string& text, uint32_t* mode) {
+  if (text.empty() || text.size() > 4) return false;
+  uint32_t value = 0;
+  for (char c : text) {
+    if (c < '0' || c > '7') return false;
+    value = value * 8 + static_cast<uint32_t>(c - '0');
+  }
+  if (value > 0777) return false;
+  *mode = value;
+  return true;
+}
+
 }  // namespace notnets::tool

@@ -15,6 +15,10 @@ bool ParseSize(const std::string& text, uint64_t* bytes);
 // Parses a decimal count in [1, 2^32 - 1] into `count`; false for anything else.
 bool ParseCount(const std::string& text, uint32_t* count);
 
+// Parses octal file permission bits ("660", "0666") into `mode`; false for anything else, or
+// bits past 0777.
+bool ParseMode(const std::string& text, uint32_t* mode);
+
 }  // namespace notnets::tool
 
 #endif  // NOTNETS_TOOLS_NOTNETS_ARGUMENTS_H_

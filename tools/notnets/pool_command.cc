@@ -17,6 +17,7 @@ struct CreateArguments {
   std::string name;
   std::string size;
   std::string services;
+  std::string mode;
   bool non_coherent = false;
 };
 
@@ -29,6 +30,10 @@ int Create(const CreateArguments& arguments) {
   if (!arguments.services.empty() && !ParseCount(arguments.services, &options.max_services)) {
     return Refuse("invalid --services '" + arguments.services +
                   "': give a count from 1 to 4294967295");
+  }
+  if (!arguments.mode.empty() && !ParseMode(arguments.mode, &options.file_mode)) {
+    return Refuse("invalid --mode '" + arguments.mode +
+                  "': give octal permission bits such as 600, 660 or 666");
   }
   if (arguments.non_coherent) options.coherence = CoherenceMode::kWriteBackInvalidate;
   std::shared_ptr<Pool> pool;
@@ -107,6 +112,10 @@ void AddPoolCommand(CLI::App* app, int* exit_code) {
   create->add_option("--size", create_arguments->size, "Bytes, with an optional k, m or g suffix");
   create->add_option("--services", create_arguments->services,
                      "Services the directory holds at once");
+  create->add_option("--mode", create_arguments->mode,
+                     "Octal permissions of the pool file (default 600: its owner alone); 660 or "
+                     "666 let services of other users share it, each connection still readable "
+                     "only by its two parties");
   create->add_flag("--non-coherent", create_arguments->non_coherent,
                    "Write back and invalidate cache lines (memory shared without coherence)");
   create->callback([create_arguments, exit_code] { *exit_code = Create(*create_arguments); });
