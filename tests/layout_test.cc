@@ -134,6 +134,12 @@ std::string LayoutDescription() {
   NOTNETS_FIELD(ConnectionHeader, segment_id);
   NOTNETS_FIELD(ConnectionHeader, client_host);
   NOTNETS_FIELD(ConnectionHeader, reserved2);
+  NOTNETS_STRUCT(ConnectionCounters);
+  NOTNETS_FIELD(ConnectionCounters, calls_answered);
+  NOTNETS_FIELD(ConnectionCounters, calls_failed);
+  NOTNETS_FIELD(ConnectionCounters, latency_sum_ns);
+  NOTNETS_FIELD(ConnectionCounters, reserved0);
+  NOTNETS_FIELD(ConnectionCounters, latency);
   NOTNETS_STRUCT(DirectionHeader);
   NOTNETS_FIELD(DirectionHeader, peer_consumed);
   NOTNETS_FIELD(DirectionHeader, peer_opened);
@@ -185,7 +191,7 @@ struct RecordedLayout {
 constexpr RecordedLayout kRecordedLayouts[] = {
     {2, 0x4f99812ec3cdfd7bull}, {3, 0x7ff7689c93a4ff2ull},  {4, 0x599433d588e7dd06ull},
     {5, 0x337bd6596e94ccf3ull}, {6, 0xc402c0527d4e0b5cull}, {7, 0x3c84a8ed4dc9e66bull},
-    {8, 0x5f07a392a614f14eull}, {9, 0x5b0139165280634full},
+    {8, 0x5f07a392a614f14eull}, {9, 0x5b0139165280634full}, {10, 0x14563d944fd96022ull},
 };
 
 TEST(LayoutTest, FingerprintIsTheOneRecordedForTheLayoutVersion) {
@@ -216,7 +222,8 @@ TEST(LayoutTest, ConnectionGeometryKeepsDirectionsApartAndAligned) {
     EXPECT_GE(geometry.requests_bytes(), geometry.cancel_words() + capacity * sizeof(SharedWord));
     EXPECT_EQ(geometry.responses_bytes(),
               sizeof(DirectionHeader) + uint64_t{capacity} * sizeof(Descriptor));
-    EXPECT_EQ(geometry.payload_bytes(), sizeof(ConnectionHeader));
+    EXPECT_EQ(geometry.payload_bytes(), sizeof(ConnectionHeader) + sizeof(ConnectionCounters));
+    EXPECT_EQ(geometry.counters(), geometry.header() + sizeof(ConnectionHeader));
   }
 }
 

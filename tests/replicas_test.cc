@@ -3,11 +3,15 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <fstream>
+#include <future>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -171,6 +175,53 @@ TEST_F(ReplicasTest, KillingAReplicaFailsOnlyItsStartedCalls) {
   }
   EXPECT_EQ(Whoami(channel.get()), survivor->pid());
   StopServer(survivor);
+}
+
+// Asynchronous calls waiting in the ring of a replica that never reads them (stopped, then
+// killed) go to the other replica: every one completes there, and each runs once (the Once log of
+// both replicas, every call's text unique). Half are at-most-once calls, half are not.
+TEST_F(ReplicasTest, KillingAReplicaResendsTheAsyncCallsItNeverRead) {
+  std::string once_log = ::testing::TempDir() + "notnets-resend-" + std::to_string(getpid());
+  std::vector<std::string> environment = kAsReplica;
+  environment.push_back("NOTNETS_TEST_ONCE_LOG=" + once_log);
+  replicas_.push_back(StartServer(name_, 1, environment));
+  PeerProcess* doomed = replicas_.back().get();
+  replicas_.push_back(StartServer(name_, 1, environment));
+  PeerProcess* survivor = replicas_.back().get();
+  std::shared_ptr<Channel> channel = ConnectToTestService(pool_);
+  ASSERT_NE(channel, nullptr);
+  // Both replicas have accepted the channel's connections and answer.
+  std::set<pid_t> answered;
+  for (auto give_up = Clock::now() + kHangBound; answered.size() < 2 && Clock::now() < give_up;) {
+    answered.insert(Whoami(channel.get()));
+  }
+  ASSERT_EQ(answered, (std::set<pid_t>{doomed->pid(), survivor->pid()}));
+
+  doomed->Signal(SIGSTOP);
+  // The channel spreads the calls over both replicas: those of the stopped one wait in its ring.
+  constexpr int kCalls = 64;
+  std::vector<ClientContext> contexts(kCalls);
+  std::vector<std::future<CallResult>> results;
+  for (int i = 0; i < kCalls; ++i) {
+    contexts[i].set_at_most_once(i % 2 == 0);
+    results.push_back(channel->CallAsync("Once", "call-" + std::to_string(i), &contexts[i]));
+  }
+  doomed->Signal(SIGKILL);
+  ASSERT_TRUE(doomed->Wait(kHangBound).has_value());
+  for (int i = 0; i < kCalls; ++i) {
+    ASSERT_EQ(results[i].wait_for(kHangBound), std::future_status::ready) << "call " << i;
+    CallResult result = results[i].get();
+    EXPECT_TRUE(result.status.ok()) << "call " << i << ": " << result.status.ToString();
+    EXPECT_EQ(result.response.view(), "ran") << "call " << i;
+  }
+  StopServer(survivor);
+  std::ifstream log(once_log);
+  std::map<std::string, int> runs;
+  for (std::string line; std::getline(log, line);) ++runs[line];
+  unlink(once_log.c_str());
+  for (int i = 0; i < kCalls; ++i) {
+    EXPECT_EQ(runs["call-" + std::to_string(i)], 1) << "call " << i;
+  }
 }
 
 // A replica that died while another serves its name leaves an entry nobody registers into: the

@@ -15,10 +15,14 @@
 #include <thread>
 #include <vector>
 
+#include "channel/connection_report.h"
 #include "gtest/gtest.h"
 #include "notnets/channel.h"
 #include "notnets/server.h"
+#include "pool/allocator.h"
 #include "pool/block.h"
+#include "pool/directory.h"
+#include "pool/pool_access.h"
 #include "pool/visibility_recorder.h"
 #include "shadow_memory.h"
 #include "test_pool.h"
@@ -227,6 +231,36 @@ TEST_F(RpcTest, EchoesInlineAndBlockPayloads) {
     EXPECT_EQ(response, request);
     EXPECT_EQ(context.peer(), "notnets:" + client_pool_->path() + "/test.Echo");
   }
+}
+
+// The client counts its calls on the connection's block (ConnectionCounters), where
+// `notnets top` finds them by walking the heap.
+TEST_F(RpcTest, TheClientCountsItsCallsForEachConnection) {
+  constexpr int kOk = 5, kFailed = 2;
+  for (int i = 0; i < kOk + kFailed; ++i) {
+    std::string response;
+    ClientContext context;
+    bool ok = i < kOk;
+    EXPECT_EQ(channel_->Call(ok ? "Echo" : "Status", ok ? "hello" : "5", &response, &context)
+                  .error_code(),
+              ok ? StatusCode::OK : StatusCode::NOT_FOUND);
+  }
+  internal::PoolMapping* mapping = &internal::PoolAccess::mapping(*client_pool_);
+  internal::Allocator allocator(mapping);
+  internal::Directory directory(mapping, &allocator);
+  internal::ServiceView view;
+  ASSERT_TRUE(directory.Lookup("test.Echo", &view).ok());
+  std::vector<internal::ConnectionReport> reports =
+      internal::ReadConnectionReports(allocator, view.ref);
+  ASSERT_EQ(reports.size(), 1u);
+  EXPECT_EQ(reports[0].client_pid, ::getpid());
+  EXPECT_EQ(reports[0].calls_answered, uint64_t{kOk + kFailed});
+  EXPECT_EQ(reports[0].calls_failed, uint64_t{kFailed});
+  uint64_t timed = 0;
+  for (uint64_t count : reports[0].latency) timed += count;
+  // Each slot times its first call: the channel's calls reused at most a few slots.
+  EXPECT_GE(timed, 1u);
+  EXPECT_LE(timed, uint64_t{kOk + kFailed});
 }
 
 TEST_F(RpcTest, ZeroCopyRequestAndResponse) {

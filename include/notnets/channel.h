@@ -39,11 +39,14 @@ struct ChannelOptions {
 // A connection to a service by name, through the pool's directory: no address, no port.
 // Thread-safe: any number of threads may call at once, up to max_outstanding_calls.
 //
-// If the server goes away, a synchronous Call that the server never read (so no handler ran) is
-// sent again to the service's new server, up to three attempts in all (any number within the
-// deadline with wait_for_ready); so is an at-most-once call, whose retry the pool's window answers
-// without running its handler twice. A zero-copy request whose buffer went with the first attempt,
-// every other call in flight and every CallAsync fail with UNAVAILABLE: a handler may have run.
+// If the server (or one replica of the service) goes away, a call that it never read (so no
+// handler ran) is sent again to another replica or the service's new server, up to three attempts
+// in all (any number within the deadline with wait_for_ready); so is an at-most-once call, whose
+// retry the pool's window answers without running its handler twice. This holds for Call and
+// CallAsync alike; an asynchronous call's request is copied back out of the pool for it, so a
+// zero-copy CallAsync goes again too, but a zero-copy Call whose buffer went with the first
+// attempt does not, nor does an at-most-once CallAsync whose request went in a pool block that the
+// server took. Every other call in flight fails with UNAVAILABLE: a handler may have run.
 // Later calls look the service up again and connect to its new server when there is one; while
 // there is none they fail at once with UNAVAILABLE, or, with
 // ClientContext::set_wait_for_ready(true), wait for it within their deadline.

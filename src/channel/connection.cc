@@ -15,6 +15,8 @@ void FillHeader(const PoolMapping& mapping, uint64_t block_offset, uint32_t capa
   view->block_offset = block_offset;
   view->capacity = capacity;
   view->header = mapping.At<ConnectionHeader>(block_offset + ConnectionGeometry(capacity).header());
+  view->counters =
+      mapping.At<ConnectionCounters>(block_offset + ConnectionGeometry(capacity).counters());
 }
 
 void FillRings(uint8_t* requests, uint8_t* responses, ConnectionView* view) {
@@ -113,6 +115,8 @@ Status CreateConnection(Allocator* allocator, uint32_t capacity, const ServiceRe
   header->client_host = HostId();
   const std::string& name = view->own->name();
   std::memcpy(header->segment_id, name.data() + name.size() - kSegmentIdBytes, kSegmentIdBytes);
+  // Counted from zero; readers may see the zeros late, as they see every count (Record).
+  new (view->counters) ConnectionCounters{};
   // The segment is fresh from the kernel: its rings, counters and cancel words are zeros already.
   mapping.visibility().WriteBack(view->header, sizeof(ConnectionHeader));
   return Status::OK;

@@ -23,6 +23,7 @@ struct ConnectionView {
   uint64_t serial = 0;  // read once from the header
   uint32_t capacity = 0;
   ConnectionHeader* header = nullptr;
+  ConnectionCounters* counters = nullptr;  // after the header, in the same block
   // Null until this process maps the connection's segments (AcceptSegments on the server): a
   // process that is not a party never does.
   DirectionHeader* requests = nullptr;

@@ -1,6 +1,7 @@
 // The memory of one connection between a client and a server, in three places:
 //
-//   a pool block:           [BlockHeader][ConnectionHeader]   the rendezvous record
+//   a pool block:           [BlockHeader][ConnectionHeader][ConnectionCounters]
+//                           the rendezvous record, and the client's counts for `notnets top`
 //   the client's segment:   [DirectionHeader][Descriptor x capacity][cancel word x capacity]
 //   the server's segment:   [DirectionHeader][Descriptor x capacity]
 //
@@ -20,13 +21,14 @@
 #include <cstdint>
 
 #include "channel/descriptor.h"
+#include "pool/counters_layout.h"
 #include "pool/shared_memory.h"
 
 namespace notnets::internal {
 
 // "NNCONN01" read as a little-endian word.
 inline constexpr uint64_t kConnectionMagic = 0x31304e4e4f434e4eull;
-inline constexpr uint32_t kConnectionVersion = 3;
+inline constexpr uint32_t kConnectionVersion = 4;
 // Hex digits of a connection's id in its segment names: the creator's token and a random part.
 inline constexpr size_t kSegmentIdBytes = 32;
 // What the server appends to the client's segment name to name its own.
@@ -79,6 +81,22 @@ static_assert(offsetof(ConnectionHeader, lifecycle) == 64);
 static_assert(offsetof(ConnectionHeader, segment_id) == 80);
 static_assert(offsetof(ConnectionHeader, client_host) == 112);
 
+// What the client counts of its calls on one connection, after the ConnectionHeader in the
+// connection's block, for `notnets top`. Written only by the client's thread reading responses
+// (one at a time), with plain stores of values it keeps in process memory (Visibility::Record);
+// read by anyone without stopping it. Every counter only grows.
+struct alignas(kCacheLineBytes) ConnectionCounters {
+  SharedWord calls_answered;  // responses read
+  SharedWord calls_failed;    // of those, with a status other than OK
+  SharedWord latency_sum_ns;  // the time of all timed calls
+  SharedWord reserved0[5];
+  // Timed calls (the first of every kLatencySampleEvery uses of a call slot) by LatencyBucket of
+  // their time, from claiming the ring position to reading the response.
+  SharedWord latency[kLatencyBuckets];
+};
+static_assert(sizeof(ConnectionCounters) == 384);
+static_assert(offsetof(ConnectionCounters, latency) == 64);
+
 // The first bytes of a direction's segment.
 struct alignas(kCacheLineBytes) DirectionHeader {
   // How many descriptors of the other direction this direction's sender has consumed. Written on
@@ -109,7 +127,8 @@ static_assert(offsetof(DirectionHeader, wake_sequence) == kCacheLineBytes + 16);
 struct ConnectionGeometry {
   explicit ConnectionGeometry(uint32_t capacity) : capacity(capacity) {}
   uint64_t header() const { return kCacheLineBytes; }
-  uint64_t payload_bytes() const { return sizeof(ConnectionHeader); }
+  uint64_t counters() const { return header() + sizeof(ConnectionHeader); }
+  uint64_t payload_bytes() const { return sizeof(ConnectionHeader) + sizeof(ConnectionCounters); }
   uint64_t ring_bytes() const {
     return sizeof(DirectionHeader) + uint64_t{capacity} * sizeof(Descriptor);
   }

@@ -30,8 +30,17 @@ struct CallSlot {
   std::atomic<uint32_t> state{kFree};
   std::atomic<uint32_t> generation{0};  // written only by the thread releasing the slot
   Message response;
+  // When the call claimed its ring position (steady clock, ns), if it is timed for the
+  // connection's counters; else 0.
+  int64_t sent_ns = 0;
   ClientContext* context = nullptr;
   CallCallback done;
+  // An asynchronous call's request as sent, its ring position and which attempt of the call it
+  // is: what it takes to send the call to another server if this one goes away without reading
+  // it (ClientConnection::ExpireAsyncCalls).
+  Message request;
+  uint64_t position = 0;
+  int attempt = 0;
   std::atomic<uint32_t> next_free{0};  // index + 1 of the next free slot
 };
 

@@ -89,25 +89,13 @@ namespace notnets::internal {
 void ChannelAccess::CallAsync(Channel* channel, std::string_view method, std::string_view request,
                               ClientContext* context, CallCallback done,
                               std::chrono::nanoseconds inline_wait) {
-  Status status;
-  ClientConnection* connection = channel->core_->Ready(context, &status);
-  if (connection == nullptr) {
-    done(CallResult{status, ReceivedMessage()});
-    return;
-  }
-  connection->CallAsync(method, {request, nullptr}, context, std::move(done), inline_wait);
+  channel->core_->CallAsync(method, {request, nullptr}, context, std::move(done), inline_wait);
 }
 
 void ChannelAccess::CallAsync(Channel* channel, std::string_view method, MessageBuffer request,
                               ClientContext* context, CallCallback done,
                               std::chrono::nanoseconds inline_wait) {
-  Status status;
-  ClientConnection* connection = channel->core_->Ready(context, &status);
-  if (connection == nullptr) {
-    done(CallResult{status, ReceivedMessage()});
-    return;
-  }
-  connection->CallAsync(method, {{}, &request}, context, std::move(done), inline_wait);
+  channel->core_->CallAsync(method, {{}, &request}, context, std::move(done), inline_wait);
 }
 
 bool ChannelAccess::Poll(Channel* channel) {

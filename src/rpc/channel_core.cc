@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <random>
+#include <thread>
 
 #include "channel/wait.h"
 #include "pool/allocator.h"
@@ -39,6 +40,7 @@ ChannelCore::ChannelCore(std::shared_ptr<Pool> pool, std::string service,
                          const ChannelOptions& options, std::unique_ptr<ClientConnection> first)
     : pool_(std::move(pool)), service_(std::move(service)), options_(options) {
   options_.wait_for_service = std::chrono::milliseconds(0);
+  first->set_resender(this);
   current_.store(first.get());
   live_[0].store(first.get());
   live_count_.store(1, std::memory_order_release);
@@ -50,7 +52,17 @@ ChannelCore::ChannelCore(std::shared_ptr<Pool> pool, std::string service,
   ChannelJanitor::Add(this);
 }
 
-ChannelCore::~ChannelCore() { ChannelJanitor::Remove(this); }
+ChannelCore::~ChannelCore() {
+  ChannelJanitor::Remove(this);
+  closing_.store(true);
+  while (resending_.load() != 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  // Destroyed here, while the members a completion thread's late Resend reads are still there.
+  std::vector<std::unique_ptr<ClientConnection>> connections;
+  {
+    MutexLock lock(&mutex_);
+    connections.swap(connections_);
+  }
+}
 
 void ChannelCore::ReleaseGone() {
   Refresh(false);
@@ -126,6 +138,12 @@ ClientConnection* ChannelCore::Ready(ClientContext* context, Status* status) {
       *status = EveryServerGone();
     }
     if (!context->wait_for_ready()) return nullptr;
+    if (closing_.load(std::memory_order_relaxed)) {
+      // Only a call being sent again waits here then (Resend).
+      *status =
+          Status(StatusCode::CANCELLED, "the channel to service '" + service_ + "' was destroyed");
+      return nullptr;
+    }
     if (context->cancel_requested()) {
       *status = Status(StatusCode::CANCELLED, "the call was cancelled while waiting for a server");
       return nullptr;
@@ -166,9 +184,50 @@ Status ChannelCore::CallSync(std::string_view method, ClientConnection::Request 
     // attempt: it cannot go again.
     bool safe = fate.unsent || (fate.server_lost && context->at_most_once());
     bool resendable = request.buffer == nullptr || request.buffer->valid();
-    bool again = context->wait_for_ready() || attempt < kMaxTransparentAttempts;
-    if (!safe || !resendable || !again) return status;
+    if (!safe || !resendable || !MayTryAgain(context, attempt)) return status;
   }
+}
+
+void ChannelCore::CallAsync(std::string_view method, ClientConnection::Request request,
+                            ClientContext* context, CallCallback done,
+                            std::chrono::nanoseconds inline_wait, int attempt) {
+  for (;; ++attempt) {
+    Status status;
+    ClientConnection* connection = Ready(context, &status);
+    if (connection == nullptr) {
+      done(CallResult{status, ReceivedMessage()});
+      return;
+    }
+    if (connection->CallAsync(method, request, context, std::move(done), inline_wait, attempt,
+                              &status)) {
+      return;
+    }
+    // Its server went away before the call was sent: as in CallSync.
+    bool resendable = request.buffer == nullptr || request.buffer->valid();
+    if (!resendable || !MayTryAgain(context, attempt)) {
+      done(CallResult{status, ReceivedMessage()});
+      return;
+    }
+  }
+}
+
+void ChannelCore::Resend(std::string_view method, std::string_view request, ClientContext* context,
+                         CallCallback done, int attempt, const Status& failure) {
+  if (!MayTryAgain(context, attempt)) {
+    done(CallResult{failure, ReceivedMessage()});
+    return;
+  }
+  resending_.fetch_add(1);
+  if (closing_.load()) {
+    resending_.fetch_sub(1);
+    done(CallResult{
+        Status(StatusCode::CANCELLED, "the channel to service '" + service_ + "' was destroyed"),
+        ReceivedMessage()});
+    return;
+  }
+  CallAsync(method, {request, nullptr}, context, std::move(done), std::chrono::nanoseconds(0),
+            attempt + 1);
+  resending_.fetch_sub(1);
 }
 
 Status ChannelCore::Refresh(bool reconnect) {
@@ -213,6 +272,7 @@ Status ChannelCore::Refresh(bool reconnect) {
         continue;
       }
       found = fresh.get();
+      found->set_resender(this);
       connections_.push_back(std::move(fresh));
     }
     if (found->ReplicaOpen()) live.push_back(found);

@@ -15,7 +15,7 @@
 
 namespace notnets::internal {
 
-class ChannelCore {
+class ChannelCore : public ClientConnection::Resender {
  public:
   // Most replicas of one service a channel spreads its calls over.
   static constexpr uint32_t kMaxReplicas = 64;
@@ -27,6 +27,8 @@ class ChannelCore {
   // to the service's other replicas beside `first`.
   ChannelCore(std::shared_ptr<Pool> pool, std::string service, const ChannelOptions& options,
               std::unique_ptr<ClientConnection> first);
+  // Waits for the calls being sent again (Resend), whose callbacks then run, and destroys the
+  // connections, which complete their other calls with CANCELLED.
   ~ChannelCore();
 
   // The connection for a new call: with one replica, its connection while its server is there;
@@ -42,6 +44,17 @@ class ChannelCore {
   static constexpr int kMaxTransparentAttempts = 3;
   Status CallSync(std::string_view method, ClientConnection::Request request,
                   ClientContext* context, ReceivedMessage* response);
+
+  // Starts an asynchronous call on the Ready connection, as attempt `attempt`. A call whose
+  // server is found gone before it is sent goes to another at once; one whose server goes away
+  // later without reading it (or an at-most-once one) comes back through Resend. Both follow
+  // CallSync's rules.
+  void CallAsync(std::string_view method, ClientConnection::Request request, ClientContext* context,
+                 CallCallback done, std::chrono::nanoseconds inline_wait, int attempt = 1);
+  // ClientConnection::Resender: sends the call again if CallSync would (MayTryAgain), else
+  // completes it with `failure`; with CANCELLED once the channel is being destroyed.
+  void Resend(std::string_view method, std::string_view request, ClientContext* context,
+              CallCallback done, int attempt, const Status& failure) override;
 
   // A live connection (for buffers: any connection's cache serves any call).
   ClientConnection* current() const { return current_.load(std::memory_order_acquire); }
@@ -67,6 +80,11 @@ class ChannelCore {
   Status Refresh(bool reconnect) NOTNETS_EXCLUDES(mutex_);
   // The status of a call that found the replicas it knew gone and no other.
   Status EveryServerGone() const;
+  // True if a call whose attempt `attempt` never ran may be sent again: a few times, or any
+  // number within its deadline for a wait-for-ready call.
+  static bool MayTryAgain(ClientContext* context, int attempt) {
+    return context->wait_for_ready() || attempt < kMaxTransparentAttempts;
+  }
 
   std::shared_ptr<Pool> pool_;
   std::string service_;
@@ -79,6 +97,12 @@ class ChannelCore {
   std::atomic<ClientConnection*> live_[kMaxReplicas] = {};
   // CLOCK_MONOTONIC_COARSE time before which calls to draining replicas do not look again.
   std::atomic<int64_t> next_refresh_ns_{0};
+  // Set by the destructor: a resend fails with CANCELLED instead, and a wait-for-ready wait
+  // stops. Resends count themselves in `resending_` and then read `closing_`, the destructor
+  // sets it and then reads the count (sequentially consistent): either the resend sees it, or
+  // the destructor waits for the resend.
+  std::atomic<bool> closing_{false};
+  std::atomic<uint32_t> resending_{0};
   Mutex mutex_;  // one thread rebuilds the live set at a time
   // Every connection this channel made. A replaced one stays until the channel goes, since a
   // thread may still hold a pointer to it (its calls fail with UNAVAILABLE); its pool memory is

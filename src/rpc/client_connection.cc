@@ -22,6 +22,11 @@ using Clock = std::chrono::steady_clock;
 
 constexpr auto kProcessCheckInterval = std::chrono::milliseconds(20);
 
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
 // Returns a copy of `name` that lives as long as the process: one per pool and service ever
 // connected to, so the set stays small.
 Mutex peer_names_mutex;
@@ -344,6 +349,26 @@ bool ClientConnection::NeverReached(uint64_t position) {
          position;
 }
 
+bool ClientConnection::RecoverPayload(const Message& request, std::string* bytes) {
+  // `request` is this process's copy of what it sent: only the block is read from the pool.
+  if (!(request.flags & kPayloadInBlock)) {
+    bytes->assign(reinterpret_cast<const char*>(request.payload.inline_bytes),
+                  request.inline_length);
+    return true;
+  }
+  const BlockPayload& payload = request.payload.block;
+  uint64_t capacity = 0;
+  const BlockHeader* header = allocator_.ValidBlock(payload.block_offset, &capacity);
+  if (header == nullptr || payload.length > capacity ||
+      header->ownership.load(std::memory_order_relaxed) !=
+          BlockOwnership(view_.endpoint(Side::kServer), BlockState::kPublished)) {
+    return false;
+  }
+  bytes->assign(reinterpret_cast<const char*>(cache_->PayloadOf(payload.block_offset)),
+                payload.length);
+  return true;
+}
+
 Status ClientConnection::BuildRequest(uint32_t method_index, Request request,
                                       ClientContext* context, Message* message) {
   uint64_t timeout_ns = 0;
@@ -379,7 +404,8 @@ void ClientConnection::Discard(const Message& message) {
 }
 
 Status ClientConnection::Start(std::string_view method, Request request, ClientContext* context,
-                               CallState state, CallCallback* done, Outgoing* outgoing) {
+                               CallState state, CallCallback* done, int attempt,
+                               Outgoing* outgoing) {
   if (context->cancel_requested()) {
     return Status(StatusCode::CANCELLED, "the call was cancelled before it started");
   }
@@ -441,7 +467,16 @@ Status ClientConnection::Start(std::string_view method, Request request, ClientC
   ClientContextAccess::set_peer(context, peer_);
   CallSlot& slot = slots_[index];
   slot.context = context;
+  // The first of every kLatencySampleEvery uses of a slot is timed: a clock read costs a call
+  // more than all the counting.
+  auto generation = static_cast<uint32_t>(message.call_id >> 32);
+  slot.sent_ns = generation % kLatencySampleEvery == 1 ? NowNs() : 0;
   if (done != nullptr) slot.done = std::move(*done);
+  if (state == kAsyncWaiting) {
+    slot.request = message;
+    slot.position = position;
+    slot.attempt = attempt;
+  }
   slot.state.store(state, std::memory_order_release);
   // Counted only once the slot waits: while nothing is counted the completion thread reads no
   // response, and a response that a faulty server wrote before the call was made must not find
@@ -499,7 +534,7 @@ Status ClientConnection::CallSync(std::string_view method, Request request, Clie
     ClientConnection* connection;
   } leave{this};
   Outgoing outgoing;
-  Status status = Start(method, request, context, kSyncWaiting, nullptr, &outgoing);
+  Status status = Start(method, request, context, kSyncWaiting, nullptr, 0, &outgoing);
   fate->server_lost = fate->unsent = status.error_code() == StatusCode::UNAVAILABLE;
   if (!status.ok()) return status;
   Send(outgoing, false);  // this thread waits for the answer: send now
@@ -540,11 +575,12 @@ Status ClientConnection::CallSync(std::string_view method, Request request, Clie
   return Finish(message, context, response);
 }
 
-void ClientConnection::CallAsync(std::string_view method, Request request, ClientContext* context,
-                                 CallCallback&& done, std::chrono::nanoseconds inline_wait) {
-  if (!Enter()) {
-    done(CallResult{PeerStatus(false), ReceivedMessage()});
-    return;
+bool ClientConnection::CallAsync(std::string_view method, Request request, ClientContext* context,
+                                 CallCallback&& done, std::chrono::nanoseconds inline_wait,
+                                 int attempt, Status* unsent) {
+  if (!Enter()) {  // released: its server is gone, and the call was not sent
+    *unsent = PeerStatus(false);
+    return false;
   }
   struct LeaveOnReturn {
     ~LeaveOnReturn() { connection->Leave(); }
@@ -552,16 +588,21 @@ void ClientConnection::CallAsync(std::string_view method, Request request, Clien
   } leave{this};
   EnsureCompletionThread();
   Outgoing outgoing;
-  Status status = Start(method, request, context, kAsyncWaiting, &done, &outgoing);
+  Status status = Start(method, request, context, kAsyncWaiting, &done, attempt, &outgoing);
+  // As in CallSync: UNAVAILABLE from Start means the server went away before the call was sent.
+  if (status.error_code() == StatusCode::UNAVAILABLE) {
+    *unsent = std::move(status);
+    return false;
+  }
   if (!status.ok()) {
     done(CallResult{status, ReceivedMessage()});
-    return;
+    return true;
   }
   bool wake = outgoing.ends_idleness;
   if (inline_wait.count() == 0) {
     Send(outgoing, true);
     if (wake) WakeCompletionThread();
-    return;
+    return true;
   }
   // Before sending: once sent, the call may complete and its slot serve another call. The
   // slot's generation changes when the call completes (its `done` has then run, or is running on
@@ -578,6 +619,7 @@ void ClientConnection::CallAsync(std::string_view method, Request request, Clien
   // Only now, so that a quick answer is read here: the completion thread takes over what is
   // left, this call or one that another thread counted meanwhile.
   if (wake && async_outstanding_.load(std::memory_order_relaxed) > 0) WakeCompletionThread();
+  return true;
 }
 
 void ClientConnection::WakeCompletionThread() {
@@ -669,6 +711,7 @@ size_t ClientConnection::DrainResponses(CompletionBatch* completions) {
   // Slots of completed asynchronous calls go back to the free stack together, at the end.
   uint32_t freed[CompletionBatch::kCapacity];
   size_t freed_count = 0;
+  int64_t now_ns = 0;
   for (size_t i = 0; i < count; ++i) {
     const Message& message = messages[i];
     CrashPoint("client.after_read_response");
@@ -687,11 +730,15 @@ size_t ClientConnection::DrainResponses(CompletionBatch* completions) {
       }
       if (state == kSyncWaiting) {
         slot.response = message;
+        // Read before the slot completes: its caller may reuse it right after.
+        int64_t sent_ns = slot.sent_ns;
         if (slot.state.compare_exchange_strong(state, kCompleted, std::memory_order_acq_rel)) {
+          CountAnswer(message.code, sent_ns, &now_ns);
           break;
         }
       } else if (state == kAsyncWaiting) {
         if (slot.state.compare_exchange_strong(state, kFinishing, std::memory_order_acq_rel)) {
+          CountAnswer(message.code, slot.sent_ns, &now_ns);
           Completion* completion = completions->Add();
           completion->done = std::move(slot.done);
           completion->result.status = Finish(message, slot.context, &completion->result.response);
@@ -715,6 +762,24 @@ size_t ClientConnection::DrainResponses(CompletionBatch* completions) {
   }
   if (freed_count != 0) slots_.PushFree(freed, freed_count);
   return count;
+}
+
+void ClientConnection::CountAnswer(uint32_t code, int64_t sent_ns, int64_t* now_ns) {
+  // Recorded, not published: a write-back per count would cost more than the call on memory
+  // without coherence, and `notnets top` may see the counts late.
+  ConnectionCounters* shared = view_.counters;
+  if (code != static_cast<uint32_t>(StatusCode::OK)) {
+    visibility_->Record(&shared->calls_failed, ++counts_.calls_failed);
+  }
+  if (sent_ns != 0) {
+    if (*now_ns == 0) *now_ns = NowNs();
+    uint64_t nanoseconds = *now_ns > sent_ns ? static_cast<uint64_t>(*now_ns - sent_ns) : 0;
+    uint32_t bucket = LatencyBucket(nanoseconds);
+    visibility_->Record(&shared->latency[bucket], ++counts_.latency[bucket]);
+    visibility_->Record(&shared->latency_sum_ns, counts_.latency_sum_ns += nanoseconds);
+  }
+  // Last, so that a reader never sees more answered calls than failures and latencies.
+  visibility_->Record(&shared->calls_answered, ++counts_.calls_answered);
 }
 
 Status ClientConnection::Finish(const Message& response, ClientContext* context,
@@ -754,7 +819,8 @@ void ClientConnection::EnsureCompletionThread() {
   completion_started_.store(true, std::memory_order_release);
 }
 
-void ClientConnection::ExpireAsyncCalls(std::vector<Completion>* completions) {
+void ClientConnection::ExpireAsyncCalls(std::vector<Completion>* completions,
+                                        std::vector<Resend>* resends) {
   auto now = Clock::now();
   bool check_process = now >= next_process_check_;
   if (check_process) next_process_check_ = now + kProcessCheckInterval;
@@ -779,8 +845,29 @@ void ClientConnection::ExpireAsyncCalls(std::vector<Completion>* completions) {
       slot.state.store(kAsyncWaiting, std::memory_order_release);
       continue;
     }
-    completions->push_back(Completion{std::move(slot.done), CallResult{failure, {}}});
     uint64_t call_id = slots_.CallId(i);  // before kAbandoned: the slot may be reused right after
+    // The rule of ChannelCore::CallSync: a call no handler ran may go to another server, and so
+    // may an at-most-once call, which the pool's window keeps from running twice. Responses the
+    // server published are drained above, so the consumed counter is final for a dead server.
+    // Not from a fenced process: its peers reclaimed the connection and the blocks it sent.
+    bool server_lost =
+        !peer.ok() && peer.error_code() == StatusCode::UNAVAILABLE && lease_->MayWrite(epoch_);
+    Resend resend;
+    if (resender_ != nullptr && server_lost &&
+        (slot.context->at_most_once() || NeverReached(slot.position)) &&
+        !(resend.method = methods_.Name(slot.request.code)).empty() &&
+        RecoverPayload(slot.request, &resend.request)) {
+      resend.context = slot.context;
+      resend.done = std::move(slot.done);
+      resend.attempt = slot.attempt;
+      resend.failure = failure;
+      // Counted before the slot is let go: the connection is not released while the request
+      // may still be on its way elsewhere.
+      users_.fetch_add(1);
+      resends->push_back(std::move(resend));
+    } else {
+      completions->push_back(Completion{std::move(slot.done), CallResult{failure, {}}});
+    }
     slot.state.store(kAbandoned, std::memory_order_release);
     SendCancel(call_id);
   }
@@ -802,10 +889,17 @@ void ClientConnection::CompletionLoop() {
     }
     if (round % 256 == 0 || backoff.sleeping()) {
       std::vector<Completion> expired;
-      ExpireAsyncCalls(&expired);
+      std::vector<Resend> resends;
+      ExpireAsyncCalls(&expired, &resends);
       for (Completion& completion : expired) {
         completion.done(std::move(completion.result));
         async_outstanding_.fetch_sub(1, std::memory_order_relaxed);
+      }
+      for (Resend& resend : resends) {
+        resender_->Resend(resend.method, resend.request, resend.context, std::move(resend.done),
+                          resend.attempt, resend.failure);
+        async_outstanding_.fetch_sub(1, std::memory_order_relaxed);
+        Leave();
       }
     }
     backoff.Wait([this](std::chrono::microseconds nap) { SleepForResponse(nap, nullptr); });

@@ -49,14 +49,31 @@ class ClientConnection {
     bool unsent = false;       // ... and never read the request: no handler ran
   };
 
+  // Where an asynchronous call goes when its server went away without reading it (or, for an
+  // at-most-once call, at all): the channel, which sends it to another replica or the service's
+  // next server, or completes it with `failure`. `attempt` is the attempt that failed. Called on
+  // the connection's completion thread.
+  class Resender {
+   public:
+    virtual void Resend(std::string_view method, std::string_view request, ClientContext* context,
+                        CallCallback done, int attempt, const Status& failure) = 0;
+
+   protected:
+    ~Resender() = default;
+  };
+  // Set before the connection's first call; without one, such calls fail as the others do.
+  void set_resender(Resender* resender) { resender_ = resender; }
+
   // Runs a call to completion on the calling thread.
   Status CallSync(std::string_view method, Request request, ClientContext* context,
                   ReceivedMessage* response, Fate* fate);
-  // Starts a call whose result goes to `done`. With `inline_wait`, first waits that long for the
-  // answer on the calling thread (reading responses itself, as CallSync does).
-  void CallAsync(std::string_view method, Request request, ClientContext* context,
-                 CallCallback&& done,
-                 std::chrono::nanoseconds inline_wait = std::chrono::nanoseconds(0));
+  // Starts attempt `attempt` of a call whose result goes to `done`. With `inline_wait`, first
+  // waits that long for the answer on the calling thread (reading responses itself, as CallSync
+  // does). False if the server was found gone before the call was sent: then `*unsent` says why,
+  // and `done` and `request` are left as they were, for another server.
+  bool CallAsync(std::string_view method, Request request, ClientContext* context,
+                 CallCallback&& done, std::chrono::nanoseconds inline_wait, int attempt,
+                 Status* unsent);
 
   BufferCache& cache() { return *cache_; }
 
@@ -106,6 +123,15 @@ class ClientConnection {
   struct Completion {
     CallCallback done;
     CallResult result;
+  };
+  // An asynchronous call to hand to the Resender, with copies of what it needs of the slot.
+  struct Resend {
+    std::string method;
+    std::string request;
+    ClientContext* context = nullptr;
+    CallCallback done;
+    int attempt = 0;
+    Status failure;
   };
   // Up to N objects on the stack of a drain, constructed only as they are added: a drain must
   // neither allocate nor clear room for a whole batch it rarely fills.
@@ -181,8 +207,9 @@ class ClientConnection {
 
   // Prepares a call: a slot, its request, a claimed ring position. On success `*done` (if given)
   // has moved into the slot and the call must be sent (Send); on failure `*done` is intact.
+  // An asynchronous call's slot also keeps its request, position and `attempt`.
   Status Start(std::string_view method, Request request, ClientContext* context, CallState state,
-               CallCallback* done, Outgoing* outgoing);
+               CallCallback* done, int attempt, Outgoing* outgoing);
   // Publishes a started call's request and rings the doorbell, after the calls this thread holds
   // back for this connection (the server reads the ring in order). With `may_defer`, a thread
   // running callbacks of this connection's responses holds the call back instead: the calls of
@@ -195,6 +222,10 @@ class ClientConnection {
   void Publish(const Outgoing& outgoing);
   // True if the server has not read the request published at ring `position`.
   bool NeverReached(uint64_t position);
+  // Copies the payload of `request`, a request this connection sent, into `*bytes`: from the
+  // descriptor, or from its block while the block is still published to the server (which then
+  // never took it, and only this side frees it). False if the server took the block.
+  bool RecoverPayload(const Message& request, std::string* bytes);
   // Encodes the request of a call (call_codec.h), with the caller's remaining time.
   Status BuildRequest(uint32_t method_index, Request request, ClientContext* context,
                       Message* message);
@@ -202,6 +233,9 @@ class ClientConnection {
   Status Finish(const Message& response, ClientContext* context, ReceivedMessage* message);
   // Releases the blocks a message refers to without reading them.
   void Discard(const Message& message);
+  // Counts a response read for a call of its connection (ConnectionCounters): its status `code`,
+  // and its time if it was timed (`sent_ns` not 0); `*now_ns` is the clock read once per batch.
+  void CountAnswer(uint32_t code, int64_t sent_ns, int64_t* now_ns) NOTNETS_REQUIRES(polling_);
   // Reads up to a batch of responses and returns how many; the callbacks of completed
   // asynchronous calls go to `completions`, to run outside the poll.
   size_t DrainResponses(CompletionBatch* completions) NOTNETS_REQUIRES(polling_);
@@ -237,8 +271,10 @@ class ClientConnection {
 
   void EnsureCompletionThread() NOTNETS_EXCLUDES(completion_mutex_);
   void CompletionLoop();
-  // Fails async calls that are past their deadline, cancelled, or whose server went away.
-  void ExpireAsyncCalls(std::vector<Completion>* completions);
+  // Fails async calls that are past their deadline, cancelled, or whose server went away; of
+  // the latter, those the server never read (and at-most-once ones) go to `resends` instead,
+  // each counted in `users_` until it has been handed over.
+  void ExpireAsyncCalls(std::vector<Completion>* completions, std::vector<Resend>* resends);
   // Wakes the completion thread from its idle wait.
   void WakeCompletionThread() NOTNETS_EXCLUDES(completion_mutex_);
 
@@ -263,12 +299,21 @@ class ClientConnection {
   const SharedWord* entry_state_ = nullptr;
   uint64_t open_state_ = 0;  // the entry's state word while the replica takes calls
   std::unique_ptr<ReplicaLoad> load_;
+  Resender* resender_ = nullptr;
   MethodTable methods_;
   std::shared_ptr<BufferCache> cache_;
   RingWriter requests_;
   Doorbell doorbell_;  // rung after each request or batch of them, in case the server sleeps
   RingReader responses_;
   TryFlag polling_;  // held by the thread reading `responses_`
+  // The values last stored in the connection's counters: their writer never reads them back.
+  struct Counts {
+    uint64_t calls_answered = 0;
+    uint64_t calls_failed = 0;
+    uint64_t latency_sum_ns = 0;
+    uint64_t latency[kLatencyBuckets] = {};
+  };
+  Counts counts_ NOTNETS_GUARDED_BY(polling_);
   CallSlotTable slots_;
   enum ServerPresence : uint32_t {
     kServerPresent,

@@ -47,6 +47,15 @@ class MethodTable {
     }
   }
 
+  // The name of method `index`, or "" if there is none. A scan of the table: for the rare call
+  // that is sent again to another server, which has its own indexes.
+  std::string_view Name(uint32_t index) const {
+    for (const Entry& entry : entries_) {
+      if (entry.index == index) return entry.name;
+    }
+    return {};
+  }
+
  private:
   struct Entry {
     std::string name;

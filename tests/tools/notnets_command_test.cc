@@ -278,6 +278,12 @@ TEST_F(NotnetsCommandTest, TextAndTopShowTheService) {
   std::string top = RunShell(Command("top --iterations 1 --interval 0.05"), &exit_code);
   ASSERT_EQ(exit_code, 0) << top;
   EXPECT_NE(top.find(std::string("\n") + kService + " "), std::string::npos) << top;
+  // Under it, the fixture's channel's connection, with this process as its client.
+  size_t row = top.find("\n  connection ");
+  ASSERT_NE(row, std::string::npos) << top;
+  std::string line = top.substr(row + 1, top.find('\n', row + 1) - row - 1);
+  EXPECT_NE(line.find(" client "), std::string::npos) << line;
+  EXPECT_NE(line.find(" " + std::to_string(::getpid()) + " "), std::string::npos) << line;
 }
 
 TEST(NotnetsCommand, PoolCreateSetsTheModeAskedFor) {

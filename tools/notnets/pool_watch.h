@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "channel/connection_report.h"
 #include "notnets/pool.h"
 #include "notnets/status.h"
 #include "pool/service_report.h"
@@ -22,6 +23,10 @@ class PoolWatch {
 
   // Reads every service's directory entry and counters now, without stopping anyone.
   std::vector<internal::ServiceReport> Read() const;
+  // Reads the counters of every connection to the service `report` describes (a heap walk),
+  // without stopping anyone.
+  std::vector<internal::ConnectionReport> ReadConnections(
+      const internal::ServiceReport& report) const;
 
  private:
   std::shared_ptr<Pool> pool_;
