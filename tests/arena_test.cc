@@ -1,0 +1,321 @@
+// A sender's arena allocator and the released list through which its receiver gives blocks back,
+// including a receiver that releases offsets it was never given, or releases one twice.
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "channel/arena_allocator.h"
+#include "channel/released_list.h"
+#include "gtest/gtest.h"
+#include "pool/shared_memory.h"
+#include "pool/visibility_recorder.h"
+
+namespace notnets::internal {
+namespace {
+
+using Result = ArenaAllocator::Result;
+
+ArenaAllocator Unbacked(uint64_t bytes) {
+  return ArenaAllocator(bytes, [](uint64_t, uint64_t) { return true; });
+}
+
+TEST(ArenaAllocatorTest, HandsOutDisjointAlignedBlocksAndReusesFreedOnes) {
+  ArenaAllocator arena = Unbacked(1 << 16);
+  std::vector<std::pair<uint64_t, uint64_t>> blocks;
+  for (uint64_t bytes : {1, 64, 65, 100, 1000, 4096, 5000}) {
+    uint64_t offset;
+    uint64_t capacity;
+    ASSERT_EQ(arena.Allocate(bytes, &offset, &capacity), Result::kOk) << bytes;
+    EXPECT_GE(capacity, bytes);
+    EXPECT_EQ(offset % 64, 0u);
+    EXPECT_EQ(arena.CapacityOf(offset), capacity);
+    for (auto [other, other_capacity] : blocks) {
+      EXPECT_TRUE(offset + capacity <= other || other + other_capacity <= offset);
+    }
+    blocks.emplace_back(offset, capacity);
+  }
+  EXPECT_EQ(arena.outstanding(), blocks.size());
+  uint64_t made_real = arena.made_real();
+  ASSERT_TRUE(arena.Free(blocks[4].first));
+  EXPECT_EQ(arena.CapacityOf(blocks[4].first), 0u);
+  uint64_t offset;
+  uint64_t capacity;
+  ASSERT_EQ(arena.Allocate(900, &offset, &capacity), Result::kOk);
+  EXPECT_EQ(offset, blocks[4].first);
+  EXPECT_EQ(arena.made_real(), made_real);
+}
+
+TEST(ArenaAllocatorTest, RefusesWhatCannotFitAndComesBackWhenFreed) {
+  ArenaAllocator arena = Unbacked(4096);
+  uint64_t offset;
+  uint64_t capacity;
+  EXPECT_EQ(arena.Allocate(4097, &offset, &capacity), Result::kTooLarge);
+  std::vector<uint64_t> offsets;
+  while (arena.Allocate(1024, &offset, &capacity) == Result::kOk) offsets.push_back(offset);
+  EXPECT_EQ(offsets.size(), 4u);
+  EXPECT_EQ(arena.Allocate(64, &offset, &capacity), Result::kFull);
+  ASSERT_TRUE(arena.Free(offsets[2]));
+  // A smaller message takes a larger free block whole rather than fail.
+  ASSERT_EQ(arena.Allocate(64, &offset, &capacity), Result::kOk);
+  EXPECT_EQ(offset, offsets[2]);
+  EXPECT_EQ(capacity, 1024u);
+}
+
+TEST(ArenaAllocatorTest, MakesOnlyNewBytesRealAndFailsWhenItCannot) {
+  std::vector<std::pair<uint64_t, uint64_t>> backed;
+  bool refuse = false;
+  ArenaAllocator arena(1 << 16, [&](uint64_t from, uint64_t to) {
+    if (refuse) return false;
+    backed.emplace_back(from, to);
+    return true;
+  });
+  uint64_t offset;
+  uint64_t capacity;
+  ASSERT_EQ(arena.Allocate(100, &offset, &capacity), Result::kOk);
+  ASSERT_EQ(arena.Allocate(100, &offset, &capacity), Result::kOk);
+  ASSERT_EQ(backed.size(), 2u);
+  EXPECT_EQ(backed[0], std::make_pair(uint64_t{0}, uint64_t{128}));
+  EXPECT_EQ(backed[1], std::make_pair(uint64_t{128}, uint64_t{256}));
+  ASSERT_TRUE(arena.Free(offset));
+  ASSERT_EQ(arena.Allocate(128, &offset, &capacity), Result::kOk);
+  EXPECT_EQ(backed.size(), 2u);  // reused: nothing new to make real
+  refuse = true;
+  EXPECT_EQ(arena.Allocate(100, &offset, &capacity), Result::kNotBacked);
+  EXPECT_EQ(arena.made_real(), 256u);
+  refuse = false;
+  ASSERT_EQ(arena.Allocate(100, &offset, &capacity), Result::kOk);
+  EXPECT_EQ(offset, 256u);
+}
+
+TEST(ArenaAllocatorTest, FreeIgnoresOffsetsItDidNotHandOut) {
+  ArenaAllocator arena = Unbacked(1 << 16);
+  uint64_t offset;
+  uint64_t capacity;
+  ASSERT_EQ(arena.Allocate(256, &offset, &capacity), Result::kOk);
+  EXPECT_FALSE(arena.Free(offset + 64));  // inside a block
+  EXPECT_FALSE(arena.Free(1 << 20));      // past the arena
+  EXPECT_FALSE(arena.Free(~uint64_t{0}));
+  EXPECT_TRUE(arena.Free(offset));
+  EXPECT_FALSE(arena.Free(offset));  // twice
+  EXPECT_EQ(arena.outstanding(), 0u);
+}
+
+// Both halves of one released list: the receiver's segment (entries and count) and the sender's
+// consumed count, as plain memory.
+class ReleasedListTest : public ::testing::TestWithParam<CoherenceMode> {
+ protected:
+  static constexpr uint64_t kCapacity = 4;
+  ReleasedListTest()
+      : visibility_(GetParam()),
+        entries_(new SharedWord[kCapacity]{}),
+        writer_(entries_.get(), kCapacity, &count_, &consumed_, &visibility_),
+        reader_(entries_.get(), kCapacity, &count_, &consumed_, &visibility_) {}
+
+  std::vector<uint64_t> Take() {
+    std::vector<uint64_t> offsets;
+    EXPECT_TRUE(reader_.Take(&offsets));
+    return offsets;
+  }
+
+  Visibility visibility_;
+  std::unique_ptr<SharedWord[]> entries_;
+  SharedWord count_{0};
+  SharedWord consumed_{0};
+  ReleasedListWriter writer_;
+  ReleasedListReader reader_;
+};
+
+TEST_P(ReleasedListTest, OffsetsComeBackInOrderAcrossTheRingsEnd) {
+  uint64_t next = 64;
+  std::vector<uint64_t> expected;
+  for (int round = 0; round < 5; ++round) {
+    expected.clear();
+    for (uint64_t i = 0; i < 3; ++i, next += 64) {
+      writer_.Release(next);
+      expected.push_back(next);
+    }
+    EXPECT_EQ(Take(), expected);
+    EXPECT_EQ(Take(), std::vector<uint64_t>{});
+  }
+  EXPECT_EQ(count_.load(), 15u);
+  EXPECT_EQ(consumed_.load(), 15u);
+}
+
+TEST_P(ReleasedListTest, AFullListKeepsOffsetsUntilTheSenderTakesSome) {
+  for (uint64_t i = 1; i <= 6; ++i) writer_.Release(i * 64);
+  EXPECT_EQ(writer_.waiting(), 2u);
+  EXPECT_EQ(Take(), (std::vector<uint64_t>{64, 128, 192, 256}));
+  EXPECT_EQ(writer_.Flush(), 0u);
+  EXPECT_EQ(Take(), (std::vector<uint64_t>{320, 384}));
+}
+
+TEST_P(ReleasedListTest, ASenderRefusesCountsTheReceiverCannotHaveWritten) {
+  writer_.Release(64);
+  ASSERT_EQ(Take(), std::vector<uint64_t>{64});
+  std::vector<uint64_t> offsets;
+  count_.store(0);  // behind what was taken
+  EXPECT_FALSE(reader_.Take(&offsets));
+  count_.store(1 + kCapacity + 1);  // more than the list holds
+  EXPECT_FALSE(reader_.Take(&offsets));
+  EXPECT_TRUE(offsets.empty());
+  EXPECT_EQ(consumed_.load(), 1u);
+}
+
+TEST_P(ReleasedListTest, AReceiverStopsAppendingForASenderThatLies) {
+  consumed_.store(7);  // more taken than was ever appended
+  writer_.Release(64);
+  EXPECT_EQ(writer_.waiting(), 1u);
+  EXPECT_EQ(count_.load(), 0u);
+}
+
+// A hostile receiver writes its own released list: duplicates, offsets inside blocks, past the
+// arena. The sender frees only blocks it handed out, once each, and its later blocks never
+// overlap one still in use.
+TEST_P(ReleasedListTest, BogusOrDuplicateReleasesDoNotDisturbTheSender) {
+  ArenaAllocator arena = Unbacked(1 << 12);
+  uint64_t kept;
+  uint64_t released;
+  uint64_t capacity;
+  ASSERT_EQ(arena.Allocate(1024, &kept, &capacity), Result::kOk);
+  ASSERT_EQ(arena.Allocate(1024, &released, &capacity), Result::kOk);
+  for (uint64_t offset : {released, released, kept + 64, uint64_t{1} << 40}) {
+    writer_.Release(offset);
+  }
+  int freed = 0;
+  for (uint64_t offset : Take()) freed += arena.Free(offset) ? 1 : 0;
+  EXPECT_EQ(freed, 1);
+  EXPECT_EQ(arena.CapacityOf(kept), 1024u);
+  std::set<uint64_t> handed_out = {kept};
+  uint64_t offset;
+  while (arena.Allocate(1024, &offset, &capacity) == Result::kOk) {
+    EXPECT_TRUE(handed_out.insert(offset).second) << offset << " handed out twice";
+  }
+  EXPECT_EQ(handed_out.size(), 4u);
+}
+
+// Stands in for the primitives of memory without coherence and logs them, in order: what a host
+// without coherence would need to have happened before each count is read.
+class LoggingRecorder : public VisibilityRecorder {
+ public:
+  enum class Kind : uint8_t { kPublish, kConsume, kWriteBack, kInvalidate };
+  struct Event {
+    Kind kind;
+    uintptr_t begin;
+    uintptr_t end;
+  };
+
+  void Publish(SharedWord* word, uint64_t value) override {
+    word->store(value, std::memory_order_release);
+    Log(Kind::kPublish, word, sizeof(*word));
+  }
+  uint64_t Consume(const SharedWord* word) override {
+    Log(Kind::kConsume, word, sizeof(*word));
+    return word->load(std::memory_order_acquire);
+  }
+  void WriteBack(const void* data, size_t size) override { Log(Kind::kWriteBack, data, size); }
+  void Invalidate(const void* data, size_t size) override { Log(Kind::kInvalidate, data, size); }
+
+  // The position of the first event of `kind` on `word` at or after `from`; events.size() if
+  // none.
+  size_t Find(Kind kind, const SharedWord* word, size_t from) const {
+    for (size_t i = from; i < events.size(); ++i) {
+      if (events[i].kind == kind && events[i].begin == reinterpret_cast<uintptr_t>(word)) return i;
+    }
+    return events.size();
+  }
+  // Whether an event of `kind` in [from, to) covers `word`.
+  bool Covers(Kind kind, const SharedWord* word, size_t from, size_t to) const {
+    auto address = reinterpret_cast<uintptr_t>(word);
+    for (size_t i = from; i < to && i < events.size(); ++i) {
+      if (events[i].kind == kind && events[i].begin <= address &&
+          address + sizeof(*word) <= events[i].end) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  std::vector<Event> events;
+
+ private:
+  void Log(Kind kind, const void* data, size_t size) {
+    auto begin = reinterpret_cast<uintptr_t>(data);
+    events.push_back(Event{kind, begin, begin + size});
+  }
+};
+
+// Without coherence, a receiver must write back the entries it appends before it publishes their
+// count, and a sender must consume the count, then invalidate the entries before it reads them,
+// then publish what it took; across the ring's end too.
+TEST(ReleasedListVisibilityTest, EntriesAreWrittenBackBeforeTheirCountAndInvalidatedAfter) {
+  // Never freed: a process may use the recorder until it is cleared.
+  static auto* const recorder = new LoggingRecorder;
+  if (!SetVisibilityRecorder(recorder)) {
+    GTEST_SKIP() << "the library was built without its test hooks (NOTNETS_FAULT_INJECTION)";
+  }
+  constexpr uint64_t kCapacity = 4;
+  Visibility visibility(CoherenceMode::kWriteBackInvalidate);
+  std::unique_ptr<SharedWord[]> entries(new SharedWord[kCapacity]{});
+  SharedWord count{0};
+  SharedWord consumed{0};
+  ReleasedListWriter writer(entries.get(), kCapacity, &count, &consumed, &visibility);
+  ReleasedListReader reader(entries.get(), kCapacity, &count, &consumed, &visibility);
+  using Kind = LoggingRecorder::Kind;
+  // Runs `append`, which must publish the count once, and checks the entries it appended.
+  auto expect_appended = [&](const std::function<void()>& append, std::vector<uint64_t> indexes) {
+    size_t start = recorder->events.size();
+    append();
+    size_t consumed_at = recorder->Find(Kind::kConsume, &consumed, start);
+    size_t published = recorder->Find(Kind::kPublish, &count, start);
+    EXPECT_LT(consumed_at, published) << "the receiver appended without reading what was taken";
+    ASSERT_LT(published, recorder->events.size()) << "the count was not published";
+    for (uint64_t index : indexes) {
+      EXPECT_TRUE(recorder->Covers(Kind::kWriteBack, &entries[index], start, published))
+          << "entry " << index << " not written back before its count";
+    }
+  };
+  auto expect_taken = [&](std::vector<uint64_t> indexes) {
+    size_t start = recorder->events.size();
+    std::vector<uint64_t> offsets;
+    ASSERT_TRUE(reader.Take(&offsets));
+    size_t read = recorder->Find(Kind::kConsume, &count, start);
+    size_t taken = recorder->Find(Kind::kPublish, &consumed, start);
+    ASSERT_LT(read, recorder->events.size()) << "the count was not consumed";
+    EXPECT_LT(read, taken);
+    EXPECT_LT(taken, recorder->events.size()) << "what was taken was not published";
+    ASSERT_EQ(offsets.size(), indexes.size());
+    for (size_t i = 0; i < indexes.size(); ++i) {
+      EXPECT_EQ(offsets[i], entries[indexes[i]].load());
+      EXPECT_TRUE(recorder->Covers(Kind::kInvalidate, &entries[indexes[i]], read, taken))
+          << "entry " << indexes[i] << " read without invalidating it";
+    }
+  };
+  uint64_t next = 64;
+  auto release = [&] { writer.Release(next += 64); };
+  for (uint64_t index : {0, 1, 2}) expect_appended(release, {index});
+  expect_taken({0, 1, 2});
+  for (uint64_t index : {3, 0, 1, 2}) expect_appended(release, {index});
+  release();
+  release();
+  EXPECT_EQ(writer.waiting(), 2u);
+  expect_taken({3, 0, 1, 2});  // the reader across the ring's end
+  // The writer across the ring's end, in one flush.
+  expect_appended([&] { EXPECT_EQ(writer.Flush(), 0u); }, {3, 0});
+  expect_taken({3, 0});
+  SetVisibilityRecorder(nullptr);
+}
+
+INSTANTIATE_TEST_SUITE_P(Coherence, ReleasedListTest,
+                         ::testing::Values(CoherenceMode::kCoherent,
+                                           CoherenceMode::kWriteBackInvalidate),
+                         [](const auto& info) {
+                           return info.param == CoherenceMode::kCoherent ? "Coherent"
+                                                                         : "WriteBackInvalidate";
+                         });
+
+}  // namespace
+}  // namespace notnets::internal
