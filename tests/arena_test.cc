@@ -1,18 +1,24 @@
 // A sender's arena allocator and the released list through which its receiver gives blocks back,
 // including a receiver that releases offsets it was never given, or releases one twice.
+#include <unistd.h>
+
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <set>
+#include <string>
 #include <utility>
 #include <vector>
 
 #include "channel/arena_allocator.h"
+#include "channel/direction_arena.h"
 #include "channel/released_list.h"
 #include "gtest/gtest.h"
 #include "pool/shared_memory.h"
 #include "pool/visibility_recorder.h"
+#include "test_pool.h"
 
 namespace notnets::internal {
 namespace {
@@ -307,6 +313,166 @@ TEST(ReleasedListVisibilityTest, EntriesAreWrittenBackBeforeTheirCountAndInvalid
   expect_appended([&] { EXPECT_EQ(writer.Flush(), 0u); }, {3, 0});
   expect_taken({3, 0});
   SetVisibilityRecorder(nullptr);
+}
+
+// A direction as both parties map it: the sender's segment (arena after `kArenaOffset` bytes of
+// rings) written here and mapped read-only by the receiver, and the released list with its counts
+// (which live in the two segments' headers) as plain memory.
+class DirectionArenaTest : public ::testing::Test {
+ protected:
+  static constexpr uint64_t kArenaOffset = 4096;
+  static constexpr uint64_t kArenaBytes = 1 << 20;
+  static constexpr uint64_t kListCapacity = 8;
+
+  void SetUp() override {
+    std::string pool = Pool::PathFor(testing::UniquePoolName("arena"));
+    std::unique_ptr<Segment> own;
+    Status created = Segment::CreateSparse(pool, "", kArenaOffset, kArenaOffset + kArenaBytes,
+                                           ::geteuid(), &own);
+    ASSERT_TRUE(created.ok()) << created.ToString();
+    std::unique_ptr<Segment> peer;
+    Status opened =
+        Segment::Open(pool, own->name(), kArenaOffset + kArenaBytes, &peer, kArenaOffset);
+    ASSERT_TRUE(opened.ok()) << opened.ToString();
+    own->Unlink();
+    peer_ = std::move(peer);
+    sender_ = std::make_unique<SenderArena>(
+        ArenaPlace{std::move(own), kArenaOffset, kArenaBytes}, entries_.get(), kListCapacity,
+        &count_, &taken_, &visibility_,
+        [this](uint64_t bytes) {
+          charged_ += bytes;
+          return charged_ <= quota_ ? Status::OK
+                                    : Status(StatusCode::RESOURCE_EXHAUSTED, "over the quota");
+        },
+        "the test's arena");
+    receiver_ = std::make_unique<ReceiverArena>(ArenaPlace{peer_, kArenaOffset, kArenaBytes},
+                                                entries_.get(), kListCapacity, &count_, &taken_,
+                                                &visibility_);
+  }
+
+  Visibility visibility_{CoherenceMode::kCoherent};
+  std::unique_ptr<SharedWord[]> entries_{new SharedWord[kListCapacity]{}};
+  SharedWord count_{0};
+  SharedWord taken_{0};
+  uint64_t charged_ = 0;
+  uint64_t quota_ = ~uint64_t{0};
+  std::shared_ptr<Segment> peer_;
+  std::unique_ptr<SenderArena> sender_;
+  std::unique_ptr<ReceiverArena> receiver_;
+};
+
+TEST_F(DirectionArenaTest, TheReceiverReadsInPlaceAndTheSenderReusesWhatItReleases) {
+  uint64_t offset;
+  uint64_t capacity;
+  ASSERT_TRUE(sender_->Allocate(1000, &offset, &capacity).ok());
+  EXPECT_EQ(capacity, 1024u);
+  EXPECT_GE(offset, kArenaOffset);
+  EXPECT_EQ(charged_, 1024u);
+  std::memcpy(sender_->At(offset), "in place", 9);
+  const uint8_t* read = receiver_->Read(offset, 1000);
+  ASSERT_NE(read, nullptr);
+  EXPECT_STREQ(reinterpret_cast<const char*>(read), "in place");
+  // The same memory through the receiver's own read-only mapping, not a copy.
+  std::memcpy(sender_->At(offset), "again", 6);
+  EXPECT_STREQ(reinterpret_cast<const char*>(read), "again");
+  receiver_->Release(offset);
+  uint64_t again;
+  ASSERT_TRUE(sender_->Allocate(900, &again, &capacity).ok());
+  EXPECT_EQ(again, offset);
+  EXPECT_EQ(charged_, 1024u);
+  EXPECT_EQ(sender_->made_real(), 1024u);
+}
+
+TEST_F(DirectionArenaTest, TheReceiverRefusesWhatIsNotInTheArena) {
+  uint64_t end = kArenaOffset + kArenaBytes;
+  EXPECT_NE(receiver_->Read(kArenaOffset, kArenaBytes), nullptr);
+  EXPECT_EQ(receiver_->Read(0, 64), nullptr);                            // the rings
+  EXPECT_EQ(receiver_->Read(kArenaOffset - 64, 64), nullptr);            // likewise
+  EXPECT_EQ(receiver_->Read(kArenaOffset + 8, 64), nullptr);             // not a block's start
+  EXPECT_EQ(receiver_->Read(end - 64, 65), nullptr);                     // past the end
+  EXPECT_EQ(receiver_->Read(end, 0), nullptr);                           // at the end
+  EXPECT_EQ(receiver_->Read(kArenaOffset + 64, ~uint64_t{0}), nullptr);  // wraps around
+  EXPECT_EQ(receiver_->Read(~uint64_t{0} - 63, 64), nullptr);
+}
+
+TEST_F(DirectionArenaTest, AMessageTooLargeOrAFullArenaOrAQuotaIsResourceExhausted) {
+  uint64_t offset;
+  uint64_t capacity;
+  Status too_large = sender_->Allocate(kArenaBytes + 1, &offset, &capacity);
+  EXPECT_EQ(too_large.error_code(), StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(too_large.error_message().find("raise the test's arena"), std::string::npos)
+      << too_large.ToString();
+  ASSERT_TRUE(sender_->Allocate(kArenaBytes / 2, &offset, &capacity).ok());
+  ASSERT_TRUE(sender_->Allocate(kArenaBytes / 2, &offset, &capacity).ok());
+  Status full = sender_->Allocate(64, &offset, &capacity);
+  EXPECT_EQ(full.error_code(), StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(full.error_message().find("its peer holds the rest"), std::string::npos)
+      << full.ToString();
+  receiver_->Release(offset);
+  EXPECT_TRUE(sender_->Allocate(64, &offset, &capacity).ok());
+
+  quota_ = 0;  // a fresh arena that may make nothing memory
+  SetUp();
+  Status refused = sender_->Allocate(64, &offset, &capacity);
+  EXPECT_EQ(refused.error_code(), StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(refused.error_message(), "over the quota");
+  EXPECT_EQ(sender_->made_real(), 0u);
+}
+
+// A hostile receiver releases a block twice, an offset inside a block, one in the rings and one
+// past the arena: the sender frees the one block once, and never hands out a block in use.
+TEST_F(DirectionArenaTest, BogusOrDuplicateReleasesDoNotDisturbTheSender) {
+  uint64_t kept;
+  uint64_t released;
+  uint64_t capacity;
+  ASSERT_TRUE(sender_->Allocate(4096, &kept, &capacity).ok());
+  ASSERT_TRUE(sender_->Allocate(4096, &released, &capacity).ok());
+  std::memcpy(sender_->At(kept), "kept", 5);
+  for (uint64_t offset : {released, released, kept + 64, uint64_t{64}, kArenaOffset - 64,
+                          kArenaOffset + kArenaBytes, ~uint64_t{0}}) {
+    receiver_->Release(offset);
+  }
+  EXPECT_EQ(receiver_->Flush(), 0u);
+  EXPECT_TRUE(sender_->TakeReleased());
+  EXPECT_EQ(sender_->outstanding(), 1u);
+  std::set<uint64_t> handed_out = {kept};
+  uint64_t offset;
+  while (sender_->Allocate(4096, &offset, &capacity).ok()) {
+    EXPECT_TRUE(handed_out.insert(offset).second) << offset << " handed out twice";
+    std::memset(sender_->At(offset), 0xee, 4096);
+  }
+  EXPECT_EQ(handed_out.size(), kArenaBytes / 4096);
+  EXPECT_STREQ(reinterpret_cast<const char*>(receiver_->Read(kept, 5)), "kept");
+}
+
+// Without coherence, the receiver invalidates exactly what it is about to read.
+TEST_F(DirectionArenaTest, TheReceiverInvalidatesWhatItReads) {
+  static auto* const recorder = new LoggingRecorder;
+  if (!SetVisibilityRecorder(recorder)) {
+    GTEST_SKIP() << "the library was built without its test hooks (NOTNETS_FAULT_INJECTION)";
+  }
+  Visibility without_coherence(CoherenceMode::kWriteBackInvalidate);
+  std::unique_ptr<SharedWord[]> entries(new SharedWord[kListCapacity]{});
+  SharedWord count{0};
+  SharedWord taken{0};
+  uint64_t offset;
+  uint64_t capacity;
+  ASSERT_TRUE(sender_->Allocate(200, &offset, &capacity).ok());
+  ReceiverArena receiver(ArenaPlace{peer_, kArenaOffset, kArenaBytes}, entries.get(), kListCapacity,
+                         &count, &taken, &without_coherence);
+  size_t start = recorder->events.size();
+  const uint8_t* read = receiver.Read(offset, 200);
+  std::vector<LoggingRecorder::Event> events(recorder->events.begin() + start,
+                                             recorder->events.end());
+  SetVisibilityRecorder(nullptr);
+  ASSERT_NE(read, nullptr);
+  auto address = reinterpret_cast<uintptr_t>(read);
+  bool invalidated = false;
+  for (const LoggingRecorder::Event& event : events) {
+    invalidated |= event.kind == LoggingRecorder::Kind::kInvalidate && event.begin <= address &&
+                   address + 200 <= event.end;
+  }
+  EXPECT_TRUE(invalidated) << "the receiver read a block without invalidating it";
 }
 
 INSTANTIATE_TEST_SUITE_P(Coherence, ReleasedListTest,
