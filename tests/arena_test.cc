@@ -115,10 +115,11 @@ TEST(ArenaAllocatorTest, FreeIgnoresOffsetsItDidNotHandOut) {
 class ReleasedListTest : public ::testing::TestWithParam<CoherenceMode> {
  protected:
   static constexpr uint64_t kCapacity = 4;
+  static constexpr size_t kMaxWaiting = 3;
   ReleasedListTest()
       : visibility_(GetParam()),
         entries_(new SharedWord[kCapacity]{}),
-        writer_(entries_.get(), kCapacity, &count_, &consumed_, &visibility_),
+        writer_(entries_.get(), kCapacity, &count_, &consumed_, &visibility_, kMaxWaiting),
         reader_(entries_.get(), kCapacity, &count_, &consumed_, &visibility_) {}
 
   std::vector<uint64_t> Take() {
@@ -157,6 +158,15 @@ TEST_P(ReleasedListTest, AFullListKeepsOffsetsUntilTheSenderTakesSome) {
   EXPECT_EQ(Take(), (std::vector<uint64_t>{64, 128, 192, 256}));
   EXPECT_EQ(writer_.Flush(), 0u);
   EXPECT_EQ(Take(), (std::vector<uint64_t>{320, 384}));
+}
+
+// A sender that never takes its blocks back costs its receiver a bounded number of offsets.
+TEST_P(ReleasedListTest, AReceiverKeepsAtMostMaxWaitingOffsets) {
+  for (uint64_t i = 1; i <= 10; ++i) writer_.Release(i * 64);
+  EXPECT_EQ(writer_.waiting(), kMaxWaiting);
+  EXPECT_EQ(Take(), (std::vector<uint64_t>{64, 128, 192, 256}));
+  EXPECT_EQ(writer_.Flush(), 0u);
+  EXPECT_EQ(Take(), (std::vector<uint64_t>{320, 384, 448}));
 }
 
 TEST_P(ReleasedListTest, ASenderRefusesCountsTheReceiverCannotHaveWritten) {
@@ -268,7 +278,7 @@ TEST(ReleasedListVisibilityTest, EntriesAreWrittenBackBeforeTheirCountAndInvalid
   std::unique_ptr<SharedWord[]> entries(new SharedWord[kCapacity]{});
   SharedWord count{0};
   SharedWord consumed{0};
-  ReleasedListWriter writer(entries.get(), kCapacity, &count, &consumed, &visibility);
+  ReleasedListWriter writer(entries.get(), kCapacity, &count, &consumed, &visibility, 16);
   ReleasedListReader reader(entries.get(), kCapacity, &count, &consumed, &visibility);
   using Kind = LoggingRecorder::Kind;
   // Runs `append`, which must publish the count once, and checks the entries it appended.

@@ -13,10 +13,10 @@ ArenaAllocator::Result ArenaAllocator::Allocate(uint64_t bytes, uint64_t* offset
   if (bytes > arena_bytes_) return Result::kTooLarge;
   uint32_t shift =
       bytes <= BytesOf(kMinShift) ? kMinShift : static_cast<uint32_t>(std::bit_width(bytes - 1));
-  if (BytesOf(shift) > arena_bytes_) return Result::kTooLarge;
+  if (shift >= free_.size() || BytesOf(shift) > arena_bytes_) return Result::kTooLarge;
   // A block of its own class first, then fresh bytes, then a larger block used whole: cutting
   // it up would leave pieces that a later large message needs whole.
-  uint32_t found = 0;
+  uint32_t found = 0;  // the class of the block found; 0 is below every class
   if (!free_[shift].empty()) {
     found = shift;
   } else if (BytesOf(shift) <= arena_bytes_ - top_) {

@@ -64,7 +64,8 @@ ReceiverArena::ReceiverArena(ArenaPlace place, SharedWord* released, uint64_t re
                              const Visibility* visibility)
     : place_(std::move(place)),
       visibility_(visibility),
-      released_(released, released_capacity, released_count, peer_taken, visibility) {}
+      released_(released, released_capacity, released_count, peer_taken, visibility,
+                place_.arena_bytes / kCacheLineBytes) {}
 
 const uint8_t* ReceiverArena::Read(uint64_t offset, uint64_t length) const {
   // Read once by the caller; every comparison here cannot overflow.

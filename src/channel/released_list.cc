@@ -5,7 +5,7 @@
 namespace notnets::internal {
 
 void ReleasedListWriter::Release(uint64_t offset) {
-  waiting_.push_back(offset);
+  if (waiting_.size() < max_waiting_) waiting_.push_back(offset);
   Flush();
 }
 

@@ -18,19 +18,23 @@ namespace notnets::internal {
 class ReleasedListWriter {
  public:
   // `entries` (`capacity` words) and `count` are in this side's segment; `peer_consumed` is in
-  // the sender's, read-only.
+  // the sender's, read-only. At most `max_waiting` offsets wait in this process: an honest sender
+  // never has more blocks out than its arena holds, and one that stops taking its blocks back
+  // must not make this process hold ever more (it loses the offsets past that instead).
   ReleasedListWriter(SharedWord* entries, uint64_t capacity, SharedWord* count,
-                     const SharedWord* peer_consumed, const Visibility* visibility)
+                     const SharedWord* peer_consumed, const Visibility* visibility,
+                     size_t max_waiting)
       : entries_(entries),
         capacity_(capacity),
         count_word_(count),
         peer_consumed_(peer_consumed),
-        visibility_(visibility) {}
+        visibility_(visibility),
+        max_waiting_(max_waiting) {}
   ReleasedListWriter(const ReleasedListWriter&) = delete;
   ReleasedListWriter& operator=(const ReleasedListWriter&) = delete;
 
   // Gives the block at `offset` back: appended to the list now if it has room, else kept in this
-  // process until a later Release or Flush finds room.
+  // process until a later Release or Flush finds room (dropped if max_waiting already wait).
   void Release(uint64_t offset);
 
   // Appends what waits in this process, as far as the list has room. Returns how many still wait.
@@ -44,6 +48,7 @@ class ReleasedListWriter {
   SharedWord* const count_word_;
   const SharedWord* const peer_consumed_;
   const Visibility* const visibility_;
+  const size_t max_waiting_;
   uint64_t count_ = 0;  // what this side has published in *count_word_
   std::deque<uint64_t> waiting_;
 };
