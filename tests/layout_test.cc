@@ -143,6 +143,8 @@ std::string LayoutDescription() {
   NOTNETS_STRUCT(DirectionHeader);
   NOTNETS_FIELD(DirectionHeader, peer_consumed);
   NOTNETS_FIELD(DirectionHeader, peer_opened);
+  NOTNETS_FIELD(DirectionHeader, released_count);
+  NOTNETS_FIELD(DirectionHeader, peer_released_consumed);
   NOTNETS_FIELD(DirectionHeader, reserved0);
   NOTNETS_FIELD(DirectionHeader, closed);
   NOTNETS_FIELD(DirectionHeader, sleepers);
@@ -171,7 +173,9 @@ std::string LayoutDescription() {
     ConnectionGeometry geometry(capacity);
     out << "\nconnection " << capacity << ": " << geometry.payload_bytes() << " "
         << geometry.cancel_words() << " " << geometry.requests_bytes() << " "
-        << geometry.responses_bytes();
+        << geometry.responses_bytes() << " " << geometry.released_capacity() << " "
+        << geometry.requests_released() << " " << geometry.responses_released() << " "
+        << geometry.requests_arena() << " " << geometry.responses_arena();
   }
   return out.str();
 }
@@ -189,9 +193,10 @@ struct RecordedLayout {
   uint64_t fingerprint;
 };
 constexpr RecordedLayout kRecordedLayouts[] = {
-    {2, 0x4f99812ec3cdfd7bull}, {3, 0x7ff7689c93a4ff2ull},  {4, 0x599433d588e7dd06ull},
-    {5, 0x337bd6596e94ccf3ull}, {6, 0xc402c0527d4e0b5cull}, {7, 0x3c84a8ed4dc9e66bull},
-    {8, 0x5f07a392a614f14eull}, {9, 0x5b0139165280634full}, {10, 0x14563d944fd96022ull},
+    {2, 0x4f99812ec3cdfd7bull},  {3, 0x7ff7689c93a4ff2ull},  {4, 0x599433d588e7dd06ull},
+    {5, 0x337bd6596e94ccf3ull},  {6, 0xc402c0527d4e0b5cull}, {7, 0x3c84a8ed4dc9e66bull},
+    {8, 0x5f07a392a614f14eull},  {9, 0x5b0139165280634full}, {10, 0x14563d944fd96022ull},
+    {11, 0x98d94392312166e1ull},
 };
 
 TEST(LayoutTest, FingerprintIsTheOneRecordedForTheLayoutVersion) {
@@ -219,11 +224,25 @@ TEST(LayoutTest, ConnectionGeometryKeepsDirectionsApartAndAligned) {
     ConnectionGeometry geometry(capacity);
     EXPECT_EQ(geometry.cancel_words() % kCacheLineBytes, 0u);
     EXPECT_EQ(geometry.cancel_words(), geometry.ring_bytes());
-    EXPECT_GE(geometry.requests_bytes(), geometry.cancel_words() + capacity * sizeof(SharedWord));
-    EXPECT_EQ(geometry.responses_bytes(),
+    EXPECT_GE(geometry.requests_released(),
+              geometry.cancel_words() + capacity * sizeof(SharedWord));
+    EXPECT_EQ(geometry.responses_released(),
               sizeof(DirectionHeader) + uint64_t{capacity} * sizeof(Descriptor));
+    for (uint64_t released : {geometry.requests_released(), geometry.responses_released()}) {
+      EXPECT_EQ(released % kCacheLineBytes, 0u);
+    }
+    EXPECT_GE(geometry.requests_arena(),
+              geometry.requests_released() + geometry.released_capacity() * sizeof(SharedWord));
+    EXPECT_GE(geometry.responses_arena(),
+              geometry.responses_released() + geometry.released_capacity() * sizeof(SharedWord));
+    EXPECT_EQ(geometry.requests_arena() % kCacheLineBytes, 0u);
+    EXPECT_EQ(geometry.responses_arena() % kCacheLineBytes, 0u);
+    EXPECT_EQ(geometry.requests_bytes(), geometry.requests_arena());
     EXPECT_EQ(geometry.payload_bytes(), sizeof(ConnectionHeader) + sizeof(ConnectionCounters));
     EXPECT_EQ(geometry.counters(), geometry.header() + sizeof(ConnectionHeader));
+    ConnectionGeometry with_arena(capacity, 1 << 20);
+    EXPECT_EQ(with_arena.requests_bytes(), geometry.requests_arena() + (1 << 20));
+    EXPECT_EQ(with_arena.responses_bytes(), geometry.responses_arena() + (1 << 20));
   }
 }
 

@@ -133,6 +133,83 @@ TEST(SegmentTest, GrowsInPlaceAndTheReaderReachesOnlyWhatTheFileHolds) {
   EXPECT_EQ(writer->mapped_bytes(), 3 * kPage);
 }
 
+// Bytes of memory the file holds (a tmpfs counts the pages it has, not its size).
+uint64_t MemoryOf(const std::string& directory_of_pool, const std::string& name) {
+  std::string path = directory_of_pool.substr(0, directory_of_pool.rfind('/')) + "/" + name;
+  struct stat info {};
+  return ::stat(path.c_str(), &info) == 0 ? static_cast<uint64_t>(info.st_blocks) * 512 : ~0ull;
+}
+
+// An arena's segment: as long as its largest size from the start, memory only where its writer
+// made it so, even after the reader mapped all of it and both closed their descriptors.
+TEST(SegmentTest, ASparseSegmentCostsOnlyWhatItsWriterMakesReal) {
+  std::string pool = TestPoolPath();
+  constexpr uint64_t kBytes = 64 << 20;
+  std::unique_ptr<Segment> writer;
+  Status created = Segment::CreateSparse(pool, "", kPage, kBytes, ::geteuid(), &writer);
+  ASSERT_TRUE(created.ok()) << created.ToString();
+  EXPECT_EQ(writer->mapped_bytes(), kBytes);
+  std::unique_ptr<Segment> reader;
+  Status opened = Segment::Open(pool, writer->name(), kBytes, &reader, kPage);
+  ASSERT_TRUE(opened.ok()) << opened.ToString();
+  writer->CloseDescriptor();
+  reader->CloseDescriptor();
+  EXPECT_EQ(reader->mapped_bytes(), kBytes);
+  EXPECT_LE(MemoryOf(pool, writer->name()), kPage);
+  Status real = writer->MakeReal((8 << 20) + 1, 9 << 20);
+  ASSERT_TRUE(real.ok()) << real.ToString();
+  uint64_t memory = MemoryOf(pool, writer->name());
+  EXPECT_GE(memory, uint64_t{1} << 20);
+  EXPECT_LE(memory, (uint64_t{1} << 20) + kPage);
+  std::memcpy(writer->base() + (8 << 20), "in the arena", 13);
+  EXPECT_STREQ(reinterpret_cast<const char*>(reader->base() + (8 << 20)), "in the arena");
+  EXPECT_EQ(writer->MakeReal(0, kBytes + 1).error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(reader->MakeReal(0, kPage).error_code(), StatusCode::FAILED_PRECONDITION);
+}
+
+// An arena's payload bytes, far into the sparse part: granted to the reader, refused to a
+// stranger, and the reader's mapping cannot be made writable.
+TEST(SegmentTest, OnlyTheGrantedUserCanMapAnArenasPayloads) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to act as other users";
+  std::string pool = TestPoolPath();
+  constexpr uint64_t kBytes = 16 << 20;
+  constexpr uint64_t kPayload = 12 << 20;
+  std::unique_ptr<Segment> writer;
+  Status created;
+  {
+    ActAs user(kReader + 10);
+    ASSERT_TRUE(user.ok);
+    created = Segment::CreateSparse(pool, "", kPage, kBytes, kReader, &writer);
+  }
+  ASSERT_TRUE(created.ok()) << created.ToString();
+  ASSERT_TRUE(writer->MakeReal(kPayload, kPayload + kPage).ok());
+  std::memcpy(writer->base() + kPayload, "payload secret", 15);
+  Status stranger;
+  Status granted;
+  std::string seen;
+  int protect = 0;
+  {
+    ActAs user(kStranger);
+    ASSERT_TRUE(user.ok);
+    std::unique_ptr<Segment> segment;
+    stranger = Segment::Open(pool, writer->name(), kBytes, &segment, kPage);
+  }
+  {
+    ActAs user(kReader);
+    ASSERT_TRUE(user.ok);
+    std::unique_ptr<Segment> segment;
+    granted = Segment::Open(pool, writer->name(), kBytes, &segment, kPage);
+    if (granted.ok()) {
+      seen = reinterpret_cast<const char*>(segment->base() + kPayload);
+      protect = ::mprotect(segment->base() + kPayload, kPage, PROT_READ | PROT_WRITE);
+    }
+  }
+  EXPECT_EQ(stranger.error_code(), StatusCode::PERMISSION_DENIED) << stranger.ToString();
+  ASSERT_TRUE(granted.ok()) << granted.ToString();
+  EXPECT_EQ(seen, "payload secret");
+  EXPECT_EQ(protect, -1) << "the reader could make the payloads writable";
+}
+
 TEST(SegmentTest, AnUnlinkedSegmentLivesAsLongAsAMappingOfIt) {
   std::string pool = TestPoolPath();
   std::unique_ptr<Segment> writer;

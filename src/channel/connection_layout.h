@@ -3,7 +3,9 @@
 //   a pool block:           [BlockHeader][ConnectionHeader][ConnectionCounters]
 //                           the rendezvous record, and the client's counts for `notnets top`
 //   the client's segment:   [DirectionHeader][Descriptor x capacity][cancel word x capacity]
+//                           [released offset x 2 capacity][arena]
 //   the server's segment:   [DirectionHeader][Descriptor x capacity]
+//                           [released offset x 2 capacity][arena]
 //
 // Each direction is written only by its sender (requests by the client, responses by the
 // server), including the counter of what its sender consumed of the other direction, and lives
@@ -14,6 +16,13 @@
 // so that a file whose creator died can be found and removed (pool/segment_sweep.h). Cancel word i
 // holds the call id of call slot i once the client cancels it: a running handler sees it without
 // any server thread having to read the request ring.
+//
+// A direction's arena holds the payloads and metadata its sender publishes, so the receiver reads
+// them in place and never writes them. The receiver gives a block back by appending its offset
+// (relative to the sender's segment) to the released list in its OWN segment and publishing
+// DirectionHeader::released_count there; the sender takes the offsets back, publishes how many it
+// took in its own DirectionHeader::peer_released_consumed, and frees them into a process-local
+// allocator (channel/arena_allocator.h, channel/released_list.h). Every word has one writer.
 #ifndef NOTNETS_CHANNEL_CONNECTION_LAYOUT_H_
 #define NOTNETS_CHANNEL_CONNECTION_LAYOUT_H_
 
@@ -28,7 +37,7 @@ namespace notnets::internal {
 
 // "NNCONN01" read as a little-endian word.
 inline constexpr uint64_t kConnectionMagic = 0x31304e4e4f434e4eull;
-inline constexpr uint32_t kConnectionVersion = 4;
+inline constexpr uint32_t kConnectionVersion = 5;
 // Hex digits of a connection's id in its segment names: the creator's token and a random part.
 inline constexpr size_t kSegmentIdBytes = 32;
 // What the server appends to the client's segment name to name its own.
@@ -105,7 +114,13 @@ struct alignas(kCacheLineBytes) DirectionHeader {
   // 1 once this direction's sender has mapped the other direction's segment: its creator may
   // then unlink it. Written once.
   SharedWord peer_opened;
-  uint8_t reserved0[kCacheLineBytes - 2 * sizeof(SharedWord)];
+  // How many offsets this direction's sender has appended to the released list in its segment:
+  // blocks of the other direction's arena it is done with. Published after the offsets.
+  SharedWord released_count;
+  // How many entries of the other direction's released list this direction's sender has taken
+  // back: the other side may overwrite those entries.
+  SharedWord peer_released_consumed;
+  uint8_t reserved0[kCacheLineBytes - 4 * sizeof(SharedWord)];
   // kOpen, or why the sender closed its direction (kClosedBySender, ...).
   SharedWord closed;
   // A doorbell (pool/doorbell.h) for the other direction's messages, in two halves each written
@@ -118,28 +133,43 @@ struct alignas(kCacheLineBytes) DirectionHeader {
 };
 static_assert(sizeof(DirectionHeader) == 2 * kCacheLineBytes);
 static_assert(offsetof(DirectionHeader, peer_opened) == 8);
+static_assert(offsetof(DirectionHeader, released_count) == 16);
+static_assert(offsetof(DirectionHeader, peer_released_consumed) == 24);
 static_assert(offsetof(DirectionHeader, closed) == kCacheLineBytes);
 static_assert(offsetof(DirectionHeader, sleepers) == kCacheLineBytes + 8);
 static_assert(offsetof(DirectionHeader, wake_sequence) == kCacheLineBytes + 16);
 
 // Where each part of a connection lies: the header relative to the start of its block, the
-// rings and cancel words relative to the start of their segments.
+// rings, cancel words, released lists and arenas relative to the start of their segments. Each
+// direction's arena holds `arena_bytes` (0: no arena).
 struct ConnectionGeometry {
-  explicit ConnectionGeometry(uint32_t capacity) : capacity(capacity) {}
+  explicit ConnectionGeometry(uint32_t capacity, uint64_t arena_bytes = 0)
+      : capacity(capacity), arena_bytes(arena_bytes) {}
   uint64_t header() const { return kCacheLineBytes; }
   uint64_t counters() const { return header() + sizeof(ConnectionHeader); }
   uint64_t payload_bytes() const { return sizeof(ConnectionHeader) + sizeof(ConnectionCounters); }
   uint64_t ring_bytes() const {
     return sizeof(DirectionHeader) + uint64_t{capacity} * sizeof(Descriptor);
   }
-  uint64_t cancel_bytes() const {
-    return (uint64_t{capacity} * sizeof(SharedWord) + kCacheLineBytes - 1) / kCacheLineBytes *
-           kCacheLineBytes;
-  }
+  uint64_t cancel_bytes() const { return LinesFor(uint64_t{capacity} * sizeof(SharedWord)); }
   uint64_t cancel_words() const { return ring_bytes(); }
-  uint64_t requests_bytes() const { return ring_bytes() + cancel_bytes(); }
-  uint64_t responses_bytes() const { return ring_bytes(); }
+  // Entries of each released list: a receiver releases at most a payload and a metadata block
+  // per message, and holds fewer messages than that most of the time; more wait in its process.
+  uint64_t released_capacity() const { return 2 * uint64_t{capacity}; }
+  uint64_t released_bytes() const { return LinesFor(released_capacity() * sizeof(SharedWord)); }
+  uint64_t requests_released() const { return ring_bytes() + cancel_bytes(); }
+  uint64_t responses_released() const { return ring_bytes(); }
+  uint64_t requests_arena() const { return requests_released() + released_bytes(); }
+  uint64_t responses_arena() const { return responses_released() + released_bytes(); }
+  uint64_t requests_bytes() const { return requests_arena() + arena_bytes; }
+  uint64_t responses_bytes() const { return responses_arena() + arena_bytes; }
   uint32_t capacity;
+  uint64_t arena_bytes;
+
+ private:
+  static uint64_t LinesFor(uint64_t bytes) {
+    return (bytes + kCacheLineBytes - 1) / kCacheLineBytes * kCacheLineBytes;
+  }
 };
 
 inline bool IsValidRingCapacity(uint64_t capacity) {

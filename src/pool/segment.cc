@@ -9,6 +9,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -129,13 +130,8 @@ uint64_t Segment::CreatorOf(const std::string& pool_path, const std::string& nam
   return std::strtoull(name.substr(id, kCreatorDigits).c_str(), nullptr, 16);
 }
 
-Status Segment::CreateNamed(const std::string& pool_path, const std::string& name,
-                            uint64_t initial_bytes, uint64_t max_bytes, uint32_t reader_uid,
-                            std::unique_ptr<Segment>* segment) {
-  if (initial_bytes == 0 || initial_bytes > max_bytes) {
-    return Status(StatusCode::INVALID_ARGUMENT,
-                  "a segment's initial size must be between 1 byte and its largest size");
-  }
+Status Segment::CreateFile(const std::string& pool_path, const std::string& name,
+                           uint32_t reader_uid, std::unique_ptr<Segment>* segment) {
   if (!IsSegmentName(pool_path, name)) {
     return Status(StatusCode::INVALID_ARGUMENT,
                   "'" + name + "' does not name a segment of pool " + pool_path);
@@ -161,15 +157,65 @@ Status Segment::CreateNamed(const std::string& pool_path, const std::string& nam
       !granted.ok()) {
     return granted;
   }
+  *segment = std::move(created);
+  return Status::OK;
+}
+
+Status Segment::CreateNamed(const std::string& pool_path, const std::string& name,
+                            uint64_t initial_bytes, uint64_t max_bytes, uint32_t reader_uid,
+                            std::unique_ptr<Segment>* segment) {
+  if (initial_bytes == 0 || initial_bytes > max_bytes) {
+    return Status(StatusCode::INVALID_ARGUMENT,
+                  "a segment's initial size must be between 1 byte and its largest size");
+  }
+  std::unique_ptr<Segment> created;
+  if (Status status = CreateFile(pool_path, name, reader_uid, &created); !status.ok()) {
+    return status;
+  }
   created->Reserve(max_bytes);
   if (Status grown = created->Grow(initial_bytes); !grown.ok()) return grown;
   *segment = std::move(created);
   return Status::OK;
 }
 
+Status Segment::CreateSparse(const std::string& pool_path, const std::string& name,
+                             uint64_t real_bytes, uint64_t max_bytes, uint32_t reader_uid,
+                             std::unique_ptr<Segment>* segment) {
+  if (real_bytes == 0 || real_bytes > max_bytes) {
+    return Status(StatusCode::INVALID_ARGUMENT,
+                  "a segment's real part must be between 1 byte and its size");
+  }
+  std::unique_ptr<Segment> created;
+  Status status = CreateFile(pool_path,
+                             name.empty() ? BaseNameOf(pool_path) + kSegmentInfix +
+                                                CreatorHex(SelfIdentity().token) +
+                                                RandomHex((kSegmentIdDigits - kCreatorDigits) / 2)
+                                          : name,
+                             reader_uid, &created);
+  if (!status.ok()) return status;
+  created->Reserve(max_bytes);
+  uint64_t real = std::min(RoundUp(real_bytes, created->page_bytes_), created->reserved_bytes_);
+  if (int error = ::posix_fallocate(created->fd_, 0, static_cast<off_t>(real)); error != 0) {
+    return Status(StatusCode::RESOURCE_EXHAUSTED,
+                  "cannot create segment " + created->name_ + " of " + std::to_string(real) +
+                      " bytes (" + std::strerror(error) +
+                      "): " + DescribeFreeSpace(created->fd_, DirectoryOf(created->path_)) +
+                      "; free space there");
+  }
+  if (::ftruncate(created->fd_, static_cast<off_t>(created->reserved_bytes_)) != 0) {
+    return Status(StatusCode::RESOURCE_EXHAUSTED,
+                  "cannot size segment " + created->name_ + ": " + std::strerror(errno));
+  }
+  created->prefault_bytes_ = real;
+  if (Status mapped = created->MapRange(0, created->reserved_bytes_); !mapped.ok()) return mapped;
+  *segment = std::move(created);
+  return Status::OK;
+}
+
 Status Segment::Open(const std::string& pool_path, const std::string& name, uint64_t max_bytes,
-                     std::unique_ptr<Segment>* segment) {
+                     std::unique_ptr<Segment>* segment, uint64_t prefault_bytes) {
   std::unique_ptr<Segment> opened(new Segment);
+  opened->prefault_bytes_ = prefault_bytes;
   if (Status attached = opened->OpenAndMap(pool_path, name, max_bytes, nullptr); !attached.ok()) {
     return attached;
   }
@@ -276,6 +322,31 @@ Status Segment::Grow(uint64_t bytes) {
   return MapRange(mapped, target);
 }
 
+Status Segment::MakeReal(uint64_t from, uint64_t to) {
+  if (!writable_) {
+    return Status(StatusCode::FAILED_PRECONDITION,
+                  "segment " + name_ + " is mapped read-only here: only its writer writes it");
+  }
+  if (from > to || to > mapped_bytes()) {
+    return Status(
+        StatusCode::INVALID_ARGUMENT,
+        "[" + std::to_string(from) + ", " + std::to_string(to) + ") is not in segment " + name_);
+  }
+  uint64_t begin = from / page_bytes_ * page_bytes_;
+  uint64_t end = RoundUp(to, page_bytes_);
+  if (begin == end) return Status::OK;
+  // A write fault on each page, made by the kernel: where the file system is full it fails here
+  // (EFAULT) instead of raising SIGBUS at the writer's first store.
+  if (::madvise(base_ + begin, end - begin, MADV_POPULATE_WRITE) == 0) return Status::OK;
+  int error = errno;
+  return Status(StatusCode::RESOURCE_EXHAUSTED,
+                "cannot give segment " + name_ + " memory for [" + std::to_string(begin) + ", " +
+                    std::to_string(end) + ") (" + std::strerror(error) + "): " +
+                    (fd_ >= 0 && !path_.empty()
+                         ? DescribeFreeSpace(fd_, DirectoryOf(path_)) + "; free space there"
+                         : std::string("its file system is full")));
+}
+
 bool Segment::Reach(uint64_t bytes) {
   uint64_t mapped = mapped_bytes();
   if (bytes <= mapped) return true;
@@ -331,8 +402,17 @@ Status Segment::MapRange(uint64_t from, uint64_t to) {
     // The whole segment at once (rings never grow): one mmap, and no reservation to replace,
     // which would cost a TLB flush on every CPU running this process; its pages are mapped now
     // rather than by a fault each on first touch.
-    address = ::mmap(nullptr, to, protection, MAP_SHARED | MAP_POPULATE, fd_, 0);
-    if (address != MAP_FAILED) base_ = static_cast<uint8_t*>(address);
+    // A sparse part is left alone: prefaulting a hole of a tmpfs file makes it memory.
+    bool whole = prefault_bytes_ >= to;
+    address = ::mmap(nullptr, to, protection, MAP_SHARED | (whole ? MAP_POPULATE : 0), fd_, 0);
+    if (address != MAP_FAILED) {
+      base_ = static_cast<uint8_t*>(address);
+      // Only a prefault (pages fault in on first touch otherwise), so its failure changes nothing.
+      if (!whole && prefault_bytes_ > 0) {
+        (void)::madvise(base_, std::min(RoundUp(prefault_bytes_, page_bytes_), to),
+                        writable_ ? MADV_POPULATE_WRITE : MADV_POPULATE_READ);
+      }
+    }
   } else {
     if (base_ == nullptr) {
       if (Status reserved = ReserveAddresses(PROT_NONE); !reserved.ok()) return reserved;

@@ -45,12 +45,23 @@ class Segment {
                             uint64_t initial_bytes, uint64_t max_bytes, uint32_t reader_uid,
                             std::unique_ptr<Segment>* segment);
 
+  // As CreateNamed (as Create if `name` is empty), for a segment whose file is `max_bytes` long
+  // from the start but whose first `real_bytes` alone are memory: the rest (an arena) is sparse,
+  // costs nothing until the writer makes it real (MakeReal), and is mapped whole by writer and
+  // reader at once, so neither needs its file descriptor again. A full file system fails here for
+  // the first `real_bytes`, and in MakeReal for the rest, never with SIGBUS in the writer.
+  static Status CreateSparse(const std::string& pool_path, const std::string& name,
+                             uint64_t real_bytes, uint64_t max_bytes, uint32_t reader_uid,
+                             std::unique_ptr<Segment>* segment);
+
   // Opens the segment `name` (as Create named it) next to `pool_path`, read-only, reserving room
-  // for `max_bytes`. INVALID_ARGUMENT if `name` is not a segment name of that pool; NOT_FOUND if
-  // no such file; PERMISSION_DENIED if the kernel refuses this process (it was not granted);
-  // FAILED_PRECONDITION if it is not a regular file or is already larger than `max_bytes`.
+  // for `max_bytes`; of a file mapped whole, only the first `prefault_bytes` are mapped before
+  // first touch (for a sparse segment: prefaulting a hole would make it memory). INVALID_ARGUMENT
+  // if `name` is not a segment name of that pool; NOT_FOUND if no such file; PERMISSION_DENIED if
+  // the kernel refuses this process (it was not granted); FAILED_PRECONDITION if it is not a
+  // regular file or is already larger than `max_bytes`.
   static Status Open(const std::string& pool_path, const std::string& name, uint64_t max_bytes,
-                     std::unique_ptr<Segment>* segment);
+                     std::unique_ptr<Segment>* segment, uint64_t prefault_bytes = ~uint64_t{0});
 
   // The name of the segment the process `creator_token` makes for the same connection as the
   // segment `name` (of Create's form): `name` with its creator part replaced and `suffix` (a '.'
@@ -97,6 +108,12 @@ class Segment {
   // when the file system is full; FAILED_PRECONDITION on a reader's mapping.
   Status Grow(uint64_t bytes);
 
+  // Writer: makes the pages of [from, to) memory (rounded out to whole pages), so that writing
+  // there can neither fault nor raise SIGBUS; for the sparse part of a CreateSparse segment.
+  // RESOURCE_EXHAUSTED when the file system is full; INVALID_ARGUMENT past mapped_bytes();
+  // FAILED_PRECONDITION on a reader's mapping. Works after CloseDescriptor.
+  Status MakeReal(uint64_t from, uint64_t to);
+
   // Reader: true if [0, bytes) is mapped, mapping what the writer has grown since if needed.
   // False if the file is shorter than `bytes` or `bytes` is past the largest size: the writer
   // named memory it does not have.
@@ -118,6 +135,9 @@ class Segment {
 
  private:
   Segment() = default;
+  // Opens the file `name`, new, and grants it to `reader_uid`.
+  static Status CreateFile(const std::string& pool_path, const std::string& name,
+                           uint32_t reader_uid, std::unique_ptr<Segment>* segment);
   // Sets the largest size to `max_bytes`; the addresses come with the first mapping (MapRange).
   void Reserve(uint64_t max_bytes);
   // Reserves the addresses of the largest size at base_: zeros mapped with `protection`.
@@ -136,6 +156,8 @@ class Segment {
   uint64_t page_bytes_ = 0;
   uint8_t* base_ = nullptr;
   uint64_t reserved_bytes_ = 0;
+  // How much of a mapping of the whole segment is mapped before first touch.
+  uint64_t prefault_bytes_ = ~uint64_t{0};
   std::atomic<uint64_t> mapped_{0};
   SegmentOwner owner_;
   int guard_ = -1;  // GuardMapping's handle, once the file is mapped
