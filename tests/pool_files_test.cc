@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -125,12 +126,12 @@ TEST(PoolFilesTest, AnotherUsersPoolIsAttachedOnlyWhenTrusted) {
   EXPECT_TRUE(trusted.ok()) << trusted.ToString();
 }
 
-// In a child process with a mount namespace of its own, a pool larger than a 4 MiB tmpfs. Skipped
-// unless root.
-TEST(PoolFilesTest, APoolTheFileSystemCannotHoldFailsAtCreationAndLeavesNothing) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs";
+// Runs `body` in a child process with a mount namespace of its own, on the directory of a 4 MiB
+// tmpfs mounted there, and returns what `body` reported, "setup" if the tmpfs could not be
+// mounted (not root, or no mount namespaces), or "died: ..." if the child did not exit.
+std::string OnSmallTmpfs(const std::function<std::string(const std::string& dir)>& body) {
   int result[2];
-  ASSERT_EQ(::pipe(result), 0);
+  if (::pipe(result) != 0) return "setup";
   pid_t child = ::fork();
   if (child == 0) {
     std::string dir = "/tmp/notnets-small-" + std::to_string(::getpid());
@@ -139,57 +140,7 @@ TEST(PoolFilesTest, APoolTheFileSystemCannotHoldFailsAtCreationAndLeavesNothing)
         ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
         ::mkdir(dir.c_str(), 0700) == 0 &&
         ::mount("tmpfs", dir.c_str(), "tmpfs", 0, "size=4m") == 0) {
-      PoolOptions options;
-      options.size_bytes = 32 << 20;
-      std::shared_ptr<Pool> pool;
-      Status status = Pool::Create(dir + "/pool", options, &pool);
-      bool left = !std::filesystem::is_empty(dir);
-      report = status.ToString() + (left ? " LEFT" : "");
-      ::umount(dir.c_str());
-    }
-    ::rmdir(dir.c_str());
-    ssize_t ignored = ::write(result[1], report.data(), report.size());
-    (void)ignored;
-    ::_exit(0);
-  }
-  ::close(result[1]);
-  std::string report;
-  char buffer[512];
-  for (ssize_t n; (n = ::read(result[0], buffer, sizeof(buffer))) > 0;) report.append(buffer, n);
-  ::close(result[0]);
-  ::waitpid(child, nullptr, 0);
-  if (report == "setup") GTEST_SKIP() << "cannot mount a tmpfs in a mount namespace here";
-  EXPECT_EQ(report.rfind("RESOURCE_EXHAUSTED: cannot reserve 33554432 bytes for pool ", 0), 0u)
-      << report;
-  EXPECT_NE(report.find("the tmpfs at /tmp/notnets-small-"), std::string::npos) << report;
-  EXPECT_NE(report.find("bytes free"), std::string::npos) << report;
-  EXPECT_EQ(report.find("LEFT"), std::string::npos) << "the pool file was left: " << report;
-}
-
-// In a child process with a mount namespace of its own, an arena's segment on a 4 MiB tmpfs: its
-// 64 MiB fit as a sparse file, and making more of it memory than the tmpfs holds fails with
-// RESOURCE_EXHAUSTED instead of killing the writer with SIGBUS. Skipped unless root.
-TEST(PoolFilesTest, AnArenaTheFileSystemCannotHoldFailsWhenMadeRealNotWithSigbus) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs";
-  int result[2];
-  ASSERT_EQ(::pipe(result), 0);
-  pid_t child = ::fork();
-  if (child == 0) {
-    std::string dir = "/tmp/notnets-small-" + std::to_string(::getpid());
-    std::string report = "setup";
-    if (::unshare(CLONE_NEWNS) == 0 &&
-        ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0 &&
-        ::mkdir(dir.c_str(), 0700) == 0 &&
-        ::mount("tmpfs", dir.c_str(), "tmpfs", 0, "size=4m") == 0) {
-      std::unique_ptr<internal::Segment> segment;
-      Status status =
-          internal::Segment::CreateSparse(dir + "/pool", "", 4096, 64 << 20, ::geteuid(), &segment);
-      report = "created " + status.ToString();
-      if (status.ok()) {
-        report += "; small " + segment->MakeReal(0, 1 << 20).ToString();
-        report += "; large " + segment->MakeReal(1 << 20, 16 << 20).ToString();
-      }
-      segment.reset();
+      report = body(dir);
       ::umount(dir.c_str());
     }
     ::rmdir(dir.c_str());
@@ -204,7 +155,46 @@ TEST(PoolFilesTest, AnArenaTheFileSystemCannotHoldFailsWhenMadeRealNotWithSigbus
   ::close(result[0]);
   int wait_status = 0;
   ::waitpid(child, &wait_status, 0);
-  ASSERT_TRUE(WIFEXITED(wait_status)) << "the writer died: " << report;
+  if (!WIFEXITED(wait_status)) return "died: " + report;
+  return report;
+}
+
+// A pool larger than a 4 MiB tmpfs. Skipped unless root.
+TEST(PoolFilesTest, APoolTheFileSystemCannotHoldFailsAtCreationAndLeavesNothing) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs";
+  std::string report = OnSmallTmpfs([](const std::string& dir) {
+    PoolOptions options;
+    options.size_bytes = 32 << 20;
+    std::shared_ptr<Pool> pool;
+    Status status = Pool::Create(dir + "/pool", options, &pool);
+    bool left = !std::filesystem::is_empty(dir);
+    return status.ToString() + (left ? " LEFT" : "");
+  });
+  if (report == "setup") GTEST_SKIP() << "cannot mount a tmpfs in a mount namespace here";
+  EXPECT_EQ(report.rfind("RESOURCE_EXHAUSTED: cannot reserve 33554432 bytes for pool ", 0), 0u)
+      << report;
+  EXPECT_NE(report.find("the tmpfs at /tmp/notnets-small-"), std::string::npos) << report;
+  EXPECT_NE(report.find("bytes free"), std::string::npos) << report;
+  EXPECT_EQ(report.find("LEFT"), std::string::npos) << "the pool file was left: " << report;
+}
+
+// An arena's segment on a 4 MiB tmpfs: its 64 MiB fit as a sparse file, and making more of it
+// memory than the tmpfs holds fails with RESOURCE_EXHAUSTED instead of killing the writer with
+// SIGBUS. Skipped unless root.
+TEST(PoolFilesTest, AnArenaTheFileSystemCannotHoldFailsWhenMadeRealNotWithSigbus) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs";
+  std::string report = OnSmallTmpfs([](const std::string& dir) {
+    std::unique_ptr<internal::Segment> segment;
+    Status status =
+        internal::Segment::CreateSparse(dir + "/pool", "", 4096, 64 << 20, ::geteuid(), &segment);
+    std::string made = "created " + status.ToString();
+    if (status.ok()) {
+      made += "; small " + segment->MakeReal(0, 1 << 20).ToString();
+      made += "; large " + segment->MakeReal(1 << 20, 16 << 20).ToString();
+    }
+    return made;
+  });
+  ASSERT_EQ(report.rfind("died: ", 0), std::string::npos) << "the writer died: " << report;
   if (report == "setup") GTEST_SKIP() << "cannot mount a tmpfs in a mount namespace here";
   EXPECT_EQ(report.rfind("created OK; small OK; large RESOURCE_EXHAUSTED: cannot give segment ", 0),
             0u)

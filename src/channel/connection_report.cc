@@ -1,16 +1,10 @@
 #include "channel/connection_report.h"
 
+#include "channel/load_while_others_write.h"
+
 namespace notnets::internal {
 
 namespace {
-
-// Any block may be read here while its owner writes it, or after it was freed and reused: each
-// field is loaded once, whole, and judged before use. ThreadSanitizer, which sees only this
-// process's threads, is told not to instrument the loads (as in orphans.cc).
-template <typename T>
-__attribute__((no_sanitize("thread"))) T LoadWhileOthersWrite(const T& field) {
-  return __atomic_load_n(&field, __ATOMIC_RELAXED);
-}
 
 // Fills `*report` if the block at `block_offset`, of `capacity` payload bytes and owned by
 // `owner`, is a connection to `service` that its client still holds.

@@ -1,21 +1,12 @@
 #include "channel/orphans.h"
 
 #include "channel/connection.h"
+#include "channel/load_while_others_write.h"
 #include "pool/process_identity.h"
 
 namespace notnets::internal {
 
 namespace {
-
-// The sweep reads blocks that another process, or another thread of this one, may be writing at
-// that moment (a block freed and reused for a message since its ownership was read): each field
-// is loaded once, whole, and the checks below reject whatever value it holds. The writer's
-// plain stores cannot be ordered with this read, so ThreadSanitizer, which sees only this
-// process's threads, is told not to instrument it.
-template <typename T>
-__attribute__((no_sanitize("thread"))) T LoadWhileOthersWrite(const T& field) {
-  return __atomic_load_n(&field, __ATOMIC_RELAXED);
-}
 
 // True if the block at `block_offset` (owned by `owner`) is a connection to an earlier
 // generation of `service` whose client has died; fills `*view`.
