@@ -121,10 +121,10 @@ class Directory {
   // True if `ref` still designates an active entry.
   bool IsActive(const ServiceRef& ref) const;
 
-  // The entries other than `live`'s that hold its name and whose server is dead: servers of the
-  // name that crashed and that no registration took over (across hosts, a server restarted
-  // within its predecessor's lease registers beside the entry it cannot yet tell is dead), for
-  // the live server of the name to Reclaim.
+  // The entries other than `live`'s that hold its name and whose server is dead: replicas of the
+  // name that crashed and that no registration took over (a new replica registers beside the
+  // live ones, and across hosts beside an entry it cannot yet tell is dead), for the live server
+  // of the name to Reclaim.
   std::vector<ServiceRef> DeadNamesakes(const ServiceRef& live) const;
 
   // Takes the entry `dead` of a dead server (as DeadNamesakes found it) so that no other process
