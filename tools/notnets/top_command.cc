@@ -43,6 +43,13 @@ struct Snapshot {
 // Counts that went up between two snapshots; a torn read that seems to go down counts 0.
 uint64_t Delta(uint64_t now, uint64_t before) { return now > before ? now - before : 0; }
 
+// Sets `*window` to the calls of each latency bucket between two snapshots of a histogram.
+void Window(const LatencyHistogram& now, const LatencyHistogram& before, LatencyHistogram* window) {
+  for (uint32_t bucket = 0; bucket < internal::kLatencyBuckets; ++bucket) {
+    (*window)[bucket] = Delta(now[bucket], before[bucket]);
+  }
+}
+
 // One row: calls/s and errors/s over `seconds`, and the quantiles of the latencies counted.
 void PrintRow(const std::string& name, const char* state, int32_t pid, uint64_t finished,
               uint64_t failed, const LatencyHistogram& window, const std::string& busy,
@@ -70,10 +77,8 @@ void PrintFrame(const PoolWatch& watch, const std::vector<internal::ServiceRepor
     internal::CounterTotals zero;
     const internal::CounterTotals& then =
         previous != before.services.end() ? previous->second : zero;
-    LatencyHistogram window = {};
-    for (uint32_t bucket = 0; bucket < internal::kLatencyBuckets; ++bucket) {
-      window[bucket] = Delta(now.latency[bucket], then.latency[bucket]);
-    }
+    LatencyHistogram window;
+    Window(now.latency, then.latency, &window);
     uint64_t finished = Delta(now.calls_finished, then.calls_finished);
     uint64_t ok = Delta(now.by_code[0], then.by_code[0]);
     std::string busy = std::to_string(now.busy_workers) + "/" + std::to_string(now.workers);
@@ -84,10 +89,8 @@ void PrintFrame(const PoolWatch& watch, const std::vector<internal::ServiceRepor
       internal::ConnectionReport none;
       const internal::ConnectionReport& from =
           earlier != before.connections.end() ? earlier->second : none;
-      LatencyHistogram seen = {};
-      for (uint32_t bucket = 0; bucket < internal::kLatencyBuckets; ++bucket) {
-        seen[bucket] = Delta(connection.latency[bucket], from.latency[bucket]);
-      }
+      LatencyHistogram seen;
+      Window(connection.latency, from.latency, &seen);
       PrintRow("  connection " + std::to_string(connection.serial), "client", connection.client_pid,
                Delta(connection.calls_answered, from.calls_answered),
                Delta(connection.calls_failed, from.calls_failed), seen, "-", seconds);
