@@ -279,10 +279,9 @@ void Directory::FindDeadEntry(uint32_t* index, uint64_t* state) const {
   }
 }
 
-std::vector<ServiceRef> Directory::DeadNamesakes(const ServiceRef& live) const {
+std::vector<ServiceRef> Directory::DeadNamesakes(const ServiceRef& live,
+                                                 std::string_view name) const {
   std::vector<ServiceRef> dead;
-  std::string name = NameOf(live.index);
-  if (name.empty()) return dead;
   for (uint32_t i = 0; i < mapping_->max_services(); ++i) {
     uint64_t state;
     if (i != live.index && IsDeadEntry(i, &state) && ListedNameOf(i, state) == name) {

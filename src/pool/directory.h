@@ -121,11 +121,13 @@ class Directory {
   // True if `ref` still designates an active entry.
   bool IsActive(const ServiceRef& ref) const;
 
-  // The entries other than `live`'s that hold its name and whose server is dead: replicas of the
-  // name that crashed and that no registration took over (a new replica registers beside the
-  // live ones, and across hosts beside an entry it cannot yet tell is dead), for the live server
-  // of the name to Reclaim.
-  std::vector<ServiceRef> DeadNamesakes(const ServiceRef& live) const;
+  // The entries other than `live`'s that hold `name`, the name `live` registered, and whose
+  // server is dead: replicas of the name that crashed and that no registration took over (a new
+  // replica registers beside the live ones, and across hosts beside an entry it cannot yet tell
+  // is dead), for the live server of the name to Reclaim. The live entry is not read: under
+  // write-back-invalidate an invalidate of its own entry would write it back, hiding a missing
+  // write-back from the mutation check.
+  std::vector<ServiceRef> DeadNamesakes(const ServiceRef& live, std::string_view name) const;
 
   // Takes the entry `dead` of a dead server (as DeadNamesakes found it) so that no other process
   // can, calls `free_orphans` with the entry's next generation while holding it (the sweep of an

@@ -562,7 +562,7 @@ void ServerRuntime::SweepOrphans() {
     // Dead servers of the same name that no registration took over: their entries, method
     // tables, counters and connections whose clients died too come back. Their connections with
     // live clients are freed by those clients.
-    for (const ServiceRef& dead : directory_.DeadNamesakes(service.ref)) {
+    for (const ServiceRef& dead : directory_.DeadNamesakes(service.ref, service.service->name())) {
       directory_.Reclaim(
           dead, [this](const ServiceRef& held) { FreeOrphanedConnections(&allocator_, held); });
     }
