@@ -10,6 +10,9 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "notnets/pool.h"
+#include "pool/segment.h"
+#include "test_pool.h"
 
 namespace notnets::internal {
 namespace {
@@ -37,7 +40,7 @@ TEST(CacheSimulatorTest, ACacheStartedWhileMemoryChangesWritesBackNothing) {
         word->store(value, std::memory_order_release);
       }
     });
-    uint8_t* cache = BeginSimulatedCache(shared, kRegionBytes);
+    uint8_t* cache = BeginSimulatedCache(shared, kRegionBytes, kRegionBytes);
     stop.store(true);
     other_host.join();
     uint64_t in_memory = word->load(std::memory_order_acquire);
@@ -67,8 +70,8 @@ TEST(CacheSimulatorTest, AWriteBackWritesALineStoredWithWhatItsStaleCopyHeld) {
   auto* shared = static_cast<SharedWord*>(mapped);
   constexpr size_t kWords = kCacheLineBytes / sizeof(SharedWord);
   for (size_t i = 0; i < kWords; ++i) shared[i].store(kOurs);
-  auto* cache =
-      reinterpret_cast<SharedWord*>(BeginSimulatedCache(static_cast<uint8_t*>(mapped), kBytes));
+  auto* cache = reinterpret_cast<SharedWord*>(
+      BeginSimulatedCache(static_cast<uint8_t*>(mapped), kBytes, kBytes));
   // Another process writes the line in memory; this one's copy is stale now.
   for (size_t i = 0; i < kWords; ++i) shared[i].store(kTheirs);
   // This process writes the line again, with what its copy already held, and writes it back.
@@ -77,6 +80,32 @@ TEST(CacheSimulatorTest, AWriteBackWritesALineStoredWithWhatItsStaleCopyHeld) {
   for (size_t i = 0; i < kWords; ++i) EXPECT_EQ(shared[i].load(), kOurs) << "word " << i;
   EXPECT_EQ(EndSimulatedCache(reinterpret_cast<uint8_t*>(cache)), mapped);
   ::munmap(mapped, kBytes);
+}
+
+// A connection's segments are seen through the simulator as the pool is: the writer's and the
+// reader's mappings of one segment are two caches, even in one process, and bytes move between
+// them only by a write-back and an invalidate. A reader that attaches the segment over its
+// placeholder holds no line of it yet, so it sees what was written back before.
+TEST(CacheSimulatorTest, ASegmentsBytesReachItsReaderOnlyThroughThePrimitives) {
+  if (!CacheSimulatorEnabled()) GTEST_SKIP() << "needs NOTNETS_CACHE_SIMULATOR=1";
+  constexpr uint64_t kBytes = 4096;
+  std::string pool = Pool::PathFor(testing::UniquePoolName("simulated-segment"));
+  std::unique_ptr<Segment> placeholder = Segment::Placeholder(kBytes, kBytes);
+  ASSERT_NE(placeholder, nullptr);
+  std::unique_ptr<Segment> writer;
+  ASSERT_TRUE(Segment::Create(pool, kBytes, kBytes, ::geteuid(), &writer).ok());
+  auto* written = reinterpret_cast<SharedWord*>(writer->base());
+  written[0].store(1);
+  std::unique_ptr<Segment> reader;
+  ASSERT_TRUE(Segment::Open(pool, writer->name(), kBytes, &reader).ok());
+  auto* read = reinterpret_cast<SharedWord*>(reader->base());
+  EXPECT_EQ(read[0].load(), 0u) << "a store that was not written back reached the reader";
+  ASSERT_TRUE(SimulatedWriteBack(written, sizeof(SharedWord)));
+  EXPECT_EQ(read[0].load(), 0u) << "the reader's cached line changed without an invalidate";
+  ASSERT_TRUE(SimulatedInvalidate(read, sizeof(SharedWord)));
+  EXPECT_EQ(read[0].load(), 1u);
+  ASSERT_TRUE(placeholder->Attach(pool, writer->name(), ::geteuid()).ok());
+  EXPECT_EQ(reinterpret_cast<SharedWord*>(placeholder->base())[0].load(), 1u);
 }
 
 }  // namespace

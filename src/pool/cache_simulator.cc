@@ -5,6 +5,7 @@
 #include <sys/mman.h>
 #include <time.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdlib>
@@ -20,7 +21,8 @@ namespace notnets::internal {
 #ifndef NOTNETS_FAULT_INJECTION
 
 bool CacheSimulatorEnabled() { return false; }
-uint8_t* BeginSimulatedCache(uint8_t* shared, uint64_t) { return shared; }
+uint8_t* BeginSimulatedCache(uint8_t* shared, uint64_t, uint64_t) { return shared; }
+void ForgetSimulatedLines(const void*, size_t) {}
 uint8_t* EndSimulatedCache(uint8_t* base) { return base; }
 void* SharedAddressOf(const void* address) { return const_cast<void*>(address); }
 bool SimulatedPublish(SharedWord*, uint64_t) { return false; }
@@ -35,7 +37,8 @@ uint64_t SimulatedAtomicCount() { return 0; }
 namespace {
 
 constexpr size_t kWordsPerLine = kCacheLineBytes / sizeof(uint64_t);
-constexpr size_t kMaxRegions = 64;
+// Pools and connection segments (two per connection) mapped at once.
+constexpr size_t kMaxRegions = 16384;
 constexpr size_t kStripes = 256;
 constexpr uint64_t kPageBytes = 4096;
 // The evictor's pace: a pass every [0, kMaxPauseNs) looks at kLinesPerPass lines from a random
@@ -63,6 +66,8 @@ struct Line {
 // Process-local state; never freed, as the evictor runs until the process ends.
 struct Simulator {
   std::array<Region, kMaxRegions> regions;
+  // Regions at this index and past it have never been used: lookups stop there.
+  std::atomic<size_t> regions_used{0};
   // Guards adding and removing regions, and the evictor's use of one while it does.
   std::mutex regions_mutex;
   // Serializes the moves of a line between copy and memory within this process.
@@ -86,7 +91,10 @@ std::mutex& StripeOf(const uint64_t* copy_word) {
 // The region whose copy holds `address`, or nullptr.
 Region* RegionOf(const void* address) {
   auto at = reinterpret_cast<uintptr_t>(address);
-  for (Region& region : State().regions) {
+  Simulator& s = State();
+  size_t used = s.regions_used.load(std::memory_order_acquire);
+  for (size_t i = 0; i < used; ++i) {
+    Region& region = s.regions[i];
     uint8_t* copy = region.copy.load(std::memory_order_acquire);
     if (copy != nullptr && at >= reinterpret_cast<uintptr_t>(copy) &&
         at < reinterpret_cast<uintptr_t>(copy) + region.size) {
@@ -170,7 +178,9 @@ void FetchLine(const Line& line, size_t first) {
 void EvictSome(std::mt19937_64& random) {
   Simulator& s = State();
   std::lock_guard<std::mutex> regions(s.regions_mutex);
-  Region& region = s.regions[random() % kMaxRegions];
+  size_t used = s.regions_used.load(std::memory_order_relaxed);
+  if (used == 0) return;
+  Region& region = s.regions[random() % used];
   if (region.copy.load(std::memory_order_relaxed) == nullptr) return;
   uint64_t lines = region.size / kCacheLineBytes;
   uint64_t start = random() % lines;
@@ -178,6 +188,10 @@ void EvictSome(std::mt19937_64& random) {
     Line line = LineAt(region, (start + n) * kCacheLineBytes);
     if ((random() & 1) == 0 || !Dirty(line)) continue;
     std::lock_guard<std::mutex> stripe(StripeOf(line.copy));
+    // Again under the stripe: a fetch that held it had stored the line's new words but not yet
+    // its clean ones, and writing back what it fetched could undo a newer store by another
+    // process (or, in a mapping this process only reads, fault).
+    if (!Dirty(line)) continue;
     // The line is read twice and written back only if both reads agree, so that a line the
     // code is writing meanwhile is not written back torn.
     uint64_t first[kWordsPerLine];
@@ -264,7 +278,7 @@ bool CacheSimulatorEnabled() {
   return enabled;
 }
 
-uint8_t* BeginSimulatedCache(uint8_t* shared, uint64_t size) {
+uint8_t* BeginSimulatedCache(uint8_t* shared, uint64_t size, uint64_t copied_bytes) {
   if (!CacheSimulatorEnabled() || size % kCacheLineBytes != 0) return shared;
   uint8_t* copy = MapPrivate(size);
   uint8_t* clean = MapPrivate(size);
@@ -272,20 +286,25 @@ uint8_t* BeginSimulatedCache(uint8_t* shared, uint64_t size) {
   // `clean` is taken from the copy, not from memory again: other processes write memory
   // meanwhile, and a line that differed between two reads of it would look dirty here, and its
   // older contents would be written back over theirs.
-  CopyNonZeroPages(copy, shared, size);
-  CopyNonZeroPages(clean, copy, size);
+  CopyNonZeroPages(copy, shared, std::min(copied_bytes, size));
+  CopyNonZeroPages(clean, copy, std::min(copied_bytes, size));
   Simulator& s = State();
   {
     std::lock_guard<std::mutex> regions(s.regions_mutex);
     Region* free_region = nullptr;
-    for (Region& region : s.regions) {
-      if (region.copy.load(std::memory_order_relaxed) == nullptr) free_region = &region;
+    size_t used = s.regions_used.load(std::memory_order_relaxed);
+    for (size_t i = 0; i < used && free_region == nullptr; ++i) {
+      if (s.regions[i].copy.load(std::memory_order_relaxed) == nullptr) free_region = &s.regions[i];
     }
-    if (free_region == nullptr) std::abort();  // more pools mapped at once than a test needs
+    if (free_region == nullptr) {
+      if (used == kMaxRegions) std::abort();  // more mappings at once than a test needs
+      free_region = &s.regions[used];
+    }
     free_region->clean = clean;
     free_region->shared = shared;
     free_region->size = size;
     free_region->copy.store(copy, std::memory_order_release);
+    if (free_region == &s.regions[used]) s.regions_used.store(used + 1, std::memory_order_release);
   }
   StartEvictor();
   return copy;
@@ -295,7 +314,9 @@ uint8_t* EndSimulatedCache(uint8_t* base) {
   Simulator& s = State();
   if (!CacheSimulatorEnabled()) return base;
   std::lock_guard<std::mutex> regions(s.regions_mutex);
-  for (Region& region : s.regions) {
+  size_t used = s.regions_used.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < used; ++i) {
+    Region& region = s.regions[i];
     if (region.copy.load(std::memory_order_relaxed) != base) continue;
     region.copy.store(nullptr, std::memory_order_release);
     ::munmap(base, region.size);
@@ -303,6 +324,22 @@ uint8_t* EndSimulatedCache(uint8_t* base) {
     return region.shared;
   }
   return base;
+}
+
+void ForgetSimulatedLines(const void* data, size_t size) {
+  Region* region = CacheSimulatorEnabled() ? RegionOf(data) : nullptr;
+  if (region == nullptr) return;
+  uint64_t begin = OffsetIn(*region, data) & ~uint64_t{kCacheLineBytes - 1};
+  uint64_t end = OffsetIn(*region, data) + size;
+  for (uint64_t offset = begin; offset < end && offset < region->size; offset += kCacheLineBytes) {
+    Line line = LineAt(*region, offset);
+    std::lock_guard<std::mutex> stripe(StripeOf(line.copy));
+    for (size_t i = 0; i < kWordsPerLine; ++i) {
+      uint64_t fresh = Load(&line.shared[i]);
+      Store(&line.copy[i], fresh);
+      Store(&line.clean[i], fresh);
+    }
+  }
 }
 
 void* SharedAddressOf(const void* address) {

@@ -22,8 +22,15 @@ bool CacheSimulatorEnabled();
 
 // Starts simulating a cache over `size` bytes mapped shared at `shared`; returns the base the
 // code must use from now on (`shared` itself when the simulator is off). The copy starts with
-// what the shared memory holds now, as a cache may hold lines from before.
-uint8_t* BeginSimulatedCache(uint8_t* shared, uint64_t size);
+// what the first `copied_bytes` of the shared memory hold now, and zeros past them, as a cache
+// may hold lines from before (zeros: from before anything was written there). Past
+// `copied_bytes` the shared range need not be mapped yet, nor readable without cost (a sparse
+// file's holes), until the code reaches it.
+uint8_t* BeginSimulatedCache(uint8_t* shared, uint64_t size, uint64_t copied_bytes);
+// The shared memory behind [data, data + size) of a simulated copy was just mapped anew (a
+// segment grew, or its file replaced a placeholder): the cache holds no line of the memory it
+// held before, so the copy takes what the new memory holds. Nothing if the simulator is off.
+void ForgetSimulatedLines(const void* data, size_t size);
 // Stops simulating the copy at `base` (a result of BeginSimulatedCache) and returns the shared
 // mapping to unmap. Dirty lines are dropped: nothing guarantees they ever reach memory.
 uint8_t* EndSimulatedCache(uint8_t* base);

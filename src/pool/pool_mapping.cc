@@ -268,7 +268,7 @@ Status PoolMapping::Create(const std::string& path, const PoolOptions& options,
     ::close(device_fd);
     return Status(StatusCode::ALREADY_EXISTS, "device " + path + " already holds a pool");
   }
-  uint8_t* bytes = BeginSimulatedCache(static_cast<uint8_t*>(base), pool_bytes);
+  uint8_t* bytes = BeginSimulatedCache(static_cast<uint8_t*>(base), pool_bytes, pool_bytes);
   InitializeHeader(bytes, pool_bytes, options);
   if (!is_device) {
     Status status = file.Publish();
@@ -353,8 +353,8 @@ Status PoolMapping::Attach(const std::string& path, const std::vector<uint32_t>&
     ::close(fd);
     return status;
   }
-  mapping->reset(new PoolMapping(path, BeginSimulatedCache(static_cast<uint8_t*>(base), pool_bytes),
-                                 pool_bytes));
+  mapping->reset(new PoolMapping(
+      path, BeginSimulatedCache(static_cast<uint8_t*>(base), pool_bytes, pool_bytes), pool_bytes));
   // Validate again in the full mapping: the header could have changed between the two maps.
   status = ValidateHeader(path, *(*mapping)->header(), pool_bytes);
   if (!status.ok()) {

@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "pool/cache_simulator.h"
 #include "pool/pool_file.h"
 #include "pool/process_identity.h"
 #include "pool/segment_guard.h"
@@ -290,7 +291,7 @@ Status Segment::OpenAndMap(const std::string& pool_path, const std::string& name
 
 Segment::~Segment() {
   UnguardMapping(guard_);
-  if (base_ != nullptr) ::munmap(base_, reserved_bytes_);
+  if (base_ != nullptr) ::munmap(EndSimulatedCache(view_), reserved_bytes_);
   if (fd_ >= 0) ::close(fd_);
   Unlink();
 }
@@ -391,7 +392,12 @@ Status Segment::ReserveAddresses(int protection) {
              start + length - aligned - reserved_bytes_);
   }
   base_ = reinterpret_cast<uint8_t*>(aligned);
+  BeginView(0);
   return Status::OK;
+}
+
+void Segment::BeginView(uint64_t copied_bytes) {
+  view_ = BeginSimulatedCache(base_, reserved_bytes_, copied_bytes);
 }
 
 Status Segment::MapRange(uint64_t from, uint64_t to) {
@@ -407,6 +413,7 @@ Status Segment::MapRange(uint64_t from, uint64_t to) {
     address = ::mmap(nullptr, to, protection, MAP_SHARED | (whole ? MAP_POPULATE : 0), fd_, 0);
     if (address != MAP_FAILED) {
       base_ = static_cast<uint8_t*>(address);
+      BeginView(std::min(prefault_bytes_, to));
       // Only a prefault (pages fault in on first touch otherwise), so its failure changes nothing.
       if (!whole && prefault_bytes_ > 0) {
         (void)::madvise(base_, std::min(RoundUp(prefault_bytes_, page_bytes_), to),
@@ -419,6 +426,7 @@ Status Segment::MapRange(uint64_t from, uint64_t to) {
     }
     address = ::mmap(base_ + from, to - from, protection, MAP_SHARED | MAP_FIXED, fd_,
                      static_cast<off_t>(from));
+    if (address != MAP_FAILED) ForgetSimulatedLines(view_ + from, to - from);
   }
   if (address == MAP_FAILED) {
     return Status(StatusCode::UNAVAILABLE,

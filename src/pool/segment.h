@@ -95,7 +95,7 @@ class Segment {
   // False only for a Placeholder no file has been attached to yet.
   bool opened() const { return !name_.empty(); }
   // The first byte; stays put for the segment's life.
-  uint8_t* base() const { return base_; }
+  uint8_t* base() const { return view_; }
   // Bytes mapped from base(); grows with Grow (writer) or Reach (reader).
   uint64_t mapped_bytes() const { return mapped_.load(std::memory_order_acquire); }
   // The user and group that created the segment.
@@ -148,13 +148,18 @@ class Segment {
                     const uint32_t* owner_uid);
   // Maps [from, to) of the file at base_, reserving the addresses first if there are none yet.
   Status MapRange(uint64_t from, uint64_t to);
+  // base_ was just set, with the first `copied_bytes` mapped from the file: sets view_.
+  void BeginView(uint64_t copied_bytes);
 
   std::string name_;
   std::string path_;  // empty once unlinked, and always for a reader
   int fd_ = -1;
   bool writable_ = false;
   uint64_t page_bytes_ = 0;
-  uint8_t* base_ = nullptr;
+  uint8_t* base_ = nullptr;  // the mapping's first byte
+  // What the code reads and writes: base_, or under the cache simulator (cache_simulator.h) this
+  // process's cached copy of the mapping.
+  uint8_t* view_ = nullptr;
   uint64_t reserved_bytes_ = 0;
   // How much of a mapping of the whole segment is mapped before first touch.
   uint64_t prefault_bytes_ = ~uint64_t{0};
