@@ -118,6 +118,7 @@ Status ClientConnection::ConnectTo(std::shared_ptr<Pool> pool, std::string_view 
   connection->open_state_ = ServiceStateWord(found.ref.generation, ServiceState::kActive);
   connection->load_ = std::make_unique<ReplicaLoad>(mapping, found.ref);
 
+  CrashPoint("client.before_push_connection");
   uint64_t head = entry->pending_connections.load(std::memory_order_relaxed);
   do {
     view.header->next_pending.store(head, std::memory_order_relaxed);
