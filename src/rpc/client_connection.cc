@@ -71,6 +71,10 @@ Status ClientConnection::ConnectTo(std::shared_ptr<Pool> pool, std::string_view 
   // Before the connection names this process's token: a rejoin in between leaves it unusable,
   // never usable under a token older than its epoch.
   uint64_t epoch = mapping->lease().epoch();
+  // A process declared dead may have its half-made connection freed by a server's sweep
+  // (FreeUnacceptedConnectionsOfDeadClients): it must not make one. The janitor connects to new
+  // replicas without a call's check.
+  if (!mapping->lease().MayWrite(epoch)) return mapping->lease().FencedStatus();
   Allocator allocator(mapping);
   Directory directory(mapping, &allocator);
   Status status;
