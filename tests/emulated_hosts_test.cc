@@ -3,8 +3,9 @@
 // that they see each other only through leases. An RPC crosses hosts; a host killed with every
 // process on it is seen dead and its memory comes back; a host stopped past its lease is fenced
 // when it resumes, and the other hosts' calls go on unharmed; a fenced client or server rejoins
-// under a new identity and calls succeed again, and its old memory comes back. Needs root;
-// skipped otherwise.
+// under a new identity and calls succeed again, and its old memory comes back; a client killed
+// while it connects (a crash point: builds with NOTNETS_FAULT_INJECTION) gives its connection
+// block back. Needs root; skipped otherwise.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -12,6 +13,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -128,6 +130,32 @@ TEST_F(EmulatedHostsTest, AKilledClientHostGivesItsMemoryBack) {
   // A fenced server reclaims nothing: said apart from a reclaim that failed.
   EXPECT_FALSE(FencedOn("a")) << "the server's host was fenced, though it never stopped: a keeper "
                                  "thread did not run for 7/8 of a lease period";
+  StopServer(server.get());
+}
+
+// A client of another host killed while it connects, before it wrote its connection's header
+// (crash-matrix.md, G1): the server, which sees that host only through its lease, frees the block
+// once the client's lease is over. The client runs under a shell, since the pid 1 of a host cannot
+// kill itself.
+TEST_F(EmulatedHostsTest, AClientKilledWhileConnectingOnAnotherHostGivesItsConnectionBack) {
+#ifndef NOTNETS_FAULT_INJECTION
+  GTEST_SKIP() << "the library was built without its crash points: configure with "
+                  "-DNOTNETS_FAULT_INJECTION=ON (scripts/test.sh does) to run this test";
+#endif
+  std::unique_ptr<PeerProcess> server = StartServerOn("a");
+  uint64_t baseline = HeapUsed();
+  std::vector<std::string> launcher = OnEmulatedHost("b", pool_name_);
+  launcher.insert(launcher.end(), {"/usr/bin/env", "bash", "-c", "\"$@\"; exit $?", "bash"});
+  PeerProcess client({"call", pool_name_, "Echo", "never sent"},
+                     {"NOTNETS_CRASH_AT=client.after_allocate_connection"}, launcher);
+  std::optional<int> status = client.Wait(kHangBound);
+  ASSERT_TRUE(status.has_value()) << "the client did not die";
+  ASSERT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 128 + SIGKILL)
+      << "wait status " << *status << ", output: " << client.output();
+  EXPECT_TRUE(Eventually([&] { return HeapUsed() == baseline; }))
+      << "the connection block did not come back: " << HeapUsed() << " bytes used, " << baseline
+      << " before the client came";
+  EXPECT_FALSE(FencedOn("a")) << "the server's host was fenced, though it never stopped";
   StopServer(server.get());
 }
 

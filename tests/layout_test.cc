@@ -117,6 +117,7 @@ std::string LayoutDescription() {
   NOTNETS_FIELD(BlockHeader, format);
   NOTNETS_FIELD(BlockHeader, ownership);
   NOTNETS_FIELD(BlockHeader, next_free);
+  NOTNETS_FIELD(BlockHeader, creator);
   NOTNETS_FIELD(BlockHeader, reserved);
   NOTNETS_STRUCT(ConnectionHeader);
   NOTNETS_FIELD(ConnectionHeader, magic);
@@ -193,10 +194,10 @@ struct RecordedLayout {
   uint64_t fingerprint;
 };
 constexpr RecordedLayout kRecordedLayouts[] = {
-    {2, 0x4f99812ec3cdfd7bull},  {3, 0x7ff7689c93a4ff2ull},  {4, 0x599433d588e7dd06ull},
-    {5, 0x337bd6596e94ccf3ull},  {6, 0xc402c0527d4e0b5cull}, {7, 0x3c84a8ed4dc9e66bull},
-    {8, 0x5f07a392a614f14eull},  {9, 0x5b0139165280634full}, {10, 0x14563d944fd96022ull},
-    {11, 0x98d94392312166e1ull},
+    {2, 0x4f99812ec3cdfd7bull},  {3, 0x7ff7689c93a4ff2ull},   {4, 0x599433d588e7dd06ull},
+    {5, 0x337bd6596e94ccf3ull},  {6, 0xc402c0527d4e0b5cull},  {7, 0x3c84a8ed4dc9e66bull},
+    {8, 0x5f07a392a614f14eull},  {9, 0x5b0139165280634full},  {10, 0x14563d944fd96022ull},
+    {11, 0x98d94392312166e1ull}, {12, 0xa1463b9e0eab79faull},
 };
 
 TEST(LayoutTest, FingerprintIsTheOneRecordedForTheLayoutVersion) {

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <new>
 
+#include "pool/crash_point.h"
 #include "pool/host_id.h"
 #include "pool/process_identity.h"
 
@@ -94,15 +95,18 @@ Status CreateConnection(Allocator* allocator, uint32_t capacity, const ServiceRe
   // The client owns the block from its allocation on: Allocate writes the owner back with the
   // header. A plain store of it afterwards would stay in this process's cache, and could reach
   // memory after the server freed the block, leaving it in use for good (docs/noncoherent.md).
+  // Its creator token tells sweepers whether the block is still being made, should this process
+  // die before the connection's header is written (FreeUnacceptedConnectionsOfDeadClients).
+  ProcessIdentity self = SelfIdentity();
   uint64_t block_offset;
-  status =
-      allocator->Allocate(geometry.payload_bytes(), view->endpoint(Side::kClient), &block_offset);
+  status = allocator->Allocate(geometry.payload_bytes(), view->endpoint(Side::kClient),
+                               &block_offset, self.token);
   if (!status.ok()) return status;
+  CrashPoint("client.after_allocate_connection");
   FillHeader(mapping, block_offset, capacity, view);
   FillRings(own->base(), peer->base(), view);
   view->own = std::move(own);
   view->peer = std::move(peer);
-  ProcessIdentity self = SelfIdentity();
   auto* header = new (view->header) ConnectionHeader{};
   header->serial = view->serial;
   header->magic = kConnectionMagic;

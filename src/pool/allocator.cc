@@ -127,7 +127,8 @@ bool Allocator::Split(uint32_t size_class, uint64_t* block_offset) {
   return false;
 }
 
-Status Allocator::Allocate(uint64_t payload_bytes, uint64_t owner, uint64_t* block_offset) {
+Status Allocator::Allocate(uint64_t payload_bytes, uint64_t owner, uint64_t* block_offset,
+                           uint64_t creator_token) {
   uint32_t size_class = SizeClassFor(payload_bytes);
   uint64_t offset = 0;
   if (size_class == 0 ||
@@ -140,7 +141,9 @@ Status Allocator::Allocate(uint64_t payload_bytes, uint64_t owner, uint64_t* blo
   }
   auto* block = mapping_->At<BlockHeader>(offset);
   block->format.store(BlockFormat(size_class), std::memory_order_relaxed);
-  block->ownership.store(BlockOwnership(owner, BlockState::kOwned), std::memory_order_relaxed);
+  // Before the owner: a sweeper that finds the block owned finds its creator too.
+  block->creator.store(creator_token, std::memory_order_relaxed);
+  block->ownership.store(BlockOwnership(owner, BlockState::kOwned), std::memory_order_release);
   // Other processes validate the block by its header (a heap walk, the reader of what it will
   // hold) without a write-back of it by the code that fills the block.
   mapping_->visibility().WriteBack(block, kBlockHeaderBytes);

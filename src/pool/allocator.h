@@ -29,7 +29,10 @@ class Allocator {
 
   // Allocates a block whose payload holds `payload_bytes`, owned by `owner`, and returns the pool
   // offset of its header. RESOURCE_EXHAUSTED, with the size and what to do, if the pool is full.
-  Status Allocate(uint64_t payload_bytes, uint64_t owner, uint64_t* block_offset);
+  // `creator_token` is recorded in the block's header (BlockHeader::creator), visible to other
+  // processes no later than its owner.
+  Status Allocate(uint64_t payload_bytes, uint64_t owner, uint64_t* block_offset,
+                  uint64_t creator_token = 0);
 
   // Returns a block to the pool. A block whose header no longer validates, or that overlaps
   // another block (a peer lied about its size), is left alone rather than corrupt a free list.

@@ -71,6 +71,10 @@ Status ClientConnection::ConnectTo(std::shared_ptr<Pool> pool, std::string_view 
   // Before the connection names this process's token: a rejoin in between leaves it unusable,
   // never usable under a token older than its epoch.
   uint64_t epoch = mapping->lease().epoch();
+  // A process declared dead may have its half-made connection freed by a server's sweep
+  // (FreeUnacceptedConnectionsOfDeadClients): it must not make one. The janitor connects to new
+  // replicas without a call's check.
+  if (!mapping->lease().MayWrite(epoch)) return mapping->lease().FencedStatus();
   Allocator allocator(mapping);
   Directory directory(mapping, &allocator);
   Status status;
@@ -118,6 +122,7 @@ Status ClientConnection::ConnectTo(std::shared_ptr<Pool> pool, std::string_view 
   connection->open_state_ = ServiceStateWord(found.ref.generation, ServiceState::kActive);
   connection->load_ = std::make_unique<ReplicaLoad>(mapping, found.ref);
 
+  CrashPoint("client.before_push_connection");
   uint64_t head = entry->pending_connections.load(std::memory_order_relaxed);
   do {
     view.header->next_pending.store(head, std::memory_order_relaxed);

@@ -567,6 +567,11 @@ void ServerRuntime::SweepOrphans() {
           dead, [this](const ServiceRef& held) { FreeOrphanedConnections(&allocator_, held); });
     }
   }
+  // Connections of clients that died before this server accepted them (before they even wrote
+  // their header, or before they pushed them), which nobody else would free while it lives.
+  std::vector<ServiceRef> held;
+  for (const RegisteredService& service : services_) held.push_back(service.ref);
+  FreeUnacceptedConnectionsOfDeadClients(&allocator_, held, [this] { AcceptPending(); });
   // Files of clients (and servers) killed before both sides had mapped them.
   RemoveSegmentsOfDeadCreators(pool_->path());
 }

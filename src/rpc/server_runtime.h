@@ -52,7 +52,8 @@ class ServerRuntime {
   // most this many segments.
   static constexpr uint32_t kMostRefusedPerClient = 8;
   // How often housekeeping frees the connections of this entry's earlier servers whose clients
-  // died too (FreeOrphanedConnections: a walk of the heap).
+  // died too, and those whose clients died before this server accepted them
+  // (FreeOrphanedConnections, FreeUnacceptedConnectionsOfDeadClients: walks of the heap).
   static constexpr std::chrono::milliseconds kOrphanSweepInterval{1000};
   // How often the services' counters are written back for other hosts (ServiceCounters).
   static constexpr std::chrono::milliseconds kCountersWriteBackInterval{10};
@@ -126,8 +127,8 @@ class ServerRuntime {
   bool AcceptPending();
   // Marks the connections whose client process has died (at most every kClientCheckInterval).
   void CheckClients() NOTNETS_REQUIRES(housekeeping_);
-  // Frees orphaned connections of the services' earlier generations (every
-  // kOrphanSweepInterval).
+  // Frees orphaned connections of the services' earlier generations, and connections whose
+  // client died before this server accepted them (every kOrphanSweepInterval).
   void SweepOrphans() NOTNETS_REQUIRES(housekeeping_);
   // Starts serving a connection, or refuses it at a connection limit; false if it is open here
   // already.
