@@ -26,6 +26,7 @@
 //   Status        request text N: returns Status(StatusCode(N), "status N from handler")
 //   Checksum      responds with the 8-byte little-endian FNV-1a 64 of the request
 //   Cancellations how many Sleep handlers saw cancellation so far, as decimal text
+//   SleepsStarted how many Sleep handlers started so far, as decimal text
 //   Fill          request text N: responds with N bytes, byte i being 'a' + i % 26
 //   Whoami        the server's process id, as decimal text, after sleeping the milliseconds in
 //                 the request text (none if empty)
@@ -110,6 +111,7 @@ int Serve(const std::string& pool_name, int workers) {
   }
 
   std::atomic<uint64_t> cancellations{0};
+  std::atomic<uint64_t> sleeps_started{0};
   notnets::Service service("test.Echo");
   service.AddMethod("Echo",
                     [](notnets::ServerContext* context, const notnets::ReceivedMessage& request,
@@ -133,21 +135,23 @@ int Serve(const std::string& pool_name, int workers) {
                       response->Send(std::move(buffer));
                       return Status::OK;
                     });
-  service.AddMethod("Sleep", [&cancellations](notnets::ServerContext* context,
-                                              const notnets::ReceivedMessage& request,
-                                              notnets::ServerResponse* response) {
-    auto until = std::chrono::steady_clock::now() +
-                 std::chrono::milliseconds(std::atoll(std::string(request.view()).c_str()));
-    while (std::chrono::steady_clock::now() < until) {
-      if (context->IsCancelled()) {
-        cancellations.fetch_add(1);
-        return Status(StatusCode::CANCELLED, "handler saw cancellation");
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    response->Copy("slept");
-    return Status::OK;
-  });
+  service.AddMethod(
+      "Sleep", [&cancellations, &sleeps_started](notnets::ServerContext* context,
+                                                 const notnets::ReceivedMessage& request,
+                                                 notnets::ServerResponse* response) {
+        sleeps_started.fetch_add(1);
+        auto until = std::chrono::steady_clock::now() +
+                     std::chrono::milliseconds(std::atoll(std::string(request.view()).c_str()));
+        while (std::chrono::steady_clock::now() < until) {
+          if (context->IsCancelled()) {
+            cancellations.fetch_add(1);
+            return Status(StatusCode::CANCELLED, "handler saw cancellation");
+          }
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        response->Copy("slept");
+        return Status::OK;
+      });
   service.AddMethod("Status", [](notnets::ServerContext*, const notnets::ReceivedMessage& request,
                                  notnets::ServerResponse*) {
     std::string text(request.view());
@@ -166,6 +170,12 @@ int Serve(const std::string& pool_name, int workers) {
                     [&cancellations](notnets::ServerContext*, const notnets::ReceivedMessage&,
                                      notnets::ServerResponse* response) {
                       response->Copy(std::to_string(cancellations.load()));
+                      return Status::OK;
+                    });
+  service.AddMethod("SleepsStarted",
+                    [&sleeps_started](notnets::ServerContext*, const notnets::ReceivedMessage&,
+                                      notnets::ServerResponse* response) {
+                      response->Copy(std::to_string(sleeps_started.load()));
                       return Status::OK;
                     });
 
