@@ -223,9 +223,11 @@ Status Segment::Open(const std::string& pool_path, const std::string& name, uint
   return Status::OK;
 }
 
-std::unique_ptr<Segment> Segment::Placeholder(uint64_t max_bytes, uint64_t page_bytes) {
+std::unique_ptr<Segment> Segment::Placeholder(uint64_t max_bytes, uint64_t page_bytes,
+                                              uint64_t prefault_bytes) {
   std::unique_ptr<Segment> placeholder(new Segment);
   placeholder->page_bytes_ = page_bytes;
+  placeholder->prefault_bytes_ = prefault_bytes;
   placeholder->Reserve(max_bytes);
   if (!placeholder->ReserveAddresses(PROT_READ).ok()) return nullptr;
   return placeholder;
