@@ -50,6 +50,7 @@ class BufferCache : public std::enable_shared_from_this<BufferCache> {
   // naming `option`, the option that sizes it) and receives in the other side's. Before the cache
   // is used, after SetQuota; the quotas then count the bytes of the arena made memory.
   void UseArenas(const ConnectionView& view, Side side, std::string option);
+  // True once UseArenas found arenas: block offsets are then offsets in the sender's segment.
   bool has_arenas() const { return sender_ != nullptr; }
 
   // A block whose payload holds `payload_bytes`, owned by this endpoint. Thread-safe.
@@ -73,7 +74,8 @@ class BufferCache : public std::enable_shared_from_this<BufferCache> {
   // still hold messages of it. Thread-safe.
   void Drain();
 
-  // Hands the block to endpoint `reader`: after this, only the reader may touch it.
+  // Hands the block to endpoint `reader`: after this, only the reader may touch it (in an arena,
+  // the block stays this side's, unwritten, until the reader releases it).
   void PublishBlock(uint64_t block_offset, uint64_t length, uint64_t reader);
   // The same for a block of `bytes` of metadata from AllocateMetadata.
   void PublishMetadata(uint64_t block_offset, uint64_t bytes, uint64_t reader);
@@ -98,8 +100,8 @@ class BufferCache : public std::enable_shared_from_this<BufferCache> {
     if (sender_ != nullptr) return sender_->At(block_offset);
     return allocator_.mapping()->At<uint8_t>(block_offset + kBlockHeaderBytes);
   }
-  // The `length` bytes of a block this side published and its peer has not released; null if
-  // there is no such block.
+  // On a connection with arenas, the `length` bytes of a block this side published and its peer
+  // has not released; null if there is no such block, and always without arenas.
   const uint8_t* PublishedPayload(uint64_t block_offset, uint64_t length);
   uint64_t endpoint() const { return endpoint_; }
 
