@@ -329,10 +329,9 @@ Status Segment::MakeReal(uint64_t from, uint64_t to) {
                   "segment " + name_ + " is mapped read-only here: only its writer writes it");
   }
   if (from > to || to > mapped_bytes()) {
-    // Built by appending: GCC 12 warns wrongly (-Wrestrict) of "[" + std::to_string(...).
-    std::string range = "[";
-    range += std::to_string(from) + ", " + std::to_string(to) + ") is not in segment " + name_;
-    return Status(StatusCode::INVALID_ARGUMENT, range);
+    return Status(StatusCode::INVALID_ARGUMENT, "segment " + name_ + " maps no bytes [" +
+                                                    std::to_string(from) + ", " +
+                                                    std::to_string(to) + ")");
   }
   uint64_t begin = from / page_bytes_ * page_bytes_;
   uint64_t end = RoundUp(to, page_bytes_);
