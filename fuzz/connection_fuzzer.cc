@@ -149,7 +149,7 @@ struct Client {
     internal::ServiceView found;
     Status status = directory.Lookup(kServiceName, &found);
     if (status.ok())
-      status = internal::CreateConnection(&allocator, capacity, found.ref, ::geteuid(), &view);
+      status = internal::CreateConnection(&allocator, capacity, 0, found.ref, ::geteuid(), &view);
     NOTNETS_FUZZ_CHECK(status.ok(), "cannot connect: " + status.ToString());
     service = found.ref;
     cache = std::make_shared<internal::BufferCache>(pool, view.endpoint(Side::kClient), 0);

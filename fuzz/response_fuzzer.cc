@@ -186,6 +186,8 @@ int TestOneInput(const uint8_t* data, size_t size) {
 
   ChannelOptions options;
   options.max_outstanding_calls = capacity;
+  // The responses are pool blocks with headers this fuzzer lays out: a connection without arenas.
+  options.connection_arena_bytes = 0;
   std::shared_ptr<Channel> channel;
   Status status = Channel::Connect(world->pool.pool(1), kServiceName, options, &channel);
   NOTNETS_FUZZ_CHECK(status.ok(), "cannot connect: " + status.ToString());

@@ -95,7 +95,7 @@ TEST_F(ConnectionSegmentsTest, OnlyTheTwoPartiesOpenThemAndOnlyTheirSendersWrite
   {
     ActAs user(kClient);
     ASSERT_TRUE(user.ok);
-    created = CreateConnection(&allocator_, kCapacity, kService, kServer, &client);
+    created = CreateConnection(&allocator_, kCapacity, 0, kService, kServer, &client);
   }
   ASSERT_TRUE(created.ok()) << created.ToString();
   // The record is the client's to write: a lie in it must not change what the server learns.
@@ -155,7 +155,7 @@ TEST_F(ConnectionSegmentsTest, OnlyTheTwoPartiesOpenThemAndOnlyTheirSendersWrite
 TEST_F(ConnectionSegmentsTest, AFilePlantedWhereTheServersSegmentBelongsIsNeverMapped) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to act as other users";
   ConnectionView client;
-  ASSERT_TRUE(CreateConnection(&allocator_, kCapacity, kService, kServer, &client).ok());
+  ASSERT_TRUE(CreateConnection(&allocator_, kCapacity, 0, kService, kServer, &client).ok());
   std::string planted = DirectoryOf(path()) + "/" + client.own->name() + ".s";
   bool written = false;
   {

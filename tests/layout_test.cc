@@ -129,7 +129,7 @@ std::string LayoutDescription() {
   NOTNETS_FIELD(ConnectionHeader, client_pid);
   NOTNETS_FIELD(ConnectionHeader, client_token);
   NOTNETS_FIELD(ConnectionHeader, serial);
-  NOTNETS_FIELD(ConnectionHeader, reserved1);
+  NOTNETS_FIELD(ConnectionHeader, arena_bytes);
   NOTNETS_FIELD(ConnectionHeader, lifecycle);
   NOTNETS_FIELD(ConnectionHeader, next_pending);
   NOTNETS_FIELD(ConnectionHeader, segment_id);
@@ -197,7 +197,7 @@ constexpr RecordedLayout kRecordedLayouts[] = {
     {2, 0x4f99812ec3cdfd7bull},  {3, 0x7ff7689c93a4ff2ull},   {4, 0x599433d588e7dd06ull},
     {5, 0x337bd6596e94ccf3ull},  {6, 0xc402c0527d4e0b5cull},  {7, 0x3c84a8ed4dc9e66bull},
     {8, 0x5f07a392a614f14eull},  {9, 0x5b0139165280634full},  {10, 0x14563d944fd96022ull},
-    {11, 0x98d94392312166e1ull}, {12, 0xa1463b9e0eab79faull},
+    {11, 0x98d94392312166e1ull}, {12, 0xa1463b9e0eab79faull}, {13, 0xcfc72adb0253e44full},
 };
 
 TEST(LayoutTest, FingerprintIsTheOneRecordedForTheLayoutVersion) {

@@ -226,10 +226,13 @@ inline std::unique_ptr<PeerProcess> StartServer(const std::string& pool_name, in
   return server;
 }
 
-// Connects to the test peer's "test.Echo" in `pool`, waiting up to 10 s for it to register.
-inline std::shared_ptr<Channel> ConnectToTestService(const std::shared_ptr<Pool>& pool) {
+// Connects to the test peer's "test.Echo" in `pool`, waiting up to 10 s for it to register;
+// with `pool_blocks`, its messages are blocks of the pool's heap instead of its arenas.
+inline std::shared_ptr<Channel> ConnectToTestService(const std::shared_ptr<Pool>& pool,
+                                                     bool pool_blocks = false) {
   std::shared_ptr<Channel> channel;
   ChannelOptions options;
+  if (pool_blocks) options.connection_arena_bytes = 0;
   options.wait_for_service = std::chrono::seconds(10);
   Status status = Channel::Connect(pool, "test.Echo", options, &channel);
   EXPECT_TRUE(status.ok()) << status.ToString();

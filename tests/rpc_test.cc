@@ -284,15 +284,83 @@ TEST_F(RpcTest, LargeMessages) {
   EXPECT_EQ(response, request);
 }
 
-TEST_F(RpcTest, MessageLargerThanThePoolIsResourceExhausted) {
+TEST_F(RpcTest, MessageLargerThanTheArenaIsResourceExhaustedNamingTheOption) {
   std::string request(128 << 20, 'x');
   std::string response;
   ClientContext context;
   Status status = channel_->Call("Echo", request, &response, &context);
   EXPECT_EQ(status.error_code(), StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_NE(status.error_message().find("larger size"), std::string::npos);
+  EXPECT_NE(status.error_message().find("raise ChannelOptions::connection_arena_bytes"),
+            std::string::npos)
+      << status.ToString();
   ClientContext again;
   EXPECT_TRUE(channel_->Call("Echo", "still works", &response, &again).ok());
+}
+
+TEST_F(RpcTest, MessageLargerThanThePoolIsResourceExhaustedWithoutArenas) {
+  ChannelOptions options;
+  options.connection_arena_bytes = 0;
+  std::shared_ptr<Channel> channel;
+  ASSERT_TRUE(Channel::Connect(client_pool_, "test.Echo", options, &channel).ok());
+  std::string request(128 << 20, 'x');
+  std::string response;
+  ClientContext context;
+  Status status = channel->Call("Echo", request, &response, &context);
+  EXPECT_EQ(status.error_code(), StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_NE(status.error_message().find("larger size"), std::string::npos);
+  ClientContext again;
+  EXPECT_TRUE(channel->Call("Echo", "still works", &response, &again).ok());
+}
+
+TEST_F(RpcTest, PayloadsAndMetadataOfAConnectionWithArenasLeaveThePoolHeapAlone) {
+  uint64_t used_before = test_pool_.pool()->Stats().heap_used_bytes;
+  MessageBuffer buffer;
+  ASSERT_TRUE(channel_->AllocateMessage(100000, &buffer).ok());
+  std::memset(buffer.data(), 'a', 100000);
+  ReceivedMessage response;
+  ClientContext context;
+  context.AddMetadata("user", "alice");
+  ASSERT_TRUE(channel_->Call("EchoZeroCopy", std::move(buffer), &response, &context).ok());
+  std::string copied;
+  ClientContext copy_context;
+  ASSERT_TRUE(channel_->Call("Echo", std::string(50000, 'b'), &copied, &copy_context).ok());
+  // Held in place in the server's arena, as the request was in this client's.
+  EXPECT_EQ(response.view(), std::string(100000, 'a'));
+  EXPECT_EQ(copied, std::string(50000, 'b'));
+  EXPECT_EQ(test_pool_.pool()->Stats().heap_used_bytes, used_before);
+}
+
+TEST_F(RpcTest, AFullArenaIsResourceExhaustedUntilItsReceiverReleasesMessages) {
+  ChannelOptions options;
+  options.connection_arena_bytes = 16 << 10;
+  std::shared_ptr<Channel> channel;
+  ASSERT_TRUE(Channel::Connect(client_pool_, "test.Echo", options, &channel).ok());
+  // Each response takes a block of 4 KiB of the server's arena until this client releases it.
+  std::vector<ReceivedMessage> held;
+  Status status;
+  while (status.ok() && held.size() < 8) {
+    MessageBuffer buffer;
+    ASSERT_TRUE(channel->AllocateMessage(3000, &buffer).ok());
+    std::memset(buffer.data(), 'h', 3000);
+    ReceivedMessage response;
+    ClientContext context;
+    status = channel->Call("EchoZeroCopy", std::move(buffer), &response, &context);
+    if (status.ok()) held.push_back(std::move(response));
+  }
+  EXPECT_EQ(held.size(), 4u) << status.ToString();
+  EXPECT_EQ(status.error_code(), StatusCode::RESOURCE_EXHAUSTED) << status.ToString();
+  EXPECT_NE(status.error_message().find("raise ChannelOptions::connection_arena_bytes"),
+            std::string::npos)
+      << status.ToString();
+  for (const ReceivedMessage& message : held) EXPECT_EQ(message.view(), std::string(3000, 'h'));
+  // Released into this client's own segment, taken back by the server: its arena is free again.
+  held.clear();
+  for (int i = 0; i < 8; ++i) {
+    std::string response;
+    ClientContext context;
+    ASSERT_TRUE(channel->Call("Echo", std::string(3000, 'e'), &response, &context).ok()) << i;
+    EXPECT_EQ(response, std::string(3000, 'e'));
+  }
 }
 
 TEST_F(RpcTest, MetadataBothWays) {
@@ -502,6 +570,11 @@ TEST_F(RpcTest, ReceivedMessageMayOutliveItsChannel) {
 }
 
 TEST_F(RpcTest, GarbageFromTheClientClosesOnlyItsConnection) {
+  // Blocks with headers a client can break are the pool's: a connection without arenas.
+  ChannelOptions pool_blocks;
+  pool_blocks.connection_arena_bytes = 0;
+  channel_.reset();
+  ASSERT_TRUE(Channel::Connect(client_pool_, "test.Echo", pool_blocks, &channel_).ok());
   std::shared_ptr<Channel> bystander;
   ASSERT_TRUE(Channel::Connect(client_pool_, "test.Echo", ChannelOptions(), &bystander).ok());
   MessageBuffer buffer;
@@ -794,8 +867,15 @@ TEST_F(NonCoherentRpcTest, CallsWorkWithWriteBackAndInvalidate) {
 // model of memory without coherence (ShadowMemory; the client's and the server's mappings are
 // its two hosts): every byte a side reads through Invalidate or Consume must be what its writer
 // wrote back after its last store, and every range a side writes back must be invalidated by the
-// other side afterwards. The call carries its request, response and metadata in blocks.
+// other side afterwards. The call carries its request, response and metadata in blocks. The model
+// sees the pools' mappings, not the connections' segments: the blocks are the pool's here
+// (connection_arena_bytes = 0); an arena's order of primitives is ArenaTest's, and that a call
+// through the arenas writes back and invalidates its bytes, ACallWritesBackOnlyWhatItHandsOver.
 TEST_F(NonCoherentRpcTest, ACallWritesBackAndInvalidatesWhatItHandsOver) {
+  ChannelOptions pool_blocks;
+  pool_blocks.connection_arena_bytes = 0;
+  channel_.reset();
+  ASSERT_TRUE(Channel::Connect(client_pool_, "test.Echo", pool_blocks, &channel_).ok());
   std::string response;
   // The connection and the server's buffer caches exist before the model starts.
   ASSERT_TRUE(Echo(std::string(3000, 'w'), "warm-up", &response).ok());

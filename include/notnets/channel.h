@@ -34,6 +34,16 @@ struct ChannelOptions {
   // this quota. 0: half of the pool's heap, as PoolOptions::max_process_memory_bytes, which
   // bounds all of a process's channels together.
   uint64_t max_memory_bytes = 0;
+  // Bytes of each direction's arena on a connection of this channel: the requests' in this
+  // process's segment, the responses' (the same size) in the server's. Every request and response
+  // too large to go inline in its descriptor, and every metadata block, is written in its
+  // sender's arena and read in place by its receiver until released; a message larger than the
+  // arena, or one that finds it held by messages the receiver has not released, fails with
+  // RESOURCE_EXHAUSTED naming this option. The arena is sparse: it costs memory only as far as
+  // messages have used it, at most this much. A multiple of 4096, at most 1 GiB. The default
+  // carries gRPC's default 4 MiB messages and a few of up to 16 MiB at once. 0: messages are
+  // blocks of the pool's heap (the earlier design, to be removed).
+  uint64_t connection_arena_bytes = uint64_t{64} << 20;
 };
 
 // A connection to a service by name, through the pool's directory: no address, no port.

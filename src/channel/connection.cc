@@ -21,7 +21,7 @@ void FillHeader(const PoolMapping& mapping, uint64_t block_offset, uint32_t capa
 }
 
 void FillRings(uint8_t* requests, uint8_t* responses, ConnectionView* view) {
-  ConnectionGeometry geometry(view->capacity);
+  ConnectionGeometry geometry = view->geometry();
   view->requests = reinterpret_cast<DirectionHeader*>(requests);
   view->responses = reinterpret_cast<DirectionHeader*>(responses);
   view->cancel_words = reinterpret_cast<SharedWord*>(requests + geometry.cancel_words());
@@ -57,8 +57,10 @@ void FreeUnconsumed(Allocator* allocator, const Descriptor* slots, uint32_t capa
 }
 
 // Frees the blocks of the messages that their readers never took: found through both rings when
-// this process maps them, else every block still published to either endpoint.
+// this process maps them, else every block still published to either endpoint. A connection with
+// arenas has none: its messages are in its segments, which go with it.
 void FreeUnread(Allocator* allocator, const ConnectionView& view) {
+  if (view.arena_bytes != 0) return;
   if (!view.has_rings()) {
     for (Side side : {Side::kClient, Side::kServer}) {
       allocator->ReclaimOwnedBy(view.endpoint(side), view.block_offset, BlockStates::kPublished);
@@ -74,18 +76,19 @@ void FreeUnread(Allocator* allocator, const ConnectionView& view) {
 
 }  // namespace
 
-Status CreateConnection(Allocator* allocator, uint32_t capacity, const ServiceRef& service,
-                        uint32_t server_uid, ConnectionView* view) {
-  ConnectionGeometry geometry(capacity);
+Status CreateConnection(Allocator* allocator, uint32_t capacity, uint64_t arena_bytes,
+                        const ServiceRef& service, uint32_t server_uid, ConnectionView* view) {
+  ConnectionGeometry geometry(capacity, arena_bytes);
   const PoolMapping& mapping = *allocator->mapping();
   std::unique_ptr<Segment> own;
-  Status status = Segment::Create(mapping.path(), geometry.requests_bytes(),
-                                  geometry.requests_bytes(), server_uid, &own);
+  // The arena is memory only as far as this side's messages make it real.
+  Status status = Segment::CreateSparse(mapping.path(), "", geometry.requests_arena(),
+                                        geometry.requests_bytes(), server_uid, &own);
   if (!status.ok()) return status;
   // It never grows: only the mapping is needed.
   own->CloseDescriptor();
-  std::unique_ptr<Segment> peer =
-      Segment::Placeholder(geometry.responses_bytes(), own->page_bytes());
+  std::unique_ptr<Segment> peer = Segment::Placeholder(
+      geometry.responses_bytes(), own->page_bytes(), geometry.responses_arena());
   if (peer == nullptr) {
     return Status(StatusCode::RESOURCE_EXHAUSTED,
                   "no address space left for the responses of a connection");
@@ -104,6 +107,7 @@ Status CreateConnection(Allocator* allocator, uint32_t capacity, const ServiceRe
   if (!status.ok()) return status;
   CrashPoint("client.after_allocate_connection");
   FillHeader(mapping, block_offset, capacity, view);
+  view->arena_bytes = arena_bytes;
   FillRings(own->base(), peer->base(), view);
   view->own = std::move(own);
   view->peer = std::move(peer);
@@ -112,6 +116,7 @@ Status CreateConnection(Allocator* allocator, uint32_t capacity, const ServiceRe
   header->magic = kConnectionMagic;
   header->version = kConnectionVersion;
   header->ring_capacity = capacity;
+  header->arena_bytes = arena_bytes;
   header->service_index = service.index;
   header->service_generation = service.generation;
   header->client_pid = static_cast<uint64_t>(self.pid);
@@ -138,9 +143,11 @@ bool OpenConnection(const Allocator& allocator, uint64_t block_offset, const Ser
   uint32_t version = header->version;
   uint32_t capacity = header->ring_capacity;
   uint64_t serial = header->serial;
+  uint64_t arena_bytes = header->arena_bytes;
   if (magic != kConnectionMagic || version != kConnectionVersion || serial == 0 ||
       serial >= (uint64_t{1} << 54) || !IsValidRingCapacity(capacity) ||
-      header->service_index != service.index || header->service_generation != service.generation) {
+      !IsValidArenaBytes(arena_bytes) || header->service_index != service.index ||
+      header->service_generation != service.generation) {
     return false;
   }
   ConnectionGeometry geometry(capacity);
@@ -149,17 +156,20 @@ bool OpenConnection(const Allocator& allocator, uint64_t block_offset, const Ser
   }
   FillHeader(mapping, block_offset, capacity, view);
   view->serial = serial;
+  view->arena_bytes = arena_bytes;
   return true;
 }
 
 Status AcceptSegments(const std::string& pool_path, ConnectionView* view) {
-  ConnectionGeometry geometry(view->capacity);
+  ConnectionGeometry geometry = view->geometry();
   // Copied once: Segment::Open refuses a name that is not hex.
   char id[kSegmentIdBytes];
   std::memcpy(id, view->header->segment_id, sizeof(id));
   std::string client_name = ClientSegmentName(pool_path, id);
   std::unique_ptr<Segment> client;
-  Status status = Segment::Open(pool_path, client_name, geometry.requests_bytes(), &client);
+  // The arena is sparse: touching it before the client writes there would make it memory.
+  Status status = Segment::Open(pool_path, client_name, geometry.requests_bytes(), &client,
+                                geometry.requests_arena());
   if (!status.ok()) return status;
   client->CloseDescriptor();
   if (!client->Reach(geometry.requests_bytes())) {
@@ -167,9 +177,9 @@ Status AcceptSegments(const std::string& pool_path, ConnectionView* view) {
                   "segment " + client_name + " is shorter than its connection's rings");
   }
   std::unique_ptr<Segment> own;
-  status = Segment::CreateNamed(
+  status = Segment::CreateSparse(
       pool_path, Segment::PartnerName(client_name, SelfIdentity().token, kServerSegmentSuffix),
-      geometry.responses_bytes(), geometry.responses_bytes(), client->owner().uid, &own);
+      geometry.responses_arena(), geometry.responses_bytes(), client->owner().uid, &own);
   if (!status.ok()) return status;
   own->CloseDescriptor();
   auto* responses = reinterpret_cast<DirectionHeader*>(own->base());
@@ -197,11 +207,57 @@ ServerSegment AttachServerSegment(const std::string& pool_path, const ServerOfCo
     if (!attached.ok()) return ServerSegment::kImpostor;
   }
   // The server may still be sizing it.
-  if (!peer->Reach(ConnectionGeometry(view->capacity).responses_bytes())) {
+  if (!peer->Reach(view->geometry().responses_bytes())) {
     return ServerSegment::kNotYet;
   }
   peer->CloseDescriptor();
   return ServerSegment::kAttached;
+}
+
+namespace {
+
+// Where the direction of `sender` has its arena and released list, for the process on `self`.
+struct DirectionParts {
+  ArenaPlace arena;
+  SharedWord* released;  // its sender's released list: blocks of the other direction's arena
+  DirectionHeader* header;
+};
+
+DirectionParts PartsOf(const ConnectionView& view, Side self, Side sender) {
+  ConnectionGeometry geometry = view.geometry();
+  bool client = sender == Side::kClient;
+  const std::shared_ptr<Segment>& segment = sender == self ? view.own : view.peer;
+  uint64_t arena = client ? geometry.requests_arena() : geometry.responses_arena();
+  uint64_t released = client ? geometry.requests_released() : geometry.responses_released();
+  return DirectionParts{ArenaPlace{segment, arena, view.arena_bytes},
+                        reinterpret_cast<SharedWord*>(segment->base() + released),
+                        client ? view.requests : view.responses};
+}
+
+Side OtherSide(Side side) { return side == Side::kClient ? Side::kServer : Side::kClient; }
+
+}  // namespace
+
+std::unique_ptr<SenderArena> SenderArenaOf(const ConnectionView& view, Side side,
+                                           const Visibility* visibility,
+                                           std::function<Status(uint64_t)> charge,
+                                           std::string option) {
+  if (view.arena_bytes == 0) return nullptr;
+  DirectionParts own = PartsOf(view, side, side);
+  DirectionParts peer = PartsOf(view, side, OtherSide(side));
+  return std::make_unique<SenderArena>(
+      own.arena, peer.released, view.geometry().released_capacity(), &peer.header->released_count,
+      &own.header->peer_released_consumed, visibility, std::move(charge), std::move(option));
+}
+
+std::unique_ptr<ReceiverArena> ReceiverArenaOf(const ConnectionView& view, Side side,
+                                               const Visibility* visibility) {
+  if (view.arena_bytes == 0) return nullptr;
+  DirectionParts own = PartsOf(view, side, side);
+  DirectionParts peer = PartsOf(view, side, OtherSide(side));
+  return std::make_unique<ReceiverArena>(
+      peer.arena, own.released, view.geometry().released_capacity(), &own.header->released_count,
+      &peer.header->peer_released_consumed, visibility);
 }
 
 void DetachConnection(Allocator* allocator, const ConnectionView& view, Side side,

@@ -8,6 +8,7 @@
 
 #include "channel/connection_layout.h"
 #include "channel/descriptor.h"
+#include "channel/direction_arena.h"
 #include "notnets/status.h"
 #include "pool/allocator.h"
 #include "pool/directory.h"
@@ -22,6 +23,7 @@ struct ConnectionView {
   uint64_t block_offset = 0;
   uint64_t serial = 0;  // read once from the header
   uint32_t capacity = 0;
+  uint64_t arena_bytes = 0;  // of each direction's arena, read once from the header
   ConnectionHeader* header = nullptr;
   ConnectionCounters* counters = nullptr;  // after the header, in the same block
   // Null until this process maps the connection's segments (AcceptSegments on the server): a
@@ -35,17 +37,19 @@ struct ConnectionView {
   std::shared_ptr<Segment> peer;
 
   bool has_rings() const { return requests != nullptr && responses != nullptr; }
+  ConnectionGeometry geometry() const { return ConnectionGeometry(capacity, arena_bytes); }
   Descriptor* request_slots() const { return reinterpret_cast<Descriptor*>(requests + 1); }
   Descriptor* response_slots() const { return reinterpret_cast<Descriptor*>(responses + 1); }
   // The id that owns blocks held by `side` of this connection: never 0 or 1, never reused.
   uint64_t endpoint(Side side) const { return serial << 1 | static_cast<uint64_t>(side); }
 };
 
-// Client: allocates and initializes a connection to `service` with rings of `capacity`: its
-// header block in the pool, the request direction in a segment only `server_uid` may read, and a
-// placeholder where the server's segment will be mapped.
-Status CreateConnection(Allocator* allocator, uint32_t capacity, const ServiceRef& service,
-                        uint32_t server_uid, ConnectionView* view);
+// Client: allocates and initializes a connection to `service` with rings of `capacity` and
+// arenas of `arena_bytes` (IsValidArenaBytes; 0: payloads in pool blocks): its header block in
+// the pool, the request direction in a segment only `server_uid` may read (its arena sparse),
+// and a placeholder where the server's segment will be mapped.
+Status CreateConnection(Allocator* allocator, uint32_t capacity, uint64_t arena_bytes,
+                        const ServiceRef& service, uint32_t server_uid, ConnectionView* view);
 
 // Validates a connection offset read from the directory (the header only: the view has no
 // rings); false if it does not describe a connection to `service`.
@@ -75,6 +79,18 @@ struct ServerOfConnection {
 // (no system call before that), if the kernel says `server.uid` created it.
 ServerSegment AttachServerSegment(const std::string& pool_path, const ServerOfConnection& server,
                                   ConnectionView* view);
+
+// The arena `side` sends its payloads from, in its own segment, taking back what the other side
+// releases; `charge` and `option` as SenderArena's. Null if the connection has no arenas.
+std::unique_ptr<SenderArena> SenderArenaOf(const ConnectionView& view, Side side,
+                                           const Visibility* visibility,
+                                           std::function<Status(uint64_t)> charge,
+                                           std::string option);
+
+// The other side's arena, read in place by `side`, which releases blocks into its own segment.
+// Null if the connection has no arenas.
+std::unique_ptr<ReceiverArena> ReceiverArenaOf(const ConnectionView& view, Side side,
+                                               const Visibility* visibility);
 
 // Marks `side` as gone from the connection; with `peer_is_dead`, the peer too (a dead process will
 // not touch the connection again, and every block its endpoint owned is reclaimed). The side that

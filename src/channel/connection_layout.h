@@ -37,13 +37,17 @@ namespace notnets::internal {
 
 // "NNCONN01" read as a little-endian word.
 inline constexpr uint64_t kConnectionMagic = 0x31304e4e4f434e4eull;
-inline constexpr uint32_t kConnectionVersion = 5;
+inline constexpr uint32_t kConnectionVersion = 6;
 // Hex digits of a connection's id in its segment names: the creator's token and a random part.
 inline constexpr size_t kSegmentIdBytes = 32;
 // What the server appends to the client's segment name to name its own.
 inline constexpr char kServerSegmentSuffix[] = ".s";
 inline constexpr uint32_t kMinRingCapacity = 2;
 inline constexpr uint32_t kMaxRingCapacity = 4096;
+// A direction's arena is a multiple of this, and at most kMaxArenaBytes: a value a client wrote
+// makes the server reserve that much address space, never more.
+inline constexpr uint64_t kArenaGranuleBytes = 4096;
+inline constexpr uint64_t kMaxArenaBytes = uint64_t{1} << 30;
 
 // Bits of ConnectionHeader::lifecycle, set once each with FetchOr.
 inline constexpr uint64_t kClientDetached = 1;
@@ -73,7 +77,9 @@ struct alignas(kCacheLineBytes) ConnectionHeader {
   uint64_t client_pid;
   uint64_t client_token;  // the client process's liveness token (ProcessIdentity)
   uint64_t serial;        // unique for the pool's life: owner ids of the two sides derive from it
-  uint64_t reserved1;
+  // Bytes of each direction's arena (IsValidArenaBytes), chosen by the client: its segment holds
+  // one that large, and the server makes its own the same size. 0: the payloads are pool blocks.
+  uint64_t arena_bytes;
   // Written by both sides, only by FetchOr: kClientDetached, kServerDetached, kSweepOnFree,
   // kServerSegmentReady.
   SharedWord lifecycle;
@@ -86,6 +92,7 @@ struct alignas(kCacheLineBytes) ConnectionHeader {
 };
 static_assert(sizeof(ConnectionHeader) == 128);
 static_assert(offsetof(ConnectionHeader, serial) == 48);
+static_assert(offsetof(ConnectionHeader, arena_bytes) == 56);
 static_assert(offsetof(ConnectionHeader, lifecycle) == 64);
 static_assert(offsetof(ConnectionHeader, segment_id) == 80);
 static_assert(offsetof(ConnectionHeader, client_host) == 112);
@@ -171,6 +178,10 @@ struct ConnectionGeometry {
     return (bytes + kCacheLineBytes - 1) / kCacheLineBytes * kCacheLineBytes;
   }
 };
+
+inline bool IsValidArenaBytes(uint64_t bytes) {
+  return bytes % kArenaGranuleBytes == 0 && bytes <= kMaxArenaBytes;
+}
 
 inline bool IsValidRingCapacity(uint64_t capacity) {
   return capacity >= kMinRingCapacity && capacity <= kMaxRingCapacity &&

@@ -21,6 +21,9 @@ inline constexpr uint16_t kKindMask = 0x00ff;
 inline constexpr uint16_t kPayloadInBlock = 0x0100;
 // metadata_offset names a block of encoded metadata (and, in a response, the status message).
 inline constexpr uint16_t kHasMetadata = 0x0200;
+// A response whose status message and metadata found no room in its sender's memory: its
+// receiver says so in place of the message.
+inline constexpr uint16_t kMetadataDropped = 0x0400;
 
 struct BlockPayload {
   uint64_t block_offset;  // pool offset of the block's header

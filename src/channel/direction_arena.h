@@ -49,6 +49,11 @@ class SenderArena {
   uint8_t* At(uint64_t offset) const { return place_.segment->base() + offset; }
   // Gives back a block that was never published.
   void Free(uint64_t offset);
+  // The size of the block at segment offset `offset` if it is handed out (published or not, and
+  // not released yet); 0 otherwise.
+  uint64_t CapacityOf(uint64_t offset) const {
+    return offset >= place_.arena_offset ? allocator_.CapacityOf(offset - place_.arena_offset) : 0;
+  }
   // Takes back every block the receiver released since the last call, ignoring offsets it was
   // never given or gives back twice. False if the receiver's list breaks the protocol.
   bool TakeReleased();

@@ -329,15 +329,27 @@ uint8_t* EndSimulatedCache(uint8_t* base) {
 void ForgetSimulatedLines(const void* data, size_t size) {
   Region* region = CacheSimulatorEnabled() ? RegionOf(data) : nullptr;
   if (region == nullptr) return;
-  uint64_t begin = OffsetIn(*region, data) & ~uint64_t{kCacheLineBytes - 1};
-  uint64_t end = OffsetIn(*region, data) + size;
-  for (uint64_t offset = begin; offset < end && offset < region->size; offset += kCacheLineBytes) {
-    Line line = LineAt(*region, offset);
-    std::lock_guard<std::mutex> stripe(StripeOf(line.copy));
-    for (size_t i = 0; i < kWordsPerLine; ++i) {
-      uint64_t fresh = Load(&line.shared[i]);
-      Store(&line.copy[i], fresh);
-      Store(&line.clean[i], fresh);
+  uint8_t* copy = region->copy.load(std::memory_order_relaxed);
+  uint64_t begin = OffsetIn(*region, data) & ~uint64_t{kPageBytes - 1};
+  uint64_t end = std::min(OffsetIn(*region, data) + size, region->size);
+  for (uint64_t page = begin; page < end; page += kPageBytes) {
+    // A page with no memory behind it (a sparse file's hole) holds zeros, and reading it would
+    // make it memory: the copy's page, if untouched, holds the same zeros.
+    unsigned char resident = 0;
+    if (::mincore(region->shared + page, kPageBytes, &resident) == 0 && (resident & 1) == 0 &&
+        std::all_of(copy + page, copy + page + kPageBytes,
+                    [](uint8_t byte) { return byte == 0; })) {
+      continue;
+    }
+    for (uint64_t offset = page; offset < page + kPageBytes && offset < end;
+         offset += kCacheLineBytes) {
+      Line line = LineAt(*region, offset);
+      std::lock_guard<std::mutex> stripe(StripeOf(line.copy));
+      for (size_t i = 0; i < kWordsPerLine; ++i) {
+        uint64_t fresh = Load(&line.shared[i]);
+        Store(&line.copy[i], fresh);
+        Store(&line.clean[i], fresh);
+      }
     }
   }
 }

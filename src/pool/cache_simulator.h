@@ -29,7 +29,9 @@ bool CacheSimulatorEnabled();
 uint8_t* BeginSimulatedCache(uint8_t* shared, uint64_t size, uint64_t copied_bytes);
 // The shared memory behind [data, data + size) of a simulated copy was just mapped anew (a
 // segment grew, or its file replaced a placeholder): the cache holds no line of the memory it
-// held before, so the copy takes what the new memory holds. Nothing if the simulator is off.
+// held before, so the copy takes what the new memory holds (its pages with no memory behind them,
+// a sparse file's holes, are zeros the copy already holds, and are not read: reading a hole would
+// make it memory). Nothing if the simulator is off.
 void ForgetSimulatedLines(const void* data, size_t size);
 // Stops simulating the copy at `base` (a result of BeginSimulatedCache) and returns the shared
 // mapping to unmap. Dirty lines are dropped: nothing guarantees they ever reach memory.

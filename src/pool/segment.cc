@@ -224,9 +224,11 @@ Status Segment::Open(const std::string& pool_path, const std::string& name, uint
   return Status::OK;
 }
 
-std::unique_ptr<Segment> Segment::Placeholder(uint64_t max_bytes, uint64_t page_bytes) {
+std::unique_ptr<Segment> Segment::Placeholder(uint64_t max_bytes, uint64_t page_bytes,
+                                              uint64_t prefault_bytes) {
   std::unique_ptr<Segment> placeholder(new Segment);
   placeholder->page_bytes_ = page_bytes;
+  placeholder->prefault_bytes_ = prefault_bytes;
   placeholder->Reserve(max_bytes);
   if (!placeholder->ReserveAddresses(PROT_READ).ok()) return nullptr;
   return placeholder;
@@ -403,6 +405,10 @@ void Segment::BeginView(uint64_t copied_bytes) {
 Status Segment::MapRange(uint64_t from, uint64_t to) {
   if (to <= from) return Status::OK;
   int protection = writable_ ? PROT_READ | PROT_WRITE : PROT_READ;
+  // hugetlbfs reserves huge pages for the whole of a shared mapping when it is made: a sparse
+  // arena would hold its largest size in huge pages for nothing. Its pages are made memory when
+  // the writer needs them (MakeReal, which fails cleanly when none are left) and read only after.
+  int flags = MAP_SHARED | (page_bytes_ > SystemPageBytes() ? MAP_NORESERVE : 0);
   void* address;
   if (base_ == nullptr && from == 0 && to == reserved_bytes_) {
     // The whole segment at once (rings never grow): one mmap, and no reservation to replace,
@@ -410,7 +416,7 @@ Status Segment::MapRange(uint64_t from, uint64_t to) {
     // rather than by a fault each on first touch.
     // A sparse part is left alone: prefaulting a hole of a tmpfs file makes it memory.
     bool whole = prefault_bytes_ >= to;
-    address = ::mmap(nullptr, to, protection, MAP_SHARED | (whole ? MAP_POPULATE : 0), fd_, 0);
+    address = ::mmap(nullptr, to, protection, flags | (whole ? MAP_POPULATE : 0), fd_, 0);
     if (address != MAP_FAILED) {
       base_ = static_cast<uint8_t*>(address);
       BeginView(std::min(prefault_bytes_, to));
@@ -424,7 +430,7 @@ Status Segment::MapRange(uint64_t from, uint64_t to) {
     if (base_ == nullptr) {
       if (Status reserved = ReserveAddresses(PROT_NONE); !reserved.ok()) return reserved;
     }
-    address = ::mmap(base_ + from, to - from, protection, MAP_SHARED | MAP_FIXED, fd_,
+    address = ::mmap(base_ + from, to - from, protection, flags | MAP_FIXED, fd_,
                      static_cast<off_t>(from));
     if (address != MAP_FAILED) ForgetSimulatedLines(view_ + from, to - from);
   }

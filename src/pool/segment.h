@@ -76,9 +76,11 @@ class Segment {
   // A reader's mapping of a segment its writer has not created yet: `max_bytes` of zeros,
   // read-only, at the address Attach later maps the segment, for a file system of pages of
   // `page_bytes` (page_bytes() of a segment in the same directory). Lets a reader hand out
-  // addresses before the writer exists; zeros must mean "nothing written yet" to it. Null if
-  // the address space cannot be reserved.
-  static std::unique_ptr<Segment> Placeholder(uint64_t max_bytes, uint64_t page_bytes);
+  // addresses before the writer exists; zeros must mean "nothing written yet" to it. Attach
+  // maps only the first `prefault_bytes` before first touch, as Open. Null if the address space
+  // cannot be reserved.
+  static std::unique_ptr<Segment> Placeholder(uint64_t max_bytes, uint64_t page_bytes,
+                                              uint64_t prefault_bytes = ~uint64_t{0});
 
   // Placeholder: maps the segment `name` (as Open would) over the zeros, at the same address, if
   // the user `owner_uid` created it. The errors of Open, and PERMISSION_DENIED for a file of

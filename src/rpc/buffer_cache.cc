@@ -1,5 +1,6 @@
 #include "rpc/buffer_cache.h"
 
+#include <algorithm>
 #include <bit>
 #include <cstring>
 
@@ -17,12 +18,23 @@ Status ProcessMemoryExhausted(const PoolMapping& mapping, uint64_t bytes) {
                     "channels, or raise the quota in the PoolOptions given to Pool::Attach");
 }
 
-BufferCache::~BufferCache() { Drain(); }
+BufferCache::~BufferCache() {
+  Drain();
+  // The arena's memory goes with the connection's segment.
+  if (sender_ != nullptr) Count(-static_cast<int64_t>(sender_->made_real()));
+}
 
 void BufferCache::SetQuota(ProcessQuota* process, uint64_t max_bytes, std::string owner) {
   process_ = process;
   max_bytes_ = max_bytes;
   owner_ = std::move(owner);
+}
+
+void BufferCache::UseArenas(const ConnectionView& view, Side side, std::string option) {
+  const Visibility* visibility = &allocator_.mapping()->visibility();
+  sender_ = SenderArenaOf(
+      view, side, visibility, [this](uint64_t bytes) { return Charge(bytes); }, std::move(option));
+  receiver_ = ReceiverArenaOf(view, side, visibility);
 }
 
 void BufferCache::Drain() {
@@ -68,6 +80,11 @@ Status BufferCache::Charge(uint64_t bytes) {
 }
 
 Status BufferCache::AllocateBlock(uint64_t payload_bytes, uint64_t* block_offset) {
+  if (sender_ != nullptr) {
+    MutexLock lock(&sender_mutex_);
+    uint64_t capacity;
+    return sender_->Allocate(std::max<uint64_t>(payload_bytes, 1), block_offset, &capacity);
+  }
   uint32_t size_class = SizeClassFor(payload_bytes);
   while (size_class != 0 && allocator_.Pop(&heads_[size_class - kMinBlockShift], block_offset)) {
     counts_[size_class - kMinBlockShift].fetch_sub(1, std::memory_order_relaxed);
@@ -88,20 +105,72 @@ Status BufferCache::AllocateBlock(uint64_t payload_bytes, uint64_t* block_offset
 
 Status BufferCache::Allocate(uint64_t payload_bytes, MessageBuffer* buffer) {
   uint64_t block_offset;
-  Status status = AllocateBlock(payload_bytes, &block_offset);
-  if (!status.ok()) return status;
+  uint64_t capacity;
+  if (sender_ != nullptr) {
+    MutexLock lock(&sender_mutex_);
+    Status status =
+        sender_->Allocate(std::max<uint64_t>(payload_bytes, 1), &block_offset, &capacity);
+    if (!status.ok()) return status;
+  } else {
+    Status status = AllocateBlock(payload_bytes, &block_offset);
+    if (!status.ok()) return status;
+    capacity = Allocator::PayloadCapacity(
+        Allocator::SizeClassOf(allocator_.mapping()->At<BlockHeader>(block_offset)));
+  }
   MessageBuffer fresh;
   fresh.cache_ = shared_from_this();
   fresh.offset_ = block_offset;
   fresh.data_ = PayloadOf(block_offset);
-  fresh.capacity_ = Allocator::PayloadCapacity(
-      Allocator::SizeClassOf(allocator_.mapping()->At<BlockHeader>(block_offset)));
+  fresh.capacity_ = capacity;
   fresh.size_ = payload_bytes;
   *buffer = std::move(fresh);
   return Status::OK;
 }
 
+Status BufferCache::AllocateMetadata(uint64_t bytes, uint64_t* block_offset, uint8_t** data) {
+  if (sender_ == nullptr) {
+    Status status = AllocateBlock(bytes, block_offset);
+    if (status.ok()) *data = PayloadOf(*block_offset);
+    return status;
+  }
+  // A descriptor names metadata by offset alone: in an arena, its length goes before it.
+  Status status = AllocateBlock(sizeof(uint64_t) + bytes, block_offset);
+  if (status.ok()) *data = PayloadOf(*block_offset) + sizeof(uint64_t);
+  return status;
+}
+
+void BufferCache::PublishMetadata(uint64_t block_offset, uint64_t bytes, uint64_t reader) {
+  if (sender_ == nullptr) {
+    PublishBlock(block_offset, bytes, reader);
+    return;
+  }
+  std::memcpy(PayloadOf(block_offset), &bytes, sizeof(bytes));
+  PublishBlock(block_offset, sizeof(bytes) + bytes, reader);
+}
+
+const uint8_t* BufferCache::PublishedPayload(uint64_t block_offset, uint64_t length) {
+  MutexLock lock(&sender_mutex_);
+  if (sender_ == nullptr || sender_->CapacityOf(block_offset) < std::max<uint64_t>(length, 1)) {
+    return nullptr;
+  }
+  return sender_->At(block_offset);
+}
+
+void BufferCache::ReleaseReceived(uint64_t block_offset) {
+  if (receiver_ == nullptr) {
+    Release(block_offset);
+    return;
+  }
+  MutexLock lock(&receiver_mutex_);
+  receiver_->Release(block_offset);
+}
+
 void BufferCache::Release(uint64_t block_offset) {
+  if (sender_ != nullptr) {
+    MutexLock lock(&sender_mutex_);
+    sender_->Free(block_offset);
+    return;
+  }
   uint32_t size_class = allocator_.ValidSizeClass(block_offset);
   if (size_class == 0) return;  // a header a peer broke: leave the block alone
   if (!allocator_.mapping()->lease().MayWrite(epoch_)) return;  // fenced: the block is not ours now
@@ -125,16 +194,20 @@ void BufferCache::Release(uint64_t block_offset) {
 }
 
 void BufferCache::PublishBlock(uint64_t block_offset, uint64_t length, uint64_t reader) {
-  if (process_ != nullptr) {
-    if (uint32_t size_class = allocator_.ValidSizeClass(block_offset); size_class != 0) {
-      Count(-static_cast<int64_t>(BlockBytes(size_class)));
-    }
-  }
-  auto* block = allocator_.mapping()->At<BlockHeader>(block_offset);
-  block->ownership.store(BlockOwnership(reader, BlockState::kPublished), std::memory_order_relaxed);
-  AnnotateHandOff(block);
   const Visibility& visibility = allocator_.mapping()->visibility();
-  visibility.WriteBack(block, kBlockHeaderBytes);
+  // A block of an arena stays this side's: it comes back when the reader releases it.
+  if (sender_ == nullptr) {
+    if (process_ != nullptr) {
+      if (uint32_t size_class = allocator_.ValidSizeClass(block_offset); size_class != 0) {
+        Count(-static_cast<int64_t>(BlockBytes(size_class)));
+      }
+    }
+    auto* block = allocator_.mapping()->At<BlockHeader>(block_offset);
+    block->ownership.store(BlockOwnership(reader, BlockState::kPublished),
+                           std::memory_order_relaxed);
+    AnnotateHandOff(block);
+    visibility.WriteBack(block, kBlockHeaderBytes);
+  }
   visibility.WriteBack(PayloadOf(block_offset), length);
 }
 
@@ -157,7 +230,30 @@ const uint8_t* BufferCache::Adopt(uint64_t block_offset, uint64_t length) {
   return Take(block_offset, length, &capacity);
 }
 
+const uint8_t* BufferCache::ReadInArena(uint64_t block_offset, uint64_t length,
+                                        uint64_t* capacity) {
+  {
+    // Releases that found the list full go out now that the sender may have taken some.
+    MutexLock lock(&receiver_mutex_);
+    receiver_->Flush();
+  }
+  if (length != kWholeBlock) {
+    *capacity = length;
+    return receiver_->Read(block_offset, length);
+  }
+  const uint8_t* prefix = receiver_->Read(block_offset, sizeof(uint64_t));
+  if (prefix == nullptr) return nullptr;
+  uint64_t bytes;
+  std::memcpy(&bytes, prefix, sizeof(bytes));  // read once: the sender may be rewriting it
+  if (bytes > kMaxArenaBytes) return nullptr;
+  const uint8_t* whole = receiver_->Read(block_offset, sizeof(bytes) + bytes);
+  if (whole == nullptr) return nullptr;
+  *capacity = bytes;
+  return whole + sizeof(bytes);
+}
+
 const uint8_t* BufferCache::Take(uint64_t block_offset, uint64_t length, uint64_t* capacity) {
+  if (receiver_ != nullptr) return ReadInArena(block_offset, length, capacity);
   const Visibility& visibility = allocator_.mapping()->visibility();
   if (allocator_.mapping()->InHeap(block_offset, kBlockHeaderBytes)) {
     visibility.Invalidate(allocator_.mapping()->At<BlockHeader>(block_offset), kBlockHeaderBytes);

@@ -1,5 +1,8 @@
-// One connection side's cache of free pool blocks, so that calls rarely touch the pool-wide
-// allocator: a block the peer releases comes back here and is reused for the next message.
+// Where one connection side's messages live. On a connection with arenas (connection_layout.h),
+// the blocks it sends come from its own direction's arena and come back through the peer's
+// released list, and the blocks it receives are read in place in the peer's arena and released
+// into its own list: neither side writes the other's memory. Otherwise they are pool blocks, and
+// it caches free ones so that calls rarely touch the pool-wide allocator.
 #ifndef NOTNETS_RPC_BUFFER_CACHE_H_
 #define NOTNETS_RPC_BUFFER_CACHE_H_
 
@@ -9,6 +12,7 @@
 #include <memory>
 #include <string>
 
+#include "channel/connection.h"
 #include "channel/descriptor.h"
 #include "notnets/message.h"
 #include "notnets/pool.h"
@@ -16,6 +20,7 @@
 #include "pool/allocator.h"
 #include "pool/layout.h"
 #include "pool/pool_access.h"
+#include "rpc/mutex.h"
 
 namespace notnets::internal {
 
@@ -41,23 +46,39 @@ class BufferCache : public std::enable_shared_from_this<BufferCache> {
   // endpoint counts nothing.
   void SetQuota(ProcessQuota* process, uint64_t max_bytes, std::string owner);
 
+  // From now on, if `view` has arenas: sends from `side`'s arena (a message larger than it fails
+  // naming `option`, the option that sizes it) and receives in the other side's. Before the cache
+  // is used, after SetQuota; the quotas then count the bytes of the arena made memory.
+  void UseArenas(const ConnectionView& view, Side side, std::string option);
+  // True once UseArenas found arenas: block offsets are then offsets in the sender's segment.
+  bool has_arenas() const { return sender_ != nullptr; }
+
   // A block whose payload holds `payload_bytes`, owned by this endpoint. Thread-safe.
   // RESOURCE_EXHAUSTED naming the quota if a new block would pass one (SetQuota).
   Status AllocateBlock(uint64_t payload_bytes, uint64_t* block_offset);
   // The same, wrapped for the user to write in place.
   Status Allocate(uint64_t payload_bytes, MessageBuffer* buffer);
 
-  // Puts a block this endpoint owns back in the cache, or in the pool if the cache is full or
-  // drained.
+  // The same for encoded metadata: `*data` gets where its `bytes` go.
+  Status AllocateMetadata(uint64_t bytes, uint64_t* block_offset, uint8_t** data);
+
+  // A block of this side's that was never published comes back: to the arena, else to the
+  // cache, or to the pool if the cache is full or drained.
   void Release(uint64_t block_offset);
+  // A block the peer sent is done with: released to the peer through this side's released list,
+  // or on a connection without arenas, taken into the cache as Release does.
+  void ReleaseReceived(uint64_t block_offset);
 
   // Returns every cached block to the pool, and from now on caches nothing: a block released
   // later goes straight to the pool. For a connection that is gone while the application may
   // still hold messages of it. Thread-safe.
   void Drain();
 
-  // Hands the block to endpoint `reader`: after this, only the reader may touch it.
+  // Hands the block to endpoint `reader`: after this, only the reader may touch it (in an arena,
+  // the block stays this side's, unwritten, until the reader releases it).
   void PublishBlock(uint64_t block_offset, uint64_t length, uint64_t reader);
+  // The same for a block of `bytes` of metadata from AllocateMetadata.
+  void PublishMetadata(uint64_t block_offset, uint64_t bytes, uint64_t reader);
   // Publishes a user's buffer and returns where it is; the buffer becomes empty.
   BlockPayload Publish(MessageBuffer* buffer, uint64_t reader);
 
@@ -74,9 +95,14 @@ class BufferCache : public std::enable_shared_from_this<BufferCache> {
   static void InlineMessage(const uint8_t (&bytes)[kInlineMessageBytes], size_t length,
                             ReceivedMessage* message);
 
+  // Where this side writes the payload of its block at `block_offset`.
   uint8_t* PayloadOf(uint64_t block_offset) const {
+    if (sender_ != nullptr) return sender_->At(block_offset);
     return allocator_.mapping()->At<uint8_t>(block_offset + kBlockHeaderBytes);
   }
+  // On a connection with arenas, the `length` bytes of a block this side published and its peer
+  // has not released; null if there is no such block, and always without arenas.
+  const uint8_t* PublishedPayload(uint64_t block_offset, uint64_t length);
   uint64_t endpoint() const { return endpoint_; }
 
  private:
@@ -97,6 +123,8 @@ class BufferCache : public std::enable_shared_from_this<BufferCache> {
   Status Charge(uint64_t bytes);
   // Returns every cached block to the pool.
   void FreeCached();
+  // Take, from the peer's arena.
+  const uint8_t* ReadInArena(uint64_t block_offset, uint64_t length, uint64_t* capacity);
 
   std::shared_ptr<Pool> pool_;
   Allocator allocator_;
@@ -111,6 +139,11 @@ class BufferCache : public std::enable_shared_from_this<BufferCache> {
   uint64_t max_bytes_ = 0;
   std::string owner_;
   std::atomic<int64_t> held_{0};
+  // Set once by UseArenas, before use; each used under its mutex (the arenas are not thread-safe).
+  Mutex sender_mutex_;
+  Mutex receiver_mutex_;
+  std::unique_ptr<SenderArena> sender_;
+  std::unique_ptr<ReceiverArena> receiver_;
 };
 
 // RESOURCE_EXHAUSTED: `bytes` more would pass the process's quota of memory in `mapping`'s pool.

@@ -41,10 +41,11 @@ Status EncodeMetadataBlock(BufferCache* cache, uint64_t reader, const MetadataSe
                            Message* message) {
   uint64_t bytes = EncodedMetadataBytes(set);
   uint64_t block;
-  Status status = cache->AllocateBlock(bytes, &block);
+  uint8_t* data;
+  Status status = cache->AllocateMetadata(bytes, &block, &data);
   if (!status.ok()) return status;
-  EncodeMetadata(set, cache->PayloadOf(block));
-  cache->PublishBlock(block, bytes, reader);
+  EncodeMetadata(set, data);
+  cache->PublishMetadata(block, bytes, reader);
   message->flags |= kHasMetadata;
   message->metadata_offset = block;
   return Status();
@@ -80,7 +81,7 @@ DecodeError DecodeMetadataBlock(BufferCache* cache, const Message& message,
   const uint8_t* bytes = cache->AdoptWhole(message.metadata_offset, &capacity);
   if (bytes == nullptr) return DecodeError::kMetadataBlock;
   bool decoded = DecodeMetadata(bytes, capacity, status_message, sections);
-  cache->Release(message.metadata_offset);
+  cache->ReleaseReceived(message.metadata_offset);
   return decoded ? DecodeError::kNone : DecodeError::kMetadataEncoding;
 }
 
@@ -152,7 +153,8 @@ void EncodeResponseWithBlocks(BufferCache* cache, uint64_t client, const Status&
   set.status_message = &status.error_message();
   set.sections[static_cast<int>(MetadataSection::kInitial)] = &initial_metadata;
   set.sections[static_cast<int>(MetadataSection::kTrailing)] = &trailing_metadata;
-  EncodeMetadataBlock(cache, client, set, message);  // no room: the call still gets its code
+  // No room: the call still gets its code, and its caller learns why it has no message.
+  if (!EncodeMetadataBlock(cache, client, set, message).ok()) message->flags |= kMetadataDropped;
 }
 
 DecodeError DecodeResponseWithBlocks(BufferCache* cache, const Message& response, StatusCode* code,
@@ -165,6 +167,15 @@ DecodeError DecodeResponseWithBlocks(BufferCache* cache, const Message& response
   }
   if (!IsValidStatusCode(static_cast<int>(response.code))) return DecodeError::kStatusCode;
   *code = static_cast<StatusCode>(response.code);
+  // Metadata the server had to drop fails an answer that was OK: its caller would otherwise take
+  // a response without the initial or trailing metadata the handler sent for a whole one.
+  if (response.flags & kMetadataDropped) {
+    if (*code == StatusCode::OK) *code = StatusCode::RESOURCE_EXHAUSTED;
+    *status_message =
+        "the server had no room for this call's status message and metadata: its arena on this "
+        "connection is full of responses not yet released; release received messages sooner, or "
+        "raise ChannelOptions::connection_arena_bytes";
+  }
   return DecodePayload(cache, response, payload);
 }
 

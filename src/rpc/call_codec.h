@@ -89,9 +89,9 @@ inline void EncodeInlinePayload(std::string_view bytes, Message* message) {
   if (!bytes.empty()) std::memcpy(message->payload.inline_bytes, bytes.data(), bytes.size());
 }
 
-// True if `message` names no pool block and its inline length is valid.
+// True if `message` names no block, lost none, and its inline length is valid.
 inline bool IsBlockFree(const Message& message) {
-  return (message.flags & (kPayloadInBlock | kHasMetadata)) == 0 &&
+  return (message.flags & (kPayloadInBlock | kHasMetadata | kMetadataDropped)) == 0 &&
          message.inline_length <= kInlineMessageBytes;
 }
 

@@ -50,6 +50,12 @@ Status ClientConnection::Connect(std::shared_ptr<Pool> pool, std::string_view se
                       std::to_string(kMinRingCapacity) + ", " + std::to_string(kMaxRingCapacity) +
                       "], not " + std::to_string(options.max_outstanding_calls));
   }
+  if (!IsValidArenaBytes(options.connection_arena_bytes)) {
+    return Status(StatusCode::INVALID_ARGUMENT, "connection_arena_bytes must be a multiple of " +
+                                                    std::to_string(kArenaGranuleBytes) + " up to " +
+                                                    std::to_string(kMaxArenaBytes) + ", not " +
+                                                    std::to_string(options.connection_arena_bytes));
+  }
   PoolMapping* mapping = &PoolAccess::mapping(*pool);
   Allocator allocator(mapping);
   Directory directory(mapping, &allocator);
@@ -97,8 +103,8 @@ Status ClientConnection::ConnectTo(std::shared_ptr<Pool> pool, std::string_view 
   // Read once: the user this connection's requests are granted to, and whose responses it takes.
   auto server_uid = static_cast<uint32_t>(mapping->visibility().Consume(&entry->server_uid));
   ConnectionView view;
-  status =
-      CreateConnection(&allocator, options.max_outstanding_calls, found.ref, server_uid, &view);
+  status = CreateConnection(&allocator, options.max_outstanding_calls,
+                            options.connection_arena_bytes, found.ref, server_uid, &view);
   if (!status.ok()) {
     quota.ReturnConnection();
     quota.Add(-static_cast<int64_t>(block_bytes));
@@ -112,6 +118,7 @@ Status ClientConnection::ConnectTo(std::shared_ptr<Pool> pool, std::string_view 
   connection->cache_->SetQuota(
       &quota, options.max_memory_bytes != 0 ? options.max_memory_bytes : heap_bytes / 2,
       "the channel to '" + std::string(service) + "'");
+  connection->cache_->UseArenas(view, Side::kClient, "ChannelOptions::connection_arena_bytes");
   connection->server_ =
       ProcessIdentity{static_cast<int32_t>(entry->server_pid.load(std::memory_order_relaxed)),
                       entry->server_token.load(std::memory_order_relaxed)};
@@ -362,6 +369,12 @@ bool ClientConnection::RecoverPayload(const Message& request, std::string* bytes
     return true;
   }
   const BlockPayload& payload = request.payload.block;
+  if (cache_->has_arenas()) {
+    const uint8_t* data = cache_->PublishedPayload(payload.block_offset, payload.length);
+    if (data == nullptr) return false;
+    bytes->assign(reinterpret_cast<const char*>(data), payload.length);
+    return true;
+  }
   uint64_t capacity = 0;
   const BlockHeader* header = allocator_.ValidBlock(payload.block_offset, &capacity);
   if (header == nullptr || payload.length > capacity ||
@@ -393,11 +406,16 @@ Status ClientConnection::BuildRequest(uint32_t method_index, Request request,
 }
 
 void ClientConnection::Discard(const Message& message) {
-  // Blocks we published but never sent are still ours; blocks the server sent must validate.
   uint64_t blocks[2] = {message.flags & kPayloadInBlock ? message.payload.block.block_offset : 0,
                         message.flags & kHasMetadata ? message.metadata_offset : 0};
   for (uint64_t block : blocks) {
     if (block == 0) continue;
+    if (cache_->has_arenas()) {
+      // Whatever the offset: the server ignores blocks it never handed out.
+      cache_->ReleaseReceived(block);
+      continue;
+    }
+    // Blocks the server sent must validate.
     BlockHeader* header = allocator_.ValidBlock(block);
     if (header == nullptr) continue;
     uint64_t ownership = header->ownership.load(std::memory_order_relaxed);
@@ -461,7 +479,7 @@ Status ClientConnection::Start(std::string_view method, Request request, ClientC
   uint64_t position;
   while (!requests_.TryClaim(&position)) {
     if (status = wait("room in the request ring"); !status.ok()) {
-      Discard(message);
+      ReleaseEncoded(cache_.get(), message);
       slots_.Release(index);
       return status;
     }

@@ -231,7 +231,7 @@ class ClientConnection {
                       Message* message);
   // Turns a response into the caller's status, message and metadata.
   Status Finish(const Message& response, ClientContext* context, ReceivedMessage* message);
-  // Releases the blocks a message refers to without reading them.
+  // Releases the blocks of a response from the server without reading them.
   void Discard(const Message& message);
   // Counts a response read for a call of its connection (ConnectionCounters): its status `code`,
   // and its time if it was timed (`sent_ns` not 0); `*now_ns` is the clock read once per batch.

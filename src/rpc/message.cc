@@ -62,7 +62,7 @@ ReceivedMessage::~ReceivedMessage() { Release(); }
 
 void ReceivedMessage::Release() {
   if (cache_ != nullptr) {
-    cache_->Release(offset_);
+    cache_->ReleaseReceived(offset_);
     cache_.reset();
   }
   pool_data_ = nullptr;

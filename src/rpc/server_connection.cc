@@ -14,6 +14,8 @@ ServerConnection::ServerConnection(const ConnectionView& view, const RegisteredS
                &PoolAccess::mapping(*pool).visibility()),
       responses(view.response_slots(), view.capacity, &view.requests->peer_consumed,
                 &PoolAccess::mapping(*pool).visibility()) {
+  // The client sized both arenas: a response too large for this one needs a larger one there.
+  cache->UseArenas(view, Side::kServer, "the client's ChannelOptions::connection_arena_bytes");
   if (PoolAccess::mapping(*pool).visibility().coherent()) {
     response_bell = Doorbell(&view.responses->wake_sequence, &view.requests->sleepers);
   }
