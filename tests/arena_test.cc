@@ -354,7 +354,7 @@ class DirectionArenaTest : public ::testing::Test {
           return charged_ <= quota_ ? Status::OK
                                     : Status(StatusCode::RESOURCE_EXHAUSTED, "over the quota");
         },
-        "the test's arena");
+        "the test's arena", peer_mapped_);
     receiver_ = std::make_unique<ReceiverArena>(ArenaPlace{peer_, kArenaOffset, kArenaBytes},
                                                 entries_.get(), kListCapacity, &count_, &taken_,
                                                 &visibility_);
@@ -366,6 +366,7 @@ class DirectionArenaTest : public ::testing::Test {
   SharedWord taken_{0};
   uint64_t charged_ = 0;
   uint64_t quota_ = ~uint64_t{0};
+  bool peer_mapped_ = true;
   std::shared_ptr<Segment> peer_;
   std::unique_ptr<SenderArena> sender_;
   std::unique_ptr<ReceiverArena> receiver_;
@@ -391,6 +392,29 @@ TEST_F(DirectionArenaTest, TheReceiverReadsInPlaceAndTheSenderReusesWhatItReleas
   EXPECT_EQ(again, offset);
   EXPECT_EQ(charged_, 1024u);
   EXPECT_EQ(sender_->made_real(), 1024u);
+}
+
+// A client's sender, whose receiver (the server) has not made its segment yet: a placeholder lies
+// where the released list will be mapped.
+class DirectionArenaBeforeThePeerIsMappedTest : public DirectionArenaTest {
+ protected:
+  DirectionArenaBeforeThePeerIsMappedTest() { peer_mapped_ = false; }
+};
+
+TEST_F(DirectionArenaBeforeThePeerIsMappedTest, NothingIsTakenBackUntilThePeerIsMapped) {
+  uint64_t first;
+  uint64_t capacity;
+  ASSERT_TRUE(sender_->Allocate(1000, &first, &capacity).ok());
+  receiver_->Release(first);
+  uint64_t second;
+  ASSERT_TRUE(sender_->Allocate(1000, &second, &capacity).ok());
+  EXPECT_NE(second, first);
+  EXPECT_EQ(taken_.load(), 0u) << "the released list was read before it was mapped";
+  sender_->PeerMapped();
+  uint64_t again;
+  ASSERT_TRUE(sender_->Allocate(1000, &again, &capacity).ok());
+  EXPECT_EQ(again, first);
+  EXPECT_EQ(taken_.load(), 1u);
 }
 
 TEST_F(DirectionArenaTest, TheReceiverRefusesWhatIsNotInTheArena) {

@@ -245,9 +245,12 @@ std::unique_ptr<SenderArena> SenderArenaOf(const ConnectionView& view, Side side
   if (view.arena_bytes == 0) return nullptr;
   DirectionParts own = PartsOf(view, side, side);
   DirectionParts peer = PartsOf(view, side, OtherSide(side));
+  // The server maps the client's segment before it takes the connection; the client maps the
+  // server's later (AttachServerSegment).
   return std::make_unique<SenderArena>(
       own.arena, peer.released, view.geometry().released_capacity(), &peer.header->released_count,
-      &own.header->peer_released_consumed, visibility, std::move(charge), std::move(option));
+      &own.header->peer_released_consumed, visibility, std::move(charge), std::move(option),
+      side == Side::kServer);
 }
 
 std::unique_ptr<ReceiverArena> ReceiverArenaOf(const ConnectionView& view, Side side,

@@ -7,7 +7,7 @@ namespace notnets::internal {
 SenderArena::SenderArena(ArenaPlace place, const SharedWord* released, uint64_t released_capacity,
                          const SharedWord* released_count, SharedWord* taken,
                          const Visibility* visibility, std::function<Status(uint64_t)> charge,
-                         std::string option)
+                         std::string option, bool peer_mapped)
     : place_(std::move(place)),
       allocator_(place_.arena_bytes,
                  [this](uint64_t from, uint64_t to) {
@@ -20,7 +20,8 @@ SenderArena::SenderArena(ArenaPlace place, const SharedWord* released, uint64_t 
                  }),
       released_(released, released_capacity, released_count, taken, visibility),
       charge_(std::move(charge)),
-      option_(std::move(option)) {}
+      option_(std::move(option)),
+      peer_mapped_(peer_mapped) {}
 
 Status SenderArena::Allocate(uint64_t bytes, uint64_t* offset, uint64_t* capacity) {
   TakeReleased();
@@ -28,6 +29,8 @@ Status SenderArena::Allocate(uint64_t bytes, uint64_t* offset, uint64_t* capacit
   switch (allocator_.Allocate(bytes, &arena_offset, capacity)) {
     case ArenaAllocator::Result::kOk:
       *offset = place_.arena_offset + arena_offset;
+      // The receiver, in another process, released it (BufferCache::PublishBlock hands it off).
+      AnnotateTakeOver(At(*offset));
       return Status::OK;
     case ArenaAllocator::Result::kTooLarge:
       return Status(StatusCode::RESOURCE_EXHAUSTED,
@@ -52,6 +55,8 @@ void SenderArena::Free(uint64_t offset) {
 }
 
 bool SenderArena::TakeReleased() {
+  // The placeholder holds nothing, and reading it could race with the mapping that replaces it.
+  if (!peer_mapped_) return true;
   taken_.clear();
   if (!released_.Take(&taken_)) return false;
   // Whatever the receiver wrote: the allocator frees only blocks it handed out, once each.

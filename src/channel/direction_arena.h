@@ -33,10 +33,11 @@ class SenderArena {
   // receiver's released list of `released_capacity` entries and its count, in the receiver's
   // segment; `taken`: this side's DirectionHeader::peer_released_consumed. `charge(bytes)` is
   // called before `bytes` more of the arena become memory, and refuses them with its status.
-  // `option` names what to raise when a message does not fit the arena.
+  // `option` names what to raise when a message does not fit the arena. `peer_mapped`: the
+  // receiver's segment is mapped already; if not, nothing is taken back until PeerMapped.
   SenderArena(ArenaPlace place, const SharedWord* released, uint64_t released_capacity,
               const SharedWord* released_count, SharedWord* taken, const Visibility* visibility,
-              std::function<Status(uint64_t)> charge, std::string option);
+              std::function<Status(uint64_t)> charge, std::string option, bool peer_mapped);
   SenderArena(const SenderArena&) = delete;
   SenderArena& operator=(const SenderArena&) = delete;
 
@@ -57,6 +58,8 @@ class SenderArena {
   // Takes back every block the receiver released since the last call, ignoring offsets it was
   // never given or gives back twice. False if the receiver's list breaks the protocol.
   bool TakeReleased();
+  // The receiver's segment is mapped now, where a placeholder lay: its list may be read.
+  void PeerMapped() { peer_mapped_ = true; }
   // Bytes of the arena that are memory: what the sender's quotas count.
   uint64_t made_real() const { return allocator_.made_real(); }
   size_t outstanding() const { return allocator_.outstanding(); }
@@ -69,6 +72,7 @@ class SenderArena {
   std::string option_;
   Status refusal_;  // why the last backing failed
   std::vector<uint64_t> taken_;
+  bool peer_mapped_;
 };
 
 class ReceiverArena {

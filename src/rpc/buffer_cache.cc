@@ -37,6 +37,12 @@ void BufferCache::UseArenas(const ConnectionView& view, Side side, std::string o
   receiver_ = ReceiverArenaOf(view, side, visibility);
 }
 
+void BufferCache::PeerSegmentMapped() {
+  if (sender_ == nullptr) return;
+  MutexLock lock(&sender_mutex_);
+  sender_->PeerMapped();
+}
+
 void BufferCache::Drain() {
   drained_.store(true);
   SequentialFence();
@@ -195,7 +201,9 @@ void BufferCache::Release(uint64_t block_offset) {
 
 void BufferCache::PublishBlock(uint64_t block_offset, uint64_t length, uint64_t reader) {
   const Visibility& visibility = allocator_.mapping()->visibility();
-  // A block of an arena stays this side's: it comes back when the reader releases it.
+  // A block of an arena stays this side's: it comes back when the reader releases it, and
+  // SenderArena::Allocate takes it over again.
+  if (sender_ != nullptr) AnnotateHandOff(sender_->At(block_offset));
   if (sender_ == nullptr) {
     if (process_ != nullptr) {
       if (uint32_t size_class = allocator_.ValidSizeClass(block_offset); size_class != 0) {

@@ -50,6 +50,8 @@ class BufferCache : public std::enable_shared_from_this<BufferCache> {
   // naming `option`, the option that sizes it) and receives in the other side's. Before the cache
   // is used, after SetQuota; the quotas then count the bytes of the arena made memory.
   void UseArenas(const ConnectionView& view, Side side, std::string option);
+  // A client's: the server's segment is mapped now, so what the server released can be taken.
+  void PeerSegmentMapped() NOTNETS_EXCLUDES(sender_mutex_);
   // True once UseArenas found arenas: block offsets are then offsets in the sender's segment.
   bool has_arenas() const { return sender_ != nullptr; }
 

@@ -267,6 +267,7 @@ void ClientConnection::AttachServerSegment() {
     // The server has both segments open: neither needs a name any more.
     visibility_->Publish(&view_.requests->peer_opened, 1);
     view_.own->Unlink();
+    cache_->PeerSegmentMapped();
     if (visibility_->coherent()) {
       response_bell_ = Doorbell(&view_.responses->wake_sequence, &view_.requests->sleepers);
     }
