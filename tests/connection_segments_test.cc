@@ -6,10 +6,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <mutex>
@@ -216,9 +221,9 @@ TEST(ConnectionSegmentsServiceTest, NoSegmentFileOutlivesTheConnectionsSetUp) {
   EXPECT_EQ(SegmentFiles(path), std::vector<std::string>());
 }
 
-// The address ranges ("start-end") at which this process maps client segments read-write: the
-// clients' own mappings (the server maps them read-only, and its own segments end in ".s").
-std::set<std::string> OwnClientSegments() {
+// The address ranges ("start-end") at which this process maps its own segments read-write: the
+// servers' (whose names end in ".s") or the clients'. Each party maps its peer's read-only.
+std::set<std::string> OwnSegments(Side side) {
   std::set<std::string> ranges;
   std::ifstream maps("/proc/self/maps");
   std::string line;
@@ -227,8 +232,8 @@ std::set<std::string> OwnClientSegments() {
     std::string range, permissions, offset, device, inode, path;
     fields >> range >> permissions >> offset >> device >> inode >> path;
     if (permissions != "rw-s" || path.find(".seg.") == std::string::npos) continue;
-    if (path.compare(path.size() - 2, 2, ".s") == 0) continue;
-    ranges.insert(range);
+    bool servers = path.compare(path.size() - 2, 2, ".s") == 0;
+    if (servers == (side == Side::kServer)) ranges.insert(range);
   }
   return ranges;
 }
@@ -263,13 +268,13 @@ TEST(ConnectionSegmentsServiceTest, AClientThatShortensItsSegmentLosesOnlyItsOwn
   ASSERT_TRUE(Channel::Connect(client_pool, "test.Shortened", ChannelOptions(), &honest).ok());
   ClientContext first;
   ASSERT_TRUE(honest->Call("Echo", "honest", &response, &first).ok());
-  std::set<std::string> before = OwnClientSegments();
+  std::set<std::string> before = OwnSegments(Side::kClient);
   std::shared_ptr<Channel> hostile;
   ASSERT_TRUE(Channel::Connect(client_pool, "test.Shortened", ChannelOptions(), &hostile).ok());
   // The hostile client's segment: it may have lost its name already, but a hostile client would
   // have kept a descriptor of it.
   std::vector<std::string> added;
-  for (const std::string& range : OwnClientSegments()) {
+  for (const std::string& range : OwnSegments(Side::kClient)) {
     if (before.count(range) == 0) added.push_back(range);
   }
   ASSERT_EQ(added.size(), 1u);
@@ -298,6 +303,126 @@ TEST(ConnectionSegmentsServiceTest, AClientThatShortensItsSegmentLosesOnlyItsOwn
   honest.reset();
   server->Shutdown();
 }
+
+// A party scribbles random bytes over its own segment of one connection while calls run: a
+// client over its requests, a server over its responses (through a mapping of its own, as another
+// process of the party would). Its peer never crashes or hangs, and the other connection, between
+// the same two processes, gets every answer right.
+class ScribbledSegmentTest : public ::testing::TestWithParam<Side> {};
+
+TEST_P(ScribbledSegmentTest, OnlyTheScribblersConnectionSuffers) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to open a mapping's file by its address";
+  testing::TestPool test_pool;
+  std::shared_ptr<Pool> server_pool;
+  std::shared_ptr<Pool> client_pool;
+  ASSERT_TRUE(Pool::Attach(test_pool.name(), &server_pool).ok());
+  ASSERT_TRUE(Pool::Attach(test_pool.name(), &client_pool).ok());
+  Service service("test.Scribbled");
+  service.AddMethod("Echo",
+                    [](ServerContext*, const ReceivedMessage& request, ServerResponse* response) {
+                      response->Copy(request.view());
+                      return Status::OK;
+                    });
+  std::unique_ptr<Server> server;
+  ASSERT_TRUE(ServerBuilder(server_pool).RegisterService(&service).BuildAndStart(&server).ok());
+  std::string response;
+  std::shared_ptr<Channel> honest;
+  ASSERT_TRUE(Channel::Connect(client_pool, "test.Scribbled", ChannelOptions(), &honest).ok());
+  ClientContext first;
+  ASSERT_TRUE(honest->Call("Echo", "honest", &response, &first).ok());
+  std::set<std::string> before = OwnSegments(GetParam());
+  std::shared_ptr<Channel> hostile;
+  ASSERT_TRUE(Channel::Connect(client_pool, "test.Scribbled", ChannelOptions(), &hostile).ok());
+  ClientContext second;
+  ASSERT_TRUE(hostile->Call("Echo", "hostile", &response, &second).ok());
+  std::vector<std::string> added;
+  for (const std::string& range : OwnSegments(GetParam())) {
+    if (before.count(range) == 0) added.push_back(range);
+  }
+  ASSERT_EQ(added.size(), 1u);
+  int fd = ::open(("/proc/self/map_files/" + added[0]).c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  struct stat file {};
+  ASSERT_EQ(::fstat(fd, &file), 0);
+  ASSERT_GT(file.st_size, 8);
+  void* base = ::mmap(nullptr, file.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ::close(fd);
+  ASSERT_NE(base, MAP_FAILED) << std::strerror(errno);
+
+  std::atomic<bool> stop{false};
+  std::thread scribbler([&] {
+    auto* bytes = static_cast<uint8_t*>(base);
+    auto size = static_cast<uint64_t>(file.st_size);
+    // Half the writes land in the first 64 KiB: the header, the rings and the released list.
+    uint64_t front = std::min<uint64_t>(size, 64 << 10);
+    uint64_t state = 0x9e3779b97f4a7c15ull;
+    for (uint64_t writes = 0; !stop.load(std::memory_order_relaxed); ++writes) {
+      state ^= state << 13;
+      state ^= state >> 7;
+      state ^= state << 17;
+      uint64_t offset = state % ((writes % 2 == 0 ? front : size) - 8);
+      std::memcpy(bytes + offset, &state, 8);
+      if (writes % 64 == 0) std::this_thread::yield();
+    }
+  });
+  uint64_t hostile_failed = 0;
+  uint64_t hostile_total = 0;
+  uint64_t hostile_wrong = 0;
+  std::string hostile_last_failure;
+  std::thread hostile_calls([&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+      ClientContext context;
+      context.set_timeout(std::chrono::seconds(2));
+      std::string ignored;
+      Status called = hostile->Call("Echo", "hostile", &ignored, &context);
+      ++hostile_total;
+      if (called.ok() && ignored != "hostile") ++hostile_wrong;
+      if (!called.ok()) {
+        ++hostile_failed;
+        hostile_last_failure = called.ToString();
+      }
+    }
+  });
+  uint64_t honest_calls = 0;
+  auto scribble_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
+  while (std::chrono::steady_clock::now() < scribble_until) {
+    std::string text = "honest " + std::to_string(honest_calls++);
+    ClientContext context;
+    context.set_timeout(std::chrono::seconds(10));
+    Status called = honest->Call("Echo", text, &response, &context);
+    if (!called.ok() || response != text) {
+      ADD_FAILURE() << "the honest connection answered " << called.ToString() << " '" << response
+                    << "' to '" << text << "'";
+      break;
+    }
+  }
+  stop.store(true);
+  scribbler.join();
+  hostile_calls.join();
+  ::munmap(base, file.st_size);
+  EXPECT_GT(honest_calls, 0u);
+  // What the scribbling did to its own connection: the peer may fail or, if the scribbler is
+  // the server, answer wrongly, but only there.
+  std::printf("honest: %llu calls; hostile: %llu calls, %llu answered wrongly, %llu failed%s%s\n",
+              static_cast<unsigned long long>(honest_calls),
+              static_cast<unsigned long long>(hostile_total),
+              static_cast<unsigned long long>(hostile_wrong),
+              static_cast<unsigned long long>(hostile_failed),
+              hostile_failed == 0 ? "" : ", the last with ", hostile_last_failure.c_str());
+  ClientContext last;
+  Status called = honest->Call("Echo", "still here", &response, &last);
+  EXPECT_TRUE(called.ok()) << called.ToString();
+  EXPECT_EQ(response, "still here");
+  hostile.reset();
+  honest.reset();
+  server->Shutdown();
+}
+
+INSTANTIATE_TEST_SUITE_P(Parties, ScribbledSegmentTest,
+                         ::testing::Values(Side::kClient, Side::kServer),
+                         [](const ::testing::TestParamInfo<Side>& info) {
+                           return std::string(info.param == Side::kClient ? "Client" : "Server");
+                         });
 
 TEST(ConnectionSegmentsServiceTest, TheHandlerSeesTheCallersUidAndGidAsTheKernelRecordedThem) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to act as other users";
