@@ -130,8 +130,12 @@ class Router {
       return nullptr;
     }
     // With no target, the pool is where the channel points: when a server there serves every
-    // service it has, a method none of them has gets gRPC's own answer, as over HTTP/2.
-    if (auto* call = RouteByName(&unimplemented_, info, method)) return call;
+    // service it has, a method none of them has gets gRPC's own answer, as over HTTP/2. Not a
+    // service this channel has reached in the pool before: its server is away (restarting, or
+    // dead), which is UNAVAILABLE, as a target's absent server is over HTTP/2.
+    if (channel == nullptr) {
+      if (auto* call = RouteByName(&unimplemented_, info, method)) return call;
+    }
     return internal::NewPoolCall(
         info, nullptr, std::string(), nullptr, nullptr, nullptr, &limits_,
         ::grpc::Status(::grpc::StatusCode::UNAVAILABLE,

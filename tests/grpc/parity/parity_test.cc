@@ -863,5 +863,48 @@ TEST_P(ParityTest, GenericStubUnary) {
   });
 }
 
+// A service whose server left the pool gets what an absent server gives over HTTP/2,
+// UNAVAILABLE (which callers retry), not the UNIMPLEMENTED another server of the pool gives for
+// methods nobody serves.
+TEST(PoolRoutingTest, AServiceWhoseServerLeftIsUnavailableNotUnimplemented) {
+  std::string pool_name = notnets::testing::UniquePoolName("parityleft");
+  notnets::grpc::ServerOptions options;
+  options.pool = pool_name;
+  Observations observations;
+  SyncInventory inventory(&observations);
+  ::grpc::ServerBuilder inventory_builder;
+  inventory_builder.RegisterService(&inventory);
+  notnets::grpc::ServeOverPool(&inventory_builder, options);
+  std::unique_ptr<::grpc::Server> inventory_server = inventory_builder.BuildAndStart();
+  ASSERT_NE(inventory_server, nullptr);
+  ::parity::inventory::v1::Warehouse::Service warehouse;  // every method UNIMPLEMENTED
+  ::grpc::ServerBuilder warehouse_builder;
+  warehouse_builder.RegisterService(&warehouse);
+  notnets::grpc::ServeOverPool(&warehouse_builder, options);
+  std::unique_ptr<::grpc::Server> warehouse_server = warehouse_builder.BuildAndStart();
+  ASSERT_NE(warehouse_server, nullptr);
+
+  notnets::grpc::ChannelOptions channel_options;
+  channel_options.pool = pool_name;
+  std::shared_ptr<::grpc::Channel> channel = notnets::grpc::CreateChannel("", channel_options);
+  auto stub = Inventory::NewStub(channel);
+  ClientContext served;
+  SetHangDeadline(&served);
+  Item item;
+  Status status = stub->Get(&served, MakeQuery("here"), &item);
+  ASSERT_TRUE(status.ok()) << Describe(status);
+  inventory_server->Shutdown();
+  inventory_server.reset();
+  ClientContext left;
+  SetHangDeadline(&left);
+  status = stub->Get(&left, MakeQuery("gone"), &item);
+  EXPECT_EQ(status.error_code(), StatusCode::UNAVAILABLE) << Describe(status);
+
+  stub.reset();
+  channel.reset();
+  warehouse_server->Shutdown();
+  notnets::Pool::Remove(pool_name);
+}
+
 }  // namespace
 }  // namespace notnets::parity
