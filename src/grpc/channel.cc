@@ -124,20 +124,17 @@ class Router {
     // A server that serves the method by full name only: a generic service, a service it has
     // no binding for, or one a typed stub reaches with the binding this program links.
     const internal::MethodBinding* method = typed ? route.method : RawMethod(info->type());
-    if (method != nullptr && std::strlen(name) <= internal::kMaxPathBytes) {
-      {
-        std::lock_guard<std::mutex> lock(mutex_);
-        channel = ChannelFor(&by_name_);
-      }
-      if (channel != nullptr && channel->Serves(internal::kGenericUnaryMethod)) {
-        pool_calls.fetch_add(1, std::memory_order_relaxed);
-        return internal::NewPoolCall(info, method, name, std::move(channel), &by_name_.peer,
-                                     by_name_.stand_in.get(), &limits_, ::grpc::Status::OK);
-      }
-    }
+    if (auto* call = RouteByName(&by_name_, info, method)) return call;
     if (has_target_) {
       http2_calls.fetch_add(1, std::memory_order_relaxed);
       return nullptr;
+    }
+    // With no target, the pool is where the channel points: when a server there serves every
+    // service it has, a method none of them has gets gRPC's own answer, as over HTTP/2. Not a
+    // service this channel has reached in the pool before: its server is away (restarting, or
+    // dead), which is UNAVAILABLE, as a target's absent server is over HTTP/2.
+    if (channel == nullptr) {
+      if (auto* call = RouteByName(&unimplemented_, info, method)) return call;
     }
     return internal::NewPoolCall(
         info, nullptr, std::string(), nullptr, nullptr, nullptr, &limits_,
@@ -168,6 +165,24 @@ class Router {
     const internal::MethodBinding* method = nullptr;
     ServiceRoute* service = nullptr;
   };
+
+  // The call by full name to `route`'s pool service, with `method`'s kind and message types, if a
+  // live server there serves calls by name; else null.
+  ::grpc::experimental::Interceptor* RouteByName(ServiceRoute* route,
+                                                 ::grpc::experimental::ClientRpcInfo* info,
+                                                 const internal::MethodBinding* method) {
+    const char* name = info->method();
+    if (method == nullptr || std::strlen(name) > internal::kMaxPathBytes) return nullptr;
+    std::shared_ptr<notnets::Channel> channel;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      channel = ChannelFor(route);
+    }
+    if (channel == nullptr || !channel->Serves(internal::kGenericUnaryMethod)) return nullptr;
+    pool_calls.fetch_add(1, std::memory_order_relaxed);
+    return internal::NewPoolCall(info, method, name, std::move(channel), &route->peer,
+                                 route->stand_in.get(), &limits_, ::grpc::Status::OK);
+  }
 
   // The route of a stub's method name, remembered by the name's address (a stub's static).
   // Called with mutex_ held.
@@ -232,6 +247,8 @@ class Router {
   std::unordered_map<const internal::MethodBinding*, internal::MethodBinding> raw_methods_;
   ServiceRoute by_name_{internal::kGenericService, nullptr, std::string(), nullptr,
                         Clock::time_point()};
+  ServiceRoute unimplemented_{internal::kUnimplementedService, nullptr, std::string(), nullptr,
+                              Clock::time_point()};
 };
 
 // The channels CreateChannel made, for GetPathCounters.

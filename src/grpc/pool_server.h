@@ -33,12 +33,15 @@ class PoolServer {
   static notnets::Status Start(::grpc::Service* service, const ServiceBinding& binding,
                                const ServerOptions& options, const MessageLimits& limits,
                                ::grpc::Server* server, std::unique_ptr<PoolServer>* out);
-  // Registers the pool service kGenericService (wire.h), which carries calls by their full
-  // method name into `server` (started) through its in-process channel, whatever serves them
-  // there: a generic service (AsyncGenericService, CallbackGenericService), a service the pool
-  // has no binding for (reflection), or any other. Fails when the pool refuses.
-  static notnets::Status StartGeneric(const ServerOptions& options, const MessageLimits& limits,
-                                      ::grpc::Server* server, std::unique_ptr<PoolServer>* out);
+  // Registers the pool service `name`, kGenericService or kUnimplementedService (wire.h), which
+  // carries calls by their full method name into `server` (started) through its in-process
+  // channel, whatever serves them there: a generic service (AsyncGenericService,
+  // CallbackGenericService), a service the pool has no binding for (reflection), or gRPC's answer
+  // to a method the server does not have. kUnimplementedService is served as a replica whatever
+  // `options` say (its servers all answer alike). Fails when the pool refuses.
+  static notnets::Status StartGeneric(const char* name, const ServerOptions& options,
+                                      const MessageLimits& limits, ::grpc::Server* server,
+                                      std::unique_ptr<PoolServer>* out);
   // Stops serving (after draining, with ServerOptions::drain_timeout), as gRPC's server does when
   // destroyed: no new call is taken, callback calls in flight are cancelled (IsCancelled(),
   // OnCancel), running handlers are waited for, then every

@@ -293,15 +293,19 @@ notnets::Status PoolServer::Start(::grpc::Service* service, const ServiceBinding
   return Register(std::move(pool_server), options, out);
 }
 
-notnets::Status PoolServer::StartGeneric(const ServerOptions& options, const MessageLimits& limits,
-                                         ::grpc::Server* server, std::unique_ptr<PoolServer>* out) {
+notnets::Status PoolServer::StartGeneric(const char* name, const ServerOptions& options,
+                                         const MessageLimits& limits, ::grpc::Server* server,
+                                         std::unique_ptr<PoolServer>* out) {
   ServiceBinding binding;
-  binding.name = kGenericService;
+  binding.name = name;
   std::unique_ptr<PoolServer> pool_server(new PoolServer(nullptr, binding, limits));
   pool_server->bridge_ = std::make_unique<Bridge>(server);
   pool_server->AddGenericMethods();
   pool_server->AddStreamOperations();
-  return Register(std::move(pool_server), options, out);
+  ServerOptions registered = options;
+  // The unrelated servers of a pool all serve it, and any of them answers as the others would.
+  if (binding.name == kUnimplementedService) registered.replica = true;
+  return Register(std::move(pool_server), registered, out);
 }
 
 void PoolServer::AddStreamOperations() {
@@ -593,17 +597,20 @@ class PoolPlugin final : public ::grpc::ServerBuilderPlugin {
       }
       Serve(instance, binding, server);
     }
-    if (by_name) ServeByName(server);
+    // A server with nothing to serve by full name answers, through gRPC, the calls of methods it
+    // does not have, as over HTTP/2; one with something gets those calls by full name anyway.
+    ServeByName(by_name ? internal::kGenericService : internal::kUnimplementedService, server);
   }
-  void ServeByName(::grpc::Server* server) {
+  void ServeByName(const char* name, ::grpc::Server* server) {
     std::unique_ptr<internal::PoolServer> pool_server;
     notnets::Status status =
-        internal::PoolServer::StartGeneric(options_, limits_, server, &pool_server);
+        internal::PoolServer::StartGeneric(name, options_, limits_, server, &pool_server);
     if (!status.ok()) {
       gpr_log(GPR_ERROR,
-              "notnets: not serving generic calls over the pool (generic services, services with "
-              "no binding), HTTP/2 only: %s",
-              status.error_message().c_str());
+              "notnets: not serving calls by full method name over the pool (%s: generic "
+              "services, services with no binding, methods the server does not have), HTTP/2 "
+              "only: %s",
+              name, status.error_message().c_str());
       return;
     }
     holder_->servers.push_back(std::move(pool_server));

@@ -1,6 +1,7 @@
 #include "grpc/server_context_access.h"
 
 #include <grpc/support/time.h>
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/impl/rpc_service_method.h>
 #include <grpcpp/impl/service_type.h>
 #include <grpcpp/version_info.h>
@@ -124,8 +125,12 @@ struct AsyncGeneric {
 struct CallbackGeneric {
   using type = bool GrpcServer::*;
 };
+struct UnimplementedService {
+  using type = std::unique_ptr<::grpc::CallbackGenericService> GrpcServer::*;
+};
 template struct Expose<AsyncGeneric, &::grpc::Server::has_async_generic_service_>;
 template struct Expose<CallbackGeneric, &::grpc::Server::has_callback_generic_service_>;
+template struct Expose<UnimplementedService, &::grpc::Server::unimplemented_service_>;
 template struct Expose<ServerMutex, &::grpc::Server::mu_>;
 template struct Expose<ServerShutdown, &::grpc::Server::shutdown_>;
 template struct Expose<ServerUnref, &::grpc::Server::UnrefWithPossibleNotify>;
@@ -235,7 +240,11 @@ grpc_call* ReplaceCall(ClientContext* context, grpc_call* call) {
 }
 
 bool HasGenericService(::grpc::Server* server) {
-  return server->*Member<AsyncGeneric>::pointer || server->*Member<CallbackGeneric>::pointer;
+  // gRPC 1.51 gives a server with callback methods a callback generic service of its own, which
+  // answers UNIMPLEMENTED to every method the server does not have: that one serves nothing.
+  return server->*Member<AsyncGeneric>::pointer ||
+         (server->*Member<CallbackGeneric>::pointer &&
+          server->*Member<UnimplementedService>::pointer == nullptr);
 }
 
 bool IsRawCallbackMethod(::grpc::Service* service, const std::string& path) {

@@ -81,7 +81,8 @@ std::vector<::grpc::Service*> ServicesOf(::grpc::ServerBuilder* builder);
 // .SetInterceptorCreators), which gRPC runs only for calls of its own.
 bool HasInterceptors(::grpc::Server* server);
 // Whether `server` has a generic service (ServerBuilder::RegisterAsyncGenericService or
-// RegisterCallbackGenericService), which serves the methods no service of its claims.
+// RegisterCallbackGenericService), which serves the methods no service of its claims; the one
+// gRPC adds itself to answer them UNIMPLEMENTED does not count.
 bool HasGenericService(::grpc::Server* server);
 // Whether the method "/pkg.Service/Method" of `service` is a raw callback method
 // (WithRawCallbackMethod_): it takes serialized messages, so the typed direct dispatch of a

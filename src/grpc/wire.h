@@ -5,7 +5,8 @@
 // status, trailers and, for client streaming, the response), plus one notnets call per stream
 // operation to kStreamMethod. A call to a method the server knows only by its full name (a
 // generic service's, reflection's) goes to the pool service kGenericService instead, which
-// carries it by that name (below). docs/grpc.md describes the protocol.
+// carries it by that name (below); one to a method no server in the pool has, to
+// kUnimplementedService, carried the same way. docs/grpc.md describes the protocol.
 #ifndef NOTNETS_GRPC_WIRE_H_
 #define NOTNETS_GRPC_WIRE_H_
 
@@ -77,6 +78,13 @@ inline void EncodeStreamOp(StreamOp op, uint64_t id, uint8_t* out) {
 // service, or with services the server has no binding for, registers: no gRPC service name
 // contains '~'.
 inline constexpr char kGenericService[] = "~generic";
+// The pool service of a grpc::Server whose every service is in the pool under its own name and
+// that serves no method by full name only (no generic service of its own, no service without a
+// binding): it carries the calls of the methods that server does not have, by full name as
+// kGenericService does, so that gRPC answers them as over HTTP/2 (UNIMPLEMENTED). Every such
+// server answers them alike, so all register it as replicas of one another. A channel with no
+// HTTP/2 target sends there the calls that no server in the pool serves otherwise.
+inline constexpr char kUnimplementedService[] = "~unimplemented";
 // Its unary method: [path length: 2 bytes][path "/pkg.Service/Method"][message].
 inline constexpr char kGenericUnaryMethod[] = "~call";
 // Its stream open: [stream id: 8 bytes][kind: 1 byte (RpcKind)][path length: 2 bytes][path]

@@ -448,5 +448,54 @@ INSTANTIATE_TEST_SUITE_P(Paths, GenericStubOnTypedServiceTest,
                            return std::string(info.param == Path::kPool ? "Pool" : "Http2");
                          });
 
+// A server with a generic service beside an unrelated one in the same pool: a callback server,
+// all of whose services are in the pool by name, answers the methods it does not have through
+// gRPC's own generic service, which serves nothing; it must not take the pool's calls by full
+// name, which are the generic server's.
+TEST(GenericServiceBesideOtherServersTest, CallsByNameReachTheGenericService) {
+  std::string pool_name = notnets::testing::UniquePoolName("grpcgenbeside");
+  notnets::grpc::ServerOptions options;
+  options.pool = pool_name;
+  ServerObservations observations;
+  CallbackTestService typed(&observations);
+  ::grpc::ServerBuilder typed_builder;
+  typed_builder.RegisterService(&typed);
+  notnets::grpc::ServeOverPool(&typed_builder, options);
+  std::unique_ptr<::grpc::Server> typed_server = typed_builder.BuildAndStart();
+  ASSERT_NE(typed_server, nullptr);
+  CallbackEcho echo;
+  ::grpc::ServerBuilder generic_builder;
+  generic_builder.RegisterCallbackGenericService(&echo);
+  notnets::grpc::ServeOverPool(&generic_builder, options);
+  std::unique_ptr<::grpc::Server> generic_server = generic_builder.BuildAndStart();
+  ASSERT_NE(generic_server, nullptr);
+
+  notnets::grpc::ChannelOptions channel_options;
+  channel_options.pool = pool_name;
+  std::shared_ptr<::grpc::Channel> channel = notnets::grpc::CreateChannel("", channel_options);
+  ::grpc::GenericStub stub(channel);
+  const std::string method = "/notnets.test.Unbound/Echo";
+  ByteBuffer request = Buffer("to the generic service");
+  ByteBuffer response;
+  ClientContext context;
+  SetHangDeadline(&context);
+  std::promise<Status> done;
+  stub.UnaryCall(&context, method, ::grpc::StubOptions(), &request, &response,
+                 [&done](Status status) { done.set_value(std::move(status)); });
+  Status status = done.get_future().get();
+  EXPECT_TRUE(status.ok()) << status.error_code() << " " << status.error_message();
+  EXPECT_EQ(Bytes(response), "to the generic service");
+  auto served = context.GetServerInitialMetadata().find(kMethodKey);
+  ASSERT_NE(served, context.GetServerInitialMetadata().end());
+  EXPECT_EQ(std::string(served->second.data(), served->second.size()), method);
+
+  channel.reset();
+  generic_server->Shutdown();
+  typed_server->Shutdown();
+  generic_server.reset();
+  typed_server.reset();
+  notnets::Pool::Remove(pool_name);
+}
+
 }  // namespace
 }  // namespace notnets::test

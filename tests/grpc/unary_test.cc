@@ -170,7 +170,8 @@ TEST_P(UnaryTest, MethodNotOverriddenIsUnimplemented) {
 }
 
 TEST_P(UnaryTest, UnknownMethodIsUnimplemented) {
-  // No server serves this method over the pool, so it goes over HTTP/2; a channel with no HTTP/2
+  // No server serves this method over the pool (the server serves its one service there, by
+  // name: ServeOverPool(&builder, &service)), so it goes over HTTP/2; a channel with no HTTP/2
   // target has nowhere to send it and says so.
   ::grpc::GenericStub generic(channel_);
   std::string serialized = EchoRequest().SerializeAsString();

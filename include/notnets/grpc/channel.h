@@ -39,7 +39,9 @@ struct PathCounters {
 // Creates a channel for generated stubs. A call goes through the pool when a live server there
 // serves its method (with the sync, callback and completion-queue APIs, unary and streaming);
 // otherwise over HTTP/2 to `target` ("host:port", "unix:/path", any gRPC target). With an empty
-// target, calls whose service is not in the pool fail with UNAVAILABLE. Calls move to the pool
+// target the pool is the target: a call of a method no server there has gets gRPC's UNIMPLEMENTED
+// from a server of the pool that serves all its services (ServeOverPool(&builder, options)), as
+// over HTTP/2, and fails with UNAVAILABLE when there is none. Calls move to the pool
 // as soon as their service appears there, and back to HTTP/2 when it leaves.
 //
 // A call that went through the pool carries the server initial metadata entry kPoolPeerKey, and

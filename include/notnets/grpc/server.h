@@ -68,9 +68,12 @@ void ServeOverPool(::grpc::ServerBuilder* builder, ::grpc::Service* service,
 // Serves every service the grpc::Server built by `builder` has over the pool, as the overload
 // above serves one: those registered on the builder (before or after this call) and those gRPC
 // adds itself, such as grpc.health.v1.Health (EnableDefaultHealthCheckService; bridged). A
-// service is served when the program links a binding of its .proto (protoc-gen-notnets), which
-// is also what lets clients find it in the pool; the others are logged and left to HTTP/2. Use
-// either this overload or the one above on a builder, not both.
+// service is served under its name when the program links a binding of its .proto
+// (protoc-gen-notnets), which is also what lets clients find it in the pool; the server's generic
+// service and the services without a binding are served by full method name (bridged); and the
+// calls of methods the server does not have get gRPC's own answer (UNIMPLEMENTED), as over HTTP/2
+// (docs/grpc.md, "Generic calls"). Use either this overload or the one above on a builder, not
+// both.
 void ServeOverPool(::grpc::ServerBuilder* builder, const ServerOptions& options = ServerOptions());
 
 }  // namespace notnets::grpc

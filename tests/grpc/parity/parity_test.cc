@@ -541,20 +541,6 @@ TEST_P(ParityTest, ServerStreamWriteLast) {
   ExpectSame([](Side&, const auto& channel) { return ListWithWriteLast(channel); });
 }
 
-class CallbackParityTest : public ParityTest {};
-
-INSTANTIATE_TEST_SUITE_P(Servers, CallbackParityTest, ::testing::Values(Flavor::kCallback),
-                         [](const ::testing::TestParamInfo<Flavor>&) {
-                           return std::string("Callback");
-                         });
-
-class SyncParityTest : public ParityTest {};
-
-INSTANTIATE_TEST_SUITE_P(Servers, SyncParityTest, ::testing::Values(Flavor::kSync),
-                         [](const ::testing::TestParamInfo<Flavor>&) {
-                           return std::string("Sync");
-                         });
-
 TEST_P(ParityTest, UnimplementedMethod) {
   ExpectSame([](Side&, const auto& channel) {
     auto stub = Inventory::NewStub(channel);
@@ -565,24 +551,74 @@ TEST_P(ParityTest, UnimplementedMethod) {
   });
 }
 
-std::string CallUnregisteredService(const std::shared_ptr<::grpc::Channel>& channel) {
-  auto warehouse = ::parity::inventory::v1::Warehouse::NewStub(channel);
-  ClientContext context;
-  SetHangDeadline(&context);
-  Item item;
-  return Describe(warehouse->Get(&context, MakeQuery("w"), &item));
-}
-
-TEST_P(CallbackParityTest, UnregisteredService) {
-  ExpectSame([](Side&, const auto& channel) { return CallUnregisteredService(channel); });
-}
-
-// Disabled: a call to a service the server does not have gets UNAVAILABLE ("no server in pool
-// ... serves") over the pool where HTTP/2 gives UNIMPLEMENTED, when the server's services all
-// have bindings: ServeOverPool(&builder, options) then registers no ~generic, through which the
-// grpc::Server would answer UNIMPLEMENTED (docs/grpc.md, Known limits).
-TEST_P(SyncParityTest, DISABLED_UnregisteredService) {
-  ExpectSame([](Side&, const auto& channel) { return CallUnregisteredService(channel); });
+// A call of a service the server does not have (in a program that links its binding): gRPC
+// answers UNIMPLEMENTED over HTTP/2, and the pool path gives the same answer through whatever
+// client API makes the call.
+TEST_P(ParityTest, UnregisteredService) {
+  ExpectSame([](Side&, const auto& channel) {
+    auto warehouse = ::parity::inventory::v1::Warehouse::NewStub(channel);
+    std::string out;
+    {
+      ClientContext context;
+      SetHangDeadline(&context);
+      Item item;
+      out += "sync " + Describe(warehouse->Get(&context, MakeQuery("w"), &item));
+    }
+    {
+      ClientContext context;
+      SetHangDeadline(&context);
+      Query query = MakeQuery("w");
+      Item item;
+      std::promise<Status> done;
+      warehouse->async()->Get(&context, &query, &item,
+                              [&](Status s) { done.set_value(std::move(s)); });
+      out += "; callback " + Describe(done.get_future().get());
+    }
+    ::grpc::CompletionQueue queue;
+    void* tag;
+    bool ok;
+    {
+      ClientContext context;
+      SetHangDeadline(&context);
+      Item item;
+      Status status;
+      auto call = warehouse->AsyncGet(&context, MakeQuery("w"), &queue);
+      call->Finish(&item, &status, reinterpret_cast<void*>(1));
+      bool got = queue.Next(&tag, &ok);
+      out += "; completion queue " + std::string(got && ok ? "" : "(no completion) ") +
+             Describe(status);
+    }
+    ::grpc::GenericStub generic(channel);
+    {
+      std::string request = MakeQuery("w").SerializeAsString();
+      ::grpc::Slice slice(request);
+      ::grpc::ByteBuffer request_buffer(&slice, 1);
+      ::grpc::ByteBuffer response_buffer;
+      ClientContext context;
+      SetHangDeadline(&context);
+      std::promise<Status> done;
+      generic.UnaryCall(&context, "/parity.inventory.v1.Warehouse/Get", ::grpc::StubOptions(),
+                        &request_buffer, &response_buffer,
+                        [&done](Status status) { done.set_value(std::move(status)); });
+      out += "; generic unary " + Describe(done.get_future().get());
+    }
+    {
+      // A stream, of a method no binding knows.
+      ClientContext context;
+      SetHangDeadline(&context);
+      Status status;
+      auto call = generic.PrepareCall(&context, "/parity.inventory.v1.Warehouse/Watch", &queue);
+      call->StartCall(reinterpret_cast<void*>(2));
+      queue.Next(&tag, &ok);
+      call->WritesDone(reinterpret_cast<void*>(3));
+      queue.Next(&tag, &ok);
+      call->Finish(&status, reinterpret_cast<void*>(4));
+      bool got = queue.Next(&tag, &ok);
+      out +=
+          "; generic stream " + std::string(got && ok ? "" : "(no completion) ") + Describe(status);
+    }
+    return out;
+  });
 }
 
 TEST_P(ParityTest, WaitForReady) {
@@ -825,6 +861,49 @@ TEST_P(ParityTest, GenericStubUnary) {
     item.ParseFromString(bytes);
     return out + DescribeItem(item, "g", 9);
   });
+}
+
+// A service whose server left the pool gets what an absent server gives over HTTP/2,
+// UNAVAILABLE (which callers retry), not the UNIMPLEMENTED another server of the pool gives for
+// methods nobody serves.
+TEST(PoolRoutingTest, AServiceWhoseServerLeftIsUnavailableNotUnimplemented) {
+  std::string pool_name = notnets::testing::UniquePoolName("parityleft");
+  notnets::grpc::ServerOptions options;
+  options.pool = pool_name;
+  Observations observations;
+  SyncInventory inventory(&observations);
+  ::grpc::ServerBuilder inventory_builder;
+  inventory_builder.RegisterService(&inventory);
+  notnets::grpc::ServeOverPool(&inventory_builder, options);
+  std::unique_ptr<::grpc::Server> inventory_server = inventory_builder.BuildAndStart();
+  ASSERT_NE(inventory_server, nullptr);
+  ::parity::inventory::v1::Warehouse::Service warehouse;  // every method UNIMPLEMENTED
+  ::grpc::ServerBuilder warehouse_builder;
+  warehouse_builder.RegisterService(&warehouse);
+  notnets::grpc::ServeOverPool(&warehouse_builder, options);
+  std::unique_ptr<::grpc::Server> warehouse_server = warehouse_builder.BuildAndStart();
+  ASSERT_NE(warehouse_server, nullptr);
+
+  notnets::grpc::ChannelOptions channel_options;
+  channel_options.pool = pool_name;
+  std::shared_ptr<::grpc::Channel> channel = notnets::grpc::CreateChannel("", channel_options);
+  auto stub = Inventory::NewStub(channel);
+  ClientContext served;
+  SetHangDeadline(&served);
+  Item item;
+  Status status = stub->Get(&served, MakeQuery("here"), &item);
+  ASSERT_TRUE(status.ok()) << Describe(status);
+  inventory_server->Shutdown();
+  inventory_server.reset();
+  ClientContext left;
+  SetHangDeadline(&left);
+  status = stub->Get(&left, MakeQuery("gone"), &item);
+  EXPECT_EQ(status.error_code(), StatusCode::UNAVAILABLE) << Describe(status);
+
+  stub.reset();
+  channel.reset();
+  warehouse_server->Shutdown();
+  notnets::Pool::Remove(pool_name);
 }
 
 }  // namespace
