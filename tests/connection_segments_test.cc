@@ -34,6 +34,7 @@
 #include "pool/pool_access.h"
 #include "pool/process_identity.h"
 #include "pool/service_report.h"
+#include "scribbler.h"
 #include "test_pool.h"
 #include "thread_acts_as.h"
 
@@ -184,7 +185,84 @@ TEST_F(ConnectionSegmentsTest, AFilePlantedWhereTheServersSegmentBelongsIsNeverM
   ::unlink(planted.c_str());
 }
 
-TEST(ConnectionSegmentsServiceTest, NoSegmentFileOutlivesTheConnectionsSetUp) {
+// The address ranges ("start-end") at which this process maps its own segments read-write: the
+// servers' (whose names end in ".s") or the clients'. Each party maps its peer's read-only.
+std::set<std::string> OwnSegments(Side side) {
+  std::set<std::string> ranges;
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  while (std::getline(maps, line)) {
+    std::istringstream fields(line);
+    std::string range, permissions, offset, device, inode, path;
+    fields >> range >> permissions >> offset >> device >> inode >> path;
+    if (permissions != "rw-s" || path.find(".seg.") == std::string::npos) continue;
+    bool servers = path.compare(path.size() - 2, 2, ".s") == 0;
+    if (servers == (side == Side::kServer)) ranges.insert(range);
+  }
+  return ranges;
+}
+
+// The connections the server of `service` holds open, as its counters say; 0 if not found.
+uint64_t ConnectionsOpen(Pool& pool, const std::string& service) {
+  for (const ServiceReport& report : ReadServiceReports(&PoolAccess::mapping(pool))) {
+    if (report.name == service && report.has_counters) return report.counters.connections_open;
+  }
+  return 0;
+}
+
+class ConnectionSegmentsServiceTest : public ::testing::Test {
+ protected:
+  // Serves an echo method of `service` in one attachment of the pool and connects two channels
+  // to it from another, `honest_` and `hostile_`, each answered once. `hostile_segment_` is then
+  // a read-write descriptor of the hostile connection's segment of `hostile_side`, opened through
+  // this process's mapping of it as another process of that party could have kept one (root
+  // only). Check with ASSERT_NO_FATAL_FAILURE.
+  void ServeAndConnectHonestAndHostile(const std::string& service, Side hostile_side) {
+    ASSERT_TRUE(Pool::Attach(test_pool_.name(), &server_pool_).ok());
+    ASSERT_TRUE(Pool::Attach(test_pool_.name(), &client_pool_).ok());
+    echo_ = std::make_unique<Service>(service);
+    echo_->AddMethod("Echo",
+                     [](ServerContext*, const ReceivedMessage& request, ServerResponse* response) {
+                       response->Copy(request.view());
+                       return Status::OK;
+                     });
+    ASSERT_TRUE(
+        ServerBuilder(server_pool_).RegisterService(echo_.get()).BuildAndStart(&server_).ok());
+    std::string response;
+    ASSERT_TRUE(Channel::Connect(client_pool_, service, ChannelOptions(), &honest_).ok());
+    ClientContext first;
+    ASSERT_TRUE(honest_->Call("Echo", "honest", &response, &first).ok());
+    std::set<std::string> before = OwnSegments(hostile_side);
+    ASSERT_TRUE(Channel::Connect(client_pool_, service, ChannelOptions(), &hostile_).ok());
+    ClientContext second;
+    ASSERT_TRUE(hostile_->Call("Echo", "hostile", &response, &second).ok());
+    std::vector<std::string> added;
+    for (const std::string& range : OwnSegments(hostile_side)) {
+      if (before.count(range) == 0) added.push_back(range);
+    }
+    ASSERT_EQ(added.size(), 1u);
+    hostile_segment_ = ::open(("/proc/self/map_files/" + added[0]).c_str(), O_RDWR | O_CLOEXEC);
+    ASSERT_GE(hostile_segment_, 0) << std::strerror(errno);
+  }
+
+  ~ConnectionSegmentsServiceTest() override {
+    if (hostile_segment_ >= 0) ::close(hostile_segment_);
+    hostile_.reset();
+    honest_.reset();
+    if (server_ != nullptr) server_->Shutdown();
+  }
+
+  testing::TestPool test_pool_;
+  std::shared_ptr<Pool> server_pool_;
+  std::shared_ptr<Pool> client_pool_;
+  std::unique_ptr<Service> echo_;
+  std::unique_ptr<Server> server_;
+  std::shared_ptr<Channel> honest_;
+  std::shared_ptr<Channel> hostile_;
+  int hostile_segment_ = -1;
+};
+
+TEST_F(ConnectionSegmentsServiceTest, NoSegmentFileOutlivesTheConnectionsSetUp) {
   testing::TestPool test_pool;
   std::shared_ptr<Pool> server_pool;
   std::shared_ptr<Pool> client_pool;
@@ -221,149 +299,53 @@ TEST(ConnectionSegmentsServiceTest, NoSegmentFileOutlivesTheConnectionsSetUp) {
   EXPECT_EQ(SegmentFiles(path), std::vector<std::string>());
 }
 
-// The address ranges ("start-end") at which this process maps its own segments read-write: the
-// servers' (whose names end in ".s") or the clients'. Each party maps its peer's read-only.
-std::set<std::string> OwnSegments(Side side) {
-  std::set<std::string> ranges;
-  std::ifstream maps("/proc/self/maps");
-  std::string line;
-  while (std::getline(maps, line)) {
-    std::istringstream fields(line);
-    std::string range, permissions, offset, device, inode, path;
-    fields >> range >> permissions >> offset >> device >> inode >> path;
-    if (permissions != "rw-s" || path.find(".seg.") == std::string::npos) continue;
-    bool servers = path.compare(path.size() - 2, 2, ".s") == 0;
-    if (servers == (side == Side::kServer)) ranges.insert(range);
-  }
-  return ranges;
-}
-
-// The connections the server of `service` holds open, as its counters say; 0 if not found.
-uint64_t ConnectionsOpen(Pool& pool, const std::string& service) {
-  for (const ServiceReport& report : ReadServiceReports(&PoolAccess::mapping(pool))) {
-    if (report.name == service && report.has_counters) return report.counters.connections_open;
-  }
-  return 0;
-}
-
 // The channel janitor's thread may be the first to touch the shortened pages (it closes the
 // hostile connection once the server did): the guard must absorb the fault there too.
-TEST(ConnectionSegmentsServiceTest, AClientThatShortensItsSegmentLosesOnlyItsOwnConnection) {
+TEST_F(ConnectionSegmentsServiceTest, AClientThatShortensItsSegmentLosesOnlyItsOwnConnection) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to open a mapping's file by its address";
-  testing::TestPool test_pool;
-  std::shared_ptr<Pool> server_pool;
-  std::shared_ptr<Pool> client_pool;
-  ASSERT_TRUE(Pool::Attach(test_pool.name(), &server_pool).ok());
-  ASSERT_TRUE(Pool::Attach(test_pool.name(), &client_pool).ok());
-  Service service("test.Shortened");
-  service.AddMethod("Echo",
-                    [](ServerContext*, const ReceivedMessage& request, ServerResponse* response) {
-                      response->Copy(request.view());
-                      return Status::OK;
-                    });
-  std::unique_ptr<Server> server;
-  ASSERT_TRUE(ServerBuilder(server_pool).RegisterService(&service).BuildAndStart(&server).ok());
-  std::string response;
-  std::shared_ptr<Channel> honest;
-  ASSERT_TRUE(Channel::Connect(client_pool, "test.Shortened", ChannelOptions(), &honest).ok());
-  ClientContext first;
-  ASSERT_TRUE(honest->Call("Echo", "honest", &response, &first).ok());
-  std::set<std::string> before = OwnSegments(Side::kClient);
-  std::shared_ptr<Channel> hostile;
-  ASSERT_TRUE(Channel::Connect(client_pool, "test.Shortened", ChannelOptions(), &hostile).ok());
-  // The hostile client's segment: it may have lost its name already, but a hostile client would
-  // have kept a descriptor of it.
-  std::vector<std::string> added;
-  for (const std::string& range : OwnSegments(Side::kClient)) {
-    if (before.count(range) == 0) added.push_back(range);
-  }
-  ASSERT_EQ(added.size(), 1u);
-  int fd = ::open(("/proc/self/map_files/" + added[0]).c_str(), O_RDWR | O_CLOEXEC);
-  ASSERT_GE(fd, 0) << std::strerror(errno);
-  ClientContext second;
-  ASSERT_TRUE(hostile->Call("Echo", "hostile", &response, &second).ok());
-  ASSERT_EQ(ConnectionsOpen(*client_pool, "test.Shortened"), 2u);
+  ASSERT_NO_FATAL_FAILURE(ServeAndConnectHonestAndHostile("test.Shortened", Side::kClient));
+  ASSERT_EQ(ConnectionsOpen(*client_pool_, "test.Shortened"), 2u);
 
   // The server's next look at the hostile connection's ring meets pages that are gone.
-  ASSERT_EQ(::ftruncate(fd, 0), 0) << std::strerror(errno);
+  ASSERT_EQ(::ftruncate(hostile_segment_, 0), 0) << std::strerror(errno);
   auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (ConnectionsOpen(*client_pool, "test.Shortened") != 1 &&
+  while (ConnectionsOpen(*client_pool_, "test.Shortened") != 1 &&
          std::chrono::steady_clock::now() < give_up) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  EXPECT_EQ(ConnectionsOpen(*client_pool, "test.Shortened"), 1u)
+  EXPECT_EQ(ConnectionsOpen(*client_pool_, "test.Shortened"), 1u)
       << "the server did not close the connection whose segment was shortened";
 
+  std::string response;
   ClientContext third;
-  Status called = honest->Call("Echo", "still here", &response, &third);
+  Status called = honest_->Call("Echo", "still here", &response, &third);
   EXPECT_TRUE(called.ok()) << called.ToString();
   EXPECT_EQ(response, "still here");
-  ::close(fd);
-  hostile.reset();
-  honest.reset();
-  server->Shutdown();
 }
 
 // A party scribbles random bytes over its own segment of one connection while calls run: a
 // client over its requests, a server over its responses (through a mapping of its own, as another
 // process of the party would). Its peer never crashes or hangs, and the other connection, between
 // the same two processes, gets every answer right.
-class ScribbledSegmentTest : public ::testing::TestWithParam<Side> {};
+class ScribbledSegmentTest : public ConnectionSegmentsServiceTest,
+                             public ::testing::WithParamInterface<Side> {};
 
 TEST_P(ScribbledSegmentTest, OnlyTheScribblersConnectionSuffers) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to open a mapping's file by its address";
-  testing::TestPool test_pool;
-  std::shared_ptr<Pool> server_pool;
-  std::shared_ptr<Pool> client_pool;
-  ASSERT_TRUE(Pool::Attach(test_pool.name(), &server_pool).ok());
-  ASSERT_TRUE(Pool::Attach(test_pool.name(), &client_pool).ok());
-  Service service("test.Scribbled");
-  service.AddMethod("Echo",
-                    [](ServerContext*, const ReceivedMessage& request, ServerResponse* response) {
-                      response->Copy(request.view());
-                      return Status::OK;
-                    });
-  std::unique_ptr<Server> server;
-  ASSERT_TRUE(ServerBuilder(server_pool).RegisterService(&service).BuildAndStart(&server).ok());
-  std::string response;
-  std::shared_ptr<Channel> honest;
-  ASSERT_TRUE(Channel::Connect(client_pool, "test.Scribbled", ChannelOptions(), &honest).ok());
-  ClientContext first;
-  ASSERT_TRUE(honest->Call("Echo", "honest", &response, &first).ok());
-  std::set<std::string> before = OwnSegments(GetParam());
-  std::shared_ptr<Channel> hostile;
-  ASSERT_TRUE(Channel::Connect(client_pool, "test.Scribbled", ChannelOptions(), &hostile).ok());
-  ClientContext second;
-  ASSERT_TRUE(hostile->Call("Echo", "hostile", &response, &second).ok());
-  std::vector<std::string> added;
-  for (const std::string& range : OwnSegments(GetParam())) {
-    if (before.count(range) == 0) added.push_back(range);
-  }
-  ASSERT_EQ(added.size(), 1u);
-  int fd = ::open(("/proc/self/map_files/" + added[0]).c_str(), O_RDWR | O_CLOEXEC);
-  ASSERT_GE(fd, 0) << std::strerror(errno);
+  ASSERT_NO_FATAL_FAILURE(ServeAndConnectHonestAndHostile("test.Scribbled", GetParam()));
   struct stat file {};
-  ASSERT_EQ(::fstat(fd, &file), 0);
+  ASSERT_EQ(::fstat(hostile_segment_, &file), 0);
   ASSERT_GT(file.st_size, 8);
-  void* base = ::mmap(nullptr, file.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  ::close(fd);
+  void* base =
+      ::mmap(nullptr, file.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, hostile_segment_, 0);
   ASSERT_NE(base, MAP_FAILED) << std::strerror(errno);
 
   std::atomic<bool> stop{false};
   std::thread scribbler([&] {
-    auto* bytes = static_cast<uint8_t*>(base);
     auto size = static_cast<uint64_t>(file.st_size);
     // Half the writes land in the first 64 KiB: the header, the rings and the released list.
-    uint64_t front = std::min<uint64_t>(size, 64 << 10);
-    uint64_t state = 0x9e3779b97f4a7c15ull;
-    for (uint64_t writes = 0; !stop.load(std::memory_order_relaxed); ++writes) {
-      state ^= state << 13;
-      state ^= state >> 7;
-      state ^= state << 17;
-      uint64_t offset = state % ((writes % 2 == 0 ? front : size) - 8);
-      std::memcpy(bytes + offset, &state, 8);
-      if (writes % 64 == 0) std::this_thread::yield();
-    }
+    testing::ScribbleUntil(static_cast<uint8_t*>(base), size, std::min<uint64_t>(size, 64 << 10),
+                           stop);
   });
   uint64_t hostile_failed = 0;
   uint64_t hostile_total = 0;
@@ -374,7 +356,7 @@ TEST_P(ScribbledSegmentTest, OnlyTheScribblersConnectionSuffers) {
       ClientContext context;
       context.set_timeout(std::chrono::seconds(2));
       std::string ignored;
-      Status called = hostile->Call("Echo", "hostile", &ignored, &context);
+      Status called = hostile_->Call("Echo", "hostile", &ignored, &context);
       ++hostile_total;
       if (called.ok() && ignored != "hostile") ++hostile_wrong;
       if (!called.ok()) {
@@ -383,13 +365,14 @@ TEST_P(ScribbledSegmentTest, OnlyTheScribblersConnectionSuffers) {
       }
     }
   });
+  std::string response;
   uint64_t honest_calls = 0;
   auto scribble_until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1500);
   while (std::chrono::steady_clock::now() < scribble_until) {
     std::string text = "honest " + std::to_string(honest_calls++);
     ClientContext context;
     context.set_timeout(std::chrono::seconds(10));
-    Status called = honest->Call("Echo", text, &response, &context);
+    Status called = honest_->Call("Echo", text, &response, &context);
     if (!called.ok() || response != text) {
       ADD_FAILURE() << "the honest connection answered " << called.ToString() << " '" << response
                     << "' to '" << text << "'";
@@ -410,12 +393,9 @@ TEST_P(ScribbledSegmentTest, OnlyTheScribblersConnectionSuffers) {
               static_cast<unsigned long long>(hostile_failed),
               hostile_failed == 0 ? "" : ", the last with ", hostile_last_failure.c_str());
   ClientContext last;
-  Status called = honest->Call("Echo", "still here", &response, &last);
+  Status called = honest_->Call("Echo", "still here", &response, &last);
   EXPECT_TRUE(called.ok()) << called.ToString();
   EXPECT_EQ(response, "still here");
-  hostile.reset();
-  honest.reset();
-  server->Shutdown();
 }
 
 INSTANTIATE_TEST_SUITE_P(Parties, ScribbledSegmentTest,
@@ -424,7 +404,7 @@ INSTANTIATE_TEST_SUITE_P(Parties, ScribbledSegmentTest,
                            return std::string(info.param == Side::kClient ? "Client" : "Server");
                          });
 
-TEST(ConnectionSegmentsServiceTest, TheHandlerSeesTheCallersUidAndGidAsTheKernelRecordedThem) {
+TEST_F(ConnectionSegmentsServiceTest, TheHandlerSeesTheCallersUidAndGidAsTheKernelRecordedThem) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to act as other users";
   testing::TestPool test_pool;
   std::shared_ptr<Pool> server_pool;

@@ -21,6 +21,7 @@
 #include "notnets/client_context.h"
 #include "notnets/pool.h"
 #include "notnets/server.h"
+#include "scribbler.h"
 #include "test_pool.h"
 #include "thread_acts_as.h"
 
@@ -44,18 +45,8 @@ uint64_t Scribble(const std::string& path, const std::atomic<bool>& stop) {
   }
   ::close(fd);
   if (base == MAP_FAILED) return 0;
-  auto* bytes = static_cast<uint8_t*>(base);
-  uint64_t state = 0x9e3779b97f4a7c15ull;
-  uint64_t writes = 0;
-  while (!stop.load(std::memory_order_relaxed)) {
-    // xorshift64: the bytes need only be arbitrary, not secret.
-    state ^= state << 13;
-    state ^= state >> 7;
-    state ^= state << 17;
-    uint64_t offset = state % (file.st_size - 8);
-    __builtin_memcpy(bytes + offset, &state, 8);
-    if (++writes % 64 == 0) std::this_thread::yield();
-  }
+  auto size = static_cast<uint64_t>(file.st_size);
+  uint64_t writes = testing::ScribbleUntil(static_cast<uint8_t*>(base), size, size, stop);
   ::munmap(base, file.st_size);
   return writes;
 }
