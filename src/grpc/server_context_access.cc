@@ -84,6 +84,14 @@ struct ClientCall {
   using type = grpc_call* ClientContext::*;
 };
 template struct Expose<ClientCall, &ClientContext::call_>;
+struct PropagateFrom {
+  using type = grpc_call* ClientContext::*;
+};
+struct Propagation {
+  using type = ::grpc::PropagationOptions ClientContext::*;
+};
+template struct Expose<PropagateFrom, &ClientContext::propagate_from_call_>;
+template struct Expose<Propagation, &ClientContext::propagation_options_>;
 
 struct InitializedServer {
   using type = ::grpc::Server* ::grpc::ServerInitializer::*;
@@ -237,6 +245,11 @@ bool HasInterceptors(::grpc::Server* server) {
 
 grpc_call* ReplaceCall(ClientContext* context, grpc_call* call) {
   return std::exchange(context->*Member<ClientCall>::pointer, call);
+}
+
+void SetPropagation(ClientContext* context, grpc_call* parent, ::grpc::PropagationOptions options) {
+  context->*Member<PropagateFrom>::pointer = parent;
+  context->*Member<Propagation>::pointer = options;
 }
 
 bool HasGenericService(::grpc::Server* server) {

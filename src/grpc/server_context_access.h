@@ -62,6 +62,10 @@ const std::multimap<std::string, std::string>& SendInitialMetadata(
 // Gives the client context `context` the core call `call` (a reference of its own) and returns
 // the one it had, whose reference passes to the caller.
 grpc_call* ReplaceCall(::grpc::ClientContext* context, grpc_call* call);
+// Makes the calls of `context` children of the server call `parent`, with what `options`
+// propagates, as ClientContext::FromServerContext does in gRPC.
+void SetPropagation(::grpc::ClientContext* context, grpc_call* parent,
+                    ::grpc::PropagationOptions options);
 
 // The server `initializer` belongs to (what a ServerBuilderPlugin's InitServer and Finish get).
 ::grpc::Server* ServerOf(::grpc::ServerInitializer* initializer);

@@ -3,9 +3,11 @@
 #include <grpcpp/support/server_interceptor.h>
 
 #include <memory>
+#include <unordered_set>
 #include <vector>
 
 #include "grpc/server_context_access.h"
+#include "rpc/mutex.h"
 
 namespace notnets::grpc::internal {
 
@@ -48,6 +50,33 @@ const ServerInterceptorFactories& TryCancelHooks() {
   return hooks;
 }
 
+// The core calls of every stand-in alive, which ClientContext::FromServerContext must not take
+// for a parent: gRPC requires a parent to be a server call.
+class StandIns {
+ public:
+  void Add(grpc_call* call) {
+    ::notnets::internal::MutexLock lock(&mutex_);
+    calls_.insert(call);
+  }
+  void Remove(grpc_call* call) {
+    ::notnets::internal::MutexLock lock(&mutex_);
+    calls_.erase(call);
+  }
+  bool Has(grpc_call* call) {
+    ::notnets::internal::MutexLock lock(&mutex_);
+    return calls_.count(call) != 0;
+  }
+
+ private:
+  ::notnets::internal::Mutex mutex_;
+  std::unordered_set<grpc_call*> calls_ NOTNETS_GUARDED_BY(mutex_);
+};
+
+StandIns& AllStandIns() {
+  static StandIns* stand_ins = new StandIns;
+  return *stand_ins;
+}
+
 }  // namespace
 
 StandInCall::StandInCall(const std::string& peer) {
@@ -59,9 +88,11 @@ StandInCall::StandInCall(const std::string& peer) {
   call_ = grpc_channel_create_call(channel_, nullptr, GRPC_PROPAGATE_DEFAULTS, queue_,
                                    grpc_slice_from_static_string("/notnets/StandIn"), nullptr,
                                    gpr_inf_future(GPR_CLOCK_REALTIME), nullptr);
+  AllStandIns().Add(call_);
 }
 
 StandInCall::~StandInCall() {
+  AllStandIns().Remove(call_);
   grpc_call_unref(call_);
   grpc_channel_destroy(channel_);
   grpc_completion_queue_shutdown(queue_);
@@ -85,5 +116,7 @@ grpc_call* StandInCall::LendTo(::grpc::ClientContext* context) const {
   grpc_call_ref(call_);
   return ReplaceCall(context, call_);
 }
+
+bool StandInCall::Is(grpc_call* call) { return AllStandIns().Has(call); }
 
 }  // namespace notnets::grpc::internal

@@ -41,6 +41,9 @@ class StandInCall {
   // TryCancel() still reaches the call's interceptors (a pool call's own).
   grpc_call* LendTo(::grpc::ClientContext* context) const;
 
+  // Whether `call` is the core call of a stand-in (of any pool call of this process).
+  static bool Is(grpc_call* call);
+
  private:
   grpc_channel* channel_;
   grpc_completion_queue* queue_;
