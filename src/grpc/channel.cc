@@ -88,6 +88,22 @@ class Router {
         limits_(limits) {}
 
   ::grpc::experimental::Interceptor* Route(::grpc::experimental::ClientRpcInfo* info) {
+    // Call credentials make their metadata (a token, say) only inside gRPC's HTTP/2 transport,
+    // whose security they need, and which the pool path has no part in: such a call goes over
+    // HTTP/2, where gRPC applies them or, on a channel without transport security, refuses them.
+    if (info->client_context()->credentials() != nullptr) {
+      if (has_target_) {
+        http2_calls.fetch_add(1, std::memory_order_relaxed);
+        return nullptr;
+      }
+      return internal::NewPoolCall(
+          info, nullptr, std::string(), nullptr, nullptr, nullptr, &limits_,
+          ::grpc::Status(::grpc::StatusCode::UNAUTHENTICATED,
+                         "Established channel does not have a sufficient security level to "
+                         "transfer call credential. (The pool does not carry call credentials "
+                         "(ClientContext::set_credentials): give the channel an HTTP/2 target "
+                         "with transport security, or send what they carry as metadata.)"));
+    }
     const char* name = info->method();
     MethodRoute route;
     bool known = false;

@@ -864,6 +864,77 @@ TEST_P(ParityTest, GenericStubUnary) {
   });
 }
 
+// A GenericStub's callback bidi stream (PrepareBidiStreamingCall) of a typed method.
+class GenericBidi final : public ::grpc::ClientBidiReactor<::grpc::ByteBuffer, ::grpc::ByteBuffer> {
+ public:
+  GenericBidi(::grpc::GenericStub* stub, const std::string& method) {
+    SetHangDeadline(&context_);
+    stub->PrepareBidiStreamingCall(&context_, method, ::grpc::StubOptions(), this);
+    std::string bytes = MakeItem("g0", 4).SerializeAsString();
+    ::grpc::Slice slice(bytes);
+    out_buffer_ = ::grpc::ByteBuffer(&slice, 1);
+    StartWrite(&out_buffer_);
+    StartRead(&in_buffer_);
+    StartCall();
+  }
+  void OnWriteDone(bool ok) override {
+    if (ok) StartWritesDone();
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) return;
+    std::vector<::grpc::Slice> slices;
+    std::string bytes;
+    if (in_buffer_.Dump(&slices).ok()) {
+      for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+    Item item;
+    item.ParseFromString(bytes);
+    out_ += item.sku() + ",";
+    StartRead(&in_buffer_);
+  }
+  void OnDone(const Status& status) override { done_.set_value(out_ + Describe(status)); }
+  std::string Wait() { return done_.get_future().get(); }
+
+ private:
+  ClientContext context_;
+  ::grpc::ByteBuffer out_buffer_;
+  ::grpc::ByteBuffer in_buffer_;
+  std::string out_;
+  std::promise<std::string> done_;
+};
+
+TEST_P(ParityTest, GenericStubCallbackBidi) {
+  ExpectSame([](Side&, const auto& channel) {
+    ::grpc::GenericStub stub(channel);
+    GenericBidi bidi(&stub, "/parity.inventory.v1.Inventory/Sync");
+    return bidi.Wait();
+  });
+}
+
+// Call credentials on a channel without transport security: gRPC refuses them, and so does the
+// pool, which does not carry them, with a word on what to do after gRPC's message.
+TEST_P(ParityTest, CallCredentialsOnAnInsecureChannel) {
+  ExpectSame([](Side&, const auto& channel) {
+    auto stub = Inventory::NewStub(channel);
+    ClientContext context;
+    SetHangDeadline(&context);
+    context.set_credentials(::grpc::AccessTokenCredentials("secret-token"));
+    Item item;
+    Status status = stub->Get(&context, MakeQuery("c", 1), &item);
+    std::string gRPCs =
+        "Established channel does not have a sufficient security level to "
+        "transfer call credential.";
+    std::string out =
+        "status " + std::to_string(status.error_code()) +
+        (status.error_message().starts_with(gRPCs) ? " with gRPC's message" : " other message");
+    // The channel's calls without them are unaffected.
+    ClientContext plain;
+    SetHangDeadline(&plain);
+    return out + "; then " + Describe(stub->Get(&plain, MakeQuery("c", 1), &item)) +
+           DescribeItem(item, "c", 1);
+  });
+}
+
 // A service whose server left the pool gets what an absent server gives over HTTP/2,
 // UNAVAILABLE (which callers retry), not the UNIMPLEMENTED another server of the pool gives for
 // methods nobody serves.
