@@ -290,6 +290,25 @@ TEST_P(ParityTest, MetadataEchoUnaryAndStreams) {
   });
 }
 
+// Keys gRPC reserves for itself ("grpc-" and pseudo-headers), sent by the client as metadata.
+TEST_P(ParityTest, ReservedMetadataKeys) {
+  ExpectSame([](Side&, const auto& channel) {
+    auto stub = Inventory::NewStub(channel);
+    std::string out;
+    for (const char* key :
+         {"grpc-x-reserved", "grpc-timeout", "x-ok", "te", "content-type", "user-agent"}) {
+      ClientContext context;
+      SetHangDeadline(&context);
+      context.AddMetadata(key, "v");
+      context.AddMetadata("x-after", "v");
+      Item item;
+      Status status = stub->Get(&context, MakeQuery("m"), &item);
+      out += std::string(key) + ": " + Describe(status) + DescribeMetadata(context) + "\n";
+    }
+    return out;
+  });
+}
+
 TEST_P(ParityTest, LargeMessagesEveryKind) {
   constexpr uint32_t kBlob = 6 * kMiB;
   ExpectSame(
