@@ -100,26 +100,40 @@ class ReusedMessages {
 // A callback service's unary call: the reactor finishes it, from any thread.
 class CallbackUnary final : public ::grpc::ServerCallbackUnary, public WatchedCall {
  public:
-  CallbackUnary(const MethodBinding* method, const MessageLimits* limits, notnets::ServerCall* call,
-                CancelWatcher* watcher, const CallerStandIns* stand_ins, LiveCalls* live)
-      : live_(live),
-        method_(method),
-        limits_(limits),
-        call_(call),
-        watcher_(watcher),
-        request_(method->request->create()),
-        response_(method->response->create()) {
+  // `handler` is the service's handler of the method, which may hold a message allocator.
+  CallbackUnary(const MethodBinding* method, ::grpc::internal::MethodHandler* handler,
+                const MessageLimits* limits, notnets::ServerCall* call, CancelWatcher* watcher,
+                const CallerStandIns* stand_ins, LiveCalls* live)
+      : live_(live), method_(method), limits_(limits), call_(call), watcher_(watcher) {
+    if (handler != nullptr && method->allocate_messages) {
+      allocated_ = method->allocate_messages(handler);
+    }
+    if (allocated_.state != nullptr) {
+      request_ = allocated_.request;
+      response_ = allocated_.response;
+      SetAllocatorState(&context_, allocated_.state);
+    } else {
+      own_request_.reset(method->request->create());
+      own_response_.reset(method->response->create());
+      request_ = own_request_.get();
+      response_ = own_response_.get();
+      // gRPC gives every callback unary call one, its own when the method has no allocator.
+      SetAllocatorState(&context_, &own_state_);
+    }
     SetDeadline(&context_, call->context()->deadline());
     SetClientMetadata(&context_, call->context()->client_metadata());
     stand_ins->Lend(&context_, this, method->name.c_str(), ::grpc::internal::RpcMethod::NORMAL_RPC,
                     call->context()->peer_identity());
+  }
+  ~CallbackUnary() override {
+    if (allocated_.state != nullptr) allocated_.release(allocated_.state);
   }
 
   void Start(::grpc::Service* service) {
     size_t request_bytes = call_->request().size();
     notnets::Status parsed = MessageLimits::Over(request_bytes, limits_->max_receive)
                                  ? NativeStatus(limits_->ReceiveFailure(request_bytes))
-                                 : ParseFrom(call_->request().view(), request_.get());
+                                 : ParseFrom(call_->request().view(), request_);
     if (!parsed.ok()) {
       // gRPC 1.51's callback handler answers a request it cannot parse as it answers a method
       // without a reactor: UNIMPLEMENTED, no message.
@@ -131,7 +145,7 @@ class CallbackUnary final : public ::grpc::ServerCallbackUnary, public WatchedCa
       return;
     }
     watcher_->Add(this);
-    reactor_ = method_->callback_unary(service, &context_, request_.get(), response_.get());
+    reactor_ = method_->callback_unary(service, &context_, request_, response_);
     if (reactor_ == nullptr) {
       // What a generated CallbackService method that was not overridden returns; gRPC answers
       // UNIMPLEMENTED.
@@ -181,15 +195,20 @@ class CallbackUnary final : public ::grpc::ServerCallbackUnary, public WatchedCa
     reactor_->OnDone();
     delete this;
   }
-
   LiveCalls::Token live_;  // first: released after everything else of the call
   const MethodBinding* method_;
   const MessageLimits* limits_;  // the server's, which outlives its calls
   notnets::ServerCall* call_;
   CancelWatcher* watcher_;
   ::grpc::CallbackServerContext context_;
-  std::unique_ptr<MessageLite> request_;
-  std::unique_ptr<MessageLite> response_;
+  // The messages: the method's message allocator's, given back after OnDone as gRPC does, or the
+  // call's own.
+  AllocatedMessages allocated_;
+  std::unique_ptr<MessageLite> own_request_;
+  std::unique_ptr<MessageLite> own_response_;
+  ::grpc::RpcAllocatorState own_state_;
+  MessageLite* request_;
+  MessageLite* response_;
   ::grpc::ServerUnaryReactor* reactor_ = nullptr;
   class Unimplemented final : public ::grpc::ServerUnaryReactor {
     void OnDone() override {}
@@ -385,8 +404,11 @@ void PoolServer::AddSyncUnary(const MethodBinding& method) {
 }
 
 void PoolServer::AddCallbackUnary(const MethodBinding& method) {
-  native_.AddAsyncMethod(method.name, [this, &method](notnets::ServerCall* call) {
-    (new CallbackUnary(&method, &limits_, call, &watcher_, stand_ins_.get(), &live_))
+  ::grpc::internal::MethodHandler* handler =
+      service_ == nullptr ? nullptr
+                          : CallbackHandlerOf(service_, "/" + service_name_ + "/" + method.name);
+  native_.AddAsyncMethod(method.name, [this, &method, handler](notnets::ServerCall* call) {
+    (new CallbackUnary(&method, handler, &limits_, call, &watcher_, stand_ins_.get(), &live_))
         ->Start(service_);
   });
 }

@@ -64,6 +64,9 @@ struct RpcInfoSetter {
       ServerContextBase::*)(const char*, ::grpc::internal::RpcMethod::RpcType,
                             const ServerInterceptorFactories&);
 };
+struct AllocatorStateSetter {
+  using type = void (ServerContextBase::*)(::grpc::RpcAllocatorState*);
+};
 struct AuthContextMember {
   using type = std::shared_ptr<const ::grpc::AuthContext> ServerContextBase::*;
 };
@@ -80,6 +83,7 @@ template struct Expose<CallSetter, &ServerContextBase::set_call>;
 template struct Expose<RpcInfoSetter, &ServerContextBase::set_server_rpc_info>;
 template struct Expose<SendInitial, &ClientContext::send_initial_metadata_>;
 template struct Expose<AuthContextMember, &ServerContextBase::auth_context_>;
+template struct Expose<AllocatorStateSetter, &ServerContextBase::set_message_allocator_state>;
 struct ClientCall {
   using type = grpc_call* ClientContext::*;
 };
@@ -268,6 +272,22 @@ bool IsRawCallbackMethod(::grpc::Service* service, const std::string& path) {
     }
   }
   return false;
+}
+
+::grpc::internal::MethodHandler* CallbackHandlerOf(::grpc::Service* service,
+                                                   const std::string& path) {
+  for (const auto& method : service->*Member<ServiceMethods>::pointer) {
+    if (method != nullptr && path == method->name()) {
+      return method->api_type() == ::grpc::internal::RpcServiceMethod::ApiType::CALL_BACK
+                 ? method->handler()
+                 : nullptr;
+    }
+  }
+  return nullptr;
+}
+
+void SetAllocatorState(ServerContextBase* context, ::grpc::RpcAllocatorState* state) {
+  (context->*Member<AllocatorStateSetter>::pointer)(state);
 }
 
 }  // namespace notnets::grpc::internal

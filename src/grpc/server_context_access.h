@@ -46,6 +46,8 @@ void SetServerRpcInfo(::grpc::ServerContextBase* context, const char* method,
 // Makes auth_context() return `auth` (gRPC builds one from the core call only when none is set).
 void SetAuthContext(::grpc::ServerContextBase* context,
                     std::shared_ptr<const ::grpc::AuthContext> auth);
+// Makes GetRpcAllocatorState() return `state`.
+void SetAllocatorState(::grpc::ServerContextBase* context, ::grpc::RpcAllocatorState* state);
 // Makes IsCancelled() return true.
 void MarkCancelled(::grpc::ServerContextBase* context);
 // The metadata the handler added.
@@ -92,6 +94,10 @@ bool HasGenericService(::grpc::Server* server);
 // (WithRawCallbackMethod_): it takes serialized messages, so the typed direct dispatch of a
 // CallbackService cannot call it.
 bool IsRawCallbackMethod(::grpc::Service* service, const std::string& path);
+// The handler of `service`'s method "/pkg.Service/Method" when it is a callback method (which
+// holds the method's message allocator); nullptr otherwise.
+::grpc::internal::MethodHandler* CallbackHandlerOf(::grpc::Service* service,
+                                                   const std::string& path);
 
 }  // namespace notnets::grpc::internal
 

@@ -13,6 +13,7 @@
 #include <google/protobuf/io/zero_copy_stream.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -50,8 +51,69 @@ std::string CppClassName(const pb::Descriptor* message) {
          ReplaceDots(message->full_name().substr(package_prefix), "_");
 }
 
+// The message types of a method, "Request, Response" as template arguments.
+std::string MethodTypes(const pb::MethodDescriptor* method) {
+  return CppClassName(method->input_type()) + ", " + CppClassName(method->output_type());
+}
+
+bool IsUnary(const pb::MethodDescriptor* method) {
+  return !method->client_streaming() && !method->server_streaming();
+}
+
+// Tags naming the message allocator member of each unary method's callback handler, by the
+// method's types ("Request, Response" -> "UnaryAllocator<n>").
+using AllocatorTags = std::map<std::string, std::string>;
+
+AllocatorTags TagsOf(const pb::FileDescriptor* file) {
+  AllocatorTags tags;
+  for (int i = 0; i < file->service_count(); ++i) {
+    for (int j = 0; j < file->service(i)->method_count(); ++j) {
+      const pb::MethodDescriptor* method = file->service(i)->method(j);
+      if (!IsUnary(method)) continue;
+      tags.emplace(MethodTypes(method), "UnaryAllocator" + std::to_string(tags.size()));
+    }
+  }
+  return tags;
+}
+
+// Writes what reads the message allocator (SetMessageAllocatorFor_Foo) of a callback unary
+// method: gRPC 1.51 keeps it in a private member of the method's handler, which an explicit
+// instantiation, not access-checked, may name. Ends inside the file's unnamed namespace.
+void PrintAllocatorAccess(const AllocatorTags& tags, pb::io::Printer* printer) {
+  printer->Print(
+      "\n"
+      "// gRPC 1.51 keeps a callback unary method's message allocator "
+      "(SetMessageAllocatorFor_Foo)\n"
+      "// in a private member of the method's handler; the explicit instantiations of\n"
+      "// ExposeAllocator below, which are not access-checked, define AllocatorMember to name it.\n"
+      "template <class Tag, auto kMember>\n"
+      "struct ExposeAllocator {\n"
+      "  friend auto AllocatorMember(Tag) { return kMember; }\n"
+      "};\n");
+  for (const auto& [types, tag] : tags) {
+    printer->Print("struct $tag$ {\n  friend auto AllocatorMember($tag$);\n};\n", "tag", tag);
+  }
+  printer->Print("\n}  // namespace\n\n");
+  for (const auto& [types, tag] : tags) {
+    printer->Print(
+        "template struct ExposeAllocator<\n"
+        "    $tag$, &::grpc::internal::CallbackUnaryHandler<$types$>::allocator_>;\n",
+        "tag", tag, "types", types);
+  }
+  printer->Print(
+      "\nnamespace {\n"
+      "\n"
+      "template <class Tag, class Request, class Response>\n"
+      "::grpc::MessageAllocator<Request, Response>* AllocatorOf(\n"
+      "    ::grpc::internal::MethodHandler* handler) {\n"
+      "  return static_cast<::grpc::internal::CallbackUnaryHandler<Request, Response>*>(handler)\n"
+      "      ->*AllocatorMember(Tag{});\n"
+      "}\n");
+}
+
 // Writes the registration of `service`: one binder call per method, in declaration order.
-void PrintRegistration(const pb::ServiceDescriptor* service, pb::io::Printer* printer) {
+void PrintRegistration(const pb::ServiceDescriptor* service, const AllocatorTags& tags,
+                       pb::io::Printer* printer) {
   const std::string service_class = CppNamespace(service->file()) + service->name();
   printer->Print(
       "const ::notnets::grpc::ServiceRegistration kNotnetsRegistration_$var$(\n"
@@ -60,17 +122,17 @@ void PrintRegistration(const pb::ServiceDescriptor* service, pb::io::Printer* pr
       service->full_name());
   for (int i = 0; i < service->method_count(); ++i) {
     const pb::MethodDescriptor* method = service->method(i);
-    const std::string types =
-        CppClassName(method->input_type()) + ", " + CppClassName(method->output_type());
-    if (!method->client_streaming() && !method->server_streaming()) {
+    const std::string types = MethodTypes(method);
+    if (IsUnary(method)) {
       // Unary calls bind both the sync and the callback handler because a service implements
-      // exactly one of them; the second line is aligned under the first argument.
+      // exactly one of them; the next lines are aligned under the first argument.
       const std::string head = "        .Unary<" + types + ">(";
       printer->Print(
           "\n$head$\"$method$\", &$class$::Service::$method$,\n"
-          "$indent$&$class$::CallbackService::$method$)",
+          "$indent$&$class$::CallbackService::$method$,\n"
+          "$indent$&AllocatorOf<$tag$, $types$>)",
           "head", head, "method", method->name(), "class", service_class, "indent",
-          std::string(head.size(), ' '));
+          std::string(head.size(), ' '), "tag", tags.at(types), "types", types);
       continue;
     }
     const char* kind = method->client_streaming()
@@ -110,9 +172,11 @@ class NotnetsGenerator final : public pb::compiler::CodeGenerator {
         "\n"
         "namespace {\n",
         "proto", file->name(), "base", base);
+    const AllocatorTags tags = TagsOf(file);
+    if (!tags.empty()) PrintAllocatorAccess(tags, &printer);
     for (int i = 0; i < file->service_count(); ++i) {
       printer.Print("\n");
-      PrintRegistration(file->service(i), &printer);
+      PrintRegistration(file->service(i), tags, &printer);
     }
     printer.Print("\n}  // namespace\n");
     return !printer.failed();

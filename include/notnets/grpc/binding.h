@@ -4,8 +4,10 @@
 #define NOTNETS_GRPC_BINDING_H_
 
 #include <google/protobuf/message_lite.h>
+#include <grpcpp/impl/codegen/server_callback_handlers.h>
 #include <grpcpp/impl/service_type.h>
 #include <grpcpp/server_context.h>
+#include <grpcpp/support/message_allocator.h>
 #include <grpcpp/support/server_callback.h>
 #include <grpcpp/support/status.h>
 
@@ -157,6 +159,15 @@ class ReaderWriterAdapter final
   }
 };
 
+// The messages of one call of a callback unary method, from its message allocator; `state` is
+// what the handler's GetRpcAllocatorState() returns, and `release` gives them back.
+struct AllocatedMessages {
+  ::grpc::RpcAllocatorState* state = nullptr;
+  MessageLite* request = nullptr;
+  MessageLite* response = nullptr;
+  void (*release)(::grpc::RpcAllocatorState* state) = nullptr;
+};
+
 // One method as the pool sees it. The server fields are set for the service flavours that can
 // serve it over the pool.
 struct MethodBinding {
@@ -172,6 +183,10 @@ struct MethodBinding {
   std::function<::grpc::ServerUnaryReactor*(::grpc::Service*, ::grpc::CallbackServerContext*,
                                             const MessageLite*, MessageLite*)>
       callback_unary;
+  // A Foo::CallbackService's unary method: a call's messages from the message allocator set on
+  // `handler` (the service's handler of the method, SetMessageAllocatorFor_Foo), as gRPC takes
+  // them; no `state` when it has none. Unset for bindings that cannot read it.
+  std::function<AllocatedMessages(::grpc::internal::MethodHandler* handler)> allocate_messages;
   // A Foo::CallbackService's streaming method: calls it and attaches its reactor to `stream`.
   std::function<void(::grpc::Service*, ServerStream* stream)> callback_stream;
 };
@@ -211,13 +226,31 @@ class ServiceBinder {
     };
   }
 
+  // `allocator_of`, if set, reads the message allocator a callback handler of the method holds.
   template <class Request, class Response>
-  ServiceBinder&& Unary(const char* name,
-                        ::grpc::Status (Grpc::Service::*sync)(::grpc::ServerContext*,
-                                                              const Request*, Response*),
-                        ::grpc::ServerUnaryReactor* (Grpc::CallbackService::*callback)(
-                            ::grpc::CallbackServerContext*, const Request*, Response*)) && {
+  ServiceBinder&& Unary(
+      const char* name,
+      ::grpc::Status (Grpc::Service::*sync)(::grpc::ServerContext*, const Request*, Response*),
+      ::grpc::ServerUnaryReactor* (Grpc::CallbackService::*callback)(::grpc::CallbackServerContext*,
+                                                                     const Request*, Response*),
+      ::grpc::MessageAllocator<Request, Response>* (*allocator_of)(
+          ::grpc::internal::MethodHandler* handler) = nullptr) && {
     internal::MethodBinding method = Method<Request, Response>(name, RpcKind::kUnary);
+    if (allocator_of != nullptr) {
+      method.allocate_messages = [allocator_of](::grpc::internal::MethodHandler* handler) {
+        internal::AllocatedMessages messages;
+        ::grpc::MessageAllocator<Request, Response>* allocator = allocator_of(handler);
+        if (allocator == nullptr) return messages;
+        ::grpc::MessageHolder<Request, Response>* holder = allocator->AllocateMessages();
+        messages.state = holder;
+        messages.request = holder->request();
+        messages.response = holder->response();
+        messages.release = [](::grpc::RpcAllocatorState* state) {
+          static_cast<::grpc::MessageHolder<Request, Response>*>(state)->Release();
+        };
+        return messages;
+      };
+    }
     method.sync_unary = [sync](::grpc::Service* service, ::grpc::ServerContext* context,
                                const internal::MessageLite* request,
                                internal::MessageLite* response) {
