@@ -27,6 +27,16 @@ constexpr char kReceived[] = "Received message larger than max (";
   return Failure("Sent message larger than max (", bytes, max_send);
 }
 
+::grpc::Status MessageLimits::InitialMetadataFailure(const notnets::Metadata& metadata) const {
+  // RFC 7541's size of a header list entry, which gRPC's HPACK parser adds up.
+  constexpr size_t kEntryOverhead = 32;
+  size_t bytes = 0;
+  for (const auto& [key, value] : metadata) bytes += key.size() + value.size() + kEntryOverhead;
+  if (!Over(bytes, max_metadata)) return ::grpc::Status::OK;
+  return ::grpc::Status(::grpc::StatusCode::RESOURCE_EXHAUSTED,
+                        "received initial metadata size exceeds limit");
+}
+
 bool IsServerLimit(const notnets::Status& status) {
   return status.error_code() == notnets::StatusCode::RESOURCE_EXHAUSTED &&
          status.error_message().starts_with(kReceived);
@@ -43,6 +53,8 @@ MessageLimits LimitsOf(const ::grpc::ChannelArguments& arguments) {
       limits.max_receive = arg.value.integer;
     } else if (std::strcmp(arg.key, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH) == 0) {
       limits.max_send = arg.value.integer;
+    } else if (std::strcmp(arg.key, GRPC_ARG_MAX_METADATA_SIZE) == 0) {
+      limits.max_metadata = arg.value.integer;
     }
   }
   return limits;

@@ -57,6 +57,9 @@ class PoolServer {
   PoolServer(::grpc::Service* service, const ServiceBinding& binding, const MessageLimits& limits);
   // Drains the notnets server first if so configured, then shuts it down.
   void StopNative();
+  // Adds the method `name` of the notnets service, whose calls `start` takes once their initial
+  // metadata passed the server's limit (MessageLimits::max_metadata).
+  void AddCallStart(std::string name, notnets::AsyncMethodHandler start);
   void AddSyncUnary(const MethodBinding& method);
   void AddCallbackUnary(const MethodBinding& method);
   void AddStreamOpen(const MethodBinding& method);

@@ -366,10 +366,24 @@ notnets::Status PoolServer::Register(std::unique_ptr<PoolServer> pool_server,
   return notnets::Status::OK;
 }
 
+void PoolServer::AddCallStart(std::string name, notnets::AsyncMethodHandler start) {
+  native_.AddAsyncMethod(
+      std::move(name), [this, start = std::move(start)](notnets::ServerCall* call) {
+        ::grpc::Status refused = limits_.InitialMetadataFailure(call->context()->client_metadata());
+        if (!refused.ok()) {
+          call->Finish(NativeStatus(refused));
+          return;
+        }
+        start(call);
+      });
+}
+
 void PoolServer::AddSyncUnary(const MethodBinding& method) {
   native_.AddMethod(method.name, [this, &method](notnets::ServerContext* native,
                                                  const notnets::ReceivedMessage& request,
                                                  notnets::ServerResponse* response) {
+    ::grpc::Status refused = limits_.InitialMetadataFailure(native->client_metadata());
+    if (!refused.ok()) return NativeStatus(refused);
     if (MessageLimits::Over(request.size(), limits_.max_receive)) {
       return NativeStatus(limits_.ReceiveFailure(request.size()));
     }
@@ -407,14 +421,14 @@ void PoolServer::AddCallbackUnary(const MethodBinding& method) {
   ::grpc::internal::MethodHandler* handler =
       service_ == nullptr ? nullptr
                           : CallbackHandlerOf(service_, "/" + service_name_ + "/" + method.name);
-  native_.AddAsyncMethod(method.name, [this, &method, handler](notnets::ServerCall* call) {
+  AddCallStart(method.name, [this, &method, handler](notnets::ServerCall* call) {
     (new CallbackUnary(&method, handler, &limits_, call, &watcher_, stand_ins_.get(), &live_))
         ->Start(service_);
   });
 }
 
 void PoolServer::AddStreamOpen(const MethodBinding& method) {
-  native_.AddAsyncMethod(method.name, [this, &method](notnets::ServerCall* call) {
+  AddCallStart(method.name, [this, &method](notnets::ServerCall* call) {
     std::string_view request = call->request().view();
     if (request.size() < kStreamIdBytes) {
       call->Finish(notnets::Status(notnets::StatusCode::INVALID_ARGUMENT,
@@ -454,14 +468,14 @@ void PoolServer::CloseBridge() {
 }
 
 void PoolServer::AddBridgedUnary(const MethodBinding& method) {
-  native_.AddAsyncMethod(method.name, [this, path = "/" + service_name_ + "/" +
-                                                    method.name](notnets::ServerCall* call) {
-    bridge_->Unary(path, call->request().view(), call, &watcher_, &live_);
-  });
+  AddCallStart(method.name,
+               [this, path = "/" + service_name_ + "/" + method.name](notnets::ServerCall* call) {
+                 bridge_->Unary(path, call->request().view(), call, &watcher_, &live_);
+               });
 }
 
 void PoolServer::AddGenericMethods() {
-  native_.AddAsyncMethod(kGenericUnaryMethod, [this](notnets::ServerCall* call) {
+  AddCallStart(kGenericUnaryMethod, [this](notnets::ServerCall* call) {
     std::string_view message = call->request().view();
     std::string_view path;
     if (!TakePath(&message, &path)) {
@@ -471,7 +485,7 @@ void PoolServer::AddGenericMethods() {
     }
     bridge_->Unary(std::string(path), message, call, &watcher_, &live_);
   });
-  native_.AddAsyncMethod(kGenericOpenMethod, [this](notnets::ServerCall* call) {
+  AddCallStart(kGenericOpenMethod, [this](notnets::ServerCall* call) {
     std::string_view request = call->request().view();
     std::string_view rest = request.substr(std::min(request.size(), kStreamIdBytes + 1));
     std::string_view path;

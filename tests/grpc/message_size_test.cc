@@ -1,6 +1,6 @@
 // Message size limits: the server's (ServerBuilder::SetMaxReceiveMessageSize and
 // SetMaxSendMessageSize), the channel's (its arguments) and gRPC's default 4 MiB receive limit,
-// enforced on both paths with gRPC's code and words.
+// enforced on both paths with gRPC's code and words; and the server's limit on request metadata.
 #include <string>
 
 #include "grpc_path_test.h"
@@ -52,10 +52,48 @@ class MessageSizeTest : public GrpcPathTest {
 // gRPC's defaults on both sides.
 class DefaultMessageSizeTest : public GrpcPathTest {};
 
+// A server whose metadata limit (GRPC_ARG_MAX_METADATA_SIZE) is twice gRPC's default of 8 KiB.
+class MetadataSizeTest : public GrpcPathTest {
+ protected:
+  static constexpr int kServerMetadataLimit = 16 * 1024;
+  void ConfigureServer(::grpc::ServerBuilder* builder) override {
+    builder->AddChannelArgument(GRPC_ARG_MAX_METADATA_SIZE, kServerMetadataLimit);
+  }
+};
+
 INSTANTIATE_TEST_SUITE_P(Variants, MessageSizeTest, ::testing::ValuesIn(AllVariants()),
                          VariantName);
 INSTANTIATE_TEST_SUITE_P(Variants, DefaultMessageSizeTest, ::testing::ValuesIn(AllVariants()),
                          VariantName);
+INSTANTIATE_TEST_SUITE_P(Variants, MetadataSizeTest, ::testing::ValuesIn(AllVariants()),
+                         VariantName);
+
+// The status of an Echo call with one metadata entry of `bytes` bytes.
+Status CallWithMetadata(TestService::Stub* stub, size_t bytes) {
+  EchoRequest request;
+  request.set_payload("m");
+  EchoResponse response;
+  ClientContext context;
+  SetHangDeadline(&context);
+  context.AddMetadata("x-test-big", std::string(bytes, 'm'));
+  return stub->Echo(&context, request, &response);
+}
+
+TEST_P(DefaultMessageSizeTest, ServerRefusesMetadataOverTheDefaultLimit) {
+  EXPECT_TRUE(CallWithMetadata(stub_.get(), 6 * 1024).ok());
+  Status status = CallWithMetadata(stub_.get(), 10 * 1024);
+  EXPECT_EQ(status.error_code(), StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  EXPECT_EQ(status.error_message(), "received initial metadata size exceeds limit");
+  ExpectPaths(2);
+}
+
+TEST_P(MetadataSizeTest, ServerTakesMetadataUpToItsOwnLimit) {
+  Status status = CallWithMetadata(stub_.get(), 12 * 1024);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  status = CallWithMetadata(stub_.get(), 20 * 1024);
+  EXPECT_EQ(status.error_code(), StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  ExpectPaths(2);
+}
 
 TEST_P(MessageSizeTest, RequestWithinTheLimitsPasses) {
   EchoRequest request;

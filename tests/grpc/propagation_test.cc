@@ -17,6 +17,11 @@ namespace notnets::test {
 namespace {
 
 using ::grpc::ClientContext;
+
+constexpr int64_t kCallersTimeoutMs = 30000;
+// HTTP/2 sends a timeout rounded up (grpc-timeout has at most 8 digits and gRPC rounds it to
+// coarser units), so a downstream server may see a little more than its caller had left.
+constexpr int64_t kTimeoutRoundingMs = 1000;
 using ::grpc::Status;
 using ::grpc::StatusCode;
 
@@ -100,12 +105,13 @@ TEST_P(PropagationTest, TheDownstreamCallHasTheCallersDeadline) {
   request.set_payload("x");
   EchoResponse response;
   ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::milliseconds(kCallersTimeoutMs));
   Status status = front_stub_->Echo(&context, request, &response);
   ASSERT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
   EXPECT_EQ(response.payload(), "x");
   EXPECT_GT(response.deadline_remaining_ms(), 0);
-  EXPECT_LE(response.deadline_remaining_ms(), 30000);
+  EXPECT_LE(response.deadline_remaining_ms(), kCallersTimeoutMs + kTimeoutRoundingMs);
 }
 
 // A pool call's handler calling over HTTP/2, and an HTTP/2 call's handler calling through the pool.
@@ -115,11 +121,12 @@ TEST_P(PropagationTest, TheDeadlineCrossesFromOnePathToTheOther) {
   request.set_payload("x");
   EchoResponse response;
   ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::milliseconds(kCallersTimeoutMs));
   Status status = front_stub_->Echo(&context, request, &response);
   ASSERT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
   EXPECT_GT(response.deadline_remaining_ms(), 0);
-  EXPECT_LE(response.deadline_remaining_ms(), 30000);
+  EXPECT_LE(response.deadline_remaining_ms(), kCallersTimeoutMs + kTimeoutRoundingMs);
 }
 
 TEST_P(PropagationTest, WithoutDeadlinePropagationTheDownstreamCallHasNone) {
@@ -128,7 +135,8 @@ TEST_P(PropagationTest, WithoutDeadlinePropagationTheDownstreamCallHasNone) {
   request.set_payload("without deadline");
   EchoResponse response;
   ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+  context.set_deadline(std::chrono::system_clock::now() +
+                       std::chrono::milliseconds(kCallersTimeoutMs));
   Status status = front_stub_->Echo(&context, request, &response);
   ASSERT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
   EXPECT_EQ(response.deadline_remaining_ms(), -1);

@@ -309,6 +309,25 @@ TEST_P(ParityTest, ReservedMetadataKeys) {
   });
 }
 
+// Request metadata within and past the server's limit, gRPC's default of 8 KiB
+// (GRPC_ARG_MAX_METADATA_SIZE); not near it, where gRPC also counts its own headers.
+TEST_P(ParityTest, LargeMetadata) {
+  ExpectSame([](Side&, const auto& channel) {
+    auto stub = Inventory::NewStub(channel);
+    std::string out;
+    for (size_t bytes : {4u << 10, 7u << 10, 9u << 10, 100u << 10}) {
+      ClientContext context;
+      SetHangDeadline(&context);
+      context.AddMetadata("x-big", std::string(bytes, 'm'));
+      Item item;
+      Status status = stub->Get(&context, MakeQuery("m"), &item);
+      out += std::to_string(bytes) + ": " + std::to_string(status.error_code()) + " " +
+             status.error_message() + "\n";
+    }
+    return out;
+  });
+}
+
 TEST_P(ParityTest, LargeMessagesEveryKind) {
   constexpr uint32_t kBlob = 6 * kMiB;
   ExpectSame(
