@@ -41,14 +41,14 @@ void ForwardClientMetadata(const Map& metadata, ::grpc::ClientContext* context) 
   }
 }
 
-// Server metadata as the pool answer carries them. The status details travel in the status,
-// which puts them back in the trailer: not twice.
+// Server metadata as the pool answer carries them. The status details and code travel in the
+// status, which puts them back in the trailer: not twice.
 std::multimap<std::string, std::string> Copy(
     const std::multimap<::grpc::string_ref, ::grpc::string_ref>& metadata) {
   std::multimap<std::string, std::string> copy;
   for (const auto& [key, value] : metadata) {
     std::string name(key.data(), key.size());
-    if (name == kStatusDetailsKey) continue;
+    if (name == kStatusDetailsKey || name == kStatusCodeKey) continue;
     copy.emplace(std::move(name), std::string(value.data(), value.size()));
   }
   return copy;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cstring>
 #include <mutex>
@@ -191,6 +192,18 @@ std::string PathMessage(const notnets::Status& status, bool cancelled, bool dead
   }
   auto code = cancelled ? ::grpc::StatusCode::CANCELLED
                         : static_cast<::grpc::StatusCode>(status.error_code());
+  if (auto it = trailing->find(kStatusCodeKey); it != trailing->end()) {
+    // Only beside UNKNOWN, and only a number past notnets' codes, as the server writes it.
+    int carried = 0;
+    const std::string& text = it->second;
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), carried);
+    if (code == ::grpc::StatusCode::UNKNOWN && error == std::errc() &&
+        end == text.data() + text.size() &&
+        carried > static_cast<int>(::grpc::StatusCode::UNAUTHENTICATED)) {
+      code = static_cast<::grpc::StatusCode>(carried);
+    }
+    trailing->erase(it);
+  }
   return ::grpc::Status(code, PathMessage(status, cancelled, deadline_passed), details);
 }
 

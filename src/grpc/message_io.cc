@@ -50,6 +50,12 @@ notnets::Status ToNative(const ::grpc::Status& status,
   if (!status.error_details().empty()) {
     context->AddTrailingMetadata(kStatusDetailsKey, status.error_details());
   }
+  int code = status.error_code();
+  if (code < 0 || code > static_cast<int>(notnets::StatusCode::UNAUTHENTICATED)) {
+    // A negative code reaches gRPC's clients as UNKNOWN too.
+    if (code > 0) context->AddTrailingMetadata(kStatusCodeKey, std::to_string(code));
+    return notnets::Status(notnets::StatusCode::UNKNOWN, status.error_message());
+  }
   return NativeStatus(status);
 }
 

@@ -27,7 +27,8 @@ notnets::Status NativeStatus(const ::grpc::Status& status);
 notnets::Status ParseFrom(std::string_view bytes, ::google::protobuf::MessageLite* message);
 
 // What a gRPC handler produced, as the notnets answer: the code and message, the binary details
-// as the kStatusDetailsKey trailer, and the handler's metadata.
+// as the kStatusDetailsKey trailer, a code notnets does not have as UNKNOWN and the
+// kStatusCodeKey trailer, and the handler's metadata.
 notnets::Status ToNative(const ::grpc::Status& status,
                          const std::multimap<std::string, std::string>& initial,
                          const std::multimap<std::string, std::string>& trailing,

@@ -21,6 +21,9 @@ namespace notnets::grpc::internal {
 inline constexpr char kStreamMethod[] = "~stream";
 // The trailer that carries grpc::Status::error_details(), as on the HTTP/2 wire.
 inline constexpr char kStatusDetailsKey[] = "grpc-status-details-bin";
+// The trailer that carries a status code outside notnets' sixteen (gRPC carries any code a
+// handler returns), whose answer's own code is UNKNOWN; as on the HTTP/2 wire.
+inline constexpr char kStatusCodeKey[] = "grpc-status";
 
 // A stream operation's request: [op: 1 byte][stream id: 8 bytes][message].
 enum class StreamOp : uint8_t {

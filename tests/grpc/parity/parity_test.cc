@@ -251,6 +251,34 @@ TEST_P(ParityTest, ErrorWithDetails) {
   });
 }
 
+// Status codes a handler may return that are not gRPC's sixteen, and OK with a message.
+TEST_P(ParityTest, UnusualStatusCodes) {
+  ExpectSame([](Side&, const auto& channel) {
+    auto stub = Inventory::NewStub(channel);
+    std::string out;
+    for (int code : {17, 42, 1000, -1}) {
+      Query query = MakeQuery("x");
+      query.set_fail_code(code);
+      query.set_fail_message("odd");
+      ClientContext context;
+      SetHangDeadline(&context);
+      Item item;
+      out += Describe(stub->Get(&context, query, &item)) + "; ";
+    }
+    // And at the end of a server stream.
+    Query query = MakeQuery("x");
+    query.set_count(3);
+    query.set_fail_after(1);
+    query.set_fail_code(42);
+    ClientContext context;
+    SetHangDeadline(&context);
+    auto reader = stub->List(&context, query);
+    Item item;
+    while (reader->Read(&item)) out += item.sku() + ",";
+    return out + Describe(reader->Finish());
+  });
+}
+
 void AddTestMetadata(ClientContext* context) {
   context->AddMetadata("x-plain", "value with spaces");
   context->AddMetadata("x-multi", "1");
