@@ -338,12 +338,13 @@ TEST_P(ParityTest, ReservedMetadataKeys) {
 }
 
 // Request metadata within and past the server's limit, gRPC's default of 8 KiB
-// (GRPC_ARG_MAX_METADATA_SIZE); not near it, where gRPC also counts its own headers.
+// (GRPC_ARG_MAX_METADATA_SIZE); not near it, where gRPC also counts its own headers, nor far
+// past it, where HTTP/2 sometimes closes the connection instead (UNAVAILABLE "Socket closed").
 TEST_P(ParityTest, LargeMetadata) {
   ExpectSame([](Side&, const auto& channel) {
     auto stub = Inventory::NewStub(channel);
     std::string out;
-    for (size_t bytes : {4u << 10, 7u << 10, 9u << 10, 100u << 10}) {
+    for (size_t bytes : {4u << 10, 7u << 10, 9u << 10}) {
       ClientContext context;
       SetHangDeadline(&context);
       context.AddMetadata("x-big", std::string(bytes, 'm'));
