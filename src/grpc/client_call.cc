@@ -193,13 +193,16 @@ std::string PathMessage(const notnets::Status& status, bool cancelled, bool dead
   auto code = cancelled ? ::grpc::StatusCode::CANCELLED
                         : static_cast<::grpc::StatusCode>(status.error_code());
   if (auto it = trailing->find(kStatusCodeKey); it != trailing->end()) {
-    // Only beside UNKNOWN, and only a number past notnets' codes, as the server writes it.
+    // Only beside UNKNOWN, and only a number past notnets' codes, as the server writes it, that
+    // grpc::StatusCode can hold (its enumerators span -1 to 16, so its values -32 to 31).
+    constexpr int kLargestCode = 31;
     int carried = 0;
     const std::string& text = it->second;
     auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), carried);
     if (code == ::grpc::StatusCode::UNKNOWN && error == std::errc() &&
         end == text.data() + text.size() &&
-        carried > static_cast<int>(::grpc::StatusCode::UNAUTHENTICATED)) {
+        carried > static_cast<int>(::grpc::StatusCode::UNAUTHENTICATED) &&
+        carried <= kLargestCode) {
       code = static_cast<::grpc::StatusCode>(carried);
     }
     trailing->erase(it);

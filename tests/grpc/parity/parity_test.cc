@@ -251,12 +251,14 @@ TEST_P(ParityTest, ErrorWithDetails) {
   });
 }
 
-// Status codes a handler may return that are not gRPC's sixteen, and OK with a message.
+// Status codes a handler may return that are not gRPC's sixteen: those grpc::StatusCode can
+// hold (its enumerators span -1 to 16, so its values -32 to 31; another is undefined behaviour,
+// which UndefinedBehaviorSanitizer reports in the handler that makes it).
 TEST_P(ParityTest, UnusualStatusCodes) {
   ExpectSame([](Side&, const auto& channel) {
     auto stub = Inventory::NewStub(channel);
     std::string out;
-    for (int code : {17, 42, 1000, -1}) {
+    for (int code : {17, 31, -1}) {
       Query query = MakeQuery("x");
       query.set_fail_code(code);
       query.set_fail_message("odd");
@@ -269,7 +271,7 @@ TEST_P(ParityTest, UnusualStatusCodes) {
     Query query = MakeQuery("x");
     query.set_count(3);
     query.set_fail_after(1);
-    query.set_fail_code(42);
+    query.set_fail_code(20);
     ClientContext context;
     SetHangDeadline(&context);
     auto reader = stub->List(&context, query);
