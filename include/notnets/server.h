@@ -204,6 +204,10 @@ class Server {
   // none has arrived for 100 ms (or `timeout` passed), then shuts down. A synchronous call that
   // still arrives later is one the server never read: its channel sends it to another replica.
   void Drain(std::chrono::milliseconds timeout = std::chrono::seconds(30));
+  // Drain's first step, without waiting: takes no new connections and tells channels to send
+  // their new calls to the service's other replicas (a channel that has no other still sends them
+  // here, and they are served). Returns at once; Drain or Shutdown ends what it begins.
+  void BeginDrain();
   // Worker threads running now: between the builder's minimum and maximum; 0 after Shutdown.
   int WorkerThreads() const;
   // The most worker threads that ran at once since the server started.

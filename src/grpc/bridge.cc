@@ -15,14 +15,15 @@
 
 namespace notnets::grpc::internal {
 
+::grpc::Status ShuttingDown() {
+  return ::grpc::Status(::grpc::StatusCode::UNAVAILABLE,
+                        "notnets: the grpc::Server is shutting down and takes no new call; call "
+                        "another server of the service");
+}
+
 namespace {
 
 using ::grpc::ByteBuffer;
-
-::grpc::Status ShuttingDown() {
-  return ::grpc::Status(::grpc::StatusCode::UNAVAILABLE,
-                        "notnets: the grpc::Server is shutting down; it takes no new call");
-}
 
 std::chrono::system_clock::time_point SystemDeadline(std::chrono::steady_clock::time_point at) {
   if (at == std::chrono::steady_clock::time_point::max()) {

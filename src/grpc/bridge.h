@@ -23,6 +23,10 @@
 
 namespace notnets::grpc::internal {
 
+// What a call gets that reaches the pool side of a grpc::Server that has begun shutting down:
+// UNAVAILABLE, the code gRPC 1.51 gives a new call over HTTP/2 then.
+::grpc::Status ShuttingDown();
+
 class Bridge {
  public:
   // Opens the in-process channel of `server`, which must have started. Its own message size

@@ -44,6 +44,14 @@ void CancelWatcher::Unlink(WatchedCall* call) {
   call->previous_ = call->next_ = nullptr;
 }
 
+void CancelWatcher::CancelAll() {
+  {
+    ::notnets::internal::MutexLock lock(&mutex_);
+    cancel_all_ = true;
+  }
+  wakeup_.SignalAll();
+}
+
 void CancelWatcher::Loop() {
   std::vector<WatchedCall*> cancelled;
   mutex_.Lock();
@@ -53,8 +61,9 @@ void CancelWatcher::Loop() {
     if (stopping_) break;
     for (WatchedCall* call = calls_; call != nullptr;) {
       WatchedCall* next = call->next_;
-      if (call->native_context()->IsCancelled() ||
+      if (cancel_all_ || call->native_context()->IsCancelled() ||
           call->cancelled_by_server_.load(std::memory_order_acquire)) {
+        if (cancel_all_) call->cancelled_by_shutdown_.store(true, std::memory_order_release);
         call->CancelLocked();
         cancelled.push_back(call);
         Unlink(call);

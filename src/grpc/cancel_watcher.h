@@ -35,6 +35,10 @@ class WatchedCall {
   void CancelByServer() { cancelled_by_server_.store(true, std::memory_order_release); }
   // What the call answers when its handler finishes with `status`.
   ::grpc::Status Outcome(::grpc::Status status) const {
+    if (cancelled_by_shutdown_.load(std::memory_order_acquire)) {
+      // gRPC 1.51 closes the connections of a server whose Shutdown(deadline) expired.
+      return ::grpc::Status(::grpc::StatusCode::UNAVAILABLE, "Cancelling all calls");
+    }
     if (!cancelled_by_server_.load(std::memory_order_acquire)) return status;
     return ::grpc::Status(::grpc::StatusCode::CANCELLED, "Cancelled on the server side");
   }
@@ -42,6 +46,7 @@ class WatchedCall {
  private:
   friend class CancelWatcher;
   std::atomic<bool> cancelled_by_server_{false};
+  std::atomic<bool> cancelled_by_shutdown_{false};  // by CancelWatcher::CancelAll
   // The watcher's list of calls, linked through the calls (no allocation per call).
   bool watched_ = false;
   WatchedCall* previous_ = nullptr;
@@ -66,6 +71,9 @@ class CancelWatcher {
   // After Remove returns, the watcher no longer calls CancelLocked (Cancelled may still be
   // running for a call that took a reference).
   void Remove(WatchedCall* call) NOTNETS_EXCLUDES(mutex_);
+  // Cancels every call in flight and every call added later, as if its client had cancelled it:
+  // what gRPC does to its own calls when a Shutdown(deadline) expires. Returns at once.
+  void CancelAll() NOTNETS_EXCLUDES(mutex_);
 
  private:
   void Loop() NOTNETS_EXCLUDES(mutex_);
@@ -76,6 +84,7 @@ class CancelWatcher {
   ::notnets::internal::CondVar wakeup_;
   WatchedCall* calls_ NOTNETS_GUARDED_BY(mutex_) = nullptr;
   bool stopping_ NOTNETS_GUARDED_BY(mutex_) = false;
+  bool cancel_all_ NOTNETS_GUARDED_BY(mutex_) = false;
   std::thread thread_;
 };
 

@@ -39,6 +39,8 @@ class LiveCalls {
       return count_.load(std::memory_order_seq_cst) == 0;
     });
   }
+  // Calls that exist now.
+  int Count() const { return count_.load(std::memory_order_seq_cst); }
   // A call reached a state `release` may act on.
   static void Changed() { Deferrer::Get().Wake(); }
 

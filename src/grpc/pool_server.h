@@ -6,6 +6,7 @@
 
 #include <grpcpp/server.h>
 
+#include <atomic>
 #include <chrono>
 #include <deque>
 #include <memory>
@@ -50,8 +51,18 @@ class PoolServer {
   // of this server's own calls: it would wait for itself (gRPC's server too).
   ~PoolServer();
 
-  // The grpc::Server is shutting down: bridged calls are refused from now on (Bridge::Close).
-  void CloseBridge();
+  // The grpc::Server has begun shutting down: the service's entry in the pool closes, so that
+  // channels send their new calls to its other replicas, and new calls that still come (from
+  // channels with no other replica) are refused with ShuttingDown(), as gRPC refuses them over
+  // HTTP/2; with ServerOptions::drain_timeout, only bridged ones are, and the others are served
+  // until the server drains (~PoolServer). Calls in flight go on.
+  void BeginShutdown();
+  // True once no call is in flight: every handler returned and every reactor's OnDone ran
+  // (a stream kept for its client's late operations counts as over).
+  bool Idle();
+  // Cancels the calls in flight, and those still taken (ServerOptions::drain_timeout), as gRPC
+  // does when a Shutdown(deadline) expires; returns at once.
+  void CancelCalls() { watcher_.CancelAll(); }
 
  private:
   PoolServer(::grpc::Service* service, const ServiceBinding& binding, const MessageLimits& limits);
@@ -60,6 +71,8 @@ class PoolServer {
   // Adds the method `name` of the notnets service, whose calls `start` takes once their initial
   // metadata passed the server's limit (MessageLimits::max_metadata).
   void AddCallStart(std::string name, notnets::AsyncMethodHandler start);
+  // True (and `call` answered) when BeginShutdown refuses new calls.
+  bool Refused(notnets::ServerCall* call);
   void AddSyncUnary(const MethodBinding& method);
   void AddCallbackUnary(const MethodBinding& method);
   void AddStreamOpen(const MethodBinding& method);
@@ -80,6 +93,8 @@ class PoolServer {
   const std::string service_name_;
   const MessageLimits limits_;
   std::chrono::milliseconds drain_timeout_{0};  // ServerOptions::drain_timeout
+  // Set by BeginShutdown: directly dispatched calls and stream opens are refused.
+  std::atomic<bool> refusing_{false};
   notnets::Service native_;
   // Set when a method is bridged; the bridged streaming methods, whose streams attach a bridge.
   std::unique_ptr<Bridge> bridge_;

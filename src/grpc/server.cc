@@ -1,13 +1,19 @@
 #include "notnets/grpc/server.h"
 
+#include <grpc/grpc.h>
 #include <grpc/support/log.h>
+#include <grpcpp/create_channel_posix.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/impl/rpc_service_method.h>
 #include <grpcpp/impl/server_builder_option.h>
 #include <grpcpp/impl/server_builder_plugin.h>
 #include <grpcpp/impl/server_initializer.h>
+#include <grpcpp/server_posix.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <thread>
 #include <unordered_map>
@@ -382,6 +388,9 @@ void PoolServer::AddSyncUnary(const MethodBinding& method) {
   native_.AddMethod(method.name, [this, &method](notnets::ServerContext* native,
                                                  const notnets::ReceivedMessage& request,
                                                  notnets::ServerResponse* response) {
+    // Before the look at refusing_: a shutdown that saw no call then waits for none.
+    LiveCalls::Token live(&live_);
+    if (refusing_.load(std::memory_order_seq_cst)) return NativeStatus(ShuttingDown());
     ::grpc::Status refused = limits_.InitialMetadataFailure(native->client_metadata());
     if (!refused.ok()) return NativeStatus(refused);
     if (MessageLimits::Over(request.size(), limits_.max_receive)) {
@@ -422,6 +431,7 @@ void PoolServer::AddCallbackUnary(const MethodBinding& method) {
       service_ == nullptr ? nullptr
                           : CallbackHandlerOf(service_, "/" + service_name_ + "/" + method.name);
   AddCallStart(method.name, [this, &method, handler](notnets::ServerCall* call) {
+    if (Refused(call)) return;
     (new CallbackUnary(&method, handler, &limits_, call, &watcher_, stand_ins_.get(), &live_))
         ->Start(service_);
   });
@@ -429,6 +439,7 @@ void PoolServer::AddCallbackUnary(const MethodBinding& method) {
 
 void PoolServer::AddStreamOpen(const MethodBinding& method) {
   AddCallStart(method.name, [this, &method](notnets::ServerCall* call) {
+    if (Refused(call)) return;
     std::string_view request = call->request().view();
     if (request.size() < kStreamIdBytes) {
       call->Finish(notnets::Status(notnets::StatusCode::INVALID_ARGUMENT,
@@ -463,8 +474,25 @@ void PoolServer::OpenStream(uint64_t id, const MethodBinding* method,
   stream->Start(service_);
 }
 
-void PoolServer::CloseBridge() {
+void PoolServer::BeginShutdown() {
   if (bridge_ != nullptr) bridge_->Close();
+  if (server_ == nullptr) return;
+  server_->BeginDrain();
+  // Drained, the server serves what channels with no other replica still send, as Drain does.
+  if (drain_timeout_.count() == 0) refusing_.store(true, std::memory_order_seq_cst);
+}
+
+bool PoolServer::Idle() {
+  size_t streams = 0;
+  if (!streams_.AllDone(&streams)) return false;
+  // Every call holds a token; the streams in the table hold theirs until they are dropped.
+  return static_cast<size_t>(live_.Count()) == streams;
+}
+
+bool PoolServer::Refused(notnets::ServerCall* call) {
+  if (!refusing_.load(std::memory_order_seq_cst)) return false;
+  call->Finish(NativeStatus(ShuttingDown()));
+  return true;
 }
 
 void PoolServer::AddBridgedUnary(const MethodBinding& method) {
@@ -528,28 +556,52 @@ namespace {
 
 // The method whose requested call gRPC fails when the server starts shutting down.
 constexpr char kShutdownWatchMethod[] = "/notnets.internal.PoolServer/WatchShutdown";
+// The method of the call that holds the server's shutdown while pool calls are in flight.
+constexpr char kShutdownHoldMethod[] = "/notnets.internal.PoolServer/HoldShutdown";
 constexpr char kShutdownWatchService[] = "notnets.internal.PoolServer";
+// How often a shutdown looks whether the pool calls in flight are over.
+constexpr auto kShutdownLook = std::chrono::milliseconds(2);
+
+// A completion queue tag of an operation started through gRPC's core API.
+class CoreTag final : public ::grpc::internal::CompletionQueueTag {
+ public:
+  bool FinalizeResult(void** tag, bool*) override {
+    *tag = this;
+    return true;
+  }
+};
 
 // Owns the pool servers of a grpc::Server, registered on it as a service, so that they go with
-// it; and closes their bridges when it starts shutting down, before gRPC destroys its core
-// server. That start is seen as gRPC failing the one call requested of the holder's async
-// method on the holder's own completion queue; meanwhile the holder holds the server's Shutdown
-// before it finishes, so that the bridges are closed first.
+// it, and stops them taking calls when the server starts shutting down: the start is seen as
+// gRPC failing the one call requested of the holder's watch method on the holder's own
+// completion queue. gRPC's Shutdown waits for its calls in flight, and past its deadline cancels
+// them; the pool calls get the same through one call of the holder's own, kept in flight in the
+// server (over a socket pair, an HTTP/2 connection the server takes as any other), which gRPC
+// waits for and cancels as one of its own: the holder ends it once the pool calls are over, and
+// cancels them if gRPC cancelled it first. Meanwhile it holds the server's Shutdown before it
+// finishes, so that the pool side has stopped before gRPC destroys its core server.
 class PoolServerHolder final : public ::grpc::Service {
  public:
   PoolServerHolder() {
     AddMethod(new ::grpc::internal::RpcServiceMethod(
         kShutdownWatchMethod, ::grpc::internal::RpcMethod::NORMAL_RPC, nullptr));
+    hold_method_ = new ::grpc::internal::RpcServiceMethod(
+        kShutdownHoldMethod, ::grpc::internal::RpcMethod::NORMAL_RPC, nullptr);
+    AddMethod(hold_method_);
+    grpc_metadata_array_init(&hold_metadata_);
   }
   // After the server's core is gone: its queue can be shut down now.
   ~PoolServerHolder() override {
-    if (!watcher_.joinable()) return;
-    watcher_.join();
-    queue_->Shutdown();
-    void* tag;
-    bool ok;
-    while (queue_->Next(&tag, &ok)) {
+    if (watcher_.joinable()) {
+      watcher_.join();
+      queue_->Shutdown();
+      void* tag;
+      bool ok;
+      while (queue_->Next(&tag, &ok)) {
+      }
     }
+    grpc_metadata_array_destroy(&hold_metadata_);
+    if (hold_payload_ != nullptr) grpc_byte_buffer_destroy(hold_payload_);
   }
 
   // Once the servers are added and `server` started.
@@ -557,24 +609,96 @@ class PoolServerHolder final : public ::grpc::Service {
     queue_ = std::move(queue);
     internal::RefServer(server);
     RequestAsyncUnary(0, &context_, &request_, &responder_, queue_.get(), queue_.get(), this);
-    watcher_ = std::thread([this, server] {
-      void* tag;
-      bool ok;
-      // A client that calls the method itself gets no answer: the call ends with the server.
-      queue_->Next(&tag, &ok);
-      for (const auto& pool_server : servers) pool_server->CloseBridge();
-      internal::UnrefServer(server);
-    });
+    bool holding = Hold(server);
+    if (!holding) {
+      gpr_log(GPR_ERROR,
+              "notnets: grpc::Server::Shutdown() will not wait for the pool calls in flight");
+    }
+    watcher_ = std::thread([this, server, holding] { Watch(server, holding); });
   }
 
   std::vector<std::unique_ptr<internal::PoolServer>> servers;
 
  private:
+  // Starts the call that gRPC's shutdown waits for; true once the server side has it (a call
+  // still waiting to be matched when the shutdown starts would be refused, not waited for).
+  bool Hold(::grpc::Server* server) {
+    int fds[2];
+    // Non-blocking, as gRPC's transports take their descriptors.
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) return false;
+    ::grpc::AddInsecureChannelFromFd(server, fds[0]);
+    hold_channel_ = ::grpc::CreateInsecureChannelFromFd("notnets-shutdown-hold", fds[1]);
+    // Through the core: gRPC's C++ layer would run the server's interceptors for it.
+    if (grpc_server_request_registered_call(
+            server->c_server(), hold_method_->server_tag(), &hold_call_, &hold_deadline_,
+            &hold_metadata_, &hold_payload_, queue_->cq(), queue_->cq(), &held_) != GRPC_CALL_OK) {
+      return false;
+    }
+    ::grpc::GenericStub stub(hold_channel_);
+    ::grpc::Slice empty;
+    ::grpc::ByteBuffer request(&empty, 1);
+    hold_client_ =
+        stub.PrepareUnaryCall(&hold_context_, kShutdownHoldMethod, request, queue_.get());
+    hold_client_->StartCall();
+    hold_client_->Finish(&hold_response_, &hold_status_, &hold_ended_);
+    void* tag;
+    bool ok;
+    while (queue_->Next(&tag, &ok)) {
+      if (tag == &held_) return ok;
+      if (tag == &hold_ended_) return false;
+    }
+    return false;
+  }
+
+  // The watcher thread.
+  void Watch(::grpc::Server* server, bool holding) {
+    void* tag;
+    bool ok;
+    bool cancelled = false;  // gRPC cancelled the held call: its Shutdown's deadline passed
+    // A client that calls the watch method itself gets no answer: the call ends with the server.
+    while (queue_->Next(&tag, &ok) && tag != this) {
+      if (tag == &hold_ended_) cancelled = true;
+    }
+    for (const auto& pool_server : servers) pool_server->BeginShutdown();
+    auto idle = [this] {
+      for (const auto& pool_server : servers) {
+        if (!pool_server->Idle()) return false;
+      }
+      return true;
+    };
+    while (holding && !cancelled && !idle()) {
+      auto next = queue_->AsyncNext(&tag, &ok, std::chrono::system_clock::now() + kShutdownLook);
+      if (next == ::grpc::CompletionQueue::GOT_EVENT && tag == &hold_ended_) cancelled = true;
+    }
+    if (holding && cancelled) {
+      for (const auto& pool_server : servers) pool_server->CancelCalls();
+    }
+    if (hold_call_ != nullptr) {
+      grpc_call_cancel(hold_call_, nullptr);
+      grpc_call_unref(hold_call_);
+      hold_call_ = nullptr;
+    }
+    internal::UnrefServer(server);
+  }
+
   ::grpc::ServerContext context_;
   ::grpc::ByteBuffer request_;
   ::grpc::ServerAsyncResponseWriter<::grpc::ByteBuffer> responder_{&context_};
   // Added to the server's builder; shut down once the server's core is gone.
   std::unique_ptr<::grpc::ServerCompletionQueue> queue_;
+  // The held call: its method (owned by the service), its server side and its client side.
+  ::grpc::internal::RpcServiceMethod* hold_method_;
+  CoreTag held_;
+  grpc_call* hold_call_ = nullptr;
+  gpr_timespec hold_deadline_;
+  grpc_metadata_array hold_metadata_;
+  grpc_byte_buffer* hold_payload_ = nullptr;
+  std::shared_ptr<::grpc::Channel> hold_channel_;
+  ::grpc::ClientContext hold_context_;
+  std::unique_ptr<::grpc::GenericClientAsyncResponseReader> hold_client_;
+  ::grpc::ByteBuffer hold_response_;
+  ::grpc::Status hold_status_;
+  char hold_ended_ = 0;  // the client's Finish tag: completes as its call ends
   std::thread watcher_;
 };
 

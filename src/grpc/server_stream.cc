@@ -460,6 +460,15 @@ void StreamTable::Sweep() {
   for (notnets::ServerCall* call : expired) Answer(call);
 }
 
+bool StreamTable::AllDone(size_t* count) {
+  ::notnets::internal::MutexLock lock(&mutex_);
+  *count = streams_.size();
+  for (const auto& [id, stream] : streams_) {
+    if (!stream->Done()) return false;
+  }
+  return true;
+}
+
 void StreamTable::ForgetDone() {
   // Destroyed after the lock is released: a stream's destructor deletes its reactor's adapter
   // and wakes the teardown's wait.

@@ -147,6 +147,8 @@ class StreamTable {
   void Sweep();
   // For the server's teardown: drops the streams whose OnDone ran.
   void ForgetDone();
+  // True if the OnDone of every stream in the table ran; `*count`: how many there are.
+  bool AllDone(size_t* count);
 
  private:
   static void Answer(notnets::ServerCall* call);  // NOT_FOUND

@@ -58,6 +58,8 @@ void Server::Wait() { host_->Wait(); }
 
 void Server::Drain(std::chrono::milliseconds timeout) { host_->Drain(timeout); }
 
+void Server::BeginDrain() { host_->BeginDrain(); }
+
 int Server::WorkerThreads() const { return static_cast<int>(host_->workers_running()); }
 
 int Server::PeakWorkerThreads() const { return static_cast<int>(host_->workers_peak()); }

@@ -53,9 +53,16 @@ void ServerHost::Wait() {
   while (!shut_down_) signal_.Wait(&signal_mutex_);
 }
 
+void ServerHost::BeginDrain() {
+  MutexLock lock(&runtime_mutex_);
+  draining_ = true;
+  runtime_->BeginDrain();
+}
+
 void ServerHost::Drain(std::chrono::milliseconds timeout) {
   {
     MutexLock lock(&runtime_mutex_);
+    draining_ = true;
     runtime_->Drain(timeout);
   }
   Shutdown();
@@ -98,6 +105,8 @@ void ServerHost::RejoinLoop() {
         if (StartRuntime(&fresh).ok()) {
           replaced_peak_ = std::max(replaced_peak_, runtime_->workers_peak());
           runtime_ = std::move(fresh);
+          // A new runtime registers its services open: a draining server keeps them closed.
+          if (draining_) runtime_->BeginDrain();
           break;
         }
       }

@@ -43,6 +43,9 @@ class ServerHost {
   void Wait();
   // Drains the current runtime (Server::Drain): no new calls, those in flight finish.
   void Drain(std::chrono::milliseconds timeout);
+  // Closes the current runtime's services to new connections and calls (Server::BeginDrain), and
+  // those of every runtime that replaces it.
+  void BeginDrain();
   // Workers the current runtime runs now, and the most any runtime of this host ran at once.
   uint32_t workers_running();
   uint32_t workers_peak();
@@ -66,6 +69,7 @@ class ServerHost {
   CondVar signal_;
   bool rejoined_ NOTNETS_GUARDED_BY(signal_mutex_) = false;
   bool shut_down_ NOTNETS_GUARDED_BY(signal_mutex_) = false;
+  bool draining_ NOTNETS_GUARDED_BY(runtime_mutex_) = false;
   std::thread rejoin_thread_;
 };
 

@@ -154,7 +154,7 @@ void ServerRuntime::Drain(std::chrono::milliseconds timeout) {
   using Clock = std::chrono::steady_clock;
   // A fenced runtime's entries are its peers' now: it closes nothing, and has nothing to drain.
   if (!lease_.MayWrite(epoch_)) return Shutdown();
-  for (const RegisteredService& service : services_) directory_.BeginClose(service.ref);
+  BeginDrain();
   auto give_up = Clock::now() + timeout;
   auto quiet_since = Clock::now();
   uint64_t last_started = ~uint64_t{0};
@@ -178,6 +178,12 @@ void ServerRuntime::Drain(std::chrono::milliseconds timeout) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   Shutdown();
+}
+
+void ServerRuntime::BeginDrain() {
+  // A fenced runtime's entries are its peers' now.
+  if (!lease_.MayWrite(epoch_)) return;
+  for (const RegisteredService& service : services_) directory_.BeginClose(service.ref);
 }
 
 void ServerRuntime::ShutDownFenced() {

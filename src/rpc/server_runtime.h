@@ -80,6 +80,8 @@ class ServerRuntime {
   // channels see before each call), serves until no call is running and none was taken for
   // kDrainQuiet, or until `timeout`, then shuts down.
   void Drain(std::chrono::milliseconds timeout);
+  // Drain's first step: the entries turn kClosing, and nothing waits.
+  void BeginDrain();
   void Wait();
 
   // Answers an asynchronous call (ServerCall::Finish).

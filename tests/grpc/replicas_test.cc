@@ -5,8 +5,10 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "grpc_path_test.h"
@@ -17,6 +19,22 @@
 
 namespace notnets::test {
 namespace {
+
+// Answers every Echo with its own name, so that a client tells which replica answered.
+class NamedEchoService final : public TestService::CallbackService {
+ public:
+  explicit NamedEchoService(std::string name) : name_(std::move(name)) {}
+  ::grpc::ServerUnaryReactor* Echo(::grpc::CallbackServerContext* context, const EchoRequest*,
+                                   EchoResponse* response) override {
+    response->set_payload(name_);
+    ::grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(::grpc::Status::OK);
+    return reactor;
+  }
+
+ private:
+  const std::string name_;
+};
 
 class GrpcReplicasTest : public ::testing::Test {
  protected:
@@ -81,6 +99,37 @@ TEST_F(GrpcReplicasTest, ADrainingReplicaFailsNoCall) {
   stop.store(true);
   for (std::thread& caller : callers) caller.join();
   EXPECT_EQ(failed.load(), 0u);
+  staying->Shutdown();
+}
+
+// From when its grpc::Server begins shutting down, a replica takes no new call: the channel
+// sends every call to the other replica, while the first server still exists.
+TEST_F(GrpcReplicasTest, AReplicaShuttingDownLeavesNewCallsToTheOthers) {
+  NamedEchoService leaving_service("leaving");
+  NamedEchoService staying_service("staying");
+  std::unique_ptr<::grpc::Server> leaving = StartReplica(&leaving_service);
+  std::unique_ptr<::grpc::Server> staying = StartReplica(&staying_service);
+  ASSERT_NE(leaving, nullptr);
+  ASSERT_NE(staying, nullptr);
+  notnets::grpc::ChannelOptions options;
+  options.pool = pool_name_;
+  std::unique_ptr<TestService::Stub> stub =
+      TestService::NewStub(notnets::grpc::CreateChannel("", options));
+  auto call = [&stub] {
+    EchoResponse response;
+    ::grpc::ClientContext context;
+    ::grpc::Status status = stub->Echo(&context, EchoRequest(), &response);
+    return status.ok() ? response.payload() : "failed: " + status.error_message();
+  };
+  // The channel knows both replicas: each answers a call.
+  std::set<std::string> answered;
+  for (int i = 0; i < 1000 && answered.size() < 2; ++i) answered.insert(call());
+  ASSERT_EQ(answered, (std::set<std::string>{"leaving", "staying"}));
+
+  leaving->Shutdown();
+  answered.clear();
+  for (int i = 0; i < 100; ++i) answered.insert(call());
+  EXPECT_EQ(answered, std::set<std::string>{"staying"});
   staying->Shutdown();
 }
 

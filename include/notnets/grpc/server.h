@@ -30,8 +30,9 @@ struct ServerOptions {
   // every server of the name must say so.
   bool replica = false;
   // When the grpc::Server shuts down, first drains the pool side for up to this long
-  // (notnets::Server::Drain): pool clients move to the other replicas without a failed call.
-  // 0: shut down at once, failing the calls not yet read, as before.
+  // (notnets::Server::Drain): pool clients move to the other replicas without a failed call, and
+  // directly dispatched calls that still come after Shutdown() began are served meanwhile.
+  // 0: new calls are refused from when Shutdown() begins, as gRPC refuses them over HTTP/2.
   std::chrono::milliseconds drain_timeout{0};
   // Who may call over the pool besides the server's own effective uid (notnets::AllowedCallers):
   // users, callers whose effective group is listed, or anyone. Others' calls fail with
@@ -45,7 +46,8 @@ struct ServerOptions {
 };
 
 // Also serves `service` (registered on `builder` with RegisterService) over the pool, from when
-// builder->BuildAndStart() returns until the grpc::Server it returned is destroyed; HTTP/2
+// builder->BuildAndStart() returns until the grpc::Server it returned shuts down (Shutdown()
+// waits for the pool calls in flight, and cancels them at its deadline, as for its own); HTTP/2
 // clients are served as before, and the server needs no HTTP/2 port. Call it before
 // BuildAndStart:
 //

@@ -253,8 +253,40 @@ Item MakeItem(const std::string& sku, uint32_t blob_bytes) {
   return item;
 }
 
+int Observations::Held() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return held_;
+}
+
+void Observations::Hold(std::function<void()> finish) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  if (released_) {
+    lock.unlock();
+    if (finish) finish();
+    return;
+  }
+  ++held_;
+  if (finish) {
+    finishers_.push_back(std::move(finish));
+    return;
+  }
+  released_changed_.wait(lock, [this] { return released_; });
+}
+
+void Observations::ReleaseHeld() {
+  std::vector<std::function<void()>> finishers;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    released_ = true;
+    finishers.swap(finishers_);
+  }
+  released_changed_.notify_all();
+  for (const auto& finish : finishers) finish();
+}
+
 Status SyncInventory::Get(::grpc::ServerContext* context, const Query* query, Item* item) {
   EchoMetadata(context);
+  if (query->hold()) observations_->Hold(nullptr);
   if (query->wait_for_cancel()) return WaitForCancel(context, observations_);
   if (query->server_cancel()) {
     context->TryCancel();
@@ -339,14 +371,21 @@ Status SyncInventory::Heartbeats(::grpc::ServerContext* context, const Empty*,
   EchoMetadata(context);
   if (query->wait_for_cancel()) return new CancelWaiter(observations_);
   ::grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (query->server_cancel()) {
-    context->TryCancel();
-    reactor->Finish(Status::OK);
-  } else if (query->fail_code() != 0) {
-    reactor->Finish(QueryStatus(*query));
+  auto finish = [context, query, item, reactor] {
+    if (query->server_cancel()) {
+      context->TryCancel();
+      reactor->Finish(Status::OK);
+    } else if (query->fail_code() != 0) {
+      reactor->Finish(QueryStatus(*query));
+    } else {
+      *item = MakeItem(query->sku(), query->blob_bytes());
+      reactor->Finish(Status::OK);
+    }
+  };
+  if (query->hold()) {
+    observations_->Hold(finish);
   } else {
-    *item = MakeItem(query->sku(), query->blob_bytes());
-    reactor->Finish(Status::OK);
+    finish();
   }
   return reactor;
 }

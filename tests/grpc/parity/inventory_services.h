@@ -4,8 +4,12 @@
 #define NOTNETS_TESTS_GRPC_PARITY_INVENTORY_SERVICES_H_
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
+#include <functional>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include "inventory.grpc.pb.h"
 
@@ -26,6 +30,20 @@ struct Observations {
   std::atomic<int> cancellations_seen{0};
   // Calls now waiting for their cancellation.
   std::atomic<int> waiting{0};
+
+  // Get calls held now (Query::hold).
+  int Held();
+  // Holds a call until ReleaseHeld: runs `finish` then, or, when it is empty, blocks until then.
+  void Hold(std::function<void()> finish);
+  // Lets every held call, and every one held later, go on.
+  void ReleaseHeld();
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable released_changed_;
+  int held_ = 0;
+  bool released_ = false;
+  std::vector<std::function<void()>> finishers_;
 };
 
 // Inventory::Service.

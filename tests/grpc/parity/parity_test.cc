@@ -8,6 +8,7 @@
 #include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <future>
@@ -156,6 +157,8 @@ class ParityTest : public ::testing::TestWithParam<Flavor> {
       } else {
         notnets::grpc::ServerOptions options;
         options.pool = side->pool_name;
+        // As gRPC's sync server, run a handler while another blocks.
+        options.worker_threads = 2;
         notnets::grpc::ServeOverPool(&builder, options);
       }
       side->server = builder.BuildAndStart();
@@ -1045,6 +1048,70 @@ TEST(PoolRoutingTest, AServiceWhoseServerLeftIsUnavailableNotUnimplemented) {
   channel.reset();
   warehouse_server->Shutdown();
   notnets::Pool::Remove(pool_name);
+}
+
+// gRPC's Server::Shutdown() refuses new calls from when it begins, and waits for those in flight,
+// which finish as if nothing happened. A call is held in its handler while the server shuts down;
+// new calls fail meanwhile (only their code is compared: HTTP/2's message depends on how far the
+// channel got in seeing the server go); then the held call is let go and answers.
+TEST_P(ParityTest, ShutdownRefusesNewCallsAndFinishesThoseInFlight) {
+  ExpectSame([](Side& side, const auto& channel) {
+    auto stub = Inventory::NewStub(channel);
+    ClientContext held_context;
+    SetHangDeadline(&held_context);
+    Query held_query = MakeQuery("held", 10);
+    held_query.set_hold(true);
+    Item held_item;
+    std::promise<Status> held_done;
+    stub->async()->Get(&held_context, &held_query, &held_item,
+                       [&](Status s) { held_done.set_value(std::move(s)); });
+    std::string out;
+    if (!Eventually([&] { return side.observations.Held() == 1; })) out += "never held; ";
+    std::atomic<bool> shut_down{false};
+    std::thread shutdown([&] {
+      side.server->Shutdown();
+      shut_down = true;
+    });
+    Status refused;
+    bool refusing = Eventually([&] {
+      ClientContext context;
+      SetHangDeadline(&context);
+      Item item;
+      refused = stub->Get(&context, MakeQuery("new"), &item);
+      // Over HTTP/2 a call that races the server's GOAWAY may be CANCELLED instead; once the
+      // channel saw it, every new call gets UNAVAILABLE.
+      return refused.error_code() == StatusCode::UNAVAILABLE;
+    });
+    out += refusing ? "new calls refused; " : "new calls not refused; ";
+    if (shut_down) out += "Shutdown() returned with a call in flight; ";
+    side.observations.ReleaseHeld();
+    Status held_status = held_done.get_future().get();
+    out += "held call: " + Describe(held_status) + DescribeItem(held_item, "held", 10);
+    shutdown.join();
+    return out;
+  });
+}
+
+// Past the deadline of Server::Shutdown(deadline), gRPC cancels the calls still in flight: their
+// handlers see it (IsCancelled, OnCancel), and their clients get UNAVAILABLE whatever the
+// handlers answer.
+TEST_P(ParityTest, ShutdownCancelsTheCallsInFlightAtItsDeadline) {
+  ExpectSame([](Side& side, const auto& channel) {
+    auto stub = Inventory::NewStub(channel);
+    ClientContext context;
+    SetHangDeadline(&context);
+    Query query = MakeQuery("waits");
+    query.set_wait_for_cancel(true);
+    Item item;
+    std::promise<Status> done;
+    stub->async()->Get(&context, &query, &item, [&](Status s) { done.set_value(std::move(s)); });
+    std::string out;
+    if (!Eventually([&] { return side.observations.waiting.load() == 1; })) out += "never ran; ";
+    side.server->Shutdown(std::chrono::system_clock::now());
+    Status status = done.get_future().get();
+    return out + Describe(status) + ", the handler saw " +
+           std::to_string(side.observations.cancellations_seen.load()) + " cancellation(s)";
+  });
 }
 
 }  // namespace
