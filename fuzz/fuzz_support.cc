@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "pool/allocator.h"
+#include "pool/name_file.h"
 
 namespace notnets::fuzz {
 
@@ -53,6 +54,8 @@ FuzzPool::FuzzPool(const std::string& tag, const PoolOptions& options, int mappi
   }
   Pool::Remove(name);
 }
+
+FuzzPool::~FuzzPool() { internal::RemoveNameFiles(pools_.front()->path()); }
 
 PoolSnapshot::PoolSnapshot(internal::PoolMapping* mapping) : mapping_(mapping) {
   const uint8_t* base = mapping->At<uint8_t>(0);

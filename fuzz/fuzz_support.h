@@ -50,6 +50,9 @@ PoolOptions SmallPoolOptions();
 class FuzzPool {
  public:
   FuzzPool(const std::string& tag, const PoolOptions& options, int mappings);
+  // Removes the files of the names registered in the pool: its file is gone since construction,
+  // and Pool::Remove would not find them.
+  ~FuzzPool();
   // The i-th mapping (each a Pool of its own).
   const std::shared_ptr<Pool>& pool(int i) const { return pools_[i]; }
   internal::PoolMapping& mapping(int i) const { return internal::PoolAccess::mapping(*pools_[i]); }
