@@ -9,6 +9,7 @@
 
 #include <cstring>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -28,9 +29,10 @@ bool Exists(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0;
 }
 
-// Writes `bytes` as the name file of kName, with `mode`.
-void Plant(const std::string& pool_path, const void* bytes, size_t size, mode_t mode) {
-  std::string path = NameFilePath(pool_path, kName);
+// Writes `bytes` as the name file of `service`, with `mode`.
+void Plant(const std::string& pool_path, const void* bytes, size_t size, mode_t mode,
+           std::string_view service = kName) {
+  std::string path = NameFilePath(pool_path, service);
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   ASSERT_GE(fd, 0) << std::strerror(errno);
   ASSERT_EQ(::write(fd, bytes, size), static_cast<ssize_t>(size));
@@ -72,6 +74,7 @@ TEST_F(NameFileTest, AFileNameIsThePoolsWithTheServiceOrItsHash) {
   std::string long_name = NameFilePath(long_pool, std::string(144, 'x'));
   EXPECT_EQ(long_name.size(), long_pool.size() + std::strlen(".name.#") + 32) << long_name;
   EXPECT_NE(slash, hash);
+  EXPECT_EQ(NameFilePath("/dev/shm/notnets-p", std::string("a\0b", 3)).size(), slash.size());
   EXPECT_NE(NameFilePath("/dev/shm/notnets-p", "a/c"), slash);
 }
 
@@ -148,6 +151,21 @@ TEST_F(NameFileTest, AMalformedFileIsItsOwnersAloneWithNoListedUsers) {
   ASSERT_TRUE(ReadNameFile(path(), kName, &owner, &well_formed));
   EXPECT_TRUE(well_formed);
   EXPECT_EQ(owner.registrants, (std::vector<uint32_t>{self_ + 1}));
+}
+
+TEST_F(NameFileTest, ANameLengthPastTheFilesRoomIsNeverRead) {
+  // A service name longer than any registered one, as a client may ask for: a file that claims
+  // its length is not read past its name field.
+  std::string service(300, 'x');
+  NameFileLayout layout = WellFormedLayout({self_ + 1});
+  layout.name_length = static_cast<uint32_t>(service.size());
+  std::memset(layout.name, 'x', sizeof(layout.name));
+  Plant(path(), &layout, sizeof(layout), 0444, service);
+  NameOwner owner;
+  bool well_formed = true;
+  ASSERT_TRUE(ReadNameFile(path(), service, &owner, &well_formed));
+  EXPECT_FALSE(well_formed);
+  EXPECT_TRUE(owner.registrants.empty());
 }
 
 TEST_F(NameFileTest, WhatIsNotARegularFileIsItsOwnersAndNeverWaitedOn) {

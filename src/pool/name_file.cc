@@ -74,7 +74,8 @@ bool WriteLayout(int fd, const NameFileLayout& layout) {
 // True if `layout`, read from a file of `st`, is a whole name file of `service`.
 bool WellFormed(const NameFileLayout& layout, const struct stat& st, std::string_view service) {
   return layout.magic == kNameFileMagic && layout.layout_version == kNameFileLayoutVersion &&
-         layout.registrant_count <= kMaxRegistrants && layout.name_length == service.size() &&
+         layout.registrant_count <= kMaxRegistrants && layout.name_length <= kNameFileNameBytes &&
+         layout.name_length == service.size() &&
          std::memcmp(layout.name, service.data(), service.size()) == 0 &&
          st.st_size >= static_cast<off_t>(sizeof(layout)) && st.st_size <= MaxNameFileBytes(st);
 }
@@ -83,7 +84,8 @@ bool WellFormed(const NameFileLayout& layout, const struct stat& st, std::string
 
 std::string NameFilePath(const std::string& pool_path, std::string_view service) {
   std::string plain = BaseNameOf(pool_path) + kNameInfix + std::string(service);
-  bool hashed = service.find('/') != std::string_view::npos || service.front() == '#' ||
+  bool hashed = service.find_first_of(std::string_view("/\0", 2)) != std::string_view::npos ||
+                (!service.empty() && service.front() == '#') ||
                 plain.size() + kBuildSuffixBytes > NAME_MAX;
   return pool_path + kNameInfix + (hashed ? HashedName(service) : std::string(service));
 }

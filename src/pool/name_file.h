@@ -39,8 +39,9 @@ static_assert(offsetof(NameFileLayout, registrants) == 16);
 static_assert(offsetof(NameFileLayout, name) == 32);
 
 // The path of the name file of `service` in the pool at `pool_path`: `<pool path>.name.<service>`,
-// or `<pool path>.name.#<32 hex digits of a hash of the name>` when the name holds a '/', starts
-// with '#', or would make a file name (or the name it is built under) longer than NAME_MAX.
+// or `<pool path>.name.#<32 hex digits of a hash of the name>` when the name holds a '/' or a NUL,
+// starts with '#', or would make a file name (or the name it is built under) longer than
+// NAME_MAX.
 std::string NameFilePath(const std::string& pool_path, std::string_view service);
 
 // Reads the owner of `service`'s name in the pool at `pool_path`, once per call: false if the
