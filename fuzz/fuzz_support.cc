@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "pool/allocator.h"
+#include "pool/name_file.h"
 
 namespace notnets::fuzz {
 
@@ -39,6 +40,20 @@ PoolOptions SmallPoolOptions() {
   return options;
 }
 
+namespace {
+
+// The paths of the pools this process made, whose name files go at exit.
+std::vector<std::string>& PoolPaths() {
+  static auto* paths = new std::vector<std::string>;
+  return *paths;
+}
+
+void RemoveNameFilesOfPools() {
+  for (const std::string& path : PoolPaths()) internal::RemoveNameFiles(path);
+}
+
+}  // namespace
+
 FuzzPool::FuzzPool(const std::string& tag, const PoolOptions& options, int mappings) {
   std::string name = "fuzz-" + tag + "-" + std::to_string(::getpid());
   Pool::Remove(name);  // left by an earlier process with the same pid
@@ -46,6 +61,8 @@ FuzzPool::FuzzPool(const std::string& tag, const PoolOptions& options, int mappi
   Status status = Pool::Create(name, options, &pool);
   NOTNETS_FUZZ_CHECK(status.ok(), "cannot create the pool: " + status.ToString());
   pools_.push_back(pool);
+  if (PoolPaths().empty()) std::atexit(RemoveNameFilesOfPools);
+  PoolPaths().push_back(pool->path());
   for (int i = 1; i < mappings; ++i) {
     status = Pool::Attach(name, &pool);
     NOTNETS_FUZZ_CHECK(status.ok(), "cannot attach the pool: " + status.ToString());

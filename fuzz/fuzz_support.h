@@ -49,6 +49,8 @@ PoolOptions SmallPoolOptions();
 // file is removed at once, so a crash leaves nothing in /dev/shm.
 class FuzzPool {
  public:
+  // The files of the names registered in the pool are removed when the process exits (its
+  // pool file is gone since construction, and the targets never destroy their pools).
   FuzzPool(const std::string& tag, const PoolOptions& options, int mappings);
   // The i-th mapping (each a Pool of its own).
   const std::shared_ptr<Pool>& pool(int i) const { return pools_[i]; }

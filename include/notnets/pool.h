@@ -129,8 +129,11 @@ class Pool {
   static Status AttachOrCreate(const std::string& name, const PoolOptions& options,
                                std::shared_ptr<Pool>* pool);
 
-  // Removes the pool's file (processes that have it attached keep their mapping). Refuses with
-  // FAILED_PRECONDITION a file that is not a regular file starting with the pool magic.
+  // Removes the pool's file (processes that have it attached keep their mapping), its segments
+  // whose creators are dead and the files of its service names, those this user may remove (in
+  // /dev/shm, its own; root's, all): a pool created again at the path starts with every name
+  // free. Refuses with FAILED_PRECONDITION a file that is not a regular file starting with the
+  // pool magic.
   static Status Remove(const std::string& name);
 
   ~Pool();

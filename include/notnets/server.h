@@ -281,8 +281,9 @@ class ServerBuilder {
   }
   // Lets user `uid` register servers (replicas, or a successor) under the names of the services
   // that this server is the first to register: a name belongs to the uid that first registered
-  // it (docs/security.md), and every other uid's registration is refused with
-  // PERMISSION_DENIED. At most 4 users.
+  // it until the pool is removed (docs/security.md), every other uid's registration is refused
+  // with PERMISSION_DENIED, and clients call only servers of the owner and the users it lists.
+  // The first registration's list stays; later servers' lists change nothing. At most 4 users.
   ServerBuilder& AllowRegistrantUid(uint32_t uid) {
     registrants_.push_back(uid);
     return *this;

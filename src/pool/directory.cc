@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "pool/host_id.h"
+#include "pool/name_file.h"
 #include "pool/process_identity.h"
 
 namespace notnets::internal {
@@ -121,11 +122,23 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
 
   ProcessIdentity self = SelfIdentity();
   auto self_uid = static_cast<uint32_t>(::geteuid());
-  // The name's owner as the first entry of the name says, or this user if none has it.
-  NameOwner name_owner{self_uid, access.registrants};
-  bool named = false;
+  // The name's owner is the owner of its file, which the first registrant creates: nothing in the
+  // directory, which every process of the pool may write, decides it.
+  NameOwner name_owner;
+  Status claimed_name =
+      ClaimName(mapping_->path(), name, self_uid, access.registrants, &name_owner);
+  if (!claimed_name.ok()) return claimed_name;
+  if (!name_owner.Allows(self_uid)) {
+    return Status(StatusCode::PERMISSION_DENIED,
+                  "service '" + std::string(name) + "' belongs to uid " +
+                      std::to_string(name_owner.uid) + " in pool " + mapping_->path() + "; uid " +
+                      std::to_string(self_uid) +
+                      " may not register a server under it: only its owner and the users "
+                      "the owner lists (ServerBuilder::AllowRegistrantUid) may; choose another "
+                      "name");
+  }
   // Find an entry to claim: a free one, or one whose server died. Refuse if a live one has the
-  // name, unless both are replicas, and if the name belongs to a user that does not list this one.
+  // name, unless both are replicas.
   uint32_t claimed = mapping_->max_services();
   uint64_t claimed_state = 0;
   for (uint32_t i = 0; i < mapping_->max_services(); ++i) {
@@ -139,22 +152,9 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
       }
       continue;
     }
-    bool listed =
-        StateOf(state) == ServiceState::kActive || StateOf(state) == ServiceState::kClosing;
-    if (!listed || !ReadName(*e, &existing) || existing != name) continue;
-    NameOwner found = ReadNameOwner(e->access);
-    if (!found.Allows(self_uid)) {
-      return Status(StatusCode::PERMISSION_DENIED,
-                    "service '" + std::string(name) + "' belongs to uid " +
-                        std::to_string(found.uid) + " in pool " + mapping_->path() + "; uid " +
-                        std::to_string(self_uid) +
-                        " may not register a server under it: only its owner and the users "
-                        "the owner lists (ServerBuilder::AllowRegistrantUid) may; choose another "
-                        "name");
+    if (StateOf(state) != ServiceState::kActive || !ReadName(*e, &existing) || existing != name) {
+      continue;
     }
-    if (!named && found.uid != self_uid) name_owner = found;
-    named = true;
-    if (StateOf(state) != ServiceState::kActive) continue;
     ProcessIdentity owner{static_cast<int32_t>(e->server_pid.load(std::memory_order_relaxed)),
                           e->server_token.load(std::memory_order_relaxed)};
     if (IsAlive(owner)) {
@@ -240,8 +240,8 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
         !ReadName(*entry(i), &existing) || existing != name) {
       continue;
     }
-    // A replica beside this one, of an owner that lets this user in, may stay.
-    if (!Excludes(*entry(i), mode) && ReadNameOwner(entry(i)->access).Allows(self_uid)) continue;
+    // A replica beside this one may stay: the name file let both in.
+    if (!Excludes(*entry(i), mode)) continue;
     Unregister(*ref);
     if (attempt >= kMaxRegisterAttempts) {
       return Status(StatusCode::ALREADY_EXISTS,

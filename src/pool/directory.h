@@ -95,10 +95,11 @@ class Directory {
   // a live process serves the name (unless it and this one both register as
   // ReplicaMode::kReplica), RESOURCE_EXHAUSTED if the directory (of live servers) or the pool is
   // full, INVALID_ARGUMENT for names that are empty or too long. The entry shows
-  // `access.callers`. A name belongs to the uid that registered it when no entry had it, with the
-  // registrants it listed: any other uid gets PERMISSION_DENIED naming the owner while an entry
-  // of the name (active, closing, or of a dead server) is in the directory, and a listed one
-  // registers under the owner's name (its entry carries the owner's uid and list).
+  // `access.callers`. A name belongs to the owner of its name file (pool/name_file.h), which the
+  // first registration of the name creates with this uid and `access.registrants`: any uid the
+  // file neither belongs to nor lists gets PERMISSION_DENIED naming the owner, whether or not
+  // servers of the name are left, until the pool is removed. The entry carries the owner's uid
+  // and list for tools; nothing reads them to decide.
   static constexpr uint32_t kOwnDoorbell = ~0u;
   Status Register(std::string_view name, const std::vector<std::string>& methods,
                   uint32_t doorbell_entry, ServiceRef* ref, ReplicaMode mode = ReplicaMode::kSole,

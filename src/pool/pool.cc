@@ -11,6 +11,7 @@
 #include "pool/allocator.h"
 #include "pool/directory.h"
 #include "pool/layout.h"
+#include "pool/name_file.h"
 #include "pool/pool_mapping.h"
 #include "pool/process_identity.h"
 #include "pool/segment_sweep.h"
@@ -133,6 +134,7 @@ Status Pool::Remove(const std::string& name) {
       return Status(StatusCode::UNAVAILABLE,
                     "cannot erase pool on " + path + ": " + std::strerror(errno));
     }
+    internal::RemoveNameFiles(path);
     return Status::OK;
   }
   if (::lstat(path.c_str(), &st) == 0 && (!S_ISREG(st.st_mode) || !HoldsPoolMagic(path))) {
@@ -148,6 +150,8 @@ Status Pool::Remove(const std::string& name) {
         path, [fd](uint64_t token) { return internal::LockedIn(fd, token); });
     ::close(fd);
   }
+  // The names end with the pool: a pool created again at the path starts with every name free.
+  internal::RemoveNameFiles(path);
   if (::unlink(path.c_str()) != 0) {
     StatusCode code = errno == ENOENT ? StatusCode::NOT_FOUND : StatusCode::UNAVAILABLE;
     return Status(code, "cannot remove pool " + path + ": " + std::strerror(errno));

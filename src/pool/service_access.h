@@ -1,7 +1,7 @@
-// Who may use a service, as its directory entry shows it: who owns the name (checked by every
-// server that registers under it) and who may call (for tools, `notnets pool inspect`: the server
-// decides from its own copy in process memory). A process that can write the pool could rewrite
-// either until names move to files (docs/security.md).
+// Who may use a service, as its directory entry shows it, for tools (`notnets pool inspect`): who
+// owns the name (decided by the name's file, pool/name_file.h) and who may call (decided by the
+// server from its own copy in process memory). A process that can write the pool can rewrite
+// either, and so change only what tools show (docs/security.md).
 #ifndef NOTNETS_POOL_SERVICE_ACCESS_H_
 #define NOTNETS_POOL_SERVICE_ACCESS_H_
 
@@ -20,7 +20,8 @@ inline constexpr uint32_t kShownCallerIds = 6;
 inline constexpr uint32_t kMaxRegistrants = 4;
 
 // Who a service name belongs to: the uid that first registered it, and the uids it lets
-// register more servers under the name. Every entry of the name carries its owner's.
+// register more servers under the name (its name file says). Every entry of the name shows its
+// owner's.
 struct NameOwner {
   uint32_t uid = 0;
   std::vector<uint32_t> registrants;  // at most kMaxRegistrants

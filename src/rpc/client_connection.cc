@@ -8,6 +8,7 @@
 #include "channel/wait.h"
 #include "pool/crash_point.h"
 #include "pool/directory.h"
+#include "pool/name_file.h"
 #include "pool/pool_access.h"
 #include "pool/pool_mapping.h"
 #include "pool/segment_sweep.h"
@@ -84,6 +85,27 @@ Status ClientConnection::ConnectTo(std::shared_ptr<Pool> pool, std::string_view 
   Allocator allocator(mapping);
   Directory directory(mapping, &allocator);
   Status status;
+  ServiceEntry* entry = directory.entry(found.ref.index);
+  // Read once: the user this connection's requests are granted to, and whose responses it takes.
+  auto server_uid = static_cast<uint32_t>(mapping->visibility().Consume(&entry->server_uid));
+  // The entry is in memory every process of the pool may write; the name's file is not. A server
+  // of a user the name's owner does not let in gets neither the requests nor their metadata.
+  NameOwner name_owner;
+  if (!ReadNameFile(mapping->path(), service, &name_owner)) {
+    return Status(StatusCode::UNAVAILABLE,
+                  "refused the server of service '" + std::string(service) + "' in pool " +
+                      mapping->path() + ": the name has no owner (no file " +
+                      NameFilePath(mapping->path(), service) +
+                      "); its directory entry may have been forged by another user of the pool");
+  }
+  if (!name_owner.Allows(server_uid)) {
+    return Status(StatusCode::UNAVAILABLE,
+                  "refused the server of service '" + std::string(service) + "' in pool " +
+                      mapping->path() + ": it runs as uid " + std::to_string(server_uid) +
+                      ", but the name belongs to uid " + std::to_string(name_owner.uid) +
+                      ", who does not let that user serve it; its directory entry may have been "
+                      "forged by another user of the pool");
+  }
 
   ProcessQuota& quota = mapping->quota();
   if (!quota.TakeConnection()) {
@@ -99,9 +121,6 @@ Status ClientConnection::ConnectTo(std::shared_ptr<Pool> pool, std::string_view 
     quota.ReturnConnection();
     return ProcessMemoryExhausted(*mapping, block_bytes);
   }
-  ServiceEntry* entry = directory.entry(found.ref.index);
-  // Read once: the user this connection's requests are granted to, and whose responses it takes.
-  auto server_uid = static_cast<uint32_t>(mapping->visibility().Consume(&entry->server_uid));
   ConnectionView view;
   status = CreateConnection(&allocator, options.max_outstanding_calls,
                             options.connection_arena_bytes, found.ref, server_uid, &view);
