@@ -451,5 +451,47 @@ TEST_F(ConnectionSegmentsServiceTest, TheHandlerSeesTheCallersUidAndGidAsTheKern
   server->Shutdown();
 }
 
+TEST_F(ConnectionSegmentsServiceTest, TheCallerSeesTheServersUidAndGidAsTheKernelRecordedThem) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to act as other users";
+  constexpr uint32_t kServerGroup = kServer + 10;
+  testing::TestPool test_pool;
+  std::shared_ptr<Pool> server_pool;
+  std::shared_ptr<Pool> client_pool;
+  ASSERT_TRUE(Pool::Attach(test_pool.name(), &server_pool).ok());
+  ASSERT_TRUE(Pool::Attach(test_pool.name(), &client_pool).ok());
+  Service service("test.ServerIdentity");
+  service.AddMethod("Who", [](ServerContext*, const ReceivedMessage&, ServerResponse* response) {
+    response->Copy("me");
+    return Status::OK;
+  });
+  std::unique_ptr<Server> server;
+  Status started;
+  {
+    // The server's threads start as this user and group, and stay them: its segments are theirs.
+    ThreadActsAs user(kServer, kServerGroup);
+    ASSERT_TRUE(user.ok);
+    started = ServerBuilder(server_pool)
+                  .RegisterService(&service)
+                  .AllowCallerUid(0)
+                  .BuildAndStart(&server);
+  }
+  ASSERT_TRUE(started.ok()) << started.ToString();
+  std::shared_ptr<Channel> channel;
+  ASSERT_TRUE(
+      Channel::Connect(client_pool, "test.ServerIdentity", ChannelOptions(), &channel).ok());
+  ClientContext context;
+  EXPECT_EQ(context.server_identity().uid, 0u);
+  EXPECT_EQ(context.server_identity().pid, 0);
+  std::string response;
+  Status called = channel->Call("Who", "", &response, &context);
+  ASSERT_TRUE(called.ok()) << called.ToString();
+  EXPECT_EQ(context.server_identity().uid, kServer);
+  EXPECT_EQ(context.server_identity().gid, kServerGroup);
+  EXPECT_EQ(context.server_identity().pid, ::getpid());
+  EXPECT_EQ(context.server_identity().host, HostId());
+  channel.reset();
+  server->Shutdown();
+}
+
 }  // namespace
 }  // namespace notnets::internal

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "notnets/metadata.h"
+#include "notnets/peer_identity.h"
 
 namespace notnets {
 
@@ -66,6 +67,12 @@ class ClientContext {
 
   // "notnets:<pool path>/<service>" once the call has been sent, as grpc::ClientContext::peer().
   std::string peer() const { return peer_ != nullptr ? *peer_ : std::string(); }
+  // Who answered, once the server's response arrived (zeros before, and for a call no server
+  // answered): its uid and gid as the kernel recorded them (the owner of the server's segment of
+  // the connection, which the client refuses unless it is the service's registered user), its
+  // pid and host as it wrote them in the pool, as ServerContext::peer_identity() shows the
+  // caller to the server.
+  const PeerIdentity& server_identity() const { return server_identity_; }
 
  private:
   friend class internal::ClientContextAccess;
@@ -75,6 +82,7 @@ class ClientContext {
   Metadata server_trailing_metadata_;
   // Interned for the life of the process, so that setting it costs no reference count.
   const std::string* peer_ = nullptr;
+  PeerIdentity server_identity_;
   std::atomic<bool> cancel_requested_{false};
   bool wait_for_ready_ = false;
   bool at_most_once_ = false;

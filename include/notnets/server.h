@@ -14,6 +14,7 @@
 #include "notnets/limits.h"
 #include "notnets/message.h"
 #include "notnets/metadata.h"
+#include "notnets/peer_identity.h"
 #include "notnets/pool.h"
 #include "notnets/status.h"
 
@@ -29,19 +30,6 @@ struct ProcessIdentity;
 }  // namespace internal
 
 // What a handler knows about its call, named as in grpc::ServerContext.
-// Who made a call, as the server learned it when it accepted the caller's connection.
-struct PeerIdentity {
-  // The caller's effective user and group when it connected, as the kernel recorded them (the
-  // owner of the caller's segment of the connection): verified, nothing the caller writes
-  // changes them.
-  uint32_t uid = 0;
-  uint32_t gid = 0;
-  // The pid and host id (a hash of the host's identity, as `notnets ls` shows host ids) the
-  // caller wrote in its connection record: unverified, for logs only.
-  int32_t pid = 0;
-  uint64_t host = 0;
-};
-
 class ServerContext {
  public:
   // Who called: verified uid and gid, unverified pid and host.

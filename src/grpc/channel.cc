@@ -13,6 +13,7 @@
 
 #include "grpc/client_call.h"
 #include "grpc/pool_name.h"
+#include "grpc/server_auth_contexts.h"
 #include "grpc/wire.h"
 #include "notnets/grpc/binding.h"
 #include "notnets/pool.h"
@@ -97,7 +98,7 @@ class Router {
         return nullptr;
       }
       return internal::NewPoolCall(
-          info, nullptr, std::string(), nullptr, nullptr, nullptr, &limits_,
+          info, nullptr, std::string(), nullptr, nullptr, nullptr, nullptr, &limits_,
           ::grpc::Status(::grpc::StatusCode::UNAUTHENTICATED,
                          "Established channel does not have a sufficient security level to "
                          "transfer call credential. (The pool does not carry call credentials "
@@ -134,8 +135,8 @@ class Router {
     if (channel != nullptr && channel->Serves(route.method->name)) {
       pool_calls.fetch_add(1, std::memory_order_relaxed);
       return internal::NewPoolCall(info, route.method, std::string(), std::move(channel),
-                                   &route.service->peer, route.service->stand_in.get(), &limits_,
-                                   ::grpc::Status::OK);
+                                   &route.service->peer, route.service->stand_in.get(),
+                                   route.service->server_auth.get(), &limits_, ::grpc::Status::OK);
     }
     // A server that serves the method by full name only: a generic service, a service it has
     // no binding for, or one a typed stub reaches with the binding this program links.
@@ -153,7 +154,7 @@ class Router {
       if (auto* call = RouteByName(&unimplemented_, info, method)) return call;
     }
     return internal::NewPoolCall(
-        info, nullptr, std::string(), nullptr, nullptr, nullptr, &limits_,
+        info, nullptr, std::string(), nullptr, nullptr, nullptr, nullptr, &limits_,
         ::grpc::Status(::grpc::StatusCode::UNAVAILABLE,
                        std::string("no server in pool '") + pool_name_ + "' serves " +
                            info->method() +
@@ -175,6 +176,8 @@ class Router {
     // Lent to the contexts of its calls, so that their peer() is `peer`.
     std::unique_ptr<internal::StandInCall> stand_in;
     Clock::time_point next_attempt;
+    // What the contexts of its calls show as auth_context() once a server answered.
+    std::unique_ptr<internal::ServerAuthContexts> server_auth;
   };
   struct MethodRoute {
     // Null: no binding linked; a typed stub of it never goes through the pool.
@@ -197,7 +200,8 @@ class Router {
     if (channel == nullptr || !channel->Serves(internal::kGenericUnaryMethod)) return nullptr;
     pool_calls.fetch_add(1, std::memory_order_relaxed);
     return internal::NewPoolCall(info, method, name, std::move(channel), &route->peer,
-                                 route->stand_in.get(), &limits_, ::grpc::Status::OK);
+                                 route->stand_in.get(), route->server_auth.get(), &limits_,
+                                 ::grpc::Status::OK);
   }
 
   // The route of a stub's method name, remembered by the name's address (a stub's static).
@@ -248,6 +252,7 @@ class Router {
     }
     route->peer = "notnets:" + pool_->path() + "/" + route->service;
     route->stand_in = std::make_unique<internal::StandInCall>(route->peer);
+    route->server_auth = std::make_unique<internal::ServerAuthContexts>();
     return route->channel;
   }
 
@@ -262,9 +267,13 @@ class Router {
   // Bound methods as generic stubs call them: no message types.
   std::unordered_map<const internal::MethodBinding*, internal::MethodBinding> raw_methods_;
   ServiceRoute by_name_{internal::kGenericService, nullptr, std::string(), nullptr,
-                        Clock::time_point()};
-  ServiceRoute unimplemented_{internal::kUnimplementedService, nullptr, std::string(), nullptr,
-                              Clock::time_point()};
+                        Clock::time_point(),       nullptr};
+  ServiceRoute unimplemented_{internal::kUnimplementedService,
+                              nullptr,
+                              std::string(),
+                              nullptr,
+                              Clock::time_point(),
+                              nullptr};
 };
 
 // The channels CreateChannel made, for GetPathCounters.

@@ -215,7 +215,8 @@ class CallState : public std::enable_shared_from_this<CallState> {
  public:
   CallState(::grpc::experimental::ClientRpcInfo* info, const MethodBinding* method,
             std::string path, std::shared_ptr<notnets::Channel> channel, const std::string* peer,
-            const StandInCall* stand_in, const MessageLimits* limits, ::grpc::Status failure)
+            const StandInCall* stand_in, ServerAuthContexts* server_auth,
+            const MessageLimits* limits, ::grpc::Status failure)
       : context_(info->client_context()),
         grpc_channel_(info->channel()),
         method_(method),
@@ -223,6 +224,7 @@ class CallState : public std::enable_shared_from_this<CallState> {
         channel_(std::move(channel)),
         peer_(peer),
         stand_in_(stand_in),
+        server_auth_(server_auth),
         limits_(limits),
         failure_(std::move(failure)) {}
 
@@ -244,7 +246,8 @@ class CallState : public std::enable_shared_from_this<CallState> {
   }
 
   void Intercept(InterceptorBatchMethods* methods);
-  // The call is destroyed: a stream the server may still hold is closed.
+  // The call is destroyed, with its context: a stream the server may still hold is closed, and
+  // nothing touches the context any more.
   void Close();
 
  private:
@@ -338,6 +341,9 @@ class CallState : public std::enable_shared_from_this<CallState> {
   void Complete(Batch* batch, grpc_completion_queue* callback_queue);
   void Fill(Batch* batch);
   void Finish(notnets::CallResult result);
+  // Under `mutex_`: gives the context the AuthContext of the server that answered `answered`
+  // (a context of this call's), once: a call reaches one server.
+  void LearnServerLocked(const notnets::ClientContext& answered);
   std::unique_ptr<notnets::ClientContext> OpContext() const;
 
   // Bytes a unary request or stream open starts with: the path of a call by full method name.
@@ -351,7 +357,8 @@ class CallState : public std::enable_shared_from_this<CallState> {
   const std::string path_;
   std::shared_ptr<notnets::Channel> channel_;
   const std::string* peer_;
-  const StandInCall* stand_in_;  // the route's, which outlives its calls
+  const StandInCall* stand_in_;      // the route's, which outlives its calls
+  ServerAuthContexts* server_auth_;  // the route's, which outlives its calls
   // The context's own core call, taken when the stand-in was lent to it.
   grpc_call* taken_call_ = nullptr;
   const MessageLimits* limits_;  // the channel's, which outlives its calls
@@ -377,6 +384,8 @@ class CallState : public std::enable_shared_from_this<CallState> {
   // on the reactions thread rather than gRPC's; null for other calls. Set by the first batch.
   grpc_completion_queue* callback_queue_ = nullptr;
   bool cancelled_ = false;
+  bool server_learned_ = false;  // the context has its server's AuthContext
+  bool context_gone_ = false;    // Close() ran: the context is being destroyed
   notnets::Status corked_write_failure_;
   ::grpc::Status over_limit_;  // the status of the first FailStream
   Answer answer_;
@@ -638,6 +647,7 @@ void CallState::Receive(InterceptorBatchMethods* methods) {
                if (!self->answer_.has_initial_metadata) {
                  self->answer_.has_initial_metadata = true;
                  self->answer_.initial_metadata = op->GetServerInitialMetadata();
+                 self->LearnServerLocked(*op);
                }
                waiting = self->waiting_metadata_.Take();
              }
@@ -826,6 +836,7 @@ void CallState::Finish(notnets::CallResult result) {
       answer_.has_initial_metadata = true;
       answer_.initial_metadata = native_.GetServerInitialMetadata();
     }
+    LearnServerLocked(native_);
     answer_.trailing_metadata = native_.GetServerTrailingMetadata();
     if (!corked_write_failure_.ok()) result.status = corked_write_failure_;
     answer_.status =
@@ -843,6 +854,20 @@ void CallState::Finish(notnets::CallResult result) {
     status = waiting_status_.Take();
   }
   SettleAll(metadata, status);
+}
+
+void CallState::LearnServerLocked(const notnets::ClientContext& answered) {
+  const notnets::PeerIdentity& server = answered.server_identity();
+  // All zeros: no server answered (the call failed before it reached one). A server always has a
+  // pid. Once the status is known the caller may be reading the context, or have destroyed it
+  // (a stream's operations may still be answered after that).
+  if (server_learned_ || server_auth_ == nullptr || server.pid == 0 || answer_.has_status ||
+      context_gone_) {
+    return;
+  }
+  server_learned_ = true;
+  // Before the batches that receive the answer complete: the caller asks after them.
+  SetAuthContext(context_, server_auth_->Of(server));
 }
 
 void CallState::FailCorkedWrite(const notnets::Status& status) {
@@ -963,6 +988,10 @@ void CallState::Cancel() {
 }
 
 void CallState::Close() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    context_gone_ = true;
+  }
   if (stream_id_ == 0) return;
   SendOp(StreamOp::kClose, nullptr, [](notnets::CallResult, notnets::ClientContext*) {});
 }
@@ -979,14 +1008,13 @@ class PoolCall final : public ::grpc::experimental::Interceptor {
 
 }  // namespace
 
-::grpc::experimental::Interceptor* NewPoolCall(::grpc::experimental::ClientRpcInfo* info,
-                                               const MethodBinding* method, std::string path,
-                                               std::shared_ptr<notnets::Channel> channel,
-                                               const std::string* peer, const StandInCall* stand_in,
-                                               const MessageLimits* limits,
-                                               ::grpc::Status failure) {
+::grpc::experimental::Interceptor* NewPoolCall(
+    ::grpc::experimental::ClientRpcInfo* info, const MethodBinding* method, std::string path,
+    std::shared_ptr<notnets::Channel> channel, const std::string* peer, const StandInCall* stand_in,
+    ServerAuthContexts* server_auth, const MessageLimits* limits, ::grpc::Status failure) {
   return new PoolCall(std::make_shared<CallState>(info, method, std::move(path), std::move(channel),
-                                                  peer, stand_in, limits, std::move(failure)));
+                                                  peer, stand_in, server_auth, limits,
+                                                  std::move(failure)));
 }
 
 }  // namespace notnets::grpc::internal

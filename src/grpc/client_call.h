@@ -9,6 +9,7 @@
 #include <string>
 
 #include "grpc/message_limits.h"
+#include "grpc/server_auth_contexts.h"
 #include "grpc/stand_in_call.h"
 #include "notnets/channel.h"
 #include "notnets/grpc/binding.h"
@@ -21,12 +22,14 @@ namespace notnets::grpc::internal {
 // `path` empty: the call goes to the method's name in its own pool service; otherwise it is the
 // call's full method name, carried on the pool service kGenericService (wire.h). `peer` is the
 // kPoolPeerKey value, and `stand_in`'s peer the same: lent to the call's context
-// (StandInCall::LendTo), it is what the context's peer() says. `limits`, the channel's message
-// size limits, which the call enforces as gRPC's client does.
+// (StandInCall::LendTo), it is what the context's peer() says. `server_auth` gives the context's
+// auth_context() once the server answered. `limits`, the channel's message size limits, which
+// the call enforces as gRPC's client does. All outlive the call.
 ::grpc::experimental::Interceptor* NewPoolCall(::grpc::experimental::ClientRpcInfo* info,
                                                const MethodBinding* method, std::string path,
                                                std::shared_ptr<notnets::Channel> channel,
                                                const std::string* peer, const StandInCall* stand_in,
+                                               ServerAuthContexts* server_auth,
                                                const MessageLimits* limits, ::grpc::Status failure);
 
 }  // namespace notnets::grpc::internal

@@ -70,6 +70,9 @@ struct AllocatorStateSetter {
 struct AuthContextMember {
   using type = std::shared_ptr<const ::grpc::AuthContext> ServerContextBase::*;
 };
+struct ClientAuthContextMember {
+  using type = std::shared_ptr<const ::grpc::AuthContext> ClientContext::*;
+};
 struct SendInitial {
   using type = std::multimap<std::string, std::string> ClientContext::*;
 };
@@ -83,6 +86,7 @@ template struct Expose<CallSetter, &ServerContextBase::set_call>;
 template struct Expose<RpcInfoSetter, &ServerContextBase::set_server_rpc_info>;
 template struct Expose<SendInitial, &ClientContext::send_initial_metadata_>;
 template struct Expose<AuthContextMember, &ServerContextBase::auth_context_>;
+template struct Expose<ClientAuthContextMember, &ClientContext::auth_context_>;
 template struct Expose<AllocatorStateSetter, &ServerContextBase::set_message_allocator_state>;
 struct ClientCall {
   using type = grpc_call* ClientContext::*;
@@ -190,6 +194,10 @@ void SetServerRpcInfo(ServerContextBase* context, const char* method,
 
 void SetAuthContext(ServerContextBase* context, std::shared_ptr<const ::grpc::AuthContext> auth) {
   context->*Member<AuthContextMember>::pointer = std::move(auth);
+}
+
+void SetAuthContext(ClientContext* context, std::shared_ptr<const ::grpc::AuthContext> auth) {
+  context->*Member<ClientAuthContextMember>::pointer = std::move(auth);
 }
 
 void MarkCancelled(ServerContextBase* context) {

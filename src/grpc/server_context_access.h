@@ -1,7 +1,8 @@
 // Fills in a grpc::ServerContextBase for a call that arrived through the pool, and reads back
-// what the handler put in it; reads the metadata a grpc::ClientContext is to send; finds the
-// services of a grpc::ServerBuilder, the grpc::Server a builder plugin starts, whether it has
-// interceptors or a generic service, and which methods of a grpc::Service are raw.
+// what the handler put in it; reads the metadata a grpc::ClientContext is to send, and gives it
+// its server's identity; finds the services of a grpc::ServerBuilder, the grpc::Server a builder
+// plugin starts, whether it has interceptors or a generic service, and which methods of a
+// grpc::Service are raw.
 //
 // gRPC 1.51 offers no public way to give a context a deadline, client metadata or a cancellation
 // without a gRPC core call, nor to reach the server a plugin runs in; its members are private. This
@@ -60,6 +61,11 @@ const std::multimap<std::string, std::string>& TrailingMetadata(
 // whose metadata are corked starts with a batch that does not.
 const std::multimap<std::string, std::string>& SendInitialMetadata(
     const ::grpc::ClientContext& context);
+
+// Makes the client context's auth_context() return `auth` (gRPC builds one from the core call
+// only when none is set).
+void SetAuthContext(::grpc::ClientContext* context,
+                    std::shared_ptr<const ::grpc::AuthContext> auth);
 
 // Gives the client context `context` the core call `call` (a reference of its own) and returns
 // the one it had, whose reference passes to the caller.

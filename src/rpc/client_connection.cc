@@ -147,6 +147,8 @@ Status ClientConnection::ConnectTo(std::shared_ptr<Pool> pool, std::string_view 
   connection->entry_state_ = &entry->state;
   connection->open_state_ = ServiceStateWord(found.ref.generation, ServiceState::kActive);
   connection->load_ = std::make_unique<ReplicaLoad>(mapping, found.ref);
+  connection->server_identity_.pid = connection->server_.pid;
+  connection->server_identity_.host = entry->replica.host_id.load(std::memory_order_relaxed);
 
   CrashPoint("client.before_push_connection");
   uint64_t head = entry->pending_connections.load(std::memory_order_relaxed);
@@ -283,6 +285,8 @@ void ClientConnection::AttachServerSegment() {
   if (found == ServerSegment::kImpostor) {
     server_gone_.store(kServerImpostor, std::memory_order_relaxed);
   } else {
+    server_identity_.uid = view_.peer->owner().uid;
+    server_identity_.gid = view_.peer->owner().gid;
     // The server has both segments open: neither needs a name any more.
     visibility_->Publish(&view_.requests->peer_opened, 1);
     view_.own->Unlink();
@@ -827,6 +831,7 @@ void ClientConnection::CountAnswer(uint32_t code, int64_t sent_ns, int64_t* now_
 
 Status ClientConnection::Finish(const Message& response, ClientContext* context,
                                 ReceivedMessage* message) {
+  ClientContextAccess::set_server_identity(context, server_identity_);
   StatusCode code = StatusCode::OK;
   std::string status_message;
   DecodeError error =

@@ -16,6 +16,7 @@
 #include "channel/connection.h"
 #include "channel/ring.h"
 #include "notnets/channel.h"
+#include "notnets/peer_identity.h"
 #include "pool/doorbell.h"
 #include "pool/process_identity.h"
 #include "rpc/buffer_cache.h"
@@ -295,6 +296,10 @@ class ClientConnection {
   // The server rings it after each response (ServerConnection::response_bell); set before
   // server_attached_, if the pool is coherent and the server's segment was mapped.
   Doorbell response_bell_;
+  // What Finish tells each call's context: pid and host from the directory entry at connect,
+  // uid and gid from the server's segment, set before server_attached_ (no response is read
+  // before it).
+  PeerIdentity server_identity_;
   ServiceRef ref_;
   const SharedWord* entry_state_ = nullptr;
   uint64_t open_state_ = 0;  // the entry's state word while the replica takes calls

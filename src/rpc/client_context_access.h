@@ -21,6 +21,9 @@ class ClientContextAccess {
 
   // `peer` must live as long as the process (see InternPeerName).
   static void set_peer(ClientContext* context, const std::string* peer) { context->peer_ = peer; }
+  static void set_server_identity(ClientContext* context, const PeerIdentity& server) {
+    context->server_identity_ = server;
+  }
 };
 
 }  // namespace notnets::internal

@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,17 +28,21 @@ std::string Property(const ::grpc::AuthContext& auth, const std::string& name) {
   return values.empty() ? "-" : std::string(values[0].data(), values[0].size());
 }
 
-// What a handler learns of its caller: peer(), then a line of its auth_context().
-std::string CallerOf(const ::grpc::ServerContextBase& context) {
-  std::string seen = context.peer() + "\n";
-  std::shared_ptr<const ::grpc::AuthContext> auth = context.auth_context();
-  if (auth == nullptr) return seen + "no auth context";
+// A line of what `auth` says of the other party.
+std::string PartyOf(const std::shared_ptr<const ::grpc::AuthContext>& auth) {
+  if (auth == nullptr) return "no auth context";
   std::vector<::grpc::string_ref> identity = auth->GetPeerIdentity();
-  return seen + "type=" + Property(*auth, "transport_security_type") +
+  return "type=" + Property(*auth, "transport_security_type") +
          " authenticated=" + (auth->IsPeerAuthenticated() ? "yes" : "no") + " identity=" +
          (identity.empty() ? "-" : std::string(identity[0].data(), identity[0].size())) +
          " name=" + auth->GetPeerIdentityPropertyName() + " gid=" + Property(*auth, "notnets_gid") +
-         " pid=" + Property(*auth, "notnets_pid");
+         " pid=" + Property(*auth, "notnets_pid") +
+         (Property(*auth, "notnets_host") != "-" ? " host" : "");
+}
+
+// What a handler learns of its caller: peer(), then a line of its auth_context().
+std::string CallerOf(const ::grpc::ServerContextBase& context) {
+  return context.peer() + "\n" + PartyOf(context.auth_context());
 }
 
 // Echo answers with what it learns of its caller (CallerOf); with try_cancel, TryCancel() first.
@@ -191,6 +196,68 @@ TEST_P(ServerContextTest, APoolCallCarriesTheCallersIdentity) {
                       " name=notnets_uid gid=" + gid + " pid=" + pid) != std::string::npos,
             pool)
       << seen;
+}
+
+// The other way, a client learns whom its pool call reached as the handler learns its caller: in
+// an authenticated auth_context() of its own context, whichever stub made the call. Over HTTP/2
+// the auth context is gRPC's: an insecure channel, nothing authenticated.
+TEST_P(ServerContextTest, APoolCallShowsTheClientTheServersIdentity) {
+  std::string uid = std::to_string(::geteuid());
+  std::string server = "type=notnets authenticated=yes identity=" + uid +
+                       " name=notnets_uid gid=" + std::to_string(::getegid()) +
+                       " pid=" + std::to_string(::getpid()) + " host";
+  std::string expected = GetParam().path == Path::kPool ? server : "type=insecure authenticated=no";
+  EchoRequest request;
+  EchoResponse response;
+  {
+    ::grpc::ClientContext context;
+    SetHangDeadline(&context);
+    ASSERT_TRUE(stub_->Echo(&context, request, &response).ok());
+    EXPECT_EQ(PartyOf(context.auth_context()).rfind(expected, 0), 0u)
+        << "sync stub: " << PartyOf(context.auth_context());
+  }
+  {
+    ::grpc::ClientContext context;
+    SetHangDeadline(&context);
+    std::promise<Status> done;
+    stub_->async()->Echo(&context, &request, &response,
+                         [&done](Status status) { done.set_value(std::move(status)); });
+    ASSERT_TRUE(done.get_future().get().ok());
+    EXPECT_EQ(PartyOf(context.auth_context()).rfind(expected, 0), 0u)
+        << "callback stub: " << PartyOf(context.auth_context());
+  }
+  {
+    ::grpc::ClientContext context;
+    SetHangDeadline(&context);
+    ::grpc::CompletionQueue queue;
+    auto reader = stub_->AsyncEcho(&context, request, &queue);
+    Status status;
+    reader->Finish(&response, &status, &status);
+    void* tag = nullptr;
+    bool ok = false;
+    ASSERT_TRUE(queue.Next(&tag, &ok));
+    ASSERT_TRUE(ok && status.ok()) << status.error_message();
+    EXPECT_EQ(PartyOf(context.auth_context()).rfind(expected, 0), 0u)
+        << "completion-queue stub: " << PartyOf(context.auth_context());
+  }
+  {
+    StreamRequest stream_request;
+    stream_request.set_message_count(2);
+    stream_request.set_message_size(10);
+    ::grpc::ClientContext context;
+    SetHangDeadline(&context);
+    auto reader = stub_->ServerStream(&context, stream_request);
+    StreamMessage message;
+    ASSERT_TRUE(reader->Read(&message));
+    // The initial metadata came with the first message: so did the server's identity.
+    EXPECT_EQ(PartyOf(context.auth_context()).rfind(expected, 0), 0u)
+        << "server stream, first message: " << PartyOf(context.auth_context());
+    while (reader->Read(&message)) {
+    }
+    ASSERT_TRUE(reader->Finish().ok());
+    EXPECT_EQ(PartyOf(context.auth_context()).rfind(expected, 0), 0u)
+        << "server stream: " << PartyOf(context.auth_context());
+  }
 }
 
 TEST_P(ServerContextTest, TryCancelEndsTheCallCancelled) {
