@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "notnets/status.h"
@@ -145,6 +146,10 @@ class Pool {
 
   // Reads the pool's header, directory and heap.
   PoolStats Stats() const;
+
+  // Whether `service` was ever registered in this pool: its name has an owner (docs/security.md,
+  // "Who owns a service name"), whether or not a server of it runs now.
+  bool HasServiceName(std::string_view service) const;
 
  private:
   friend class internal::PoolAccess;

@@ -148,9 +148,10 @@ class Router {
     }
     // With no target, the pool is where the channel points: when a server there serves every
     // service it has, a method none of them has gets gRPC's own answer, as over HTTP/2. Not a
-    // service this channel has reached in the pool before: its server is away (restarting, or
-    // dead), which is UNAVAILABLE, as a target's absent server is over HTTP/2.
-    if (channel == nullptr) {
+    // service this channel has reached in the pool before, nor one registered in the pool
+    // before: its server is away (restarting, or dead), which is UNAVAILABLE, as a target's
+    // absent server is over HTTP/2.
+    if (channel == nullptr && !WasRegistered(info->method())) {
       if (auto* call = RouteByName(&unimplemented_, info, method)) return call;
     }
     return internal::NewPoolCall(
@@ -236,6 +237,22 @@ class Router {
     route.service->service = service->name;
     *channel = ChannelFor(route.service);
     return route;
+  }
+
+  // Whether the service of `full_method` ("/pkg.Service/Method") has a name in the pool: a server
+  // of it registered there once.
+  bool WasRegistered(std::string_view full_method) {
+    size_t end = full_method.rfind('/');
+    if (full_method.empty() || full_method[0] != '/' || end == 0 || end == std::string_view::npos) {
+      return false;
+    }
+    std::shared_ptr<notnets::Pool> pool;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (pool_ == nullptr && !notnets::Pool::Attach(pool_name_, &pool_).ok()) return false;
+      pool = pool_;
+    }
+    return pool->HasServiceName(full_method.substr(1, end - 1));
   }
 
   // Called with mutex_ held.

@@ -202,4 +202,9 @@ PoolStats Pool::Stats() const {
   return stats;
 }
 
+bool Pool::HasServiceName(std::string_view service) const {
+  internal::NameOwner owner;
+  return internal::ReadNameFile(path(), service, &owner);
+}
+
 }  // namespace notnets

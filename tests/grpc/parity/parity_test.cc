@@ -1043,9 +1043,16 @@ TEST(PoolRoutingTest, AServiceWhoseServerLeftIsUnavailableNotUnimplemented) {
   SetHangDeadline(&left);
   status = stub->Get(&left, MakeQuery("gone"), &item);
   EXPECT_EQ(status.error_code(), StatusCode::UNAVAILABLE) << Describe(status);
+  // A channel that never reached it: the service's name is in the pool, so its server is away.
+  std::shared_ptr<::grpc::Channel> fresh = notnets::grpc::CreateChannel("", channel_options);
+  ClientContext first;
+  SetHangDeadline(&first);
+  status = Inventory::NewStub(fresh)->Get(&first, MakeQuery("gone"), &item);
+  EXPECT_EQ(status.error_code(), StatusCode::UNAVAILABLE) << Describe(status);
 
   stub.reset();
   channel.reset();
+  fresh.reset();
   warehouse_server->Shutdown();
   notnets::Pool::Remove(pool_name);
 }
