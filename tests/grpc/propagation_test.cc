@@ -87,6 +87,17 @@ class PropagationTest : public GrpcPathTest {
     notnets::Pool::Remove(front_pool_);
     GrpcPathTest::TearDown();
   }
+  // Calls the front end's Echo with `payload` and the caller's deadline, expecting OK.
+  void CallFront(const std::string& payload, EchoResponse* response) {
+    EchoRequest request;
+    request.set_payload(payload);
+    ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::chrono::milliseconds(kCallersTimeoutMs));
+    Status status = front_stub_->Echo(&context, request, response);
+    ASSERT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
+  }
+
   std::string front_pool_;
   std::unique_ptr<::grpc::Service> front_service_;
   std::unique_ptr<::grpc::Server> front_server_;
@@ -101,14 +112,8 @@ INSTANTIATE_TEST_SUITE_P(Variants, PropagationTest, ::testing::ValuesIn(AllVaria
 // (a callback front end for the callback flavour, a sync one otherwise).
 TEST_P(PropagationTest, TheDownstreamCallHasTheCallersDeadline) {
   ASSERT_NO_FATAL_FAILURE(StartFront(GetParam().path));
-  EchoRequest request;
-  request.set_payload("x");
   EchoResponse response;
-  ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::milliseconds(kCallersTimeoutMs));
-  Status status = front_stub_->Echo(&context, request, &response);
-  ASSERT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
+  ASSERT_NO_FATAL_FAILURE(CallFront("x", &response));
   EXPECT_EQ(response.payload(), "x");
   EXPECT_GT(response.deadline_remaining_ms(), 0);
   EXPECT_LE(response.deadline_remaining_ms(), kCallersTimeoutMs + kTimeoutRoundingMs);
@@ -117,28 +122,16 @@ TEST_P(PropagationTest, TheDownstreamCallHasTheCallersDeadline) {
 // A pool call's handler calling over HTTP/2, and an HTTP/2 call's handler calling through the pool.
 TEST_P(PropagationTest, TheDeadlineCrossesFromOnePathToTheOther) {
   ASSERT_NO_FATAL_FAILURE(StartFront(GetParam().path == Path::kPool ? Path::kHttp2 : Path::kPool));
-  EchoRequest request;
-  request.set_payload("x");
   EchoResponse response;
-  ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::milliseconds(kCallersTimeoutMs));
-  Status status = front_stub_->Echo(&context, request, &response);
-  ASSERT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
+  ASSERT_NO_FATAL_FAILURE(CallFront("x", &response));
   EXPECT_GT(response.deadline_remaining_ms(), 0);
   EXPECT_LE(response.deadline_remaining_ms(), kCallersTimeoutMs + kTimeoutRoundingMs);
 }
 
 TEST_P(PropagationTest, WithoutDeadlinePropagationTheDownstreamCallHasNone) {
   ASSERT_NO_FATAL_FAILURE(StartFront(GetParam().path));
-  EchoRequest request;
-  request.set_payload("without deadline");
   EchoResponse response;
-  ClientContext context;
-  context.set_deadline(std::chrono::system_clock::now() +
-                       std::chrono::milliseconds(kCallersTimeoutMs));
-  Status status = front_stub_->Echo(&context, request, &response);
-  ASSERT_TRUE(status.ok()) << status.error_code() << ": " << status.error_message();
+  ASSERT_NO_FATAL_FAILURE(CallFront("without deadline", &response));
   EXPECT_EQ(response.deadline_remaining_ms(), -1);
 }
 
