@@ -3,6 +3,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -954,7 +956,10 @@ class LineCounter : public internal::VisibilityRecorder {
 
 // What a call costs without coherence, in lines written back and invalidated (docs/PERFORMANCE.md
 // quotes this test's output). The writers' share is fixed by the protocol, and bounded here;
-// consumes include the polls of whichever side waited, so they are reported, not bounded.
+// consumes include the polls of whichever side waited, so they are reported, not bounded. Work
+// that depends on time rather than on calls (a server cooling a quiet connection, a buffer cache
+// refilling after it) may land in any batch of calls, so the bound holds for the cheapest of
+// several batches: a line the protocol adds to every call is in all of them.
 TEST_F(NonCoherentRpcTest, ACallWritesBackOnlyWhatItHandsOver) {
   std::string response;
   ASSERT_TRUE(Echo(std::string(3000, 'w'), "warm-up", &response).ok());
@@ -964,37 +969,45 @@ TEST_F(NonCoherentRpcTest, ACallWritesBackOnlyWhatItHandsOver) {
   if (!internal::SetVisibilityRecorder(counter)) {
     GTEST_SKIP() << "the library was built without its test hooks (NOTNETS_FAULT_INJECTION)";
   }
-  constexpr uint64_t kCalls = 1000;
-  uint64_t before[4];
-  std::map<size_t, std::vector<double>> per_call;
+  constexpr uint64_t kBatches = 5;
+  constexpr uint64_t kCallsPerBatch = 200;
+  // Per size, per batch: publishes, lines written back, consumes, lines invalidated per call.
+  std::map<size_t, std::vector<std::array<double, 4>>> batches;
   for (size_t size : {size_t{11}, size_t{4096}}) {
-    before[0] = counter->published();
-    before[1] = counter->written_back();
-    before[2] = counter->consumed();
-    before[3] = counter->invalidated();
     std::string request(size, 'c');
-    for (uint64_t i = 0; i < kCalls; ++i) {
-      ClientContext context;
-      ASSERT_TRUE(channel_->Call("Echo", request, &response, &context).ok());
+    for (uint64_t batch = 0; batch < kBatches; ++batch) {
+      uint64_t before[4] = {counter->published(), counter->written_back(), counter->consumed(),
+                            counter->invalidated()};
+      for (uint64_t i = 0; i < kCallsPerBatch; ++i) {
+        ClientContext context;
+        ASSERT_TRUE(channel_->Call("Echo", request, &response, &context).ok());
+      }
+      batches[size].push_back({double(counter->published() - before[0]) / kCallsPerBatch,
+                               double(counter->written_back() - before[1]) / kCallsPerBatch,
+                               double(counter->consumed() - before[2]) / kCallsPerBatch,
+                               double(counter->invalidated() - before[3]) / kCallsPerBatch});
     }
-    per_call[size] = {double(counter->published() - before[0]) / kCalls,
-                      double(counter->written_back() - before[1]) / kCalls,
-                      double(counter->consumed() - before[2]) / kCalls,
-                      double(counter->invalidated() - before[3]) / kCalls};
   }
   internal::SetVisibilityRecorder(nullptr);
-  for (const auto& [size, figures] : per_call) {
+  for (const auto& [size, figures] : batches) {
+    auto cheapest =
+        std::min_element(figures.begin(), figures.end(),
+                         [](const auto& a, const auto& b) { return a[0] + a[1] < b[0] + b[1]; });
     std::printf(
-        "%zu-byte echo, per call, both sides: %.1f publishes, %.1f lines written back, %.1f "
-        "consumes, %.1f lines invalidated\n",
-        size, figures[0], figures[1], figures[2], figures[3]);
+        "%zu-byte echo, per call, both sides, cheapest of %llu batches of %llu calls: %.1f "
+        "publishes, %.1f lines written back, %.1f consumes, %.1f lines invalidated\n",
+        size, static_cast<unsigned long long>(kBatches),
+        static_cast<unsigned long long>(kCallsPerBatch), (*cheapest)[0], (*cheapest)[1],
+        (*cheapest)[2], (*cheapest)[3]);
     // Each way: the descriptor and the count of descriptors consumed (one Publish each) and, for
     // a payload too large for the descriptor, its lines and up to three block header lines (the
-    // sender's publish, the receiver's taking it, the buffer caches' bookkeeping). One more line
-    // for the lease keeper's renewals over the thousand calls.
+    // sender's publish, the receiver's taking it, the buffer caches' bookkeeping).
     uint64_t payload_lines = (size + internal::kCacheLineBytes - 1) / internal::kCacheLineBytes;
-    double budget = 2 * (2 + (size <= kInlineMessageBytes ? 0 : payload_lines + 3)) + 1;
-    EXPECT_LE(figures[0] + figures[1], budget) << size << " bytes";
+    double budget = 2 * (2 + (size <= kInlineMessageBytes ? 0 : payload_lines + 3));
+    std::string all;
+    for (const auto& batch : figures) all += " " + std::to_string(batch[0] + batch[1]);
+    EXPECT_LE((*cheapest)[0] + (*cheapest)[1], budget)
+        << size << " bytes; publishes plus lines written back per call, by batch:" << all;
   }
 }
 
