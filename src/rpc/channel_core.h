@@ -15,7 +15,7 @@
 
 namespace notnets::internal {
 
-class ChannelCore : public ClientConnection::Resender {
+class ChannelCore final : public ClientConnection::Resender {
  public:
   // Most replicas of one service a channel spreads its calls over.
   static constexpr uint32_t kMaxReplicas = 64;

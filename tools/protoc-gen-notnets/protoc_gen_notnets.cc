@@ -78,7 +78,7 @@ AllocatorTags TagsOf(const pb::FileDescriptor* file) {
 
 // Writes what reads the message allocator (SetMessageAllocatorFor_Foo) of a callback unary
 // method: gRPC 1.51 keeps it in a private member of the method's handler, which an explicit
-// instantiation, not access-checked, may name. Ends inside the file's unnamed namespace.
+// instantiation, not access-checked, may name. Inside the file's unnamed namespace.
 void PrintAllocatorAccess(const AllocatorTags& tags, pb::io::Printer* printer) {
   printer->Print(
       "\n"
@@ -93,7 +93,7 @@ void PrintAllocatorAccess(const AllocatorTags& tags, pb::io::Printer* printer) {
   for (const auto& [types, tag] : tags) {
     printer->Print("struct $tag$ {\n  friend auto AllocatorMember($tag$);\n};\n", "tag", tag);
   }
-  printer->Print("\n}  // namespace\n\n");
+  // In the namespace of the template, where both gcc and clang accept an explicit instantiation.
   for (const auto& [types, tag] : tags) {
     printer->Print(
         "template struct ExposeAllocator<\n"
@@ -101,7 +101,6 @@ void PrintAllocatorAccess(const AllocatorTags& tags, pb::io::Printer* printer) {
         "tag", tag, "types", types);
   }
   printer->Print(
-      "\nnamespace {\n"
       "\n"
       "template <class Tag, class Request, class Response>\n"
       "::grpc::MessageAllocator<Request, Response>* AllocatorOf(\n"
