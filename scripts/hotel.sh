@@ -99,7 +99,8 @@ stop_graph() {
   for pid in "${running[@]}"; do wait "$pid" 2> /dev/null || true; done
   running=()
   if [ -n "$current_pool" ]; then
-    rm -f "/dev/shm/notnets-$current_pool"
+    # The pool and what is named after it: its services' name files, segments of the dead.
+    rm -f "/dev/shm/notnets-$current_pool" "/dev/shm/notnets-$current_pool".*
     current_pool=
   fi
 }
