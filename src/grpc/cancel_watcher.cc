@@ -71,7 +71,10 @@ void CancelWatcher::Loop() {
       call = next;
     }
     mutex_.Unlock();
-    for (WatchedCall* call : cancelled) call->Cancelled();
+    for (WatchedCall* call : cancelled) {
+      call->child_calls().CancelAll();
+      call->Cancelled();
+    }
     cancelled.clear();
     sweep_();
     mutex_.Lock();

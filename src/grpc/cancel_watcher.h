@@ -12,6 +12,7 @@
 #include <functional>
 #include <thread>
 
+#include "grpc/child_calls.h"
 #include "notnets/server.h"
 #include "rpc/mutex.h"
 
@@ -33,6 +34,9 @@ class WatchedCall {
   // The handler called TryCancel() on the call's gRPC context: the watcher cancels the call as
   // when its client cancels it, and the call answers CANCELLED whatever the handler says.
   void CancelByServer() { cancelled_by_server_.store(true, std::memory_order_release); }
+  // The calls its handler made downstream with contexts propagated from its context: the
+  // watcher cancels them with the call, after CancelLocked, without its lock.
+  ChildCalls& child_calls() { return child_calls_; }
   // What the call answers when its handler finishes with `status`.
   ::grpc::Status Outcome(::grpc::Status status) const {
     if (cancelled_by_shutdown_.load(std::memory_order_acquire)) {
@@ -47,6 +51,7 @@ class WatchedCall {
   friend class CancelWatcher;
   std::atomic<bool> cancelled_by_server_{false};
   std::atomic<bool> cancelled_by_shutdown_{false};  // by CancelWatcher::CancelAll
+  ChildCalls child_calls_;
   // The watcher's list of calls, linked through the calls (no allocation per call).
   bool watched_ = false;
   WatchedCall* previous_ = nullptr;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "grpc/callback_reactions.h"
+#include "grpc/child_calls.h"
 #include "grpc/deferrer.h"
 #include "grpc/message_io.h"
 #include "grpc/server_context_access.h"
@@ -211,7 +212,7 @@ std::string PathMessage(const notnets::Status& status, bool cancelled, bool dead
 }
 
 // Shared by the interceptor and the completions of its notnets calls, which may outlive it.
-class CallState : public std::enable_shared_from_this<CallState> {
+class CallState final : public ChildCall, public std::enable_shared_from_this<CallState> {
  public:
   CallState(::grpc::experimental::ClientRpcInfo* info, const MethodBinding* method,
             std::string path, std::shared_ptr<notnets::Channel> channel, const std::string* peer,
@@ -303,6 +304,8 @@ class CallState : public std::enable_shared_from_this<CallState> {
   void Send(InterceptorBatchMethods* methods, bool first);
   void Receive(InterceptorBatchMethods* methods);
   void Cancel();
+  // A parent call's cancellation (child_calls.h) cancels the call as its client would.
+  void CancelByParent() override { Cancel(); }
   void StartUnary();
   void OpenStream(InterceptorBatchMethods* methods);
   // Under `mutex_`: gives `batch` the next message of the read answers the call holds, if it
@@ -1012,9 +1015,11 @@ class PoolCall final : public ::grpc::experimental::Interceptor {
     ::grpc::experimental::ClientRpcInfo* info, const MethodBinding* method, std::string path,
     std::shared_ptr<notnets::Channel> channel, const std::string* peer, const StandInCall* stand_in,
     ServerAuthContexts* server_auth, const MessageLimits* limits, ::grpc::Status failure) {
-  return new PoolCall(std::make_shared<CallState>(info, method, std::move(path), std::move(channel),
-                                                  peer, stand_in, server_auth, limits,
-                                                  std::move(failure)));
+  bool routed = channel != nullptr;
+  auto state = std::make_shared<CallState>(info, method, std::move(path), std::move(channel), peer,
+                                           stand_in, server_auth, limits, std::move(failure));
+  if (routed) ChildCalls::Start(info->client_context(), state);
+  return new PoolCall(std::move(state));
 }
 
 }  // namespace notnets::grpc::internal

@@ -11,14 +11,15 @@
 // For every parent they carry its deadline in the new context, so that a downstream call through
 // the pool, which reads its context's deadline rather than its core call's, gets it too; for a
 // parent that is a gRPC call they also make the new context's calls its children, as gRPC does
-// (cancellation and census propagate through gRPC's core). A pool call's cancellation does not
-// propagate (docs/grpc.md).
+// (cancellation and census propagate through gRPC's core). A directly dispatched pool call
+// keeps the children it adopts (child_calls.h) and cancels them with itself.
 #include <grpc/grpc.h>
 #include <grpcpp/client_context.h>
 #include <grpcpp/server_context.h>
 
 #include <memory>
 
+#include "grpc/cancel_watcher.h"
 #include "grpc/server_context_access.h"
 #include "grpc/stand_in_call.h"
 
@@ -31,7 +32,14 @@ std::unique_ptr<::grpc::ClientContext> ChildContextOf(const ::grpc::ServerContex
   if ((options.c_bitmask() & GRPC_PROPAGATE_DEADLINE) != 0) child->set_deadline(parent.deadline());
   // c_call() only reads; gRPC did not declare it const.
   grpc_call* call = const_cast<::grpc::ServerContextBase&>(parent).c_call();
-  if (call != nullptr && !StandInCall::Is(call)) SetPropagation(child.get(), call, options);
+  if (call == nullptr) return child;
+  if (!StandInCall::Is(call)) {
+    SetPropagation(child.get(), call, options);
+  } else if ((options.c_bitmask() & GRPC_PROPAGATE_CANCELLATION) != 0) {
+    if (WatchedCall* parent_call = StandInCall::WatchedCallOf(parent)) {
+      parent_call->child_calls().Adopt(parent, child.get());
+    }
+  }
   return child;
 }
 

@@ -159,6 +159,8 @@ class CallbackUnary final : public ::grpc::ServerCallbackUnary, public WatchedCa
       unimplemented_.Finish(::grpc::Status(::grpc::StatusCode::UNIMPLEMENTED, ""));
     }
     BindReactor(reactor_);
+    // A cancellation that came while the method ran waited for its reactor.
+    if (on_cancel_conditions_.fetch_sub(1, std::memory_order_acq_rel) == 1) reactor_->OnCancel();
     Unref();
   }
 
@@ -189,7 +191,7 @@ class CallbackUnary final : public ::grpc::ServerCallbackUnary, public WatchedCa
     refs_.fetch_add(1, std::memory_order_relaxed);
   }
   void Cancelled() override {
-    reactor_->OnCancel();
+    if (on_cancel_conditions_.fetch_sub(1, std::memory_order_acq_rel) == 1) reactor_->OnCancel();
     Unref();
   }
 
@@ -223,6 +225,9 @@ class CallbackUnary final : public ::grpc::ServerCallbackUnary, public WatchedCa
   // Held by the method until it returned, the reactor until Finish, a cancellation being
   // delivered; OnDone runs when the last goes.
   std::atomic<int> refs_{2};
+  // OnCancel needs both the cancellation and the reactor, which the method returns: a client
+  // may cancel while the method runs. Whichever comes second runs it, as in gRPC.
+  std::atomic<int> on_cancel_conditions_{2};
 };
 
 // Which of the service's generated flavours the instance is, and so what the pool can serve.

@@ -100,6 +100,15 @@ struct Propagation {
 };
 template struct Expose<PropagateFrom, &ClientContext::propagate_from_call_>;
 template struct Expose<Propagation, &ClientContext::propagation_options_>;
+struct ServerRpcInfoMember {
+  using type = ::grpc::experimental::ServerRpcInfo* ServerContextBase::*;
+};
+using ServerRpcInfo = ::grpc::experimental::ServerRpcInfo;
+struct ServerInterceptors {
+  using type = std::vector<std::unique_ptr<::grpc::experimental::Interceptor>> ServerRpcInfo::*;
+};
+template struct Expose<ServerRpcInfoMember, &ServerContextBase::rpc_info_>;
+template struct Expose<ServerInterceptors, &ServerRpcInfo::interceptors_>;
 
 struct InitializedServer {
   using type = ::grpc::Server* ::grpc::ServerInitializer::*;
@@ -262,6 +271,12 @@ grpc_call* ReplaceCall(ClientContext* context, grpc_call* call) {
 void SetPropagation(ClientContext* context, grpc_call* parent, ::grpc::PropagationOptions options) {
   context->*Member<PropagateFrom>::pointer = parent;
   context->*Member<Propagation>::pointer = options;
+}
+
+const std::vector<std::unique_ptr<::grpc::experimental::Interceptor>>* ServerInterceptorsOf(
+    const ServerContextBase& context) {
+  const ServerRpcInfo* info = context.*Member<ServerRpcInfoMember>::pointer;
+  return info == nullptr ? nullptr : &(info->*Member<ServerInterceptors>::pointer);
 }
 
 bool HasGenericService(::grpc::Server* server) {

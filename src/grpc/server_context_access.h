@@ -75,6 +75,10 @@ grpc_call* ReplaceCall(::grpc::ClientContext* context, grpc_call* call);
 void SetPropagation(::grpc::ClientContext* context, grpc_call* parent,
                     ::grpc::PropagationOptions options);
 
+// The server interceptors of `context`'s call (null before it has any), in their order.
+const std::vector<std::unique_ptr<::grpc::experimental::Interceptor>>* ServerInterceptorsOf(
+    const ::grpc::ServerContextBase& context);
+
 // The server `initializer` belongs to (what a ServerBuilderPlugin's InitServer and Finish get).
 ::grpc::Server* ServerOf(::grpc::ServerInitializer* initializer);
 // Holds `server`'s Shutdown before it finishes (gRPC's own reference for each callback call in

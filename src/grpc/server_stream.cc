@@ -248,7 +248,10 @@ void ServerStream::ClientOp(uint8_t op, std::string_view message, notnets::Serve
       Ref();
     }
   }
-  if (cancel) Cancelled();
+  if (cancel) {
+    child_calls().CancelAll();
+    Cancelled();
+  }
   RunReactions();
 }
 

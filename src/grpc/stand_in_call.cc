@@ -22,6 +22,7 @@ thread_local WatchedCall* lending_to = nullptr;
 class TryCancelHook final : public ::grpc::experimental::Interceptor {
  public:
   explicit TryCancelHook(WatchedCall* call) : call_(call) {}
+  WatchedCall* call() const { return call_; }
   void Intercept(::grpc::experimental::InterceptorBatchMethods* methods) override {
     if (methods->QueryInterceptionHookPoint(InterceptionHookPoints::PRE_SEND_CANCEL)) {
       call_->CancelByServer();
@@ -118,5 +119,14 @@ grpc_call* StandInCall::LendTo(::grpc::ClientContext* context) const {
 }
 
 bool StandInCall::Is(grpc_call* call) { return AllStandIns().Has(call); }
+
+WatchedCall* StandInCall::WatchedCallOf(const ::grpc::ServerContextBase& context) {
+  const auto* interceptors = ServerInterceptorsOf(context);
+  if (interceptors == nullptr) return nullptr;
+  for (const auto& interceptor : *interceptors) {
+    if (auto* hook = dynamic_cast<const TryCancelHook*>(interceptor.get())) return hook->call();
+  }
+  return nullptr;
+}
 
 }  // namespace notnets::grpc::internal

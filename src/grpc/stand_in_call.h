@@ -43,6 +43,8 @@ class StandInCall {
 
   // Whether `call` is the core call of a stand-in (of any pool call of this process).
   static bool Is(grpc_call* call);
+  // The call whose context `context` is, if a stand-in was lent to it (Lend); null otherwise.
+  static WatchedCall* WatchedCallOf(const ::grpc::ServerContextBase& context);
 
  private:
   grpc_channel* channel_;
