@@ -2,13 +2,16 @@
 // pool serves directly (a Foo::Service's unary methods, a Foo::CallbackService), over the pool
 // and over HTTP/2: peer() names the path and, over the pool, the caller, whom auth_context()
 // carries as properties; TryCancel() ends the call CANCELLED for the client whatever the handler
-// answers after it.
+// answers after it; a cancellation that comes while a callback method runs reaches its reactor.
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <future>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "grpc_path_test.h"
@@ -65,9 +68,34 @@ class PeerSyncService final : public TestService::Service {
   }
 };
 
+// How many reactors of PeerCallbackService::Echo saw OnCancel().
+std::atomic<int> on_cancel_calls{0};
+
+// Waits in the handler's method until the call is cancelled (or gives up after 30 s).
+void WaitForCancellation(const ::grpc::ServerContextBase& context) {
+  auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!context.IsCancelled() && std::chrono::steady_clock::now() < give_up) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+}
+
 class PeerCallbackService final : public TestService::CallbackService {
+  // With wait_for_cancel, the method itself waits for the cancellation, then returns a reactor
+  // that finishes on OnCancel(), which gRPC runs once the method returned it.
   ::grpc::ServerUnaryReactor* Echo(CallbackServerContext* context, const EchoRequest* request,
                                    EchoResponse* response) override {
+    if (request->wait_for_cancel()) {
+      WaitForCancellation(*context);
+      class FinishOnCancel final : public ::grpc::ServerUnaryReactor {
+       public:
+        void OnCancel() override {
+          ++on_cancel_calls;
+          Finish(Status(StatusCode::CANCELLED, "cancelled"));
+        }
+        void OnDone() override { delete this; }
+      };
+      return new FinishOnCancel;
+    }
     if (request->try_cancel()) context->TryCancel();
     response->set_payload(CallerOf(*context));
     ::grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
@@ -283,6 +311,21 @@ TEST_P(ServerContextTest, TryCancelEndsAServerStreamCancelled) {
   }
   Status status = reader->Finish();
   EXPECT_EQ(status.error_code(), StatusCode::CANCELLED) << status.error_message();
+}
+
+// A cancellation (here the client's deadline) that comes while a callback unary method still
+// runs: the reactor the method returns gets OnCancel(), and the server lives on.
+TEST_P(ServerContextTest, ACancellationWhileTheMethodRunsReachesItsReactor) {
+  if (GetParam().api != Api::kCallback) GTEST_SKIP() << "callback methods only";
+  on_cancel_calls = 0;
+  EchoRequest request;
+  request.set_wait_for_cancel(true);
+  ::grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::milliseconds(200));
+  EchoResponse response;
+  EXPECT_EQ(stub_->Echo(&context, request, &response).error_code(), StatusCode::DEADLINE_EXCEEDED);
+  EXPECT_TRUE(Eventually([] { return on_cancel_calls == 1; }));
+  EXPECT_TRUE(Echo(false, &response).ok());
 }
 
 }  // namespace
