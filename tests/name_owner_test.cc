@@ -220,6 +220,8 @@ TEST_F(NameOwnerTest, RewritingTheDirectorysOwnerWordsGivesAnotherUserNoName) {
       << refused.error_message();
   EXPECT_EQ(intruder, nullptr);
   if (intruder != nullptr) intruder->Shutdown();
+  // Operators see the owner the name file records (notnets pool inspect), not the forged copy.
+  EXPECT_EQ(ShownOwner(), 0);
   owner->Shutdown();
 }
 

@@ -94,7 +94,7 @@ struct PoolStats {
     bool any_caller = false;
     bool callers_cut_short = false;
     // The uid the name belongs to (the first to register it) and the other users it lets
-    // register servers under it.
+    // register servers under it, as the name's file records them (docs/security.md).
     uint32_t owner_uid = 0;
     std::vector<uint32_t> registrant_uids;
   };

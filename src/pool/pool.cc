@@ -194,7 +194,11 @@ PoolStats Pool::Stats() const {
       info.any_caller = callers.anyone;
       info.callers_cut_short = callers.truncated;
     }
-    internal::NameOwner owner = internal::ReadNameOwner(entry->access);
+    // The name file is the kernel's record of the owner; the directory's copy, which every
+    // party in the pool can write, stands in only for a name without one.
+    internal::NameOwner owner;
+    if (!internal::ReadNameFile(path(), name, &owner))
+      owner = internal::ReadNameOwner(entry->access);
     info.owner_uid = owner.uid;
     info.registrant_uids = owner.registrants;
     stats.services.push_back(info);
