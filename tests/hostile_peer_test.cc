@@ -1,16 +1,36 @@
-// Hostile peers in processes of their own (ctest label `faults`): a process that shortens the pool
-// file under everyone. The honest processes must get a status for every call (never a crash, a
-// hang or wrong bytes) (docs/security.md).
+// Hostile peers in processes of their own (ctest label `faults`): a server that is stopped, not
+// dead; a process that shortens the pool file under everyone; one that overwrites every word of
+// the pool while calls run; clients that take the whole heap. The honest processes must get a
+// status for every call (never a crash, a hang or wrong bytes), and the pool's memory must come
+// back once the hostile process is gone (docs/security.md, docs/crash-matrix.md).
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
+#include <future>
 
 #include "process_harness.h"
+#include "scribbler.h"
 
 namespace notnets::process_test {
 namespace {
+
+// How long memory may take to come back: a bound for "did not hang" only.
+constexpr milliseconds kReclaimBound = seconds(20);
+
+// Waits until the pool's used heap is `expected` bytes; returns the last value seen.
+uint64_t WaitForUsedBytes(const Pool& pool, uint64_t expected) {
+  auto give_up = Clock::now() + kReclaimBound;
+  uint64_t used = pool.Stats().heap_used_bytes;
+  while (used != expected && Clock::now() < give_up) {
+    std::this_thread::sleep_for(milliseconds(20));
+    used = pool.Stats().heap_used_bytes;
+  }
+  return used;
+}
 
 // One Echo call with `timeout`; its status, the response checked against the request.
 Status Echo(Channel* channel, const std::string& request, milliseconds timeout) {
@@ -56,6 +76,45 @@ class HostilePeerTest : public ::testing::Test {
   std::shared_ptr<Pool> pool_;
 };
 
+// A stopped server is alive: its kernel lock stays held, so nothing reclaims it. Its callers' calls
+// end at their deadline, and those without one end when it is killed, not never.
+TEST_F(HostilePeerTest, AStoppedServersCallsMeetTheirDeadlineAndEndWhenItIsKilled) {
+  std::unique_ptr<PeerProcess> server = StartServer(pool_name_, 1);
+  const uint64_t serving_used = pool_->Stats().heap_used_bytes;
+  std::shared_ptr<Channel> channel = ConnectToTestService(pool_);
+  ASSERT_NE(channel, nullptr);
+  ASSERT_TRUE(Echo(channel.get(), "before", kHangBound).ok());
+
+  server->Signal(SIGSTOP);
+  int stopped = 0;  // the stop is reported once every thread of the server has stopped
+  ASSERT_EQ(::waitpid(server->pid(), &stopped, WUNTRACED), server->pid());
+  ASSERT_TRUE(WIFSTOPPED(stopped));
+  EXPECT_EQ(Echo(channel.get(), "stopped", milliseconds(200)).error_code(),
+            StatusCode::DEADLINE_EXCEEDED);
+  ClientContext without_deadline;
+  std::future<CallResult> pending =
+      channel->CallAsync("Echo", std::string(3000, 'p'), &without_deadline);
+  std::future<Status> sync_pending = std::async(std::launch::async, [&] {
+    ClientContext context;
+    std::string response;
+    return channel->Call("Echo", "waits", &response, &context);
+  });
+  std::this_thread::sleep_for(milliseconds(100));  // both calls wait for the stopped server
+  server->Signal(SIGKILL);
+  ASSERT_TRUE(server->Wait(kHangBound).has_value());
+  ASSERT_EQ(pending.wait_for(kHangBound), std::future_status::ready) << "async call hung";
+  EXPECT_EQ(pending.get().status.error_code(), StatusCode::UNAVAILABLE);
+  ASSERT_EQ(sync_pending.wait_for(kHangBound), std::future_status::ready) << "sync call hung";
+  EXPECT_EQ(sync_pending.get().error_code(), StatusCode::UNAVAILABLE);
+
+  server = StartServer(pool_name_, 1);
+  EXPECT_TRUE(Echo(channel.get(), "after", kHangBound).ok());
+  channel.reset();
+  EXPECT_EQ(WaitForUsedBytes(*pool_, serving_used), serving_used) << "the stopped server's "
+                                                                     "memory did not come back";
+  StopServer(server.get());
+}
+
 // Any process that may open the pool file may shorten it. Every other process maps it whole, and
 // a read past the new end raises SIGBUS: that costs them the pool, not their lives. Each learns
 // it at its next call, with a status that says what happened.
@@ -87,6 +146,79 @@ TEST_F(HostilePeerTest, AProcessThatShortensThePoolFileKillsNobody) {
 
   ExpectExitsCleanly(&client, "the client");
   ExpectExitsCleanly(server.get(), "the server");
+}
+
+// A process that may write the pool file overwrites every word of it, all at once and over and
+// over (all ones, arbitrary bytes, all zeros), while another process calls a server in a third.
+// The pool is lost, but neither process crashes, hangs or takes another answer for its own.
+TEST_F(HostilePeerTest, AProcessThatOverwritesTheWholePoolChangesNoAnswer) {
+  pool_.reset();  // the test process is the attacker: it maps the pool only to overwrite it
+  std::unique_ptr<PeerProcess> server = StartServer(pool_name_, 2);
+  PeerProcess client({"load", pool_name_, "2", "2"});
+  ASSERT_TRUE(client.WaitForLine("ready", kStartBound)) << client.output();
+
+  int fd = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  struct stat file;
+  ASSERT_EQ(::fstat(fd, &file), 0);
+  void* mapped = ::mmap(nullptr, file.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ::close(fd);
+  ASSERT_NE(mapped, MAP_FAILED);
+  auto* bytes = static_cast<uint8_t*>(mapped);
+  for (int round = 0; round < 30; ++round) {
+    if (round % 3 == 1) {
+      std::atomic<bool> stop{false};
+      std::thread scribbler(
+          [&] { testing::ScribbleUntil(bytes, file.st_size, file.st_size, stop); });
+      std::this_thread::sleep_for(milliseconds(20));
+      stop = true;
+      scribbler.join();
+    } else {
+      std::memset(bytes, round % 3 == 0 ? 0xff : 0, file.st_size);
+      std::this_thread::sleep_for(milliseconds(20));
+    }
+  }
+  ::munmap(mapped, file.st_size);
+  client.ReadFor(milliseconds(200));
+
+  ExpectExitsCleanly(&client, "the client");
+  ExpectExitsCleanly(server.get(), "the server");
+}
+
+// Clients that keep every block they can get fill the pool's heap (each stops at its channel's
+// quota, half the heap, or when nothing is left). Another client is refused with RESOURCE_EXHAUSTED
+// saying so, and is served again once they are killed, with all their memory back.
+TEST_F(HostilePeerTest, ClientsThatTakeTheWholeHeapLeaveNothingOnceKilled) {
+  std::unique_ptr<PeerProcess> server = StartServer(pool_name_, 1);
+  const uint64_t serving_used = pool_->Stats().heap_used_bytes;
+  std::vector<std::unique_ptr<PeerProcess>> hogs;
+  for (int i = 0; i < 3; ++i) {
+    hogs.push_back(std::make_unique<PeerProcess>(std::vector<std::string>{"hog", pool_name_}));
+    ASSERT_TRUE(hogs.back()->WaitForLineStarting("hogging", kStartBound)) << hogs.back()->output();
+    EXPECT_NE(hogs.back()->output().find("RESOURCE_EXHAUSTED"), std::string::npos)
+        << hogs.back()->output();
+  }
+
+  ChannelOptions options;
+  options.connection_arena_bytes = 0;
+  std::shared_ptr<Channel> bystander;
+  Status status = Channel::Connect(pool_, "test.Echo", options, &bystander);
+  if (status.ok()) status = Echo(bystander.get(), std::string(50000, 'b'), kHangBound);
+  EXPECT_EQ(status.error_code(), StatusCode::RESOURCE_EXHAUSTED) << status.ToString();
+  EXPECT_NE(status.error_message().find("has no free block"), std::string::npos)
+      << status.ToString();
+
+  for (auto& hog : hogs) {
+    hog->Signal(SIGKILL);
+    ASSERT_TRUE(hog->Wait(kHangBound).has_value());
+  }
+  bystander.reset();
+  EXPECT_EQ(WaitForUsedBytes(*pool_, serving_used), serving_used) << "the hogs' memory stayed";
+  bystander = ConnectToTestService(pool_, true);
+  ASSERT_NE(bystander, nullptr);
+  EXPECT_TRUE(Echo(bystander.get(), std::string(50000, 'b'), kHangBound).ok());
+  bystander.reset();
+  StopServer(server.get());
 }
 
 }  // namespace
