@@ -56,6 +56,14 @@ void ExpectExitsCleanly(PeerProcess* process, const std::string& what) {
   EXPECT_EQ(process->output().find("UNCLEAR"), std::string::npos) << process->output();
 }
 
+// Stops `process` (SIGSTOP) and returns once every thread of it has stopped.
+void StopProcess(PeerProcess* process) {
+  process->Signal(SIGSTOP);
+  int stopped = 0;
+  ASSERT_EQ(::waitpid(process->pid(), &stopped, WUNTRACED), process->pid());
+  ASSERT_TRUE(WIFSTOPPED(stopped));
+}
+
 class HostilePeerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -85,10 +93,7 @@ TEST_F(HostilePeerTest, AStoppedServersCallsMeetTheirDeadlineAndEndWhenItIsKille
   ASSERT_NE(channel, nullptr);
   ASSERT_TRUE(Echo(channel.get(), "before", kHangBound).ok());
 
-  server->Signal(SIGSTOP);
-  int stopped = 0;  // the stop is reported once every thread of the server has stopped
-  ASSERT_EQ(::waitpid(server->pid(), &stopped, WUNTRACED), server->pid());
-  ASSERT_TRUE(WIFSTOPPED(stopped));
+  StopProcess(server.get());
   EXPECT_EQ(Echo(channel.get(), "stopped", milliseconds(200)).error_code(),
             StatusCode::DEADLINE_EXCEEDED);
   ClientContext without_deadline;
@@ -218,6 +223,49 @@ TEST_F(HostilePeerTest, ClientsThatTakeTheWholeHeapLeaveNothingOnceKilled) {
   ASSERT_NE(bystander, nullptr);
   EXPECT_TRUE(Echo(bystander.get(), std::string(50000, 'b'), kHangBound).ok());
   bystander.reset();
+  StopServer(server.get());
+}
+
+// A server shuts down beside a client that is stopped while it calls: nothing waits for the
+// client. Once the client is killed too, both ends of its connection are dead, and the service's
+// next server frees what they held.
+TEST_F(HostilePeerTest, AServerShutsDownBesideAStoppedClientThatLeavesNothingOnceKilled) {
+  std::unique_ptr<PeerProcess> server = StartServer(pool_name_, 2);
+  const uint64_t serving_used = pool_->Stats().heap_used_bytes;
+  PeerProcess client({"load", pool_name_, "3", "3"});
+  ASSERT_TRUE(client.WaitForLine("ready", kStartBound)) << client.output();
+  StopProcess(&client);
+  StopServer(server.get());
+  client.Signal(SIGKILL);
+  ASSERT_TRUE(client.Wait(kHangBound).has_value());
+  server = StartServer(pool_name_, 2);
+  EXPECT_EQ(WaitForUsedBytes(*pool_, serving_used), serving_used)
+      << "the stopped, then killed client's connection was not freed";
+  StopServer(server.get());
+}
+
+// A channel destroyed while its server is stopped does not wait for the server: its outstanding
+// calls end CANCELLED at once, and the server frees the connection once it runs again.
+TEST_F(HostilePeerTest, AChannelDestroyedBesideAStoppedServerCancelsItsCallsAtOnce) {
+  std::unique_ptr<PeerProcess> server = StartServer(pool_name_, 1);
+  const uint64_t serving_used = pool_->Stats().heap_used_bytes;
+  std::shared_ptr<Channel> channel = ConnectToTestService(pool_);
+  ASSERT_NE(channel, nullptr);
+  ASSERT_TRUE(Echo(channel.get(), "before", kHangBound).ok());
+  StopProcess(server.get());
+  ClientContext inline_call, block_call;
+  std::future<CallResult> small = channel->CallAsync("Echo", "small", &inline_call);
+  std::future<CallResult> large = channel->CallAsync("Echo", std::string(5000, 'l'), &block_call);
+  std::future<void> destroyed = std::async(std::launch::async, [&] { channel.reset(); });
+  ASSERT_EQ(destroyed.wait_for(kHangBound), std::future_status::ready)
+      << "destroying the channel waits for the stopped server";
+  for (std::future<CallResult>* call : {&small, &large}) {
+    ASSERT_EQ(call->wait_for(kHangBound), std::future_status::ready);
+    EXPECT_EQ(call->get().status.error_code(), StatusCode::CANCELLED);
+  }
+  server->Signal(SIGCONT);
+  EXPECT_EQ(WaitForUsedBytes(*pool_, serving_used), serving_used)
+      << "the destroyed channel's connection was not freed";
   StopServer(server.get());
 }
 
