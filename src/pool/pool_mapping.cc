@@ -155,7 +155,7 @@ Status ValidateLeaseTable(const std::string& path, const uint8_t* base, uint64_t
       period > kMaxLeasePeriodMs * 1000000) {
     return Status(StatusCode::FAILED_PRECONDITION,
                   "pool " + path +
-                      " has a corrupt header (lease table); remove it with 'notnets-pool "
+                      " has a corrupt header (lease table); remove it with 'notnets pool "
                       "remove' and create it again");
   }
   *period_ns = period;
