@@ -269,5 +269,33 @@ TEST_F(HostilePeerTest, AChannelDestroyedBesideAStoppedServerCancelsItsCallsAtOn
   StopServer(server.get());
 }
 
+// A process that attaches the pool until its lease table is full (one record per attached Pool)
+// keeps other processes out, with RESOURCE_EXHAUSTED saying so, but not those already in; once
+// it is killed, the next process to attach frees its records and gets in.
+TEST_F(HostilePeerTest, AProcessThatFillsTheLeaseTableKeepsOthersOutOnlyWhileItLives) {
+  std::unique_ptr<PeerProcess> server = StartServer(pool_name_, 1);
+  std::shared_ptr<Channel> bystander = ConnectToTestService(pool_);
+  ASSERT_NE(bystander, nullptr);
+  PeerProcess flooder({"attach-flood", pool_name_});
+  ASSERT_TRUE(flooder.WaitForLineStarting("attached", kStartBound)) << flooder.output();
+  EXPECT_NE(flooder.output().find("lease table"), std::string::npos) << flooder.output();
+
+  EXPECT_TRUE(Echo(bystander.get(), std::string(3000, 'b'), kHangBound).ok());
+  std::shared_ptr<Pool> late;
+  Status status = Pool::Attach(pool_name_, &late);
+  EXPECT_EQ(status.error_code(), StatusCode::RESOURCE_EXHAUSTED) << status.ToString();
+  EXPECT_NE(status.error_message().find("lease table"), std::string::npos) << status.ToString();
+
+  flooder.Signal(SIGKILL);
+  ASSERT_TRUE(flooder.Wait(kHangBound).has_value());
+  PeerProcess caller({"call", pool_name_, "Echo", "after", "3000"});
+  std::optional<int> exit = caller.Wait(kHangBound);
+  caller.ReadFor(milliseconds(100));
+  ASSERT_TRUE(exit.has_value());
+  EXPECT_TRUE(WIFEXITED(*exit) && WEXITSTATUS(*exit) == 0) << caller.output();
+  bystander.reset();
+  StopServer(server.get());
+}
+
 }  // namespace
 }  // namespace notnets::process_test
