@@ -297,5 +297,34 @@ TEST_F(HostilePeerTest, AProcessThatFillsTheLeaseTableKeepsOthersOutOnlyWhileItL
   StopServer(server.get());
 }
 
+// A process that shortens the pool file and makes it whole again, over and over, while another
+// attaches it: the attacher reads the header of a file that may have shrunk since it looked at
+// its size, and must fail cleanly rather than die of SIGBUS.
+TEST_F(HostilePeerTest, ShorteningThePoolFileOverAndOverKillsNoAttacher) {
+  pool_.reset();
+  std::atomic<bool> stop{false};
+  std::atomic<uint64_t> shortenings{0};
+  std::thread shortener([&] {
+    int fd = ::open(path_.c_str(), O_RDWR | O_CLOEXEC);
+    ASSERT_GE(fd, 0) << std::strerror(errno);
+    struct stat file;
+    ASSERT_EQ(::fstat(fd, &file), 0);
+    while (!stop.load()) {
+      ASSERT_EQ(::ftruncate(fd, 0), 0);
+      ASSERT_EQ(::ftruncate(fd, file.st_size), 0);
+      shortenings.fetch_add(1);
+    }
+    ::close(fd);
+  });
+  // Attaches that come before the first shortening succeed; later ones find no pool.
+  for (int i = 0; i < 20000; ++i) {
+    std::shared_ptr<Pool> pool;
+    Pool::Attach(pool_name_, &pool);
+  }
+  stop = true;
+  shortener.join();
+  EXPECT_GT(shortenings.load(), 0u);
+}
+
 }  // namespace
 }  // namespace notnets::process_test

@@ -351,10 +351,14 @@ Status PoolMapping::Attach(const std::string& path, const std::vector<uint32_t>&
     ::close(fd);
     return ErrnoStatus(StatusCode::UNAVAILABLE, "cannot map pool", path);
   }
+  // The file may have been shortened since fstat: a fault reads zeros, which fail validation.
+  std::atomic<bool> head_shortened{false};
+  int head_guard = GuardMapping(head, head_bytes, PROT_READ, &head_shortened);
   const auto* header = static_cast<const PoolHeader*>(head);
   uint64_t pool_bytes = header->pool_bytes;
   if (S_ISCHR(st.st_mode) && file_bytes == kPoolHeaderBytes) file_bytes = pool_bytes;
   Status status = ValidateHeader(path, *header, file_bytes);
+  UnguardMapping(head_guard);
   ::munmap(head, head_bytes);
   if (!status.ok()) {
     ::close(fd);
