@@ -1,8 +1,9 @@
-// gRPC streams through the pool whose client or server is killed (kill -9) halfway (ctest label
-// `faults`): the survivor's stream ends with a status instead of waiting forever, the server
-// still shuts down and serves other clients, and the pool's memory comes back
+// gRPC streams through the pool whose client or server is killed (kill -9) or stopped halfway
+// (ctest label `faults`): the survivor's stream ends with a status instead of waiting forever,
+// the server still shuts down and serves other clients, and the pool's memory comes back
 // (docs/crash-matrix.md, "gRPC streams").
 #include <grpcpp/grpcpp.h>
+#include <sys/wait.h>
 
 #include <future>
 #include <tuple>
@@ -127,6 +128,62 @@ TEST_P(StreamKillTest, AServerKilledMidStreamEndsTheClientsStream) {
   stub.reset();
   EXPECT_EQ(WaitForUsedBytes(*pool_, serving_used), serving_used)
       << "the dead server's connection was not freed";
+}
+
+// The server is stopped (SIGSTOP), not dead, with the stream half done: the stream ends at its
+// deadline with DEADLINE_EXCEEDED, as over HTTP/2, and nothing else fails meanwhile.
+TEST_P(StreamKillTest, AStoppedServersStreamEndsAtItsDeadline) {
+  std::unique_ptr<PeerProcess> server = StartServer();
+  grpc::ChannelOptions options;
+  options.pool = pool_name_;
+  auto stub = test::TestService::NewStub(grpc::CreateChannel("", options));
+  ::grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
+  StreamMessage message = test::NumberedMessage(0, 3000);
+  const std::string kind = std::get<1>(GetParam());
+  std::unique_ptr<::grpc::ClientReaderWriter<StreamMessage, StreamMessage>> bidi;
+  std::unique_ptr<::grpc::ClientWriter<StreamMessage>> writer;
+  std::unique_ptr<::grpc::ClientReader<StreamMessage>> reader;
+  test::StreamSummary summary;
+  if (kind == "bidi") {
+    bidi = stub->Bidi(&context);
+    StreamMessage answer;
+    ASSERT_TRUE(bidi->Write(message) && bidi->Read(&answer));
+  } else if (kind == "client") {
+    writer = stub->ClientStream(&context, &summary);
+    ASSERT_TRUE(writer->Write(message));
+  } else {
+    test::StreamRequest request;
+    request.set_message_count(1000000);
+    request.set_message_size(1000);
+    reader = stub->ServerStream(&context, request);
+    ASSERT_TRUE(reader->Read(&message));
+  }
+  server->Signal(SIGSTOP);
+  int stopped = 0;  // reported once every thread of the server has stopped
+  ASSERT_EQ(::waitpid(server->pid(), &stopped, WUNTRACED), server->pid());
+
+  std::future<::grpc::Status> finished = std::async(std::launch::async, [&] {
+    StreamMessage ignored;
+    if (bidi != nullptr) {
+      while (bidi->Write(message) && bidi->Read(&ignored)) {
+      }
+      return bidi->Finish();
+    }
+    if (writer != nullptr) {
+      while (writer->Write(message)) {
+      }
+      return writer->Finish();
+    }
+    while (reader->Read(&ignored)) {
+    }
+    return reader->Finish();
+  });
+  ASSERT_EQ(finished.wait_for(kHangBound), std::future_status::ready)
+      << "the stream outlives its deadline";
+  EXPECT_EQ(finished.get().error_code(), ::grpc::StatusCode::DEADLINE_EXCEEDED);
+  server->Signal(SIGKILL);
+  ASSERT_TRUE(server->Wait(kHangBound).has_value());
 }
 
 INSTANTIATE_TEST_SUITE_P(Streams, StreamKillTest,
