@@ -54,6 +54,13 @@
 //       Connects channels to "test.Echo", one call on each, and keeps them until a Connect or a
 //       call fails, then prints "refused after N: STATUS" and waits to be killed.
 //       MAX_CONNECTIONS sets PoolOptions::max_process_connections.
+//   notnets_test_peer hog POOL
+//       Connects to "test.Echo" with its messages in the pool's heap (connection_arena_bytes = 0)
+//       and allocates 64 KiB messages, keeping them, until an allocation fails; then prints
+//       "hogging N: STATUS" and waits to be killed.
+//   notnets_test_peer attach-flood POOL
+//       Attaches POOL again and again, keeping every Pool, until an attach fails; then prints
+//       "attached N: STATUS" and waits to be killed.
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -608,6 +615,39 @@ int Flood(const std::string& pool_name, uint32_t max_connections) {
   while (true) pause();
 }
 
+// See the header comment.
+int Hog(const std::string& pool_name) {
+  std::shared_ptr<notnets::Pool> pool;
+  Status status = notnets::Pool::Attach(pool_name, &pool);
+  std::shared_ptr<notnets::Channel> channel;
+  notnets::ChannelOptions options;
+  options.connection_arena_bytes = 0;
+  if (status.ok()) status = notnets::Channel::Connect(pool, "test.Echo", options, &channel);
+  std::vector<notnets::MessageBuffer> held;
+  while (status.ok()) {
+    notnets::MessageBuffer buffer;
+    status = channel->AllocateMessage(64 << 10, &buffer);
+    if (status.ok()) held.push_back(std::move(buffer));
+  }
+  std::printf("hogging %zu: %s\n", held.size(), status.ToString().c_str());
+  std::fflush(stdout);
+  while (true) pause();
+}
+
+// See the header comment.
+int AttachFlood(const std::string& pool_name) {
+  std::vector<std::shared_ptr<notnets::Pool>> pools;
+  Status status;
+  while (status.ok()) {
+    std::shared_ptr<notnets::Pool> pool;
+    status = notnets::Pool::Attach(pool_name, &pool);
+    if (status.ok()) pools.push_back(std::move(pool));
+  }
+  std::printf("attached %zu: %s\n", pools.size(), status.ToString().c_str());
+  std::fflush(stdout);
+  while (true) pause();
+}
+
 int Usage() {
   std::fprintf(stderr,
                "usage: notnets_test_peer serve POOL WORKERS\n"
@@ -616,7 +656,9 @@ int Usage() {
                "       notnets_test_peer hold POOL\n"
                "       notnets_test_peer load POOL SEED THREADS\n"
                "       notnets_test_peer rejoin POOL SLEEP_MS\n"
-               "       notnets_test_peer flood POOL [MAX_CONNECTIONS]\n");
+               "       notnets_test_peer flood POOL [MAX_CONNECTIONS]\n"
+               "       notnets_test_peer hog POOL\n"
+               "       notnets_test_peer attach-flood POOL\n");
   return 2;
 }
 
@@ -626,6 +668,8 @@ int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "";
   if (mode == "serve" && argc == 4) return Serve(argv[2], std::atoi(argv[3]));
   if (mode == "hold" && argc == 3) return Hold(argv[2]);
+  if (mode == "hog" && argc == 3) return Hog(argv[2]);
+  if (mode == "attach-flood" && argc == 3) return AttachFlood(argv[2]);
   if (mode == "rejoin" && argc == 4) return Rejoin(argv[2], argv[3]);
   if (mode == "flood" && (argc == 3 || argc == 4)) {
     return Flood(argv[2],

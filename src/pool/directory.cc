@@ -108,6 +108,7 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
     return Status(StatusCode::INVALID_ARGUMENT,
                   "a service has at most " + std::to_string(kMaxMethodsPerService) + " methods");
   }
+  if (mapping_->shortened()) return mapping_->ShortenedStatus();
   std::set<std::string> unique;
   uint64_t record_bytes = 0;
   for (const std::string& method : methods) {
@@ -373,6 +374,7 @@ Status Directory::Lookup(std::string_view name, ServiceView* view) const {
 
 Status Directory::LookupAll(std::string_view name, std::vector<ServiceView>* views) const {
   views->clear();
+  if (mapping_->shortened()) return mapping_->ShortenedStatus();
   int32_t dead_pid = 0;
   for (uint32_t i = 0; i < mapping_->max_services(); ++i) {
     ServiceEntry* e = entry(i);

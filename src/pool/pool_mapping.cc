@@ -18,6 +18,7 @@
 #include "pool/directory.h"
 #include "pool/lease_table.h"
 #include "pool/pool_file.h"
+#include "pool/segment_guard.h"
 
 namespace notnets::internal {
 
@@ -154,7 +155,7 @@ Status ValidateLeaseTable(const std::string& path, const uint8_t* base, uint64_t
       period > kMaxLeasePeriodMs * 1000000) {
     return Status(StatusCode::FAILED_PRECONDITION,
                   "pool " + path +
-                      " has a corrupt header (lease table); remove it with 'notnets-pool "
+                      " has a corrupt header (lease table); remove it with 'notnets pool "
                       "remove' and create it again");
   }
   *period_ns = period;
@@ -171,12 +172,24 @@ uint64_t PoolHeaderChecksum(const PoolHeader& header) {
   return hash;
 }
 
-PoolMapping::PoolMapping(std::string path, uint8_t* base, uint64_t size)
-    : path_(std::move(path)), base_(base), size_(size) {}
+PoolMapping::PoolMapping(std::string path, uint8_t* base, void* shared, uint64_t size)
+    : path_(std::move(path)),
+      base_(base),
+      size_(size),
+      guard_(GuardMapping(shared, size, PROT_READ | PROT_WRITE, &shortened_)) {}
 
 PoolMapping::~PoolMapping() {
   lease_.reset();  // gives the record up while the table is still mapped
+  UnguardMapping(guard_);
   ::munmap(EndSimulatedCache(base_), size_);
+}
+
+Status PoolMapping::ShortenedStatus() const {
+  return Status(StatusCode::FAILED_PRECONDITION,
+                "pool " + path_ +
+                    " was shortened by another process while this one used it, so this process "
+                    "shares nothing through it any more; remove the pool, create it again and "
+                    "restart the processes that use it");
 }
 
 void PoolMapping::LoadBounds() {
@@ -278,7 +291,7 @@ Status PoolMapping::Create(const std::string& path, const PoolOptions& options,
     }
     fd = file.TakeFd();
   }
-  mapping->reset(new PoolMapping(path, bytes, pool_bytes));
+  mapping->reset(new PoolMapping(path, bytes, base, pool_bytes));
   (*mapping)->LoadBounds();
   return Finish(fd, mapping);
 }
@@ -338,10 +351,14 @@ Status PoolMapping::Attach(const std::string& path, const std::vector<uint32_t>&
     ::close(fd);
     return ErrnoStatus(StatusCode::UNAVAILABLE, "cannot map pool", path);
   }
+  // The file may have been shortened since fstat: a fault reads zeros, which fail validation.
+  std::atomic<bool> head_shortened{false};
+  int head_guard = GuardMapping(head, head_bytes, PROT_READ, &head_shortened);
   const auto* header = static_cast<const PoolHeader*>(head);
   uint64_t pool_bytes = header->pool_bytes;
   if (S_ISCHR(st.st_mode) && file_bytes == kPoolHeaderBytes) file_bytes = pool_bytes;
   Status status = ValidateHeader(path, *header, file_bytes);
+  UnguardMapping(head_guard);
   ::munmap(head, head_bytes);
   if (!status.ok()) {
     ::close(fd);
@@ -354,7 +371,8 @@ Status PoolMapping::Attach(const std::string& path, const std::vector<uint32_t>&
     return status;
   }
   mapping->reset(new PoolMapping(
-      path, BeginSimulatedCache(static_cast<uint8_t*>(base), pool_bytes, pool_bytes), pool_bytes));
+      path, BeginSimulatedCache(static_cast<uint8_t*>(base), pool_bytes, pool_bytes), base,
+      pool_bytes));
   // Validate again in the full mapping: the header could have changed between the two maps.
   status = ValidateHeader(path, *(*mapping)->header(), pool_bytes);
   if (!status.ok()) {

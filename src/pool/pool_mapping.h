@@ -2,6 +2,7 @@
 #ifndef NOTNETS_POOL_POOL_MAPPING_H_
 #define NOTNETS_POOL_POOL_MAPPING_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -48,6 +49,12 @@ class PoolMapping {
   Lease& lease() const { return *lease_; }
   // What this process's channels hold in the pool, and may (process memory, not the pool's).
   ProcessQuota& quota() const { return quota_; }
+  // True once a process shortened the pool file under this mapping: a read past the new end
+  // raised SIGBUS, and this process's whole mapping became private zeros (segment_guard.h), so
+  // it shares nothing through the pool any more. docs/security.md.
+  bool shortened() const { return shortened_.load(std::memory_order_acquire); }
+  // FAILED_PRECONDITION saying that the pool was shortened (once shortened() is true).
+  Status ShortenedStatus() const;
 
   // True if [offset, offset + length) lies inside the heap and offset is 64-byte aligned.
   bool InHeap(uint64_t offset, uint64_t length) const {
@@ -66,7 +73,9 @@ class PoolMapping {
   }
 
  private:
-  PoolMapping(std::string path, uint8_t* base, uint64_t size);
+  // `base` is what the process reads and writes (the simulated cache's copy, or `shared`);
+  // `shared` is the file's mapping, guarded against SIGBUS.
+  PoolMapping(std::string path, uint8_t* base, void* shared, uint64_t size);
   // Copies the layout bounds out of the (already validated) header.
   void LoadBounds();
   // Finishes a mapping that `fd` (taken over) backs: holds this process's liveness token in it
@@ -87,6 +96,8 @@ class PoolMapping {
   std::unique_ptr<LivenessLock> liveness_;
   std::unique_ptr<Lease> lease_;
   mutable ProcessQuota quota_;
+  std::atomic<bool> shortened_{false};
+  int guard_;
 };
 
 }  // namespace notnets::internal

@@ -5,7 +5,9 @@
 // range with private zeros (same address, same protection), marks it faulted, and lets the
 // faulting access run again: it reads zeros, which in a ring mean "nothing new", and the owner
 // of the mapping closes the connection when it sees the mark. A SIGBUS anywhere else goes to the
-// handler that was installed before (or kills the process as it would have). docs/security.md.
+// handler that was installed before (or kills the process as it would have). The pool's own
+// mapping is registered too (pool_mapping.h), since any process that opens the pool file can
+// shorten it. docs/security.md.
 #ifndef NOTNETS_POOL_SEGMENT_GUARD_H_
 #define NOTNETS_POOL_SEGMENT_GUARD_H_
 

@@ -115,8 +115,14 @@ ClientConnection* ChannelCore::Pick(bool open_only) {
 }
 
 ClientConnection* ChannelCore::Ready(ClientContext* context, Status* status) {
-  // Every call starts here: a process that lost its lease writes nothing more.
-  Lease& lease = PoolAccess::mapping(*pool_).lease();
+  // Every call starts here: a process that lost its lease writes nothing more, and one whose
+  // pool file was shortened has nobody to call.
+  const PoolMapping& mapping = PoolAccess::mapping(*pool_);
+  if (mapping.shortened()) {
+    *status = mapping.ShortenedStatus();
+    return nullptr;
+  }
+  Lease& lease = mapping.lease();
   if (!lease.MayWrite()) {
     *status = lease.FencedStatus();
     return nullptr;
