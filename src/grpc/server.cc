@@ -308,7 +308,9 @@ notnets::Status PoolServer::Start(::grpc::Service* service, const ServiceBinding
       }
       continue;
     }
-    if (flavour == Flavour::kSync && method.kind == RpcKind::kUnary) {
+    // A streamed unary method (Foo::StreamedService) runs only over a gRPC core call.
+    if (flavour == Flavour::kSync && method.kind == RpcKind::kUnary &&
+        IsServedAsUnary(service, "/" + binding.name + "/" + method.name)) {
       pool_server->AddSyncUnary(method);
       continue;
     }
