@@ -150,8 +150,9 @@ class Router {
     // service it has, a method none of them has gets gRPC's own answer, as over HTTP/2. Not a
     // service this channel has reached in the pool before, nor one registered in the pool
     // before: its server is away (restarting, or dead), which is UNAVAILABLE, as a target's
-    // absent server is over HTTP/2.
-    if (channel == nullptr && !WasRegistered(info->method())) {
+    // absent server is over HTTP/2. But a method of a service whose server is there, that the
+    // service's binding does not have (a generic stub's), is one that server lacks too.
+    if (channel == nullptr && (!WasRegistered(info->method()) || LiveServiceLacks(name))) {
       if (auto* call = RouteByName(&unimplemented_, info, method)) return call;
     }
     return internal::NewPoolCall(
@@ -253,6 +254,26 @@ class Router {
       pool = pool_;
     }
     return pool->HasServiceName(full_method.substr(1, end - 1));
+  }
+
+  // Whether `full_method` ("/pkg.Service/Method") is not a method of its service's binding while
+  // a live server in the pool serves that service.
+  bool LiveServiceLacks(const char* full_method) {
+    const internal::ServiceBinding* service = nullptr;
+    if (internal::FindMethod(full_method, &service) != nullptr) return false;
+    std::string_view path(full_method);
+    size_t end = path.rfind('/');
+    if (path.empty() || path[0] != '/' || end == 0 || end == std::string_view::npos) return false;
+    service = internal::FindBindingByName(path.substr(1, end - 1));
+    if (service == nullptr || service->methods.empty()) return false;
+    std::shared_ptr<notnets::Channel> channel;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      ServiceRoute* route = &services_[service->name];
+      route->service = service->name;
+      channel = ChannelFor(route);
+    }
+    return channel != nullptr && channel->Serves(service->methods.front().name);
   }
 
   // Called with mutex_ held.
