@@ -1,5 +1,6 @@
 #include "fleet_services.h"
 
+#include <optional>
 #include <utility>
 
 namespace notnets::stranger {
@@ -453,6 +454,141 @@ class LoadCall final : public QueuedCall {
   size_t next_ = 0;
 };
 
+// ---- Generic.
+
+// Serves both services by full method name, with the messages as bytes, as the typed handlers do.
+class GenericReactor final : public ::grpc::ServerGenericBidiReactor {
+ public:
+  explicit GenericReactor(::grpc::GenericCallbackServerContext* context)
+      : context_(context), method_(context->method()) {
+    StartRead(&in_);
+  }
+  void OnReadDone(bool ok) override {
+    std::string bytes = ok ? Bytes(&in_) : std::string();
+    if (method_ == "/acme.fleet.v2.Fleet/Report_") {
+      Vehicle vehicle;
+      vehicle.ParseFromString(bytes);
+      if (!ok) {
+        Answer({ReportOf(ids_).SerializeAsString()}, Status::OK);
+      } else if (vehicle.id() == "fail") {
+        Finish(RefuseFail());
+      } else {
+        ids_.push_back(vehicle.id());
+        StartRead(&in_);
+      }
+      return;
+    }
+    if (method_ == "/acme.fleet.v2.Fleet/Convoy") {
+      Vehicle vehicle;
+      vehicle.ParseFromString(bytes);
+      if (!ok) {
+        Finish(Status::OK);
+      } else if (vehicle.id() == "fail") {
+        Finish(RefuseFail());
+      } else {
+        Answer({ConvoyReply(vehicle).SerializeAsString()}, std::nullopt);
+      }
+      return;
+    }
+    if (!ok) {
+      Finish(Status(StatusCode::INTERNAL, "no request"));
+      return;
+    }
+    AnswerSingleRequest(bytes);
+  }
+  void OnWriteDone(bool ok) override {
+    if (!ok) {
+      Finish(Status(StatusCode::UNKNOWN, "write failed"));
+    } else {
+      WriteNext();
+    }
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  static std::string Bytes(::grpc::ByteBuffer* buffer) {
+    std::vector<::grpc::Slice> slices;
+    std::string bytes;
+    if (buffer->Dump(&slices).ok()) {
+      for (const auto& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+    }
+    return bytes;
+  }
+
+  // The methods that take one request: unary and server-streaming ones.
+  void AnswerSingleRequest(const std::string& bytes) {
+    std::vector<std::string> out;
+    if (method_ == "/acme.fleet.v2.Fleet/Get_Vehicle2") {
+      VehicleQuery query;
+      query.ParseFromString(bytes);
+      Vehicle vehicle;
+      Status status = AnswerGet(context_, query, &vehicle);
+      if (status.ok() && !query.server_cancel()) out.push_back(vehicle.SerializeAsString());
+      Answer(std::move(out), status);
+    } else if (method_ == "/acme.fleet.v2.Fleet/Now") {
+      Answer({NowValue().SerializeAsString()}, Status::OK);
+    } else if (method_ == "/acme.fleet.v2.Fleet/Describe_3") {
+      Answer({DescribeValue().SerializeAsString()}, Status::OK);
+    } else if (method_ == "/acme.fleet.v2.Fleet/Watch") {
+      VehicleQuery query;
+      query.ParseFromString(bytes);
+      struct Collector {
+        std::vector<std::string>* out;
+        void Write(const Vehicle& vehicle) { out->push_back(vehicle.SerializeAsString()); }
+      } collector{&out};
+      Status status = WatchWith(context_, query, &collector);
+      Answer(std::move(out), status);
+    } else if (method_ == "/acme.fleet.v2.Depot/Ping_0") {
+      Answer({Empty().SerializeAsString()}, Status::OK);
+    } else if (method_ == "/acme.fleet.v2.Depot/Load_1") {
+      Depot_Stub request;
+      request.ParseFromString(bytes);
+      for (size_t i = 0; i < request.name().size(); ++i) {
+        out.push_back(LoadItem(request, i).SerializeAsString());
+      }
+      Answer(std::move(out), Status::OK);
+    } else {
+      Finish(Status(StatusCode::UNIMPLEMENTED, ""));
+    }
+  }
+
+  // Writes `messages` in order, then finishes with `status`, or reads on when there is none.
+  void Answer(std::vector<std::string> messages, std::optional<Status> status) {
+    pending_ = std::move(messages);
+    next_ = 0;
+    status_ = std::move(status);
+    WriteNext();
+  }
+  void WriteNext() {
+    if (next_ < pending_.size()) {
+      ::grpc::Slice slice(pending_[next_++]);
+      out_ = ::grpc::ByteBuffer(&slice, 1);
+      StartWrite(&out_);
+    } else if (status_.has_value()) {
+      Finish(*status_);
+    } else {
+      StartRead(&in_);
+    }
+  }
+
+  ::grpc::GenericCallbackServerContext* context_;
+  const std::string method_;
+  ::grpc::ByteBuffer in_;
+  ::grpc::ByteBuffer out_;
+  std::vector<std::string> ids_;
+  std::vector<std::string> pending_;
+  size_t next_ = 0;
+  std::optional<Status> status_;
+};
+
+class GenericFleet final : public ::grpc::CallbackGenericService {
+ public:
+  ::grpc::ServerGenericBidiReactor* CreateReactor(
+      ::grpc::GenericCallbackServerContext* context) override {
+    return new GenericReactor(context);
+  }
+};
+
 }  // namespace
 
 Vehicle MakeVehicle(const std::string& id, uint32_t chunk_bytes) {
@@ -523,6 +659,8 @@ FleetServers::FleetServers(Flavor flavor) : flavor_(flavor) {
       services_.push_back(std::make_unique<MixedFleet>());
       services_.push_back(std::make_unique<Depot::AsyncService>());
       break;
+    case Flavor::kGeneric:
+      break;
   }
 }
 
@@ -530,6 +668,10 @@ FleetServers::~FleetServers() { Stop(); }
 
 void FleetServers::Register(::grpc::ServerBuilder* builder) {
   for (auto& service : services_) builder->RegisterService(service.get());
+  if (flavor_ == Flavor::kGeneric) {
+    generic_ = std::make_unique<GenericFleet>();
+    builder->RegisterCallbackGenericService(generic_.get());
+  }
   if (flavor_ == Flavor::kMixed) queue_ = builder->AddCompletionQueue();
 }
 

@@ -3,6 +3,7 @@
 #ifndef NOTNETS_TESTS_GRPC_STRANGER_FLEET_SERVICES_H_
 #define NOTNETS_TESTS_GRPC_STRANGER_FLEET_SERVICES_H_
 
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 
 #include <cstdint>
@@ -33,6 +34,8 @@ enum class Flavor {
   // Fleet::Service with Now on a completion queue, Convoy a callback method and Describe_3 a raw
   // callback method; Depot::AsyncService.
   kMixed,
+  // A CallbackGenericService serving both by full method name, and no typed service.
+  kGeneric,
 };
 
 // A vehicle that uses every kind of field, with two chunks of `chunk_bytes` bytes that depend on
@@ -61,6 +64,7 @@ class FleetServers {
  private:
   Flavor flavor_;
   std::vector<std::unique_ptr<::grpc::Service>> services_;
+  std::unique_ptr<::grpc::CallbackGenericService> generic_;
   std::unique_ptr<::grpc::ServerCompletionQueue> queue_;
   std::thread queue_thread_;
 };

@@ -2,7 +2,8 @@
 // services in one file, well-known types as requests and responses, an empty request message),
 // served by every kind of gRPC service (sync, callback, streamed-unary and split-streaming, and
 // mixed: completion-queue, callback and raw callback methods beside sync ones, and a whole
-// AsyncService), called with the sync, callback and completion-queue stubs and a GenericStub.
+// AsyncService; and a CallbackGenericService), called with the sync, callback and
+// completion-queue stubs and a GenericStub.
 // Each case runs the same calls over the pool (a server with no HTTP/2 port, a channel with no
 // target) and over HTTP/2, describes what the client observed and expects the two descriptions
 // to be equal; it also checks that every pool call went through the pool.
@@ -189,7 +190,7 @@ class StrangerTest : public ::testing::TestWithParam<Flavor> {
 
 INSTANTIATE_TEST_SUITE_P(Servers, StrangerTest,
                          ::testing::Values(Flavor::kSync, Flavor::kCallback, Flavor::kStreamed,
-                                           Flavor::kMixed),
+                                           Flavor::kMixed, Flavor::kGeneric),
                          [](const ::testing::TestParamInfo<Flavor>& info) {
                            switch (info.param) {
                              case Flavor::kSync:
@@ -200,6 +201,8 @@ INSTANTIATE_TEST_SUITE_P(Servers, StrangerTest,
                                return std::string("Streamed");
                              case Flavor::kMixed:
                                return std::string("Mixed");
+                             case Flavor::kGeneric:
+                               return std::string("Generic");
                            }
                            return std::string();
                          });
@@ -371,7 +374,8 @@ TEST_P(StrangerTest, MessagesOverOneMiB) {
   });
 }
 
-// Error statuses, metadata both ways, and a handler cancelling its own call.
+// Error statuses (a stream's before and after some messages), metadata both ways, and a handler
+// cancelling its own call.
 TEST_P(StrangerTest, ErrorsMetadataAndServerCancel) {
   ExpectSame([](const auto& channel) {
     auto fleet = Fleet::NewStub(channel);
@@ -404,24 +408,7 @@ TEST_P(StrangerTest, ErrorsMetadataAndServerCancel) {
       Status status = reader->Finish();
       out += Describe(status) + DescribeMetadata(context);
     }
-    {
-      // The handler cancels the call (TryCancel), then answers OK.
-      ClientContext context;
-      SetHangDeadline(&context);
-      VehicleQuery query = MakeQuery("sc");
-      query.set_server_cancel(true);
-      Vehicle vehicle;
-      Status status = fleet->Get_Vehicle2(&context, query, &vehicle);
-      out += Describe(status) + "'" + vehicle.id() + "'";
-    }
-    return out;
-  });
-}
-
-TEST_P(StrangerTest, ServerStreamFailsMidStream) {
-  ExpectSame([](const auto& channel) {
-    auto fleet = Fleet::NewStub(channel);
-    std::string out;
+    // A server stream that fails before its first vehicle, and after two.
     for (uint32_t fail_after : {0u, 2u}) {
       ClientContext context;
       SetHangDeadline(&context);
@@ -434,6 +421,16 @@ TEST_P(StrangerTest, ServerStreamFailsMidStream) {
       Vehicle vehicle;
       while (reader->Read(&vehicle)) out += DescribeVehicle(vehicle, 2);
       out += Describe(reader->Finish());
+    }
+    {
+      // The handler cancels the call (TryCancel), then answers OK.
+      ClientContext context;
+      SetHangDeadline(&context);
+      VehicleQuery query = MakeQuery("sc");
+      query.set_server_cancel(true);
+      Vehicle vehicle;
+      Status status = fleet->Get_Vehicle2(&context, query, &vehicle);
+      out += Describe(status) + "'" + vehicle.id() + "'";
     }
     return out;
   });
