@@ -138,9 +138,13 @@ class Router {
                                    &route.service->peer, route.service->stand_in.get(),
                                    route.service->server_auth.get(), &limits_, ::grpc::Status::OK);
     }
+    // The method's service is in the pool but cannot take the call as it comes: a generic stub's
+    // stream of a method that is not bidi (gRPC carries any stream), a method the binding lacks
+    // (or the server's does). Its server takes it by full name, and gRPC there serves it.
+    const internal::MethodBinding* method = typed ? route.method : RawMethod(info->type());
+    if (auto* call = RouteToOwnService(info, method)) return call;
     // A server that serves the method by full name only: a generic service, a service it has
     // no binding for, or one a typed stub reaches with the binding this program links.
-    const internal::MethodBinding* method = typed ? route.method : RawMethod(info->type());
     if (auto* call = RouteByName(&by_name_, info, method)) return call;
     if (has_target_) {
       http2_calls.fetch_add(1, std::memory_order_relaxed);
@@ -150,9 +154,8 @@ class Router {
     // service it has, a method none of them has gets gRPC's own answer, as over HTTP/2. Not a
     // service this channel has reached in the pool before, nor one registered in the pool
     // before: its server is away (restarting, or dead), which is UNAVAILABLE, as a target's
-    // absent server is over HTTP/2. But a method of a service whose server is there, that the
-    // service's binding does not have (a generic stub's), is one that server lacks too.
-    if (channel == nullptr && (!WasRegistered(info->method()) || LiveServiceLacks(name))) {
+    // absent server is over HTTP/2.
+    if (channel == nullptr && !WasRegistered(info->method())) {
       if (auto* call = RouteByName(&unimplemented_, info, method)) return call;
     }
     return internal::NewPoolCall(
@@ -256,24 +259,25 @@ class Router {
     return pool->HasServiceName(full_method.substr(1, end - 1));
   }
 
-  // Whether `full_method` ("/pkg.Service/Method") is not a method of its service's binding while
-  // a live server in the pool serves that service.
-  bool LiveServiceLacks(const char* full_method) {
-    const internal::ServiceBinding* service = nullptr;
-    if (internal::FindMethod(full_method, &service) != nullptr) return false;
-    std::string_view path(full_method);
+  // The call by full name to the pool service of `info`'s service, whose binding this program
+  // links, with `method`'s kind and message types, if a live server there takes calls by name;
+  // else null.
+  ::grpc::experimental::Interceptor* RouteToOwnService(::grpc::experimental::ClientRpcInfo* info,
+                                                       const internal::MethodBinding* method) {
+    std::string_view path(info->method());
     size_t end = path.rfind('/');
-    if (path.empty() || path[0] != '/' || end == 0 || end == std::string_view::npos) return false;
-    service = internal::FindBindingByName(path.substr(1, end - 1));
-    if (service == nullptr || service->methods.empty()) return false;
-    std::shared_ptr<notnets::Channel> channel;
+    if (path.empty() || path[0] != '/' || end == 0 || end == std::string_view::npos) {
+      return nullptr;
+    }
+    const internal::ServiceBinding* service = internal::FindBindingByName(path.substr(1, end - 1));
+    if (service == nullptr) return nullptr;
+    ServiceRoute* route;
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      ServiceRoute* route = &services_[service->name];
+      route = &services_[service->name];
       route->service = service->name;
-      channel = ChannelFor(route);
     }
-    return channel != nullptr && channel->Serves(service->methods.front().name);
+    return RouteByName(route, info, method);
   }
 
   // Called with mutex_ held.

@@ -691,7 +691,9 @@ TEST_P(StrangerTest, CallbackStubStreams) {
   });
 }
 
-// A GenericStub's callback and completion-queue bidi streams of a typed bidi method.
+// A GenericStub's callback and completion-queue streams of typed methods: gRPC carries a generic
+// stream to a method of any kind, and a server-streaming or client-streaming method takes it as a
+// stream of its own kind.
 TEST_P(StrangerTest, GenericStubStreams) {
   ExpectSame([](const auto& channel) {
     ::grpc::GenericStub stub(channel);
@@ -753,6 +755,45 @@ TEST_P(StrangerTest, GenericStubStreams) {
         Vehicle vehicle;
         vehicle.ParseFromString(FromBuffer(&buffer));
         out += vehicle.id() + ",";
+      }
+      call->Finish(&status, Tag(5));
+      out += Next(&queue, 5);
+      out += Describe(status);
+      queue.Shutdown();
+      void* tag;
+      bool ok;
+      while (queue.Next(&tag, &ok)) {
+      }
+    }
+    // A server-streaming and a client-streaming method.
+    for (const char* method : {"/acme.fleet.v2.Fleet/Watch", "/acme.fleet.v2.Fleet/Report_"}) {
+      ::grpc::CompletionQueue queue;
+      ClientContext context;
+      SetHangDeadline(&context);
+      Status status;
+      auto call = stub.PrepareCall(&context, method, &queue);
+      call->StartCall(Tag(1));
+      out += std::string("; ") + method + Next(&queue, 1);
+      VehicleQuery query = MakeQuery("gw", 2);
+      query.set_count(2);
+      if (std::string(method).ends_with("Watch")) {
+        call->Write(ToBuffer(query), Tag(2));
+        out += Next(&queue, 2);
+      } else {
+        for (const char* id : {"r1", "r2"}) {
+          call->Write(ToBuffer(MakeVehicle(id, 2)), Tag(2));
+          out += Next(&queue, 2);
+        }
+      }
+      call->WritesDone(Tag(3));
+      out += Next(&queue, 3);
+      ::grpc::ByteBuffer buffer;
+      for (;;) {
+        call->Read(&buffer, Tag(4));
+        std::string completion = Next(&queue, 4);
+        out += completion;
+        if (completion.back() == '-') break;
+        out += std::to_string(FromBuffer(&buffer).size()) + " bytes,";
       }
       call->Finish(&status, Tag(5));
       out += Next(&queue, 5);
