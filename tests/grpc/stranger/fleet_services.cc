@@ -45,6 +45,10 @@ Status AnswerGet(::grpc::ServerContextBase* context, const VehicleQuery& query, 
 template <class Writer>
 Status WatchWith(::grpc::ServerContextBase* context, const VehicleQuery& query, Writer* writer) {
   if (query.echo_metadata()) EchoMetadata(context);
+  if (query.server_cancel()) {
+    context->TryCancel();
+    return Status::OK;
+  }
   for (uint32_t i = 0; i < query.count(); ++i) {
     if (query.fail_code() != 0 && i == query.fail_after()) return FailStatus(query);
     writer->Write(MakeVehicle(query.id() + "-" + std::to_string(i), query.chunk_bytes()));

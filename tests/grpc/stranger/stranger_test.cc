@@ -323,6 +323,17 @@ TEST_P(StrangerTest, GenericStubUnaryOfBothServices) {
     // A method neither service has, named as one of the other service's: its service's server is
     // there, so gRPC answers UNIMPLEMENTED, not an absent server's UNAVAILABLE.
     call("/acme.fleet.v2.Depot/Get_Vehicle2", MakeQuery("x"), &vehicle);
+    // Unary calls of streaming methods, which gRPC carries as streams of one message each way.
+    // (Over HTTP/2 a second message from the server holds the call until its deadline.)
+    VehicleQuery query = MakeQuery("u", 1);
+    query.set_count(1);
+    call("/acme.fleet.v2.Fleet/Watch", query, &vehicle);
+    out += DescribeVehicle(vehicle, 1);
+    Any report;
+    call("/acme.fleet.v2.Fleet/Report_", MakeVehicle("one", 1), &report);
+    out += DescribeMessage(report);
+    call("/acme.fleet.v2.Fleet/Convoy", MakeVehicle("c", 1), &vehicle);
+    out += vehicle.id();
     return out;
   });
 }
@@ -432,6 +443,18 @@ TEST_P(StrangerTest, ErrorsMetadataAndServerCancel) {
       Status status = fleet->Get_Vehicle2(&context, query, &vehicle);
       out += Describe(status) + "'" + vehicle.id() + "'";
     }
+    {
+      // The same in a server stream's handler, before any vehicle.
+      ClientContext context;
+      SetHangDeadline(&context);
+      VehicleQuery query = MakeQuery("sc");
+      query.set_count(2);
+      query.set_server_cancel(true);
+      auto reader = fleet->Watch(&context, query);
+      Vehicle vehicle;
+      while (reader->Read(&vehicle)) out += " vehicle";
+      out += Describe(reader->Finish());
+    }
     return out;
   });
 }
@@ -454,6 +477,19 @@ TEST_P(StrangerTest, ClientStreamsHalfCloseAndErrors) {
       Struct summary;
       report.UnpackTo(&summary);
       out += Describe(status) + report.type_url() + DescribeMessage(summary);
+    }
+    {
+      // Metadata corked with the first write.
+      ClientContext context;
+      SetHangDeadline(&context);
+      context.set_initial_metadata_corked(true);
+      context.AddMetadata("x-corked", "c");
+      auto stream = fleet->Convoy(&context);
+      stream->Write(MakeVehicle("k", 1));
+      stream->WritesDone();
+      Vehicle reply;
+      while (stream->Read(&reply)) out += reply.id() + ",";
+      out += Describe(stream->Finish());
     }
     {
       // The replies come in order, and the server reads on past the half-close.
