@@ -138,9 +138,13 @@ class Router {
                                    &route.service->peer, route.service->stand_in.get(),
                                    route.service->server_auth.get(), &limits_, ::grpc::Status::OK);
     }
+    // The method's service is in the pool but cannot take the call as it comes: a generic stub's
+    // stream of a method that is not bidi (gRPC carries any stream), a method the binding lacks
+    // (or the server's does). Its server takes it by full name, and gRPC there serves it.
+    const internal::MethodBinding* method = typed ? route.method : RawMethod(info->type());
+    if (auto* call = RouteToOwnService(info, method)) return call;
     // A server that serves the method by full name only: a generic service, a service it has
     // no binding for, or one a typed stub reaches with the binding this program links.
-    const internal::MethodBinding* method = typed ? route.method : RawMethod(info->type());
     if (auto* call = RouteByName(&by_name_, info, method)) return call;
     if (has_target_) {
       http2_calls.fetch_add(1, std::memory_order_relaxed);
@@ -253,6 +257,27 @@ class Router {
       pool = pool_;
     }
     return pool->HasServiceName(full_method.substr(1, end - 1));
+  }
+
+  // The call by full name to the pool service of `info`'s service, whose binding this program
+  // links, with `method`'s kind and message types, if a live server there takes calls by name;
+  // else null.
+  ::grpc::experimental::Interceptor* RouteToOwnService(::grpc::experimental::ClientRpcInfo* info,
+                                                       const internal::MethodBinding* method) {
+    std::string_view path(info->method());
+    size_t end = path.rfind('/');
+    if (path.empty() || path[0] != '/' || end == 0 || end == std::string_view::npos) {
+      return nullptr;
+    }
+    const internal::ServiceBinding* service = internal::FindBindingByName(path.substr(1, end - 1));
+    if (service == nullptr) return nullptr;
+    ServiceRoute* route;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      route = &services_[service->name];
+      route->service = service->name;
+    }
+    return RouteByName(route, info, method);
   }
 
   // Called with mutex_ held.

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "grpc/bridge.h"
@@ -30,7 +31,10 @@ class PoolServer {
   // (started), with its message size limits `limits`. The methods of `service` (an instance of
   // the binding's class, or null when only its name is known) that direct dispatch can run
   // (a Foo::CallbackService's, a Foo::Service's unary ones) run directly, unless `server` has
-  // interceptors; every other call is bridged into `server`. Fails when the pool refuses.
+  // interceptors; every other call is bridged into `server`. The service's calls that its
+  // methods cannot take as they come (a generic stub's stream of a method that is not bidi, a
+  // method the binding lacks) come by full method name, as to kGenericService, and are bridged
+  // too. Fails when the pool refuses.
   static notnets::Status Start(::grpc::Service* service, const ServiceBinding& binding,
                                const ServerOptions& options, const MessageLimits& limits,
                                ::grpc::Server* server, std::unique_ptr<PoolServer>* out);
@@ -78,7 +82,12 @@ class PoolServer {
   void AddStreamOpen(const MethodBinding& method);
   void AddBridgedUnary(const MethodBinding& method);
   void AddBridgedStream(const MethodBinding& method);
-  void AddGenericMethods();
+  // Adds the methods that take calls by full method name (kGenericUnaryMethod,
+  // kGenericOpenMethod): of any path when `own_service` is empty, else of its methods only.
+  void AddGenericMethods(const std::string& own_service);
+  // The bridge into the grpc::Server, made on first use; null once it has begun shutting down
+  // without one (its in-process channel then takes no call).
+  Bridge* TheBridge();
   void AddStreamOperations();
   // Opens the stream `id` of `method` (owned by the stream if `owned` holds it), with the
   // server-streaming request `message`, for the open call `call`.
@@ -96,7 +105,12 @@ class PoolServer {
   // Set by BeginShutdown: directly dispatched calls and stream opens are refused.
   std::atomic<bool> refusing_{false};
   notnets::Service native_;
-  // Set when a method is bridged; the bridged streaming methods, whose streams attach a bridge.
+  ::grpc::Server* grpc_server_ = nullptr;
+  // Made at the start when a method is bridged (whose handlers then read it without the mutex:
+  // it never changes), else by the first call by full name; the bridged streaming methods,
+  // whose streams attach a bridge.
+  std::mutex bridge_mutex_;
+  bool bridge_closed_ = false;
   std::unique_ptr<Bridge> bridge_;
   std::deque<MethodBinding> bridged_streams_;
   // Lent to the contexts of directly dispatched calls, so it goes after them.

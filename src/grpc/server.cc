@@ -295,9 +295,8 @@ notnets::Status PoolServer::Start(::grpc::Service* service, const ServiceBinding
   // gRPC runs server interceptors only for its own calls: with any, every call is bridged.
   if (HasInterceptors(server)) flavour = Flavour::kNeither;
   std::unique_ptr<PoolServer> pool_server(new PoolServer(service, binding, limits));
-  bool streams = false;
+  pool_server->grpc_server_ = server;
   for (const MethodBinding& method : binding.methods) {
-    if (method.kind != RpcKind::kUnary) streams = true;
     // A raw method on a CallbackService (WithRawCallbackMethod_) is reached through the bridge.
     if (flavour == Flavour::kCallback &&
         !IsRawCallbackMethod(service, "/" + binding.name + "/" + method.name)) {
@@ -308,7 +307,9 @@ notnets::Status PoolServer::Start(::grpc::Service* service, const ServiceBinding
       }
       continue;
     }
-    if (flavour == Flavour::kSync && method.kind == RpcKind::kUnary) {
+    // A streamed unary method (Foo::StreamedService) runs only over a gRPC core call.
+    if (flavour == Flavour::kSync && method.kind == RpcKind::kUnary &&
+        IsServedAsUnary(service, "/" + binding.name + "/" + method.name)) {
       pool_server->AddSyncUnary(method);
       continue;
     }
@@ -319,7 +320,8 @@ notnets::Status PoolServer::Start(::grpc::Service* service, const ServiceBinding
       pool_server->AddBridgedStream(method);
     }
   }
-  if (streams) pool_server->AddStreamOperations();
+  pool_server->AddGenericMethods(binding.name);
+  pool_server->AddStreamOperations();
   return Register(std::move(pool_server), options, out);
 }
 
@@ -329,8 +331,9 @@ notnets::Status PoolServer::StartGeneric(const char* name, const ServerOptions& 
   ServiceBinding binding;
   binding.name = name;
   std::unique_ptr<PoolServer> pool_server(new PoolServer(nullptr, binding, limits));
+  pool_server->grpc_server_ = server;
   pool_server->bridge_ = std::make_unique<Bridge>(server);
-  pool_server->AddGenericMethods();
+  pool_server->AddGenericMethods(std::string());
   pool_server->AddStreamOperations();
   ServerOptions registered = options;
   // The unrelated servers of a pool all serve it, and any of them answers as the others would.
@@ -480,7 +483,11 @@ void PoolServer::OpenStream(uint64_t id, const MethodBinding* method,
 }
 
 void PoolServer::BeginShutdown() {
-  if (bridge_ != nullptr) bridge_->Close();
+  {
+    std::lock_guard<std::mutex> lock(bridge_mutex_);
+    bridge_closed_ = true;
+    if (bridge_ != nullptr) bridge_->Close();
+  }
   if (server_ == nullptr) return;
   server_->BeginDrain();
   // Drained, the server serves what channels with no other replica still send, as Drain does.
@@ -507,27 +514,45 @@ void PoolServer::AddBridgedUnary(const MethodBinding& method) {
                });
 }
 
-void PoolServer::AddGenericMethods() {
-  AddCallStart(kGenericUnaryMethod, [this](notnets::ServerCall* call) {
+Bridge* PoolServer::TheBridge() {
+  std::lock_guard<std::mutex> lock(bridge_mutex_);
+  if (bridge_ == nullptr && !bridge_closed_) bridge_ = std::make_unique<Bridge>(grpc_server_);
+  return bridge_.get();
+}
+
+void PoolServer::AddGenericMethods(const std::string& own_service) {
+  // "/pkg.Service/": the paths this service's entry carries; empty: any.
+  std::string prefix = own_service.empty() ? std::string() : "/" + own_service + "/";
+  AddCallStart(kGenericUnaryMethod, [this, prefix](notnets::ServerCall* call) {
     std::string_view message = call->request().view();
     std::string_view path;
-    if (!TakePath(&message, &path)) {
+    if (!TakePath(&message, &path) || !path.starts_with(prefix)) {
       call->Finish(notnets::Status(notnets::StatusCode::INVALID_ARGUMENT,
                                    "a generic call without its method's path"));
       return;
     }
-    bridge_->Unary(std::string(path), message, call, &watcher_, &live_);
+    Bridge* bridge = TheBridge();
+    if (bridge == nullptr) {
+      call->Finish(NativeStatus(ShuttingDown()));
+      return;
+    }
+    bridge->Unary(std::string(path), message, call, &watcher_, &live_);
   });
-  AddCallStart(kGenericOpenMethod, [this](notnets::ServerCall* call) {
+  AddCallStart(kGenericOpenMethod, [this, prefix](notnets::ServerCall* call) {
     std::string_view request = call->request().view();
     std::string_view rest = request.substr(std::min(request.size(), kStreamIdBytes + 1));
     std::string_view path;
     if (request.size() < kStreamIdBytes + 1 ||
         static_cast<uint8_t>(request[kStreamIdBytes]) >
             static_cast<uint8_t>(RpcKind::kBidiStreaming) ||
-        !TakePath(&rest, &path)) {
+        !TakePath(&rest, &path) || !path.starts_with(prefix)) {
       call->Finish(notnets::Status(notnets::StatusCode::INVALID_ARGUMENT,
                                    "a generic stream open without its header"));
+      return;
+    }
+    Bridge* bridge = TheBridge();
+    if (bridge == nullptr) {
+      call->Finish(NativeStatus(ShuttingDown()));
       return;
     }
     // The stream owns its method: the path is the client's, one of any number.
@@ -536,9 +561,9 @@ void PoolServer::AddGenericMethods() {
     method->kind = static_cast<RpcKind>(request[kStreamIdBytes]);
     method->request = MessageTypeOf<RawMessage>();
     method->response = MessageTypeOf<RawMessage>();
-    method->callback_stream = [this, bridged = method.get()](::grpc::Service*,
-                                                             ServerStream* stream) {
-      bridge_->Stream(bridged->name, *bridged, stream);
+    method->callback_stream = [bridge, bridged = method.get()](::grpc::Service*,
+                                                               ServerStream* stream) {
+      bridge->Stream(bridged->name, *bridged, stream);
     };
     const MethodBinding* bridged = method.get();
     OpenStream(DecodeStreamId(reinterpret_cast<const uint8_t*>(request.data())), bridged,

@@ -297,6 +297,15 @@ bool IsRawCallbackMethod(::grpc::Service* service, const std::string& path) {
   return false;
 }
 
+bool IsServedAsUnary(::grpc::Service* service, const std::string& path) {
+  for (const auto& method : service->*Member<ServiceMethods>::pointer) {
+    if (method != nullptr && path == method->name()) {
+      return method->method_type() == ::grpc::internal::RpcMethod::NORMAL_RPC;
+    }
+  }
+  return false;
+}
+
 ::grpc::internal::MethodHandler* CallbackHandlerOf(::grpc::Service* service,
                                                    const std::string& path) {
   for (const auto& method : service->*Member<ServiceMethods>::pointer) {

@@ -104,6 +104,11 @@ bool HasGenericService(::grpc::Server* server);
 // (WithRawCallbackMethod_): it takes serialized messages, so the typed direct dispatch of a
 // CallbackService cannot call it.
 bool IsRawCallbackMethod(::grpc::Service* service, const std::string& path);
+// Whether the method "/pkg.Service/Method" of `service` is served as gRPC's unary kind. A
+// Foo::Service's unary method made a streamed one (WithStreamedUnaryMethod_, as in
+// Foo::StreamedService) is not: gRPC serves it as a stream to a handler that takes a
+// ServerUnaryStreamer, and the typed method it replaces aborts the process when called.
+bool IsServedAsUnary(::grpc::Service* service, const std::string& path);
 // The handler of `service`'s method "/pkg.Service/Method" when it is a callback method (which
 // holds the method's message allocator); nullptr otherwise.
 ::grpc::internal::MethodHandler* CallbackHandlerOf(::grpc::Service* service,

@@ -6,7 +6,10 @@
 // operation to kStreamMethod. A call to a method the server knows only by its full name (a
 // generic service's, reflection's) goes to the pool service kGenericService instead, which
 // carries it by that name (below); one to a method no server in the pool has, to
-// kUnimplementedService, carried the same way. docs/grpc.md describes the protocol.
+// kUnimplementedService, carried the same way. A service's own pool entry carries, the same way,
+// the calls of its own methods that their entries cannot take as they come (a generic stub's
+// stream of a method that is not bidi, a method one binding lacks). docs/grpc.md describes the
+// protocol.
 #ifndef NOTNETS_GRPC_WIRE_H_
 #define NOTNETS_GRPC_WIRE_H_
 
@@ -88,7 +91,8 @@ inline constexpr char kGenericService[] = "~generic";
 // server answers them alike, so all register it as replicas of one another. A channel with no
 // HTTP/2 target sends there the calls that no server in the pool serves otherwise.
 inline constexpr char kUnimplementedService[] = "~unimplemented";
-// Its unary method: [path length: 2 bytes][path "/pkg.Service/Method"][message].
+// Its unary method, which a service's own entry also has (for paths of that service):
+// [path length: 2 bytes][path "/pkg.Service/Method"][message].
 inline constexpr char kGenericUnaryMethod[] = "~call";
 // Its stream open: [stream id: 8 bytes][kind: 1 byte (RpcKind)][path length: 2 bytes][path]
 // [message: a server-streaming call's request]. Its stream operations go to kStreamMethod.
