@@ -335,6 +335,8 @@ class CallState final : public ChildCall, public std::enable_shared_from_this<Ca
   void SendOp(StreamOp op, InterceptorBatchMethods* methods, OpDone done, bool may_wait = true);
   // The first message, sent with the call's first batch, did not reach the server.
   void FailCorkedWrite(const notnets::Status& status);
+  // The corked first write was taken (or failed): sends what later batches held back.
+  void CorkedWriteDone();
   // A stream message broke a message size limit, or the server's answer to a read was malformed:
   // the call ends with `status`, as in gRPC.
   void FailStream(::grpc::Status status);
@@ -390,6 +392,11 @@ class CallState final : public ChildCall, public std::enable_shared_from_this<Ca
   bool server_learned_ = false;  // the context has its server's AuthContext
   bool context_gone_ = false;    // Close() ran: the context is being destroyed
   notnets::Status corked_write_failure_;
+  // A first message corked with the initial metadata completes its batch before the server took
+  // it: the writes and half-close of later batches wait for it here, or the server could take
+  // them first (a half-close first would end the stream without the message).
+  bool corked_write_in_flight_ = false;
+  std::vector<std::function<void()>> after_corked_write_;
   ::grpc::Status over_limit_;  // the status of the first FailStream
   Answer answer_;
   // A unary or client-streaming call's response, read in place in the pool.
@@ -512,28 +519,49 @@ void CallState::Send(InterceptorBatchMethods* methods, bool first) {
   // Every operation is counted before the first is sent: its completion may run at once on
   // another thread.
   batch->pending += int{write} + int{writes_done};
-  auto close = [self, batch] {
-    self->SendOp(
-        StreamOp::kWritesDone, nullptr,
-        [self, batch](notnets::CallResult, notnets::ClientContext*) { self->Settle(batch); });
+  std::function<void()> send = [self, methods, batch, write, writes_done] {
+    auto close = [self, batch] {
+      self->SendOp(
+          StreamOp::kWritesDone, nullptr,
+          [self, batch](notnets::CallResult, notnets::ClientContext*) { self->Settle(batch); });
+    };
+    if (write) {
+      // A half-close in the same batch goes once the server took the message: a server with
+      // several workers could otherwise handle it first, and refuse the write that came after.
+      self->SendOp(
+          StreamOp::kWrite, methods,
+          [self, batch, writes_done, close](notnets::CallResult result, notnets::ClientContext*) {
+            if (!result.status.ok()) batch->send_failed = true;
+            if (IsServerLimit(result.status)) {
+              self->FailStream(::grpc::Status(::grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                              result.status.error_message()));
+            }
+            if (writes_done) close();
+            self->Settle(batch);
+          });
+    } else if (writes_done) {
+      close();
+    }
   };
-  if (write) {
-    // A half-close in the same batch goes once the server took the message: a server with
-    // several workers could otherwise handle it first, and refuse the write that came after it.
-    SendOp(StreamOp::kWrite, methods,
-           [self, batch, writes_done, close](notnets::CallResult result, notnets::ClientContext*) {
-             if (!result.status.ok()) batch->send_failed = true;
-             if (IsServerLimit(result.status)) {
-               self->FailStream(::grpc::Status(::grpc::StatusCode::RESOURCE_EXHAUSTED,
-                                               result.status.error_message()));
-             }
-             if (writes_done) close();
-             self->Settle(batch);
-           });
-  } else if (writes_done) {
-    close();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (corked_write_in_flight_) {
+      after_corked_write_.push_back(std::move(send));
+      send = nullptr;
+    }
   }
+  if (send) send();
   Settle(batch);
+}
+
+void CallState::CorkedWriteDone() {
+  std::vector<std::function<void()>> sends;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    corked_write_in_flight_ = false;
+    sends.swap(after_corked_write_);
+  }
+  for (const auto& send : sends) send();
 }
 
 void CallState::OpenStream(InterceptorBatchMethods* methods) {
@@ -572,6 +600,10 @@ void CallState::OpenStream(InterceptorBatchMethods* methods) {
                  [](notnets::CallResult, notnets::ClientContext*) {});
   };
   if (!server_streaming && Has(methods, InterceptionHookPoints::PRE_SEND_MESSAGE)) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      corked_write_in_flight_ = true;
+    }
     SendOp(StreamOp::kWrite, methods,
            [self, writes_done, close](notnets::CallResult result, notnets::ClientContext*) {
              if (IsServerLimit(result.status)) {
@@ -580,6 +612,7 @@ void CallState::OpenStream(InterceptorBatchMethods* methods) {
              }
              if (!result.status.ok()) self->FailCorkedWrite(result.status);
              if (writes_done) close();
+             self->CorkedWriteDone();
            });
   } else if (writes_done) {
     close();
