@@ -140,12 +140,19 @@ TEST(LeaseTest, APoolRefusesALeasePeriodOutOfRange) {
 TEST(LeaseTest, AProcessWhoseLeaseWasFencedFailsItsCallsThenRejoins) {
   TestPool test_pool(WithLeasePeriod(std::chrono::milliseconds(100)));
   uint64_t empty = test_pool.pool()->Stats().heap_used_bytes;
+  std::atomic<bool> held{false};
+  std::atomic<bool> release{false};
   Service service("test.Echo");
   service.AddMethod("Echo",
                     [](ServerContext*, const ReceivedMessage& request, ServerResponse* response) {
                       response->Copy(request.view());
                       return Status::OK;
                     });
+  service.AddMethod("Hold", [&](ServerContext*, const ReceivedMessage&, ServerResponse*) {
+    held.store(true);
+    while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return Status::OK;
+  });
   std::unique_ptr<Server> server;
   ASSERT_TRUE(
       ServerBuilder(test_pool.pool()).RegisterService(&service).BuildAndStart(&server).ok());
@@ -158,15 +165,25 @@ TEST(LeaseTest, AProcessWhoseLeaseWasFencedFailsItsCallsThenRejoins) {
   ASSERT_TRUE(channel->Call("Echo", "before", &response, &first).ok());
   uint64_t old_token = internal::SelfIdentity().token;
 
+  // A call in flight when the fence comes: a call started after it may find the process rejoined
+  // already and connect again, but this one's connection was reclaimed with the old identity.
+  Status status;
+  std::thread in_flight([&] {
+    std::string held_response;
+    ClientContext context;
+    context.set_deadline(Clock::now() + kEventually);  // a call the fence did not end fails too
+    status = channel->Call("Hold", "", &held_response, &context);
+  });
+  if (!Eventually([&] { return held.load(); })) {
+    release.store(true);
+    in_flight.join();
+    FAIL() << "the held call never reached its server: " << status.ToString();
+  }
   // A peer of another host fences the client mapping's record, as if it had judged it stale.
   LeaseRecord* own = Records(*client_pool) + PoolAccess::mapping(*client_pool).lease().slot();
   own->lease.fetch_or(kLeaseFenced);
-  Status status;
-  ASSERT_TRUE(Eventually([&] {
-    ClientContext context;
-    status = channel->Call("Echo", "after", &response, &context);
-    return !status.ok();
-  })) << "calls kept going on the fenced connection";
+  in_flight.join();
+  release.store(true);
   EXPECT_EQ(status.error_code(), StatusCode::UNAVAILABLE) << status.ToString();
 
   // The process rejoins under a new token; the same channel connects again, to the server of
