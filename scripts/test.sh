@@ -23,10 +23,12 @@ run_variant() {
     *) echo "unknown variant $name (normal, asan, tsan)" >&2; return 2 ;;
   esac
   echo "=== $name build"
+  local started=$SECONDS
   cmake -S . -B "$dir" -DNOTNETS_BUILD_BENCH=OFF -DNOTNETS_BUILD_EXAMPLES=OFF \
     -DNOTNETS_FAULT_INJECTION=ON "${flags[@]}" > /dev/null
   cmake --build "$dir" -j"$jobs"
-  echo "=== $name tests"
+  echo "=== $name tests (the build took $((SECONDS - started)) s)"
+  started=$SECONDS
   # Sanitized builds run the stress tests with fewer calls: they are 5-20x slower.
   local calls=20000
   [ "$name" = normal ] || calls=2000
@@ -35,6 +37,7 @@ run_variant() {
   (cd "$dir" && NOTNETS_STRESS_CALLS=$calls \
      ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 TSAN_OPTIONS=halt_on_error=1 \
      LSAN_OPTIONS=suppressions=$suppressions ctest --output-on-failure --timeout 600)
+  echo "=== $name tests took $((SECONDS - started)) s"
 }
 
 for variant in "${variants[@]}"; do run_variant "$variant"; done
