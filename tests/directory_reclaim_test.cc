@@ -1,13 +1,17 @@
 // Directory entries of crashed servers are reclaimed (ctest label `faults`): a server killed with
 // kill -9 never unregisters, yet its entry does not keep the directory full, and a restarted
-// server takes its name back.
+// server takes its name back. A server killed while it holds an entry it claimed (registering,
+// or taking over a dead server's entry) leaves the entry and what it names to the next holder.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "notnets/pool.h"
+#include "notnets/server.h"
 #include "pool/allocator.h"
 #include "pool/directory.h"
 #include "pool/pool_access.h"
@@ -27,6 +31,36 @@ class DirectoryReclaimTest : public ::testing::Test {
   void TearDown() override {
     pool_.reset();
     Pool::Remove(pool_name_);
+  }
+
+  std::string pool_name_ = UniquePoolName();
+  std::shared_ptr<Pool> pool_;
+};
+
+// A pool whose directory holds two services; the crash points are compiled in only with
+// NOTNETS_FAULT_INJECTION.
+class AbandonedClaimTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+#ifndef NOTNETS_FAULT_INJECTION
+    GTEST_SKIP() << "the library was built without its crash points: configure with "
+                    "-DNOTNETS_FAULT_INJECTION=ON (scripts/test.sh does) to run these tests";
+#endif
+    PoolOptions options;
+    options.max_services = 2;
+    ASSERT_TRUE(Pool::Create(pool_name_, options, &pool_).ok());
+  }
+  void TearDown() override {
+    pool_.reset();
+    Pool::Remove(pool_name_);
+  }
+
+  // Runs a server that dies (kill -9, at its crash point) just after it claimed an entry.
+  void KillAServerAfterItClaimsAnEntry() {
+    PeerProcess server({"serve", pool_name_, "1"}, {"NOTNETS_CRASH_AT=server.after_claim_entry"});
+    std::optional<int> status = server.Wait(kHangBound);
+    ASSERT_TRUE(status.has_value() && WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL)
+        << "the server did not die at its crash point; output: " << server.output();
   }
 
   std::string pool_name_ = UniquePoolName();
@@ -70,6 +104,66 @@ TEST_F(DirectoryReclaimTest, ALiveServersEntryIsNeverTaken) {
           .error_code(),
       StatusCode::RESOURCE_EXHAUSTED);
   StopServer(server.get());
+}
+
+TEST_F(AbandonedClaimTest, AnEntryClaimedByAServerKilledWhileRegisteringIsTakenByTheNext) {
+  const uint64_t empty = pool_->Stats().heap_used_bytes;
+  internal::Allocator allocator(&internal::PoolAccess::mapping(*pool_));
+  internal::Directory directory(&internal::PoolAccess::mapping(*pool_), &allocator);
+  internal::ServiceRef first;
+  ASSERT_TRUE(
+      directory.Register("first.Service", {"Method"}, internal::Directory::kOwnDoorbell, &first)
+          .ok());
+  KillAServerAfterItClaimsAnEntry();
+
+  // The directory's other entry is the dead claimer's: a registration takes it over.
+  internal::ServiceRef other;
+  Status status =
+      directory.Register("other.Service", {"Method"}, internal::Directory::kOwnDoorbell, &other);
+  ASSERT_TRUE(status.ok()) << status.ToString();
+  EXPECT_EQ(directory.NameOf(other.index), "other.Service");
+  directory.Unregister(other);
+  directory.Unregister(first);
+  EXPECT_EQ(pool_->Stats().heap_used_bytes, empty);
+}
+
+// The dead server's method table and counters, named by its entry, stay named while a second
+// server takes the entry over and is killed holding it. A live server of another name reclaims
+// the entry and frees them.
+TEST_F(AbandonedClaimTest, ALiveServerFreesWhatAnAbandonedClaimNames) {
+  Service bystander("bystander.Service");
+  bystander.AddMethod("Echo",
+                      [](ServerContext*, const ReceivedMessage& request, ServerResponse* response) {
+                        response->Copy(request.view());
+                        return Status::OK;
+                      });
+  std::unique_ptr<Server> sweeper;
+  ASSERT_TRUE(ServerBuilder(pool_).RegisterService(&bystander).BuildAndStart(&sweeper).ok());
+  const uint64_t serving = pool_->Stats().heap_used_bytes;
+
+  std::unique_ptr<PeerProcess> dead = StartServer(pool_name_, 1);
+  dead->Signal(SIGKILL);
+  ASSERT_TRUE(dead->Wait(kHangBound).has_value());
+  KillAServerAfterItClaimsAnEntry();
+
+  auto give_up = Clock::now() + seconds(20);  // the sweeper sweeps every second
+  while (pool_->Stats().heap_used_bytes != serving && Clock::now() < give_up) {
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  EXPECT_EQ(pool_->Stats().heap_used_bytes, serving)
+      << "what the dead server's entry named never came back";
+
+  // The entry is free again: a server of the dead one's name registers and answers.
+  std::unique_ptr<PeerProcess> server = StartServer(pool_name_, 1);
+  std::shared_ptr<Channel> channel = ConnectToTestService(pool_);
+  ASSERT_NE(channel, nullptr);
+  ClientContext context;
+  std::string response;
+  Status status = channel->Call("Echo", "back", &response, &context);
+  EXPECT_TRUE(status.ok()) << status.ToString();
+  channel.reset();
+  StopServer(server.get());
+  sweeper->Shutdown();
 }
 
 }  // namespace

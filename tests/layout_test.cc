@@ -198,6 +198,7 @@ constexpr RecordedLayout kRecordedLayouts[] = {
     {5, 0x337bd6596e94ccf3ull},  {6, 0xc402c0527d4e0b5cull},  {7, 0x3c84a8ed4dc9e66bull},
     {8, 0x5f07a392a614f14eull},  {9, 0x5b0139165280634full},  {10, 0x14563d944fd96022ull},
     {11, 0x98d94392312166e1ull}, {12, 0xa1463b9e0eab79faull}, {13, 0xcfc72adb0253e44full},
+    {14, 0xe7216e8698c943c3ull},
 };
 
 TEST(LayoutTest, FingerprintIsTheOneRecordedForTheLayoutVersion) {

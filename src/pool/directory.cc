@@ -8,6 +8,7 @@
 #include <set>
 #include <thread>
 
+#include "pool/crash_point.h"
 #include "pool/host_id.h"
 #include "pool/name_file.h"
 #include "pool/process_identity.h"
@@ -182,16 +183,11 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
     return Register(name, methods, doorbell_entry, ref, mode, access,
                     attempt);  // another server took it: look again
   }
-  if (StateOf(claimed_state) == ServiceState::kActive ||
-      StateOf(claimed_state) == ServiceState::kClosing) {
-    mapping_->visibility().Invalidate(e, sizeof(*e));  // the dead server's fields
-    uint64_t dead_table = e->methods_offset.load(std::memory_order_relaxed);
-    if (allocator_->ValidBlock(dead_table) != nullptr) allocator_->Free(dead_table);
-    uint64_t dead_counters = e->counters.block_offset.load(std::memory_order_relaxed);
-    if (allocator_->ValidBlock(dead_counters) != nullptr) allocator_->Free(dead_counters);
-  }
-  // The server publishes its counters block once it is written (ServiceCounters).
-  e->counters.block_offset.store(0, std::memory_order_relaxed);
+  PublishClaim(e, generation);
+  CrashPoint("server.after_claim_entry");
+  // What a dead server or claimer left (a free entry names nothing). The server publishes its
+  // own counters block once it is written (ServiceCounters).
+  if (StateOf(claimed_state) != ServiceState::kFree) FreeNamedBlocks(e);
 
   uint64_t table_offset;
   Status status = allocator_->Allocate(sizeof(MethodTableHeader) + record_bytes, 0, &table_offset);
@@ -199,6 +195,8 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
     Visibility::Exchange(&e->state, ServiceStateWord(generation, ServiceState::kFree));
     return status;
   }
+  // Named at once, so that the entry's next holder frees it if this process dies.
+  e->methods_offset.store(table_offset, std::memory_order_relaxed);
   uint8_t* payload = mapping_->At<uint8_t>(table_offset + kBlockHeaderBytes);
   MethodTableHeader table{kMethodTableMagic, static_cast<uint32_t>(methods.size()), record_bytes};
   std::memcpy(payload, &table, sizeof(table));
@@ -217,7 +215,6 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
   e->server_uid.store(::geteuid(), std::memory_order_relaxed);
   WriteShownCallers(access.callers, &e->access);
   WriteNameOwner(name_owner, &e->access);
-  e->methods_offset.store(table_offset, std::memory_order_relaxed);
   e->connections_accepted.store(0, std::memory_order_relaxed);
   e->doorbell_entry.store(doorbell_entry == kOwnDoorbell ? claimed : doorbell_entry,
                           std::memory_order_relaxed);
@@ -256,6 +253,35 @@ Status Directory::Register(std::string_view name, const std::vector<std::string>
   return Status::OK;
 }
 
+void Directory::PublishClaim(ServiceEntry* e, uint64_t generation) {
+  e->claimer_token.store(SelfIdentity().token, std::memory_order_relaxed);
+  mapping_->visibility().Publish(&e->claimer_generation, generation);
+}
+
+bool Directory::IsAbandonedClaim(uint32_t index, uint64_t* state) const {
+  ServiceEntry* e = entry(index);
+  uint64_t seen = Visibility::LoadOrdered(&e->state);
+  if (StateOf(seen) != ServiceState::kClaimed) return false;
+  // A claimer that has not published its claim yet is judged later: it may be alive, and the
+  // token is then a former claimer's.
+  if (mapping_->visibility().Consume(&e->claimer_generation) != GenerationOf(seen)) return false;
+  ProcessIdentity claimer{0, e->claimer_token.load(std::memory_order_relaxed)};
+  if (IsAlive(claimer) || Visibility::LoadOrdered(&e->state) != seen) return false;
+  *state = seen;
+  return true;
+}
+
+void Directory::FreeNamedBlocks(ServiceEntry* e) {
+  mapping_->visibility().Invalidate(e, sizeof(*e));
+  uint64_t methods_offset = e->methods_offset.load(std::memory_order_relaxed);
+  uint64_t counters_offset = e->counters.block_offset.load(std::memory_order_relaxed);
+  e->methods_offset.store(0, std::memory_order_relaxed);
+  e->counters.block_offset.store(0, std::memory_order_relaxed);
+  mapping_->visibility().WriteBack(e, sizeof(*e));
+  if (allocator_->ValidBlock(methods_offset) != nullptr) allocator_->Free(methods_offset);
+  if (allocator_->ValidBlock(counters_offset) != nullptr) allocator_->Free(counters_offset);
+}
+
 bool Directory::IsDeadEntry(uint32_t index, uint64_t* state) const {
   ServiceEntry* e = entry(index);
   uint64_t seen = Visibility::LoadOrdered(&e->state);
@@ -273,7 +299,7 @@ bool Directory::IsDeadEntry(uint32_t index, uint64_t* state) const {
 
 void Directory::FindDeadEntry(uint32_t* index, uint64_t* state) const {
   for (uint32_t i = 0; i < mapping_->max_services(); ++i) {
-    if (IsDeadEntry(i, state)) {
+    if (IsDeadEntry(i, state) || IsAbandonedClaim(i, state)) {
       *index = i;
       return;
     }
@@ -292,25 +318,29 @@ std::vector<ServiceRef> Directory::DeadNamesakes(const ServiceRef& live,
   return dead;
 }
 
+std::vector<ServiceRef> Directory::AbandonedClaims() const {
+  std::vector<ServiceRef> abandoned;
+  for (uint32_t i = 0; i < mapping_->max_services(); ++i) {
+    uint64_t state;
+    if (IsAbandonedClaim(i, &state)) abandoned.push_back(ServiceRef{i, GenerationOf(state)});
+  }
+  return abandoned;
+}
+
 bool Directory::Reclaim(const ServiceRef& dead,
                         const std::function<void(const ServiceRef&)>& free_orphans) {
   ServiceEntry* e = entry(dead.index);
   uint64_t state = Visibility::LoadOrdered(&e->state);
-  if (GenerationOf(state) != dead.generation ||
-      (StateOf(state) != ServiceState::kActive && StateOf(state) != ServiceState::kClosing)) {
-    return false;
-  }
+  if (GenerationOf(state) != dead.generation || StateOf(state) == ServiceState::kFree) return false;
   ServiceRef next{dead.index, dead.generation + 1};
   if (!Visibility::CompareExchange(&e->state, state,
                                    ServiceStateWord(next.generation, ServiceState::kClaimed))) {
     return false;
   }
-  // Held: the dead server's fields stay as they were, and no registration can take the entry.
+  PublishClaim(e, next.generation);
+  // Held: the fields stay as the dead process left them, and no registration can take the entry.
   free_orphans(next);
-  uint64_t methods_offset = e->methods_offset.load(std::memory_order_relaxed);
-  uint64_t counters_offset = e->counters.block_offset.load(std::memory_order_relaxed);
-  if (allocator_->ValidBlock(methods_offset) != nullptr) allocator_->Free(methods_offset);
-  if (allocator_->ValidBlock(counters_offset) != nullptr) allocator_->Free(counters_offset);
+  FreeNamedBlocks(e);
   Visibility::Exchange(&e->state, ServiceStateWord(next.generation, ServiceState::kFree));
   return true;
 }
@@ -324,15 +354,20 @@ void Directory::BeginClose(const ServiceRef& ref) {
 void Directory::Unregister(const ServiceRef& ref) {
   ServiceEntry* e = entry(ref.index);
   uint64_t state = Visibility::LoadOrdered(&e->state);
-  if (GenerationOf(state) != ref.generation || StateOf(state) == ServiceState::kFree) return;
-  uint64_t methods_offset = e->methods_offset.load(std::memory_order_relaxed);
-  uint64_t counters_offset = e->counters.block_offset.load(std::memory_order_relaxed);
-  if (!Visibility::CompareExchange(&e->state, state,
-                                   ServiceStateWord(ref.generation, ServiceState::kFree))) {
+  if (GenerationOf(state) != ref.generation ||
+      (StateOf(state) != ServiceState::kActive && StateOf(state) != ServiceState::kClosing)) {
     return;
   }
-  if (allocator_->ValidBlock(methods_offset) != nullptr) allocator_->Free(methods_offset);
-  if (allocator_->ValidBlock(counters_offset) != nullptr) allocator_->Free(counters_offset);
+  // Held while its blocks are freed, as a reclaimed entry is, so that nothing is lost or freed
+  // twice if this process dies meanwhile.
+  uint64_t generation = ref.generation + 1;
+  if (!Visibility::CompareExchange(&e->state, state,
+                                   ServiceStateWord(generation, ServiceState::kClaimed))) {
+    return;
+  }
+  PublishClaim(e, generation);
+  FreeNamedBlocks(e);
+  Visibility::Exchange(&e->state, ServiceStateWord(generation, ServiceState::kFree));
 }
 
 Doorbell Directory::DoorbellOf(const ServiceRef& ref) const {

@@ -25,8 +25,8 @@ inline constexpr size_t kMaxMethodNameBytes = 256;
 inline constexpr uint32_t kMaxMethodsPerService = 1024;
 
 enum class ServiceState : uint8_t {
-  kFree = 0,     // unused
-  kClaimed = 1,  // a server is writing the entry
+  kFree = 0,     // unused; names no block (methods_offset and counters are 0)
+  kClaimed = 1,  // a server is writing the entry, or a live server freeing a dead one's
   kActive = 2,   // serving; name and methods are immutable
   kClosing = 3,  // the server is shutting down; no new connections
 };
@@ -58,14 +58,24 @@ struct alignas(kCacheLineBytes) ServiceEntry {
   SharedWord server_uid;
   // Who may call the server, for tools (pool/service_access.h).
   ServiceAccess access;
+  // Who holds the entry while it is kClaimed: the liveness token of the process that claimed it,
+  // published with the generation it claimed. A claim whose generation is the state's and whose
+  // token is dead was abandoned by a process that died holding it; another takes it over.
+  SharedWord claimer_token;
+  SharedWord claimer_generation;
 };
-static_assert(sizeof(ServiceEntry) == 448);
+static_assert(sizeof(ServiceEntry) == 512);
 static_assert(offsetof(ServiceEntry, name_words) == 56);
 static_assert(offsetof(ServiceEntry, doorbell_entry) == 232);
 static_assert(offsetof(ServiceEntry, counters) == 256);
 static_assert(offsetof(ServiceEntry, replica) == 320);
 static_assert(offsetof(ServiceEntry, server_uid) == 384);
 static_assert(offsetof(ServiceEntry, access) == 392);
+static_assert(offsetof(ServiceEntry, claimer_token) == 448);
+static_assert(offsetof(ServiceEntry, claimer_generation) == 456);
+// Publishing claimer_generation writes back its line, and claimer_token with it.
+static_assert(offsetof(ServiceEntry, claimer_token) / kCacheLineBytes ==
+              offsetof(ServiceEntry, claimer_generation) / kCacheLineBytes);
 
 inline uint64_t ServiceStateWord(uint64_t generation, ServiceState state) {
   return generation << 8 | static_cast<uint8_t>(state);
@@ -130,10 +140,16 @@ class Directory {
   // write-back from the mutation check.
   std::vector<ServiceRef> DeadNamesakes(const ServiceRef& live, std::string_view name) const;
 
-  // Takes the entry `dead` of a dead server (as DeadNamesakes found it) so that no other process
-  // can, calls `free_orphans` with the entry's next generation while holding it (the sweep of an
-  // entry's earlier generations, FreeOrphanedConnections, must run alone), then frees the dead
-  // server's method table and counters, and the entry. False if another process took it first.
+  // The entries that a process claimed (kClaimed) and died holding: a server killed while it
+  // registered, or while it reclaimed a dead server's entry. Any live server reclaims them,
+  // whatever name they hold: unlike a dead server's active entry, they tell its clients nothing.
+  std::vector<ServiceRef> AbandonedClaims() const;
+
+  // Takes the entry `dead` of a dead server (as DeadNamesakes found it) or of a dead claimer (as
+  // AbandonedClaims found it) so that no other process can, calls `free_orphans` with the entry's
+  // next generation while holding it (the sweep of an entry's earlier generations,
+  // FreeOrphanedConnections, must run alone), then frees the method table and counters the entry
+  // names, and the entry. False if another process took it first.
   bool Reclaim(const ServiceRef& dead, const std::function<void(const ServiceRef&)>& free_orphans);
 
   // The entry at `index` (< max_services).
@@ -146,12 +162,20 @@ class Directory {
   std::string ListedNameOf(uint32_t index, uint64_t state) const;
 
  private:
-  // The first kActive or kClosing entry whose server has died, for Register to take over when no
-  // entry is free; leaves the arguments unchanged if there is none.
+  // The first entry whose server or claimer has died, for Register to take over when no entry is
+  // free; leaves the arguments unchanged if there is none.
   void FindDeadEntry(uint32_t* index, uint64_t* state) const;
   // True if entry `index` is kActive or kClosing and its server is dead; `*state` is the state
   // word it was seen in.
   bool IsDeadEntry(uint32_t index, uint64_t* state) const;
+  // True if entry `index` is kClaimed by a process that died holding it; `*state` as above.
+  bool IsAbandonedClaim(uint32_t index, uint64_t* state) const;
+  // Records this process as the holder of entry `e`, just claimed in `generation`.
+  void PublishClaim(ServiceEntry* e, uint64_t generation);
+  // Frees the method table and counters block that entry `e`, which this process holds, names.
+  // It clears the names first and writes them back: a process that dies half-way leaks a block
+  // rather than leave it named for the entry's next holder to free a second time.
+  void FreeNamedBlocks(ServiceEntry* e);
   bool ReadName(const ServiceEntry& entry, std::string* name) const;
   void WriteName(ServiceEntry* entry, std::string_view name);
   bool ReadMethods(uint64_t offset, std::vector<std::string>* methods) const;

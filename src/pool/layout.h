@@ -20,7 +20,7 @@ inline constexpr uint64_t kPoolMagic = 0x315354454e544f4eull;
 // Changes whenever the bytes of a pool change meaning: a process refuses a pool of another
 // version. tests/layout_test.cc records the layout's fingerprint for each version and fails when
 // a shared-memory struct changes without a bump.
-inline constexpr uint32_t kPoolLayoutVersion = 13;
+inline constexpr uint32_t kPoolLayoutVersion = 14;
 inline constexpr uint64_t kPoolHeaderBytes = 4096;
 inline constexpr uint64_t kMinPoolBytes = 1ull << 20;
 // Blocks are addressed by 32-bit multiples of 64 bytes in free lists.

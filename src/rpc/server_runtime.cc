@@ -573,6 +573,11 @@ void ServerRuntime::SweepOrphans() {
           dead, [this](const ServiceRef& held) { FreeOrphanedConnections(&allocator_, held); });
     }
   }
+  // Entries whose claimers died holding them, whatever their names.
+  for (const ServiceRef& abandoned : directory_.AbandonedClaims()) {
+    directory_.Reclaim(
+        abandoned, [this](const ServiceRef& held) { FreeOrphanedConnections(&allocator_, held); });
+  }
   // Connections of clients that died before this server accepted them (before they even wrote
   // their header, or before they pushed them), which nobody else would free while it lives.
   std::vector<ServiceRef> held;
