@@ -20,12 +20,12 @@
 namespace notnets::process_test {
 namespace {
 
-// A pool whose directory holds one service, so that a crashed server's entry fills it.
-class DirectoryReclaimTest : public ::testing::Test {
+// A pool whose directory holds `max_services` services, so that a few entries fill it.
+class SmallDirectoryTest : public ::testing::Test {
  protected:
-  void SetUp() override {
+  void CreatePool(uint32_t max_services) {
     PoolOptions options;
-    options.max_services = 1;
+    options.max_services = max_services;
     ASSERT_TRUE(Pool::Create(pool_name_, options, &pool_).ok());
   }
   void TearDown() override {
@@ -37,22 +37,18 @@ class DirectoryReclaimTest : public ::testing::Test {
   std::shared_ptr<Pool> pool_;
 };
 
-// A pool whose directory holds two services; the crash points are compiled in only with
-// NOTNETS_FAULT_INJECTION.
-class AbandonedClaimTest : public ::testing::Test {
+// One entry: a crashed server's fills the directory.
+class DirectoryReclaimTest : public SmallDirectoryTest {
+ protected:
+  void SetUp() override { CreatePool(1); }
+};
+
+// Two entries, and servers killed at a crash point.
+class AbandonedClaimTest : public SmallDirectoryTest {
  protected:
   void SetUp() override {
-#ifndef NOTNETS_FAULT_INJECTION
-    GTEST_SKIP() << "the library was built without its crash points: configure with "
-                    "-DNOTNETS_FAULT_INJECTION=ON (scripts/test.sh does) to run these tests";
-#endif
-    PoolOptions options;
-    options.max_services = 2;
-    ASSERT_TRUE(Pool::Create(pool_name_, options, &pool_).ok());
-  }
-  void TearDown() override {
-    pool_.reset();
-    Pool::Remove(pool_name_);
+    NOTNETS_SKIP_WITHOUT_CRASH_POINTS();
+    CreatePool(2);
   }
 
   // Runs a server that dies (kill -9, at its crash point) just after it claimed an entry.
@@ -62,9 +58,6 @@ class AbandonedClaimTest : public ::testing::Test {
     ASSERT_TRUE(status.has_value() && WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL)
         << "the server did not die at its crash point; output: " << server.output();
   }
-
-  std::string pool_name_ = UniquePoolName();
-  std::shared_ptr<Pool> pool_;
 };
 
 TEST_F(DirectoryReclaimTest, ACrashedServersEntryIsTakenWhenTheDirectoryIsFull) {

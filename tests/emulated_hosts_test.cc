@@ -138,10 +138,7 @@ TEST_F(EmulatedHostsTest, AKilledClientHostGivesItsMemoryBack) {
 // once the client's lease is over. The client runs under a shell, since the pid 1 of a host cannot
 // kill itself.
 TEST_F(EmulatedHostsTest, AClientKilledWhileConnectingOnAnotherHostGivesItsConnectionBack) {
-#ifndef NOTNETS_FAULT_INJECTION
-  GTEST_SKIP() << "the library was built without its crash points: configure with "
-                  "-DNOTNETS_FAULT_INJECTION=ON (scripts/test.sh does) to run this test";
-#endif
+  NOTNETS_SKIP_WITHOUT_CRASH_POINTS();
   std::unique_ptr<PeerProcess> server = StartServerOn("a");
   uint64_t baseline = HeapUsed();
   std::vector<std::string> launcher = OnEmulatedHost("b", pool_name_);

@@ -64,10 +64,7 @@ bool IsServerGone(const Status& status) {
 class FaultInjectionTest : public ::testing::Test {
  protected:
   void SetUp() override {
-#ifndef NOTNETS_FAULT_INJECTION
-    GTEST_SKIP() << "the library was built without its crash points: configure with "
-                    "-DNOTNETS_FAULT_INJECTION=ON (scripts/test.sh does) to run these tests";
-#endif
+    NOTNETS_SKIP_WITHOUT_CRASH_POINTS();
     pool_name_ = UniquePoolName();
     PoolOptions options;
     options.size_bytes = 64ull << 20;

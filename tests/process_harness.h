@@ -43,6 +43,16 @@ using std::chrono::seconds;
 constexpr milliseconds kStartBound = seconds(30);
 constexpr milliseconds kHangBound = seconds(15);
 
+// Skips the test when the library was built without its crash points, which a test peer reaches
+// through NOTNETS_CRASH_AT (pool/crash_point.h).
+#ifdef NOTNETS_FAULT_INJECTION
+#define NOTNETS_SKIP_WITHOUT_CRASH_POINTS() static_cast<void>(0)
+#else
+#define NOTNETS_SKIP_WITHOUT_CRASH_POINTS()                                         \
+  GTEST_SKIP() << "the library was built without its crash points: configure with " \
+                  "-DNOTNETS_FAULT_INJECTION=ON (scripts/test.sh does) to run these tests"
+#endif
+
 // A notnets_test_peer child process with its stdout on a pipe. Killed and reaped on destruction if
 // still running.
 class PeerProcess {

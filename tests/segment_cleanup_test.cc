@@ -33,10 +33,7 @@ std::vector<std::string> WaitForNoSegmentFiles(const std::string& pool_path,
 class SegmentCleanupTest : public ::testing::Test {
  protected:
   void SetUp() override {
-#ifndef NOTNETS_FAULT_INJECTION
-    GTEST_SKIP() << "the library was built without its crash points: configure with "
-                    "-DNOTNETS_FAULT_INJECTION=ON (scripts/test.sh does) to run these tests";
-#endif
+    NOTNETS_SKIP_WITHOUT_CRASH_POINTS();
     ASSERT_TRUE(Pool::Create(pool_name_, PoolOptions(), &pool_).ok());
     empty_used_ = HeapUsed();
   }

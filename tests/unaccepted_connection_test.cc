@@ -24,10 +24,7 @@ constexpr milliseconds kReclaimBound = seconds(20);
 class UnacceptedConnectionTest : public ::testing::TestWithParam<const char*> {
  protected:
   void SetUp() override {
-#ifndef NOTNETS_FAULT_INJECTION
-    GTEST_SKIP() << "the library was built without its crash points: configure with "
-                    "-DNOTNETS_FAULT_INJECTION=ON (scripts/test.sh does) to run these tests";
-#endif
+    NOTNETS_SKIP_WITHOUT_CRASH_POINTS();
     ASSERT_TRUE(Pool::Create(pool_name_, PoolOptions(), &pool_).ok());
   }
   void TearDown() override {
