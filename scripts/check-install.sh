@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Installs the build in build/ (scripts/demo.sh makes it) to a temporary prefix and builds
-# tests/install against that prefix only, with find_package(notnets), as another project would:
-# a native program, and a gRPC server and client of a proto of their own. Runs the native
-# program, then one gRPC call between the two in a pool of their own; fails if anything fails
-# or the call did not go through the pool.
+# Builds what is installed in build/ (Release if new; scripts/demo.sh makes it), installs it to a
+# temporary prefix, and builds tests/install against that prefix only, with find_package(notnets),
+# as another project would: a native program, and a gRPC server and client of a proto of their
+# own. Runs the native program, then one gRPC call between the two in a pool of their own; fails
+# if anything fails or the call did not go through the pool.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 prefix=$(mktemp -d)
@@ -19,6 +19,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
+[ -f build/CMakeCache.txt ] || cmake -S . -B build -DCMAKE_BUILD_TYPE=Release > /dev/null
+cmake --build build -j"$(nproc)" --target notnets_pool notnets_channel notnets_rpc notnets_grpc \
+  notnets-cli protoc-gen-notnets > /dev/null
 cmake --install build --prefix "$prefix" > /dev/null
 cmake -S tests/install -B "$prefix/check" -DCMAKE_PREFIX_PATH="$prefix" > /dev/null
 cmake --build "$prefix/check" -j"$(nproc)" > /dev/null

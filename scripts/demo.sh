@@ -5,8 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
-# The test suite has a build of its own (scripts/test.sh).
+# The test suite has a build of its own (scripts/test.sh); the other scripts build in build/ what
+# they run (run-example.sh, hotel.sh, check-install.sh).
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DNOTNETS_BUILD_TESTS=OFF > /dev/null
-cmake --build build -j"$(nproc)"
+cmake --build build -j"$(nproc)" --target notnets-bench
 build/bench/notnets-bench echo --calls "${NOTNETS_DEMO_CALLS:-50000}" \
   --cases floor-shm-pingpong,notnets-native,notnets-native-zerocopy,grpc-http2-tcp
