@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "grpc/comparison.h"
 #include "gtest/gtest.h"
 #include "inventory_services.h"
 #include "notnets/grpc/channel.h"
@@ -31,34 +32,18 @@ using ::google::protobuf::Empty;
 using ::grpc::ClientContext;
 using ::grpc::Status;
 using ::grpc::StatusCode;
+using notnets::grpc_test::Describe;
+using notnets::grpc_test::DescribeMetadata;
+using notnets::grpc_test::ExpectCallsWent;
+using notnets::grpc_test::Path;
+using notnets::grpc_test::SetDeadline;
+using notnets::grpc_test::SetHangDeadline;
 
 enum class Flavor { kSync, kCallback };
-enum class Path { kPool, kHttp2 };
 
 constexpr int kMiB = 1 << 20;
 // The servers' receive limit; the clients keep gRPC's default of 4 MiB unless a case raises it.
 constexpr int kServerReceiveLimit = 12 * kMiB;
-
-std::string Describe(const Status& status) {
-  return "status " + std::to_string(status.error_code()) + " \"" + status.error_message() +
-         "\" details " + std::to_string(status.error_details().size()) + ":" +
-         status.error_details();
-}
-
-// The entries whose keys start with "x-", in order.
-std::string Describe(const std::multimap<::grpc::string_ref, ::grpc::string_ref>& metadata) {
-  std::string out;
-  for (const auto& [key, value] : metadata) {
-    std::string k(key.data(), key.size());
-    if (k.starts_with("x-")) out += k + "=" + std::string(value.data(), value.size()) + ";";
-  }
-  return out;
-}
-
-std::string DescribeMetadata(const ClientContext& context) {
-  return " initial{" + Describe(context.GetServerInitialMetadata()) + "} trailing{" +
-         Describe(context.GetServerTrailingMetadata()) + "}";
-}
 
 // Whether `item` is MakeItem(sku, blob_bytes), field by field.
 std::string DescribeItem(const Item& item, const std::string& sku, uint32_t blob_bytes) {
@@ -72,13 +57,6 @@ std::string DescribeSummary(const UploadSummary& summary) {
   for (const auto& sku : summary.skus()) out += " " + sku;
   return out;
 }
-
-void SetDeadline(ClientContext* context, std::chrono::milliseconds timeout) {
-  context->set_deadline(std::chrono::system_clock::now() + timeout);
-}
-
-// A deadline only a call that hangs reaches.
-void SetHangDeadline(ClientContext* context) { SetDeadline(context, std::chrono::seconds(20)); }
 
 bool Eventually(const std::function<bool()>& condition) {
   auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -188,13 +166,7 @@ class ParityTest : public ::testing::TestWithParam<Flavor> {
     for (int i = 0; i < 2; ++i) {
       auto channel = sides_[i]->Channel(max_receive);
       described[i] = scenario(*sides_[i], channel);
-      notnets::grpc::PathCounters counters = notnets::grpc::GetPathCounters(*channel);
-      if (sides_[i]->path == Path::kPool) {
-        EXPECT_GT(counters.pool_calls, 0u);
-        EXPECT_EQ(counters.http2_calls, 0u) << "a call of the pool case missed the pool";
-      } else {
-        EXPECT_EQ(counters.pool_calls, 0u);
-      }
+      ExpectCallsWent(sides_[i]->path, *channel);
     }
     EXPECT_EQ(described[0], described[1]) << "pool (left) and HTTP/2 (right) differ";
   }

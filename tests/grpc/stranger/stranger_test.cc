@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "fleet_services.h"
+#include "grpc/comparison.h"
 #include "gtest/gtest.h"
 #include "notnets/grpc/channel.h"
 #include "notnets/grpc/server.h"
@@ -35,31 +36,16 @@ using ::google::protobuf::Timestamp;
 using ::grpc::ClientContext;
 using ::grpc::Status;
 using ::grpc::StatusCode;
-
-enum class Path { kPool, kHttp2 };
+using notnets::grpc_test::Describe;
+using notnets::grpc_test::DescribeMetadata;
+using notnets::grpc_test::ExpectCallsWent;
+using notnets::grpc_test::Path;
+using notnets::grpc_test::SetDeadline;
+using notnets::grpc_test::SetHangDeadline;
 
 constexpr uint32_t kKiB = 1 << 10;
 // Two chunks of it make a vehicle of more than 1 MiB.
 constexpr uint32_t kLargeChunk = 600 * kKiB;
-
-std::string Describe(const Status& status) {
-  return "status " + std::to_string(status.error_code()) + " \"" + status.error_message() + "\" ";
-}
-
-// The entries whose keys start with "x-", in order.
-std::string Describe(const std::multimap<::grpc::string_ref, ::grpc::string_ref>& metadata) {
-  std::string out;
-  for (const auto& [key, value] : metadata) {
-    std::string k(key.data(), key.size());
-    if (k.starts_with("x-")) out += k + "=" + std::string(value.data(), value.size()) + ";";
-  }
-  return out;
-}
-
-std::string DescribeMetadata(const ClientContext& context) {
-  return "initial{" + Describe(context.GetServerInitialMetadata()) + "} trailing{" +
-         Describe(context.GetServerTrailingMetadata()) + "} ";
-}
 
 // Whether `vehicle` is MakeVehicle(its id, chunk_bytes), field by field.
 std::string DescribeVehicle(const Vehicle& vehicle, uint32_t chunk_bytes) {
@@ -78,13 +64,6 @@ VehicleQuery MakeQuery(const std::string& id, uint32_t chunk_bytes = 0) {
   query.set_chunk_bytes(chunk_bytes);
   return query;
 }
-
-void SetDeadline(ClientContext* context, std::chrono::milliseconds timeout) {
-  context->set_deadline(std::chrono::system_clock::now() + timeout);
-}
-
-// A deadline only a call that hangs reaches.
-void SetHangDeadline(ClientContext* context) { SetDeadline(context, std::chrono::seconds(20)); }
 
 ::grpc::ByteBuffer ToBuffer(const ::google::protobuf::Message& message) {
   std::string bytes = message.SerializeAsString();
@@ -174,13 +153,7 @@ class StrangerTest : public ::testing::TestWithParam<Flavor> {
     for (int i = 0; i < 2; ++i) {
       auto channel = sides_[i]->Channel();
       described[i] = scenario(channel);
-      notnets::grpc::PathCounters counters = notnets::grpc::GetPathCounters(*channel);
-      if (sides_[i]->path == Path::kPool) {
-        EXPECT_GT(counters.pool_calls, 0u);
-        EXPECT_EQ(counters.http2_calls, 0u) << "a call of the pool case missed the pool";
-      } else {
-        EXPECT_EQ(counters.pool_calls, 0u);
-      }
+      ExpectCallsWent(sides_[i]->path, *channel);
     }
     EXPECT_EQ(described[0], described[1]) << "pool (left) and HTTP/2 (right) differ";
   }
