@@ -34,6 +34,71 @@ uint64_t WaitForUsedBytes(const Pool& pool, uint64_t expected) {
 // The server's API and the kind of stream.
 using Case = std::tuple<std::string, std::string>;
 
+// A stream of one kind (bidi, client or server) through the pool, with one message gone each way
+// it carries them; then run on until it ends.
+class HalfDoneStream {
+ public:
+  // Opens the stream on `pool_name`'s channel with `context` and exchanges the first messages;
+  // false if that failed.
+  bool Start(const std::string& pool_name, const std::string& kind,
+             ::grpc::ClientContext* context) {
+    grpc::ChannelOptions options;
+    options.pool = pool_name;
+    stub_ = test::TestService::NewStub(grpc::CreateChannel("", options));
+    if (kind == "bidi") {
+      bidi_ = stub_->Bidi(context);
+      StreamMessage answer;
+      return bidi_->Write(message_) && bidi_->Read(&answer);
+    }
+    if (kind == "client") {
+      writer_ = stub_->ClientStream(context, &summary_);
+      return writer_->Write(message_);
+    }
+    test::StreamRequest request;
+    request.set_message_count(1000000);
+    request.set_message_size(1000);
+    reader_ = stub_->ServerStream(context, request);
+    StreamMessage first;
+    return reader_->Read(&first);
+  }
+
+  // Writes and reads on, on another thread, until the stream ends; its status.
+  std::future<::grpc::Status> RunToEnd() {
+    return std::async(std::launch::async, [this] {
+      StreamMessage ignored;
+      if (bidi_ != nullptr) {
+        while (bidi_->Write(message_) && bidi_->Read(&ignored)) {
+        }
+        return bidi_->Finish();
+      }
+      if (writer_ != nullptr) {
+        while (writer_->Write(message_)) {
+        }
+        return writer_->Finish();
+      }
+      while (reader_->Read(&ignored)) {
+      }
+      return reader_->Finish();
+    });
+  }
+
+  // Drops the stream and the channel.
+  void Close() {
+    bidi_.reset();
+    writer_.reset();
+    reader_.reset();
+    stub_.reset();
+  }
+
+ private:
+  std::unique_ptr<test::TestService::Stub> stub_;
+  StreamMessage message_ = test::NumberedMessage(0, 3000);
+  test::StreamSummary summary_;
+  std::unique_ptr<::grpc::ClientReaderWriter<StreamMessage, StreamMessage>> bidi_;
+  std::unique_ptr<::grpc::ClientWriter<StreamMessage>> writer_;
+  std::unique_ptr<::grpc::ClientReader<StreamMessage>> reader_;
+};
+
 class StreamKillTest : public ::testing::TestWithParam<Case> {
  protected:
   void SetUp() override { ASSERT_TRUE(Pool::Create(pool_name_, PoolOptions(), &pool_).ok()); }
@@ -79,53 +144,17 @@ TEST_P(StreamKillTest, AServerKilledMidStreamEndsTheClientsStream) {
   std::unique_ptr<PeerProcess> server = StartServer();
   // What stays of a dead server until the next registers (its entry's method table).
   const uint64_t serving_used = pool_->Stats().heap_used_bytes;
-  grpc::ChannelOptions options;
-  options.pool = pool_name_;
-  auto stub = test::TestService::NewStub(grpc::CreateChannel("", options));
   ::grpc::ClientContext context;
-  StreamMessage message = test::NumberedMessage(0, 3000);
-  const std::string kind = std::get<1>(GetParam());
-  std::unique_ptr<::grpc::ClientReaderWriter<StreamMessage, StreamMessage>> bidi;
-  std::unique_ptr<::grpc::ClientWriter<StreamMessage>> writer;
-  std::unique_ptr<::grpc::ClientReader<StreamMessage>> reader;
-  test::StreamSummary summary;
-  if (kind == "bidi") {
-    bidi = stub->Bidi(&context);
-    StreamMessage answer;
-    ASSERT_TRUE(bidi->Write(message) && bidi->Read(&answer));
-  } else if (kind == "client") {
-    writer = stub->ClientStream(&context, &summary);
-    ASSERT_TRUE(writer->Write(message));
-  } else {
-    test::StreamRequest request;
-    request.set_message_count(1000000);
-    request.set_message_size(1000);
-    reader = stub->ServerStream(&context, request);
-    ASSERT_TRUE(reader->Read(&message));
-  }
+  HalfDoneStream stream;
+  ASSERT_TRUE(stream.Start(pool_name_, std::get<1>(GetParam()), &context));
   server->Signal(SIGKILL);
   ASSERT_TRUE(server->Wait(kHangBound).has_value());
 
-  std::future<::grpc::Status> finished = std::async(std::launch::async, [&] {
-    StreamMessage ignored;
-    if (bidi != nullptr) {
-      while (bidi->Write(message) && bidi->Read(&ignored)) {
-      }
-      return bidi->Finish();
-    }
-    if (writer != nullptr) {
-      while (writer->Write(message)) {
-      }
-      return writer->Finish();
-    }
-    while (reader->Read(&ignored)) {
-    }
-    return reader->Finish();
-  });
+  std::future<::grpc::Status> finished = stream.RunToEnd();
   ASSERT_EQ(finished.wait_for(kHangBound), std::future_status::ready)
       << "the stream waits for its dead server";
   EXPECT_EQ(finished.get().error_code(), ::grpc::StatusCode::UNAVAILABLE);
-  stub.reset();
+  stream.Close();
   EXPECT_EQ(WaitForUsedBytes(*pool_, serving_used), serving_used)
       << "the dead server's connection was not freed";
 }
@@ -134,51 +163,15 @@ TEST_P(StreamKillTest, AServerKilledMidStreamEndsTheClientsStream) {
 // deadline with DEADLINE_EXCEEDED, as over HTTP/2, and nothing else fails meanwhile.
 TEST_P(StreamKillTest, AStoppedServersStreamEndsAtItsDeadline) {
   std::unique_ptr<PeerProcess> server = StartServer();
-  grpc::ChannelOptions options;
-  options.pool = pool_name_;
-  auto stub = test::TestService::NewStub(grpc::CreateChannel("", options));
   ::grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(3));
-  StreamMessage message = test::NumberedMessage(0, 3000);
-  const std::string kind = std::get<1>(GetParam());
-  std::unique_ptr<::grpc::ClientReaderWriter<StreamMessage, StreamMessage>> bidi;
-  std::unique_ptr<::grpc::ClientWriter<StreamMessage>> writer;
-  std::unique_ptr<::grpc::ClientReader<StreamMessage>> reader;
-  test::StreamSummary summary;
-  if (kind == "bidi") {
-    bidi = stub->Bidi(&context);
-    StreamMessage answer;
-    ASSERT_TRUE(bidi->Write(message) && bidi->Read(&answer));
-  } else if (kind == "client") {
-    writer = stub->ClientStream(&context, &summary);
-    ASSERT_TRUE(writer->Write(message));
-  } else {
-    test::StreamRequest request;
-    request.set_message_count(1000000);
-    request.set_message_size(1000);
-    reader = stub->ServerStream(&context, request);
-    ASSERT_TRUE(reader->Read(&message));
-  }
+  HalfDoneStream stream;
+  ASSERT_TRUE(stream.Start(pool_name_, std::get<1>(GetParam()), &context));
   server->Signal(SIGSTOP);
   int stopped = 0;  // reported once every thread of the server has stopped
   ASSERT_EQ(::waitpid(server->pid(), &stopped, WUNTRACED), server->pid());
 
-  std::future<::grpc::Status> finished = std::async(std::launch::async, [&] {
-    StreamMessage ignored;
-    if (bidi != nullptr) {
-      while (bidi->Write(message) && bidi->Read(&ignored)) {
-      }
-      return bidi->Finish();
-    }
-    if (writer != nullptr) {
-      while (writer->Write(message)) {
-      }
-      return writer->Finish();
-    }
-    while (reader->Read(&ignored)) {
-    }
-    return reader->Finish();
-  });
+  std::future<::grpc::Status> finished = stream.RunToEnd();
   ASSERT_EQ(finished.wait_for(kHangBound), std::future_status::ready)
       << "the stream outlives its deadline";
   EXPECT_EQ(finished.get().error_code(), ::grpc::StatusCode::DEADLINE_EXCEEDED);
