@@ -398,6 +398,8 @@ class CallState final : public ChildCall, public std::enable_shared_from_this<Ca
   bool corked_write_in_flight_ = false;
   std::vector<std::function<void()>> after_corked_write_;
   ::grpc::Status over_limit_;  // the status of the first FailStream
+  // The server's initial metadata was over the channel's limit: no message of the stream is read.
+  bool metadata_refused_ = false;
   Answer answer_;
   // A unary or client-streaming call's response, read in place in the pool.
   notnets::ReceivedMessage response_;
@@ -678,15 +680,23 @@ void CallState::Receive(InterceptorBatchMethods* methods) {
     SendOp(StreamOp::kInitialMetadata, nullptr,
            [self](notnets::CallResult, notnets::ClientContext* op) {
              Batch* waiting;
+             ::grpc::Status refused;
              {
                std::lock_guard<std::mutex> lock(self->mutex_);
                if (!self->answer_.has_initial_metadata) {
                  self->answer_.has_initial_metadata = true;
                  self->answer_.initial_metadata = op->GetServerInitialMetadata();
+                 // Over the channel's limit: the stream fails, as gRPC's transport fails it.
+                 refused = self->limits_->InitialMetadataFailure(self->answer_.initial_metadata);
+                 if (!refused.ok()) {
+                   self->answer_.initial_metadata.clear();
+                   self->metadata_refused_ = true;
+                 }
                  self->LearnServerLocked(*op);
                }
                waiting = self->waiting_metadata_.Take();
              }
+             if (!refused.ok()) self->FailStream(std::move(refused));
              self->SettleAll(waiting, nullptr);
            });
   }
@@ -868,9 +878,12 @@ void CallState::Finish(notnets::CallResult result) {
   Batch* status;
   {
     std::lock_guard<std::mutex> lock(mutex_);
+    // Metadata over the channel's limit fails the call, and none of it is shown, as in gRPC.
+    ::grpc::Status refused;
     if (!answer_.has_initial_metadata) {
       answer_.has_initial_metadata = true;
       answer_.initial_metadata = native_.GetServerInitialMetadata();
+      refused = limits_->InitialMetadataFailure(answer_.initial_metadata);
     }
     LearnServerLocked(native_);
     answer_.trailing_metadata = native_.GetServerTrailingMetadata();
@@ -878,6 +891,13 @@ void CallState::Finish(notnets::CallResult result) {
     answer_.status =
         ToGrpc(result.status, cancelled_, std::chrono::steady_clock::now() >= native_.deadline(),
                &answer_.trailing_metadata);
+    if (refused.ok()) {
+      refused = limits_->TrailingMetadataFailure(answer_.trailing_metadata);
+    } else {
+      answer_.initial_metadata.clear();
+    }
+    if (!refused.ok()) answer_.trailing_metadata.clear();
+    if (!refused.ok() && !cancelled_ && over_limit_.ok()) answer_.status = refused;
     if (!over_limit_.ok() && !cancelled_) answer_.status = over_limit_;
     if (answer_.status.ok() && MessageLimits::Over(result.response.size(), limits_->max_receive)) {
       answer_.status = limits_->ReceiveFailure(result.response.size());
@@ -991,7 +1011,7 @@ void CallState::Fill(Batch* batch) {
   if (batch->receive_message) {
     bool streamed =
         method_->kind == RpcKind::kServerStreaming || method_->kind == RpcKind::kBidiStreaming;
-    bool ok = streamed ? batch->message_ok : response_ok_;
+    bool ok = streamed ? batch->message_ok && !metadata_refused_ : response_ok_;
     std::string_view bytes = streamed ? batch->bytes : response_.view();
     if (!ok) {
       methods->FailHijackedRecvMessage();

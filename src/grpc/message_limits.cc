@@ -17,6 +17,17 @@ constexpr char kReceived[] = "Received message larger than max (";
                         words + std::to_string(bytes) + " vs. " + std::to_string(limit) + ")");
 }
 
+// RESOURCE_EXHAUSTED with `words` if `metadata` is over `limit`, else OK.
+::grpc::Status MetadataFailure(const notnets::Metadata& metadata, int64_t limit,
+                               const char* words) {
+  // RFC 7541's size of a header list entry, which gRPC's HPACK parser adds up.
+  constexpr size_t kEntryOverhead = 32;
+  size_t bytes = 0;
+  for (const auto& [key, value] : metadata) bytes += key.size() + value.size() + kEntryOverhead;
+  if (!MessageLimits::Over(bytes, limit)) return ::grpc::Status::OK;
+  return ::grpc::Status(::grpc::StatusCode::RESOURCE_EXHAUSTED, words);
+}
+
 }  // namespace
 
 ::grpc::Status MessageLimits::ReceiveFailure(size_t bytes) const {
@@ -28,13 +39,11 @@ constexpr char kReceived[] = "Received message larger than max (";
 }
 
 ::grpc::Status MessageLimits::InitialMetadataFailure(const notnets::Metadata& metadata) const {
-  // RFC 7541's size of a header list entry, which gRPC's HPACK parser adds up.
-  constexpr size_t kEntryOverhead = 32;
-  size_t bytes = 0;
-  for (const auto& [key, value] : metadata) bytes += key.size() + value.size() + kEntryOverhead;
-  if (!Over(bytes, max_metadata)) return ::grpc::Status::OK;
-  return ::grpc::Status(::grpc::StatusCode::RESOURCE_EXHAUSTED,
-                        "received initial metadata size exceeds limit");
+  return MetadataFailure(metadata, max_metadata, "received initial metadata size exceeds limit");
+}
+
+::grpc::Status MessageLimits::TrailingMetadataFailure(const notnets::Metadata& metadata) const {
+  return MetadataFailure(metadata, max_metadata, "received trailing metadata size exceeds limit");
 }
 
 bool IsServerLimit(const notnets::Status& status) {

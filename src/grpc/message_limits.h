@@ -35,6 +35,8 @@ struct MessageLimits {
   // counts its own headers too (the method's path, the authority, the user agent...), so its
   // limit falls a few hundred bytes of user metadata earlier.
   ::grpc::Status InitialMetadataFailure(const notnets::Metadata& metadata) const;
+  // The same for received trailing metadata.
+  ::grpc::Status TrailingMetadataFailure(const notnets::Metadata& metadata) const;
 };
 
 // Whether `status` is a server's refusal of a stream message over its receive limit.
