@@ -896,7 +896,7 @@ void CallState::Finish(notnets::CallResult result) {
     } else {
       answer_.initial_metadata.clear();
     }
-    if (!refused.ok()) answer_.trailing_metadata.clear();
+    if (!refused.ok() || metadata_refused_) answer_.trailing_metadata.clear();
     if (!refused.ok() && !cancelled_ && over_limit_.ok()) answer_.status = refused;
     if (!over_limit_.ok() && !cancelled_) answer_.status = over_limit_;
     if (answer_.status.ok() && MessageLimits::Over(result.response.size(), limits_->max_receive)) {
