@@ -7,7 +7,7 @@ packages=(cmake g++ make pkg-config libgtest-dev libgmock-dev
           libgrpc++-dev libprotobuf-dev libprotoc-dev protobuf-compiler protobuf-compiler-grpc
           clang libclang-rt-14-dev
           iceoryx libiceoryx-posh-dev libcapnp-dev capnproto gnuplot-nox
-          libcli11-dev nlohmann-json3-dev libcpp-httplib-dev prometheus
+          libcli11-dev nlohmann-json3-dev libcpp-httplib-dev prometheus python3-jsonschema
           memcached libmemcached-dev
           g++-aarch64-linux-gnu qemu-user)
 

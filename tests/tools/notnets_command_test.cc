@@ -158,6 +158,29 @@ TEST_F(NotnetsCommandTest, JsonCountsTheCallsMade) {
   EXPECT_LE(latency.at("p50_le_ns").get<uint64_t>(), latency.at("p99_le_ns").get<uint64_t>());
 }
 
+// Debian's python3: python3-jsonschema installs the module for it alone, so a python3 found
+// earlier on PATH (pyenv, a virtualenv) may not have it.
+constexpr char kDebianPython[] = "/usr/bin/python3";
+
+TEST_F(NotnetsCommandTest, JsonFollowsItsSchema) {
+  int exit_code;
+  RunShell(std::string(kDebianPython) + " -c 'import jsonschema' 2>&1", &exit_code);
+  ASSERT_EQ(exit_code, 0) << "python3-jsonschema is not installed: run scripts/install-deps.sh";
+  Call("Echo", 2, StatusCode::OK);
+  Call("Missing", 1, StatusCode::NOT_FOUND);
+  ASSERT_NO_FATAL_FAILURE(AwaitFinishedCalls(3));
+  std::string out = RunShell(Command("stats --format=json"), &exit_code);
+  ASSERT_EQ(exit_code, 0) << out;
+  std::string file = ::testing::TempDir() + "notnets-stats-" + std::to_string(::getpid()) + ".json";
+  std::ofstream(file) << out;
+  std::string errors = RunShell(std::string(kDebianPython) + " -m jsonschema --instance " + file +
+                                    " " + NOTNETS_STATS_SCHEMA + " 2>&1",
+                                &exit_code);
+  std::remove(file.c_str());
+  EXPECT_EQ(exit_code, 0) << errors << "\n" << out;
+  EXPECT_EQ(errors, "") << out;
+}
+
 TEST_F(NotnetsCommandTest, JsonLeavesOutAServiceThatShutDown) {
   channel_.reset();
   server_->Shutdown();
