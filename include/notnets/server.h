@@ -189,8 +189,9 @@ class Server {
   void Wait();
   // Leaves without failing a call, for a deploy: takes no new connections and tells channels to
   // send their new calls to the service's other replicas, serves the calls already sent until
-  // none has arrived for 100 ms (or `timeout` passed), then shuts down. A synchronous call that
-  // still arrives later is one the server never read: its channel sends it to another replica.
+  // none has arrived for 100 ms (or `timeout` passed), then shuts down. A call that still arrives
+  // later, synchronous or asynchronous, is one the server never read: its channel sends it to
+  // another replica.
   void Drain(std::chrono::milliseconds timeout = std::chrono::seconds(30));
   // Drain's first step, without waiting: takes no new connections and tells channels to send
   // their new calls to the service's other replicas (a channel that has no other still sends them
