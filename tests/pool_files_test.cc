@@ -77,6 +77,25 @@ TEST(PoolFilesTest, RemoveRemovesOnlyPools) {
   ::unlink(path.c_str());
 }
 
+// A pool on a device is removed by erasing its magic number; a device without one (here
+// /dev/null and /dev/zero, elsewhere a DAX device holding someone's data) is not written.
+TEST(PoolFilesTest, RemoveRefusesADeviceThatHoldsNoPool) {
+  for (const char* device : {"/dev/null", "/dev/zero"}) {
+    struct stat before {};
+    if (::stat(device, &before) != 0 || !S_ISCHR(before.st_mode)) {
+      GTEST_SKIP() << device << " is not a character device here";
+    }
+    Status status = Pool::Remove(device);
+    EXPECT_EQ(status.error_code(), StatusCode::FAILED_PRECONDITION) << device;
+    EXPECT_NE(status.error_message().find("not a notnets pool"), std::string::npos)
+        << status.ToString();
+    struct stat after {};
+    ASSERT_EQ(::stat(device, &after), 0) << device;
+    EXPECT_TRUE(S_ISCHR(after.st_mode)) << device;
+    EXPECT_EQ(after.st_rdev, before.st_rdev) << device;
+  }
+}
+
 // Creation used to build the pool under "<path>.creating.<pid>": a file planted there blocked it.
 TEST(PoolFilesTest, APlantedBuildNameCannotBlockCreation) {
   std::string name = UniquePoolName("planted");

@@ -57,6 +57,37 @@ bool HoldsPoolMagic(const std::string& path) {
   return read && magic == internal::kPoolMagic;
 }
 
+Status NotAPool(const std::string& path) {
+  return Status(StatusCode::FAILED_PRECONDITION,
+                path + " is not a notnets pool (no pool magic number); not removed");
+}
+
+Status CannotErase(const std::string& path, int error) {
+  return Status(StatusCode::UNAVAILABLE,
+                "cannot erase pool on " + path + ": " + std::strerror(error));
+}
+
+// A device is not ours to unlink: a pool on one is removed by erasing its magic number. Anything
+// else on a device (/dev/null, a DAX device holding other data) must be left as it was, so the
+// magic is read once and checked through the descriptor that then erases it.
+Status EraseDevicePool(const std::string& path) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return CannotErase(path, errno);
+  uint64_t magic = 0;
+  ssize_t read = ::pread(fd, &magic, sizeof(magic), 0);
+  Status status;
+  if (read < 0) {
+    status = CannotErase(path, errno);
+  } else if (read != sizeof(magic) || magic != internal::kPoolMagic) {
+    status = NotAPool(path);
+  } else {
+    uint64_t zero = 0;
+    if (::pwrite(fd, &zero, sizeof(zero), 0) != sizeof(zero)) status = CannotErase(path, errno);
+  }
+  ::close(fd);
+  return status;
+}
+
 }  // namespace
 
 Pool::Pool(std::unique_ptr<internal::PoolMapping> mapping, const PoolOptions& options)
@@ -125,21 +156,12 @@ Status Pool::Remove(const std::string& name) {
   if (!resolved.ok()) return resolved;
   struct stat st {};
   if (::stat(path.c_str(), &st) == 0 && S_ISCHR(st.st_mode)) {
-    // A device is not ours to unlink: erase the pool's magic number instead.
-    int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
-    uint64_t zero = 0;
-    bool erased = fd >= 0 && ::pwrite(fd, &zero, sizeof(zero), 0) == sizeof(zero);
-    if (fd >= 0) ::close(fd);
-    if (!erased) {
-      return Status(StatusCode::UNAVAILABLE,
-                    "cannot erase pool on " + path + ": " + std::strerror(errno));
-    }
-    internal::RemoveNameFiles(path);
-    return Status::OK;
+    Status erased = EraseDevicePool(path);
+    if (erased.ok()) internal::RemoveNameFiles(path);
+    return erased;
   }
   if (::lstat(path.c_str(), &st) == 0 && (!S_ISREG(st.st_mode) || !HoldsPoolMagic(path))) {
-    return Status(StatusCode::FAILED_PRECONDITION,
-                  path + " is not a notnets pool (no pool magic number); not removed");
+    return NotAPool(path);
   }
   // Its segments first, while the pool file can still say who lives: a process that maps the
   // pool holds its token's byte locked in it (process_identity.h). Segments of live processes
