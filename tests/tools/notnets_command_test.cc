@@ -344,5 +344,33 @@ TEST(NotnetsCommand, ReadingAPoolThatDoesNotExistFails) {
   EXPECT_EQ(exit_code, 2);
 }
 
+// Seconds past an hour, or not a number at all, are refused before anything runs: converted to
+// a clock's ticks, 1e300 seconds would overflow. So are frames that do not fit top's 32-bit count.
+// `ping` exists only with the gRPC integration.
+TEST(NotnetsCommand, SecondsOutOfRangeAreRefused) {
+  int exit_code;
+  RunShell(std::string(NOTNETS_COMMAND) + " ping --help >/dev/null 2>&1", &exit_code);
+  bool has_ping = exit_code == 0;
+  std::vector<std::string> commands = {"top -n 1 -i 1e300"};
+  for (const char* seconds : {"1e300", "3600.5", "0", "-1", "nan", "inf", "x"}) {
+    commands.push_back("top -n 1 --interval=" + std::string(seconds));
+    if (has_ping) commands.push_back("ping '' --timeout=" + std::string(seconds));
+  }
+  for (const std::string& command : commands) {
+    std::string out =
+        RunShell(std::string(NOTNETS_COMMAND) + " " + command + " --pool notnets-absent-pool 2>&1",
+                 &exit_code);
+    EXPECT_EQ(exit_code, 2) << command << ": " << out;
+    EXPECT_NE(out.find("is not a number of seconds in (0, 3600]"), std::string::npos)
+        << command << ": " << out;
+  }
+  for (const char* frames : {"-1", "4294967296", "1e300"}) {
+    std::string out = RunShell(
+        std::string(NOTNETS_COMMAND) + " top -n " + frames + " --pool notnets-absent-pool 2>&1",
+        &exit_code);
+    EXPECT_EQ(exit_code, 2) << frames << ": " << out;
+  }
+}
+
 }  // namespace
 }  // namespace notnets

@@ -46,6 +46,18 @@ bool ParseCount(const std::string& text, uint32_t* count) {
   return true;
 }
 
+CLI::Validator Seconds() {
+  const std::string range = "in (0, " + std::to_string(kMaxSeconds) + "]";
+  auto check = [range](std::string& text) {
+    double seconds = 0;
+    if (CLI::detail::lexical_cast(text, seconds) && seconds > 0 && seconds <= kMaxSeconds) {
+      return std::string();
+    }
+    return "'" + text + "' is not a number of seconds " + range;
+  };
+  return CLI::Validator(check, "SECONDS " + range, "SECONDS");
+}
+
 bool ParseMode(const std::string& text, uint32_t* mode) {
   if (text.empty() || text.size() > 4) return false;
   uint32_t value = 0;

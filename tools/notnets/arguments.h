@@ -3,6 +3,7 @@
 #ifndef NOTNETS_TOOLS_NOTNETS_ARGUMENTS_H_
 #define NOTNETS_TOOLS_NOTNETS_ARGUMENTS_H_
 
+#include <CLI/CLI.hpp>
 #include <cstdint>
 #include <string>
 
@@ -18,6 +19,14 @@ bool ParseCount(const std::string& text, uint32_t* count);
 // Parses octal file permission bits ("660", "0666") into `mode`; false for anything else, or
 // bits past 0777.
 bool ParseMode(const std::string& text, uint32_t* mode);
+
+// The longest `top --interval` and `ping --timeout`: a longer wait is a typo, and a huge count of
+// seconds would overflow the clock's ticks it is converted to.
+constexpr int kMaxSeconds = 3600;
+
+// Checks an option's value is seconds in (0, kMaxSeconds]. CLI::PositiveNumber and CLI::Range would
+// let "nan" through: every comparison with NaN is false.
+CLI::Validator Seconds();
 
 }  // namespace notnets::tool
 

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "arguments.h"
 #include "health.grpc.pb.h"
 #include "notnets/grpc/channel.h"
 #include "pool_option.h"
@@ -94,8 +95,9 @@ void AddPingCommand(CLI::App* app, int* exit_code) {
   ping->add_option("SERVICE", arguments->service,
                    "The service to ask about; empty ('') for the server as a whole")
       ->required();
-  ping->add_option("--timeout", arguments->timeout_seconds, "Seconds to wait for the answer")
-      ->check(CLI::PositiveNumber);
+  ping->add_option("--timeout", arguments->timeout_seconds,
+                   "Seconds to wait for the answer, up to an hour")
+      ->check(Seconds());
   ping->callback([arguments, exit_code] { *exit_code = Ping(*arguments); });
 }
 

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "arguments.h"
 #include "latency.h"
 #include "pool_option.h"
 #include "pool_watch.h"
@@ -150,8 +151,9 @@ void AddTopCommand(CLI::App* app, int* exit_code) {
       "Show calls/s, errors/s, p50/p99 latency and busy workers per service and replica, and "
       "calls/s, errors/s and p50/p99 per connection, refreshed");
   AddPoolOption(top, &arguments->pool);
-  top->add_option("-i,--interval", arguments->interval_seconds, "Seconds between refreshes")
-      ->check(CLI::PositiveNumber);
+  top->add_option("-i,--interval", arguments->interval_seconds,
+                  "Seconds between refreshes, up to an hour")
+      ->check(Seconds());
   top->add_option("-n,--iterations", arguments->iterations,
                   "Refreshes before exiting (default: until interrupted)");
   top->callback([arguments, exit_code] { *exit_code = Top(*arguments); });
