@@ -26,7 +26,8 @@ std::string Details(const AllOptions& options, const std::string& start_load) {
          " calls per point or more to fill " + FormatNumber(kPointMinSeconds) + " s (at most " +
          FormatNumber(options.point_seconds) + " s); idle: " + FormatNumber(options.idle_seconds) +
          " s; replicas: " + FormatNumber(options.point_seconds) +
-         " s per point; workers-step: 3 s; every client and server in its own process, " +
+         " s per point; workers-step: 3 s; server-kill: 5 kills per placement; every client and "
+         "server in its own process, " +
          DescribePinning(MakeCaseOptions(options.common));
 }
 
@@ -45,6 +46,7 @@ void PrintTables(const AllOptions& options, const std::string& start_load,
   }
   PrintReplicas(results.replicas, out);
   PrintWorkersStep(results.workers_step, out);
+  PrintServerKill(results.server_kill, out);
 }
 
 // What only a run without failures prints: the comparison with gRPC and the targets.
@@ -84,6 +86,9 @@ void WriteCsvs(const std::string& dir, const AllResults& results, Failures* fail
   if (!results.workers_step.empty()) {
     write("workers_step.csv", [&](FILE* out) { PrintWorkersStepCsv(results.workers_step, out); });
   }
+  if (!results.server_kill.empty()) {
+    write("server_kill.csv", [&](FILE* out) { PrintServerKillCsv(results.server_kill, out); });
+  }
 }
 
 }  // namespace
@@ -120,6 +125,9 @@ int RunAll(const AllOptions& options) {
   if (Wants(options, "replicas")) results.replicas = RunReplicasSection(options, &failures);
   if (Wants(options, "workers-step")) {
     results.workers_step = RunWorkersStepSection(options, &failures);
+  }
+  if (Wants(options, "server-kill")) {
+    results.server_kill = RunServerKillSection(options, &failures);
   }
 
   WriteCsvs(dir, results, &failures);

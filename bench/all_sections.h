@@ -10,6 +10,7 @@
 #include "failures.h"
 #include "replicas_section.h"
 #include "report.h"
+#include "server_kill_section.h"
 #include "sweep.h"
 #include "workers_step_section.h"
 
@@ -29,6 +30,7 @@ struct AllResults {
   std::vector<CaseMetrics> idle;
   std::vector<ReplicaRow> replicas;
   std::vector<StepRow> workers_step;
+  std::vector<KillRow> server_kill;
 };
 
 // Every registered case, one client thread, `calls` calls after `warmup`: the main table.

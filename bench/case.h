@@ -29,6 +29,9 @@ struct CaseOptions {
   int client_cpu = -1;
   // Appended to the server arguments Setup returns, to shape the server (see native_clients.h).
   std::vector<std::string> server_words;
+  // Words that run the server process, before the case's own Launcher (for example unshare, to
+  // put it in a pid namespace of its own); empty to run it as the case does.
+  std::vector<std::string> server_launcher;
 };
 
 // What a client process tells Connect.

@@ -28,6 +28,11 @@ int ClientMain(const std::vector<std::string>& args) {
     if (status.ok()) {
       for (const std::string& line : result.ToLines()) parent.Line(line);
     }
+  } else if (status.ok() && job.mode == JobMode::kOutstanding) {
+    status = RunOutstandingJob(job, &parent, &result);
+    if (status.ok()) {
+      for (const std::string& line : result.ToLines()) parent.Line(line);
+    }
   } else if (status.ok()) {
     parent.Ready("");
     switch (job.mode) {

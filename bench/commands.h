@@ -99,8 +99,9 @@ int RunEcho(const EchoOptions& options);
 int RunIdle(const IdleOptions& options);
 
 // The parts of "notnets-bench all", in running order.
-inline const std::vector<std::string> kAllSections = {
-    "main", "size", "clients", "pipeline", "idleconns", "idle", "replicas", "workers-step"};
+inline const std::vector<std::string> kAllSections = {"main",     "size",         "clients",
+                                                      "pipeline", "idleconns",    "idle",
+                                                      "replicas", "workers-step", "server-kill"};
 
 // True if every name is in kAllSections; names the first that is not on stderr.
 bool ValidAllSections(const std::vector<std::string>& sections);

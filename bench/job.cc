@@ -2,12 +2,14 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <iterator>
 #include <sstream>
 
 namespace notnets::bench {
 namespace {
 
-constexpr const char* kModeNames[] = {"latency", "pipeline", "idle", "hold", "timed"};
+constexpr const char* kModeNames[] = {"latency", "pipeline", "idle",
+                                      "hold",    "timed",    "outstanding"};
 
 std::string Number(double value) {
   char text[64];
@@ -72,7 +74,7 @@ Status Job::FromWords(const std::vector<std::string>& words, Job* job) {
     unsigned long long count = std::strtoull(value.c_str(), nullptr, 10);
     if (key == "mode") {
       bool known = false;
-      for (int m = 0; m < 5; ++m) {
+      for (int m = 0; m < static_cast<int>(std::size(kModeNames)); ++m) {
         if (value == kModeNames[m]) {
           job->mode = static_cast<JobMode>(m);
           known = true;

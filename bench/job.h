@@ -29,6 +29,10 @@ enum class JobMode {
   // `stop_ns` after the common start found in `start_file` (see timed_runner.cc), so that the
   // phases of several client processes line up.
   kTimed,
+  // One notnets-native client makes `depth` calls that the server holds, reports ready, and
+  // reports how long after the time the parent writes to `start_file` (when it killed the
+  // server) each failed (see outstanding_runner.cc).
+  kOutstanding,
 };
 
 // One client process's work against one running server.

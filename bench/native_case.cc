@@ -13,8 +13,11 @@
 // (pool/cache_lines.h), as on memory shared by hosts without coherence. The server is one sole
 // server with one worker unless words after the pool's path (native_clients.h) make it a replica
 // or give it more workers, as the replicas and workers-step sections do.
+// A fourth method, "Hold", answers only when the server stops: it holds the calls outstanding when
+// the server-kill section kills the server (server_kill_section.h).
 #include <cstdio>
 #include <cstring>
+#include <mutex>
 
 #include "case.h"
 #include "emergency.h"
@@ -66,7 +69,27 @@ Status EchoStamp(ServerContext*, const ReceivedMessage& request, ServerResponse*
   });
 }
 
-// One pool per case, created by Setup; the server serves all three methods.
+// "Hold": calls kept unanswered until the server stops, which finishes them so that its Shutdown,
+// which waits for them, returns.
+class HeldCalls {
+ public:
+  void Hold(ServerCall* call) {
+    std::lock_guard<std::mutex> lock(mu_);
+    calls_.push_back(call);
+  }
+
+  void FinishAll() {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (ServerCall* call : calls_) call->Finish(Status(StatusCode::CANCELLED, "server stopping"));
+    calls_.clear();
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<ServerCall*> calls_;
+};
+
+// One pool per case, created by Setup; the server serves all four methods.
 class NativeCase : public PoolCase {
  public:
   explicit NativeCase(NativeCallKind kind, CoherenceMode coherence = CoherenceMode::kCoherent)
@@ -80,6 +103,8 @@ class NativeCase : public PoolCase {
     service.AddMethod("Echo", EchoCopy);
     service.AddMethod("EchoZeroCopy", EchoZeroCopy);
     service.AddMethod("EchoStamp", EchoStamp);
+    HeldCalls held;
+    service.AddAsyncMethod("Hold", [&held](ServerCall* call) { held.Hold(call); });
     ServerBuilder builder(pool);
     builder.RegisterService(&service);
     status = ApplyServerWords(server_args, &builder);
@@ -89,6 +114,7 @@ class NativeCase : public PoolCase {
     if (!status.ok()) return status;
     ready("");
     WaitForStopSignal();
+    held.FinishAll();
     server->Shutdown();
     return Status::OK;
   }

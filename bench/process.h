@@ -47,13 +47,14 @@ class ChildProcess {
   // seconds, and reaps it. Returns OK only if it exited by itself with status 0.
   Status Stop();
 
+  // Kills the child (SIGKILL), reaps it, and closes the pipe.
+  void Kill();
+
  private:
   // Waits for the child to exit, up to `timeout_ms` (-1: forever), without reaping it.
   bool AwaitExit(int timeout_ms);
   // Reaps the exited child and describes how it ended; empty for a clean exit.
   std::string Reap();
-  // Kills and reaps the child, and closes the pipe.
-  void Kill();
   // Reads the child's next line (without its '\n'); false at end of file or after `timeout_ms`.
   bool ReadLine(int timeout_ms, std::string* line, bool* timed_out);
 

@@ -34,6 +34,15 @@ Status RunHoldJob(Case* bench_case, const Job& job, ParentPipe* parent);
 // `result`'s metrics as one histogram per window (TimedWindowPrefix), split at job.splits_ns.
 Status RunTimedJob(Case* bench_case, const Job& job, ParentPipe* parent, JobResult* result);
 
+// JobMode::kOutstanding: connects to the notnets-native server in job.server_args' pool, makes
+// job.depth calls it holds, announces ready through `parent`, and once every call has failed
+// sends, for each, the milliseconds from the kill time in job.start_file to its failure (metrics
+// kFailedAfterMetric). A call that ends otherwise than UNAVAILABLE is an error.
+Status RunOutstandingJob(const Job& job, ParentPipe* parent, JobResult* result);
+
+// The name of each of a kOutstanding job's metrics.
+inline constexpr char kFailedAfterMetric[] = "failed_after_ms";
+
 // The prefix of the metrics of window `index` of a kTimed job's histograms.
 std::string TimedWindowPrefix(size_t index);
 

@@ -30,8 +30,11 @@ Status CaseSession::Open(const std::string& name, const CaseOptions& options,
   std::vector<std::string> args = {name};
   args.insert(args.end(), opened->server_args_.begin(), opened->server_args_.end());
   opened->client_cpu_ = options.client_cpu;
+  opened->server_launcher_ = options.server_launcher;
+  std::vector<std::string> own = opened->case_->Launcher("serve", opened->server_args_);
+  opened->server_launcher_.insert(opened->server_launcher_.end(), own.begin(), own.end());
   status = opened->server_.Start("serve", args, kServerReadyTimeoutMs, options.server_cpu,
-                                 opened->case_->Launcher("serve", opened->server_args_));
+                                 opened->server_launcher_);
   if (!status.ok()) return Prefixed("starting the server", status);
   *session = std::move(opened);
   return Status::OK;
@@ -43,7 +46,7 @@ Job CaseSession::Complete(Job job) const {
   job.endpoint = server_.text();
   // A server started through a launcher may be out of the client's sight (another host's pid
   // namespace): its CPU time is not measured then.
-  job.server_pid = case_->Launcher("serve", server_args_).empty() ? server_.pid() : 0;
+  job.server_pid = server_launcher_.empty() ? server_.pid() : 0;
   return job;
 }
 
@@ -63,11 +66,16 @@ Status CaseSession::Hold(uint32_t connections, std::unique_ptr<ChildProcess>* ho
   Job job;
   job.mode = JobMode::kHold;
   job.connections = connections;
+  Status status = Start(job, holder);
+  return status.ok() ? status : Prefixed("starting the idle connections", status);
+}
+
+Status CaseSession::Start(Job job, std::unique_ptr<ChildProcess>* client) {
   auto started = std::make_unique<ChildProcess>();
   Status status = started->Start("client", Complete(job).ToWords(), kHolderReadyTimeoutMs, -1,
                                  case_->Launcher("client", server_args_));
-  if (!status.ok()) return Prefixed("starting the idle connections", status);
-  *holder = std::move(started);
+  if (!status.ok()) return status;
+  *client = std::move(started);
   return Status::OK;
 }
 

@@ -38,6 +38,13 @@ class CaseSession {
   // (ChildProcess::Stop) or destroyed. It is not pinned: it only sleeps once set up.
   Status Hold(uint32_t connections, std::unique_ptr<ChildProcess>* holder);
 
+  // Starts a client process running `job` (not pinned) and returns once it has announced ready;
+  // the caller finishes it (ChildProcess::Finish).
+  Status Start(Job job, std::unique_ptr<ChildProcess>* client);
+
+  // Kills the server with SIGKILL, as a crash would, and reaps it.
+  void KillServer() { server_.Kill(); }
+
   // The server's process id, until Close.
   pid_t server_pid() const { return server_.pid(); }
 
@@ -56,6 +63,8 @@ class CaseSession {
   // Destroyed in reverse: server, then the case's resources.
   std::unique_ptr<Case> case_;
   std::vector<std::string> server_args_;
+  // CaseOptions::server_launcher, then the case's launcher for the server.
+  std::vector<std::string> server_launcher_;
   int client_cpu_ = -1;  // the CPU measuring clients are pinned to, or -1
   ChildProcess server_;
 };
