@@ -44,7 +44,7 @@ void PrintTables(const AllOptions& options, const std::string& start_load,
     std::fprintf(out, "\nidle cost\n");
     PrintMetricsTable(results.idle, out);
   }
-  PrintReplicas(results.replicas, out);
+  PrintReplicas(results.replicas, results.new_replica, out);
   PrintWorkersStep(results.workers_step, out);
   PrintServerKill(results.server_kill, out);
 }
@@ -122,7 +122,10 @@ int RunAll(const AllOptions& options) {
     results.sweeps.push_back(RunIdleConnectionsSweep(options, &failures));
   }
   if (Wants(options, "idle")) RunIdleSection(options, &results, &failures);
-  if (Wants(options, "replicas")) results.replicas = RunReplicasSection(options, &failures);
+  if (Wants(options, "replicas")) {
+    results.replicas = RunReplicasSection(options, &failures);
+    results.new_replica = MeasureNewReplicaFirstCall(options, &failures);
+  }
   if (Wants(options, "workers-step")) {
     results.workers_step = RunWorkersStepSection(options, &failures);
   }

@@ -29,6 +29,7 @@ struct AllResults {
   std::vector<Sweep> sweeps;
   std::vector<CaseMetrics> idle;
   std::vector<ReplicaRow> replicas;
+  NewReplicaTimes new_replica;
   std::vector<StepRow> workers_step;
   std::vector<KillRow> server_kill;
 };

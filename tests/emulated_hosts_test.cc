@@ -5,13 +5,15 @@
 // when it resumes, and the other hosts' calls go on unharmed; a fenced client or server rejoins
 // under a new identity and calls succeed again, and its old memory comes back; a client killed
 // while it connects (a crash point: builds with NOTNETS_FAULT_INJECTION) gives its connection
-// block back. Needs root; skipped otherwise.
+// block back; two replicas on two hosts share a third host's calls, and when one's host is killed
+// only the call it had started fails. Needs root; skipped otherwise.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdio>
 #include <memory>
 #include <optional>
 #include <string>
@@ -49,10 +51,12 @@ class EmulatedHostsTest : public ::testing::Test {
 
   void TearDown() override { Pool::Remove(pool_name_); }
 
-  std::unique_ptr<PeerProcess> StartServerOn(const std::string& host) {
-    auto server =
-        std::make_unique<PeerProcess>(std::vector<std::string>{"serve", pool_name_, "2"},
-                                      std::vector<std::string>{}, OnEmulatedHost(host, pool_name_));
+  // Starts `serve POOL WORKERS` on `host` (with `environment` added) and waits until it serves.
+  std::unique_ptr<PeerProcess> StartServerOn(const std::string& host, int workers = 2,
+                                             const std::vector<std::string>& environment = {}) {
+    auto server = std::make_unique<PeerProcess>(
+        std::vector<std::string>{"serve", pool_name_, std::to_string(workers)}, environment,
+        OnEmulatedHost(host, pool_name_));
     EXPECT_TRUE(server->WaitForLine("ready", kStartBound)) << "the server did not start";
     return server;
   }
@@ -114,6 +118,53 @@ TEST_F(EmulatedHostsTest, AKilledServerHostIsSeenDeadByItsClientsHost) {
               static_cast<long long>(
                   std::chrono::duration_cast<milliseconds>(Clock::now() - killed).count()),
               static_cast<long long>(kLeasePeriod.count()));
+}
+
+// ReplicasTest.KillingAReplicaFailsOnlyItsStartedCalls across hosts: two replicas of test.Echo
+// on hosts a and b, each with one worker, and a client on host c that sees them only through the
+// pool. The client's calls go to both; host a is killed with every process on it under load; the
+// calls waiting in its ring, which it never read, go to b, and only the one its worker had
+// started fails, with UNAVAILABLE.
+TEST_F(EmulatedHostsTest, KillingAReplicasHostFailsOnlyItsStartedCalls) {
+  std::unique_ptr<PeerProcess> doomed = StartServerOn("a", 1, kAsReplica);
+  std::unique_ptr<PeerProcess> survivor = StartServerOn("b", 1, kAsReplica);
+  // More callers than the two workers: each replica has calls waiting in its ring when a dies.
+  PeerProcess client({"spread", pool_name_, "8", "2"}, {}, OnEmulatedHost("c", pool_name_));
+  // Both replicas answered, in either order.
+  ASSERT_TRUE(client.WaitForLineStarting("served ", kHangBound)) << client.output();
+  ASSERT_TRUE(client.WaitForLineStarting("served ", kHangBound)) << client.output();
+  EXPECT_NE(client.output().find("served a\n"), std::string::npos) << client.output();
+  EXPECT_NE(client.output().find("served b\n"), std::string::npos) << client.output();
+  doomed->Signal(SIGKILL);  // every process of host a dies
+  ASSERT_TRUE(doomed->Wait(kHangBound).has_value());
+  SignalHost(client, SIGUSR1);
+  EXPECT_TRUE(client.WaitForLine("after mark: b=200", kHangBound)) << client.output();
+  client.Signal(SIGTERM);
+  ASSERT_TRUE(client.WaitForLineStarting("ok=", kHangBound)) << client.output();
+  client.ReadFor(kHangBound);
+  std::optional<int> status = client.Wait(kHangBound);
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << client.output();
+  // The one worker of host a ran at most one call: the only one that may fail.
+  const std::string& output = client.output();
+  size_t summary = output.find("\nok=");
+  ASSERT_NE(summary, std::string::npos) << output;
+  unsigned long long ok = 0;
+  size_t failed = 0;
+  ASSERT_EQ(std::sscanf(output.c_str() + summary, "\nok=%llu failed=%zu", &ok, &failed), 2)
+      << output;
+  EXPECT_LE(failed, 1u) << output;
+  std::printf("host a killed under load: %llu calls succeeded, %zu failed\n", ok, failed);
+  std::string unavailable =
+      "failed code=" + std::to_string(static_cast<int>(StatusCode::UNAVAILABLE)) + " ";
+  size_t listed = 0;
+  for (size_t at = output.find("\nfailed code=", summary); at != std::string::npos;
+       at = output.find("\nfailed code=", at + 1)) {
+    ++listed;
+    EXPECT_EQ(output.compare(at + 1, unavailable.size(), unavailable), 0) << output.substr(at + 1);
+  }
+  EXPECT_EQ(listed, failed) << output;
+  StopServer(survivor.get());
 }
 
 TEST_F(EmulatedHostsTest, AKilledClientHostGivesItsMemoryBack) {

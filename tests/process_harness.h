@@ -226,6 +226,9 @@ inline std::string UniquePoolName() {
                                                std::to_string(++counter));
 }
 
+// The environment of a `serve` peer that registers as one replica of test.Echo among others.
+inline const std::vector<std::string> kAsReplica = {"NOTNETS_TEST_REPLICA=1"};
+
 // Starts `serve POOL WORKERS` (with `environment` added, see PeerProcess) and waits until it is
 // serving.
 inline std::unique_ptr<PeerProcess> StartServer(const std::string& pool_name, int workers,

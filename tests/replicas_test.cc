@@ -23,8 +23,6 @@
 namespace notnets::process_test {
 namespace {
 
-const std::vector<std::string> kAsReplica = {"NOTNETS_TEST_REPLICA=1"};
-
 class ReplicasTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -30,6 +30,8 @@
 //   Fill          request text N: responds with N bytes, byte i being 'a' + i % 26
 //   Whoami        the server's process id, as decimal text, after sleeping the milliseconds in
 //                 the request text (none if empty)
+//   Host          the server's NOTNETS_HOST_ID (its emulated host; empty if unset), after
+//                 sleeping the milliseconds in the request text
 //   Count         how many times this server process has run Count, this call included, as
 //                 decimal text (shows whether a retried call ran again)
 //   Once          appends the request text and a newline to the file named by the server's
@@ -43,6 +45,12 @@
 //       "UNCLEAR ..." for a failure without a status message, and on SIGTERM
 //       "calls=N ok=N mismatched=N failed=N"; exits 0 only if nothing was mismatched or unclear.
 //       SIGUSR1 makes it idle: it stops calling (keeping its channel) and prints "idle".
+//   notnets_test_peer spread POOL THREADS SLEEP_MS
+//       Calls Host (sleeping SLEEP_MS) on THREADS threads (one channel) until SIGTERM. Prints
+//       "served HOST" the first time each host answers. SIGUSR1 sets a mark: once 200 calls
+//       started after it have succeeded, prints "after mark:" and the hosts that answered them as
+//       " HOST=N", in order. On SIGTERM prints "ok=N failed=N", then each failure as
+//       "failed code=CODE MESSAGE"; exits 0. Used on emulated hosts to see replicas share calls.
 //   notnets_test_peer rejoin POOL SLEEP_MS
 //       Calls Echo once and prints "ready"; if SLEEP_MS > 0, starts a call of Sleep(SLEEP_MS) on
 //       another thread, to be in flight while the process is stopped; prints "waiting" and waits
@@ -73,8 +81,10 @@
 #include <cstring>
 #include <deque>
 #include <future>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -199,6 +209,15 @@ int Serve(const std::string& pool_name, int workers) {
     std::this_thread::sleep_for(
         std::chrono::milliseconds(std::atoll(std::string(request.view()).c_str())));
     response->Copy(std::to_string(getpid()));
+    return Status::OK;
+  });
+
+  service.AddMethod("Host", [](notnets::ServerContext*, const notnets::ReceivedMessage& request,
+                               notnets::ServerResponse* response) {
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::atoll(std::string(request.view()).c_str())));
+    const char* host = std::getenv("NOTNETS_HOST_ID");
+    response->Copy(host != nullptr ? host : "");
     return Status::OK;
   });
 
@@ -452,20 +471,27 @@ int Call(const std::string& pool_name, const std::string& method, std::string re
   return status.ok() ? 0 : 1;
 }
 
+// For a client run until SIGTERM (and told things by SIGUSR1): blocks both signals, to be taken
+// by sigwait on `signals`, and connects to `pool_name`'s "test.Echo". False (after printing
+// "connect failed: STATUS") if it could not connect.
+bool StartSignalledClient(const std::string& pool_name, sigset_t* signals,
+                          std::shared_ptr<notnets::Channel>* channel) {
+  sigemptyset(signals);
+  sigaddset(signals, SIGTERM);
+  sigaddset(signals, SIGUSR1);
+  pthread_sigmask(SIG_BLOCK, signals, nullptr);  // before any thread starts
+  Status status = ConnectToTestService(pool_name, channel);
+  if (status.ok()) return true;
+  std::printf("connect failed: %s\n", status.ToString().c_str());
+  std::fflush(stdout);
+  return false;
+}
+
 // See the header comment.
 int Load(const std::string& pool_name, uint64_t seed, uint32_t threads) {
   sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGUSR1);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::shared_ptr<notnets::Channel> channel;
-  Status status = ConnectToTestService(pool_name, &channel);
-  if (!status.ok()) {
-    std::printf("connect failed: %s\n", status.ToString().c_str());
-    std::fflush(stdout);
-    return 3;
-  }
+  if (!StartSignalledClient(pool_name, &signals, &channel)) return 3;
   std::atomic<bool> stop{false};
   std::atomic<bool> ready{false};
   std::atomic<uint64_t> calls{0}, ok{0}, mismatched{0}, failed{0}, unclear{0};
@@ -522,6 +548,70 @@ int Load(const std::string& pool_name, uint64_t seed, uint32_t threads) {
          " mismatched=" + std::to_string(mismatched.load()) +
          " failed=" + std::to_string(failed.load()) + " unclear=" + std::to_string(unclear.load()));
   return mismatched.load() == 0 && unclear.load() == 0 ? 0 : 1;
+}
+
+// See the header comment.
+int Spread(const std::string& pool_name, uint32_t threads, const std::string& sleep_ms) {
+  constexpr int kAfterMark = 200;
+  sigset_t signals;
+  std::shared_ptr<notnets::Channel> channel;
+  if (!StartSignalledClient(pool_name, &signals, &channel)) return 3;
+  std::atomic<bool> stop{false};
+  std::mutex mutex;  // guards what follows, and stdout
+  uint64_t ok = 0;
+  std::set<std::string> served;
+  bool marked = false;
+  int after_mark = 0;
+  std::map<std::string, int> hosts_after_mark;
+  std::vector<Status> failures;
+  auto work = [&] {
+    while (!stop.load()) {
+      notnets::ClientContext context;
+      context.set_timeout(std::chrono::seconds(60));
+      // Calls started before the mark may be answered after it by a host gone since.
+      bool started_after_mark;
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        started_after_mark = marked;
+      }
+      std::string host;
+      Status status = channel->Call("Host", sleep_ms, &host, &context);
+      std::lock_guard<std::mutex> lock(mutex);
+      if (!status.ok()) {
+        failures.push_back(status);
+        continue;
+      }
+      ++ok;
+      if (served.insert(host).second) std::printf("served %s\n", host.c_str());
+      if (started_after_mark && after_mark < kAfterMark) {
+        ++hosts_after_mark[host];
+        if (++after_mark == kAfterMark) {
+          std::printf("after mark:");
+          for (const auto& [name, count] : hosts_after_mark) {
+            std::printf(" %s=%d", name.c_str(), count);
+          }
+          std::printf("\n");
+        }
+      }
+      std::fflush(stdout);
+    }
+  };
+  std::vector<std::thread> workers;
+  for (uint32_t t = 0; t < threads; ++t) workers.emplace_back(work);
+  int signal_number = 0;
+  while (sigwait(&signals, &signal_number) == 0 && signal_number == SIGUSR1) {
+    std::lock_guard<std::mutex> lock(mutex);
+    marked = true;
+  }
+  stop.store(true);
+  for (std::thread& worker : workers) worker.join();
+  std::printf("ok=%llu failed=%zu\n", static_cast<unsigned long long>(ok), failures.size());
+  for (const Status& failure : failures) {
+    std::printf("failed code=%d %s\n", static_cast<int>(failure.error_code()),
+                failure.error_message().c_str());
+  }
+  std::fflush(stdout);
+  return 0;
 }
 
 // See the header comment.
@@ -655,6 +745,7 @@ int Usage() {
                "       notnets_test_peer call POOL METHOD TEXT [PAD [sync|async]]\n"
                "       notnets_test_peer hold POOL\n"
                "       notnets_test_peer load POOL SEED THREADS\n"
+               "       notnets_test_peer spread POOL THREADS SLEEP_MS\n"
                "       notnets_test_peer rejoin POOL SLEEP_MS\n"
                "       notnets_test_peer flood POOL [MAX_CONNECTIONS]\n"
                "       notnets_test_peer hog POOL\n"
@@ -671,6 +762,9 @@ int main(int argc, char** argv) {
   if (mode == "hog" && argc == 3) return Hog(argv[2]);
   if (mode == "attach-flood" && argc == 3) return AttachFlood(argv[2]);
   if (mode == "rejoin" && argc == 4) return Rejoin(argv[2], argv[3]);
+  if (mode == "spread" && argc == 5) {
+    return Spread(argv[2], static_cast<uint32_t>(std::strtoul(argv[3], nullptr, 10)), argv[4]);
+  }
   if (mode == "flood" && (argc == 3 || argc == 4)) {
     return Flood(argv[2],
                  argc == 4 ? static_cast<uint32_t>(std::strtoul(argv[3], nullptr, 10)) : 0);

@@ -1,9 +1,10 @@
-// A server's workers follow its load between a minimum and a maximum, and can be pinned to CPUs
-// (docs/threads.md).
+// A server's workers follow its load between a minimum and a maximum, and can be pinned to CPUs;
+// so can a channel's completion threads (docs/threads.md).
 #include <sched.h>
 
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -22,6 +23,31 @@ using std::chrono::steady_clock;
 // Far longer than any call here needs: reaching it means a call found no worker.
 constexpr auto kCallDeadline = std::chrono::seconds(60);
 
+// The CPUs the calling thread may run on, as "3," or "0,1,"; empty if they cannot be read.
+std::string AffinityOfThisThread() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return std::string();
+  std::string cpus;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &set)) cpus += std::to_string(cpu) + ",";
+  }
+  return cpus;
+}
+
+// The highest CPU this process may run on (-1 if none can be read): pinning there moves a thread
+// off CPU 0, where it would likely run anyway.
+int LastAllowedCpu() {
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (sched_getaffinity(0, sizeof(allowed), &allowed) != 0) return -1;
+  int last = -1;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (CPU_ISSET(cpu, &allowed)) last = cpu;
+  }
+  return last;
+}
+
 class WorkerThreadsTest : public ::testing::Test {
  protected:
   WorkerThreadsTest() : service_("test.Workers") {
@@ -38,17 +64,12 @@ class WorkerThreadsTest : public ::testing::Test {
           response->Copy("gathered");
           return Status::OK;
         });
-    // Answers the CPUs the worker may run on, as "3," or "0,1,".
+    // Answers the CPUs the worker may run on.
     service_.AddMethod("Affinity",
                        [](ServerContext*, const ReceivedMessage&, ServerResponse* response) {
-                         cpu_set_t set;
-                         CPU_ZERO(&set);
-                         if (sched_getaffinity(0, sizeof(set), &set) != 0) {
+                         std::string cpus = AffinityOfThisThread();
+                         if (cpus.empty()) {
                            return Status(StatusCode::INTERNAL, "sched_getaffinity failed");
-                         }
-                         std::string cpus;
-                         for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-                           if (CPU_ISSET(cpu, &set)) cpus += std::to_string(cpu) + ",";
                          }
                          response->Copy(cpus);
                          return Status::OK;
@@ -167,13 +188,7 @@ TEST_F(WorkerThreadsTest, FixedWorkersStayFixed) {
 }
 
 TEST_F(WorkerThreadsTest, PinnedWorkersRunOnTheirCpu) {
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  ASSERT_EQ(sched_getaffinity(0, sizeof(allowed), &allowed), 0);
-  int last = -1;
-  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-    if (CPU_ISSET(cpu, &allowed)) last = cpu;
-  }
+  int last = LastAllowedCpu();
   ASSERT_GE(last, 0);
   ServerBuilder builder(test_pool_.pool());
   builder.SetWorkerThreads(2).SetWorkerCpus({last});
@@ -184,6 +199,51 @@ TEST_F(WorkerThreadsTest, PinnedWorkersRunOnTheirCpu) {
     ASSERT_TRUE(channel_->Call("Affinity", "", &cpus, &context).ok());
     EXPECT_EQ(cpus, std::to_string(last) + ",");
   }
+}
+
+TEST_F(WorkerThreadsTest, PinnedCompletionThreadsRunOnTheirCpu) {
+  int last = LastAllowedCpu();
+  ASSERT_GE(last, 0);
+  ServerBuilder builder(test_pool_.pool());
+  ASSERT_TRUE(Start(builder).ok());
+  ChannelOptions options;
+  options.completion_cpus = {last};
+  std::shared_ptr<Channel> pinned;
+  ASSERT_TRUE(Channel::Connect(test_pool_.pool(), "test.Workers", options, &pinned).ok());
+  struct Where {
+    Status status;
+    std::thread::id thread;
+    int cpu = -1;
+    std::string cpus;
+  };
+  for (int i = 0; i < 8; ++i) {
+    ClientContext context;
+    context.set_deadline(steady_clock::now() + kCallDeadline);
+    std::promise<Where> done;
+    pinned->CallAsync("Affinity", "", &context, [&done](CallResult result) {
+      done.set_value(
+          {result.status, std::this_thread::get_id(), sched_getcpu(), AffinityOfThisThread()});
+    });
+    Where where = done.get_future().get();
+    ASSERT_TRUE(where.status.ok()) << where.status.ToString();
+    // This thread only waits on the future: the completion thread read the response.
+    EXPECT_NE(where.thread, std::this_thread::get_id());
+    EXPECT_EQ(where.cpu, last);
+    EXPECT_EQ(where.cpus, std::to_string(last) + ",");
+  }
+}
+
+TEST_F(WorkerThreadsTest, ChannelRefusesACompletionCpuItMayNotRunOn) {
+  ServerBuilder builder(test_pool_.pool());
+  ASSERT_TRUE(Start(builder).ok());
+  ChannelOptions options;
+  options.completion_cpus = {CPU_SETSIZE + 1};
+  std::shared_ptr<Channel> channel;
+  Status status = Channel::Connect(test_pool_.pool(), "test.Workers", options, &channel);
+  EXPECT_EQ(status.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("completion CPU " + std::to_string(CPU_SETSIZE + 1)),
+            std::string::npos)
+      << status.ToString();
 }
 
 TEST_F(WorkerThreadsTest, RefusesBadPolicies) {

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "notnets/call_callback.h"
 #include "notnets/client_context.h"
@@ -44,6 +45,11 @@ struct ChannelOptions {
   // carries gRPC's default 4 MiB messages and a few of up to 16 MiB at once. 0: messages are
   // blocks of the pool's heap (the earlier design, to be removed).
   uint64_t connection_arena_bytes = uint64_t{64} << 20;
+  // CPUs (numbers this process may run on) that the channel's completion threads run on alone:
+  // the thread of each connection may run on any of them, and on no other. Connect fails with
+  // INVALID_ARGUMENT naming a CPU the process may not run on. Empty (the default): the thread
+  // keeps the affinity of the thread that made its connection's first asynchronous call.
+  std::vector<int> completion_cpus;
 };
 
 // A connection to a service by name, through the pool's directory: no address, no port.

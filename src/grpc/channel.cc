@@ -17,6 +17,7 @@
 #include "grpc/wire.h"
 #include "notnets/grpc/binding.h"
 #include "notnets/pool.h"
+#include "rpc/cpu_affinity.h"
 
 namespace notnets::grpc {
 
@@ -78,17 +79,33 @@ const internal::MethodBinding* RawMethod(::grpc::experimental::ClientRpcInfo::Ty
   return nullptr;
 }
 
+// OK if this process may run on every CPU of `cpus`; else why the calls of a channel with them
+// as its completion CPUs fail.
+::grpc::Status CheckCompletionCpus(const std::vector<int>& cpus) {
+  notnets::Status status = notnets::internal::CheckCpus(cpus, "completion");
+  return ::grpc::Status(static_cast<::grpc::StatusCode>(status.error_code()),
+                        status.error_message());
+}
+
 // Decides, per call, whether it goes through the pool, and counts.
 class Router {
  public:
-  Router(std::string pool_name, uint32_t max_outstanding_calls, bool has_target,
-         internal::MessageLimits limits)
+  Router(std::string pool_name, uint32_t max_outstanding_calls, std::vector<int> completion_cpus,
+         bool has_target, internal::MessageLimits limits)
       : pool_name_(std::move(pool_name)),
         max_outstanding_calls_(max_outstanding_calls),
+        completion_cpus_(std::move(completion_cpus)),
         has_target_(has_target),
-        limits_(limits) {}
+        limits_(limits),
+        refused_(CheckCompletionCpus(completion_cpus_)) {}
 
   ::grpc::experimental::Interceptor* Route(::grpc::experimental::ClientRpcInfo* info) {
+    // Options the pool cannot honour fail every call, as gRPC's channels with bad arguments do,
+    // rather than sending calls meant for the pool over HTTP/2 unnoticed.
+    if (!refused_.ok()) {
+      return internal::NewPoolCall(info, nullptr, std::string(), nullptr, nullptr, nullptr, nullptr,
+                                   &limits_, refused_);
+    }
     // Call credentials make their metadata (a token, say) only inside gRPC's HTTP/2 transport,
     // whose security they need, and which the pool path has no part in: such a call goes over
     // HTTP/2, where gRPC applies them or, on a channel without transport security, refuses them.
@@ -289,6 +306,7 @@ class Router {
     if (pool_ == nullptr && !notnets::Pool::Attach(pool_name_, &pool_).ok()) return nullptr;
     notnets::ChannelOptions options;
     options.max_outstanding_calls = max_outstanding_calls_;
+    options.completion_cpus = completion_cpus_;
     if (!notnets::Channel::Connect(pool_, route->service, options, &route->channel).ok()) {
       return nullptr;
     }
@@ -300,8 +318,10 @@ class Router {
 
   const std::string pool_name_;
   const uint32_t max_outstanding_calls_;
+  const std::vector<int> completion_cpus_;
   const bool has_target_;
   const internal::MessageLimits limits_;
+  const ::grpc::Status refused_;  // OK unless the options are ones the pool cannot honour
   std::mutex mutex_;
   std::shared_ptr<notnets::Pool> pool_;
   std::unordered_map<const char*, MethodRoute> methods_;
@@ -359,9 +379,9 @@ std::shared_ptr<::grpc::Channel> CreateChannel(const std::string& target,
 std::shared_ptr<::grpc::Channel> CreateChannel(const std::string& target,
                                                const ChannelOptions& options,
                                                InterceptorFactories interceptors) {
-  auto router =
-      std::make_shared<Router>(internal::PoolName(options.pool), options.max_outstanding_calls,
-                               !target.empty(), internal::LimitsOf(options.arguments));
+  auto router = std::make_shared<Router>(internal::PoolName(options.pool),
+                                         options.max_outstanding_calls, options.completion_cpus,
+                                         !target.empty(), internal::LimitsOf(options.arguments));
   // The router comes last: gRPC runs the interceptors before a hijacking one on every hook point
   // on the way down and up, and none after it.
   InterceptorFactories factories = std::move(interceptors);

@@ -14,6 +14,7 @@
 #include "pool/segment_sweep.h"
 #include "rpc/call_codec.h"
 #include "rpc/client_context_access.h"
+#include "rpc/cpu_affinity.h"
 
 namespace notnets::internal {
 
@@ -57,6 +58,8 @@ Status ClientConnection::Connect(std::shared_ptr<Pool> pool, std::string_view se
                                                     std::to_string(kMaxArenaBytes) + ", not " +
                                                     std::to_string(options.connection_arena_bytes));
   }
+  Status cpus = CheckCpus(options.completion_cpus, "completion");
+  if (!cpus.ok()) return cpus;
   PoolMapping* mapping = &PoolAccess::mapping(*pool);
   Allocator allocator(mapping);
   Directory directory(mapping, &allocator);
@@ -142,6 +145,7 @@ Status ClientConnection::ConnectTo(std::shared_ptr<Pool> pool, std::string_view 
       ProcessIdentity{static_cast<int32_t>(entry->server_pid.load(std::memory_order_relaxed)),
                       entry->server_token.load(std::memory_order_relaxed)};
   connection->server_uid_ = server_uid;
+  connection->completion_cpus_ = options.completion_cpus;
   connection->methods_ = MethodTable(found.methods);
   connection->ref_ = found.ref;
   connection->entry_state_ = &entry->state;
@@ -862,7 +866,10 @@ void ClientConnection::EnsureCompletionThread() {
   if (completion_started_.load(std::memory_order_acquire)) return;
   MutexLock lock(&completion_mutex_);
   if (!completion_thread_.joinable()) {
-    completion_thread_ = std::thread([this] { CompletionLoop(); });
+    completion_thread_ = std::thread([this] {
+      PinCallingThread(completion_cpus_);
+      CompletionLoop();
+    });
   }
   completion_started_.store(true, std::memory_order_release);
 }

@@ -343,6 +343,7 @@ class ClientConnection {
   std::atomic<uint32_t> async_outstanding_{0};
   std::atomic<bool> stopping_{false};
   std::thread completion_thread_ NOTNETS_GUARDED_BY(completion_mutex_);
+  std::vector<int> completion_cpus_;  // ChannelOptions::completion_cpus; set before the first call
   std::chrono::steady_clock::time_point next_process_check_;  // completion thread only
 
   uint64_t quota_bytes_ = 0;            // the connection block, counted against the process's quota

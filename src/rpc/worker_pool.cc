@@ -1,9 +1,9 @@
 #include "rpc/worker_pool.h"
 
-#include <sched.h>
-
 #include <string>
 #include <utility>
+
+#include "rpc/cpu_affinity.h"
 
 namespace notnets::internal {
 
@@ -16,18 +16,7 @@ Status WorkerPool::Validate(const WorkerPolicy& policy) {
                   "the minimum of worker threads (" + std::to_string(policy.min_workers) +
                       ") exceeds the maximum (" + std::to_string(policy.max_workers) + ")");
   }
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  if (!policy.cpus.empty() && sched_getaffinity(0, sizeof(allowed), &allowed) != 0) {
-    return Status(StatusCode::INTERNAL, "sched_getaffinity failed");
-  }
-  for (int cpu : policy.cpus) {
-    if (cpu < 0 || cpu >= CPU_SETSIZE || !CPU_ISSET(cpu, &allowed)) {
-      return Status(StatusCode::INVALID_ARGUMENT,
-                    "worker CPU " + std::to_string(cpu) + " is not one this process may run on");
-    }
-  }
-  return Status::OK;
+  return CheckCpus(policy.cpus, "worker");
 }
 
 WorkerPool::WorkerPool(WorkerPolicy policy, std::function<void(uint32_t slot)> body)
@@ -90,14 +79,7 @@ void WorkerPool::Add() {
 }
 
 void WorkerPool::Run(uint32_t slot) {
-  if (!policy_.cpus.empty()) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    CPU_SET(policy_.cpus[slot % policy_.cpus.size()], &set);
-    // Validate checked the CPU; should the process's own affinity have changed since, the worker
-    // runs unpinned rather than not at all.
-    sched_setaffinity(0, sizeof(set), &set);
-  }
+  if (!policy_.cpus.empty()) PinCallingThread({policy_.cpus[slot % policy_.cpus.size()]});
   body_(slot);
 }
 

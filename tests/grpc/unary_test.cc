@@ -1,6 +1,7 @@
 // Unary calls of the gRPC behaviour suite, with the sync, callback and completion-queue client
 // APIs: the same results through the pool as over HTTP/2.
 #include <grpcpp/generic/generic_stub.h>
+#include <sched.h>
 
 #include <atomic>
 #include <thread>
@@ -342,6 +343,24 @@ TEST(UnaryRejoinTest, AFencedProcessServesAndCallsThroughThePoolAgain) {
   server.reset();
   pool.reset();
   notnets::Pool::Remove(pool_name);
+}
+
+// Completion threads to pin to a CPU this process may not run on: every call fails, naming the
+// CPU, rather than going over HTTP/2 unnoticed (docs/threads.md, "Clients").
+TEST(GrpcChannelOptionsTest, ACompletionCpuThisProcessMayNotRunOnFailsEveryCall) {
+  notnets::grpc::ChannelOptions options;
+  options.pool = notnets::testing::UniquePoolName("grpc-cpus");
+  options.completion_cpus = {CPU_SETSIZE + 1};
+  std::unique_ptr<TestService::Stub> stub =
+      TestService::NewStub(notnets::grpc::CreateChannel("localhost:1", options));
+  ClientContext context;
+  EchoRequest request;
+  EchoResponse response;
+  Status status = stub->Echo(&context, request, &response);
+  EXPECT_EQ(status.error_code(), StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("completion CPU " + std::to_string(CPU_SETSIZE + 1)),
+            std::string::npos)
+      << status.error_message();
 }
 
 }  // namespace

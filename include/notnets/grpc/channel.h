@@ -28,6 +28,10 @@ struct ChannelOptions {
   ::grpc::ChannelArguments arguments;
   // Most calls in flight at once to one service through the pool (a power of two, 2..4096).
   uint32_t max_outstanding_calls = 128;
+  // CPUs that the completion threads of the pool's connections run on alone
+  // (notnets::ChannelOptions::completion_cpus). With a CPU this process may not run on, every
+  // call of the channel fails with INVALID_ARGUMENT naming it. Empty: not pinned.
+  std::vector<int> completion_cpus;
 };
 
 // Calls a channel has started, by the way they went.
