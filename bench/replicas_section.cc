@@ -147,7 +147,8 @@ void PrintRows(const std::vector<ReplicaRow>& rows, FILE* out) {
   if (sole > 0 && replica > 0) {
     std::fprintf(out,
                  "  one client, p50 (mean of %d alternated runs): sole server %.3f us, single "
-                 "replica %.3f us: balancing adds %+.1f%% (target: under 5%%)\n",
+                 "replica %.3f us (%+.1f%%; both go through the balancing pick: its own cost "
+                 "against the build before it is in docs/PERFORMANCE.md)\n",
                  kLatencyRounds, sole, replica, 100.0 * (replica - sole) / sole);
   }
 }
