@@ -9,8 +9,10 @@
 #include <utility>
 #include <vector>
 
+#include "grpc/bridged_caller.h"
 #include "grpc/message_io.h"
 #include "grpc/server_context_access.h"
+#include "grpc/server_stream.h"
 #include "grpc/wire.h"
 
 namespace notnets::grpc::internal {
@@ -37,6 +39,7 @@ std::chrono::system_clock::time_point SystemDeadline(std::chrono::steady_clock::
 template <class Map>
 void ForwardClientMetadata(const Map& metadata, ::grpc::ClientContext* context) {
   for (const auto& [key, value] : metadata) {
+    if (std::string_view(key.data(), key.size()) == kBridgedCallerKey) continue;
     context->AddMetadata(std::string(key.data(), key.size()),
                          std::string(value.data(), value.size()));
   }
@@ -102,6 +105,7 @@ class BridgedUnary final : public WatchedCall {
       : live_(live), call_(call), watcher_(watcher), request_(ToBuffer(message)) {
     const notnets::ServerContext* native = call->context();
     ForwardClientMetadata(native->client_metadata(), &context_);
+    AddBridgedCaller(native->peer_identity(), &context_);
     context_.set_deadline(SystemDeadline(native->deadline()));
   }
 
@@ -187,6 +191,7 @@ class BridgedStream final : public StreamReactions {
       : stream_(stream), method_(method) {
     ::grpc::CallbackServerContext* context = StreamContext(stream);
     ForwardClientMetadata(context->client_metadata(), &context_);
+    AddBridgedCaller(stream->native_context()->peer_identity(), &context_);
     context_.set_deadline(context->deadline());
     if (method.kind == RpcKind::kClientStreaming || method.kind == RpcKind::kBidiStreaming) {
       inbound_.reset(method.request->create());

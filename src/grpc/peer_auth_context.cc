@@ -15,13 +15,13 @@ class NoProperty final : public ::grpc::AuthPropertyIterator {
   NoProperty() = default;
 };
 
+}  // namespace
+
 std::string HostText(uint64_t host) {
   char text[17];
   std::snprintf(text, sizeof(text), "%016" PRIx64, host);
   return text;
 }
-
-}  // namespace
 
 PeerAuthContext::PeerAuthContext(const notnets::PeerIdentity& peer) : identity_name_(kUidProperty) {
   properties_.emplace_back(GRPC_TRANSPORT_SECURITY_TYPE_PROPERTY_NAME, kTransportSecurityType);

@@ -46,6 +46,9 @@ class PeerAuthContext final : public ::grpc::AuthContext {
   std::string identity_name_;
 };
 
+// A host id as 16 hex digits, as peer() and `notnets ls` show it.
+std::string HostText(uint64_t host);
+
 // The peer() of a pool call from `peer` in the pool at `pool_path`:
 // "notnets:<pool path>?uid=<uid>&gid=<gid>&pid=<pid>&host=<host id, 16 hex digits>".
 std::string PeerString(const std::string& pool_path, const notnets::PeerIdentity& peer);

@@ -18,6 +18,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "grpc/bridged_caller.h"
 #include "grpc/deferrer.h"
 #include "grpc/message_io.h"
 #include "grpc/pool_name.h"
@@ -292,8 +293,13 @@ notnets::Status PoolServer::Start(::grpc::Service* service, const ServiceBinding
                                   const ServerOptions& options, const MessageLimits& limits,
                                   ::grpc::Server* server, std::unique_ptr<PoolServer>* out) {
   Flavour flavour = service == nullptr ? Flavour::kNeither : FlavourOf(service, binding);
-  // gRPC runs server interceptors only for its own calls: with any, every call is bridged.
-  if (HasInterceptors(server)) flavour = Flavour::kNeither;
+  // gRPC runs server interceptors only for its own calls: with any of the user's, every call is
+  // bridged.
+  const ServerInterceptorFactories& interceptors = InterceptorFactoriesOf(server);
+  if (std::any_of(interceptors.begin(), interceptors.end(),
+                  [](const auto& factory) { return !IsBridgedCallerInterceptors(*factory); })) {
+    flavour = Flavour::kNeither;
+  }
   std::unique_ptr<PoolServer> pool_server(new PoolServer(service, binding, limits));
   pool_server->grpc_server_ = server;
   for (const MethodBinding& method : binding.methods) {
@@ -744,6 +750,8 @@ class PoolPlugin final : public ::grpc::ServerBuilderPlugin {
   std::string name() override { return "notnets-pool"; }
   void UpdateServerBuilder(::grpc::ServerBuilder* builder) override {
     queue_ = builder->AddCompletionQueue(false);
+    // Seeing a call's metadata before the user's interceptors, so that they see the caller too.
+    internal::AppendInterceptors(builder, internal::NewBridgedCallerInterceptors());
   }
   void InitServer(::grpc::ServerInitializer* initializer) override {
     holder_ = std::make_shared<PoolServerHolder>();

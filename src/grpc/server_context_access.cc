@@ -130,6 +130,11 @@ struct ExposeServices {
 };
 template struct ExposeServices<&::grpc::ServerBuilder::services_>;
 template struct Expose<InterceptorCreators, &::grpc::Server::interceptor_creators_>;
+using GrpcServerBuilder = ::grpc::ServerBuilder;
+struct BuilderInterceptorCreators {
+  using type = ServerInterceptorFactories GrpcServerBuilder::*;
+};
+template struct Expose<BuilderInterceptorCreators, &::grpc::ServerBuilder::interceptor_creators_>;
 
 struct ServerRef {
   using type = void (GrpcServer::*)();
@@ -260,8 +265,14 @@ bool RunWhileServing(::grpc::Server* server, const std::function<bool()>& give_u
   return serving;
 }
 
-bool HasInterceptors(::grpc::Server* server) {
-  return !(server->*Member<InterceptorCreators>::pointer).empty();
+const ServerInterceptorFactories& InterceptorFactoriesOf(::grpc::Server* server) {
+  return server->*Member<InterceptorCreators>::pointer;
+}
+
+void AppendInterceptors(
+    ::grpc::ServerBuilder* builder,
+    std::unique_ptr<::grpc::experimental::ServerInterceptorFactoryInterface> factory) {
+  (builder->*Member<BuilderInterceptorCreators>::pointer).push_back(std::move(factory));
 }
 
 grpc_call* ReplaceCall(ClientContext* context, grpc_call* call) {

@@ -93,9 +93,16 @@ bool RunWhileServing(::grpc::Server* server, const std::function<bool()>& give_u
                      const std::function<void()>& start);
 // The services registered on `builder` so far.
 std::vector<::grpc::Service*> ServicesOf(::grpc::ServerBuilder* builder);
-// Whether `server` was built with server interceptors (ServerBuilder::experimental()
-// .SetInterceptorCreators), which gRPC runs only for calls of its own.
-bool HasInterceptors(::grpc::Server* server);
+// The factories of the server interceptors `server` was built with (ServerBuilder::experimental()
+// .SetInterceptorCreators, then AppendInterceptors'), which gRPC runs only for calls of its own.
+const ServerInterceptorFactories& InterceptorFactoriesOf(::grpc::Server* server);
+// Makes `factory`'s interceptors the last of the server `builder` builds: gRPC runs a server's
+// interceptors on what a call receives from the last to the first, so these see the client's
+// metadata before the user's do. From a ServerBuilderPlugin's UpdateServerBuilder, which
+// BuildAndStart runs after everything the user set on the builder and before it builds the server.
+void AppendInterceptors(
+    ::grpc::ServerBuilder* builder,
+    std::unique_ptr<::grpc::experimental::ServerInterceptorFactoryInterface> factory);
 // Whether `server` has a generic service (ServerBuilder::RegisterAsyncGenericService or
 // RegisterCallbackGenericService), which serves the methods no service of its claims; the one
 // gRPC adds itself to answer them UNIMPLEMENTED does not count.

@@ -3,6 +3,8 @@
 // and over HTTP/2: peer() names the path and, over the pool, the caller, whom auth_context()
 // carries as properties; TryCancel() ends the call CANCELLED for the client whatever the handler
 // answers after it; a cancellation that comes while a callback method runs reaches its reactor.
+// Bridged calls (a server with an interceptor of its user's) carry the caller in auth_context()
+// too, to the interceptor and the handler, and no client can name a caller itself.
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
@@ -10,11 +12,13 @@
 #include <chrono>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "grpc_path_test.h"
+#include "notnets/grpc/server.h"
 #include "notnets/pool.h"
 #include "test_pool.h"
 
@@ -150,7 +154,25 @@ struct ContextVariant {
   Api api;
 };
 
-class ServerContextTest : public ::testing::TestWithParam<ContextVariant> {
+// A server of the test service (StartServer), a channel and a stub to it, and their teardown.
+template <class Param>
+class ServedTest : public ::testing::TestWithParam<Param> {
+ protected:
+  void TearDown() override {
+    stub_.reset();
+    channel_.reset();
+    if (server_ != nullptr) server_->Shutdown();
+    server_.reset();
+    notnets::Pool::Remove(pool_name_);
+  }
+
+  std::string pool_name_ = notnets::testing::UniquePoolName("grpcctx");
+  std::unique_ptr<::grpc::Server> server_;
+  std::shared_ptr<::grpc::Channel> channel_;
+  std::unique_ptr<TestService::Stub> stub_;
+};
+
+class ServerContextTest : public ServedTest<ContextVariant> {
  protected:
   void SetUp() override {
     if (GetParam().api == Api::kSync) {
@@ -162,13 +184,6 @@ class ServerContextTest : public ::testing::TestWithParam<ContextVariant> {
     ASSERT_NE(server_, nullptr);
     stub_ = TestService::NewStub(channel_);
   }
-  void TearDown() override {
-    stub_.reset();
-    channel_.reset();
-    if (server_ != nullptr) server_->Shutdown();
-    server_.reset();
-    notnets::Pool::Remove(pool_name_);
-  }
 
   Status Echo(bool try_cancel, EchoResponse* response) {
     EchoRequest request;
@@ -178,11 +193,7 @@ class ServerContextTest : public ::testing::TestWithParam<ContextVariant> {
     return stub_->Echo(&context, request, response);
   }
 
-  std::string pool_name_ = notnets::testing::UniquePoolName("grpcctx");
   std::unique_ptr<::grpc::Service> service_;
-  std::unique_ptr<::grpc::Server> server_;
-  std::shared_ptr<::grpc::Channel> channel_;
-  std::unique_ptr<TestService::Stub> stub_;
 };
 
 INSTANTIATE_TEST_SUITE_P(Variants, ServerContextTest,
@@ -329,6 +340,170 @@ TEST_P(ServerContextTest, ACancellationWhileTheMethodRunsReachesItsReactor) {
   EXPECT_EQ(stub_->Echo(&context, request, &response).error_code(), StatusCode::DEADLINE_EXCEEDED);
   EXPECT_TRUE(Eventually([] { return on_cancel_calls == 1; }));
   EXPECT_TRUE(Echo(false, &response).ok());
+}
+
+// What the user's server interceptor saw of each call at POST_RECV_INITIAL_METADATA: the method,
+// its auth_context() (PartyOf), and whether notnets' caller entry was still in the metadata.
+struct InterceptedCalls {
+  std::mutex mutex;
+  std::vector<std::string> seen;
+};
+
+class AuthWatcher final : public ::grpc::experimental::Interceptor {
+ public:
+  AuthWatcher(::grpc::experimental::ServerRpcInfo* info, InterceptedCalls* calls)
+      : info_(info), calls_(calls) {}
+  void Intercept(::grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            ::grpc::experimental::InterceptionHookPoints::POST_RECV_INITIAL_METADATA)) {
+      auto* metadata = methods->GetRecvInitialMetadata();
+      bool entry = metadata->find("notnets-bridged-caller") != metadata->end();
+      std::lock_guard<std::mutex> lock(calls_->mutex);
+      calls_->seen.push_back(std::string(info_->method()) + " " +
+                             PartyOf(info_->server_context()->auth_context()) +
+                             (entry ? " with the entry" : ""));
+    }
+    methods->Proceed();
+  }
+
+ private:
+  ::grpc::experimental::ServerRpcInfo* const info_;
+  InterceptedCalls* const calls_;
+};
+
+class AuthWatcherFactory final : public ::grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  explicit AuthWatcherFactory(InterceptedCalls* calls) : calls_(calls) {}
+  ::grpc::experimental::Interceptor* CreateServerInterceptor(
+      ::grpc::experimental::ServerRpcInfo* info) override {
+    return new AuthWatcher(info, calls_);
+  }
+
+ private:
+  InterceptedCalls* const calls_;
+};
+
+// A server with an interceptor of its user's has every pool call bridged (through a gRPC core
+// call of its own): the caller still reaches the interceptor and the handler in auth_context(),
+// as for a call dispatched directly, and neither sees how notnets carried it.
+class BridgedCallerTest : public ServedTest<Path> {
+ protected:
+  void SetUp() override {
+    auto configure = [this](::grpc::ServerBuilder* builder) {
+      std::vector<std::unique_ptr<::grpc::experimental::ServerInterceptorFactoryInterface>>
+          factories;
+      factories.push_back(std::make_unique<AuthWatcherFactory>(&intercepted_));
+      builder->experimental().SetInterceptorCreators(std::move(factories));
+    };
+    StartServer(GetParam(), pool_name_, &service_, &server_, &channel_, {}, configure);
+    ASSERT_NE(server_, nullptr);
+    stub_ = TestService::NewStub(channel_);
+  }
+  // What the interceptor saw, one line per call.
+  std::vector<std::string> Intercepted() {
+    std::lock_guard<std::mutex> lock(intercepted_.mutex);
+    return intercepted_.seen;
+  }
+
+  InterceptedCalls intercepted_;
+  PeerSyncService service_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Paths, BridgedCallerTest, ::testing::Values(Path::kPool, Path::kHttp2),
+                         [](const ::testing::TestParamInfo<Path>& info) {
+                           return info.param == Path::kPool ? "Pool" : "Http2";
+                         });
+
+TEST_P(BridgedCallerTest, TheCallerReachesTheInterceptorAndTheHandler) {
+  std::string uid = std::to_string(::geteuid());
+  std::string caller = "type=notnets authenticated=yes identity=" + uid +
+                       " name=notnets_uid gid=" + std::to_string(::getegid()) +
+                       " pid=" + std::to_string(::getpid()) + " host";
+  std::string expected = GetParam() == Path::kPool ? caller
+                                                   : "type=insecure authenticated=no identity=- "
+                                                     "name= gid=- pid=-";
+  EchoRequest request;
+  EchoResponse response;
+  ::grpc::ClientContext context;
+  SetHangDeadline(&context);
+  Status status = stub_->Echo(&context, request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  std::string handler_saw = response.payload().substr(response.payload().find('\n') + 1);
+  EXPECT_EQ(handler_saw, expected);
+
+  StreamRequest stream_request;
+  stream_request.set_message_count(2);
+  ::grpc::ClientContext stream_context;
+  SetHangDeadline(&stream_context);
+  auto reader = stub_->ServerStream(&stream_context, stream_request);
+  StreamMessage message;
+  while (reader->Read(&message)) {
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+
+  std::string service = "/" + std::string(TestService::service_full_name());
+  EXPECT_EQ(Intercepted(), (std::vector<std::string>{service + "/Echo " + expected,
+                                                     service + "/ServerStream " + expected}));
+  notnets::grpc::PathCounters counters = notnets::grpc::GetPathCounters(*channel_);
+  EXPECT_EQ(counters.pool_calls, GetParam() == Path::kPool ? 2u : 0u);
+}
+
+// A client that sends the entry itself to a server that serves over the pool and over HTTP/2 is
+// taken for nobody on either path: without the secret of the server's process the entry names
+// no caller (over the pool, the caller is the one the kernel recorded), and it is taken out all
+// the same.
+TEST(BridgedCallerForgeryTest, AClientCannotNameACallerItself) {
+  std::string pool_name = notnets::testing::UniquePoolName("grpcforgedcaller");
+  InterceptedCalls intercepted;
+  PeerSyncService service;
+  ::grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("localhost:0", ::grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  notnets::grpc::ServerOptions server_options;
+  server_options.pool = pool_name;
+  notnets::grpc::ServeOverPool(&builder, &service, server_options);
+  std::vector<std::unique_ptr<::grpc::experimental::ServerInterceptorFactoryInterface>> factories;
+  factories.push_back(std::make_unique<AuthWatcherFactory>(&intercepted));
+  builder.experimental().SetInterceptorCreators(std::move(factories));
+  std::unique_ptr<::grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  ASSERT_NE(port, 0);
+  notnets::grpc::ChannelOptions channel_options;
+  channel_options.pool = pool_name;
+  std::string caller = "type=notnets authenticated=yes identity=" + std::to_string(::geteuid());
+  struct Path {
+    std::shared_ptr<::grpc::Channel> channel;
+    std::string expected;  // how the handler's auth_context() starts
+  };
+  std::vector<Path> paths = {{notnets::grpc::CreateChannel("", channel_options), caller},
+                             {::grpc::CreateChannel("localhost:" + std::to_string(port),
+                                                    ::grpc::InsecureChannelCredentials()),
+                              "type=insecure authenticated=no"}};
+  for (const Path& path : paths) {
+    auto stub = TestService::NewStub(path.channel);
+    for (const char* forged :
+         {"0123456789abcdef0123456789abcdef:4242:4242:1:0000000000000000", "4242:4242:1:0", ""}) {
+      EchoRequest request;
+      EchoResponse response;
+      ::grpc::ClientContext context;
+      SetHangDeadline(&context);
+      context.AddMetadata("notnets-bridged-caller", forged);
+      Status status = stub->Echo(&context, request, &response);
+      ASSERT_TRUE(status.ok()) << status.error_message();
+      std::string handler_saw = response.payload().substr(response.payload().find('\n') + 1);
+      EXPECT_EQ(handler_saw.rfind(path.expected, 0), 0u) << forged << ": " << handler_saw;
+      EXPECT_EQ(handler_saw.find("4242"), std::string::npos) << forged << ": " << handler_saw;
+    }
+  }
+  std::lock_guard<std::mutex> lock(intercepted.mutex);
+  EXPECT_EQ(intercepted.seen.size(), 6u);
+  for (const std::string& seen : intercepted.seen) {
+    EXPECT_EQ(seen.find("with the entry"), std::string::npos) << seen;
+    EXPECT_EQ(seen.find("4242"), std::string::npos) << seen;
+  }
+  server->Shutdown();
+  notnets::Pool::Remove(pool_name);
 }
 
 }  // namespace
