@@ -894,7 +894,9 @@ void CallState::Finish(notnets::CallResult result) {
     if (refused.ok()) {
       refused = limits_->TrailingMetadataFailure(answer_.trailing_metadata);
     } else {
+      // The end came before the stream's metadata operation was answered: its reads fail too.
       answer_.initial_metadata.clear();
+      metadata_refused_ = true;
     }
     if (!refused.ok() || metadata_refused_) answer_.trailing_metadata.clear();
     if (!refused.ok() && !cancelled_ && over_limit_.ok()) answer_.status = refused;
