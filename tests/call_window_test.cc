@@ -94,6 +94,23 @@ TEST_F(CallWindowTest, AResponseOverTheInlineBytesIsKeptInABlockAndFreedOnEvicti
   EXPECT_EQ(window_.Begin(1).kind, Entry::kFull);
 }
 
+// A finished call is forgotten only when its token's every probed slot is taken: the window keeps
+// as many finished calls as it has slots, whichever slots their tokens hash to.
+TEST_F(CallWindowTest, FinishedCallsAreKeptUntilEverySlotIsTaken) {
+  // Spread over 64 bits as random tokens are, so that some of them hash to the same slot.
+  auto token_of = [](uint64_t i) { return i * 0x9e3779b97f4a7c15ull; };
+  for (uint64_t i = 1; i <= kSlots; ++i) {
+    Entry fresh = window_.Begin(token_of(i));
+    ASSERT_EQ(fresh.kind, Entry::kFresh) << i;
+    window_.Finish(fresh.slot, token_of(i), StatusCode::OK, std::to_string(i));
+  }
+  for (uint64_t i = 1; i <= kSlots; ++i) {
+    Entry done = window_.Begin(token_of(i));
+    EXPECT_EQ(done.kind, Entry::kDone) << i;
+    EXPECT_EQ(done.response, std::to_string(i));
+  }
+}
+
 TEST_F(CallWindowTest, AWindowFullOfRunningCallsRefusesAndFinishedOnesMakeRoom) {
   std::vector<Entry> running;
   for (uint64_t token = 100; token < 100 + kSlots; ++token) {

@@ -89,23 +89,29 @@ CallWindow::Entry CallWindow::Begin(uint64_t token) {
     return entry;
   }
   ProcessIdentity self = SelfIdentity();
-  for (uint32_t probe = 0; probe < kProbes; ++probe) {
-    uint32_t index = static_cast<uint32_t>((home + probe) % slots_);
-    CallWindowSlot* s = slot(index);
-    uint64_t state = visibility.Consume(&s->state);
-    bool evictable = StateOf(state) == State::kEmpty || StateOf(state) == State::kDone ||
-                     (StateOf(state) == State::kRunning && !IsAlive(RunnerOf(*s, state)));
-    if (!evictable ||
-        !Visibility::CompareExchange(&s->state, state, StateWord(self.pid, 0, State::kChanging))) {
-      continue;
+  // An empty slot first: a recorded call is forgotten only when every probed slot is taken, since
+  // its retry would run again.
+  for (bool evict : {false, true}) {
+    for (uint32_t probe = 0; probe < kProbes; ++probe) {
+      uint32_t index = static_cast<uint32_t>((home + probe) % slots_);
+      CallWindowSlot* s = slot(index);
+      uint64_t state = visibility.Consume(&s->state);
+      bool evictable =
+          StateOf(state) == State::kEmpty ||
+          (evict && (StateOf(state) == State::kDone ||
+                     (StateOf(state) == State::kRunning && !IsAlive(RunnerOf(*s, state)))));
+      if (!evictable || !Visibility::CompareExchange(&s->state, state,
+                                                     StateWord(self.pid, 0, State::kChanging))) {
+        continue;
+      }
+      FreeResponse(s);
+      s->token.store(token, std::memory_order_relaxed);
+      s->runner_token.store(self.token, std::memory_order_relaxed);
+      visibility.Publish(&s->state, StateWord(self.pid, 0, State::kRunning));
+      entry.kind = Entry::kFresh;
+      entry.slot = index;
+      return entry;
     }
-    FreeResponse(s);
-    s->token.store(token, std::memory_order_relaxed);
-    s->runner_token.store(self.token, std::memory_order_relaxed);
-    visibility.Publish(&s->state, StateWord(self.pid, 0, State::kRunning));
-    entry.kind = Entry::kFresh;
-    entry.slot = index;
-    return entry;
   }
   entry.kind = Entry::kFull;
   return entry;

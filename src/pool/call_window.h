@@ -4,7 +4,8 @@
 // A retry of such a call carries the same token. The server that receives it looks the token up:
 // a recorded result is sent again without running the handler; a call that a dead server had
 // started is refused (it may have run); only an unknown token runs. The window is a fixed table
-// of slots, probed from a hash of the token; finished calls are evicted oldest-first by chance.
+// of slots, probed from a hash of the token; a new token takes an empty probed slot, and evicts a
+// finished call (or one whose server died) only when none is left.
 #ifndef NOTNETS_POOL_CALL_WINDOW_H_
 #define NOTNETS_POOL_CALL_WINDOW_H_
 
