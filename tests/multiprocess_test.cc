@@ -131,13 +131,14 @@ class MultiProcessTest : public ::testing::Test {
     return channel_->Call(method, request, response, &context);
   }
 
-  // How many Sleep handlers saw cancellation, waiting up to kHangBound for it to reach `at_least`.
-  int WaitForCancellations(int at_least) {
+  // The server's count `counter` ("Cancellations": Sleep handlers that saw cancellation;
+  // "SleepsStarted"), waiting up to kHangBound for it to reach `at_least`.
+  int WaitForCount(const std::string& counter, int at_least) {
     auto give_up = Clock::now() + kHangBound;
     int seen = -1;
     do {
       std::string response;
-      Status status = Call("Cancellations", "", &response);
+      Status status = Call(counter, "", &response);
       if (!status.ok()) {
         ADD_FAILURE() << status.ToString();
         return -1;
@@ -147,6 +148,7 @@ class MultiProcessTest : public ::testing::Test {
     } while (seen < at_least && Clock::now() < give_up);
     return seen;
   }
+  int WaitForCancellations(int at_least) { return WaitForCount("Cancellations", at_least); }
 
   std::string pool_name_;
   std::shared_ptr<Pool> pool_;
@@ -310,8 +312,10 @@ TEST_F(MultiProcessTest, TryCancelFromAnotherThread) {
   ASSERT_NE(channel_, nullptr);
   ClientContext context;
   context.set_timeout(seconds(60));
-  std::thread canceller([&context] {
-    std::this_thread::sleep_for(milliseconds(100));
+  // Once the handler runs, through the other worker: a cancellation before it would leave it
+  // nothing to see.
+  std::thread canceller([this, &context] {
+    WaitForCount("SleepsStarted", 1);
     context.TryCancel();
   });
   auto start = Clock::now();
