@@ -105,7 +105,8 @@ server=$!
 pids+=("$server")
 for _ in $(seq 300); do
   grep -qx ready "$work/server.out" && break
-  kill -0 "$server" 2> /dev/null || fail "the server exited before it was ready"
+  kill -0 "$server" 2> /dev/null ||
+    fail "the server exited before it was ready: $(cat "$work/server.out")"
   sleep 0.1
 done
 grep -qx ready "$work/server.out" || fail "the server did not start within 30 s"

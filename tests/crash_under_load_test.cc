@@ -84,23 +84,8 @@ class CrashUnderLoadTest : public ::testing::Test {
   }
 
   std::unique_ptr<PeerProcess> StartLoadServer() {
-    auto give_up = Clock::now() + kStartBound;
-    while (true) {
-      auto server = std::make_unique<PeerProcess>(
-          std::vector<std::string>{"serve", pool_name_, std::to_string(kServerWorkers)},
-          std::vector<std::string>{"NOTNETS_TEST_ONCE_LOG=" + once_log_}, On("server"));
-      bool ready = server->WaitForLine("ready", kStartBound);
-      // The processes of a killed host die after its launcher (--pdeathsig): until its server
-      // has, the name is still served, and a new server is refused as a second one.
-      bool predecessor_dying =
-          hosts_ != Hosts::kOne && server->output().find("ALREADY_EXISTS") != std::string::npos;
-      if (ready || !predecessor_dying || Clock::now() > give_up) {
-        EXPECT_TRUE(ready) << "the server did not start: " << server->output();
-        return server;
-      }
-      server->Wait(kHangBound);
-      std::this_thread::sleep_for(milliseconds(50));
-    }
+    return StartServer(pool_name_, kServerWorkers, {"NOTNETS_TEST_ONCE_LOG=" + once_log_},
+                       On("server"));
   }
 
   // Starts a load client and expects it to connect and complete a call.

@@ -54,11 +54,7 @@ class EmulatedHostsTest : public ::testing::Test {
   // Starts `serve POOL WORKERS` on `host` (with `environment` added) and waits until it serves.
   std::unique_ptr<PeerProcess> StartServerOn(const std::string& host, int workers = 2,
                                              const std::vector<std::string>& environment = {}) {
-    auto server = std::make_unique<PeerProcess>(
-        std::vector<std::string>{"serve", pool_name_, std::to_string(workers)}, environment,
-        OnEmulatedHost(host, pool_name_));
-    EXPECT_TRUE(server->WaitForLine("ready", kStartBound)) << "the server did not start";
-    return server;
+    return StartServer(pool_name_, workers, environment, OnEmulatedHost(host, pool_name_));
   }
 
   uint64_t HeapUsed() const { return pool_->Stats().heap_used_bytes; }

@@ -229,14 +229,32 @@ inline std::string UniquePoolName() {
 // The environment of a `serve` peer that registers as one replica of test.Echo among others.
 inline const std::vector<std::string> kAsReplica = {"NOTNETS_TEST_REPLICA=1"};
 
-// Starts `serve POOL WORKERS` (with `environment` added, see PeerProcess) and waits until it is
-// serving.
+// Starts `serve POOL WORKERS` (with `environment` added, through `launcher`, see PeerProcess) and
+// waits until it is serving.
+//
+// A server started through a launcher (on an emulated host) that is refused with ALREADY_EXISTS
+// is started again until the bound: a predecessor killed with its host dies only after the
+// launcher the test reaped (--pdeathsig), and one on another host is known dead only once its
+// lease runs out; until then the name is served, and a second server is refused, as it should be.
+// On one host a reaped predecessor is dead at once, and a refusal is a failure.
 inline std::unique_ptr<PeerProcess> StartServer(const std::string& pool_name, int workers,
-                                                const std::vector<std::string>& environment = {}) {
-  auto server = std::make_unique<PeerProcess>(
-      std::vector<std::string>{"serve", pool_name, std::to_string(workers)}, environment);
-  EXPECT_TRUE(server->WaitForLine("ready", kStartBound)) << "the server did not start";
-  return server;
+                                                const std::vector<std::string>& environment = {},
+                                                const std::vector<std::string>& launcher = {}) {
+  auto give_up = Clock::now() + kStartBound;
+  while (true) {
+    auto server = std::make_unique<PeerProcess>(
+        std::vector<std::string>{"serve", pool_name, std::to_string(workers)}, environment,
+        launcher);
+    bool ready = server->WaitForLine("ready", kStartBound);
+    bool predecessor_dying =
+        !launcher.empty() && server->output().find("ALREADY_EXISTS") != std::string::npos;
+    if (ready || !predecessor_dying || Clock::now() > give_up) {
+      EXPECT_TRUE(ready) << "the server did not start: " << server->output();
+      return server;
+    }
+    server->Wait(kHangBound);
+    std::this_thread::sleep_for(milliseconds(50));
+  }
 }
 
 // Connects to the test peer's "test.Echo" in `pool`, waiting up to 10 s for it to register;

@@ -3,9 +3,10 @@
 //
 //   notnets_test_peer serve POOL WORKERS
 //       Serves "test.Echo" in the existing pool POOL with WORKERS worker threads, as one replica
-//       among others if NOTNETS_TEST_REPLICA is set. Prints "ready" once serving; shuts down
-//       cleanly on SIGTERM or SIGINT; on SIGUSR1 drains (Server::Drain), prints "drained" and
-//       exits 0.
+//       among others if NOTNETS_TEST_REPLICA is set. Prints "ready" once serving, or why it
+//       cannot serve ("test_peer serve: STATUS", on stdout for the test to read) and exits 1;
+//       shuts down cleanly on SIGTERM or SIGINT; on SIGUSR1 drains (Server::Drain), prints
+//       "drained" and exits 0.
 //   notnets_test_peer client POOL CALLS SEED THREADS [sync|async]
 //       Makes CALLS calls to "test.Echo" on each of THREADS threads (one channel), every request
 //       unique and of mixed size, and checks that each response is byte-identical to its request.
@@ -123,7 +124,7 @@ int Serve(const std::string& pool_name, int workers) {
   std::shared_ptr<notnets::Pool> pool;
   Status status = notnets::Pool::Attach(pool_name, &pool);
   if (!status.ok()) {
-    std::fprintf(stderr, "test_peer serve: %s\n", status.ToString().c_str());
+    std::printf("test_peer serve: %s\n", status.ToString().c_str());
     return 1;
   }
 
@@ -250,7 +251,7 @@ int Serve(const std::string& pool_name, int workers) {
   if (std::getenv("NOTNETS_TEST_REPLICA") != nullptr) builder.ServeAsReplica();
   status = builder.BuildAndStart(&server);
   if (!status.ok()) {
-    std::fprintf(stderr, "test_peer serve: %s\n", status.ToString().c_str());
+    std::printf("test_peer serve: %s\n", status.ToString().c_str());
     return 1;
   }
   std::printf("ready\n");
