@@ -340,20 +340,30 @@ TEST_F(MultiProcessTest, TryCancelReachesHandlerOnSingleWorkerServer) {
   StartServer(/*workers=*/1);
   channel_ = Connect();
   ASSERT_NE(channel_, nullptr);
-  ClientContext context;
-  context.set_timeout(seconds(60));
-  std::thread canceller([&context] {
-    std::this_thread::sleep_for(milliseconds(100));
-    context.TryCancel();
-  });
-  std::string response;
-  Status status = channel_->Call("Sleep", "2000", &response, &context);
-  canceller.join();
-  EXPECT_EQ(status.error_code(), StatusCode::CANCELLED) << status.ToString();
-  // With one worker, this call runs only after the Sleep handler returned: the count is final.
-  status = Call("Cancellations", "", &response);
-  ASSERT_TRUE(status.ok()) << status.ToString();
-  EXPECT_EQ(response, "1") << "the handler did not see the client's cancellation";
+  // The only worker cannot say when the handler started, so the canceller waits a while; a
+  // cancellation that came before the handler left it nothing to see, and the attempt is made
+  // again with a longer wait.
+  int handlers_run = 0;
+  for (milliseconds wait(100); handlers_run == 0 && wait <= milliseconds(3200); wait *= 2) {
+    ClientContext context;
+    context.set_timeout(seconds(60));
+    std::thread canceller([&context, wait] {
+      std::this_thread::sleep_for(wait);
+      context.TryCancel();
+    });
+    std::string response;
+    Status status = channel_->Call("Sleep", "10000", &response, &context);
+    canceller.join();
+    EXPECT_EQ(status.error_code(), StatusCode::CANCELLED) << status.ToString();
+    // With one worker, these calls run only after the Sleep handler returned: the counts are
+    // final.
+    std::string started, cancellations;
+    ASSERT_TRUE(Call("SleepsStarted", "", &started).ok());
+    ASSERT_TRUE(Call("Cancellations", "", &cancellations).ok());
+    handlers_run = std::stoi(started);
+    EXPECT_EQ(cancellations, started) << "the handler did not see the client's cancellation";
+  }
+  EXPECT_EQ(handlers_run, 1) << "no Sleep handler ran before its call was cancelled";
 }
 
 TEST_F(MultiProcessTest, TryCancelBeforeTheCall) {
