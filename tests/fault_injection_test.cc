@@ -190,7 +190,7 @@ TEST_F(FaultInjectionTest, ClientDiesAfterPushingConnection) {
 // as the dying ones die: the block (256 bytes) never came back.
 TEST_F(FaultInjectionTest, ClientDiesAfterPushingConnectionAndItsSegmentIsRemoved) {
   uint64_t baseline = StartServerAndChannel();
-  server_->Signal(SIGSTOP);
+  ASSERT_TRUE(server_->Stop());
   RunClientDyingAt("client.after_push_connection", {"Echo", "never sent"});
   std::shared_ptr<Pool> other;
   Status attached = Pool::Attach(pool_name_, &other);
@@ -380,7 +380,7 @@ TEST_F(FaultInjectionTest, ServerDiesAfterAccept) {
 TEST_F(FaultInjectionTest, ServerDiesAfterAcceptCallGoesToRestartedServer) {
   StartServer(1, {CrashAt("server.after_accept")});
   std::unique_ptr<PeerProcess> first = std::move(server_);
-  first->Signal(SIGSTOP);
+  ASSERT_TRUE(first->Stop());
   channel_ = Connect();
   ASSERT_NE(channel_, nullptr);
   std::thread restarter([this, &first] {

@@ -56,14 +56,6 @@ void ExpectExitsCleanly(PeerProcess* process, const std::string& what) {
   EXPECT_EQ(process->output().find("UNCLEAR"), std::string::npos) << process->output();
 }
 
-// Stops `process` (SIGSTOP) and returns once every thread of it has stopped.
-void StopProcess(PeerProcess* process) {
-  process->Signal(SIGSTOP);
-  int stopped = 0;
-  ASSERT_EQ(::waitpid(process->pid(), &stopped, WUNTRACED), process->pid());
-  ASSERT_TRUE(WIFSTOPPED(stopped));
-}
-
 class HostilePeerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -93,7 +85,7 @@ TEST_F(HostilePeerTest, AStoppedServersCallsMeetTheirDeadlineAndEndWhenItIsKille
   ASSERT_NE(channel, nullptr);
   ASSERT_TRUE(Echo(channel.get(), "before", kHangBound).ok());
 
-  StopProcess(server.get());
+  ASSERT_TRUE(server->Stop());
   EXPECT_EQ(Echo(channel.get(), "stopped", milliseconds(200)).error_code(),
             StatusCode::DEADLINE_EXCEEDED);
   ClientContext without_deadline;
@@ -234,7 +226,7 @@ TEST_F(HostilePeerTest, AServerShutsDownBesideAStoppedClientThatLeavesNothingOnc
   const uint64_t serving_used = pool_->Stats().heap_used_bytes;
   PeerProcess client({"load", pool_name_, "3", "3"});
   ASSERT_TRUE(client.WaitForLine("ready", kStartBound)) << client.output();
-  StopProcess(&client);
+  ASSERT_TRUE(client.Stop());
   StopServer(server.get());
   client.Signal(SIGKILL);
   ASSERT_TRUE(client.Wait(kHangBound).has_value());
@@ -252,7 +244,7 @@ TEST_F(HostilePeerTest, AChannelDestroyedBesideAStoppedServerCancelsItsCallsAtOn
   std::shared_ptr<Channel> channel = ConnectToTestService(pool_);
   ASSERT_NE(channel, nullptr);
   ASSERT_TRUE(Echo(channel.get(), "before", kHangBound).ok());
-  StopProcess(server.get());
+  ASSERT_TRUE(server->Stop());
   ClientContext inline_call, block_call;
   std::future<CallResult> small = channel->CallAsync("Echo", "small", &inline_call);
   std::future<CallResult> large = channel->CallAsync("Echo", std::string(5000, 'l'), &block_call);

@@ -154,6 +154,21 @@ class PeerProcess {
     if (running()) kill(pid_, signal_number);
   }
 
+  // Stops the process (SIGSTOP) and returns once every thread of it has stopped: the signal alone
+  // may leave it running for a while. False if it is not running, or exited instead.
+  bool Stop() {
+    if (!running()) return false;
+    kill(pid_, SIGSTOP);
+    int status;
+    pid_t reaped;
+    do {
+      reaped = waitpid(pid_, &status, WUNTRACED);
+    } while (reaped < 0 && errno == EINTR);
+    if (reaped == pid_ && WIFSTOPPED(status)) return true;
+    wait_status_ = reaped == pid_ ? status : -1;
+    return false;
+  }
+
   // Reaps the process; its wait status, or nullopt if it did not exit within `timeout`.
   std::optional<int> Wait(milliseconds timeout) {
     auto give_up = Clock::now() + timeout;

@@ -195,7 +195,7 @@ TEST_F(ReplicasTest, KillingAReplicaResendsTheAsyncCallsItNeverRead) {
   }
   ASSERT_EQ(answered, (std::set<pid_t>{doomed->pid(), survivor->pid()}));
 
-  doomed->Signal(SIGSTOP);
+  ASSERT_TRUE(doomed->Stop());
   // The channel spreads the calls over both replicas: those of the stopped one wait in its ring.
   constexpr int kCalls = 64;
   std::vector<ClientContext> contexts(kCalls);

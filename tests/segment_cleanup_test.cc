@@ -85,7 +85,7 @@ TEST_F(SegmentCleanupTest, TheServerRemovesTheFilesOfClientsKilledAtAnyPoint) {
   const uint64_t serving_used = HeapUsed();
 
   // Before the accept: the server is stopped while the client connects and dies.
-  server->Signal(SIGSTOP);
+  ASSERT_TRUE(server->Stop());
   RunClientDyingAt("client.after_push_connection");
   EXPECT_FALSE(SegmentFiles(pool_->path(), "").empty()) << "the client left no file to remove";
   server->Signal(SIGCONT);
@@ -138,7 +138,7 @@ TEST_F(SegmentCleanupTest, ClientsRemoveTheFilesOfServersKilledAtAnyPoint) {
 
 TEST_F(SegmentCleanupTest, ALaterProcessRemovesTheFilesOfAPoolWhoseProcessesAllDied) {
   std::unique_ptr<PeerProcess> server = StartServer(pool_name_, 1);
-  server->Signal(SIGSTOP);
+  ASSERT_TRUE(server->Stop());
   RunClientDyingAt("client.after_push_connection");
   server->Signal(SIGKILL);
   ASSERT_TRUE(server->Wait(kHangBound).has_value());
