@@ -43,6 +43,7 @@ void RunIdleSection(const AllOptions& options, AllResults* results, Failures* fa
 // Prints the targets with the figures of this run: zero-copy 1 MiB against 64 B, peak
 // pipelined throughput, notnets against iceoryx and Cap'n Proto, 10,000 idle connections; then
 // the gRPC integration's (PrintGrpcTargets) and the placement targets (PrintPlacementTargets).
+// Only targets whose figures the run has, and only the headings above them.
 void PrintTargets(const AllResults& results, FILE* out);
 
 // Prints the gRPC integration's targets with the figures in `results`, for the cases that are

@@ -9,6 +9,30 @@ namespace {
 
 const char* Verdict(bool met) { return met ? "met" : "not met"; }
 
+// The headings above the targets' lines, each printed before the first line under it, so that a
+// run of some sections only (`--sections`) prints no heading without lines.
+class Headings {
+ public:
+  explicit Headings(FILE* out) : out_(out) {}
+  // The group the next lines belong to; its heading waits for its first line.
+  void Group(const char* heading) { group_ = heading; }
+  // Prints the headings not printed yet; returns the stream to print a line on.
+  FILE* Line() {
+    if (!title_printed_) {
+      std::fprintf(out_, "\nTargets (measured in this run; reported, not asserted):\n");
+      title_printed_ = true;
+    }
+    if (group_ != nullptr) std::fprintf(out_, " %s:\n", group_);
+    group_ = nullptr;
+    return out_;
+  }
+
+ private:
+  FILE* out_;
+  bool title_printed_ = false;
+  const char* group_ = nullptr;
+};
+
 // The row of `sweep` for case `name` at `x`, or nullptr.
 const SweepRow* Row(const Sweep* sweep, const std::string& name, double x) {
   if (sweep == nullptr) return nullptr;
@@ -26,18 +50,19 @@ const Measurement* Main(const std::vector<CaseResult>& results, const std::strin
   return nullptr;
 }
 
-void SizeTarget(const AllResults& results, const std::string& name, FILE* out) {
+void SizeTarget(const AllResults& results, const std::string& name, Headings* out) {
   const Sweep* size = FindSweep(results, "size");
   const SweepRow* small = Row(size, name, 64);
   const SweepRow* large = Row(size, name, 1024 * 1024);
   if (small == nullptr || large == nullptr) return;
   double ratio = large->measurement.latency.p50_us / small->measurement.latency.p50_us;
-  std::fprintf(out, "  %-30s 1 MiB p50 %.3f us / 64 B p50 %.3f us = %.1fx (target <= 3x: %s)\n",
+  std::fprintf(out->Line(),
+               "  %-30s 1 MiB p50 %.3f us / 64 B p50 %.3f us = %.1fx (target <= 3x: %s)\n",
                name.c_str(), large->measurement.latency.p50_us, small->measurement.latency.p50_us,
                ratio, Verdict(ratio <= 3));
 }
 
-void PipelineTarget(const AllResults& results, const std::string& name, FILE* out) {
+void PipelineTarget(const AllResults& results, const std::string& name, Headings* out) {
   const Sweep* pipeline = FindSweep(results, "pipeline");
   const SweepRow* one = Row(pipeline, name, 1);
   if (one == nullptr) return;
@@ -48,17 +73,18 @@ void PipelineTarget(const AllResults& results, const std::string& name, FILE* ou
       best = &row;
     }
   }
-  std::fprintf(out, "  %-30s peak %.0f calls/s at %g outstanding (1 outstanding: %.0f calls/s)\n",
+  std::fprintf(out->Line(),
+               "  %-30s peak %.0f calls/s at %g outstanding (1 outstanding: %.0f calls/s)\n",
                name.c_str(), best->measurement.latency.calls_per_s, best->x,
                one->measurement.latency.calls_per_s);
 }
 
-void VersusTarget(const AllResults& results, const std::string& other, FILE* out) {
+void VersusTarget(const AllResults& results, const std::string& other, Headings* out) {
   const Measurement* native = Main(results.main, "notnets-native");
   const Measurement* them = Main(results.main, other);
   if (native == nullptr || them == nullptr) return;
   double ratio = them->latency.p50_us / native->latency.p50_us;
-  std::fprintf(out, "  notnets-native p50 %.3f us, %s p50 %.3f us: notnets x %.1f %s\n",
+  std::fprintf(out->Line(), "  notnets-native p50 %.3f us, %s p50 %.3f us: notnets x %.1f %s\n",
                native->latency.p50_us, other.c_str(), them->latency.p50_us,
                ratio >= 1 ? ratio : 1 / ratio, ratio >= 1 ? "faster" : "slower");
 }
@@ -140,24 +166,25 @@ void PrintPlacementTargets(const std::vector<CaseResult>& results, FILE* out) {
 }
 
 void PrintTargets(const AllResults& results, FILE* out) {
-  std::fprintf(out, "\nTargets (measured in this run; reported, not asserted):\n");
-  std::fprintf(out, " zero-copy echo, 1 MiB against 64 B:\n");
+  Headings headings(out);
+  headings.Group("zero-copy echo, 1 MiB against 64 B");
   for (const char* name : {"notnets-native-zerocopy", "notnets-native-zerocopy-stamp"}) {
-    SizeTarget(results, name, out);
+    SizeTarget(results, name, &headings);
   }
-  std::fprintf(out, " pipelined throughput, one client thread, one server worker:\n");
+  headings.Group("pipelined throughput, one client thread, one server worker");
   for (const char* name : {"notnets-native", "grpc-http2-tcp-callback"}) {
-    PipelineTarget(results, name, out);
+    PipelineTarget(results, name, &headings);
   }
-  std::fprintf(out, " notnets against other shared-memory and RPC systems:\n");
+  headings.Group("notnets against other shared-memory and RPC systems");
   for (const char* name : {"iceoryx-reqres", "capnp-rpc-uds", "grpc-http2-tcp"}) {
-    VersusTarget(results, name, out);
+    VersusTarget(results, name, &headings);
   }
+  headings.Group(nullptr);
   const Sweep* idle = FindSweep(results, "idleconns");
   const SweepRow* one = Row(idle, "notnets-native", 1);
   const SweepRow* many = Row(idle, "notnets-native", 10000);
   if (one != nullptr && many != nullptr) {
-    std::fprintf(out,
+    std::fprintf(headings.Line(),
                  " idle connections: p50 %.3f us with 1, %.3f us with 10,000 (%.1fx); p99 %.3f "
                  "-> %.3f us\n",
                  one->measurement.latency.p50_us, many->measurement.latency.p50_us,
