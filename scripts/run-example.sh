@@ -9,7 +9,8 @@
 # NOTNETS_BUILD_DIR: the build directory (default build, configured as Release if new).
 # NOTNETS_EXAMPLE_HOSTS=2: the server and the client on two emulated hosts that share only the
 # pool file and have no network between them (scripts/emulated-hosts.sh; root only), so every
-# call must go through the pool.
+# call must go through the pool. NOTNETS_EXAMPLE_HOSTS=3: the same with two clients at once, on
+# hosts 2 and 3.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,8 +31,8 @@ cmake --build "$build" -j"$(nproc)" --target "$server" "$client" notnets-cli > /
 
 export NOTNETS_POOL=example-$$
 hosts=${NOTNETS_EXAMPLE_HOSTS:-1}
-# on_host HOST COMMAND...: runs COMMAND on that emulated host with NOTNETS_EXAMPLE_HOSTS=2, else
-# here. Only in a subshell (`&`, `$(...)`): it replaces it, so that $! is the process to signal.
+# on_host HOST COMMAND...: runs COMMAND on that emulated host with NOTNETS_EXAMPLE_HOSTS=2 or 3,
+# else here. Only in a subshell (`&`, `$(...)`): it replaces it, so that $! is the process to signal.
 on_host() {
   local host=$1
   shift
@@ -39,10 +40,14 @@ on_host() {
   exec scripts/emulated-hosts.sh run "$host" "$NOTNETS_POOL" "$@"
 }
 if [ "$hosts" != 1 ]; then
-  [ "$hosts" = 2 ] || { echo "run-example: NOTNETS_EXAMPLE_HOSTS must be 1 or 2" >&2; exit 2; }
+  case $hosts in
+    2 | 3) ;;
+    *) echo "run-example: NOTNETS_EXAMPLE_HOSTS must be 1, 2 or 3" >&2; exit 2 ;;
+  esac
   "$build/tools/notnets" pool create "$NOTNETS_POOL" > /dev/null
 fi
 server_out=$(mktemp)
+client_dir=$(mktemp -d)
 server_pid=
 cleanup() {
   if [ -n "$server_pid" ]; then
@@ -51,7 +56,7 @@ cleanup() {
     wait "$server_pid" 2> /dev/null || true
   fi
   "$build/tools/notnets" pool remove "$NOTNETS_POOL" > /dev/null 2>&1 || true
-  rm -f "$server_out"
+  rm -rf "$server_out" "$client_dir"
 }
 trap cleanup EXIT
 
@@ -74,16 +79,31 @@ if [ -z "$address" ]; then
 fi
 echo "\$ NOTNETS_POOL=$NOTNETS_POOL $server 127.0.0.1:0 &"
 cat "$server_out"
-echo "\$ NOTNETS_POOL=$NOTNETS_POOL $client $address"
-# Line-buffered, so that a client stopped by the timeout still shows how far it got.
-if ! output=$(on_host 2 timeout 60 stdbuf -oL "$build/examples/$client" "$address"); then
-  echo "$output"
-  echo "run-example: $client failed (or did not finish within 60 s)" >&2
-  exit 1
-fi
-echo "$output"
-# The client's last line counts its calls by path; the example is there to show the pool path.
-if ! grep -Eq '^calls through the pool: [1-9][0-9]*, over HTTP/2: 0$' <<< "$output"; then
-  echo "run-example: not every call went through the pool" >&2
-  exit 1
-fi
+# The clients' hosts: 2 (here, with NOTNETS_EXAMPLE_HOSTS=1), or 2 and 3, running at once.
+client_hosts=(2)
+[ "$hosts" = 3 ] && client_hosts=(2 3)
+client_pids=()
+for host in "${client_hosts[@]}"; do
+  # Line-buffered, so that a client stopped by the timeout still shows how far it got.
+  on_host "$host" timeout 60 stdbuf -oL "$build/examples/$client" "$address" \
+    > "$client_dir/$host" 2>&1 &
+  client_pids+=($!)
+done
+failed=0
+for i in "${!client_hosts[@]}"; do
+  host=${client_hosts[$i]}
+  status=0
+  wait "${client_pids[$i]}" || status=$?
+  [ "$hosts" = 1 ] || echo "(on host $host)"
+  echo "\$ NOTNETS_POOL=$NOTNETS_POOL $client $address"
+  cat "$client_dir/$host"
+  if [ "$status" != 0 ]; then
+    echo "run-example: $client failed (or did not finish within 60 s)" >&2
+    failed=1
+  # The client's last line counts its calls by path; the example is there to show the pool path.
+  elif ! grep -Eq '^calls through the pool: [1-9][0-9]*, over HTTP/2: 0$' "$client_dir/$host"; then
+    echo "run-example: not every call went through the pool" >&2
+    failed=1
+  fi
+done
+exit "$failed"
