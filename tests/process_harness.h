@@ -306,7 +306,8 @@ inline std::string WhyHostsCannotBeEmulated(const std::string& pool_name) {
 }
 
 // Sends `signal_number` to every process of the emulated host `host` runs: those in the pid
-// namespace of its pid 1 (SIGKILL of `host` itself is enough to kill them all).
+// namespace of its pid 1 (SIGKILL of `host` itself is enough to kill them all). A SIGSTOP returns
+// once they have all stopped.
 inline void SignalHost(const PeerProcess& host, int signal_number) {
   auto read_text = [](const std::string& path) {
     std::string text;
@@ -327,14 +328,44 @@ inline void SignalHost(const PeerProcess& host, int signal_number) {
   first_child = first_child.substr(0, first_child.find(' '));
   std::string target = first_child.empty() ? std::string() : namespace_of(first_child);
   ASSERT_FALSE(target.empty()) << "the emulated host has no process";
-  DIR* proc = ::opendir("/proc");
-  ASSERT_NE(proc, nullptr);
-  while (dirent* entry = ::readdir(proc)) {
-    std::string name = entry->d_name;
-    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    if (namespace_of(name) == target) ::kill(std::stoi(name), signal_number);
+  auto numeric_entries = [](const std::string& path) {
+    std::vector<std::string> names;
+    if (DIR* dir = ::opendir(path.c_str())) {
+      while (dirent* entry = ::readdir(dir)) {
+        std::string name = entry->d_name;
+        if (name.find_first_not_of("0123456789") == std::string::npos) names.push_back(name);
+      }
+      ::closedir(dir);
+    }
+    return names;
+  };
+  std::vector<std::string> signalled;
+  for (const std::string& process : numeric_entries("/proc")) {
+    if (namespace_of(process) != target) continue;
+    ::kill(std::stoi(process), signal_number);
+    signalled.push_back(process);
   }
-  ::closedir(proc);
+  if (signal_number != SIGSTOP) return;
+  // kill() only queues the stop: each thread stops when it next leaves the kernel. Waits until
+  // every thread of every process is stopped (or gone), as PeerProcess::Stop does for its child.
+  auto stopped = [&](const std::string& process) {
+    for (const std::string& thread : numeric_entries("/proc/" + process + "/task")) {
+      std::string stat = read_text("/proc/" + process + "/task/" + thread + "/stat");
+      size_t comm_end = stat.rfind(')');
+      if (comm_end == std::string::npos || comm_end + 2 >= stat.size()) continue;  // gone
+      if (std::string_view("TtZX").find(stat[comm_end + 2]) == std::string_view::npos) {
+        return false;
+      }
+    }
+    return true;
+  };
+  auto give_up = Clock::now() + kHangBound;
+  for (const std::string& process : signalled) {
+    while (!stopped(process)) {
+      ASSERT_LT(Clock::now(), give_up) << "process " << process << " of the host did not stop";
+      std::this_thread::sleep_for(milliseconds(1));
+    }
+  }
 }
 #endif
 
