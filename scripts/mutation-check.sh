@@ -14,7 +14,7 @@
 # Settings (environment): NOTNETS_MUTATION_BUILD_DIR, a built NOTNETS_FAULT_INJECTION build
 # (default build-test-normal, the one scripts/test.sh makes); NOTNETS_MUTATION_TIMEOUT, seconds
 # one suite may run with a site off before it counts as hung (default 120);
-# NOTNETS_MUTATION_GRPC=1 also tries the gRPC suite (slow under the simulator: seconds a test).
+# NOTNETS_MUTATION_GRPC=1 also tries the gRPC suite (about 25 s more for each site it runs for).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <mutex>
 #include <random>
+#include <vector>
 
 #include "pool/background_thread.h"
 #endif
@@ -250,14 +251,27 @@ void AfterForkInChild() {
   State().evictor_running.store(false, std::memory_order_relaxed);
 }
 
-// Copies the pages of `from` that are not all zero into `to` (fresh anonymous memory).
-void CopyNonZeroPages(uint8_t* to, const uint8_t* from, uint64_t size) {
+// Copies the pages of `shared` that are not all zero into `copy` and from there into `clean`
+// (both fresh anonymous memory).
+void CopyNonZeroPages(uint8_t* copy, uint8_t* clean, const uint8_t* shared, uint64_t size) {
   static const uint8_t kZeros[kPageBytes] = {};
   for (uint64_t offset = 0; offset < size; offset += kPageBytes) {
     uint64_t bytes = size - offset < kPageBytes ? size - offset : kPageBytes;
-    if (std::memcmp(from + offset, kZeros, bytes) != 0)
-      std::memcpy(to + offset, from + offset, bytes);
+    if (std::memcmp(shared + offset, kZeros, bytes) == 0) continue;
+    std::memcpy(copy + offset, shared + offset, bytes);
+    std::memcpy(clean + offset, copy + offset, bytes);
   }
+}
+
+// Whether each page of [start, start + size) has memory behind it (mincore: one call for the
+// range, where a call per page made replacing a 64 MiB placeholder take tenths of a second).
+// All pages count as resident if the kernel does not say.
+std::vector<unsigned char> ResidentPages(const uint8_t* start, uint64_t size) {
+  std::vector<unsigned char> resident((size + kPageBytes - 1) / kPageBytes, 1);
+  if (::mincore(const_cast<uint8_t*>(start), size, resident.data()) != 0) {
+    std::fill(resident.begin(), resident.end(), 1);
+  }
+  return resident;
 }
 
 uint8_t* MapPrivate(uint64_t size) {
@@ -286,8 +300,7 @@ uint8_t* BeginSimulatedCache(uint8_t* shared, uint64_t size, uint64_t copied_byt
   // `clean` is taken from the copy, not from memory again: other processes write memory
   // meanwhile, and a line that differed between two reads of it would look dirty here, and its
   // older contents would be written back over theirs.
-  CopyNonZeroPages(copy, shared, std::min(copied_bytes, size));
-  CopyNonZeroPages(clean, copy, std::min(copied_bytes, size));
+  CopyNonZeroPages(copy, clean, shared, std::min(copied_bytes, size));
   Simulator& s = State();
   {
     std::lock_guard<std::mutex> regions(s.regions_mutex);
@@ -332,13 +345,15 @@ void ForgetSimulatedLines(const void* data, size_t size) {
   uint8_t* copy = region->copy.load(std::memory_order_relaxed);
   uint64_t begin = OffsetIn(*region, data) & ~uint64_t{kPageBytes - 1};
   uint64_t end = std::min(OffsetIn(*region, data) + size, region->size);
+  static const uint8_t kZeros[kPageBytes] = {};
+  std::vector<unsigned char> shared_resident = ResidentPages(region->shared + begin, end - begin);
+  std::vector<unsigned char> copy_resident = ResidentPages(copy + begin, end - begin);
   for (uint64_t page = begin; page < end; page += kPageBytes) {
     // A page with no memory behind it (a sparse file's hole) holds zeros, and reading it would
-    // make it memory: the copy's page, if untouched, holds the same zeros.
-    unsigned char resident = 0;
-    if (::mincore(region->shared + page, kPageBytes, &resident) == 0 && (resident & 1) == 0 &&
-        std::all_of(copy + page, copy + page + kPageBytes,
-                    [](uint8_t byte) { return byte == 0; })) {
+    // make it memory: the copy's page, if never touched or holding zeros, holds the same zeros.
+    uint64_t index = (page - begin) / kPageBytes;
+    if ((shared_resident[index] & 1) == 0 &&
+        ((copy_resident[index] & 1) == 0 || std::memcmp(copy + page, kZeros, kPageBytes) == 0)) {
       continue;
     }
     for (uint64_t offset = page; offset < page + kPageBytes && offset < end;

@@ -281,7 +281,9 @@ Status PoolMapping::Create(const std::string& path, const PoolOptions& options,
     ::close(device_fd);
     return Status(StatusCode::ALREADY_EXISTS, "device " + path + " already holds a pool");
   }
-  uint8_t* bytes = BeginSimulatedCache(static_cast<uint8_t*>(base), pool_bytes, pool_bytes);
+  // A new file holds zeros, as the simulated cache starts: nothing to copy.
+  uint8_t* bytes =
+      BeginSimulatedCache(static_cast<uint8_t*>(base), pool_bytes, is_device ? pool_bytes : 0);
   InitializeHeader(bytes, pool_bytes, options);
   if (!is_device) {
     Status status = file.Publish();
@@ -356,6 +358,9 @@ Status PoolMapping::Attach(const std::string& path, const std::vector<uint32_t>&
   int head_guard = GuardMapping(head, head_bytes, PROT_READ, &head_shortened);
   const auto* header = static_cast<const PoolHeader*>(head);
   uint64_t pool_bytes = header->pool_bytes;
+  // Nothing past the heap's top was ever written (Allocator::Carve moves the top before it writes
+  // a block), so the simulated cache copies what lies before it only.
+  uint64_t written_bytes = header->allocator.heap_top.load(std::memory_order_acquire);
   if (S_ISCHR(st.st_mode) && file_bytes == kPoolHeaderBytes) file_bytes = pool_bytes;
   Status status = ValidateHeader(path, *header, file_bytes);
   UnguardMapping(head_guard);
@@ -371,7 +376,7 @@ Status PoolMapping::Attach(const std::string& path, const std::vector<uint32_t>&
     return status;
   }
   mapping->reset(new PoolMapping(
-      path, BeginSimulatedCache(static_cast<uint8_t*>(base), pool_bytes, pool_bytes), base,
+      path, BeginSimulatedCache(static_cast<uint8_t*>(base), pool_bytes, written_bytes), base,
       pool_bytes));
   // Validate again in the full mapping: the header could have changed between the two maps.
   status = ValidateHeader(path, *(*mapping)->header(), pool_bytes);
