@@ -3,6 +3,8 @@
 #include <bit>
 #include <string>
 
+#include "pool/crash_point.h"
+
 namespace notnets::internal {
 
 namespace {
@@ -82,14 +84,32 @@ bool Allocator::Pop(std::atomic<uint64_t>* head, uint64_t* block_offset) const {
 bool Allocator::Carve(uint32_t size_class, uint64_t* block_offset) {
   SharedWord* top_word = &mapping_->header()->allocator.heap_top;
   uint64_t top = Visibility::LoadOrdered(top_word);
-  do {
+  while (true) {
     if (top % kCacheLineBytes != 0 || top < mapping_->heap_offset() || top > mapping_->heap_end() ||
         mapping_->heap_end() - top < BlockBytes(size_class)) {
       return false;
     }
-  } while (!Visibility::CompareExchange(top_word, top, top + BlockBytes(size_class)));
-  *block_offset = top;
-  return true;
+    // The block at the top is taken by writing its format first, and only then is the top moved
+    // past it, by its carver or by whoever finds it taken: a carver killed in between leaves a
+    // block that heap walks can step over, never a header of zeros that stops them.
+    SharedWord* format = &mapping_->At<BlockHeader>(top)->format;
+    uint64_t seen = Visibility::LoadOrdered(format);
+    uint32_t taken_class = static_cast<uint32_t>(seen & 0xff);
+    if (seen >> 32 == kBlockMagic && taken_class >= kMinBlockShift &&
+        taken_class <= kMaxBlockShift && mapping_->heap_end() - top >= BlockBytes(taken_class)) {
+      uint64_t expected = top;
+      top = Visibility::CompareExchange(top_word, expected, top + BlockBytes(taken_class))
+                ? top + BlockBytes(taken_class)
+                : expected;
+      continue;
+    }
+    if (!Visibility::CompareExchange(format, seen, BlockFormat(size_class))) continue;
+    CrashPoint("allocator.after_carve");
+    uint64_t expected = top;
+    Visibility::CompareExchange(top_word, expected, top + BlockBytes(size_class));
+    *block_offset = top;
+    return true;
+  }
 }
 
 bool Allocator::PopFree(uint32_t size_class, uint64_t* block_offset) {
@@ -113,12 +133,24 @@ bool Allocator::Split(uint32_t size_class, uint64_t* block_offset) {
   for (uint32_t larger = size_class + 1; larger <= kMaxBlockShift; ++larger) {
     uint64_t offset;
     if (!PopFree(larger, &offset)) continue;
+    // The halves' headers first, then the lower block's smaller size, then the pushes: a walk of
+    // the heap sees either the whole block or each part with its header, and a process killed
+    // anywhere in between leaves blocks that are lost to it, never a live block inside one a
+    // walk takes for free.
     for (uint32_t half = larger - 1; half >= size_class; --half) {
-      uint64_t buddy = offset + BlockBytes(half);
-      auto* buddy_block = mapping_->At<BlockHeader>(buddy);
+      auto* buddy_block = mapping_->At<BlockHeader>(offset + BlockBytes(half));
       buddy_block->format.store(BlockFormat(half), std::memory_order_relaxed);
       buddy_block->ownership.store(BlockOwnership(0, BlockState::kFree), std::memory_order_relaxed);
-      Push(FreeHead(half), buddy);
+      buddy_block->creator.store(0, std::memory_order_relaxed);
+      mapping_->visibility().WriteBack(buddy_block, kBlockHeaderBytes);
+      if (half == size_class) break;
+    }
+    auto* block = mapping_->At<BlockHeader>(offset);
+    block->format.store(BlockFormat(size_class), std::memory_order_relaxed);
+    mapping_->visibility().WriteBack(block, kBlockHeaderBytes);
+    CrashPoint("allocator.after_split");
+    for (uint32_t half = larger - 1; half >= size_class; --half) {
+      Push(FreeHead(half), offset + BlockBytes(half));
       if (half == size_class) break;
     }
     *block_offset = offset;

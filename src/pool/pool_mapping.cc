@@ -53,7 +53,10 @@ uint64_t CharDeviceBytes(const struct stat& st) {
   return n > 0 ? std::strtoull(text, nullptr, 10) : 0;
 }
 
-void InitializeHeader(uint8_t* base, uint64_t pool_bytes, const PoolOptions& options) {
+// `zero_heap`: the memory may hold an earlier pool (a device): its blocks' headers would pass for
+// blocks being carved (Allocator::Carve), and its messages must not reach the new pool's users.
+void InitializeHeader(uint8_t* base, uint64_t pool_bytes, const PoolOptions& options,
+                      bool zero_heap) {
   auto* header = new (base) PoolHeader{};
   header->layout_version = kPoolLayoutVersion;
   header->header_bytes = kPoolHeaderBytes;
@@ -89,7 +92,8 @@ void InitializeHeader(uint8_t* base, uint64_t pool_bytes, const PoolOptions& opt
         LeaseRecord{};
   }
   Visibility visibility(options.coherence);
-  visibility.WriteBack(base, header->heap_offset);
+  if (zero_heap) std::memset(base + header->heap_offset, 0, header->heap_bytes);
+  visibility.WriteBack(base, zero_heap ? pool_bytes : header->heap_offset);
   visibility.Publish(&header->magic, kPoolMagic);
 }
 
@@ -284,7 +288,7 @@ Status PoolMapping::Create(const std::string& path, const PoolOptions& options,
   // A new file holds zeros, as the simulated cache starts: nothing to copy.
   uint8_t* bytes =
       BeginSimulatedCache(static_cast<uint8_t*>(base), pool_bytes, is_device ? pool_bytes : 0);
-  InitializeHeader(bytes, pool_bytes, options);
+  InitializeHeader(bytes, pool_bytes, options, is_device);
   if (!is_device) {
     Status status = file.Publish();
     if (!status.ok()) {
@@ -358,8 +362,8 @@ Status PoolMapping::Attach(const std::string& path, const std::vector<uint32_t>&
   int head_guard = GuardMapping(head, head_bytes, PROT_READ, &head_shortened);
   const auto* header = static_cast<const PoolHeader*>(head);
   uint64_t pool_bytes = header->pool_bytes;
-  // Nothing past the heap's top was ever written (Allocator::Carve moves the top before it writes
-  // a block), so the simulated cache copies what lies before it only.
+  // Past the heap's top nothing was written but the format word of a block being carved, which
+  // its readers read at memory (Allocator::Carve), so the simulated cache copies what lies before.
   uint64_t written_bytes = header->allocator.heap_top.load(std::memory_order_acquire);
   if (S_ISCHR(st.st_mode) && file_bytes == kPoolHeaderBytes) file_bytes = pool_bytes;
   Status status = ValidateHeader(path, *header, file_bytes);
