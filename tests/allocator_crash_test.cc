@@ -1,12 +1,14 @@
 // A process killed (kill -9) inside Allocator::Allocate, after it took a block and before the
-// block names an owner (docs/crash-matrix.md, "Allocate"): the block is lost to the pool, but the
-// heap stays one walkable sequence of blocks. Heap walks (usage, the reclaim of dead owners'
-// blocks) must neither stop at the dead process's block nor step over live blocks inside it.
+// block names an owner (docs/crash-matrix.md, "Inside Allocator::Allocate"): the heap stays one
+// walkable sequence of blocks, which heap walks (usage, the reclaim of dead owners' blocks)
+// neither stop at nor step over live blocks inside, and the live server's sweep puts what the
+// dead process took back on the free lists: every free byte can be allocated again.
 #include <signal.h>
 #include <sys/wait.h>
 
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "pool/allocator.h"
@@ -58,6 +60,26 @@ class AllocatorCrashTest : public ::testing::Test {
     return count;
   }
 
+  // Allocates every block the pool can still give, of every class, largest first.
+  void HoldEverything() {
+    for (uint32_t size_class = internal::kMaxBlockShift; size_class >= internal::kMinBlockShift;
+         --size_class) {
+      HoldAll(BlockBytes(size_class) - internal::kBlockHeaderBytes);
+    }
+  }
+
+  // True once this process holds every free byte of the heap: the server's sweep (every second)
+  // put back what the dead process had taken. A bound for "never" only.
+  bool EveryFreeByteComesBack() {
+    auto give_up = Clock::now() + kHangBound;
+    while (true) {
+      HoldEverything();
+      if (allocator_->Usage().free_bytes == 0) return true;
+      if (Clock::now() > give_up) return false;
+      std::this_thread::sleep_for(milliseconds(50));
+    }
+  }
+
   // The walk reached the heap's top, and its used and free bytes make up the whole heap.
   void ExpectWalkable(const HeapUsage& usage) {
     EXPECT_TRUE(usage.consistent);
@@ -86,6 +108,9 @@ TEST_F(AllocatorCrashTest, ABlockCarvedByAProcessKilledBeforeItsOwnerIsSteppedOv
   Status status = channel->Call("Echo", "after the crash", &response, &context);
   EXPECT_TRUE(status.ok()) << status.ToString();
   ExpectWalkable(allocator_->Usage());
+  EXPECT_TRUE(EveryFreeByteComesBack())
+      << allocator_->Usage().free_bytes << " free bytes cannot be allocated";
+  ExpectWalkable(allocator_->Usage());
   channel.reset();
   StopServer(server.get());
 }
@@ -104,8 +129,8 @@ TEST_F(AllocatorCrashTest, ABlockSplitByAProcessKilledBeforeItsOwnerHidesNoLiveB
   const uint64_t used_before = allocator_->Usage().used_bytes;
 
   ClientDiesAt("allocator.after_split");
-  // The pieces are lost (on no free list) and counted free. Whatever can still be allocated is
-  // counted in use once held: no block a walk takes for free holds a live one.
+  // Whatever can be allocated is counted in use once held: no block a walk takes for free holds
+  // a live one.
   uint64_t newly_held = 0;
   for (uint64_t payload = large; payload >= 64; payload /= 2) {
     newly_held += HoldAll(payload) * BlockBytes(SizeClassFor(payload));
@@ -114,6 +139,9 @@ TEST_F(AllocatorCrashTest, ABlockSplitByAProcessKilledBeforeItsOwnerHidesNoLiveB
   HeapUsage after = allocator_->Usage();
   ExpectWalkable(after);
   EXPECT_EQ(after.used_bytes, used_before + newly_held);
+  EXPECT_TRUE(EveryFreeByteComesBack())
+      << allocator_->Usage().free_bytes << " free bytes cannot be allocated";
+  ExpectWalkable(allocator_->Usage());
   StopServer(server.get());
 }
 

@@ -2,8 +2,10 @@
 
 #include <bit>
 #include <string>
+#include <unordered_map>
 
 #include "pool/crash_point.h"
+#include "pool/process_identity.h"
 
 namespace notnets::internal {
 
@@ -104,6 +106,7 @@ bool Allocator::Carve(uint32_t size_class, uint64_t* block_offset) {
       continue;
     }
     if (!Visibility::CompareExchange(format, seen, BlockFormat(size_class))) continue;
+    MarkTaken(mapping_->At<BlockHeader>(top));
     CrashPoint("allocator.after_carve");
     uint64_t expected = top;
     Visibility::CompareExchange(top_word, expected, top + BlockBytes(size_class));
@@ -120,6 +123,7 @@ bool Allocator::PopFree(uint32_t size_class, uint64_t* block_offset) {
     if (block->format.load(std::memory_order_relaxed) == BlockFormat(size_class) &&
         mapping_->InHeap(offset, BlockBytes(size_class)) &&
         block->ownership.load(std::memory_order_relaxed) == BlockOwnership(0, BlockState::kFree)) {
+      MarkTaken(block);
       *block_offset = offset;
       return true;
     }
@@ -133,15 +137,16 @@ bool Allocator::Split(uint32_t size_class, uint64_t* block_offset) {
   for (uint32_t larger = size_class + 1; larger <= kMaxBlockShift; ++larger) {
     uint64_t offset;
     if (!PopFree(larger, &offset)) continue;
-    // The halves' headers first, then the lower block's smaller size, then the pushes: a walk of
-    // the heap sees either the whole block or each part with its header, and a process killed
-    // anywhere in between leaves blocks that are lost to it, never a live block inside one a
-    // walk takes for free.
+    // The halves' headers first (taken by this process, as the block is), then the lower block's
+    // smaller size, then the pushes: a walk of the heap sees either the whole block or each part
+    // with its header, never a live block inside one it takes for free, and a process killed
+    // anywhere in between leaves blocks marked taken by it (ReturnBlocksOfDeadTakers).
+    const uint64_t taker = SelfIdentity().token;
     for (uint32_t half = larger - 1; half >= size_class; --half) {
       auto* buddy_block = mapping_->At<BlockHeader>(offset + BlockBytes(half));
       buddy_block->format.store(BlockFormat(half), std::memory_order_relaxed);
       buddy_block->ownership.store(BlockOwnership(0, BlockState::kFree), std::memory_order_relaxed);
-      buddy_block->creator.store(0, std::memory_order_relaxed);
+      buddy_block->creator.store(taker, std::memory_order_relaxed);
       mapping_->visibility().WriteBack(buddy_block, kBlockHeaderBytes);
       if (half == size_class) break;
     }
@@ -150,6 +155,8 @@ bool Allocator::Split(uint32_t size_class, uint64_t* block_offset) {
     mapping_->visibility().WriteBack(block, kBlockHeaderBytes);
     CrashPoint("allocator.after_split");
     for (uint32_t half = larger - 1; half >= size_class; --half) {
+      mapping_->At<BlockHeader>(offset + BlockBytes(half))
+          ->creator.store(0, std::memory_order_relaxed);
       Push(FreeHead(half), offset + BlockBytes(half));
       if (half == size_class) break;
     }
@@ -183,6 +190,11 @@ Status Allocator::Allocate(uint64_t payload_bytes, uint64_t owner, uint64_t* blo
   return Status::OK;
 }
 
+void Allocator::MarkTaken(BlockHeader* block) const {
+  block->creator.store(SelfIdentity().token, std::memory_order_relaxed);
+  mapping_->visibility().WriteBack(block, kBlockHeaderBytes);
+}
+
 uint32_t Allocator::ValidSizeClass(uint64_t block_offset) const {
   uint64_t capacity = 0;
   if (ValidBlock(block_offset, &capacity) == nullptr) return 0;
@@ -211,7 +223,9 @@ void Allocator::Free(uint64_t block_offset) {
   if (block->ownership.load(std::memory_order_relaxed) == BlockOwnership(0, BlockState::kFree)) {
     return;
   }
-  block->ownership.store(BlockOwnership(0, BlockState::kFree), std::memory_order_relaxed);
+  // Not taken by anyone (ReturnBlocksOfDeadTakers) from the moment it reads as free.
+  block->creator.store(0, std::memory_order_relaxed);
+  block->ownership.store(BlockOwnership(0, BlockState::kFree), std::memory_order_release);
   // Lines of the block this process left dirty (counters it kept updating, say) must not reach
   // memory after another process took the block over, or they would overwrite its new contents.
   mapping_->visibility().WriteBack(block, BlockBytes(size_class));
@@ -238,6 +252,40 @@ uint64_t Allocator::ReclaimOwnedBy(uint64_t owner, uint64_t keep, BlockStates st
     offset += bytes;
   }
   return freed;
+}
+
+uint64_t Allocator::ReturnBlocksOfDeadTakers() {
+  uint64_t returned = 0;
+  // Many blocks usually share a few takers: the kernel or the lease table is asked once each.
+  std::unordered_map<uint64_t, bool> alive;
+  uint64_t top = Visibility::LoadOrdered(&mapping_->header()->allocator.heap_top);
+  if (top > mapping_->heap_end()) return 0;
+  for (uint64_t offset = mapping_->heap_offset(); offset < top;) {
+    uint64_t capacity;
+    BlockHeader* block = ValidBlock(offset, &capacity);
+    if (block == nullptr) break;  // a block being split right now: the rest waits for next time
+    uint64_t ownership = block->ownership.load(std::memory_order_acquire);
+    uint64_t taker = block->creator.load(std::memory_order_relaxed);
+    if (ownership == BlockOwnership(0, BlockState::kFree) && taker != 0) {
+      auto known = alive.find(taker);
+      if (known == alive.end())
+        known = alive.emplace(taker, IsAlive(ProcessIdentity{0, taker})).first;
+      // Whoever clears the mark puts the block back; its taker is dead and writes it no more.
+      if (!known->second && Visibility::CompareExchange(&block->creator, taker, 0)) {
+        uint32_t size_class = SizeClassOf(block);
+        // A taker killed inside Split left its parts' headers in a block that is whole again.
+        for (uint32_t half = kMinBlockShift; half < size_class; ++half) {
+          auto* inner = mapping_->At<BlockHeader>(offset + BlockBytes(half));
+          inner->format.store(0, std::memory_order_relaxed);
+          mapping_->visibility().WriteBack(inner, kBlockHeaderBytes);
+        }
+        Push(FreeHead(size_class), offset);
+        ++returned;
+      }
+    }
+    offset += capacity + kBlockHeaderBytes;
+  }
+  return returned;
 }
 
 HeapUsage Allocator::Usage() const {

@@ -75,6 +75,11 @@ class Allocator {
   // number of blocks freed.
   uint64_t ReclaimOwnedBy(uint64_t owner, uint64_t keep, BlockStates states);
 
+  // Puts back on their free lists the blocks that processes now dead took and never gave an
+  // owner: free blocks still marked as taken (BlockHeader::creator). Any process may call it, at
+  // any time; each such block goes back once. Returns how many it put back.
+  uint64_t ReturnBlocksOfDeadTakers();
+
   PoolMapping* mapping() const { return mapping_; }
 
  private:
@@ -83,6 +88,10 @@ class Allocator {
   // counts as empty. Never follows an offset outside the heap.
   static constexpr int kMaxPopAttempts = 8;
   bool PopFree(uint32_t size_class, uint64_t* block_offset);
+  // Marks a free block this process just took (off every list) as its own until Allocate gives
+  // it an owner, in memory at once: a process killed meanwhile leaves it to
+  // ReturnBlocksOfDeadTakers rather than lost.
+  void MarkTaken(BlockHeader* block) const;
   std::atomic<uint64_t>* FreeHead(uint32_t size_class) const;
   bool Carve(uint32_t size_class, uint64_t* block_offset);
   bool Split(uint32_t size_class, uint64_t* block_offset);

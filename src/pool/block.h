@@ -29,9 +29,10 @@ struct alignas(kCacheLineBytes) BlockHeader {
   SharedWord ownership;
   // Free-list link while the block is free or cached: pool offset of the next block, 0 for none.
   SharedWord next_free;
-  // The liveness token of the process that allocated a connection block, 0 for any other block:
-  // written with the allocation, so that a connection whose client died before it wrote the
-  // connection's header can still be told from one a live client is making.
+  // While the block is free: the liveness token of the process taking it (off every list, not yet
+  // owned), else 0. Once owned: the token of the process that allocated a connection block, 0 for
+  // any other block, so that a connection whose client died before it wrote the connection's
+  // header can still be told from one a live client is making.
   SharedWord creator;
   uint8_t reserved[kCacheLineBytes - 4 * sizeof(SharedWord)];
 };

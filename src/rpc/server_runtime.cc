@@ -583,6 +583,8 @@ void ServerRuntime::SweepOrphans() {
   std::vector<ServiceRef> held;
   for (const RegisteredService& service : services_) held.push_back(service.ref);
   FreeUnacceptedConnectionsOfDeadClients(&allocator_, held, [this] { AcceptPending(); });
+  // Blocks that processes killed inside Allocate had taken and not yet given an owner.
+  allocator_.ReturnBlocksOfDeadTakers();
   // Files of clients (and servers) killed before both sides had mapped them.
   RemoveSegmentsOfDeadCreators(pool_->path());
 }
