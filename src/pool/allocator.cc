@@ -106,8 +106,6 @@ bool Allocator::Carve(uint32_t size_class, uint64_t* block_offset) {
       continue;
     }
     if (!Visibility::CompareExchange(format, seen, BlockFormat(size_class))) continue;
-    // The block is this process's from here. Its mark fails only over a scribbled word, which
-    // leaves the block unmarked, as a kill before the mark would.
     MarkTaken(mapping_->At<BlockHeader>(top));
     CrashPoint("allocator.after_carve");
     uint64_t expected = top;
@@ -124,14 +122,13 @@ bool Allocator::PopFree(uint32_t size_class, uint64_t* block_offset) {
     BlockHeader* block = mapping_->At<BlockHeader>(offset);
     if (block->format.load(std::memory_order_relaxed) == BlockFormat(size_class) &&
         mapping_->InHeap(offset, BlockBytes(size_class)) &&
-        block->ownership.load(std::memory_order_relaxed) == BlockOwnership(0, BlockState::kFree) &&
-        MarkTaken(block)) {
+        block->ownership.load(std::memory_order_relaxed) == BlockOwnership(0, BlockState::kFree)) {
+      MarkTaken(block);
       *block_offset = offset;
       return true;
     }
-    // A scribbled link led here: the block is not a free block of this class, or another process
-    // is taking it (a block on a list twice), so it is not ours to hand out. It stays off the
-    // list (whatever it is, its owner keeps it).
+    // A scribbled link led here: the block is not a free block of this class, so it is not ours
+    // to hand out. It stays off the list (whatever it is, its owner keeps it).
   }
   return false;
 }
@@ -193,11 +190,9 @@ Status Allocator::Allocate(uint64_t payload_bytes, uint64_t owner, uint64_t* blo
   return Status::OK;
 }
 
-bool Allocator::MarkTaken(BlockHeader* block) const {
-  uint64_t unmarked = 0;
-  if (!Visibility::CompareExchange(&block->creator, unmarked, SelfIdentity().token)) return false;
+void Allocator::MarkTaken(BlockHeader* block) const {
+  block->creator.store(SelfIdentity().token, std::memory_order_relaxed);
   mapping_->visibility().WriteBack(block, kBlockHeaderBytes);
-  return true;
 }
 
 uint32_t Allocator::ValidSizeClass(uint64_t block_offset) const {

@@ -90,9 +90,8 @@ class Allocator {
   bool PopFree(uint32_t size_class, uint64_t* block_offset);
   // Marks a free block this process just took (off every list) as its own until Allocate gives
   // it an owner, in memory at once: a process killed meanwhile leaves it to
-  // ReturnBlocksOfDeadTakers rather than lost. False if another process marked it first: a block
-  // that was on a list twice (a scribbled link) is handed out once.
-  bool MarkTaken(BlockHeader* block) const;
+  // ReturnBlocksOfDeadTakers rather than lost.
+  void MarkTaken(BlockHeader* block) const;
   std::atomic<uint64_t>* FreeHead(uint32_t size_class) const;
   bool Carve(uint32_t size_class, uint64_t* block_offset);
   bool Split(uint32_t size_class, uint64_t* block_offset);
